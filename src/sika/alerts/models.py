@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sika.core.db import Base, TimestampMixin
+
+
+class Alert(TimestampMixin, Base):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        sa.CheckConstraint("severity IN ('info', 'warning', 'critical')", name="severity"),
+        sa.Index("ix_alerts_open", "acknowledged_at", "seq"),
+    )
+
+    seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), unique=True)
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(100))
+    """What happened, e.g. ``ledger.invariant_breached`` or ``webhook.amount_mismatch``."""
+    severity: Mapped[str] = mapped_column(sa.String(16))
+    message: Mapped[str] = mapped_column(sa.Text)
+    entity_type: Mapped[str | None] = mapped_column(sa.String(50))
+    entity_id: Mapped[str | None] = mapped_column(sa.String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(sa.String(100))

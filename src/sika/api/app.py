@@ -1,0 +1,79 @@
+"""The HTTP application: middleware, error mapping and one router per domain
+under ``/v1``; liveness, readiness and metrics at the root."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from sika import __version__
+from sika.api import problems
+from sika.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from sika.api.ratelimit import RateLimiter
+from sika.api.routers import alerts, api_keys, audit, system
+from sika.core.config import Settings
+from sika.core.db import make_engine, make_sessionmaker
+
+API_PREFIX = "/v1"
+
+
+def api_router() -> APIRouter:
+    v1 = APIRouter(prefix=API_PREFIX)
+    for module in (api_keys, audit, alerts):
+        v1.include_router(module.router)
+    return v1
+
+
+def create_app(settings: Settings, *, database_url: str, engine: AsyncEngine | None = None) -> FastAPI:
+    """An app on ``database_url``. The caller owns the database server; the
+    app owns its engine unless one is handed in."""
+    settings.check_safe_to_start()
+    owns_engine = engine is None
+    engine = engine or make_engine(
+        database_url, pool_size=settings.DB_POOL_SIZE, max_overflow=settings.DB_POOL_MAX_OVERFLOW
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_engine:
+            await engine.dispose()
+
+    is_production = settings.ENV == "production"
+    app = FastAPI(
+        title="Sika",
+        version=__version__,
+        description="Money movement on a double-entry ledger: wallets, holds, collections, payouts.",
+        lifespan=lifespan,
+        debug=settings.DEBUG and not is_production,
+        docs_url=None if is_production else "/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.database_url = database_url
+    app.state.engine = engine
+    app.state.sessions = make_sessionmaker(engine)
+    app.state.rate_limiter = RateLimiter(
+        storage_url=settings.RATE_LIMIT_STORAGE_URL,
+        per_key=settings.RATE_LIMIT_PER_KEY,
+        per_address=settings.RATE_LIMIT_PER_ADDRESS,
+    )
+    problems.install(app)
+    app.include_router(system.router)
+    app.include_router(api_router())
+    # Outermost last: the request id must exist before anything can fail.
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.MAX_BODY_BYTES)
+    if settings.CORS_ORIGINS:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.CORS_ORIGINS,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Idempotent-Replayed", "Retry-After"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+    return app

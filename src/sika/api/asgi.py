@@ -1,0 +1,24 @@
+"""Entry point for running the API under an external server
+(``uvicorn --factory sika.api.asgi:create``), e.g. with several worker
+processes. Needs ``DATABASE_URL``: processes must not each start a database."""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+
+from sika.api.app import create_app
+from sika.core import logging as sika_logging
+from sika.core.config import get_settings
+from sika.jobs import worker as jobs_worker
+
+
+def create() -> FastAPI:
+    settings = get_settings()
+    database_url = settings.DATABASE_URL or os.environ.get("DATABASE_URL")
+    if not database_url:
+        raise SystemExit("Set DATABASE_URL to run the API under an external server.")
+    sika_logging.configure()
+    jobs_worker.build(database_url)
+    return create_app(settings, database_url=database_url)

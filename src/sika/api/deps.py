@@ -1,0 +1,85 @@
+"""Request-scoped pieces for routers: the session of the request's unit of
+work, and authorization. Every route declares the scopes it needs with
+``authorize(...)`` (or is listed as public in the route-walk test)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sika.api import unit_of_work
+from sika.api.ratelimit import RateLimiter
+from sika.auth import scopes as auth_scopes
+from sika.auth import service as auth_service
+from sika.core import clock, errors
+from sika.core.config import Settings
+from sika.core.context import Actor
+
+
+def get_session(request: Request) -> AsyncSession:
+    session = getattr(request.state, "session", None)
+    if not isinstance(session, AsyncSession):
+        raise RuntimeError("Route is not served by UnitOfWorkRoute")
+    return session
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+Session = Annotated[AsyncSession, Depends(get_session)]
+CurrentSettings = Annotated[Settings, Depends(get_settings)]
+
+ScopeCheck = Callable[[Request], Awaitable[Actor]]
+
+
+def authorize(*needed: auth_scopes.Scope) -> ScopeCheck:
+    """A dependency that authenticates the caller and checks that it holds
+    one of ``needed`` (admin holds them all)."""
+    needed_values = frozenset(scope.value for scope in needed)
+
+    async def check(request: Request) -> Actor:
+        limiter: RateLimiter = request.app.state.rate_limiter
+        header = request.headers.get("authorization", "")
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() != "bearer" or not credentials:
+            await limiter.hit_address(client_address(request))
+            raise errors.NotAuthenticated(
+                "Send an API key as 'Authorization: Bearer <key>'."
+            )
+        session = get_session(request)
+        try:
+            key = await auth_service.authenticate(session, secret=credentials.strip(), now=clock.now())
+        except errors.NotAuthenticated:
+            await limiter.hit_address(client_address(request))
+            raise
+        await limiter.hit_key(key.id)
+        held = frozenset(key.scopes)
+        if not auth_scopes.allows(held, needed_values):
+            raise errors.PermissionDenied(
+                f"This route needs one of the scopes {sorted(needed_values)}; the key has {sorted(held)}."
+            )
+        actor = Actor(id=f"key:{key.id}", scopes=held, request_id=request.state.request_id)
+        request.state.actor = actor
+        await unit_of_work.claim_idempotency_key(request, actor)
+        return actor
+
+    check.sika_scopes = needed_values  # type: ignore[attr-defined]
+    return check
+
+
+async def public_rate_limit(request: Request) -> None:
+    """Public routes are limited per client address."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    await limiter.hit_address(client_address(request))
+
+
+public_rate_limit.sika_public = True  # type: ignore[attr-defined]

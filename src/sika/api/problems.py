@@ -1,0 +1,163 @@
+"""Every error leaves as RFC 9457 ``application/problem+json``: domain errors
+through one table (their ``status`` and ``code``), validation errors with one
+entry per field, and anything unexpected as a bare 500 whose traceback stays
+in the server log."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from sika.core import errors
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://sika.dev/problems/"
+
+log = structlog.get_logger(__name__)
+
+# French titles, served when the caller prefers French (Accept-Language: fr).
+TITLES_FR: dict[str, str] = {
+    "Bad request": "Requête invalide",
+    "Validation failed": "Validation échouée",
+    "Not authenticated": "Non authentifié",
+    "Permission denied": "Accès refusé",
+    "Not found": "Introuvable",
+    "Conflict": "Conflit",
+    "Payload too large": "Requête trop volumineuse",
+    "Too many requests": "Trop de requêtes",
+    "Service unavailable": "Service indisponible",
+    "Internal server error": "Erreur interne du serveur",
+    "Method not allowed": "Méthode non autorisée",
+}
+
+_HTTP_CODES: dict[int, tuple[str, str]] = {
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    413: ("payload_too_large", "Payload too large"),
+}
+
+
+def request_id_of(request: Request) -> str | None:
+    value = getattr(request.state, "request_id", None)
+    return value if isinstance(value, str) else None
+
+
+def prefers_french(request: Request) -> bool:
+    accept = request.headers.get("accept-language", "")
+    first = accept.split(",")[0].strip().lower()
+    return first.startswith("fr")
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    if prefers_french(request):
+        title = TITLES_FR.get(title, title)
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "request_id": request_id_of(request),
+        "instance": request.url.path,
+    }
+    if extra:
+        body.update(extra)
+    return Response(
+        content=json.dumps(body, default=str),
+        status_code=status,
+        media_type=PROBLEM_CONTENT_TYPE,
+        headers=headers,
+    )
+
+
+def domain_problem(request: Request, error: errors.SikaError) -> Response:
+    headers = None
+    retry_after = error.extra.get("retry_after_seconds")
+    if retry_after is not None:
+        headers = {"Retry-After": str(int(retry_after))}
+    return problem_response(
+        request,
+        status=error.status,
+        code=error.code,
+        title=error.title,
+        detail=error.detail,
+        extra={k: v for k, v in error.extra.items() if k != "retry_after_seconds"} or None,
+        headers=headers,
+    )
+
+
+async def _on_domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.SikaError)
+    return domain_problem(request, exc)
+
+
+def validation_problem(request: Request, exc: RequestValidationError) -> Response:
+    fields = [
+        {
+            "field": ".".join(str(part) for part in error.get("loc", ())),
+            "message": error.get("msg", ""),
+            "type": error.get("type", ""),
+        }
+        for error in exc.errors()
+    ]
+    return problem_response(
+        request,
+        status=422,
+        code="validation_failed",
+        title="Validation failed",
+        detail="The request is not valid; see errors for each field.",
+        extra={"errors": fields},
+    )
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return validation_problem(request, exc)
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "Bad request"))
+    return problem_response(
+        request,
+        status=exc.status_code,
+        code=code,
+        title=title,
+        detail=str(exc.detail),
+        headers=dict(exc.headers) if exc.headers else None,
+    )
+
+
+async def _on_unexpected_error(request: Request, exc: Exception) -> Response:
+    log.error("unhandled_error", path=request.url.path, exc_info=exc)
+    return problem_response(
+        request,
+        status=500,
+        code="internal_error",
+        title="Internal server error",
+        detail="An unexpected error occurred. Quote the request id when reporting it.",
+        # This handler runs outside the request-id middleware, so it echoes the id itself.
+        headers={"X-Request-ID": request_id_of(request) or ""},
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(errors.SikaError, _on_domain_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected_error)

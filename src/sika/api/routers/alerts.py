@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from sika.alerts import schemas
+from sika.alerts import service as alerts_service
+from sika.api.deps import Session, authorize
+from sika.api.pagination import MAX_LIMIT, decode_int_cursor, encode_cursor
+from sika.api.unit_of_work import UnitOfWorkRoute
+from sika.auth.scopes import Scope
+from sika.core import clock
+from sika.core.context import Actor
+
+router = APIRouter(prefix="/alerts", tags=["alerts"], route_class=UnitOfWorkRoute)
+Support = Annotated[Actor, Depends(authorize(Scope.support))]
+
+
+@router.get("", response_model=schemas.AlertPage)
+async def list_alerts(
+    session: Session,
+    actor: Support,
+    kind: str | None = None,
+    is_open: Annotated[bool | None, Query(alias="open")] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> schemas.AlertPage:
+    alerts = await alerts_service.list_alerts(
+        session, kind=kind, is_open=is_open, after_seq=decode_int_cursor(cursor), limit=limit
+    )
+    next_cursor = encode_cursor(alerts[-1].seq) if len(alerts) == limit else None
+    return schemas.AlertPage(data=[schemas.AlertOut.model_validate(a) for a in alerts], next_cursor=next_cursor)
+
+
+@router.post("/{alert_id}/acknowledge", response_model=schemas.AlertOut)
+async def acknowledge_alert(alert_id: str, session: Session, actor: Support) -> schemas.AlertOut:
+    alert = await alerts_service.acknowledge(session, alert_id=alert_id, actor=actor, now=clock.now())
+    return schemas.AlertOut.model_validate(alert)

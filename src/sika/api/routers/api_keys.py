@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from sika.api.deps import Session, authorize
+from sika.api.unit_of_work import UnitOfWorkRoute
+from sika.auth import schemas
+from sika.auth import service as auth_service
+from sika.auth.scopes import Scope
+from sika.core import clock
+from sika.core.context import Actor
+
+router = APIRouter(prefix="/api-keys", tags=["api-keys"], route_class=UnitOfWorkRoute)
+Admin = Annotated[Actor, Depends(authorize(Scope.admin))]
+
+
+@router.post("", status_code=201, response_model=schemas.ApiKeyCreated)
+async def create_api_key(body: schemas.ApiKeyCreate, session: Session, actor: Admin) -> schemas.ApiKeyCreated:
+    created = await auth_service.create_key(
+        session,
+        name=body.name,
+        scopes=[scope.value for scope in body.scopes],
+        expires_at=body.expires_at,
+        actor=actor,
+    )
+    out = schemas.ApiKeyOut.model_validate(created.key)
+    return schemas.ApiKeyCreated(**out.model_dump(), secret=created.secret)
+
+
+@router.get("", response_model=list[schemas.ApiKeyOut])
+async def list_api_keys(
+    session: Session, actor: Admin, include_revoked: bool = False
+) -> list[schemas.ApiKeyOut]:
+    keys = await auth_service.list_keys(session, include_revoked=include_revoked)
+    return [schemas.ApiKeyOut.model_validate(key) for key in keys]
+
+
+@router.delete("/{key_id}", response_model=schemas.ApiKeyOut)
+async def revoke_api_key(key_id: str, session: Session, actor: Admin) -> schemas.ApiKeyOut:
+    key = await auth_service.revoke_key(session, key_id=key_id, actor=actor, now=clock.now())
+    return schemas.ApiKeyOut.model_validate(key)

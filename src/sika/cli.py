@@ -1,0 +1,220 @@
+"""The ``sika`` command: run, worker, migrate, keys (and more as domains land)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from sika.api.app import create_app
+from sika.auth import service as auth_service
+from sika.auth.scopes import Scope
+from sika.core import clock, db, migrate
+from sika.core import logging as sika_logging
+from sika.core.config import InsecureSettings, Settings, get_settings
+from sika.core.context import Actor
+from sika.jobs import worker as jobs_worker
+
+app = typer.Typer(help="Sika: money movement on a double-entry ledger.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+console = Console()
+err_console = Console(stderr=True)
+
+CLI_ACTOR = Actor(id="cli", scopes=frozenset({Scope.admin.value}))
+ADMIN_KEY_FILE = "admin-key"
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    try:
+        settings.check_safe_to_start()
+    except InsecureSettings as exc:
+        err_console.print(f"[bold red]{exc}[/]")
+        raise typer.Exit(2) from None
+    return settings
+
+
+@contextlib.contextmanager
+def _database(settings: Settings) -> Iterator[str]:
+    """The database URL; an embedded server is started for the block if needed."""
+    url, embedded = db.resolve_database_url(settings.DATABASE_URL, settings.PGDATA_DIR)
+    try:
+        yield url
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+async def _ensure_admin_key(url: str, settings: Settings) -> str | None:
+    engine = db.make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        async with db.transaction(db.make_sessionmaker(engine)) as session:
+            if await auth_service.any_admin_key(session, now=clock.now()):
+                return None
+            created = await auth_service.create_key(
+                session, name="first admin", scopes=[Scope.admin.value], expires_at=None, actor=CLI_ACTOR
+            )
+            return created.secret
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+def run(
+    host: Annotated[str | None, typer.Option(help="Address for the API.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port for the API.")] = None,
+    worker_concurrency: Annotated[int, typer.Option(help="Jobs run at once by the in-process worker.")] = 4,
+) -> None:
+    """Migrate, then serve the API with an in-process worker."""
+    settings = _settings()
+    sika_logging.configure()
+    host = host or settings.HOST
+    port = port or settings.PORT
+    with _database(settings) as url:
+        migrate.upgrade(url)
+        secret = asyncio.run(_ensure_admin_key(url, settings))
+        base = f"http://{host}:{port}"
+        console.rule("[bold green]Sika is up")
+        console.print(f"API        {base}/v1   (docs: {base}/docs)")
+        console.print(f"Readiness  {base}/ready")
+        console.print(f"Metrics    {base}/metrics")
+        if secret is not None:
+            key_file = settings.PGDATA_DIR.parent / ADMIN_KEY_FILE
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secret + "\n")
+            os.chmod(key_file, 0o600)
+            console.print(f"[bold yellow]First admin key (shown once, also in {key_file}):[/] {secret}")
+        asyncio.run(_serve(settings, url, host=host, port=port, worker_concurrency=worker_concurrency))
+
+
+async def _serve(settings: Settings, url: str, *, host: str, port: int, worker_concurrency: int) -> None:
+    api = create_app(settings, database_url=url)
+    jobs_worker.build(url)
+    server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_config=None, access_log=False))
+    worker = asyncio.create_task(
+        jobs_worker.run_worker(
+            settings, database_url=url, concurrency=worker_concurrency, install_signal_handlers=False
+        )
+    )
+    try:
+        await server.serve()
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Jobs run at once.")] = 4,
+    queue: Annotated[list[str] | None, typer.Option(help="Only these queues (repeatable).")] = None,
+) -> None:
+    """Run a worker on its own (run as many as you like, on any host)."""
+    settings = _settings()
+    sika_logging.configure()
+    with _database(settings) as url:
+        asyncio.run(jobs_worker.run_worker(settings, database_url=url, concurrency=concurrency, queues=queue))
+
+
+@app.command("migrate")
+def migrate_command(
+    action: Annotated[str, typer.Argument(help="up, down or current")] = "up",
+    revision: Annotated[str | None, typer.Argument(help="Target revision (default: head for up, -1 for down)")] = None,
+) -> None:
+    """Apply, roll back or show schema migrations."""
+    settings = _settings()
+    with _database(settings) as url:
+        if action == "up":
+            migrate.upgrade(url, revision or "head")
+        elif action == "down":
+            migrate.downgrade(url, revision or "-1")
+        elif action == "current":
+            console.print(asyncio.run(_current(url)) or "(empty database)")
+        else:
+            err_console.print(f"Unknown action {action!r}: use up, down or current.")
+            raise typer.Exit(2)
+
+
+async def _current(url: str) -> str | None:
+    engine = db.make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(migrate.current_revision)
+    finally:
+        await engine.dispose()
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="What the key is for.")],
+    scope: Annotated[list[Scope], typer.Option(help="Scope (repeatable).")],
+    expires_at: Annotated[datetime | None, typer.Option(help="Expiry (ISO 8601).")] = None,
+) -> None:
+    """Create an API key; its secret is printed once."""
+    settings = _settings()
+
+    async def create(url: str) -> auth_service.CreatedKey:
+        engine = db.make_engine(url, pool_size=1, max_overflow=0)
+        try:
+            async with db.transaction(db.make_sessionmaker(engine)) as session:
+                return await auth_service.create_key(
+                    session, name=name, scopes=[s.value for s in scope], expires_at=expires_at, actor=CLI_ACTOR
+                )
+        finally:
+            await engine.dispose()
+
+    with _database(settings) as url:
+        created = asyncio.run(create(url))
+    console.print(f"Created {created.key.id} with scopes {', '.join(created.key.scopes)}")
+    console.print(f"Secret (shown once): [bold]{created.secret}[/]")
+
+
+@keys_app.command("list")
+def keys_list(include_revoked: Annotated[bool, typer.Option(help="Show revoked keys too.")] = False) -> None:
+    """List API keys (never their secrets)."""
+    settings = _settings()
+
+    async def fetch(url: str) -> Table:
+        engine = db.make_engine(url, pool_size=1, max_overflow=0)
+        table = Table("id", "name", "prefix", "scopes", "expires", "revoked", "last used")
+        try:
+            async with db.transaction(db.make_sessionmaker(engine)) as session:
+                for key in await auth_service.list_keys(session, include_revoked=include_revoked):
+                    table.add_row(
+                        key.id, key.name, key.lookup_prefix, ",".join(key.scopes),
+                        str(key.expires_at or "-"), str(key.revoked_at or "-"), str(key.last_used_at or "-"),
+                    )
+        finally:
+            await engine.dispose()
+        return table
+
+    with _database(settings) as url:
+        console.print(asyncio.run(fetch(url)))
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_…).")]) -> None:
+    """Revoke an API key at once."""
+    settings = _settings()
+
+    async def revoke(url: str) -> None:
+        engine = db.make_engine(url, pool_size=1, max_overflow=0)
+        try:
+            async with db.transaction(db.make_sessionmaker(engine)) as session:
+                await auth_service.revoke_key(session, key_id=key_id, actor=CLI_ACTOR, now=clock.now())
+        finally:
+            await engine.dispose()
+
+    with _database(settings) as url:
+        asyncio.run(revoke(url))
+    console.print(f"Revoked {key_id}")

@@ -1,0 +1,145 @@
+"""Settings, read once from the environment (prefix ``SIKA_``) and ``.env``.
+
+In production Sika refuses to start while any setting is unsafe, and names
+every problem in one message so the operator fixes them all in one go.
+"""
+
+from __future__ import annotations
+
+import functools
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_MARKER = "change-me"
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class InsecureSettings(Exception):
+    """Sika refuses to start in production with insecure settings."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            "Refusing to start in production: " + "; ".join(problems)
+        )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SIKA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    ENV: Environment = Environment.development
+    DEBUG: bool = False
+
+    DATABASE_URL: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    """An external PostgreSQL; without it Sika runs an embedded one in PGDATA_DIR."""
+    PGDATA_DIR: Path = Path(".sika/pgdata")
+    DB_POOL_SIZE: int = 10
+    DB_POOL_MAX_OVERFLOW: int = 10
+
+    HOST: str = "127.0.0.1"
+    PORT: int = 8000
+    PUBLIC_URL: str = "http://127.0.0.1:8000"
+
+    MAX_BODY_BYTES: int = 1024 * 1024
+    CORS_ORIGINS: list[str] = []
+
+    RATE_LIMIT_PER_KEY: str = "600/minute"
+    RATE_LIMIT_PER_ADDRESS: str = "120/minute"
+    RATE_LIMIT_STORAGE_URL: str = "memory://"
+    """``memory://`` by default; ``redis://host:6379`` to share limits across API processes."""
+
+    IDEMPOTENCY_TTL_SECONDS: int = 24 * 3600
+    WORKER_HEARTBEAT_SECONDS: int = 15
+    WORKER_HEARTBEAT_STALE_SECONDS: int = 90
+
+    PARTY_TOKEN_ISSUER: str = "sika"
+    PARTY_TOKEN_AUDIENCE: str = "sika-party"
+    PARTY_TOKEN_MAX_SECONDS: int = 3600
+    PARTY_TOKEN_KEYS: dict[str, SecretStr] = {"k1": SecretStr(DEFAULT_SECRET_MARKER + "-party-key")}
+    """Signing keys by ``kid``; the first one signs, all of them verify (rotation)."""
+    PARTY_TOKEN_ACTIVE_KID: str = "k1"
+
+    SANDBOX_HOST: str = "127.0.0.1"
+    SANDBOX_PORT: int = 8100
+    SANDBOX_WEBHOOK_TARGET: str | None = None
+    """Where the sandbox posts provider webhooks; defaults to this Sika's /v1/webhooks."""
+
+    PAYSTACK_BASE_URL: str = "http://127.0.0.1:8100/paystack"
+    PAYSTACK_SECRET_KEY: SecretStr | None = SecretStr("sk_test_sandbox")
+    FEDAPAY_BASE_URL: str = "http://127.0.0.1:8100/fedapay"
+    FEDAPAY_SECRET_KEY: SecretStr | None = SecretStr("sk_sandbox_fedapay")
+    FEDAPAY_WEBHOOK_SECRET: SecretStr | None = SecretStr("wh_sandbox_fedapay")
+    STRIPE_BASE_URL: str = "http://127.0.0.1:8100/stripe"
+    STRIPE_SECRET_KEY: SecretStr | None = SecretStr("sk_test_stripe_sandbox")
+    STRIPE_WEBHOOK_SECRET: SecretStr | None = SecretStr("whsec_sandbox_stripe")
+    PROVIDER_TIMEOUT_SECONDS: float = 10.0
+
+    WEBHOOK_TOLERANCE_SECONDS: int = 300
+    WEBHOOK_RETRY_DELAYS_SECONDS: list[int] = [10, 30, 90, 270, 810]
+    RECONCILE_AFTER_SECONDS: int = 300
+
+    def production_problems(self) -> list[str]:
+        """Every reason this configuration is unsafe for production."""
+        problems: list[str] = []
+        if self.DEBUG:
+            problems.append("SIKA_DEBUG is on")
+        if "*" in self.CORS_ORIGINS:
+            problems.append("SIKA_CORS_ORIGINS allows '*'")
+        if self.DATABASE_URL is None:
+            problems.append("DATABASE_URL is missing (the embedded PostgreSQL is for development)")
+        secrets: dict[str, SecretStr | None] = {
+            "SIKA_PAYSTACK_SECRET_KEY": self.PAYSTACK_SECRET_KEY,
+            "SIKA_FEDAPAY_SECRET_KEY": self.FEDAPAY_SECRET_KEY,
+            "SIKA_FEDAPAY_WEBHOOK_SECRET": self.FEDAPAY_WEBHOOK_SECRET,
+            "SIKA_STRIPE_SECRET_KEY": self.STRIPE_SECRET_KEY,
+            "SIKA_STRIPE_WEBHOOK_SECRET": self.STRIPE_WEBHOOK_SECRET,
+        }
+        for name, value in secrets.items():
+            if value is None or not value.get_secret_value():
+                problems.append(f"{name} is missing")
+            elif _is_sandbox_default(value.get_secret_value()):
+                problems.append(f"{name} is left at its sandbox default")
+        if not self.PARTY_TOKEN_KEYS:
+            problems.append("SIKA_PARTY_TOKEN_KEYS is empty")
+        for kid, key in self.PARTY_TOKEN_KEYS.items():
+            if DEFAULT_SECRET_MARKER in key.get_secret_value():
+                problems.append(f"SIKA_PARTY_TOKEN_KEYS[{kid}] is left at its default")
+            elif len(key.get_secret_value()) < 32:
+                problems.append(f"SIKA_PARTY_TOKEN_KEYS[{kid}] is shorter than 32 characters")
+        if self.PARTY_TOKEN_ACTIVE_KID not in self.PARTY_TOKEN_KEYS:
+            problems.append("SIKA_PARTY_TOKEN_ACTIVE_KID names no key in SIKA_PARTY_TOKEN_KEYS")
+        return problems
+
+    def check_safe_to_start(self) -> None:
+        if self.ENV is Environment.production:
+            problems = self.production_problems()
+            if problems:
+                raise InsecureSettings(problems)
+
+
+def _is_sandbox_default(secret: str) -> bool:
+    return secret in _SANDBOX_DEFAULTS or DEFAULT_SECRET_MARKER in secret
+
+
+_SANDBOX_DEFAULTS = {
+    "sk_test_sandbox",
+    "sk_sandbox_fedapay",
+    "wh_sandbox_fedapay",
+    "sk_test_stripe_sandbox",
+    "whsec_sandbox_stripe",
+}
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,106 @@
+"""Database: the SQLAlchemy base, the async engine and sessions, and the
+embedded PostgreSQL used when no ``DATABASE_URL`` is given.
+
+One request (or one job) is one session and one transaction, committed at
+the edge by whoever opened it; services never commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: sa.DateTime(timezone=True)}
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+    """When the row was written (database clock)."""
+
+
+def async_url(url: str) -> str:
+    """The SQLAlchemy URL for psycopg 3, whatever scheme the operator wrote."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    raise ValueError(f"Not a PostgreSQL URL: {url.split('@')[-1]!r}")
+
+
+def libpq_url(url: str) -> str:
+    """The plain libpq URL (psycopg, procrastinate, psql, pgbench)."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, **kwargs: Any) -> AsyncEngine:
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        **kwargs,
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@contextlib.asynccontextmanager
+async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One unit of work: committed when the block ends, rolled back on error."""
+    async with sessions() as session, session.begin():
+        yield session
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A PostgreSQL server from the ``pgserver`` wheel, in a data folder that
+    survives restarts. Stopped on ``stop()`` (or at interpreter exit)."""
+
+    data_dir: Path
+    _server: Any = None
+
+    def start(self) -> str:
+        import pgserver
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with _EMBEDDED_LOCK:
+            self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        uri: str = self._server.get_uri()
+        return uri
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+
+_EMBEDDED_LOCK = threading.Lock()
+
+
+def resolve_database_url(database_url: str | None, data_dir: Path) -> tuple[str, EmbeddedPostgres | None]:
+    """The URL to use and, when Sika had to start one, the embedded server."""
+    if database_url:
+        return database_url, None
+    embedded = EmbeddedPostgres(data_dir=data_dir.resolve())
+    return embedded.start(), embedded

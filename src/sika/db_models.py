@@ -1,0 +1,9 @@
+"""Every table's model, imported in one place so Alembic sees the whole schema."""
+
+from sika.alerts import models as alerts_models
+from sika.audit import models as audit_models
+from sika.auth import models as auth_models
+from sika.core.db import Base
+from sika.idempotency import models as idempotency_models
+
+__all__ = ["Base", "alerts_models", "audit_models", "auth_models", "idempotency_models"]

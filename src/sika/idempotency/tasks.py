@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import procrastinate
+import structlog
+
+from sika.core import clock, db
+from sika.idempotency import service as idempotency_service
+from sika.jobs.app import runtime_of
+
+blueprint = procrastinate.Blueprint()
+log = structlog.get_logger(__name__)
+
+MAX_BATCHES_PER_RUN = 100
+
+
+@blueprint.periodic(cron="*/10 * * * *", periodic_id="purge")
+@blueprint.task(name="purge_keys", pass_context=True, queue="maintenance")
+async def purge_keys(context: procrastinate.JobContext, timestamp: int) -> int:
+    """Delete expired idempotency keys in bounded batches, one transaction each."""
+    runtime = runtime_of(context)
+    total = 0
+    for _ in range(MAX_BATCHES_PER_RUN):
+        async with db.transaction(runtime.sessions) as session:
+            deleted = await idempotency_service.purge_expired(session, now=clock.now())
+        total += deleted
+        if deleted < idempotency_service.PURGE_BATCH_SIZE:
+            break
+    log.info("idempotency_keys_purged", count=total)
+    return total

@@ -1,0 +1,52 @@
+"""Every domain's tasks in one procrastinate app, and running a worker."""
+
+from __future__ import annotations
+
+import procrastinate
+
+from sika.core.config import Settings
+from sika.core.db import make_engine, make_sessionmaker
+from sika.idempotency import tasks as idempotency_tasks
+from sika.jobs import app as jobs_app
+from sika.jobs import tasks as jobs_tasks
+
+QUEUES = ["default", "maintenance", "ledger", "webhooks", "payments"]
+
+
+def blueprints() -> dict[str, procrastinate.Blueprint]:
+    return {
+        "idempotency": idempotency_tasks.blueprint,
+        "jobs": jobs_tasks.blueprint,
+    }
+
+
+def build(database_url: str) -> procrastinate.App:
+    app = jobs_app.build_app(database_url, blueprints())
+    jobs_app.install(app)
+    return app
+
+
+async def run_worker(
+    settings: Settings,
+    *,
+    database_url: str,
+    concurrency: int = 4,
+    install_signal_handlers: bool = True,
+    queues: list[str] | None = None,
+) -> None:
+    """Run until cancelled (or a signal arrives). Jobs stalled by a dead worker
+    are retried by the ``jobs.retry_stalled`` periodic task."""
+    engine = make_engine(database_url, pool_size=concurrency, max_overflow=concurrency)
+    runtime = jobs_app.Runtime(settings=settings, sessions=make_sessionmaker(engine))
+    app = build(database_url)
+    try:
+        async with app.open_async():
+            await app.run_worker_async(
+                queues=queues,
+                concurrency=concurrency,
+                install_signal_handlers=install_signal_handlers,
+                additional_context={"runtime": runtime},
+                update_heartbeat_interval=settings.WORKER_HEARTBEAT_SECONDS,
+            )
+    finally:
+        await engine.dispose()
