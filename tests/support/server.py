@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +36,8 @@ def live_api(database_url: str, *, workers: int = 2, env: dict[str, str] | None 
         "SIKA_RATE_LIMIT_PER_ADDRESS": "1000000/minute",
         **(env or {}),
     }
+    # A file, not a pipe: a chatty server must never block on a full pipe.
+    log_file = tempfile.NamedTemporaryFile(prefix="sika-api-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(
         [
             sys.executable, "-m", "uvicorn", "--factory", "sika.api.asgi:create",
@@ -43,14 +46,15 @@ def live_api(database_url: str, *, workers: int = 2, env: dict[str, str] | None 
         ],
         env=process_env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log_file,
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"API exited early: {process.stderr.read().decode() if process.stderr else ''}")
+                with open(log_file.name) as log:
+                    raise RuntimeError(f"API exited early: {log.read()[-4000:]}")
             try:
                 if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
                     break
@@ -67,3 +71,5 @@ def live_api(database_url: str, *, workers: int = 2, env: dict[str, str] | None 
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        log_file.close()
+        os.unlink(log_file.name)
