@@ -65,8 +65,11 @@ class Settings(BaseSettings):
     PARTY_TOKEN_ISSUER: str = "sika"
     PARTY_TOKEN_AUDIENCE: str = "sika-party"
     PARTY_TOKEN_MAX_SECONDS: int = 3600
-    PARTY_TOKEN_KEYS: dict[str, SecretStr] = {"k1": SecretStr(DEFAULT_SECRET_MARKER + "-party-key")}
-    """Signing keys by ``kid``; the first one signs, all of them verify (rotation)."""
+    PARTY_TOKEN_KEYS: dict[str, SecretStr] = {
+        "k1": SecretStr(DEFAULT_SECRET_MARKER + "-party-token-key-for-development-only")
+    }
+    """Signing keys by ``kid`` (HS256, at least 32 bytes): ``PARTY_TOKEN_ACTIVE_KID`` signs,
+    all of them verify (rotation)."""
     PARTY_TOKEN_ACTIVE_KID: str = "k1"
 
     SANDBOX_HOST: str = "127.0.0.1"
