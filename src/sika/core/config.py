@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     SANDBOX_PORT: int = 8100
     SANDBOX_WEBHOOK_TARGET: str | None = None
     """Where the sandbox posts provider webhooks; defaults to this Sika's /v1/webhooks."""
+    SANDBOX_APPROVAL_DELAY_SECONDS: float = 2.0
+    """How long the simulated customer takes to approve a charge on the phone."""
+    SANDBOX_LATENCY_SECONDS: float = 2.0
+    """Extra delay of an answer in the ``latency`` scenario (stays under the provider timeout)."""
+    SANDBOX_NO_ANSWER_SECONDS: float = 20.0
+    """Delay of an answer in the ``no_answer`` scenario (above PROVIDER_TIMEOUT_SECONDS)."""
+    SANDBOX_WEBHOOK_LATE_SECONDS: float = 10.0
+    """Delay of a webhook in the ``webhook_late`` scenario."""
 
     PAYSTACK_BASE_URL: str = "http://127.0.0.1:8100/paystack"
     PAYSTACK_SECRET_KEY: SecretStr | None = SecretStr("sk_test_sandbox")
@@ -86,6 +94,22 @@ class Settings(BaseSettings):
     STRIPE_SECRET_KEY: SecretStr | None = SecretStr("sk_test_stripe_sandbox")
     STRIPE_WEBHOOK_SECRET: SecretStr | None = SecretStr("whsec_sandbox_stripe")
     PROVIDER_TIMEOUT_SECONDS: float = 10.0
+    """Longest wait for a provider's answer (read, write); past it the outcome is unknown."""
+    PROVIDER_CONNECT_TIMEOUT_SECONDS: float = 3.0
+    """Longest wait to open a connection; past it the provider is unavailable (nothing was sent)."""
+    PROVIDER_ROUTES: dict[str, list[str]] = {
+        "XOF:mobile_money": ["paystack", "fedapay"],
+        "XOF:card": ["stripe"],
+        "GHS:mobile_money": ["paystack"],
+        "EUR:card": ["stripe"],
+        "USD:card": ["stripe"],
+    }
+    """Collection providers in order of preference per ``CURRENCY:method``; the next one is
+    tried only when the previous one is unavailable."""
+    PROVIDER_CIRCUIT_FAILURE_THRESHOLD: int = 5
+    """Consecutive unavailable or unanswered calls that open a provider's circuit."""
+    PROVIDER_CIRCUIT_OPEN_SECONDS: float = 30.0
+    """How long an open circuit skips its provider before one trial call is let through."""
 
     WEBHOOK_TOLERANCE_SECONDS: int = 300
     WEBHOOK_RETRY_DELAYS_SECONDS: list[int] = [10, 30, 90, 270, 810]
