@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 from prometheus_client import Counter, Histogram
+from fastapi.routing import iter_route_contexts
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -42,11 +43,11 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 def _route_template(scope: Scope) -> str:
     """The route's path template, so metrics do not explode with ids."""
     app = scope.get("app")
-    router = getattr(app, "router", None)
-    for route in getattr(router, "routes", []):
+    routes = getattr(app, "routes", [])
+    for route in iter_route_contexts(routes):
         match, _ = route.matches(scope)
         if match is Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
+            return str(route.path)
     return "unmatched"
 
 
@@ -115,28 +116,28 @@ class BodySizeLimitMiddleware:
             await self._refuse(scope, send)
             return
         received = 0
-        response_started = False
+        refused = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            # Frameworks swallow exceptions raised while reading a body, so on overflow we answer
+            # 413 here and tell the app the client went away; whatever it sends later is dropped.
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise _BodyTooLarge
+                    refused = True
+                    await self._refuse(scope, send)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
+        async def guarded_send(message: Message) -> None:
+            if not refused:
+                await send(message)
 
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
-            if not response_started:
-                await self._refuse(scope, send)
+        await self.app(scope, counting_receive, guarded_send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         state: dict[str, Any] = scope.get("state", {})
@@ -163,7 +164,3 @@ class BodySizeLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-class _BodyTooLarge(Exception):
-    pass

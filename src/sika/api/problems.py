@@ -115,6 +115,16 @@ def validation_problem(request: Request, exc: RequestValidationError) -> Respons
         }
         for error in exc.errors()
     ]
+    if any(field["type"] == "json_invalid" for field in fields):
+        # A body that is not JSON at all is a malformed request, not a field-level problem.
+        return problem_response(
+            request,
+            status=400,
+            code="malformed_json",
+            title="Bad request",
+            detail="The request body is not valid JSON.",
+            extra={"errors": fields},
+        )
     return problem_response(
         request,
         status=422,

@@ -1,0 +1,164 @@
+"""Idempotency keys (DESIGN.md §4 rule 5): replay, mismatch, refusals, and
+truly parallel requests with one key executing once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sika.audit.models import AuditEvent
+from sika.auth.models import ApiKey
+from sika.core import clock, db
+from sika.idempotency import service as idempotency_service
+from sika.idempotency.models import IdempotencyKey
+from tests.support.server import live_api
+
+PARALLEL_REQUESTS = 24
+
+
+async def _count(sessions: async_sessionmaker[AsyncSession], model: type[object]) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(sa.select(sa.func.count()).select_from(model)) or 0)
+
+
+async def test_replay_returns_the_stored_answer(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    headers = {**admin_headers, "Idempotency-Key": "create-ops-key-1"}
+    body = {"name": "ops", "scopes": ["read"]}
+    first = await client.post("/v1/api-keys", json=body, headers=headers)
+    keys_after_first = await _count(sessions, ApiKey)
+    second = await client.post("/v1/api-keys", json=body, headers=headers)
+
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json()
+    assert "idempotent-replayed" not in first.headers
+    assert second.headers["idempotent-replayed"] == "true"
+    assert await _count(sessions, ApiKey) == keys_after_first
+
+
+async def test_same_key_other_body_is_422(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    headers = {**admin_headers, "Idempotency-Key": "k-mismatch"}
+    await client.post("/v1/api-keys", json={"name": "a", "scopes": ["read"]}, headers=headers)
+    keys_before = await _count(sessions, ApiKey)
+    audit_before = await _count(sessions, AuditEvent)
+
+    other = await client.post("/v1/api-keys", json={"name": "b", "scopes": ["read"]}, headers=headers)
+
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_key_reused"
+    assert await _count(sessions, ApiKey) == keys_before
+    assert await _count(sessions, AuditEvent) == audit_before
+
+
+async def test_keys_belong_to_their_api_key(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], admin_headers: dict[str, str]
+) -> None:
+    """Two callers may use the same key string without seeing each other's answers."""
+    other_admin = (await client.post("/v1/api-keys", json={"name": "a2", "scopes": ["admin"]}, headers=admin_headers)).json()
+    body = {"name": "shared", "scopes": ["read"]}
+    one = await client.post("/v1/api-keys", json=body, headers={**admin_headers, "Idempotency-Key": "same"})
+    two = await client.post(
+        "/v1/api-keys", json=body, headers={"Authorization": f"Bearer {other_admin['secret']}", "Idempotency-Key": "same"}
+    )
+    assert one.json()["id"] != two.json()["id"]
+    assert "idempotent-replayed" not in two.headers
+
+
+async def test_a_refusal_is_replayed_too(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    headers = {**admin_headers, "Idempotency-Key": "revoke-missing"}
+    first = await client.delete("/v1/api-keys/key_missing", headers=headers)
+    assert first.status_code == 404  # DELETE is idempotent by nature; no key is stored for it
+    audit_before = await _count(sessions, AuditEvent)
+    refused = await client.post("/v1/alerts/alrt_missing/acknowledge", headers=headers)
+    again = await client.post("/v1/alerts/alrt_missing/acknowledge", headers=headers)
+    assert refused.status_code == again.status_code == 404
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["code"] == "alert_not_found"
+    assert await _count(sessions, AuditEvent) == audit_before
+
+
+async def test_invalid_key_header_is_422(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
+    response = await client.post(
+        "/v1/api-keys", json={"name": "x", "scopes": ["read"]}, headers={**admin_headers, "Idempotency-Key": "x" * 256}
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "idempotency_key_invalid"
+
+
+async def test_expired_key_executes_again(sessions: async_sessionmaker[AsyncSession]) -> None:
+    now = clock.now()
+    ttl = timedelta(hours=24)
+    fingerprint = idempotency_service.fingerprint(method="POST", path="/v1/x", body=b"{}")
+    async with db.transaction(sessions) as session:
+        claimed = await idempotency_service.claim(
+            session, owner="key:a", key="k", fingerprint=fingerprint, now=now, ttl=ttl
+        )
+        assert isinstance(claimed, idempotency_service.Claimed)
+        await idempotency_service.store(
+            session, claimed=claimed, response=idempotency_service.StoredResponse(201, b"{}", "application/json")
+        )
+    async with db.transaction(sessions) as session:
+        replay = await idempotency_service.claim(
+            session, owner="key:a", key="k", fingerprint=fingerprint, now=now + timedelta(hours=1), ttl=ttl
+        )
+        assert isinstance(replay, idempotency_service.StoredResponse)
+    async with db.transaction(sessions) as session:
+        again = await idempotency_service.claim(
+            session, owner="key:a", key="k", fingerprint=fingerprint, now=now + ttl, ttl=ttl
+        )
+        assert isinstance(again, idempotency_service.Claimed)
+
+
+async def test_purge_deletes_only_expired_keys(sessions: async_sessionmaker[AsyncSession]) -> None:
+    now = clock.now()
+    async with db.transaction(sessions) as session:
+        for index, age_hours in enumerate([1, 23, 25, 48]):
+            session.add(
+                IdempotencyKey(
+                    owner="key:a", key=f"k{index}", fingerprint="f",
+                    expires_at=now - timedelta(hours=age_hours) + timedelta(hours=24),
+                )
+            )
+    async with db.transaction(sessions) as session:
+        deleted = await idempotency_service.purge_expired(session, now=now)
+    assert deleted == 2
+    async with sessions() as session:
+        left = set(await session.scalars(sa.select(IdempotencyKey.key)))
+    assert left == {"k0", "k1"}
+
+
+async def test_parallel_requests_with_one_key_execute_once(
+    database_url: str, admin_headers: dict[str, str], sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    keys_before = await _count(sessions, ApiKey)
+    audit_before = await _count(sessions, AuditEvent)
+    body = {"name": "parallel", "scopes": ["read"]}
+    headers = {**admin_headers, "Idempotency-Key": "parallel-create"}
+    with live_api(database_url, workers=2) as base_url:
+        limits = httpx.Limits(max_connections=PARALLEL_REQUESTS)
+        async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as http:
+            start = asyncio.Event()
+
+            async def one() -> httpx.Response:
+                await start.wait()
+                return await http.post("/v1/api-keys", json=body, headers=headers)
+
+            tasks = [asyncio.create_task(one()) for _ in range(PARALLEL_REQUESTS)]
+            await asyncio.sleep(0.1)
+            start.set()
+            responses = await asyncio.gather(*tasks)
+
+    assert [r.status_code for r in responses] == [201] * PARALLEL_REQUESTS
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert sum(1 for r in responses if "idempotent-replayed" not in r.headers) == 1
+    assert await _count(sessions, ApiKey) == keys_before + 1
+    assert await _count(sessions, AuditEvent) == audit_before + 1

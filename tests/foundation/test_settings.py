@@ -1,0 +1,66 @@
+"""Production refuses to start with any unsafe setting, and names each one."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr
+
+from sika.core.config import Environment, InsecureSettings, Settings
+
+STRONG = "x" * 40
+
+
+def safe_production(**overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "ENV": Environment.production,
+        "DATABASE_URL": "postgresql://sika@db/sika",
+        "PAYSTACK_SECRET_KEY": SecretStr("sk_live_" + STRONG),
+        "FEDAPAY_SECRET_KEY": SecretStr("sk_live_" + STRONG),
+        "FEDAPAY_WEBHOOK_SECRET": SecretStr("wh_live_" + STRONG),
+        "STRIPE_SECRET_KEY": SecretStr("sk_live_" + STRONG),
+        "STRIPE_WEBHOOK_SECRET": SecretStr("whsec_" + STRONG),
+        "PARTY_TOKEN_KEYS": {"2026-11": SecretStr(STRONG)},
+        "PARTY_TOKEN_ACTIVE_KID": "2026-11",
+        "CORS_ORIGINS": ["https://app.example.com"],
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def test_safe_production_settings_start() -> None:
+    safe_production().check_safe_to_start()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"DEBUG": True}, "SIKA_DEBUG is on"),
+        ({"CORS_ORIGINS": ["*"]}, "SIKA_CORS_ORIGINS allows '*'"),
+        ({"DATABASE_URL": None}, "DATABASE_URL is missing"),
+        ({"PAYSTACK_SECRET_KEY": None}, "SIKA_PAYSTACK_SECRET_KEY is missing"),
+        ({"FEDAPAY_WEBHOOK_SECRET": SecretStr("")}, "SIKA_FEDAPAY_WEBHOOK_SECRET is missing"),
+        ({"STRIPE_WEBHOOK_SECRET": None}, "SIKA_STRIPE_WEBHOOK_SECRET is missing"),
+        ({"STRIPE_SECRET_KEY": SecretStr("sk_test_stripe_sandbox")}, "SIKA_STRIPE_SECRET_KEY is left at its sandbox default"),
+        ({"PARTY_TOKEN_KEYS": {"k1": SecretStr("change-me-party-key")}, "PARTY_TOKEN_ACTIVE_KID": "k1"},
+         "SIKA_PARTY_TOKEN_KEYS[k1] is left at its default"),
+        ({"PARTY_TOKEN_KEYS": {"k1": SecretStr("short")}, "PARTY_TOKEN_ACTIVE_KID": "k1"},
+         "SIKA_PARTY_TOKEN_KEYS[k1] is shorter than 32 characters"),
+    ],
+)
+def test_production_refuses_each_insecure_setting(overrides: dict[str, object], named: str) -> None:
+    with pytest.raises(InsecureSettings) as refused:
+        safe_production(**overrides).check_safe_to_start()
+    assert named in str(refused.value)
+    assert refused.value.problems == [p for p in refused.value.problems if p]
+
+
+def test_all_problems_are_named_at_once() -> None:
+    settings = safe_production(DEBUG=True, CORS_ORIGINS=["*"], PAYSTACK_SECRET_KEY=None)
+    with pytest.raises(InsecureSettings) as refused:
+        settings.check_safe_to_start()
+    assert len(refused.value.problems) == 3
+
+
+def test_defaults_are_fine_outside_production() -> None:
+    Settings(ENV=Environment.development).check_safe_to_start()
+    Settings(ENV=Environment.test, DEBUG=True, CORS_ORIGINS=["*"]).check_safe_to_start()
