@@ -5,5 +5,13 @@ from sika.audit import models as audit_models
 from sika.auth import models as auth_models
 from sika.core.db import Base
 from sika.idempotency import models as idempotency_models
+from sika.ledger import models as ledger_models
 
-__all__ = ["Base", "alerts_models", "audit_models", "auth_models", "idempotency_models"]
+__all__ = [
+    "Base",
+    "alerts_models",
+    "audit_models",
+    "auth_models",
+    "idempotency_models",
+    "ledger_models",
+]

@@ -1,0 +1,236 @@
+"""The grouped write path for standalone transfers (DESIGN.md §3).
+
+Transfers submitted while a group is being written wait for the next group;
+a group is sent as one call of ``ledger_apply_transfers`` on an autocommit
+connection, so it is one transaction and one round trip, committed with
+``synchronous_commit`` left as the server has it (on: an answered transfer
+survives a crash). The function checks each transfer in order, so a refused
+transfer does not fail its neighbours, and it updates a hot account once
+per group. There is no timer: a lone transfer is sent at once, and groups
+grow by themselves as load grows, because arrivals gather while the
+previous group commits.
+
+One batcher per event loop and database, with its own few connections
+(``MAX_GROUPS_IN_FLIGHT``): groups in flight at once overlap one group's
+commit with the next one's work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import random
+import weakref
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+import structlog
+from prometheus_client import Counter, Histogram
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from sika.core.db import libpq_url
+from sika.ledger import repository
+
+log = structlog.get_logger(__name__)
+
+MAX_GROUP_SIZE = 256
+"""Transfers in one group at most: bounds one statement's locks and time."""
+MAX_GROUPS_IN_FLIGHT = 3
+"""Groups being written at once per batcher, each on its own connection."""
+MAX_ATTEMPTS = 5
+"""Tries of one group after a deadlock, a serialization failure or a lost connection."""
+RETRY_BASE_SECONDS = 0.005
+
+GROUP_SIZE = Histogram(
+    "sika_ledger_group_size",
+    "Transfers per group on the grouped write path",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+GROUP_RETRIES = Counter(
+    "sika_ledger_group_retries_total", "Groups tried again, by reason", ["reason"]
+)
+
+_RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+
+
+@dataclass
+class _Pending:
+    request: repository.TransferRequest
+    now: datetime
+    future: asyncio.Future[repository.AppliedRow]
+
+
+class TransferBatcher:
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        max_group_size: int = MAX_GROUP_SIZE,
+        max_in_flight: int = MAX_GROUPS_IN_FLIGHT,
+    ) -> None:
+        self._conninfo = conninfo
+        self._max_group_size = max_group_size
+        self._max_in_flight = max_in_flight
+        self._queue: collections.deque[_Pending] = collections.deque()
+        self._idle: list[psycopg.AsyncConnection[tuple[object, ...]]] = []
+        self._in_flight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def submit(
+        self, request: repository.TransferRequest, *, now: datetime
+    ) -> repository.AppliedRow:
+        """The database's answer for ``request``, once its group has committed."""
+        future: asyncio.Future[repository.AppliedRow] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(request=request, now=now, future=future))
+        self._dispatch()
+        # The group is written whether or not this caller is still waiting:
+        # shield it, so a cancelled caller cannot cancel its neighbours.
+        return await asyncio.shield(future)
+
+    async def close(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for connection in self._idle:
+            await connection.close()
+        self._idle.clear()
+
+    def _dispatch(self) -> None:
+        while self._queue and self._in_flight < self._max_in_flight:
+            group = self._take_group()
+            self._in_flight += 1
+            task = asyncio.get_running_loop().create_task(self._write(group))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _take_group(self) -> list[_Pending]:
+        """Up to ``max_group_size`` transfers with distinct ids; a repeated id
+        waits for the next group so it is answered from the first one's row."""
+        group: list[_Pending] = []
+        seen: set[str] = set()
+        held_back: list[_Pending] = []
+        while self._queue and len(group) < self._max_group_size:
+            item = self._queue.popleft()
+            if item.future.done():
+                continue
+            if item.request.id in seen:
+                held_back.append(item)
+                continue
+            seen.add(item.request.id)
+            group.append(item)
+        self._queue.extendleft(reversed(held_back))
+        return group
+
+    async def _write(self, group: list[_Pending]) -> None:
+        try:
+            if group:
+                GROUP_SIZE.observe(len(group))
+                await self._write_group(group)
+        finally:
+            self._in_flight -= 1
+            self._dispatch()
+
+    async def _write_group(self, group: list[_Pending]) -> None:
+        try:
+            rows = await self._apply(
+                [item.request for item in group], now=max(item.now for item in group)
+            )
+        except psycopg.errors.IntegrityError:
+            # A concurrent writer of the same transfer id won the race; write
+            # each transfer on its own so only that one is answered again.
+            GROUP_RETRIES.labels(reason="split").inc()
+            for item in group:
+                await self._write_alone(item)
+            return
+        except Exception as exc:
+            for item in group:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+            return
+        for item, row in zip(group, rows, strict=True):
+            if not item.future.done():
+                item.future.set_result(row)
+
+    async def _write_alone(self, item: _Pending) -> None:
+        try:
+            (row,) = await self._apply([item.request], now=item.now)
+        except psycopg.errors.IntegrityError:
+            # Its twin has committed by now: the retry is answered from its row.
+            try:
+                (row,) = await self._apply([item.request], now=item.now)
+            except Exception as exc:
+                item.future.set_exception(exc)
+                return
+        except Exception as exc:
+            item.future.set_exception(exc)
+            return
+        item.future.set_result(row)
+
+    async def _apply(
+        self, requests: list[repository.TransferRequest], *, now: datetime
+    ) -> list[repository.AppliedRow]:
+        parameters = repository.apply_parameters(requests, now=now, atomic=False, lock_retries=0)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            connection = await self._connection()
+            try:
+                cursor = await connection.execute(repository.APPLY_SQL, parameters)
+                rows = await cursor.fetchall()
+            except _RETRYABLE as exc:
+                self._idle.append(connection)
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                GROUP_RETRIES.labels(reason=type(exc).__name__).inc()
+            except psycopg.OperationalError:
+                # The connection is gone; the group may or may not have
+                # committed. Sending it again is safe: its ids are fixed, so
+                # what did commit is answered from the stored rows.
+                await connection.close()
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                GROUP_RETRIES.labels(reason="connection_lost").inc()
+            except BaseException:
+                idle = psycopg.pq.TransactionStatus.IDLE
+                if connection.closed or connection.info.transaction_status != idle:
+                    await connection.close()
+                else:
+                    self._idle.append(connection)
+                raise
+            else:
+                self._idle.append(connection)
+                return repository.applied_rows(rows)
+            await asyncio.sleep(RETRY_BASE_SECONDS * attempt * (1 + random.random()))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _connection(self) -> psycopg.AsyncConnection[tuple[object, ...]]:
+        while self._idle:
+            connection = self._idle.pop()
+            if not connection.closed:
+                return connection
+        return await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+
+
+_batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, TransferBatcher]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def conninfo_of(engine: AsyncEngine) -> str:
+    return libpq_url(engine.url.render_as_string(hide_password=False))
+
+
+def for_engine(engine: AsyncEngine) -> TransferBatcher:
+    """This event loop's batcher for ``engine``'s database, made on first use."""
+    loop = asyncio.get_running_loop()
+    conninfo = conninfo_of(engine)
+    by_database = _batchers.setdefault(loop, {})
+    batcher = by_database.get(conninfo)
+    if batcher is None:
+        batcher = by_database[conninfo] = TransferBatcher(conninfo)
+    return batcher
+
+
+async def close_all() -> None:
+    """Close this event loop's batchers (at shutdown, and between tests)."""
+    loop = asyncio.get_running_loop()
+    for batcher in _batchers.pop(loop, {}).values():
+        await batcher.close()

@@ -1,0 +1,179 @@
+"""Ledger tables: accounts with their running totals, append-only transfers,
+and the timeouts of open pending transfers.
+
+The rules that keep money right live in the database as well as in code
+(migration ``0002``): CHECK constraints on the balance flags, composite
+foreign keys that tie a transfer's currency to both accounts', a unique
+``pending_id`` so a pending transfer is resolved once, and triggers that
+refuse to rewrite transfers or to move money on a closed account.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sika.core.db import Base
+
+TRANSFER_KINDS = ("posted", "pending", "post_pending", "void_pending", "expire_pending")
+RESOLUTION_KINDS = ("post_pending", "void_pending", "expire_pending")
+
+
+class Account(Base):
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (
+        # The target of the transfers' composite foreign keys: a transfer's
+        # currency must be its accounts' currency, checked by the database.
+        sa.UniqueConstraint("id", "currency", name="uq_ledger_accounts_id_currency"),
+        sa.CheckConstraint(
+            "NOT (debits_must_not_exceed_credits AND credits_must_not_exceed_debits)",
+            name="one_flag",
+        ),
+        # numeric sums: a CHECK must never fail by overflowing its own arithmetic.
+        sa.CheckConstraint(
+            "NOT debits_must_not_exceed_credits"
+            " OR debits_posted::numeric + debits_pending::numeric <= credits_posted::numeric",
+            name="debits_within_credits",
+        ),
+        sa.CheckConstraint(
+            "NOT credits_must_not_exceed_debits"
+            " OR credits_posted::numeric + credits_pending::numeric <= debits_posted::numeric",
+            name="credits_within_debits",
+        ),
+        sa.CheckConstraint(
+            "debits_posted >= 0 AND credits_posted >= 0"
+            " AND debits_pending >= 0 AND credits_pending >= 0",
+            name="totals_not_negative",
+        ),
+        sa.CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_format"),
+        sa.CheckConstraint("kind ~ '^[a-z][a-z0-9_.]{0,49}$'", name="kind_format"),
+        sa.CheckConstraint("char_length(owner_type) BETWEEN 1 AND 50", name="owner_type_length"),
+        sa.CheckConstraint("(owner_type IS NULL) = (owner_id IS NULL)", name="owner_whole"),
+        sa.Index("ix_ledger_accounts_owner", "owner_type", "owner_id"),
+        sa.Index("ix_ledger_accounts_seq", "seq", unique=True),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    """Public id, ``acct_…``. Rows are locked in ascending id order."""
+    seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity())
+    """Creation order; the cursor when listing accounts."""
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    """ISO 4217 code; every transfer on the account is in this currency."""
+    kind: Mapped[str] = mapped_column(sa.String(50))
+    """What the account is for, e.g. ``wallet.available``, ``escrow``, ``provider.settlement``."""
+    owner_type: Mapped[str | None] = mapped_column(sa.String(50))
+    """Who the account belongs to (``party``, ``escrow``…); none for system accounts."""
+    owner_id: Mapped[str | None] = mapped_column(sa.String(64))
+    debits_must_not_exceed_credits: Mapped[bool] = mapped_column(server_default=sa.false())
+    """Overdraft protection for credit-normal accounts (a wallet): posted and
+    pending debits together may never exceed posted credits."""
+    credits_must_not_exceed_debits: Mapped[bool] = mapped_column(server_default=sa.false())
+    """The mirror rule for debit-normal accounts (money a provider owes us)."""
+    debits_posted: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    credits_posted: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    debits_pending: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    """Sum of the open pending transfers that debit this account."""
+    credits_pending: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    version: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    """Bumped each time the totals change, so a reader can tell two states apart."""
+    closed_at: Mapped[datetime | None]
+    """Set once; a closed account takes no new transfers and is never deleted."""
+    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+    """When the totals or the state last changed (the ``now`` of that change)."""
+
+
+class Transfer(Base):
+    __tablename__ = "ledger_transfers"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["debit_account_id", "currency"],
+            ["ledger_accounts.id", "ledger_accounts.currency"],
+            name="fk_ledger_transfers_debit_account",
+        ),
+        sa.ForeignKeyConstraint(
+            ["credit_account_id", "currency"],
+            ["ledger_accounts.id", "ledger_accounts.currency"],
+            name="fk_ledger_transfers_credit_account",
+        ),
+        sa.CheckConstraint("amount_minor > 0", name="amount_positive"),
+        sa.CheckConstraint("debit_account_id <> credit_account_id", name="two_accounts"),
+        sa.CheckConstraint(
+            "kind IN ('posted', 'pending', 'post_pending', 'void_pending', 'expire_pending')",
+            name="kind",
+        ),
+        sa.CheckConstraint(
+            "(pending_id IS NOT NULL)"
+            " = (kind IN ('post_pending', 'void_pending', 'expire_pending'))",
+            name="pending_id_iff_resolution",
+        ),
+        sa.CheckConstraint(
+            "(timeout_seconds IS NULL OR kind = 'pending')"
+            " AND (expires_at IS NULL) = (timeout_seconds IS NULL)",
+            name="timeout_only_pending",
+        ),
+        sa.CheckConstraint("timeout_seconds > 0", name="timeout_positive"),
+        sa.CheckConstraint("char_length(id) BETWEEN 1 AND 64", name="id_length"),
+        sa.CheckConstraint("char_length(code) BETWEEN 1 AND 64", name="code_length"),
+        sa.CheckConstraint("octet_length(metadata::text) <= 4096", name="metadata_size"),
+        # A pending transfer is resolved (posted, voided or expired) once only.
+        sa.UniqueConstraint("pending_id", name="uq_ledger_transfers_pending_id"),
+        sa.Index("ix_ledger_transfers_seq", "seq", unique=True),
+        sa.Index("ix_ledger_transfers_debit_account", "debit_account_id", "seq"),
+        sa.Index("ix_ledger_transfers_credit_account", "credit_account_id", "seq"),
+        sa.Index(
+            "ix_ledger_transfers_journal",
+            "journal_id",
+            postgresql_where=sa.text("journal_id IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    """``xfr_…``, or the client's own id: the same id with the same content is the same transfer."""
+    seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity())
+    """Insertion order; the cursor when listing transfers."""
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    """``posted``, ``pending``, or the resolution of a pending transfer:
+    ``post_pending`` (amount posted), ``void_pending`` and ``expire_pending``
+    (amount released)."""
+    debit_account_id: Mapped[str] = mapped_column(sa.String(64))
+    credit_account_id: Mapped[str] = mapped_column(sa.String(64))
+    amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    """In the currency's minor unit, always > 0."""
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    code: Mapped[str] = mapped_column(sa.String(64))
+    """Why the money moved, e.g. ``wallet.top_up`` or ``hold.captured``."""
+    pending_id: Mapped[str | None] = mapped_column(
+        sa.String(64), sa.ForeignKey("ledger_transfers.id")
+    )
+    """For a resolution, the pending transfer it resolves."""
+    timeout_seconds: Mapped[int | None]
+    """For a pending transfer: how long it may stay open before the expiry job voids it."""
+    expires_at: Mapped[datetime | None]
+    journal_id: Mapped[str | None] = mapped_column(sa.String(64))
+    """The journal entry (``jrn_…``) this transfer was applied with, all or nothing."""
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, server_default=sa.text("'{}'::jsonb")
+    )
+    """The caller's own bounded key/values (4 KiB at most)."""
+    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+
+
+class PendingTimeout(Base):
+    """The open pending transfers that have a timeout, by deadline.
+
+    Transfers are append-only, so "still open" cannot be marked on them; this
+    small table is the expiry job's work list. A row goes when its pending
+    transfer is resolved in any way."""
+
+    __tablename__ = "ledger_pending_timeouts"
+    __table_args__ = (sa.Index("ix_ledger_pending_timeouts_expires_at", "expires_at"),)
+
+    transfer_id: Mapped[str] = mapped_column(
+        sa.String(64), sa.ForeignKey("ledger_transfers.id"), primary_key=True
+    )
+    expires_at: Mapped[datetime]

@@ -1,0 +1,508 @@
+"""Ledger: accounts, append-only transfers, pending timeouts, and the function that moves money.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-21 08:36:43.000970
+"""
+
+# ruff: noqa: E501
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+# Transfers are history: the database itself refuses to rewrite them. An
+# account is closed, never deleted, and once closed its totals never move;
+# its id and currency never change (transfers are bound to them).
+GUARDS = r"""
+CREATE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END $$;
+CREATE TRIGGER ledger_transfers_append_only BEFORE UPDATE OR DELETE ON ledger_transfers
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER ledger_transfers_no_truncate BEFORE TRUNCATE ON ledger_transfers
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER ledger_accounts_never_deleted BEFORE DELETE ON ledger_accounts
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER ledger_accounts_no_truncate BEFORE TRUNCATE ON ledger_accounts
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+
+CREATE FUNCTION ledger_accounts_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.id <> OLD.id OR NEW.currency <> OLD.currency THEN
+        RAISE EXCEPTION 'ledger account %: id and currency never change', OLD.id
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    IF OLD.closed_at IS NOT NULL AND (
+        NEW.closed_at IS NULL
+        OR (NEW.debits_posted, NEW.credits_posted, NEW.debits_pending, NEW.credits_pending)
+           IS DISTINCT FROM (OLD.debits_posted, OLD.credits_posted, OLD.debits_pending, OLD.credits_pending)
+    ) THEN
+        RAISE EXCEPTION 'ledger account % is closed', OLD.id
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+-- The WHEN clause keeps the common update (totals of an open account) free of a function call.
+CREATE TRIGGER ledger_accounts_guard BEFORE UPDATE ON ledger_accounts FOR EACH ROW
+    WHEN (OLD.closed_at IS NOT NULL OR NEW.id <> OLD.id OR NEW.currency <> OLD.currency)
+    EXECUTE FUNCTION ledger_accounts_guard();
+
+-- Checked at commit: a resolution must match the pending transfer it resolves
+-- (same accounts and currency; a void or expiry releases the whole amount, a
+-- post at most that). The application checks the same before writing; this
+-- is the backstop for any path that might not.
+CREATE FUNCTION ledger_transfers_check_resolution() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    p ledger_transfers%ROWTYPE;
+BEGIN
+    SELECT * INTO p FROM ledger_transfers WHERE id = NEW.pending_id;
+    IF p.kind IS DISTINCT FROM 'pending'
+       OR p.debit_account_id <> NEW.debit_account_id
+       OR p.credit_account_id <> NEW.credit_account_id
+       OR p.currency <> NEW.currency
+       OR NEW.amount_minor > p.amount_minor
+       OR (NEW.kind <> 'post_pending' AND NEW.amount_minor <> p.amount_minor) THEN
+        RAISE EXCEPTION 'ledger transfer % does not match the pending transfer % it resolves',
+            NEW.id, NEW.pending_id USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER ledger_transfers_resolution_matches AFTER INSERT ON ledger_transfers
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.pending_id IS NOT NULL)
+    EXECUTE FUNCTION ledger_transfers_check_resolution();
+"""
+
+# Applies a group of transfers in one statement: the only code that moves
+# money. Both ways into the ledger call it (inside a caller's transaction,
+# and the grouped path that runs it as a whole autocommit transaction).
+#
+# The arrays are parallel, one element per transfer, and ids are distinct.
+# In order:
+#   1. transfers whose id already exists are answered from the stored row
+#      (the same content) or refused (transfer_exists);
+#   2. the pending transfers named by resolutions are read, and lend their
+#      accounts, currency and code;
+#   3. every account involved is locked, in ascending id order, and its
+#      totals read once;
+#   4. each transfer is checked in order against running totals held in
+#      arrays, so it sees the effect of the ones before it; a refusal
+#      records its reason and leaves the totals as they were (with
+#      p_atomic, the first refusal stops the group and nothing is written);
+#   5. each touched account is updated once, the accepted transfers are
+#      inserted in one statement, with their audit rows.
+# Error codes returned are the domain errors' codes in sika.ledger.service.
+APPLY_TRANSFERS = r"""
+CREATE FUNCTION ledger_apply_transfers(
+    p_ids text[], p_kinds text[], p_debit text[], p_credit text[], p_amount bigint[],
+    p_currency text[], p_code text[], p_pending text[], p_timeout integer[], p_metadata jsonb[],
+    p_journal text[], p_actor text[], p_request text[], p_now timestamptz, p_atomic boolean,
+    p_lock_retries integer
+) RETURNS TABLE (
+    r_idx integer, r_error text, r_detail text, r_replayed boolean, r_id text, r_kind text,
+    r_debit text, r_credit text, r_amount bigint, r_currency text, r_code text, r_pending text,
+    r_timeout integer, r_expires_at timestamptz, r_journal text, r_metadata jsonb, r_created_at timestamptz
+) LANGUAGE plpgsql AS $$
+DECLARE
+    max_bigint constant numeric := 9223372036854775807;
+    n integer := cardinality(p_ids);
+    deb text[] := p_debit;
+    cred text[] := p_credit;
+    amt bigint[] := p_amount;
+    cur text[] := p_currency;
+    cod text[] := p_code;
+    meta jsonb[] := p_metadata;
+    expires timestamptz[] := array_fill(NULL::timestamptz, ARRAY[n]);
+    created timestamptz[] := array_fill(p_now, ARRAY[n]);
+    err text[] := array_fill(NULL::text, ARRAY[n]);
+    det text[] := array_fill(NULL::text, ARRAY[n]);
+    replayed boolean[] := array_fill(false, ARRAY[n]);
+    pend_amount bigint[] := array_fill(NULL::bigint, ARRAY[n]);
+    pend_kind text[] := array_fill(NULL::text, ARRAY[n]);
+    pend_expires timestamptz[] := array_fill(NULL::timestamptz, ARRAY[n]);
+    accepted boolean[] := array_fill(false, ARRAY[n]);
+    resolved_here text[] := ARRAY[]::text[];
+    resolved_before text[];
+    acc text[];
+    a_cur text[];
+    a_dflag boolean[];
+    a_cflag boolean[];
+    a_closed boolean[];
+    a_dp bigint[];
+    a_cp bigint[];
+    a_dpe bigint[];
+    a_cpe bigint[];
+    a_touched boolean[];
+    di integer[];
+    ci integer[];
+    i integer;
+    d integer;
+    c integer;
+    a bigint;
+    k text;
+    attempt integer := 0;
+    failed boolean := false;
+    r record;
+BEGIN
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+    IF (SELECT count(DISTINCT x) FROM unnest(p_ids) x) <> n OR array_position(p_ids, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'ledger_apply_transfers: transfer ids must be present and distinct'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    -- 1. Ids seen before: the same content is the same transfer.
+    FOR r IN
+        SELECT u.ord::integer AS i, t.*
+        FROM unnest(p_ids) WITH ORDINALITY u(tid, ord) JOIN ledger_transfers t ON t.id = u.tid
+    LOOP
+        i := r.i;
+        IF r.kind = p_kinds[i]
+           AND (p_debit[i] IS NULL OR p_debit[i] = r.debit_account_id)
+           AND (p_credit[i] IS NULL OR p_credit[i] = r.credit_account_id)
+           AND (p_currency[i] IS NULL OR p_currency[i] = r.currency)
+           AND (p_amount[i] IS NULL OR p_amount[i] = r.amount_minor)
+           AND (p_code[i] IS NULL OR p_code[i] = r.code)
+           AND p_pending[i] IS NOT DISTINCT FROM r.pending_id
+           AND p_timeout[i] IS NOT DISTINCT FROM r.timeout_seconds
+           AND coalesce(p_metadata[i], '{}'::jsonb) = r.metadata THEN
+            replayed[i] := true;
+            deb[i] := r.debit_account_id; cred[i] := r.credit_account_id; amt[i] := r.amount_minor;
+            cur[i] := r.currency; cod[i] := r.code; expires[i] := r.expires_at;
+            created[i] := r.created_at; meta[i] := r.metadata;
+        ELSE
+            err[i] := 'transfer_exists';
+            det[i] := format('Transfer %s already exists with different content.', p_ids[i]);
+        END IF;
+    END LOOP;
+
+    -- 2. The pending transfers that resolutions name lend them their accounts.
+    FOR r IN
+        SELECT u.ord::integer AS i, t.*
+        FROM unnest(p_pending) WITH ORDINALITY u(pid, ord) JOIN ledger_transfers t ON t.id = u.pid
+        WHERE u.pid IS NOT NULL
+    LOOP
+        i := r.i;
+        CONTINUE WHEN err[i] IS NOT NULL OR replayed[i];
+        pend_kind[i] := r.kind;
+        pend_amount[i] := r.amount_minor;
+        pend_expires[i] := r.expires_at;
+        IF p_currency[i] IS NOT NULL AND p_currency[i] <> r.currency THEN
+            err[i] := 'currency_mismatch';
+            det[i] := format('Pending transfer %s is in %s, not %s.', r.id, r.currency, p_currency[i]);
+        END IF;
+        deb[i] := r.debit_account_id;
+        cred[i] := r.credit_account_id;
+        cur[i] := r.currency;
+        cod[i] := coalesce(p_code[i], r.code);
+        IF p_amount[i] IS NULL AND r.kind = 'pending' THEN
+            amt[i] := r.amount_minor;
+        END IF;
+    END LOOP;
+
+    -- 3. Lock every account involved, in ascending id order (deadlock-free
+    -- among ledger statements), and read its totals once.
+    LOOP
+        BEGIN
+            SELECT array_agg(l.id), array_agg(l.currency), array_agg(l.debits_must_not_exceed_credits),
+                   array_agg(l.credits_must_not_exceed_debits), array_agg(l.closed_at IS NOT NULL),
+                   array_agg(l.debits_posted), array_agg(l.credits_posted),
+                   array_agg(l.debits_pending), array_agg(l.credits_pending)
+              INTO acc, a_cur, a_dflag, a_cflag, a_closed, a_dp, a_cp, a_dpe, a_cpe
+              FROM (
+                SELECT * FROM ledger_accounts
+                WHERE id IN (SELECT x FROM unnest(deb || cred) x WHERE x IS NOT NULL)
+                ORDER BY id
+                FOR NO KEY UPDATE
+              ) l;
+            EXIT;
+        EXCEPTION WHEN deadlock_detected THEN
+            -- Only when called inside a longer transaction whose earlier locks
+            -- close a cycle; rolling back this block releases our new locks.
+            attempt := attempt + 1;
+            IF attempt > p_lock_retries THEN
+                RAISE;
+            END IF;
+            PERFORM pg_sleep(0.005 * attempt * random());
+        END;
+    END LOOP;
+    acc := coalesce(acc, ARRAY[]::text[]);
+    a_touched := array_fill(false, ARRAY[greatest(cardinality(acc), 1)]);
+    SELECT array_agg(ax.ord::integer ORDER BY u.ord) INTO di
+      FROM unnest(deb) WITH ORDINALITY u(aid, ord) LEFT JOIN unnest(acc) WITH ORDINALITY ax(aid, ord) ON ax.aid = u.aid;
+    SELECT array_agg(ax.ord::integer ORDER BY u.ord) INTO ci
+      FROM unnest(cred) WITH ORDINALITY u(aid, ord) LEFT JOIN unnest(acc) WITH ORDINALITY ax(aid, ord) ON ax.aid = u.aid;
+
+    -- Read after the locks: whoever resolved these pendings held the same locks and has committed.
+    SELECT coalesce(array_agg(t.pending_id), ARRAY[]::text[]) INTO resolved_before
+      FROM ledger_transfers t
+     WHERE t.pending_id IN (SELECT x FROM unnest(p_pending) x WHERE x IS NOT NULL);
+
+    -- 4. Check each transfer in order against the running totals.
+    FOR i IN 1..n LOOP
+        CONTINUE WHEN err[i] IS NOT NULL OR replayed[i];
+        k := p_kinds[i];
+        d := di[i];
+        c := ci[i];
+        a := amt[i];
+        IF k IN ('post_pending', 'void_pending', 'expire_pending') THEN
+            IF pend_kind[i] IS NULL THEN
+                err[i] := 'pending_transfer_not_found';
+                det[i] := format('No pending transfer %s.', p_pending[i]);
+            ELSIF pend_kind[i] <> 'pending' THEN
+                err[i] := 'transfer_not_pending';
+                det[i] := format('Transfer %s is not a pending transfer.', p_pending[i]);
+            ELSIF p_pending[i] = ANY(resolved_before) OR p_pending[i] = ANY(resolved_here) THEN
+                err[i] := 'pending_transfer_already_resolved';
+                det[i] := format('Pending transfer %s was already posted, voided or expired.', p_pending[i]);
+            ELSIF k <> 'expire_pending' AND pend_expires[i] IS NOT NULL AND pend_expires[i] <= p_now THEN
+                err[i] := 'pending_transfer_expired';
+                det[i] := format('Pending transfer %s expired at %s.', p_pending[i], pend_expires[i]);
+            ELSIF k = 'expire_pending' AND (pend_expires[i] IS NULL OR pend_expires[i] > p_now) THEN
+                err[i] := 'pending_transfer_not_expired';
+                det[i] := format('Pending transfer %s has not reached its timeout.', p_pending[i]);
+            ELSIF a IS NULL OR a <= 0 THEN
+                err[i] := 'invalid_amount';
+                det[i] := 'The amount must be a positive integer in minor units.';
+            ELSIF a > pend_amount[i] THEN
+                err[i] := 'amount_exceeds_pending';
+                det[i] := format('Cannot post %s: pending transfer %s holds %s.', a, p_pending[i], pend_amount[i]);
+            ELSIF k <> 'post_pending' AND a <> pend_amount[i] THEN
+                err[i] := 'invalid_amount';
+                det[i] := 'A void or expiry releases the whole pending amount.';
+            ELSIF k = 'post_pending' AND a_dp[d]::numeric + a > max_bigint THEN
+                err[i] := 'amount_overflow';
+                det[i] := format('Account %s: total debits would pass the largest amount.', deb[i]);
+            ELSIF k = 'post_pending' AND a_cp[c]::numeric + a > max_bigint THEN
+                err[i] := 'amount_overflow';
+                det[i] := format('Account %s: total credits would pass the largest amount.', cred[i]);
+            ELSE
+                a_dpe[d] := a_dpe[d] - pend_amount[i];
+                a_cpe[c] := a_cpe[c] - pend_amount[i];
+                IF k = 'post_pending' THEN
+                    a_dp[d] := a_dp[d] + a;
+                    a_cp[c] := a_cp[c] + a;
+                END IF;
+                resolved_here := resolved_here || p_pending[i];
+            END IF;
+        ELSIF k IN ('posted', 'pending') THEN
+            IF a IS NULL OR a <= 0 THEN
+                err[i] := 'invalid_amount';
+                det[i] := 'The amount must be a positive integer in minor units.';
+            ELSIF deb[i] = cred[i] THEN
+                err[i] := 'same_account';
+                det[i] := 'A transfer needs two different accounts.';
+            ELSIF d IS NULL THEN
+                err[i] := 'account_not_found';
+                det[i] := format('No ledger account %s.', deb[i]);
+            ELSIF c IS NULL THEN
+                err[i] := 'account_not_found';
+                det[i] := format('No ledger account %s.', cred[i]);
+            ELSIF a_cur[d] <> cur[i] OR a_cur[c] <> cur[i] THEN
+                err[i] := 'currency_mismatch';
+                det[i] := format('Transfer in %s between accounts in %s and %s.', cur[i], a_cur[d], a_cur[c]);
+            ELSIF a_closed[d] THEN
+                err[i] := 'account_closed';
+                det[i] := format('Account %s is closed.', deb[i]);
+            ELSIF a_closed[c] THEN
+                err[i] := 'account_closed';
+                det[i] := format('Account %s is closed.', cred[i]);
+            ELSIF (CASE WHEN k = 'posted' THEN a_dp[d] ELSE a_dpe[d] END)::numeric + a > max_bigint THEN
+                err[i] := 'amount_overflow';
+                det[i] := format('Account %s: total debits would pass the largest amount.', deb[i]);
+            ELSIF (CASE WHEN k = 'posted' THEN a_cp[c] ELSE a_cpe[c] END)::numeric + a > max_bigint THEN
+                err[i] := 'amount_overflow';
+                det[i] := format('Account %s: total credits would pass the largest amount.', cred[i]);
+            ELSIF a_dflag[d] AND a_dp[d]::numeric + a_dpe[d] + a > a_cp[d] THEN
+                err[i] := 'insufficient_funds';
+                det[i] := format('Account %s has %s available; %s requested.',
+                                 deb[i], a_cp[d]::numeric - a_dp[d] - a_dpe[d], a);
+            ELSIF a_cflag[c] AND a_cp[c]::numeric + a_cpe[c] + a > a_dp[c] THEN
+                err[i] := 'exceeds_debits';
+                det[i] := format('Account %s may take at most %s more in credits; %s requested.',
+                                 cred[i], a_dp[c]::numeric - a_cp[c] - a_cpe[c], a);
+            ELSIF k = 'posted' THEN
+                a_dp[d] := a_dp[d] + a;
+                a_cp[c] := a_cp[c] + a;
+            ELSE
+                a_dpe[d] := a_dpe[d] + a;
+                a_cpe[c] := a_cpe[c] + a;
+                IF p_timeout[i] IS NOT NULL THEN
+                    expires[i] := p_now + make_interval(secs => p_timeout[i]);
+                END IF;
+            END IF;
+        ELSE
+            err[i] := 'invalid_kind';
+            det[i] := format('Unknown transfer kind %s.', k);
+        END IF;
+        IF err[i] IS NOT NULL THEN
+            IF p_atomic THEN
+                failed := true;
+                EXIT;
+            END IF;
+        ELSE
+            accepted[i] := true;
+            a_touched[d] := true;
+            a_touched[c] := true;
+        END IF;
+    END LOOP;
+
+    -- 5. Write: each touched account once, then the accepted transfers.
+    IF NOT failed AND true = ANY(accepted) THEN
+        UPDATE ledger_accounts la
+           SET debits_posted = u.dp, credits_posted = u.cp, debits_pending = u.dpe, credits_pending = u.cpe,
+               version = la.version + 1, updated_at = p_now
+          FROM unnest(acc, a_dp, a_cp, a_dpe, a_cpe, a_touched) AS u(id, dp, cp, dpe, cpe, touched)
+         WHERE la.id = u.id AND u.touched;
+
+        INSERT INTO ledger_transfers (id, kind, debit_account_id, credit_account_id, amount_minor, currency,
+                                      code, pending_id, timeout_seconds, expires_at, journal_id, metadata, created_at)
+        SELECT u.id, u.kind, u.deb, u.cred, u.amt, u.cur, u.cod, u.pend, u.timeout, u.expires, u.journal,
+               coalesce(u.meta, '{}'::jsonb), p_now
+          FROM unnest(p_ids, p_kinds, deb, cred, amt, cur, cod, p_pending, p_timeout, expires, p_journal, meta, accepted)
+               AS u(id, kind, deb, cred, amt, cur, cod, pend, timeout, expires, journal, meta, ok)
+         WHERE u.ok;
+
+        INSERT INTO audit_events (actor, action, entity_type, entity_id, data, request_id, created_at)
+        SELECT u.actor, 'ledger.transfer_created', 'ledger_transfer', u.id,
+               jsonb_build_object('kind', u.kind, 'amount_minor', u.amt, 'currency', u.cur,
+                                  'debit_account_id', u.deb, 'credit_account_id', u.cred, 'code', u.cod),
+               u.request, p_now
+          FROM unnest(p_ids, p_kinds, deb, cred, amt, cur, cod, p_actor, p_request, accepted)
+               AS u(id, kind, deb, cred, amt, cur, cod, actor, request, ok)
+         WHERE u.ok;
+
+        IF EXISTS (SELECT 1 FROM unnest(expires, accepted) u(e, ok) WHERE u.ok AND u.e IS NOT NULL) THEN
+            INSERT INTO ledger_pending_timeouts (transfer_id, expires_at)
+            SELECT u.id, u.e FROM unnest(p_ids, expires, accepted) u(id, e, ok) WHERE u.ok AND u.e IS NOT NULL;
+        END IF;
+        IF cardinality(resolved_here) > 0 THEN
+            DELETE FROM ledger_pending_timeouts WHERE transfer_id = ANY(resolved_here);
+        END IF;
+    END IF;
+
+    RETURN QUERY
+    SELECT u.ord::integer, u.e, u.dt, u.rep, u.id, u.kind, u.deb, u.cred, u.amt, u.cur, u.cod, u.pend,
+           u.timeout, u.expires, u.journal, coalesce(u.meta, '{}'::jsonb), u.created
+      FROM unnest(err, det, replayed, p_ids, p_kinds, deb, cred, amt, cur, cod, p_pending, p_timeout,
+                  expires, p_journal, meta, created)
+           WITH ORDINALITY AS u(e, dt, rep, id, kind, deb, cred, amt, cur, cod, pend, timeout, expires, journal,
+                                meta, created, ord);
+END $$;
+"""
+
+DROP_FUNCTIONS_AND_GUARDS = """
+DROP FUNCTION ledger_apply_transfers(text[], text[], text[], text[], bigint[], text[], text[], text[], integer[],
+                                     jsonb[], text[], text[], text[], timestamptz, boolean, integer);
+DROP TRIGGER ledger_transfers_resolution_matches ON ledger_transfers;
+DROP FUNCTION ledger_transfers_check_resolution();
+DROP TRIGGER ledger_accounts_guard ON ledger_accounts;
+DROP FUNCTION ledger_accounts_guard();
+DROP TRIGGER ledger_transfers_append_only ON ledger_transfers;
+DROP TRIGGER ledger_transfers_no_truncate ON ledger_transfers;
+DROP TRIGGER ledger_accounts_never_deleted ON ledger_accounts;
+DROP TRIGGER ledger_accounts_no_truncate ON ledger_accounts;
+DROP FUNCTION ledger_refuse_change();
+"""
+
+revision: str = '0002'
+down_revision: str | Sequence[str] | None = '0001'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # Never wait long for a lock on a live table: fail fast and retry the deploy.
+    op.execute("SET LOCAL lock_timeout = '5s'")
+    op.create_table('ledger_accounts',
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('seq', sa.BigInteger(), sa.Identity(always=False), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('kind', sa.String(length=50), nullable=False),
+    sa.Column('owner_type', sa.String(length=50), nullable=True),
+    sa.Column('owner_id', sa.String(length=64), nullable=True),
+    sa.Column('debits_must_not_exceed_credits', sa.Boolean(), server_default=sa.text('false'), nullable=False),
+    sa.Column('credits_must_not_exceed_debits', sa.Boolean(), server_default=sa.text('false'), nullable=False),
+    sa.Column('debits_posted', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('credits_posted', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('debits_pending', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('credits_pending', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('version', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.CheckConstraint("currency ~ '^[A-Z]{3}$'", name=op.f('ck_ledger_accounts_currency_format')),
+    sa.CheckConstraint("kind ~ '^[a-z][a-z0-9_.]{0,49}$'", name=op.f('ck_ledger_accounts_kind_format')),
+    sa.CheckConstraint('(owner_type IS NULL) = (owner_id IS NULL)', name=op.f('ck_ledger_accounts_owner_whole')),
+    sa.CheckConstraint('NOT (debits_must_not_exceed_credits AND credits_must_not_exceed_debits)', name=op.f('ck_ledger_accounts_one_flag')),
+    sa.CheckConstraint('NOT credits_must_not_exceed_debits OR credits_posted::numeric + credits_pending::numeric <= debits_posted::numeric', name=op.f('ck_ledger_accounts_credits_within_debits')),
+    sa.CheckConstraint('NOT debits_must_not_exceed_credits OR debits_posted::numeric + debits_pending::numeric <= credits_posted::numeric', name=op.f('ck_ledger_accounts_debits_within_credits')),
+    sa.CheckConstraint('char_length(owner_type) BETWEEN 1 AND 50', name=op.f('ck_ledger_accounts_owner_type_length')),
+    sa.CheckConstraint('debits_posted >= 0 AND credits_posted >= 0 AND debits_pending >= 0 AND credits_pending >= 0', name=op.f('ck_ledger_accounts_totals_not_negative')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_accounts')),
+    sa.UniqueConstraint('id', 'currency', name='uq_ledger_accounts_id_currency')
+    )
+    op.create_index('ix_ledger_accounts_owner', 'ledger_accounts', ['owner_type', 'owner_id'], unique=False)
+    op.create_index('ix_ledger_accounts_seq', 'ledger_accounts', ['seq'], unique=True)
+    op.create_table('ledger_transfers',
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('seq', sa.BigInteger(), sa.Identity(always=False), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('debit_account_id', sa.String(length=64), nullable=False),
+    sa.Column('credit_account_id', sa.String(length=64), nullable=False),
+    sa.Column('amount_minor', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('code', sa.String(length=64), nullable=False),
+    sa.Column('pending_id', sa.String(length=64), nullable=True),
+    sa.Column('timeout_seconds', sa.Integer(), nullable=True),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('journal_id', sa.String(length=64), nullable=True),
+    sa.Column('metadata', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.CheckConstraint("(pending_id IS NOT NULL) = (kind IN ('post_pending', 'void_pending', 'expire_pending'))", name=op.f('ck_ledger_transfers_pending_id_iff_resolution')),
+    sa.CheckConstraint("(timeout_seconds IS NULL OR kind = 'pending') AND (expires_at IS NULL) = (timeout_seconds IS NULL)", name=op.f('ck_ledger_transfers_timeout_only_pending')),
+    sa.CheckConstraint("kind IN ('posted', 'pending', 'post_pending', 'void_pending', 'expire_pending')", name=op.f('ck_ledger_transfers_kind')),
+    sa.CheckConstraint('amount_minor > 0', name=op.f('ck_ledger_transfers_amount_positive')),
+    sa.CheckConstraint('char_length(code) BETWEEN 1 AND 64', name=op.f('ck_ledger_transfers_code_length')),
+    sa.CheckConstraint('char_length(id) BETWEEN 1 AND 64', name=op.f('ck_ledger_transfers_id_length')),
+    sa.CheckConstraint('debit_account_id <> credit_account_id', name=op.f('ck_ledger_transfers_two_accounts')),
+    sa.CheckConstraint('octet_length(metadata::text) <= 4096', name=op.f('ck_ledger_transfers_metadata_size')),
+    sa.CheckConstraint('timeout_seconds > 0', name=op.f('ck_ledger_transfers_timeout_positive')),
+    sa.ForeignKeyConstraint(['credit_account_id', 'currency'], ['ledger_accounts.id', 'ledger_accounts.currency'], name='fk_ledger_transfers_credit_account'),
+    sa.ForeignKeyConstraint(['debit_account_id', 'currency'], ['ledger_accounts.id', 'ledger_accounts.currency'], name='fk_ledger_transfers_debit_account'),
+    sa.ForeignKeyConstraint(['pending_id'], ['ledger_transfers.id'], name=op.f('fk_ledger_transfers_pending_id_ledger_transfers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_transfers')),
+    sa.UniqueConstraint('pending_id', name='uq_ledger_transfers_pending_id')
+    )
+    op.create_index('ix_ledger_transfers_credit_account', 'ledger_transfers', ['credit_account_id', 'seq'], unique=False)
+    op.create_index('ix_ledger_transfers_debit_account', 'ledger_transfers', ['debit_account_id', 'seq'], unique=False)
+    op.create_index('ix_ledger_transfers_journal', 'ledger_transfers', ['journal_id'], unique=False, postgresql_where=sa.text('journal_id IS NOT NULL'))
+    op.create_index('ix_ledger_transfers_seq', 'ledger_transfers', ['seq'], unique=True)
+    op.create_table('ledger_pending_timeouts',
+    sa.Column('transfer_id', sa.String(length=64), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['transfer_id'], ['ledger_transfers.id'], name=op.f('fk_ledger_pending_timeouts_transfer_id_ledger_transfers')),
+    sa.PrimaryKeyConstraint('transfer_id', name=op.f('pk_ledger_pending_timeouts'))
+    )
+    op.create_index('ix_ledger_pending_timeouts_expires_at', 'ledger_pending_timeouts', ['expires_at'], unique=False)
+    op.execute(GUARDS)
+    op.execute(APPLY_TRANSFERS)
+
+
+def downgrade() -> None:
+    op.execute("SET LOCAL lock_timeout = '5s'")
+    op.execute(DROP_FUNCTIONS_AND_GUARDS)
+    op.drop_index('ix_ledger_pending_timeouts_expires_at', table_name='ledger_pending_timeouts')
+    op.drop_table('ledger_pending_timeouts')
+    op.drop_index('ix_ledger_transfers_seq', table_name='ledger_transfers')
+    op.drop_index('ix_ledger_transfers_journal', table_name='ledger_transfers', postgresql_where=sa.text('journal_id IS NOT NULL'))
+    op.drop_index('ix_ledger_transfers_debit_account', table_name='ledger_transfers')
+    op.drop_index('ix_ledger_transfers_credit_account', table_name='ledger_transfers')
+    op.drop_table('ledger_transfers')
+    op.drop_index('ix_ledger_accounts_seq', table_name='ledger_accounts')
+    op.drop_index('ix_ledger_accounts_owner', table_name='ledger_accounts')
+    op.drop_table('ledger_accounts')
