@@ -5,19 +5,17 @@ import structlog
 
 from sika.core import clock, db
 from sika.idempotency import service as idempotency_service
-from sika.jobs.app import runtime_of
+from sika.jobs import app as jobs_app
 
-blueprint = procrastinate.Blueprint()
 log = structlog.get_logger(__name__)
 
 MAX_BATCHES_PER_RUN = 100
 
 
-@blueprint.periodic(cron="*/10 * * * *", periodic_id="purge")
-@blueprint.task(name="purge_keys", pass_context=True, queue="maintenance")
+@jobs_app.task("idempotency.purge_keys", queue="maintenance", cron="*/10 * * * *")
 async def purge_keys(context: procrastinate.JobContext, timestamp: int) -> int:
     """Delete expired idempotency keys in bounded batches, one transaction each."""
-    runtime = runtime_of(context)
+    runtime = jobs_app.runtime_of(context)
     total = 0
     for _ in range(MAX_BATCHES_PER_RUN):
         async with db.transaction(runtime.sessions) as session:

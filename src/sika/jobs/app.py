@@ -8,6 +8,7 @@ exists if and only if the transaction that asked for it commits.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,13 +21,51 @@ from sika.core.db import libpq_url
 _app: procrastinate.App | None = None
 
 
-def build_app(database_url: str, blueprints: dict[str, procrastinate.Blueprint]) -> procrastinate.App:
-    """An app with every domain's tasks, each under its domain's namespace."""
+@dataclass(frozen=True)
+class TaskSpec:
+    """A job declared by a domain's ``tasks.py``; ``build_app`` registers it on a fresh app.
+
+    Declaring instead of decorating an app lets every test build its own app on its own
+    database with the same, stable task names (``<module>.<verb_noun>``)."""
+
+    name: str
+    func: Callable[..., Awaitable[Any]]
+    queue: str
+    cron: str | None
+    retry: procrastinate.RetryStrategy | int | bool
+
+
+_SPECS: dict[str, TaskSpec] = {}
+
+
+def task(
+    name: str,
+    *,
+    queue: str = "default",
+    cron: str | None = None,
+    retry: procrastinate.RetryStrategy | int | bool = False,
+) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
+    """Declare a job. It receives procrastinate's job context first; periodic jobs
+    (with ``cron``) also receive the scheduled ``timestamp``."""
+
+    def declare(func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        if name in _SPECS and _SPECS[name].func is not func:
+            raise ValueError(f"Task {name!r} is declared twice")
+        _SPECS[name] = TaskSpec(name=name, func=func, queue=queue, cron=cron, retry=retry)
+        return func
+
+    return declare
+
+
+def build_app(database_url: str) -> procrastinate.App:
+    """A fresh app on ``database_url`` with every declared task."""
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(conninfo=libpq_url(database_url)),
     )
-    for namespace, blueprint in blueprints.items():
-        app.add_tasks_from(blueprint, namespace=namespace)
+    for spec in _SPECS.values():
+        registered = app.task(name=spec.name, queue=spec.queue, pass_context=True, retry=spec.retry)(spec.func)
+        if spec.cron is not None:
+            app.periodic(cron=spec.cron, periodic_id=spec.name)(registered)
     return app
 
 
@@ -64,7 +103,7 @@ async def defer(
         options["queueing_lock"] = queueing_lock
     if schedule_in is not None:
         options["schedule_in"] = schedule_in
-    job_id: int = await current_app().configure_task(name=task_name, **options).defer_async(**task_kwargs)
+    job_id: int = await current_app().configure_task(name=task_name, allow_unknown=False, **options).defer_async(**task_kwargs)
     return job_id
 
 

@@ -10,18 +10,15 @@ from sika.idempotency import tasks as idempotency_tasks
 from sika.jobs import app as jobs_app
 from sika.jobs import tasks as jobs_tasks
 
-QUEUES = ["default", "maintenance", "ledger", "webhooks", "payments"]
 
-
-def blueprints() -> dict[str, procrastinate.Blueprint]:
-    return {
-        "idempotency": idempotency_tasks.blueprint,
-        "jobs": jobs_tasks.blueprint,
-    }
+# Importing a domain's tasks module declares its jobs; this list is the whole set.
+TASK_MODULES = (idempotency_tasks, jobs_tasks)
 
 
 def build(database_url: str) -> procrastinate.App:
-    app = jobs_app.build_app(database_url, blueprints())
+    """The app with every task, installed as the one ``defer`` uses in this process."""
+    assert TASK_MODULES
+    app = jobs_app.build_app(database_url)
     jobs_app.install(app)
     return app
 
