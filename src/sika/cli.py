@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -44,9 +45,18 @@ def _settings() -> Settings:
     return settings
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 @contextlib.contextmanager
 def _database(settings: Settings) -> Iterator[str]:
-    """The database URL; an embedded server is started for the block if needed."""
+    """The database URL; an embedded server is started for the block if needed.
+
+    SIGTERM becomes an exception so that this block's cleanup runs: uvicorn re-raises
+    the signal it caught after its graceful shutdown, and the default action would
+    kill the process before the embedded PostgreSQL is stopped."""
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     url, embedded = db.resolve_database_url(settings.DATABASE_URL, settings.PGDATA_DIR)
     try:
         yield url

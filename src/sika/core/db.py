@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -81,7 +82,10 @@ class EmbeddedPostgres:
     _server: Any = None
 
     def start(self) -> str:
-        import pgserver
+        with warnings.catch_warnings():
+            # platformdirs warns about XDG_RUNTIME_DIR on headless machines; it is harmless here.
+            warnings.simplefilter("ignore")
+            import pgserver
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with _EMBEDDED_LOCK:

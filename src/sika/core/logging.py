@@ -34,3 +34,6 @@ def configure(*, json: bool = True, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
+    # Their info lines are start-up chatter (initdb output, migration context); warnings still show.
+    for chatty in ("pgserver", "alembic.runtime.migration"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -1,0 +1,3 @@
+from sika.cli import app
+
+app(prog_name="sika")
