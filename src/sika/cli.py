@@ -21,13 +21,15 @@ from sika.auth import service as auth_service
 from sika.auth.scopes import Scope
 from sika.core import clock, db, migrate
 from sika.core import logging as sika_logging
-from sika.core.config import InsecureSettings, Settings, get_settings
+from sika.core.config import InsecureSettings, Settings, get_settings, reference_markdown
 from sika.core.context import Actor
 from sika.jobs import worker as jobs_worker
 
 app = typer.Typer(help="Sika: money movement on a double-entry ledger.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+docs_app = typer.Typer(help="Reference documents generated from the code.", no_args_is_help=True)
+app.add_typer(docs_app, name="docs")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -228,3 +230,9 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_â€
     with _database(settings) as url:
         asyncio.run(revoke(url))
     console.print(f"Revoked {key_id}")
+
+
+@docs_app.command("config")
+def docs_config() -> None:
+    """Print the configuration reference (docs/configuration.md) as Markdown."""
+    typer.echo(reference_markdown(), nl=False)

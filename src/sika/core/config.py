@@ -34,46 +34,71 @@ class InsecureSettings(Exception):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="SIKA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="SIKA_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        use_attribute_docstrings=True,
     )
 
     ENV: Environment = Environment.development
+    """`development`, `test` or `production`; production refuses unsafe settings."""
     DEBUG: bool = False
+    """Framework debug mode; refused in production."""
 
     DATABASE_URL: str | None = Field(default=None, validation_alias="DATABASE_URL")
     """An external PostgreSQL; without it Sika runs an embedded one in PGDATA_DIR."""
     PGDATA_DIR: Path = Path(".sika/pgdata")
+    """Data folder of the embedded PostgreSQL, reused on the next run."""
     DB_POOL_SIZE: int = 10
+    """Connections each process keeps open to PostgreSQL."""
     DB_POOL_MAX_OVERFLOW: int = 10
+    """Extra connections a process may open under load."""
 
     HOST: str = "127.0.0.1"
+    """Address `sika run` serves the API on."""
     PORT: int = 8000
+    """Port `sika run` serves the API on."""
     PUBLIC_URL: str = "http://127.0.0.1:8000"
+    """How providers and clients reach this Sika (webhook URLs are built from it)."""
 
     MAX_BODY_BYTES: int = 1024 * 1024
+    """Largest accepted request body; larger ones get a 413."""
     CORS_ORIGINS: list[str] = []
+    """Browser origins allowed to call the API; `*` is refused in production."""
 
     RATE_LIMIT_PER_KEY: str = "600/minute"
+    """Requests allowed per API key (a `limits` expression); 429 with Retry-After beyond."""
     RATE_LIMIT_PER_ADDRESS: str = "120/minute"
+    """Requests allowed per client address on public routes and failed authentications."""
     RATE_LIMIT_STORAGE_URL: str = "memory://"
     """``memory://`` by default; ``redis://host:6379`` to share limits across API processes."""
 
     IDEMPOTENCY_TTL_SECONDS: int = 24 * 3600
+    """How long an Idempotency-Key and its stored answer are kept."""
     WORKER_HEARTBEAT_SECONDS: int = 15
+    """How often a worker records that it is alive."""
     WORKER_HEARTBEAT_STALE_SECONDS: int = 90
+    """A worker silent for longer makes /ready answer 503."""
 
     PARTY_TOKEN_ISSUER: str = "sika"
+    """`iss` of party tokens."""
     PARTY_TOKEN_AUDIENCE: str = "sika-party"
+    """`aud` of party tokens."""
     PARTY_TOKEN_MAX_SECONDS: int = 3600
+    """Longest lifetime a party token may be given."""
     PARTY_TOKEN_KEYS: dict[str, SecretStr] = {
         "k1": SecretStr(DEFAULT_SECRET_MARKER + "-party-token-key-for-development-only")
     }
     """Signing keys by ``kid`` (HS256, at least 32 bytes): ``PARTY_TOKEN_ACTIVE_KID`` signs,
     all of them verify (rotation)."""
     PARTY_TOKEN_ACTIVE_KID: str = "k1"
+    """The ``kid`` of the key that signs new party tokens."""
 
     SANDBOX_HOST: str = "127.0.0.1"
+    """Address the PSP sandbox listens on."""
     SANDBOX_PORT: int = 8100
+    """Port the PSP sandbox listens on."""
     SANDBOX_WEBHOOK_TARGET: str | None = None
     """Where the sandbox posts provider webhooks; defaults to this Sika's /v1/webhooks."""
     SANDBOX_APPROVAL_DELAY_SECONDS: float = 2.0
@@ -86,13 +111,21 @@ class Settings(BaseSettings):
     """Delay of a webhook in the ``webhook_late`` scenario."""
 
     PAYSTACK_BASE_URL: str = "http://127.0.0.1:8100/paystack"
+    """Paystack API base URL (the sandbox by default)."""
     PAYSTACK_SECRET_KEY: SecretStr | None = SecretStr("sk_test_sandbox")
+    """Paystack secret key; also signs Paystack webhooks."""
     FEDAPAY_BASE_URL: str = "http://127.0.0.1:8100/fedapay"
+    """FedaPay API base URL (the sandbox by default)."""
     FEDAPAY_SECRET_KEY: SecretStr | None = SecretStr("sk_sandbox_fedapay")
+    """FedaPay secret API key."""
     FEDAPAY_WEBHOOK_SECRET: SecretStr | None = SecretStr("wh_sandbox_fedapay")
+    """FedaPay webhook signing secret."""
     STRIPE_BASE_URL: str = "http://127.0.0.1:8100/stripe"
+    """Stripe API base URL (the sandbox by default)."""
     STRIPE_SECRET_KEY: SecretStr | None = SecretStr("sk_test_stripe_sandbox")
+    """Stripe secret key."""
     STRIPE_WEBHOOK_SECRET: SecretStr | None = SecretStr("whsec_sandbox_stripe")
+    """Stripe webhook signing secret."""
     PROVIDER_TIMEOUT_SECONDS: float = 10.0
     """Longest wait for a provider's answer (read, write); past it the outcome is unknown."""
     PROVIDER_CONNECT_TIMEOUT_SECONDS: float = 3.0
@@ -112,8 +145,11 @@ class Settings(BaseSettings):
     """How long an open circuit skips its provider before one trial call is let through."""
 
     WEBHOOK_TOLERANCE_SECONDS: int = 300
+    """Oldest signed webhook timestamp accepted (FedaPay, Stripe)."""
     WEBHOOK_RETRY_DELAYS_SECONDS: list[int] = [10, 30, 90, 270, 810]
+    """Delays between attempts at processing a stored webhook event."""
     RECONCILE_AFTER_SECONDS: int = 300
+    """A collection or payout not final after this long is checked with its provider."""
 
     def production_problems(self) -> list[str]:
         """Every reason this configuration is unsafe for production."""
@@ -165,6 +201,34 @@ _SANDBOX_DEFAULTS = {
     "sk_test_stripe_sandbox",
     "whsec_sandbox_stripe",
 }
+
+
+def reference_markdown() -> str:
+    """The configuration reference (docs/configuration.md), generated from this class."""
+    lines = [
+        "# Configuration",
+        "",
+        "Generated by `sika docs config` from `sika.core.config.Settings`; do not edit by hand.",
+        "Every setting is read from the environment with the `SIKA_` prefix (or a `.env` file);",
+        "`DATABASE_URL` has none. Lists and maps are JSON.",
+        "",
+        "| setting | default | meaning |",
+        "| --- | --- | --- |",
+    ]
+    for name, field in Settings.model_fields.items():
+        env = field.validation_alias if isinstance(field.validation_alias, str) else f"SIKA_{name}"
+        default = field.default
+        if isinstance(default, SecretStr):
+            shown = "*(sandbox secret)*"
+        elif isinstance(default, dict) and any(isinstance(v, SecretStr) for v in default.values()):
+            shown = "*(development key)*"
+        elif default is None:
+            shown = "*(none)*"
+        else:
+            shown = f"`{default.value if isinstance(default, StrEnum) else default}`"
+        meaning = " ".join((field.description or "").split()).replace("|", "\\|")
+        lines.append(f"| `{env}` | {shown} | {meaning} |")
+    return "\n".join(lines) + "\n"
 
 
 @functools.cache
