@@ -8,7 +8,6 @@ import os
 import signal
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -203,8 +202,13 @@ def keys_list(include_revoked: Annotated[bool, typer.Option(help="Show revoked k
             async with db.transaction(db.make_sessionmaker(engine)) as session:
                 for key in await auth_service.list_keys(session, include_revoked=include_revoked):
                     table.add_row(
-                        key.id, key.name, key.lookup_prefix, ",".join(key.scopes),
-                        str(key.expires_at or "-"), str(key.revoked_at or "-"), str(key.last_used_at or "-"),
+                        key.id,
+                        key.name,
+                        key.lookup_prefix,
+                        ",".join(key.scopes),
+                        str(key.expires_at or "-"),
+                        str(key.revoked_at or "-"),
+                        str(key.last_used_at or "-"),
                     )
         finally:
             await engine.dispose()

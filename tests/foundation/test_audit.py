@@ -14,12 +14,16 @@ from sika.core import db
 
 async def test_mutation_writes_an_audit_row(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
     created = await client.post(
-        "/v1/api-keys", json={"name": "audited", "scopes": ["read"]}, headers={**admin_headers, "x-request-id": "req-aud"}
+        "/v1/api-keys",
+        json={"name": "audited", "scopes": ["read"]},
+        headers={**admin_headers, "x-request-id": "req-aud"},
     )
     key_id = created.json()["id"]
     page = await client.get("/v1/audit-events", params={"entity_id": key_id}, headers=admin_headers)
     events = page.json()["data"]
-    assert [(e["action"], e["entity_type"], e["request_id"]) for e in events] == [("api_key.created", "api_key", "req-aud")]
+    assert [(e["action"], e["entity_type"], e["request_id"]) for e in events] == [
+        ("api_key.created", "api_key", "req-aud")
+    ]
     assert events[0]["actor"].startswith("key:key_")
     assert events[0]["data"]["scopes"] == ["read"]
 
@@ -40,7 +44,9 @@ async def test_failed_mutation_leaves_no_audit_row(
     assert after == before
 
 
-async def test_audit_log_is_append_only(database_url: str, client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
+async def test_audit_log_is_append_only(
+    database_url: str, client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
     await client.post("/v1/api-keys", json={"name": "a", "scopes": ["read"]}, headers=admin_headers)
     with psycopg.connect(db.libpq_url(database_url), autocommit=True) as conn:
         for statement in ("UPDATE audit_events SET action = 'x'", "DELETE FROM audit_events", "TRUNCATE audit_events"):

@@ -61,7 +61,9 @@ async def test_bad_credentials_are_401(client: httpx.AsyncClient, header: str) -
     assert response.status_code == 401
 
 
-async def test_a_tampered_secret_is_refused(client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_a_tampered_secret_is_refused(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
     secret = await make_key(sessions, Scope.admin)
     tampered = secret[:-1] + ("A" if secret[-1] != "A" else "B")
     response = await client.get("/v1/api-keys", headers={"Authorization": f"Bearer {tampered}"})
@@ -69,7 +71,9 @@ async def test_a_tampered_secret_is_refused(client: httpx.AsyncClient, sessions:
 
 
 async def test_revoked_key_is_refused(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
-    created = (await client.post("/v1/api-keys", json={"name": "s", "scopes": ["support"]}, headers=admin_headers)).json()
+    created = (
+        await client.post("/v1/api-keys", json={"name": "s", "scopes": ["support"]}, headers=admin_headers)
+    ).json()
     headers = {"Authorization": f"Bearer {created['secret']}"}
     assert (await client.get("/v1/audit-events", headers=headers)).status_code == 200
 
@@ -90,7 +94,9 @@ async def test_expired_key_is_refused(client: httpx.AsyncClient, sessions: async
 
 
 async def test_secret_is_shown_once_and_never_listed(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
-    created = (await client.post("/v1/api-keys", json={"name": "once", "scopes": ["read"]}, headers=admin_headers)).json()
+    created = (
+        await client.post("/v1/api-keys", json={"name": "once", "scopes": ["read"]}, headers=admin_headers)
+    ).json()
     listed = (await client.get("/v1/api-keys", headers=admin_headers)).text
     assert created["secret"].startswith("sika_")
     assert created["secret"] not in listed

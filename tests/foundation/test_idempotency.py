@@ -61,11 +61,15 @@ async def test_keys_belong_to_their_api_key(
     client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], admin_headers: dict[str, str]
 ) -> None:
     """Two callers may use the same key string without seeing each other's answers."""
-    other_admin = (await client.post("/v1/api-keys", json={"name": "a2", "scopes": ["admin"]}, headers=admin_headers)).json()
+    other_admin = (
+        await client.post("/v1/api-keys", json={"name": "a2", "scopes": ["admin"]}, headers=admin_headers)
+    ).json()
     body = {"name": "shared", "scopes": ["read"]}
     one = await client.post("/v1/api-keys", json=body, headers={**admin_headers, "Idempotency-Key": "same"})
     two = await client.post(
-        "/v1/api-keys", json=body, headers={"Authorization": f"Bearer {other_admin['secret']}", "Idempotency-Key": "same"}
+        "/v1/api-keys",
+        json=body,
+        headers={"Authorization": f"Bearer {other_admin['secret']}", "Idempotency-Key": "same"},
     )
     assert one.json()["id"] != two.json()["id"]
     assert "idempotent-replayed" not in two.headers
@@ -124,7 +128,9 @@ async def test_purge_deletes_only_expired_keys(sessions: async_sessionmaker[Asyn
         for index, age_hours in enumerate([1, 23, 25, 48]):
             session.add(
                 IdempotencyKey(
-                    owner="key:a", key=f"k{index}", fingerprint="f",
+                    owner="key:a",
+                    key=f"k{index}",
+                    fingerprint="f",
                     expires_at=now - timedelta(hours=age_hours) + timedelta(hours=24),
                 )
             )

@@ -59,11 +59,14 @@ async def test_deferring_an_unknown_task_fails_loudly(app: object, sessions: asy
 async def test_a_job_deferred_in_a_rolled_back_transaction_never_exists(
     app: object, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    with pytest.raises(RuntimeError, match="rolled back on purpose"):
+    async def defer_then_fail() -> None:
         async with db.transaction(sessions) as session:
             await jobs_app.defer(session, "idempotency.purge_keys", timestamp=0)
             assert await _job_statuses(sessions) == []  # not visible outside before commit
             raise RuntimeError("rolled back on purpose")
+
+    with pytest.raises(RuntimeError, match="rolled back on purpose"):
+        await defer_then_fail()
     assert await _job_statuses(sessions) == []
 
     async with db.transaction(sessions) as session:
@@ -75,7 +78,9 @@ async def test_worker_runs_deferred_job(
     app: object, settings: Settings, database_url: str, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with db.transaction(sessions) as session:
-        session.add(IdempotencyKey(owner="o", key="old", fingerprint="f", expires_at=clock.now() - timedelta(seconds=1)))
+        session.add(
+            IdempotencyKey(owner="o", key="old", fingerprint="f", expires_at=clock.now() - timedelta(seconds=1))
+        )
         job_id = await jobs_app.defer(session, "idempotency.purge_keys", timestamp=0)
     async with running_worker(settings, database_url):
         for _ in range(WAIT_SECONDS * 10):

@@ -37,8 +37,8 @@ def _drift(url: str) -> list[object]:
                 connection,
                 opts={
                     "compare_type": True,
-                    "include_object": lambda obj, name, type_, reflected, compare_to: not (
-                        type_ == "table" and name is not None and name.startswith("procrastinate_")
+                    "include_object": lambda obj, name, type_, reflected, compare_to: (
+                        not (type_ == "table" and name is not None and name.startswith("procrastinate_"))
                     ),
                 },
             )

@@ -18,7 +18,7 @@ def assert_problem(response: httpx.Response, status: int, code: str, request_id:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     body: dict[str, object] = response.json()
-    assert PROBLEM_KEYS <= body.keys()
+    assert body.keys() >= PROBLEM_KEYS
     assert body["status"] == status
     assert body["code"] == code
     assert body["request_id"] == request_id
@@ -79,7 +79,8 @@ async def test_404_no_route(client: httpx.AsyncClient) -> None:
 
 async def test_413_declared(strict_client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
     response = await strict_client.post(
-        "/v1/api-keys", content=b"x" * 2048,
+        "/v1/api-keys",
+        content=b"x" * 2048,
         headers={**admin_headers, "content-type": "application/json", "x-request-id": "req-413"},
     )
     assert_problem(response, 413, "payload_too_large", "req-413")
@@ -91,7 +92,8 @@ async def test_413_streamed_without_length(strict_client: httpx.AsyncClient, adm
             yield b"x" * 512
 
     response = await strict_client.post(
-        "/v1/api-keys", content=chunks(),
+        "/v1/api-keys",
+        content=chunks(),
         headers={**admin_headers, "content-type": "application/json", "x-request-id": "req-413s"},
     )
     assert_problem(response, 413, "payload_too_large", "req-413s")

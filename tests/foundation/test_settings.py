@@ -40,11 +40,18 @@ def test_safe_production_settings_start() -> None:
         ({"PAYSTACK_SECRET_KEY": None}, "SIKA_PAYSTACK_SECRET_KEY is missing"),
         ({"FEDAPAY_WEBHOOK_SECRET": SecretStr("")}, "SIKA_FEDAPAY_WEBHOOK_SECRET is missing"),
         ({"STRIPE_WEBHOOK_SECRET": None}, "SIKA_STRIPE_WEBHOOK_SECRET is missing"),
-        ({"STRIPE_SECRET_KEY": SecretStr("sk_test_stripe_sandbox")}, "SIKA_STRIPE_SECRET_KEY is left at its sandbox default"),
-        ({"PARTY_TOKEN_KEYS": {"k1": SecretStr("change-me-party-key")}, "PARTY_TOKEN_ACTIVE_KID": "k1"},
-         "SIKA_PARTY_TOKEN_KEYS[k1] is left at its default"),
-        ({"PARTY_TOKEN_KEYS": {"k1": SecretStr("short")}, "PARTY_TOKEN_ACTIVE_KID": "k1"},
-         "SIKA_PARTY_TOKEN_KEYS[k1] is shorter than 32 characters"),
+        (
+            {"STRIPE_SECRET_KEY": SecretStr("sk_test_stripe_sandbox")},
+            "SIKA_STRIPE_SECRET_KEY is left at its sandbox default",
+        ),
+        (
+            {"PARTY_TOKEN_KEYS": {"k1": SecretStr("change-me-party-key")}, "PARTY_TOKEN_ACTIVE_KID": "k1"},
+            "SIKA_PARTY_TOKEN_KEYS[k1] is left at its default",
+        ),
+        (
+            {"PARTY_TOKEN_KEYS": {"k1": SecretStr("short")}, "PARTY_TOKEN_ACTIVE_KID": "k1"},
+            "SIKA_PARTY_TOKEN_KEYS[k1] is shorter than 32 characters",
+        ),
     ],
 )
 def test_production_refuses_each_insecure_setting(overrides: dict[str, object], named: str) -> None:

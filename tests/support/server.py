@@ -40,9 +40,20 @@ def live_api(database_url: str, *, workers: int = 2, env: dict[str, str] | None 
     log_file = tempfile.NamedTemporaryFile(prefix="sika-api-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "uvicorn", "--factory", "sika.api.asgi:create",
-            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-            "--log-level", "warning", "--no-access-log",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "sika.api.asgi:create",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
         ],
         env=process_env,
         stdout=subprocess.DEVNULL,

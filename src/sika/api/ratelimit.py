@@ -8,17 +8,19 @@ import math
 import time
 
 from limits import parse
-from limits.storage import storage_from_string
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 
 from sika.core import errors
 
 
 class RateLimiter:
     def __init__(self, *, storage_url: str, per_key: str, per_address: str) -> None:
-        storage_url = storage_url.replace("redis://", "async+redis://", 1) if storage_url.startswith(
-            "redis://"
-        ) else storage_url.replace("memory://", "async+memory://", 1)
+        storage_url = (
+            storage_url.replace("redis://", "async+redis://", 1)
+            if storage_url.startswith("redis://")
+            else storage_url.replace("memory://", "async+memory://", 1)
+        )
         self._limiter = MovingWindowRateLimiter(storage_from_string(storage_url))
         self._per_key = parse(per_key)
         self._per_address = parse(per_address)

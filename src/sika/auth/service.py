@@ -149,5 +149,5 @@ async def revoke_key(session: AsyncSession, *, key_id: str, actor: Actor, now: d
 
 async def any_admin_key(session: AsyncSession, *, now: datetime) -> bool:
     live = sa.or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now)
-    query = sa.select(sa.exists().where(ApiKey.revoked_at.is_(None), live, ApiKey.scopes.any(Scope.admin.value)))
+    query = sa.select(sa.exists().where(ApiKey.revoked_at.is_(None), live, sa.literal(Scope.admin.value) == sa.func.any(ApiKey.scopes)))
     return bool(await session.scalar(query))

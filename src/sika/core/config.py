@@ -27,9 +27,7 @@ class InsecureSettings(Exception):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        super().__init__(
-            "Refusing to start in production: " + "; ".join(problems)
-        )
+        super().__init__("Refusing to start in production: " + "; ".join(problems))
 
 
 class Settings(BaseSettings):

@@ -103,7 +103,9 @@ async def defer(
         options["queueing_lock"] = queueing_lock
     if schedule_in is not None:
         options["schedule_in"] = schedule_in
-    job_id: int = await current_app().configure_task(name=task_name, allow_unknown=False, **options).defer_async(**task_kwargs)
+    job_id: int = (
+        await current_app().configure_task(name=task_name, allow_unknown=False, **options).defer_async(**task_kwargs)
+    )
     return job_id
 
 

@@ -10,7 +10,6 @@ from sika.idempotency import tasks as idempotency_tasks
 from sika.jobs import app as jobs_app
 from sika.jobs import tasks as jobs_tasks
 
-
 # Importing a domain's tasks module declares its jobs; this list is the whole set.
 TASK_MODULES = (idempotency_tasks, jobs_tasks)
 
@@ -38,8 +37,10 @@ async def run_worker(
     app = build(database_url)
     try:
         async with app.open_async():
+            # procrastinate reads a missing queue list as 'every queue' and an empty one as none.
+            only = {"queues": queues} if queues else {}
             await app.run_worker_async(
-                queues=queues,
+                **only,
                 concurrency=concurrency,
                 install_signal_handlers=install_signal_handlers,
                 additional_context={"runtime": runtime},

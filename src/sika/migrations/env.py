@@ -17,9 +17,7 @@ EXTERNAL_TABLE_PREFIXES = ("procrastinate_",)
 
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    if type_ == "table" and name is not None and name.startswith(EXTERNAL_TABLE_PREFIXES):
-        return False
-    return True
+    return not (type_ == "table" and name is not None and name.startswith(EXTERNAL_TABLE_PREFIXES))
 
 
 def run_migrations_online() -> None:

@@ -1,0 +1,1 @@
+"""Collections (pay-ins) and payouts through providers, phased around provider calls."""

@@ -1,0 +1,1 @@
+"""Inbound provider webhooks: verified, stored raw, processed by jobs."""
