@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.ledger.models import Account, Transfer
@@ -38,6 +39,8 @@ class TransferRequest:
     journal_id: str | None
     actor_id: str
     request_id: str | None
+    id_generated: bool = False
+    """The id was generated for this request, so no earlier transfer can have it."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ _APPLY_ARGUMENTS = (
     ("request", "text[]"),
     ("now", "timestamptz"),
     ("atomic", "boolean"),
+    ("check_existing", "boolean"),
     ("lock_retries", "integer"),
 )
 
@@ -105,8 +109,17 @@ IN_TRANSACTION_LOCK_RETRIES = 5
 
 
 def apply_parameters(
-    requests: Sequence[TransferRequest], *, now: datetime, atomic: bool, lock_retries: int
+    requests: Sequence[TransferRequest],
+    *,
+    now: datetime,
+    atomic: bool,
+    lock_retries: int,
+    check_existing: bool | None = None,
 ) -> dict[str, Any]:
+    """The function's arguments. Existing ids are looked up unless every id
+    was generated here (``id_generated``) and ``check_existing`` is not forced."""
+    if check_existing is None:
+        check_existing = not all(r.id_generated for r in requests)
     return {
         "ids": [r.id for r in requests],
         "kinds": [r.kind for r in requests],
@@ -123,6 +136,7 @@ def apply_parameters(
         "request": [r.request_id for r in requests],
         "now": now,
         "atomic": atomic,
+        "check_existing": check_existing,
         "lock_retries": lock_retries,
     }
 
@@ -242,3 +256,190 @@ async def list_account_transfers(
         sa.select(both).order_by(both.c.seq.desc()).limit(page)
     )
     return (await session.scalars(merged)).all()
+
+
+async def insert_account_if_absent(session: AsyncSession, account: dict[str, Any]) -> bool:
+    """Insert the account unless its id exists; True when this call inserted it.
+
+    A concurrent insert of the same id waits for the other transaction and
+    then does nothing, so callers racing to open one account all succeed."""
+    statement = (
+        postgresql.insert(Account)
+        .values(**account)
+        .on_conflict_do_nothing(index_elements=[Account.id])
+        .returning(Account.id)
+    )
+    return await session.scalar(statement) is not None
+
+
+@dataclass(frozen=True)
+class Totals:
+    """An account's four totals at one point of its history."""
+
+    debits_posted: int
+    credits_posted: int
+    debits_pending: int
+    credits_pending: int
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    """One transfer seen from one account, with that account's totals around it."""
+
+    seq: int
+    transfer_id: str
+    kind: str
+    side: str
+    """``debit`` or ``credit``: which side of the transfer the account is on."""
+    amount_minor: int
+    currency: str
+    code: str
+    pending_id: str | None
+    pending_amount_minor: int | None
+    """For a resolution, the amount its pending transfer reserved."""
+    metadata: dict[str, Any]
+    pending_metadata: dict[str, Any] | None
+    """For a resolution, its pending transfer's metadata."""
+    created_at: datetime
+    before: Totals
+    after: Totals
+
+
+# Each transfer's effect on the account's four totals: a resolution undoes its
+# pending transfer's reservation, and a post moves the posted part. The totals
+# after an entry are the account's current totals less the effects of every
+# later transfer, all read in one statement (one snapshot). The page costs
+# ``limit`` index entries per side; the later transfers before it (the cursor's
+# depth) are summed once.
+_ACCOUNT_ENTRIES = sa.text(
+    """
+    WITH page AS (
+        SELECT id FROM (
+            (SELECT seq, id FROM ledger_transfers
+              WHERE debit_account_id = :account_id AND seq < :before_seq
+              ORDER BY seq DESC LIMIT :limit)
+            UNION ALL
+            (SELECT seq, id FROM ledger_transfers
+              WHERE credit_account_id = :account_id AND seq < :before_seq
+              ORDER BY seq DESC LIMIT :limit)
+        ) both_sides
+        ORDER BY seq DESC LIMIT :limit
+    ), later AS (
+        SELECT id FROM ledger_transfers WHERE debit_account_id = :account_id AND seq >= :before_seq
+        UNION ALL
+        SELECT id FROM ledger_transfers WHERE credit_account_id = :account_id AND seq >= :before_seq
+    ), effects AS (
+        SELECT t.seq, t.id, t.kind, t.amount_minor, t.currency, t.code, t.pending_id, t.metadata,
+               t.created_at, p.amount_minor AS pending_amount, p.metadata AS pending_metadata,
+               CASE WHEN t.debit_account_id = :account_id THEN 'debit' ELSE 'credit' END AS side,
+               t.id IN (SELECT id FROM page) AS in_page,
+               CASE WHEN t.debit_account_id = :account_id AND t.kind IN ('posted', 'post_pending')
+                    THEN t.amount_minor ELSE 0 END AS dp,
+               CASE WHEN t.credit_account_id = :account_id AND t.kind IN ('posted', 'post_pending')
+                    THEN t.amount_minor ELSE 0 END AS cp,
+               CASE WHEN t.debit_account_id <> :account_id OR t.kind = 'posted' THEN 0
+                    WHEN t.kind = 'pending' THEN t.amount_minor
+                    ELSE -p.amount_minor END AS dpe,
+               CASE WHEN t.credit_account_id <> :account_id OR t.kind = 'posted' THEN 0
+                    WHEN t.kind = 'pending' THEN t.amount_minor
+                    ELSE -p.amount_minor END AS cpe
+          FROM ledger_transfers t
+          LEFT JOIN ledger_transfers p ON p.id = t.pending_id
+         WHERE t.id IN (SELECT id FROM page UNION ALL SELECT id FROM later)
+    ), tail AS (
+        SELECT coalesce(sum(dp), 0) AS dp, coalesce(sum(cp), 0) AS cp,
+               coalesce(sum(dpe), 0) AS dpe, coalesce(sum(cpe), 0) AS cpe
+          FROM effects WHERE NOT in_page
+    )
+    SELECT e.seq, e.id, e.kind, e.side, e.amount_minor, e.currency, e.code, e.pending_id,
+           e.pending_amount, e.metadata, e.pending_metadata, e.created_at,
+           e.dp, e.cp, e.dpe, e.cpe,
+           (a.debits_posted - tail.dp - coalesce(sum(e.dp) OVER newer, 0))::bigint AS dp_after,
+           (a.credits_posted - tail.cp - coalesce(sum(e.cp) OVER newer, 0))::bigint AS cp_after,
+           (a.debits_pending - tail.dpe - coalesce(sum(e.dpe) OVER newer, 0))::bigint AS dpe_after,
+           (a.credits_pending - tail.cpe - coalesce(sum(e.cpe) OVER newer, 0))::bigint AS cpe_after
+      FROM effects e
+      CROSS JOIN tail
+      JOIN ledger_accounts a ON a.id = :account_id
+     WHERE e.in_page
+    WINDOW newer AS (ORDER BY e.seq DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+     ORDER BY e.seq DESC
+    """
+)
+
+_NO_CURSOR = 2**63 - 1
+
+
+async def list_account_entries(
+    session: AsyncSession, *, account_id: str, before_seq: int | None, limit: int
+) -> list[EntryRow]:
+    """Newest first; ``before_seq`` is the last ``seq`` seen."""
+    result = await session.execute(
+        _ACCOUNT_ENTRIES,
+        {
+            "account_id": account_id,
+            "before_seq": _NO_CURSOR if before_seq is None else before_seq,
+            "limit": min(limit, MAX_PAGE_SIZE),
+        },
+    )
+    entries = []
+    for row in result.mappings():
+        after = Totals(row["dp_after"], row["cp_after"], row["dpe_after"], row["cpe_after"])
+        before = Totals(
+            after.debits_posted - row["dp"],
+            after.credits_posted - row["cp"],
+            after.debits_pending - row["dpe"],
+            after.credits_pending - row["cpe"],
+        )
+        entries.append(
+            EntryRow(
+                seq=row["seq"],
+                transfer_id=row["id"],
+                kind=row["kind"],
+                side=row["side"],
+                amount_minor=row["amount_minor"],
+                currency=row["currency"],
+                code=row["code"],
+                pending_id=row["pending_id"],
+                pending_amount_minor=row["pending_amount"],
+                metadata=row["metadata"],
+                pending_metadata=row["pending_metadata"],
+                created_at=row["created_at"],
+                before=before,
+                after=after,
+            )
+        )
+    return entries
+
+
+async def posted_flows(
+    session: AsyncSession, *, account_ids: Sequence[str], since: datetime, until: datetime
+) -> dict[str, tuple[int, int]]:
+    """Per account, the money posted out of it and into it in ``[since, until)``:
+    posted transfers and the posted part of pending ones."""
+    if not account_ids:
+        return {}
+    moved = sa.and_(
+        Transfer.kind.in_(("posted", "post_pending")),
+        Transfer.created_at >= since,
+        Transfer.created_at < until,
+    )
+    debits = (
+        sa.select(Transfer.debit_account_id.label("account_id"), Transfer.amount_minor.label("out"),
+                  sa.literal(0, sa.BigInteger).label("in_"))
+        .where(Transfer.debit_account_id.in_(account_ids), moved)
+    )
+    credits = (
+        sa.select(Transfer.credit_account_id.label("account_id"), sa.literal(0, sa.BigInteger).label("out"),
+                  Transfer.amount_minor.label("in_"))
+        .where(Transfer.credit_account_id.in_(account_ids), moved)
+    )
+    both = sa.union_all(debits, credits).subquery()
+    rows = await session.execute(
+        sa.select(both.c.account_id, sa.func.sum(both.c.out), sa.func.sum(both.c.in_))
+        .group_by(both.c.account_id)
+    )
+    flows = {account_id: (0, 0) for account_id in account_ids}
+    for account_id, out, in_ in rows:
+        flows[account_id] = (int(out), int(in_))
+    return flows

@@ -386,6 +386,7 @@ def transfer_request(
     money.check_currency(currency)
     return repository.TransferRequest(
         id=check_transfer_id(transfer_id) if transfer_id is not None else ids.new_id("xfr"),
+        id_generated=transfer_id is None,
         kind="pending" if pending else "posted",
         debit_account_id=debit_account_id,
         credit_account_id=credit_account_id,
@@ -414,6 +415,7 @@ def resolution_request(
     assert kind in RESOLUTION_KINDS
     return repository.TransferRequest(
         id=check_transfer_id(transfer_id) if transfer_id is not None else ids.new_id("xfr"),
+        id_generated=transfer_id is None,
         kind=kind,
         debit_account_id=None,
         credit_account_id=None,
@@ -527,6 +529,67 @@ async def create_account(
         entity_id=account.id,
         data={"currency": currency, "kind": kind, "owner_type": owner_type, "owner_id": owner_id},
     )
+    return account
+
+
+async def ensure_account(
+    session: AsyncSession,
+    *,
+    account_id: str,
+    currency: str,
+    kind: str,
+    debits_must_not_exceed_credits: bool = False,
+    credits_must_not_exceed_debits: bool = False,
+    now: datetime,
+    actor: Actor,
+) -> Account:
+    """The system account with this fixed id, opened on first use.
+
+    For the accounts there is one of per currency (a funding source, a fee
+    account) that concurrent requests may all reach for first: racing callers
+    all get the one account. Raises ``InvalidAccount`` if an account with this
+    id exists with other attributes."""
+    money.check_currency(currency)
+    check_transfer_id(account_id)
+    if not _KIND_PATTERN.match(kind):
+        raise InvalidAccount("An account kind is lowercase letters, digits, _ and ., at most 50.")
+    if debits_must_not_exceed_credits and credits_must_not_exceed_debits:
+        raise InvalidAccount(
+            "An account has at most one of debits_must_not_exceed_credits"
+            " and credits_must_not_exceed_debits."
+        )
+    inserted = await repository.insert_account_if_absent(
+        session,
+        {
+            "id": account_id,
+            "currency": currency,
+            "kind": kind,
+            "debits_must_not_exceed_credits": debits_must_not_exceed_credits,
+            "credits_must_not_exceed_debits": credits_must_not_exceed_debits,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    account = await get_account(session, account_id=account_id)
+    expected = (currency, kind, None, debits_must_not_exceed_credits, credits_must_not_exceed_debits)
+    found = (
+        account.currency,
+        account.kind,
+        account.owner_type,
+        account.debits_must_not_exceed_credits,
+        account.credits_must_not_exceed_debits,
+    )
+    if found != expected:
+        raise InvalidAccount(f"Account {account_id} exists with other attributes.")
+    if inserted:
+        await audit_service.record(
+            session,
+            actor=actor,
+            action="ledger.account_created",
+            entity_type="ledger_account",
+            entity_id=account.id,
+            data={"currency": currency, "kind": kind, "owner_type": None, "owner_id": None},
+        )
     return account
 
 
@@ -787,6 +850,28 @@ async def list_account_transfers(
     )
 
 
+async def list_account_entries(
+    session: AsyncSession, *, account_id: str, before_seq: int | None = None, limit: int = 50
+) -> list[repository.EntryRow]:
+    """The account's transfers newest first, each with the account's four
+    totals before and after it (as pgledger entries record them), derived
+    from the transfers in one snapshot; ``before_seq`` is the cursor."""
+    await get_account(session, account_id=account_id)
+    return await repository.list_account_entries(
+        session, account_id=account_id, before_seq=before_seq, limit=limit
+    )
+
+
+async def posted_flows(
+    session: AsyncSession, *, account_ids: Sequence[str], since: datetime, until: datetime
+) -> dict[str, tuple[int, int]]:
+    """Per account, ``(out, in)``: what was posted out of it and into it in
+    ``[since, until)``, counting the posted part of pending transfers."""
+    return await repository.posted_flows(
+        session, account_ids=account_ids, since=since, until=until
+    )
+
+
 async def _apply(
     session: AsyncSession,
     requests: Sequence[repository.TransferRequest],
@@ -797,9 +882,15 @@ async def _apply(
     try:
         return await repository.apply_transfers(session, requests, now=now, atomic=atomic)
     except sa.exc.IntegrityError as exc:
-        # Another transaction wrote the same transfer id (or resolved the same
-        # pending transfer) between our check and our insert.
-        raise TransferInFlight() from exc
+        constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+        if constraint in _RACED_CONSTRAINTS:
+            # Another transaction wrote the same transfer id (or resolved the
+            # same pending transfer) between our check and our insert.
+            raise TransferInFlight() from exc
+        raise
+
+
+_RACED_CONSTRAINTS = frozenset({"pk_ledger_transfers", "uq_ledger_transfers_pending_id"})
 
 
 # The grouped path --------------------------------------------------------------
