@@ -6,6 +6,8 @@ from sika.auth import models as auth_models
 from sika.core.db import Base
 from sika.idempotency import models as idempotency_models
 from sika.ledger import models as ledger_models
+from sika.parties import models as parties_models
+from sika.wallets import models as wallets_models
 
 __all__ = [
     "Base",
@@ -14,4 +16,6 @@ __all__ = [
     "auth_models",
     "idempotency_models",
     "ledger_models",
+    "parties_models",
+    "wallets_models",
 ]

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sika.core.db import Base, TimestampMixin
+
+PARTY_TYPES = ("individual", "business")
+PARTY_STATUSES = ("active", "suspended")
+
+
+class Party(TimestampMixin, Base):
+    """A person or business whose money Sika holds."""
+
+    __tablename__ = "parties"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "char_length(display_name) BETWEEN 1 AND 200", name="display_name_length"
+        ),
+        sa.CheckConstraint("type IN ('individual', 'business')", name="type"),
+        sa.CheckConstraint("status IN ('active', 'suspended')", name="status"),
+        sa.CheckConstraint("char_length(email) BETWEEN 3 AND 254", name="email_length"),
+        sa.CheckConstraint(r"phone ~ '^\+[1-9][0-9]{6,14}$'", name="phone_e164"),
+        sa.CheckConstraint("country ~ '^[A-Z]{2}$'", name="country_alpha2"),
+    )
+
+    seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), unique=True)
+    """Insertion order; the cursor for pagination."""
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(sa.Text)
+    type: Mapped[str] = mapped_column(sa.String(16))
+    """``individual`` or ``business``."""
+    email: Mapped[str | None] = mapped_column(sa.Text)
+    phone: Mapped[str | None] = mapped_column(sa.String(16))
+    """E.164, e.g. ``+22997000000``."""
+    country: Mapped[str] = mapped_column(sa.String(2))
+    """ISO 3166-1 alpha-2, upper case."""
+    status: Mapped[str] = mapped_column(sa.String(16), server_default="active")
+    """``active``, or ``suspended``: a suspended party's wallets cannot be debited."""
+    updated_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+    """When the profile or status last changed."""

@@ -1,0 +1,170 @@
+"""Parties: the people and businesses whose money Sika holds, and the rule
+that a party acting with its own token touches only its own resources."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sika.audit import service as audit_service
+from sika.auth import party_tokens
+from sika.core import errors, ids
+from sika.core.config import Settings
+from sika.core.context import Actor
+from sika.parties import repository, schemas
+from sika.parties.models import Party
+
+
+class PartyNotFound(errors.NotFound):
+    """No such party."""
+
+    code = "party_not_found"
+
+
+class NotOwnedByParty(errors.PermissionDenied):
+    """A party token may only touch its own party's resources."""
+
+    code = "not_owned_by_party"
+
+
+class PartySuspended(errors.Conflict):
+    """The party is suspended: its wallets cannot be debited."""
+
+    code = "party_suspended"
+
+
+def check_owner(actor: Actor, party_id: str) -> None:
+    """Refuse a party actor anything that belongs to another party; API keys
+    pass (their scopes were checked at the edge)."""
+    if actor.is_party and actor.party_id != party_id:
+        raise NotOwnedByParty()
+
+
+async def create_party(
+    session: AsyncSession, *, body: schemas.PartyCreate, actor: Actor, now: datetime
+) -> Party:
+    party = Party(
+        id=ids.new_id("pty"),
+        display_name=body.display_name,
+        type=body.type.value,
+        email=body.email,
+        phone=body.phone,
+        country=body.country,
+        status=schemas.PartyStatus.active.value,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(party)
+    await session.flush()
+    await audit_service.record(
+        session,
+        actor=actor,
+        action="party.created",
+        entity_type="party",
+        entity_id=party.id,
+        data={"type": party.type, "country": party.country},
+    )
+    return party
+
+
+async def get_party(session: AsyncSession, *, party_id: str, actor: Actor) -> Party:
+    check_owner(actor, party_id)
+    party = await repository.get(session, party_id)
+    if party is None:
+        raise PartyNotFound()
+    return party
+
+
+async def list_parties(
+    session: AsyncSession,
+    *,
+    status: schemas.PartyStatus | None,
+    party_type: schemas.PartyType | None,
+    after_seq: int | None,
+    limit: int,
+) -> Sequence[Party]:
+    return await repository.list_parties(
+        session,
+        status=status.value if status else None,
+        party_type=party_type.value if party_type else None,
+        after_seq=after_seq,
+        limit=limit,
+    )
+
+
+async def update_party(
+    session: AsyncSession, *, party_id: str, body: schemas.PartyUpdate, actor: Actor, now: datetime
+) -> Party:
+    check_owner(actor, party_id)
+    party = await repository.get_for_update(session, party_id)
+    if party is None:
+        raise PartyNotFound()
+    changed: list[str] = []
+    for name in sorted(body.model_fields_set):
+        value = getattr(body, name)
+        stored = value.value if isinstance(value, StrEnum) else value
+        if getattr(party, name) != stored:
+            setattr(party, name, stored)
+            changed.append(name)
+    if not changed:
+        return party
+    party.updated_at = now
+    await session.flush()
+    # Contact details stay out of the audit log; which fields changed is enough to trace it.
+    data: dict[str, object] = {"fields": changed}
+    if "status" in changed:
+        data["status"] = party.status
+    await audit_service.record(
+        session,
+        actor=actor,
+        action="party.updated",
+        entity_type="party",
+        entity_id=party.id,
+        data=data,
+    )
+    return party
+
+
+async def mint_token(
+    session: AsyncSession,
+    *,
+    party_id: str,
+    lifetime_seconds: int | None,
+    settings: Settings,
+    actor: Actor,
+    now: datetime,
+) -> party_tokens.MintedToken:
+    check_owner(actor, party_id)
+    party = await repository.get(session, party_id)
+    if party is None:
+        raise PartyNotFound()
+    minted = party_tokens.mint(
+        settings, party_id=party.id, lifetime_seconds=lifetime_seconds, now=now
+    )
+    await audit_service.record(
+        session,
+        actor=actor,
+        action="party_token.minted",
+        entity_type="party",
+        entity_id=party.id,
+        data={
+            "token_id": minted.token_id,
+            "key_id": settings.PARTY_TOKEN_ACTIVE_KID,
+            "expires_at": minted.expires_at.isoformat(),
+        },
+    )
+    return minted
+
+
+async def lock_debitable(session: AsyncSession, *, party_id: str) -> Party:
+    """The party, share-locked so that it cannot be suspended before this
+    transaction ends; PartySuspended if it already is."""
+    party = await repository.get_for_share(session, party_id)
+    if party is None:
+        raise PartyNotFound()
+    if party.status == schemas.PartyStatus.suspended.value:
+        raise PartySuspended()
+    return party

@@ -1,0 +1,54 @@
+"""A wallet names the ledger accounts that hold one party's money in one
+currency. It stores no amount: balance, held and available are read from
+the accounts' totals, and every movement is a ledger transfer.
+
+Each wallet has two accounts: its own (overdraft-protected), and a holds
+account of its own that its holds reserve funds towards. A capture posts
+the hold into the holds account and pays the destination out of it in the
+same transaction, so the holds account is empty between requests and no
+account shared by all wallets sits on the path of every hold."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sika.core.db import Base
+
+WALLET_ACCOUNT_KIND = "wallet"
+HOLDS_ACCOUNT_KIND = "wallet.holds"
+
+
+class Wallet(Base):
+    __tablename__ = "wallets"
+    __table_args__ = (
+        sa.UniqueConstraint("party_id", "currency", name="uq_wallets_party_id_currency"),
+        # Each account is in the wallet's currency, checked by the database.
+        sa.ForeignKeyConstraint(
+            ["account_id", "currency"],
+            ["ledger_accounts.id", "ledger_accounts.currency"],
+            name="fk_wallets_account",
+        ),
+        sa.ForeignKeyConstraint(
+            ["holds_account_id", "currency"],
+            ["ledger_accounts.id", "ledger_accounts.currency"],
+            name="fk_wallets_holds_account",
+        ),
+        sa.CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_format"),
+        sa.CheckConstraint("account_id <> holds_account_id", name="two_accounts"),
+    )
+
+    seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), unique=True)
+    """Creation order."""
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    """``wal_…``."""
+    party_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("parties.id"))
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    account_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    """The ledger account that holds the money: debits (posted and pending)
+    may never exceed its credits."""
+    holds_account_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    """The ledger account the wallet's holds reserve funds towards."""
+    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
