@@ -23,6 +23,7 @@ from sika.core import logging as sika_logging
 from sika.core.config import InsecureSettings, Settings, get_settings, reference_markdown
 from sika.core.context import Actor
 from sika.jobs import worker as jobs_worker
+from sika.sandbox import app as sandbox_app
 
 app = typer.Typer(help="Sika: money movement on a double-entry ledger.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -135,6 +136,32 @@ def worker(
     sika_logging.configure()
     with _database(settings) as url:
         asyncio.run(jobs_worker.run_worker(settings, database_url=url, concurrency=concurrency, queues=queue))
+
+
+@app.command()
+def sandbox(
+    host: Annotated[str | None, typer.Option(help="Address for the sandbox (SANDBOX_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port for the sandbox (SANDBOX_PORT).")] = None,
+    webhook_target: Annotated[
+        str | None, typer.Option(help="Base URL for webhooks, posted to <target>/<provider>.")
+    ] = None,
+) -> None:
+    """Serve the PSP sandbox: fake Paystack, FedaPay and Stripe for development and tests."""
+    settings = get_settings()
+    sika_logging.configure()
+    try:
+        server = sandbox_app.build_server(settings, host=host, port=port, webhook_target=webhook_target)
+    except sandbox_app.SandboxRefused as exc:
+        err_console.print(f"[bold red]{exc}[/]")
+        raise typer.Exit(2) from None
+    base = f"http://{server.config.host}:{server.config.port}"
+    console.rule("[bold green]PSP sandbox is up")
+    console.print(f"Paystack   {base}/paystack")
+    console.print(f"FedaPay    {base}/fedapay")
+    console.print(f"Stripe     {base}/stripe")
+    console.print(f"Admin      {base}/_sandbox   (docs: {base}/_sandbox/docs)")
+    console.print(f"Webhooks   {sandbox_app.webhook_target(server)}/<provider>")
+    server.run()
 
 
 @app.command("migrate")

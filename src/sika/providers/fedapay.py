@@ -1,0 +1,347 @@
+"""FedaPay over its REST API (https://docs.fedapay.com/): a transaction is
+created, a payment token is generated for it, then either the customer is sent
+to the token's checkout URL (Wave, cards) or the mobile-money request is sent
+at once to the customer's phone ("send now", ``POST /v1/{mode}``).
+
+Objects come wrapped by their class, ``{"v1/transaction": {...}}``; amounts in
+XOF are whole francs; our reference travels as ``merchant_reference``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from sika.providers import errors, http, wire
+from sika.providers.base import (
+    CollectionRequest,
+    CollectionResult,
+    CollectionStatus,
+    MobileOperator,
+    NextAction,
+    OtpSubmission,
+    PaymentMethod,
+    PayoutRequest,
+    PayoutResult,
+    PayoutStatus,
+    ProviderName,
+    StatusLookup,
+)
+
+NAME = ProviderName.fedapay
+
+MODES: dict[tuple[MobileOperator, str], str] = {
+    (MobileOperator.mtn, "BJ"): "mtn_open",
+    (MobileOperator.moov, "BJ"): "moov",
+    (MobileOperator.mtn, "CI"): "mtn_ci",
+    (MobileOperator.moov, "CI"): "moov_ci",
+    (MobileOperator.orange, "CI"): "orange_ci",
+    (MobileOperator.wave, "CI"): "wave_ci",
+    (MobileOperator.moov, "TG"): "moov_tg",
+    (MobileOperator.orange, "SN"): "orange_sn",
+    (MobileOperator.wave, "SN"): "wave_sn",
+}
+"""FedaPay's payment ``mode`` per (operator, country)."""
+
+REDIRECT_OPERATORS = frozenset({MobileOperator.wave})
+"""Operators whose customers approve in the operator's app after a redirect, not on a prompt."""
+
+_TRANSACTION_STATUSES: dict[str, CollectionStatus] = {
+    "approved": CollectionStatus.succeeded,
+    "transferred": CollectionStatus.succeeded,
+    "declined": CollectionStatus.failed,
+    "canceled": CollectionStatus.failed,
+    "expired": CollectionStatus.failed,
+    "refunded": CollectionStatus.failed,
+}
+_PAYOUT_STATUSES: dict[str, PayoutStatus] = {
+    "sent": PayoutStatus.succeeded,
+    "failed": PayoutStatus.failed,
+}
+_FAILED_INTENT_STATUSES = frozenset({"failed", "declined", "canceled"})
+_ERROR_CODES: dict[str, str] = {
+    "INSUFFICIENT_FUND": "insufficient_funds",
+    "INSUFFICIENT_FUNDS": "insufficient_funds",
+}
+
+
+class FedapayProvider:
+    def __init__(self, client: httpx.AsyncClient, *, base_url: str, secret_key: str, timeout: httpx.Timeout) -> None:
+        self._client = client
+        self._base_url = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {secret_key}"}
+        self._timeout = timeout
+
+    @property
+    def name(self) -> ProviderName:
+        return NAME
+
+    async def collect(self, request: CollectionRequest) -> CollectionResult:
+        mode: str | None = None
+        if request.method is PaymentMethod.mobile_money:
+            if request.phone is None or request.operator is None or request.country is None:
+                raise errors.ProviderDeclined(
+                    "A mobile-money collection needs a phone number, an operator and a country",
+                    provider=NAME.value,
+                    decline_code="invalid_request",
+                )
+            mode = MODES.get((request.operator, request.country.upper()))
+            if mode is None:
+                raise errors.OperationNotSupported(
+                    f"FedaPay has no mode for {request.operator.value} in {request.country}",
+                    provider=NAME.value,
+                )
+        customer: dict[str, Any] = {"email": request.customer_email}
+        if request.phone is not None and request.country is not None:
+            customer["phone_number"] = _phone(request.phone, request.country)
+        body: dict[str, Any] = {
+            "description": request.description or f"Sika collection {request.reference}",
+            "amount": wire.to_wire(NAME, request.currency, request.amount_minor),
+            "currency": {"iso": request.currency},
+            "merchant_reference": request.reference,
+            "customer": customer,
+        }
+        if request.return_url:
+            body["callback_url"] = request.return_url
+        created = await self._send("POST", "/v1/transactions", reference=request.reference, json=body)
+        transaction = _unwrap(self._payload(created, reference=request.reference), "v1/transaction")
+        if created.status_code >= 400 or not transaction:
+            raise _declined(created, reference=request.reference)
+        transaction_id = str(transaction["id"])
+        # Until the token exists and is used, the customer has not been asked
+        # anything: a failure here leaves a pending transaction nobody will pay,
+        # which is why these steps may still fail over.
+        token_response = await self._send(
+            "POST", f"/v1/transactions/{transaction_id}/token", reference=request.reference, json={}
+        )
+        token = self._payload(token_response, reference=request.reference)
+        if token_response.status_code >= 400:
+            raise _declined(token_response, reference=transaction_id)
+        if mode is None or request.operator in REDIRECT_OPERATORS:
+            return _transaction_result(
+                transaction,
+                request.reference,
+                next_action=NextAction.redirect,
+                redirect_url=str(token["url"]),
+            )
+        assert request.phone is not None
+        assert request.country is not None
+        sent = await self._send(
+            "POST",
+            f"/v1/{mode}",
+            reference=request.reference,
+            json={"token": token["token"], "phone_number": _phone(request.phone, request.country)},
+        )
+        intent = self._payload(sent, reference=request.reference)
+        if sent.status_code >= 400:
+            raise _declined(sent, reference=transaction_id)
+        if str(intent.get("status", "")) in _FAILED_INTENT_STATUSES:
+            code = str(intent.get("last_error_code") or "")
+            raise errors.ProviderDeclined(
+                f"FedaPay declined: {intent.get('message') or code or 'declined'}",
+                provider=NAME.value,
+                decline_code=_ERROR_CODES.get(code, "declined"),
+                provider_reference=transaction_id,
+            )
+        return _transaction_result(
+            transaction,
+            request.reference,
+            next_action=NextAction.approve_on_phone,
+            display_text="Approve the payment request on your phone",
+        )
+
+    async def submit_otp(self, submission: OtpSubmission) -> CollectionResult:
+        raise errors.OperationNotSupported(
+            "FedaPay collections take no OTP",
+            provider=NAME.value,
+            provider_reference=submission.provider_reference,
+        )
+
+    async def collection_status(self, lookup: StatusLookup) -> CollectionResult:
+        path = (
+            f"/v1/transactions/{lookup.provider_reference}"
+            if lookup.provider_reference
+            else f"/v1/transactions/merchant/{lookup.reference}"
+        )
+        response = await self._send("GET", path, mutates=False)
+        payload = self._payload(response, mutates=False)
+        if response.status_code == 404:
+            raise errors.NotFoundAtProvider(
+                str(payload.get("message", "")),
+                provider=NAME.value,
+                provider_reference=lookup.provider_reference,
+            )
+        transaction = _unwrap(payload, "v1/transaction")
+        if response.status_code >= 400 or not transaction:
+            raise errors.ProviderUnavailable(
+                f"FedaPay answered {response.status_code} to a status lookup", provider=NAME.value
+            )
+        return _transaction_result(transaction, lookup.reference, next_action=NextAction.none)
+
+    async def payout(self, request: PayoutRequest) -> PayoutResult:
+        mode = MODES.get((request.operator, request.country.upper()))
+        if mode is None:
+            raise errors.OperationNotSupported(
+                f"FedaPay has no mode for {request.operator.value} in {request.country}",
+                provider=NAME.value,
+            )
+        first, _, last = request.recipient_name.partition(" ")
+        created = await self._send(
+            "POST",
+            "/v1/payouts",
+            reference=request.reference,
+            json={
+                "amount": wire.to_wire(NAME, request.currency, request.amount_minor),
+                "currency": {"iso": request.currency},
+                "mode": mode,
+                "merchant_reference": request.reference,
+                "customer": {
+                    "firstname": first,
+                    "lastname": last or first,
+                    "phone_number": _phone(request.phone, request.country),
+                },
+            },
+        )
+        payout = _unwrap(self._payload(created, reference=request.reference), "v1/payout")
+        if created.status_code >= 400 or not payout:
+            raise _declined(created, reference=request.reference)
+        started = await self._send(
+            "PUT",
+            "/v1/payouts/start",
+            reference=request.reference,
+            json={"payouts": [{"id": payout["id"]}]},
+        )
+        started_payload = self._payload(started, reference=request.reference)
+        if started.status_code >= 400:
+            raise _declined(started, reference=str(payout["id"]))
+        listed = started_payload.get("v1/payouts")
+        if isinstance(listed, list) and listed and isinstance(listed[0], dict):
+            payout = listed[0]
+        return _payout_result(payout, request.reference)
+
+    async def finalize_payout(self, submission: OtpSubmission) -> PayoutResult:
+        raise errors.OperationNotSupported(
+            "FedaPay payouts take no OTP",
+            provider=NAME.value,
+            provider_reference=submission.provider_reference,
+        )
+
+    async def payout_status(self, lookup: StatusLookup) -> PayoutResult:
+        if not lookup.provider_reference:
+            raise errors.OperationNotSupported(
+                "FedaPay payouts are looked up by FedaPay's id only", provider=NAME.value
+            )
+        response = await self._send("GET", f"/v1/payouts/{lookup.provider_reference}", mutates=False)
+        payload = self._payload(response, mutates=False)
+        if response.status_code == 404:
+            raise errors.NotFoundAtProvider(
+                str(payload.get("message", "")),
+                provider=NAME.value,
+                provider_reference=lookup.provider_reference,
+            )
+        payout = _unwrap(payload, "v1/payout")
+        if response.status_code >= 400 or not payout:
+            raise errors.ProviderUnavailable(
+                f"FedaPay answered {response.status_code} to a status lookup", provider=NAME.value
+            )
+        return _payout_result(payout, lookup.reference)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        mutates: bool = True,
+        reference: str | None = None,
+        json: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        return await http.call(
+            self._client,
+            method,
+            self._base_url + path,
+            provider=NAME.value,
+            timeouts=self._timeout,
+            mutates=mutates,
+            reference=reference,
+            headers=self._headers,
+            json=json,
+        )
+
+    def _payload(
+        self, response: httpx.Response, *, mutates: bool = True, reference: str | None = None
+    ) -> dict[str, Any]:
+        return http.json_object(response, provider=NAME.value, mutates=mutates, reference=reference)
+
+
+def _phone(phone: str, country: str) -> dict[str, str]:
+    return {"number": phone, "country": country.lower()}
+
+
+def _unwrap(payload: dict[str, Any], klass: str) -> dict[str, Any]:
+    inner = payload.get(klass)
+    return inner if isinstance(inner, dict) else {}
+
+
+def _declined(response: httpx.Response, *, reference: str) -> errors.ProviderDeclined:
+    payload = http.json_object(response, provider=NAME.value, mutates=False)
+    message = str(payload.get("message") or f"FedaPay answered {response.status_code}")
+    return errors.ProviderDeclined(
+        f"FedaPay refused: {message}",
+        provider=NAME.value,
+        decline_code="invalid_request",
+        provider_reference=reference,
+    )
+
+
+def _currency(entity: dict[str, Any]) -> str:
+    currency = entity.get("currency")
+    if isinstance(currency, dict):
+        return str(currency["iso"])
+    return str(currency)
+
+
+def _transaction_result(
+    transaction: dict[str, Any],
+    reference: str,
+    *,
+    next_action: NextAction,
+    redirect_url: str | None = None,
+    display_text: str | None = None,
+) -> CollectionResult:
+    provider_status = str(transaction.get("status", ""))
+    status = _TRANSACTION_STATUSES.get(provider_status, CollectionStatus.pending)
+    currency = _currency(transaction)
+    return CollectionResult(
+        provider=NAME,
+        reference=reference,
+        provider_reference=str(transaction["id"]),
+        status=status,
+        next_action=next_action if status is CollectionStatus.pending else NextAction.none,
+        amount_minor=wire.from_wire(NAME, currency, int(transaction["amount"])),
+        currency=currency,
+        provider_status=provider_status,
+        display_text=display_text,
+        redirect_url=redirect_url,
+        failure_reason=(
+            str(transaction.get("last_error_code") or provider_status) if status is CollectionStatus.failed else None
+        ),
+    )
+
+
+def _payout_result(payout: dict[str, Any], reference: str) -> PayoutResult:
+    provider_status = str(payout.get("status", ""))
+    status = _PAYOUT_STATUSES.get(provider_status, PayoutStatus.pending)
+    currency = _currency(payout)
+    return PayoutResult(
+        provider=NAME,
+        reference=reference,
+        provider_reference=str(payout["id"]),
+        status=status,
+        amount_minor=wire.from_wire(NAME, currency, int(payout["amount"])),
+        currency=currency,
+        provider_status=provider_status,
+        failure_reason=(
+            str(payout.get("last_error_code") or provider_status) if status is PayoutStatus.failed else None
+        ),
+    )

@@ -1,0 +1,107 @@
+"""One place that turns transport failures into what they mean for money.
+
+A call that never reached the provider (refused or timed-out connection, no
+pooled connection free) is ``ProviderUnavailable``: nothing happened there.
+A call that may have reached it and got no usable answer (read timeout,
+connection dropped mid-answer, 500, 504) is ``OutcomeUnknown`` when it could
+have changed something; a read-only call that fails that way is simply
+``ProviderUnavailable``. 429, 502 and 503 say the provider did not process the
+request, so they are ``ProviderUnavailable`` too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import structlog
+
+from sika.core.config import Settings
+from sika.providers import errors
+
+log = structlog.get_logger(__name__)
+
+UNPROCESSED_STATUSES = frozenset({429, 502, 503})
+"""Answers by which a provider (or its gateway) says it did not process the request."""
+
+
+def timeout_from(settings: Settings) -> httpx.Timeout:
+    return httpx.Timeout(
+        settings.PROVIDER_TIMEOUT_SECONDS,
+        connect=min(settings.PROVIDER_CONNECT_TIMEOUT_SECONDS, settings.PROVIDER_TIMEOUT_SECONDS),
+    )
+
+
+async def call(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    provider: str,
+    timeouts: httpx.Timeout,
+    mutates: bool,
+    reference: str | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
+    """Send one request with an explicit timeout; any answer below 500 (bar 429) is returned."""
+    try:
+        response = await client.request(method, url, timeout=timeouts, **kwargs)
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        log.warning("provider.unreachable", provider=provider, url=url, error=type(exc).__name__)
+        raise errors.ProviderUnavailable(
+            f"{provider} is unreachable ({type(exc).__name__})", provider=provider
+        ) from exc
+    except httpx.TransportError as exc:
+        log.warning(
+            "provider.no_answer",
+            provider=provider,
+            url=url,
+            error=type(exc).__name__,
+            mutates=mutates,
+            reference=reference,
+        )
+        if mutates:
+            raise errors.OutcomeUnknown(
+                f"{provider} did not answer ({type(exc).__name__}); the outcome is unknown",
+                provider=provider,
+                provider_reference=reference,
+            ) from exc
+        raise errors.ProviderUnavailable(
+            f"{provider} did not answer ({type(exc).__name__})", provider=provider
+        ) from exc
+    if response.status_code in UNPROCESSED_STATUSES:
+        log.warning("provider.refused", provider=provider, url=url, status=response.status_code)
+        raise errors.ProviderUnavailable(f"{provider} answered {response.status_code}", provider=provider)
+    if response.status_code >= 500:
+        log.warning("provider.server_error", provider=provider, url=url, status=response.status_code)
+        if mutates:
+            raise errors.OutcomeUnknown(
+                f"{provider} answered {response.status_code}; the outcome is unknown",
+                provider=provider,
+                provider_reference=reference,
+            )
+        raise errors.ProviderUnavailable(f"{provider} answered {response.status_code}", provider=provider)
+    if response.status_code in (401, 403):
+        # Our credentials are wrong or revoked: nothing was processed, and every
+        # further call to this provider will fail the same way until an operator acts.
+        log.error("provider.auth_refused", provider=provider, url=url, status=response.status_code)
+        raise errors.ProviderUnavailable(
+            f"{provider} refused Sika's credentials ({response.status_code})", provider=provider
+        )
+    return response
+
+
+def json_object(
+    response: httpx.Response, *, provider: str, mutates: bool, reference: str | None = None
+) -> dict[str, Any]:
+    """The JSON object in a response; garbage from a provider is a failed answer."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        detail = f"{provider} answered {response.status_code} with a body that is not a JSON object"
+        if mutates:
+            raise errors.OutcomeUnknown(detail, provider=provider, provider_reference=reference)
+        raise errors.ProviderUnavailable(detail, provider=provider)
+    return body

@@ -1,0 +1,199 @@
+"""Stripe PaymentIntents for cards (https://docs.stripe.com/api/payment_intents),
+form-encoded, with our reference as the ``Idempotency-Key`` so a retried
+create returns the same intent instead of charging twice.
+
+Stripe counts XOF, XAF and GNF in whole units (zero-decimal currencies) and
+EUR or USD in cents; currencies travel in lower case.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from sika.providers import errors, http, wire
+from sika.providers.base import (
+    CollectionRequest,
+    CollectionResult,
+    CollectionStatus,
+    NextAction,
+    OtpSubmission,
+    PaymentMethod,
+    PayoutRequest,
+    PayoutResult,
+    ProviderName,
+    StatusLookup,
+)
+
+NAME = ProviderName.stripe
+
+_STATUSES: dict[str, tuple[CollectionStatus, NextAction]] = {
+    "succeeded": (CollectionStatus.succeeded, NextAction.none),
+    "requires_action": (CollectionStatus.pending, NextAction.redirect),
+    "processing": (CollectionStatus.pending, NextAction.none),
+    "requires_confirmation": (CollectionStatus.pending, NextAction.none),
+    "requires_capture": (CollectionStatus.pending, NextAction.none),
+    "canceled": (CollectionStatus.failed, NextAction.none),
+}
+
+
+class StripeProvider:
+    def __init__(self, client: httpx.AsyncClient, *, base_url: str, secret_key: str, timeout: httpx.Timeout) -> None:
+        self._client = client
+        self._base_url = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {secret_key}"}
+        self._timeout = timeout
+
+    @property
+    def name(self) -> ProviderName:
+        return NAME
+
+    async def collect(self, request: CollectionRequest) -> CollectionResult:
+        if request.method is not PaymentMethod.card:
+            raise errors.OperationNotSupported("Stripe collects cards only", provider=NAME.value)
+        if request.card_token is None:
+            raise errors.ProviderDeclined(
+                "A card collection needs a Stripe payment method (card_token)",
+                provider=NAME.value,
+                decline_code="invalid_request",
+            )
+        form: dict[str, str] = {
+            "amount": str(wire.to_wire(NAME, request.currency, request.amount_minor)),
+            "currency": request.currency.lower(),
+            "payment_method": request.card_token,
+            "payment_method_types[]": "card",
+            "confirm": "true",
+            "metadata[sika_reference]": request.reference,
+        }
+        if request.description:
+            form["description"] = request.description
+        if request.return_url:
+            form["return_url"] = request.return_url
+        response = await http.call(
+            self._client,
+            "POST",
+            f"{self._base_url}/v1/payment_intents",
+            provider=NAME.value,
+            timeouts=self._timeout,
+            mutates=True,
+            reference=request.reference,
+            headers={**self._headers, "Idempotency-Key": request.reference},
+            data=form,
+        )
+        body = http.json_object(response, provider=NAME.value, mutates=True, reference=request.reference)
+        if response.status_code >= 400:
+            raise _declined(body)
+        return _intent_result(body, request.reference)
+
+    async def submit_otp(self, submission: OtpSubmission) -> CollectionResult:
+        raise errors.OperationNotSupported(
+            "Stripe card payments take no OTP; 3-D Secure is a redirect",
+            provider=NAME.value,
+            provider_reference=submission.provider_reference,
+        )
+
+    async def collection_status(self, lookup: StatusLookup) -> CollectionResult:
+        if not lookup.provider_reference:
+            return await self._find(lookup.reference)
+        response = await http.call(
+            self._client,
+            "GET",
+            f"{self._base_url}/v1/payment_intents/{lookup.provider_reference}",
+            provider=NAME.value,
+            timeouts=self._timeout,
+            mutates=False,
+            headers=self._headers,
+        )
+        body = http.json_object(response, provider=NAME.value, mutates=False)
+        if response.status_code == 404:
+            raise errors.NotFoundAtProvider(
+                _error(body).get("message", "No such payment_intent"),
+                provider=NAME.value,
+                provider_reference=lookup.provider_reference,
+            )
+        if response.status_code >= 400:
+            raise errors.ProviderUnavailable(
+                f"Stripe answered {response.status_code} to a status lookup", provider=NAME.value
+            )
+        return _intent_result(body, lookup.reference)
+
+    async def _find(self, reference: str) -> CollectionResult:
+        """The intent created for ``reference``, by the metadata we stored on it."""
+        response = await http.call(
+            self._client,
+            "GET",
+            f"{self._base_url}/v1/payment_intents/search",
+            provider=NAME.value,
+            timeouts=self._timeout,
+            mutates=False,
+            headers=self._headers,
+            params={"query": f"metadata['sika_reference']:'{reference}'"},
+        )
+        body = http.json_object(response, provider=NAME.value, mutates=False)
+        if response.status_code >= 400:
+            raise errors.ProviderUnavailable(f"Stripe answered {response.status_code} to a search", provider=NAME.value)
+        found = body.get("data")
+        if not isinstance(found, list) or not found or not isinstance(found[0], dict):
+            raise errors.NotFoundAtProvider(f"Stripe has no payment intent for {reference}", provider=NAME.value)
+        return _intent_result(found[0], reference)
+
+    async def payout(self, request: PayoutRequest) -> PayoutResult:
+        raise errors.OperationNotSupported("Sika pays out to mobile money, which Stripe does not", provider=NAME.value)
+
+    async def finalize_payout(self, submission: OtpSubmission) -> PayoutResult:
+        raise errors.OperationNotSupported("Sika pays out to mobile money, which Stripe does not", provider=NAME.value)
+
+    async def payout_status(self, lookup: StatusLookup) -> PayoutResult:
+        raise errors.OperationNotSupported("Sika pays out to mobile money, which Stripe does not", provider=NAME.value)
+
+
+def _error(body: dict[str, Any]) -> dict[str, Any]:
+    error = body.get("error")
+    return error if isinstance(error, dict) else {}
+
+
+def _declined(body: dict[str, Any]) -> errors.ProviderDeclined:
+    error = _error(body)
+    intent = error.get("payment_intent")
+    code = error.get("decline_code") or error.get("code") or "invalid_request"
+    return errors.ProviderDeclined(
+        f"Stripe declined: {error.get('message', 'no message')}",
+        provider=NAME.value,
+        decline_code=str(code),
+        provider_reference=str(intent["id"]) if isinstance(intent, dict) else None,
+    )
+
+
+def _intent_result(intent: dict[str, Any], reference: str) -> CollectionResult:
+    provider_status = str(intent.get("status", ""))
+    last_error = intent.get("last_payment_error")
+    if provider_status == "requires_payment_method" and isinstance(last_error, dict):
+        # Stripe returns a declined intent to this state, ready for another card.
+        status, action = CollectionStatus.failed, NextAction.none
+    else:
+        status, action = _STATUSES.get(provider_status, (CollectionStatus.pending, NextAction.none))
+    redirect_url: str | None = None
+    next_action = intent.get("next_action")
+    if isinstance(next_action, dict) and isinstance(next_action.get("redirect_to_url"), dict):
+        redirect_url = str(next_action["redirect_to_url"]["url"])
+    currency = str(intent["currency"]).upper()
+    failure_reason: str | None = None
+    if status is CollectionStatus.failed:
+        failure_reason = (
+            str(last_error.get("decline_code") or last_error.get("code") or provider_status)
+            if isinstance(last_error, dict)
+            else provider_status
+        )
+    return CollectionResult(
+        provider=NAME,
+        reference=reference,
+        provider_reference=str(intent["id"]),
+        status=status,
+        next_action=action,
+        amount_minor=wire.from_wire(NAME, currency, int(intent["amount"])),
+        currency=currency,
+        provider_status=provider_status,
+        redirect_url=redirect_url,
+        failure_reason=failure_reason,
+    )

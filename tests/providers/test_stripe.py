@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from sika.core import clock
+from sika.providers import errors, signatures
+from sika.providers.base import (
+    CollectionStatus,
+    NextAction,
+    PaymentProvider,
+    ProviderName,
+    StatusLookup,
+)
+from tests.providers import builders
+from tests.support.sandbox import LiveSandbox
+
+
+async def intents(sandbox: LiveSandbox) -> list[dict[str, Any]]:
+    async with sandbox.admin() as admin:
+        listed: list[dict[str, Any]] = (await admin.get("/payments", params={"provider": "stripe"})).json()
+    return listed
+
+
+class TestStripeCollect:
+    @pytest.mark.parametrize("token", ["pm_card_visa", "card:4242424242424242"])
+    async def test_a_good_card_succeeds_at_once_and_is_announced(
+        self, sandbox: LiveSandbox, stripe: PaymentProvider, token: str
+    ) -> None:
+        if token.startswith("card:"):
+            token = await builders.stripe_card(sandbox, token.removeprefix("card:"))
+        request = builders.card(token)
+        result = await stripe.collect(request)
+        assert result.provider is ProviderName.stripe
+        assert result.status is CollectionStatus.succeeded
+        assert result.next_action is NextAction.none
+        assert result.provider_reference.startswith("pi_")
+        assert result.amount_minor == builders.XOF_AMOUNT
+        assert result.currency == "XOF"
+        [intent] = await intents(sandbox)
+        assert intent["request"]["amount"] == "5000"
+        assert intent["request"]["currency"] == "xof"
+        assert intent["metadata"] == {"sika_reference": request.reference}
+        [webhook] = await sandbox.receiver.wait_for(1)
+        assert webhook.path == "/hooks/stripe"
+        event = json.loads(webhook.body)
+        assert event["type"] == "payment_intent.succeeded"
+        assert event["data"]["object"]["id"] == result.provider_reference
+        signatures.verify(
+            ProviderName.stripe, body=webhook.body, headers=webhook.headers, settings=sandbox.settings, now=clock.now()
+        )
+
+    @pytest.mark.parametrize(
+        ("token", "decline_code"),
+        [
+            ("pm_card_chargeDeclinedInsufficientFunds", "insufficient_funds"),
+            ("card:4000000000009995", "insufficient_funds"),
+            ("card:4000000000000002", "generic_decline"),
+        ],
+    )
+    async def test_a_declined_card_is_declined_and_announced(
+        self, sandbox: LiveSandbox, stripe: PaymentProvider, token: str, decline_code: str
+    ) -> None:
+        if token.startswith("card:"):
+            token = await builders.stripe_card(sandbox, token.removeprefix("card:"))
+        request = builders.card(token)
+        with pytest.raises(errors.ProviderDeclined) as declined:
+            await stripe.collect(request)
+        assert declined.value.decline_code == decline_code
+        assert declined.value.provider_reference is not None
+        status = await stripe.collection_status(StatusLookup(request.reference, declined.value.provider_reference))
+        assert status.status is CollectionStatus.failed
+        assert status.failure_reason == decline_code
+        [webhook] = await sandbox.receiver.wait_for(1)
+        assert json.loads(webhook.body)["type"] == "payment_intent.payment_failed"
+
+    async def test_3d_secure_redirects_and_succeeds_once_the_customer_passes_it(
+        self, sandbox: LiveSandbox, stripe: PaymentProvider
+    ) -> None:
+        token = await builders.stripe_card(sandbox, "4000002500003155")
+        request = builders.card(token, return_url="https://shop.test/back")
+        result = await stripe.collect(request)
+        assert result.status is CollectionStatus.pending
+        assert result.next_action is NextAction.redirect
+        assert result.redirect_url == f"{sandbox.url}/_sandbox/checkout/stripe/{result.provider_reference}"
+        assert sandbox.receiver.received == []
+        async with httpx.AsyncClient() as browser:
+            page = await browser.get(result.redirect_url)
+        assert page.status_code == 303
+        status = await stripe.collection_status(StatusLookup(request.reference))
+        assert status.status is CollectionStatus.succeeded
+        await sandbox.receiver.wait_for(1)
+
+    async def test_a_retry_after_no_answer_replays_the_same_intent_instead_of_charging_again(
+        self, sandbox: LiveSandbox, stripe: PaymentProvider
+    ) -> None:
+        token = await builders.stripe_card(sandbox, builders.stripe_number("0052"))
+        request = builders.card(token)
+        with pytest.raises(errors.OutcomeUnknown):
+            await stripe.collect(request)
+        again = await stripe.collect(request)
+        assert again.status is CollectionStatus.succeeded
+        [intent] = await intents(sandbox)
+        assert intent["id"] == again.provider_reference
+
+    async def test_euros_travel_in_cents(self, sandbox: LiveSandbox, stripe: PaymentProvider) -> None:
+        result = await stripe.collect(builders.card("pm_card_visa", amount_minor=1234, currency="EUR"))
+        assert result.amount_minor == 1234
+        [intent] = await intents(sandbox)
+        assert intent["request"]["amount"] == "1234"
+        assert intent["request"]["currency"] == "eur"
+
+    async def test_does_not_collect_mobile_money_nor_pay_out(
+        self, sandbox: LiveSandbox, stripe: PaymentProvider
+    ) -> None:
+        with pytest.raises(errors.OperationNotSupported):
+            await stripe.collect(builders.mobile_money())
+        with pytest.raises(errors.OperationNotSupported):
+            await stripe.payout(builders.payout())
+        assert await intents(sandbox) == []

@@ -1,0 +1,250 @@
+"""The sandbox speaks each provider's own paths, fields, envelopes, auth and
+signatures: checked here with raw HTTP and independently computed HMACs."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+
+import httpx
+import pytest
+
+from tests.support.sandbox import (
+    FEDAPAY_SECRET,
+    FEDAPAY_WEBHOOK_SECRET,
+    PAYSTACK_SECRET,
+    STRIPE_SECRET,
+    STRIPE_WEBHOOK_SECRET,
+    LiveSandbox,
+)
+
+PAYSTACK = {"Authorization": f"Bearer {PAYSTACK_SECRET}"}
+FEDAPAY = {"Authorization": f"Bearer {FEDAPAY_SECRET}"}
+STRIPE = {"Authorization": f"Bearer {STRIPE_SECRET}"}
+MTN_CHARGE = {
+    "email": "awa@example.com",
+    "amount": 500_000,
+    "currency": "XOF",
+    "mobile_money": {"phone": "+2250500000000", "provider": "mtn"},
+}
+
+
+class TestPaystackWire:
+    async def test_refuses_a_missing_or_wrong_secret_key_in_its_envelope(self, client: httpx.AsyncClient) -> None:
+        for headers in ({}, {"Authorization": "Bearer sk_test_wrong"}):
+            response = await client.post("/paystack/charge", json=MTN_CHARGE, headers=headers)
+            assert response.status_code == 401
+            assert response.json() == {"status": False, "message": "Invalid key"}
+
+    @pytest.mark.parametrize(
+        ("change", "message"),
+        [
+            ({"email": "nobody"}, "Invalid Email Address Passed"),
+            ({"amount": 500_050}, "Amount 500050 is not a whole number of XOF minor units (amounts are in 10^-2)"),
+            ({"amount": 0}, "Amount must be positive"),
+            ({"currency": "EUR"}, "Currency EUR is not supported"),
+        ],
+    )
+    async def test_refuses_bad_input_with_status_false(
+        self, client: httpx.AsyncClient, admin: httpx.AsyncClient, change: dict[str, object], message: str
+    ) -> None:
+        response = await client.post("/paystack/charge", json={**MTN_CHARGE, **change}, headers=PAYSTACK)
+        assert response.status_code == 400
+        assert response.json() == {"status": False, "message": message}
+        assert (await admin.get("/payments")).json() == []
+
+    async def test_takes_amounts_as_numeric_strings_too(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/paystack/charge", json={**MTN_CHARGE, "amount": "500000"}, headers=PAYSTACK)
+        assert response.json()["data"]["status"] == "pay_offline"
+
+    async def test_refuses_a_duplicate_reference(self, client: httpx.AsyncClient) -> None:
+        body = {**MTN_CHARGE, "reference": "ref-1"}
+        assert (await client.post("/paystack/charge", json=body, headers=PAYSTACK)).status_code == 200
+        again = await client.post("/paystack/charge", json=body, headers=PAYSTACK)
+        assert again.status_code == 400
+        assert again.json() == {"status": False, "message": "Duplicate Transaction Reference"}
+
+    async def test_a_pending_charge_reads_as_pay_offline_until_approved(
+        self, sandbox: LiveSandbox, client: httpx.AsyncClient
+    ) -> None:
+        charged = await client.post("/paystack/charge", json={**MTN_CHARGE, "reference": "ref-2"}, headers=PAYSTACK)
+        assert charged.json() == {
+            "status": True,
+            "message": "Charge attempted",
+            "data": {
+                "reference": "ref-2",
+                "status": "pay_offline",
+                "display_text": "Please complete authorization process on your mobile phone",
+            },
+        }
+        pending = await client.get("/paystack/charge/ref-2", headers=PAYSTACK)
+        assert pending.json()["data"]["status"] == "pay_offline"
+        verified = await client.get("/paystack/transaction/verify/ref-2", headers=PAYSTACK)
+        assert verified.json()["data"]["status"] == "ongoing"
+        await sandbox.receiver.wait_for(1)
+        done = await client.get("/paystack/charge/ref-2", headers=PAYSTACK)
+        assert done.json()["data"]["status"] == "success"
+        assert done.json()["data"]["amount"] == 500_000
+
+    async def test_signs_webhooks_with_the_hex_hmac_sha512_of_the_raw_body(
+        self, sandbox: LiveSandbox, client: httpx.AsyncClient
+    ) -> None:
+        await client.post("/paystack/charge", json=MTN_CHARGE, headers=PAYSTACK)
+        [webhook] = await sandbox.receiver.wait_for(1)
+        expected = hmac.new(PAYSTACK_SECRET.encode(), webhook.body, hashlib.sha512).hexdigest()
+        assert webhook.headers["x-paystack-signature"] == expected
+        assert webhook.headers["content-type"] == "application/json"
+
+
+class TestFedapayWire:
+    async def _transaction(self, client: httpx.AsyncClient, number: str = "+2290164000000") -> dict[str, object]:
+        created = await client.post(
+            "/fedapay/v1/transactions",
+            json={
+                "description": "Order 42",
+                "amount": 5_000,
+                "currency": {"iso": "XOF"},
+                "customer": {"email": "awa@example.com", "phone_number": {"number": number, "country": "bj"}},
+            },
+            headers=FEDAPAY,
+        )
+        assert created.status_code == 200
+        transaction: dict[str, object] = created.json()["v1/transaction"]
+        return transaction
+
+    async def test_wraps_objects_by_their_class(self, client: httpx.AsyncClient) -> None:
+        transaction = await self._transaction(client)
+        assert transaction["klass"] == "v1/transaction"
+        assert transaction["status"] == "pending"
+        assert transaction["amount"] == 5_000
+        fetched = await client.get(f"/fedapay/v1/transactions/{transaction['id']}", headers=FEDAPAY)
+        assert fetched.json()["v1/transaction"]["id"] == transaction["id"]
+
+    @pytest.mark.parametrize("path", ["/fedapay/v1/{mode}", "/fedapay/v1/transactions/{mode}"])
+    async def test_sends_now_on_either_path(self, sandbox: LiveSandbox, client: httpx.AsyncClient, path: str) -> None:
+        transaction = await self._transaction(client)
+        token = (await client.post(f"/fedapay/v1/transactions/{transaction['id']}/token", headers=FEDAPAY)).json()
+        assert set(token) == {"token", "url"}
+        sent = await client.post(path.format(mode="mtn_open"), json={"token": token["token"]}, headers=FEDAPAY)
+        assert sent.status_code == 200
+        assert sent.json()["status"] == "pending"
+        assert sent.json()["mode"] == "mtn_open"
+        again = await client.post(path.format(mode="mtn_open"), json={"token": token["token"]}, headers=FEDAPAY)
+        assert again.status_code == 400
+        [webhook] = await sandbox.receiver.wait_for(1)
+        assert json.loads(webhook.body)["name"] == "transaction.approved"
+
+    async def test_refuses_an_unknown_mode(self, client: httpx.AsyncClient) -> None:
+        transaction = await self._transaction(client)
+        token = (await client.post(f"/fedapay/v1/transactions/{transaction['id']}/token", headers=FEDAPAY)).json()
+        refused = await client.post("/fedapay/v1/carrier_pigeon", json={"token": token["token"]}, headers=FEDAPAY)
+        assert refused.status_code == 400
+        assert refused.json() == {
+            "message": "Invalid payment mode 'carrier_pigeon'",
+            "errors": {"mode": ["is invalid"]},
+        }
+
+    async def test_refuses_a_missing_key_and_unknown_objects(self, client: httpx.AsyncClient) -> None:
+        assert (await client.get("/fedapay/v1/transactions/1")).status_code == 401
+        missing = await client.get("/fedapay/v1/transactions/1", headers=FEDAPAY)
+        assert missing.status_code == 404
+        assert missing.json() == {"message": "Transaction not found", "errors": {}}
+
+    async def test_signs_webhooks_with_a_timestamped_hmac_sha256(
+        self, sandbox: LiveSandbox, client: httpx.AsyncClient
+    ) -> None:
+        transaction = await self._transaction(client)
+        token = (await client.post(f"/fedapay/v1/transactions/{transaction['id']}/token", headers=FEDAPAY)).json()
+        await client.post("/fedapay/v1/moov", json={"token": token["token"]}, headers=FEDAPAY)
+        [webhook] = await sandbox.receiver.wait_for(1)
+        header = webhook.headers["x-fedapay-signature"]
+        t_part, s_part = header.split(",")
+        timestamp = t_part.removeprefix("t=")
+        expected = hmac.new(FEDAPAY_WEBHOOK_SECRET.encode(), f"{timestamp}.".encode() + webhook.body, hashlib.sha256)
+        assert s_part == f"s={expected.hexdigest()}"
+
+
+class TestStripeWire:
+    async def test_takes_form_encoded_parameters_and_answers_a_payment_intent(self, client: httpx.AsyncClient) -> None:
+        created = await client.post(
+            "/stripe/v1/payment_intents",
+            data={"amount": "5000", "currency": "xof", "payment_method": "pm_card_visa", "metadata[order]": "42"},
+            headers=STRIPE,
+        )
+        intent = created.json()
+        assert intent["object"] == "payment_intent"
+        assert intent["status"] == "requires_confirmation"
+        assert intent["metadata"] == {"order": "42"}
+        confirmed = await client.post(f"/stripe/v1/payment_intents/{intent['id']}/confirm", headers=STRIPE)
+        assert confirmed.json()["status"] == "succeeded"
+        assert confirmed.json()["amount_received"] == 5_000
+
+    async def test_refuses_a_json_body_as_stripe_would_missing_parameters(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/stripe/v1/payment_intents", json={"amount": 5000}, headers=STRIPE)
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "parameter_invalid_integer"
+
+    async def test_accepts_the_secret_key_as_basic_auth_user(self, client: httpx.AsyncClient) -> None:
+        basic = base64.b64encode(f"{STRIPE_SECRET}:".encode()).decode()
+        response = await client.get(
+            "/stripe/v1/payment_intents/pi_missing", headers={"Authorization": f"Basic {basic}"}
+        )
+        assert response.status_code == 404
+        assert response.json()["error"] == {
+            "type": "invalid_request_error",
+            "message": "No such payment_intent: 'pi_missing'",
+            "code": "resource_missing",
+            "param": "intent",
+        }
+        refused = await client.get("/stripe/v1/payment_intents/pi_missing")
+        assert refused.status_code == 401
+        assert refused.json()["error"]["type"] == "invalid_request_error"
+
+    async def test_replays_an_idempotent_request_and_refuses_the_key_with_other_parameters(
+        self, client: httpx.AsyncClient, admin: httpx.AsyncClient
+    ) -> None:
+        form = {"amount": "5000", "currency": "xof", "payment_method": "pm_card_visa", "confirm": "true"}
+        headers = {**STRIPE, "Idempotency-Key": "col_1"}
+        first = await client.post("/stripe/v1/payment_intents", data=form, headers=headers)
+        replay = await client.post("/stripe/v1/payment_intents", data=form, headers=headers)
+        assert replay.json() == first.json()
+        assert replay.headers["idempotent-replayed"] == "true"
+        other = await client.post("/stripe/v1/payment_intents", data={**form, "amount": "6000"}, headers=headers)
+        assert other.status_code == 400
+        assert other.json()["error"]["type"] == "idempotency_error"
+        assert len((await admin.get("/payments")).json()) == 1
+
+    async def test_signs_webhooks_with_t_and_v1(self, sandbox: LiveSandbox, client: httpx.AsyncClient) -> None:
+        await client.post(
+            "/stripe/v1/payment_intents",
+            data={"amount": "5000", "currency": "xof", "payment_method": "pm_card_visa", "confirm": "true"},
+            headers=STRIPE,
+        )
+        [webhook] = await sandbox.receiver.wait_for(1)
+        t_part, v1_part = webhook.headers["stripe-signature"].split(",")
+        timestamp = t_part.removeprefix("t=")
+        expected = hmac.new(STRIPE_WEBHOOK_SECRET.encode(), f"{timestamp}.".encode() + webhook.body, hashlib.sha256)
+        assert v1_part == f"v1={expected.hexdigest()}"
+        event = json.loads(webhook.body)
+        assert event["object"] == "event"
+        assert event["type"] == "payment_intent.succeeded"
+        assert event["livemode"] is False
+
+    async def test_a_latency_card_answers_late_but_answers(
+        self, sandbox: LiveSandbox, client: httpx.AsyncClient
+    ) -> None:
+        pm = await client.post(
+            "/stripe/v1/payment_methods", data={"type": "card", "card[number]": "4000000000000054"}, headers=STRIPE
+        )
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        response = await client.post(
+            "/stripe/v1/payment_intents",
+            data={"amount": "5000", "currency": "xof", "payment_method": pm.json()["id"], "confirm": "true"},
+            headers=STRIPE,
+        )
+        assert loop.time() - started >= sandbox.settings.SANDBOX_LATENCY_SECONDS
+        assert response.json()["status"] == "succeeded"
