@@ -206,6 +206,26 @@ async def resolution_of(session: AsyncSession, pending_id: str) -> Transfer | No
     return result.one_or_none()
 
 
+async def resolutions_of(session: AsyncSession, pending_ids: Sequence[str]) -> dict[str, Transfer]:
+    """The transfers that posted, voided or expired each of ``pending_ids``, by pending id."""
+    if not pending_ids:
+        return {}
+    result = await session.scalars(sa.select(Transfer).where(Transfer.pending_id.in_(pending_ids)))
+    return {transfer.pending_id: transfer for transfer in result if transfer.pending_id is not None}
+
+
+async def lock_accounts(session: AsyncSession, account_ids: Sequence[str]) -> list[str]:
+    """Lock the accounts in ascending id order, as the ledger function does;
+    returns the ids found."""
+    result = await session.scalars(
+        sa.select(Account.id)
+        .where(Account.id.in_(sorted(set(account_ids))))
+        .order_by(Account.id)
+        .with_for_update(key_share=True)
+    )
+    return list(result)
+
+
 async def list_account_transfers(
     session: AsyncSession,
     *,

@@ -850,9 +850,29 @@ async def list_account_transfers(
     )
 
 
+AccountEntry = repository.EntryRow
+"""One transfer seen from one account, with the account's totals before and after it."""
+
+
+async def get_resolutions(session: AsyncSession, *, pending_ids: Sequence[str]) -> dict[str, Transfer]:
+    """For each pending transfer already posted, voided or expired, the
+    transfer that did it; open ones are absent."""
+    return await repository.resolutions_of(session, pending_ids)
+
+
+async def lock_accounts(session: AsyncSession, *, account_ids: Sequence[str]) -> None:
+    """Lock these accounts now, in ascending id order, for a caller about to
+    make several ledger calls in one transaction: the later calls then find
+    every lock already held, so two such callers cannot deadlock."""
+    found = await repository.lock_accounts(session, account_ids)
+    missing = sorted(set(account_ids) - set(found))
+    if missing:
+        raise AccountNotFound(f"No ledger account {missing[0]}.")
+
+
 async def list_account_entries(
     session: AsyncSession, *, account_id: str, before_seq: int | None = None, limit: int = 50
-) -> list[repository.EntryRow]:
+) -> list[AccountEntry]:
     """The account's transfers newest first, each with the account's four
     totals before and after it (as pgledger entries record them), derived
     from the transfers in one snapshot; ``before_seq`` is the cursor."""
