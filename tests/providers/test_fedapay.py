@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -113,7 +114,7 @@ class TestFedapayCollect:
     ) -> None:
         request = builders.mobile_money(operator=MobileOperator.wave)
         with pytest.raises(errors.OperationNotSupported):
-            await fedapay.collect(type(request)(**{**request.__dict__, "country": "BJ"}))
+            await fedapay.collect(dataclasses.replace(request, country="BJ"))
         assert await sandbox_list(sandbox, "payments") == []
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -161,12 +162,23 @@ class TestPaystackCollect:
         assert again.status is CollectionStatus.succeeded
         assert len(await sandbox_payments(sandbox)) == 1
 
+    async def test_a_retry_while_the_first_charge_waits_for_its_otp_still_asks_for_the_otp(
+        self, sandbox: LiveSandbox, paystack: PaymentProvider
+    ) -> None:
+        request = builders.mobile_money(operator=MobileOperator.orange)
+        await paystack.collect(request)
+        again = await paystack.collect(request)
+        assert again.status is CollectionStatus.pending
+        assert again.next_action is NextAction.submit_otp
+        assert again.amount_minor == builders.XOF_AMOUNT
+        assert len(await sandbox_payments(sandbox)) == 1
+
     async def test_refuses_to_collect_a_phone_without_its_operator(
         self, sandbox: LiveSandbox, paystack: PaymentProvider
     ) -> None:
         request = builders.mobile_money()
         with pytest.raises(errors.ProviderDeclined) as declined:
-            await paystack.collect(type(request)(**{**request.__dict__, "operator": None}))
+            await paystack.collect(dataclasses.replace(request, operator=None))
         assert declined.value.decline_code == "invalid_request"
         assert await sandbox_payments(sandbox) == []
 

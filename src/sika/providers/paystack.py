@@ -5,7 +5,7 @@ mobile-money wallets (with Paystack's optional OTP step).
 Every body is ``{"status": bool, "message": str, "data": {...}}``; amounts are
 in hundredths of the currency (XOF included, see ``sika.providers.wire``); our
 reference is Paystack's ``reference``, so a repeated call is refused by Paystack
-as a duplicate and answered here from a status lookup.
+as a duplicate and answered here from where that first charge stands.
 """
 
 from __future__ import annotations
@@ -97,10 +97,19 @@ class PaystackProvider:
         if not payload.get("status"):
             message = str(payload.get("message", ""))
             if "duplicate" in message.lower():
-                return await self.collection_status(
-                    StatusLookup(reference=request.reference, provider_reference=request.reference)
-                )
+                return await self._existing_charge(request)
             raise _declined(message, reference=request.reference)
+        return self._charge_result(payload, request.reference, request.currency, request.amount_minor)
+
+    async def _existing_charge(self, request: CollectionRequest) -> CollectionResult:
+        """Where the charge already made under this reference stands, next step included
+        (``GET /charge/{reference}`` answers a pending charge as ``/charge`` did)."""
+        response = await self._send("GET", f"/charge/{request.reference}", mutates=False)
+        payload = self._payload(response, mutates=False)
+        if not payload.get("status"):
+            raise errors.NotFoundAtProvider(
+                str(payload.get("message", "")), provider=NAME.value, provider_reference=request.reference
+            )
         return self._charge_result(payload, request.reference, request.currency, request.amount_minor)
 
     async def submit_otp(self, submission: OtpSubmission) -> CollectionResult:
