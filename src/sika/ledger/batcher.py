@@ -76,17 +76,22 @@ class TransferBatcher:
         self._idle: list[psycopg.AsyncConnection[tuple[object, ...]]] = []
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._dispatch_scheduled = False
 
     async def submit(
         self, request: repository.TransferRequest, *, now: datetime
     ) -> repository.AppliedRow:
         """The database's answer for ``request``, once its group has committed."""
-        future: asyncio.Future[repository.AppliedRow] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[repository.AppliedRow] = loop.create_future()
         self._queue.append(_Pending(request=request, now=now, future=future))
-        self._dispatch()
-        # The group is written whether or not this caller is still waiting:
-        # shield it, so a cancelled caller cannot cancel its neighbours.
-        return await asyncio.shield(future)
+        if not self._dispatch_scheduled:
+            # Dispatch after the callers already woken in this turn of the loop
+            # have submitted too, so they travel together. A cancelled caller
+            # only cancels its own future; its group is written regardless.
+            self._dispatch_scheduled = True
+            loop.call_soon(self._dispatch)
+        return await future
 
     async def close(self) -> None:
         while self._tasks:
@@ -96,6 +101,7 @@ class TransferBatcher:
         self._idle.clear()
 
     def _dispatch(self) -> None:
+        self._dispatch_scheduled = False
         while self._queue and self._in_flight < self._max_in_flight:
             group = self._take_group()
             self._in_flight += 1
@@ -128,7 +134,9 @@ class TransferBatcher:
                 await self._write_group(group)
         finally:
             self._in_flight -= 1
-            self._dispatch()
+            if self._queue and not self._dispatch_scheduled:
+                self._dispatch_scheduled = True
+                asyncio.get_running_loop().call_soon(self._dispatch)
 
     async def _write_group(self, group: list[_Pending]) -> None:
         try:
@@ -171,6 +179,9 @@ class TransferBatcher:
     ) -> list[repository.AppliedRow]:
         parameters = repository.apply_parameters(requests, now=now, atomic=False, lock_retries=0)
         for attempt in range(1, MAX_ATTEMPTS + 1):
+            if attempt > 1:
+                # An earlier attempt may have committed before its answer was lost.
+                parameters["check_existing"] = True
             connection = await self._connection()
             try:
                 cursor = await connection.execute(repository.APPLY_SQL, parameters)
@@ -209,9 +220,9 @@ class TransferBatcher:
         return await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
 
 
-_batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, TransferBatcher]] = (
-    weakref.WeakKeyDictionary()
-)
+_batchers: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, weakref.WeakKeyDictionary[AsyncEngine, TransferBatcher]
+] = weakref.WeakKeyDictionary()
 
 
 def conninfo_of(engine: AsyncEngine) -> str:
@@ -220,17 +231,20 @@ def conninfo_of(engine: AsyncEngine) -> str:
 
 def for_engine(engine: AsyncEngine) -> TransferBatcher:
     """This event loop's batcher for ``engine``'s database, made on first use."""
-    loop = asyncio.get_running_loop()
-    conninfo = conninfo_of(engine)
-    by_database = _batchers.setdefault(loop, {})
-    batcher = by_database.get(conninfo)
+    by_engine = _batchers.get(asyncio.get_running_loop())
+    if by_engine is None:
+        by_engine = _batchers[asyncio.get_running_loop()] = weakref.WeakKeyDictionary()
+    batcher = by_engine.get(engine)
     if batcher is None:
-        batcher = by_database[conninfo] = TransferBatcher(conninfo)
+        batcher = by_engine[engine] = TransferBatcher(
+            conninfo_of(engine), max_in_flight=MAX_GROUPS_IN_FLIGHT
+        )
     return batcher
 
 
 async def close_all() -> None:
     """Close this event loop's batchers (at shutdown, and between tests)."""
     loop = asyncio.get_running_loop()
-    for batcher in _batchers.pop(loop, {}).values():
+    by_engine = _batchers.pop(loop, None)
+    for batcher in list(by_engine.values()) if by_engine is not None else []:
         await batcher.close()

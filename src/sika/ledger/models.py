@@ -121,8 +121,13 @@ class Transfer(Base):
         sa.CheckConstraint("char_length(code) BETWEEN 1 AND 64", name="code_length"),
         sa.CheckConstraint("octet_length(metadata::text) <= 4096", name="metadata_size"),
         # A pending transfer is resolved (posted, voided or expired) once only.
-        sa.UniqueConstraint("pending_id", name="uq_ledger_transfers_pending_id"),
-        sa.Index("ix_ledger_transfers_seq", "seq", unique=True),
+        # Partial, so the many transfers that resolve nothing cost it nothing.
+        sa.Index(
+            "uq_ledger_transfers_pending_id",
+            "pending_id",
+            unique=True,
+            postgresql_where=sa.text("pending_id IS NOT NULL"),
+        ),
         sa.Index("ix_ledger_transfers_debit_account", "debit_account_id", "seq"),
         sa.Index("ix_ledger_transfers_credit_account", "credit_account_id", "seq"),
         sa.Index(
