@@ -159,6 +159,15 @@ async def mint_token(
     return minted
 
 
+async def lock_party(session: AsyncSession, *, party_id: str) -> Party:
+    """The party, locked until the transaction ends: the point where requests
+    that must not both act on it (two openings of one wallet) take turns."""
+    party = await repository.get_for_update(session, party_id)
+    if party is None:
+        raise PartyNotFound()
+    return party
+
+
 async def lock_debitable(session: AsyncSession, *, party_id: str) -> Party:
     """The party, share-locked so that it cannot be suspended before this
     transaction ends; PartySuspended if it already is."""

@@ -19,8 +19,10 @@ from alembic import op
 #
 # * a wallet account's pending totals must equal its open pending transfers,
 #   checked at commit (so the ledger may update totals before inserting the
-#   transfers that explain them). The cost is one pass over the account's
-#   transfers, paid only by transactions that change its pending totals;
+#   transfers that explain them) whenever either side changes: new totals
+#   with no transfer, or a pending transfer or resolution with no totals. The
+#   cost is a pass over the account's transfers, paid only by transactions
+#   that place, capture, release or expire one of its holds;
 # * a wallet account keeps its kind and its overdraft protection for good;
 # * a wallet row points, for good, at two accounts of the right kind, owned by
 #   its party, overdraft-protected, in its currency (the foreign keys).
@@ -60,20 +62,22 @@ BEGIN
         USING ERRCODE = 'integrity_constraint_violation';
 END $$;
 CREATE TRIGGER wallets_account_kind_and_flags BEFORE UPDATE ON ledger_accounts FOR EACH ROW
-    WHEN (OLD.kind LIKE 'wallet%' AND (
+    WHEN (OLD.kind IN ('wallet', 'wallet.holds') AND (
         NEW.kind IS DISTINCT FROM OLD.kind
         OR NEW.debits_must_not_exceed_credits IS DISTINCT FROM OLD.debits_must_not_exceed_credits
         OR NEW.credits_must_not_exceed_debits IS DISTINCT FROM OLD.credits_must_not_exceed_debits))
     EXECUTE FUNCTION wallets_guard_account();
 
-CREATE FUNCTION wallets_check_pending_totals() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION wallets_check_open_holds(p_account_id text) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     account ledger_accounts%ROWTYPE;
     open_debits numeric;
     open_credits numeric;
 BEGIN
-    -- The row as it stands at commit, not as this (possibly earlier) update left it.
-    SELECT * INTO account FROM ledger_accounts WHERE id = NEW.id;
+    SELECT * INTO account FROM ledger_accounts WHERE id = p_account_id;
+    IF account.kind IS NULL OR account.kind NOT IN ('wallet', 'wallet.holds') THEN
+        RETURN;
+    END IF;
     SELECT coalesce(sum(p.amount_minor), 0) INTO open_debits
       FROM ledger_transfers p
      WHERE p.debit_account_id = account.id AND p.kind = 'pending'
@@ -87,19 +91,40 @@ BEGIN
             account.id, account.debits_pending, account.credits_pending, open_debits, open_credits
             USING ERRCODE = 'integrity_constraint_violation';
     END IF;
+END $$;
+
+-- Both run at commit, once the ledger has written the totals and the
+-- transfers that explain them, and read the rows as they stand then.
+CREATE FUNCTION wallets_account_pending_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM wallets_check_open_holds(NEW.id);
     RETURN NULL;
 END $$;
 CREATE CONSTRAINT TRIGGER wallets_pending_totals_match_holds AFTER UPDATE ON ledger_accounts
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-    WHEN (NEW.kind LIKE 'wallet%' AND (
+    WHEN (NEW.kind IN ('wallet', 'wallet.holds') AND (
         NEW.debits_pending IS DISTINCT FROM OLD.debits_pending
         OR NEW.credits_pending IS DISTINCT FROM OLD.credits_pending))
-    EXECUTE FUNCTION wallets_check_pending_totals();
+    EXECUTE FUNCTION wallets_account_pending_changed();
+
+CREATE FUNCTION wallets_hold_written() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM wallets_check_open_holds(NEW.debit_account_id);
+    PERFORM wallets_check_open_holds(NEW.credit_account_id);
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER wallets_holds_match_pending_totals AFTER INSERT ON ledger_transfers
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (NEW.kind <> 'posted')
+    EXECUTE FUNCTION wallets_hold_written();
 """
 
 DROP_GUARDS = """
+DROP TRIGGER wallets_holds_match_pending_totals ON ledger_transfers;
+DROP FUNCTION wallets_hold_written();
 DROP TRIGGER wallets_pending_totals_match_holds ON ledger_accounts;
-DROP FUNCTION wallets_check_pending_totals();
+DROP FUNCTION wallets_account_pending_changed();
+DROP FUNCTION wallets_check_open_holds(text);
 DROP TRIGGER wallets_account_kind_and_flags ON ledger_accounts;
 DROP FUNCTION wallets_guard_account();
 DROP TRIGGER wallets_accounts_fit ON wallets;

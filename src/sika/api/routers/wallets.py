@@ -1,0 +1,225 @@
+"""Wallets, holds, history and a party's financial summary.
+
+A party token may read its own wallets, holds, history and summary, place
+holds on its own wallets and capture them (spending its own money). Opening
+a wallet and releasing a hold take a platform key: a hold guarantees money
+to someone else, so the payer cannot cancel it. Top-ups are for operations
+(admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from sika.api.deps import Session, authorize
+from sika.api.pagination import MAX_LIMIT, decode_int_cursor, encode_cursor
+from sika.api.unit_of_work import UnitOfWorkRoute
+from sika.auth.scopes import Scope
+from sika.core import clock
+from sika.core.context import Actor
+from sika.wallets import schemas
+from sika.wallets import service as wallets_service
+
+router = APIRouter(tags=["wallets"], route_class=UnitOfWorkRoute)
+Admin = Annotated[Actor, Depends(authorize(Scope.admin))]
+Platform = Annotated[Actor, Depends(authorize(Scope.platform))]
+PlatformOrParty = Annotated[Actor, Depends(authorize(Scope.platform, allow_party=True))]
+ReaderOrParty = Annotated[
+    Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read, allow_party=True))
+]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+
+
+def wallet_out(view: wallets_service.WalletView) -> schemas.WalletOut:
+    return schemas.WalletOut(
+        id=view.wallet.id,
+        party_id=view.wallet.party_id,
+        currency=view.wallet.currency,
+        balance_minor=view.balance_minor,
+        held_minor=view.held_minor,
+        available_minor=view.available_minor,
+        created_at=view.wallet.created_at,
+    )
+
+
+def hold_out(view: wallets_service.HoldView) -> schemas.HoldOut:
+    described = view.pending.metadata_
+    return schemas.HoldOut(
+        id=view.pending.id,
+        wallet_id=view.wallet.wallet.id,
+        currency=view.pending.currency,
+        amount_minor=view.pending.amount_minor,
+        status=view.status,
+        captured_minor=view.captured_minor,
+        reason=described.get("reason", ""),
+        reference=described.get("reference"),
+        expires_at=view.pending.expires_at,
+        created_at=view.pending.created_at,
+        resolved_at=view.resolution.created_at if view.resolution else None,
+        wallet=wallet_out(view.wallet),
+    )
+
+
+@router.post("/parties/{party_id}/wallets", status_code=201, response_model=schemas.WalletOut)
+async def open_wallet(
+    party_id: str, body: schemas.WalletCreate, session: Session, actor: Platform
+) -> schemas.WalletOut:
+    view = await wallets_service.open_wallet(
+        session, party_id=party_id, currency=body.currency, actor=actor, now=clock.now()
+    )
+    return wallet_out(view)
+
+
+@router.get("/parties/{party_id}/wallets", response_model=list[schemas.WalletOut])
+async def list_party_wallets(
+    party_id: str, session: Session, actor: ReaderOrParty
+) -> list[schemas.WalletOut]:
+    views = await wallets_service.list_party_wallets(session, party_id=party_id, actor=actor)
+    return [wallet_out(view) for view in views]
+
+
+@router.get("/parties/{party_id}/summary", response_model=schemas.PartySummaryOut)
+async def party_summary(
+    party_id: str, session: Session, actor: ReaderOrParty
+) -> schemas.PartySummaryOut:
+    summary = await wallets_service.party_summary(
+        session, party_id=party_id, actor=actor, now=clock.now()
+    )
+    return schemas.PartySummaryOut(
+        party_id=summary.party_id,
+        month_start=summary.month_start,
+        currencies=[
+            schemas.CurrencySummaryOut(
+                currency=c.currency,
+                balance_minor=c.balance_minor,
+                held_minor=c.held_minor,
+                available_minor=c.available_minor,
+                received_this_month_minor=c.received_this_month_minor,
+                paid_out_this_month_minor=c.paid_out_this_month_minor,
+                escrow_pending_minor=c.escrow_pending_minor,
+            )
+            for c in summary.currencies
+        ],
+    )
+
+
+@router.get("/wallets/{wallet_id}", response_model=schemas.WalletOut)
+async def get_wallet(wallet_id: str, session: Session, actor: ReaderOrParty) -> schemas.WalletOut:
+    return wallet_out(await wallets_service.get_wallet(session, wallet_id=wallet_id, actor=actor))
+
+
+@router.get("/wallets/{wallet_id}/history", response_model=schemas.HistoryPage)
+async def wallet_history(
+    wallet_id: str,
+    session: Session,
+    actor: ReaderOrParty,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> schemas.HistoryPage:
+    page = await wallets_service.history(
+        session, wallet_id=wallet_id, before_seq=decode_int_cursor(cursor), limit=limit, actor=actor
+    )
+    return schemas.HistoryPage(
+        data=[
+            schemas.HistoryEntryOut(
+                transfer_id=e.transfer_id,
+                type=e.type,
+                amount_minor=e.amount_minor,
+                balance_before_minor=e.balance_before_minor,
+                balance_after_minor=e.balance_after_minor,
+                held_before_minor=e.held_before_minor,
+                held_after_minor=e.held_after_minor,
+                hold_id=e.hold_id,
+                reference=e.reference,
+                reason=e.reason,
+                created_at=e.created_at,
+            )
+            for e in page.entries
+        ],
+        next_cursor=encode_cursor(page.next_before_seq) if page.next_before_seq is not None else None,
+    )
+
+
+@router.post("/wallets/{wallet_id}/top-ups", status_code=201, response_model=schemas.TopUpOut)
+async def top_up(
+    wallet_id: str, body: schemas.TopUpCreate, session: Session, actor: Admin
+) -> schemas.TopUpOut:
+    done = await wallets_service.top_up(
+        session,
+        wallet_id=wallet_id,
+        amount_minor=body.amount_minor,
+        reference=body.reference,
+        reason=body.reason,
+        actor=actor,
+        now=clock.now(),
+    )
+    return schemas.TopUpOut(
+        transfer_id=done.transfer.id,
+        amount_minor=done.transfer.amount_minor,
+        currency=done.transfer.currency,
+        reference=done.reference,
+        reason=done.reason,
+        created_at=done.transfer.created_at,
+        wallet=wallet_out(done.wallet),
+    )
+
+
+@router.post("/wallets/{wallet_id}/holds", status_code=201, response_model=schemas.HoldOut)
+async def place_hold(
+    wallet_id: str, body: schemas.HoldCreate, session: Session, actor: PlatformOrParty
+) -> schemas.HoldOut:
+    view = await wallets_service.place_hold(
+        session,
+        wallet_id=wallet_id,
+        amount_minor=body.amount_minor,
+        reason=body.reason,
+        reference=body.reference,
+        expires_in_seconds=body.expires_in_seconds,
+        actor=actor,
+        now=clock.now(),
+    )
+    return hold_out(view)
+
+
+@router.get("/wallets/{wallet_id}/holds", response_model=schemas.HoldPage)
+async def list_holds(
+    wallet_id: str,
+    session: Session,
+    actor: ReaderOrParty,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> schemas.HoldPage:
+    holds, next_seq = await wallets_service.list_holds(
+        session, wallet_id=wallet_id, before_seq=decode_int_cursor(cursor), limit=limit, actor=actor
+    )
+    return schemas.HoldPage(
+        data=[hold_out(view) for view in holds],
+        next_cursor=encode_cursor(next_seq) if next_seq is not None else None,
+    )
+
+
+@router.get("/holds/{hold_id}", response_model=schemas.HoldOut)
+async def get_hold(hold_id: str, session: Session, actor: ReaderOrParty) -> schemas.HoldOut:
+    return hold_out(await wallets_service.get_hold(session, hold_id=hold_id, actor=actor))
+
+
+@router.post("/holds/{hold_id}/capture", response_model=schemas.HoldOut)
+async def capture_hold(
+    hold_id: str, body: schemas.HoldCapture, session: Session, actor: PlatformOrParty
+) -> schemas.HoldOut:
+    view = await wallets_service.capture_hold(
+        session,
+        hold_id=hold_id,
+        amount_minor=body.amount_minor,
+        destination_wallet_id=body.destination_wallet_id,
+        platform_fee_minor=body.platform_fee_minor,
+        actor=actor,
+        now=clock.now(),
+    )
+    return hold_out(view)
+
+
+@router.post("/holds/{hold_id}/release", response_model=schemas.HoldOut)
+async def release_hold(hold_id: str, session: Session, actor: Platform) -> schemas.HoldOut:
+    return hold_out(await wallets_service.release_hold(session, hold_id=hold_id, actor=actor, now=clock.now()))

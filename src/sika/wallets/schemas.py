@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from sika.core.money import MAX_AMOUNT_MINOR
+
+AmountMinor = Annotated[int, Field(gt=0, le=MAX_AMOUNT_MINOR, strict=True)]
+"""A positive integer in the currency's minor unit; never a float."""
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+MAX_HOLD_SECONDS = 30 * 24 * 3600
+"""A hold reserves funds for 30 days at most."""
+
+
+class WalletCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    currency: Currency
+
+
+class WalletOut(BaseModel):
+    id: str
+    party_id: str
+    currency: str
+    balance_minor: int
+    """Posted money: credits less debits."""
+    held_minor: int
+    """Reserved by open holds."""
+    available_minor: int
+    """``balance_minor - held_minor``: what a new hold or debit may take."""
+    created_at: datetime
+
+
+class TopUpCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount_minor: AmountMinor
+    reference: Reference | None = None
+    reason: Reason = "top-up"
+
+
+class TopUpOut(BaseModel):
+    transfer_id: str
+    amount_minor: int
+    currency: str
+    reference: str | None
+    reason: str
+    created_at: datetime
+    wallet: WalletOut
+    """The wallet after the top-up."""
+
+
+class HoldStatus(StrEnum):
+    open = "open"
+    captured = "captured"
+    released = "released"
+    expired = "expired"
+
+
+class HoldCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount_minor: AmountMinor
+    reason: Reason
+    reference: Reference | None = None
+    expires_in_seconds: Annotated[int, Field(ge=1, le=MAX_HOLD_SECONDS, strict=True)] | None = None
+    """Released by the expiry job this long after placing, unless captured or released first."""
+
+
+class HoldCapture(BaseModel):
+    """Capture a hold in full (no ``amount_minor``) or in part, the rest
+    returning to the wallet. The captured money goes to ``destination_wallet_id``
+    less ``platform_fee_minor``, which goes to the platform's fee account;
+    without a destination wallet all of it goes to the platform's fee account."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount_minor: AmountMinor | None = None
+    destination_wallet_id: str | None = Field(default=None, min_length=1, max_length=64)
+    platform_fee_minor: Annotated[int, Field(ge=0, le=MAX_AMOUNT_MINOR, strict=True)] = 0
+
+
+class HoldOut(BaseModel):
+    id: str
+    wallet_id: str
+    currency: str
+    amount_minor: int
+    """What the hold reserved."""
+    status: HoldStatus
+    captured_minor: int
+    """What was captured (0 unless captured); the rest went back to the wallet."""
+    reason: str
+    reference: str | None
+    expires_at: datetime | None
+    created_at: datetime
+    resolved_at: datetime | None
+    """When it was captured, released or expired."""
+    wallet: WalletOut
+    """The wallet as it stands after this request."""
+
+
+class HoldPage(BaseModel):
+    data: list[HoldOut]
+    next_cursor: str | None
+
+
+class EntryType(StrEnum):
+    credit = "credit"
+    debit = "debit"
+    hold_placed = "hold_placed"
+    hold_captured = "hold_captured"
+    hold_released = "hold_released"
+    hold_expired = "hold_expired"
+
+
+class HistoryEntryOut(BaseModel):
+    transfer_id: str
+    type: EntryType
+    amount_minor: int
+    """Money that moved: for a capture, the captured part; for a release or expiry, what returned."""
+    balance_before_minor: int
+    balance_after_minor: int
+    held_before_minor: int
+    held_after_minor: int
+    hold_id: str | None
+    reference: str | None
+    reason: str | None
+    created_at: datetime
+
+
+class HistoryPage(BaseModel):
+    data: list[HistoryEntryOut]
+    next_cursor: str | None
+
+
+class CurrencySummaryOut(BaseModel):
+    currency: str
+    balance_minor: int
+    held_minor: int
+    available_minor: int
+    received_this_month_minor: int
+    paid_out_this_month_minor: int
+    escrow_pending_minor: int
+
+
+class PartySummaryOut(BaseModel):
+    party_id: str
+    month_start: datetime
+    """The start (UTC) of the month the monthly figures cover."""
+    currencies: list[CurrencySummaryOut]

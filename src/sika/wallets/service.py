@@ -1,0 +1,602 @@
+"""Wallets: one per party and currency, a thin layer on the ledger.
+
+A wallet's money is its ledger account: ``balance`` is the account's
+posted credits less posted debits, ``held`` its pending debits (the open
+holds), ``available`` the difference. Nothing here stores an amount.
+
+A hold is a ledger pending transfer from the wallet's account to its holds
+account, with the hold's id as the transfer id. Capturing it posts the
+pending transfer (in full or in part; the rest returns) and pays the
+captured money out of the holds account in the same transaction; releasing
+it voids the pending transfer; the ledger's expiry job expires it.
+
+Who may act: an API key with the route's scope, or the wallet's own party
+with a party token (``check_owner``). A suspended party's wallets cannot be
+debited: no hold placed, none captured; releases and credits still go.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sika.audit import service as audit_service
+from sika.core import errors, ids, money
+from sika.core.context import Actor
+from sika.ledger import models as ledger_models
+from sika.ledger import service as ledger_service
+from sika.parties import service as parties_service
+from sika.wallets import repository, schemas
+from sika.wallets.models import HOLDS_ACCOUNT_KIND, WALLET_ACCOUNT_KIND, Wallet
+
+HOLD_CODE = "hold.placed"
+CAPTURE_CODE = "hold.captured"
+FEE_CODE = "platform.fee"
+TOP_UP_CODE = "wallet.top_up"
+FUNDING_ACCOUNT_KIND = "funding"
+FEE_ACCOUNT_KIND = "platform.fees"
+ESCROW_ACCOUNT_KIND_PREFIX = "escrow"
+"""Ledger accounts owned by a party whose kind starts with this hold its money in escrow."""
+
+_HOLD_STATUS_BY_RESOLUTION = {
+    "post_pending": schemas.HoldStatus.captured,
+    "void_pending": schemas.HoldStatus.released,
+    "expire_pending": schemas.HoldStatus.expired,
+}
+_ENTRY_TYPE_BY_DEBIT = {
+    "posted": schemas.EntryType.debit,
+    "pending": schemas.EntryType.hold_placed,
+    "post_pending": schemas.EntryType.hold_captured,
+    "void_pending": schemas.EntryType.hold_released,
+    "expire_pending": schemas.EntryType.hold_expired,
+}
+
+
+class WalletNotFound(errors.NotFound):
+    """No such wallet."""
+
+    code = "wallet_not_found"
+
+
+class WalletExists(errors.Conflict):
+    """This party already has a wallet in this currency."""
+
+    code = "wallet_exists"
+
+
+class HoldNotFound(errors.NotFound):
+    """No such hold."""
+
+    code = "hold_not_found"
+
+
+class InvalidCapture(errors.ValidationFailed):
+    """The capture's amounts or destination are not valid."""
+
+    code = "invalid_capture"
+
+
+@dataclass(frozen=True)
+class WalletView:
+    wallet: Wallet
+    balance_minor: int
+    held_minor: int
+    available_minor: int
+
+
+@dataclass(frozen=True)
+class TopUp:
+    transfer: ledger_service.TransferRecord
+    reference: str | None
+    reason: str
+    wallet: WalletView
+
+
+@dataclass(frozen=True)
+class HoldView:
+    pending: ledger_models.Transfer
+    resolution: ledger_models.Transfer | None
+    wallet: WalletView
+
+    @property
+    def status(self) -> schemas.HoldStatus:
+        if self.resolution is None:
+            return schemas.HoldStatus.open
+        return _HOLD_STATUS_BY_RESOLUTION[self.resolution.kind]
+
+    @property
+    def captured_minor(self) -> int:
+        if self.resolution is not None and self.resolution.kind == "post_pending":
+            return self.resolution.amount_minor
+        return 0
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    seq: int
+    transfer_id: str
+    type: schemas.EntryType
+    amount_minor: int
+    balance_before_minor: int
+    balance_after_minor: int
+    held_before_minor: int
+    held_after_minor: int
+    hold_id: str | None
+    reference: str | None
+    reason: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    entries: list[HistoryEntry]
+    next_before_seq: int | None
+    """The cursor for the next page, or None on the last one."""
+
+
+@dataclass(frozen=True)
+class CurrencySummary:
+    currency: str
+    balance_minor: int
+    held_minor: int
+    available_minor: int
+    received_this_month_minor: int
+    paid_out_this_month_minor: int
+    escrow_pending_minor: int
+
+
+@dataclass(frozen=True)
+class PartySummary:
+    party_id: str
+    month_start: datetime
+    currencies: list[CurrencySummary]
+
+
+def funding_account_id(currency: str) -> str:
+    """The system account top-ups are drawn from, one per currency."""
+    return f"acct_funding_{currency.lower()}"
+
+
+def fee_account_id(currency: str) -> str:
+    """The platform's fee account, one per currency."""
+    return f"acct_platform_fees_{currency.lower()}"
+
+
+# Reading --------------------------------------------------------------------
+
+
+async def _view(session: AsyncSession, wallet: Wallet) -> WalletView:
+    balance = await ledger_service.get_balance(session, account_id=wallet.account_id)
+    return WalletView(
+        wallet=wallet,
+        balance_minor=balance.posted_minor,
+        held_minor=balance.debits_pending,
+        available_minor=balance.available_minor,
+    )
+
+
+async def _owned_wallet(session: AsyncSession, *, wallet_id: str, actor: Actor) -> Wallet:
+    wallet = await repository.get(session, wallet_id)
+    if wallet is None:
+        raise WalletNotFound()
+    parties_service.check_owner(actor, wallet.party_id)
+    return wallet
+
+
+async def get_wallet(session: AsyncSession, *, wallet_id: str, actor: Actor) -> WalletView:
+    return await _view(session, await _owned_wallet(session, wallet_id=wallet_id, actor=actor))
+
+
+async def list_party_wallets(session: AsyncSession, *, party_id: str, actor: Actor) -> list[WalletView]:
+    party = await parties_service.get_party(session, party_id=party_id, actor=actor)
+    return [await _view(session, w) for w in await repository.list_for_party(session, party.id)]
+
+
+# Opening and topping up -----------------------------------------------------
+
+
+async def open_wallet(
+    session: AsyncSession, *, party_id: str, currency: str, actor: Actor, now: datetime
+) -> WalletView:
+    """Open the party's wallet in ``currency``: two ledger accounts and the row naming them."""
+    money.check_currency(currency)
+    parties_service.check_owner(actor, party_id)
+    # The party's row lock decides between two requests opening the same wallet.
+    party = await parties_service.lock_party(session, party_id=party_id)
+    if await repository.get_for_party(session, party_id=party.id, currency=currency) is not None:
+        raise WalletExists(f"Party {party.id} already has a {currency} wallet.")
+    accounts = [
+        await ledger_service.create_account(
+            session,
+            currency=currency,
+            kind=kind,
+            owner_type="party",
+            owner_id=party.id,
+            debits_must_not_exceed_credits=True,
+            now=now,
+            actor=actor,
+        )
+        for kind in (WALLET_ACCOUNT_KIND, HOLDS_ACCOUNT_KIND)
+    ]
+    wallet = Wallet(
+        id=ids.new_id("wal"),
+        party_id=party.id,
+        currency=currency,
+        account_id=accounts[0].id,
+        holds_account_id=accounts[1].id,
+        created_at=now,
+    )
+    session.add(wallet)
+    await session.flush()
+    await audit_service.record(
+        session,
+        actor=actor,
+        action="wallet.opened",
+        entity_type="wallet",
+        entity_id=wallet.id,
+        data={"party_id": party.id, "currency": currency, "account_id": wallet.account_id},
+    )
+    return await _view(session, wallet)
+
+
+async def top_up(
+    session: AsyncSession,
+    *,
+    wallet_id: str,
+    amount_minor: int,
+    reference: str | None,
+    reason: str,
+    actor: Actor,
+    now: datetime,
+) -> TopUp:
+    """Credit the wallet from the currency's funding account (operations and tests)."""
+    wallet = await _owned_wallet(session, wallet_id=wallet_id, actor=actor)
+    funding = await ledger_service.ensure_account(
+        session,
+        account_id=funding_account_id(wallet.currency),
+        currency=wallet.currency,
+        kind=FUNDING_ACCOUNT_KIND,
+        now=now,
+        actor=actor,
+    )
+    transfer = await ledger_service.create_transfer(
+        session,
+        debit_account_id=funding.id,
+        credit_account_id=wallet.account_id,
+        amount_minor=amount_minor,
+        currency=wallet.currency,
+        code=TOP_UP_CODE,
+        metadata=_metadata(wallet_id=wallet.id, reference=reference, reason=reason),
+        now=now,
+        actor=actor,
+    )
+    await audit_service.record(
+        session,
+        actor=actor,
+        action="wallet.topped_up",
+        entity_type="wallet",
+        entity_id=wallet.id,
+        data={"transfer_id": transfer.id, "amount_minor": amount_minor, "reference": reference},
+    )
+    return TopUp(transfer=transfer, reference=reference, reason=reason, wallet=await _view(session, wallet))
+
+
+# Holds ----------------------------------------------------------------------
+
+
+async def place_hold(
+    session: AsyncSession,
+    *,
+    wallet_id: str,
+    amount_minor: int,
+    reason: str,
+    reference: str | None,
+    expires_in_seconds: int | None,
+    actor: Actor,
+    now: datetime,
+) -> HoldView:
+    """Reserve ``amount_minor`` of the wallet's available money; InsufficientFunds
+    (from the ledger) when it does not have it, PartySuspended when its party is."""
+    wallet = await _owned_wallet(session, wallet_id=wallet_id, actor=actor)
+    await parties_service.lock_debitable(session, party_id=wallet.party_id)
+    pending = await ledger_service.create_transfer(
+        session,
+        debit_account_id=wallet.account_id,
+        credit_account_id=wallet.holds_account_id,
+        amount_minor=amount_minor,
+        currency=wallet.currency,
+        code=HOLD_CODE,
+        pending=True,
+        timeout_seconds=expires_in_seconds,
+        transfer_id=ids.new_id("hold"),
+        metadata=_metadata(wallet_id=wallet.id, reference=reference, reason=reason),
+        now=now,
+        actor=actor,
+    )
+    await audit_service.record(
+        session,
+        actor=actor,
+        action="hold.placed",
+        entity_type="hold",
+        entity_id=pending.id,
+        data={"wallet_id": wallet.id, "amount_minor": amount_minor, "reference": reference},
+    )
+    return await _hold_view(session, wallet=wallet, hold_id=pending.id)
+
+
+async def get_hold(session: AsyncSession, *, hold_id: str, actor: Actor) -> HoldView:
+    pending, wallet = await _owned_hold(session, hold_id=hold_id, actor=actor)
+    return await _hold_view(session, wallet=wallet, hold_id=pending.id)
+
+
+async def list_holds(
+    session: AsyncSession, *, wallet_id: str, before_seq: int | None, limit: int, actor: Actor
+) -> tuple[list[HoldView], int | None]:
+    """The wallet's holds, newest first, and the cursor for the next page."""
+    wallet = await _owned_wallet(session, wallet_id=wallet_id, actor=actor)
+    pendings = await ledger_service.list_account_transfers(
+        session,
+        account_id=wallet.account_id,
+        side="debit",
+        kind="pending",
+        code=HOLD_CODE,
+        before_seq=before_seq,
+        limit=limit,
+    )
+    resolutions = await ledger_service.get_resolutions(session, pending_ids=[p.id for p in pendings])
+    view = await _view(session, wallet)
+    holds = [HoldView(pending=p, resolution=resolutions.get(p.id), wallet=view) for p in pendings]
+    return holds, (pendings[-1].seq if len(pendings) == limit else None)
+
+
+async def capture_hold(
+    session: AsyncSession,
+    *,
+    hold_id: str,
+    amount_minor: int | None,
+    destination_wallet_id: str | None,
+    platform_fee_minor: int,
+    actor: Actor,
+    now: datetime,
+) -> HoldView:
+    """Post the hold (all of it, or ``amount_minor``; the rest returns to the
+    wallet) and pay the captured money to the destination wallet, less the
+    platform's fee, in one transaction."""
+    pending, wallet = await _owned_hold(session, hold_id=hold_id, actor=actor)
+    captured = pending.amount_minor if amount_minor is None else amount_minor
+    if captured > pending.amount_minor:
+        raise ledger_service.AmountExceedsPending(
+            f"Cannot capture {captured}: hold {hold_id} holds {pending.amount_minor}."
+        )
+    destination = await _destination(session, wallet=wallet, destination_wallet_id=destination_wallet_id)
+    to_platform = captured if destination is None else platform_fee_minor
+    if destination is None and platform_fee_minor:
+        raise InvalidCapture(
+            "Without a destination wallet the whole capture goes to the platform; leave platform_fee_minor out."
+        )
+    if to_platform > captured:
+        raise InvalidCapture(f"The platform fee {to_platform} exceeds the captured {captured}.")
+    await parties_service.lock_debitable(session, party_id=wallet.party_id)
+    fees = await ledger_service.ensure_account(
+        session,
+        account_id=fee_account_id(wallet.currency),
+        currency=wallet.currency,
+        kind=FEE_ACCOUNT_KIND,
+        debits_must_not_exceed_credits=True,
+        now=now,
+        actor=actor,
+    )
+    legs: list[ledger_service.Leg] = []
+    paid = {"hold_id": hold_id, "wallet_id": wallet.id}
+    if destination is not None and captured > to_platform:
+        legs.append(
+            ledger_service.Leg(
+                debit_account_id=wallet.holds_account_id,
+                credit_account_id=destination.account_id,
+                amount_minor=captured - to_platform,
+                currency=wallet.currency,
+                code=CAPTURE_CODE,
+                metadata={**paid, **_optional(pending.metadata_, "reference", "reason")},
+            )
+        )
+    if to_platform:
+        legs.append(
+            ledger_service.Leg(
+                debit_account_id=wallet.holds_account_id,
+                credit_account_id=fees.id,
+                amount_minor=to_platform,
+                currency=wallet.currency,
+                code=FEE_CODE,
+                metadata=paid,
+            )
+        )
+    # Every account this capture touches, locked up front in the ledger's order,
+    # so the two ledger calls below cannot deadlock with another capture.
+    await ledger_service.lock_accounts(
+        session, account_ids=[wallet.account_id, wallet.holds_account_id, *(leg.credit_account_id for leg in legs)]
+    )
+    await ledger_service.post_pending(
+        session,
+        pending_id=hold_id,
+        amount_minor=captured,
+        metadata={"destination_wallet_id": destination.id if destination else None, "platform_fee_minor": to_platform},
+        now=now,
+        actor=actor,
+    )
+    await ledger_service.create_journal_entry(session, legs=legs, now=now, actor=actor)
+    await audit_service.record(
+        session,
+        actor=actor,
+        action="hold.captured",
+        entity_type="hold",
+        entity_id=hold_id,
+        data={
+            "wallet_id": wallet.id,
+            "captured_minor": captured,
+            "destination_wallet_id": destination.id if destination else None,
+            "platform_fee_minor": to_platform,
+        },
+    )
+    return await _hold_view(session, wallet=wallet, hold_id=hold_id)
+
+
+async def release_hold(session: AsyncSession, *, hold_id: str, actor: Actor, now: datetime) -> HoldView:
+    """Void the hold: all of it returns to the wallet's available money."""
+    pending, wallet = await _owned_hold(session, hold_id=hold_id, actor=actor)
+    await ledger_service.void_pending(session, pending_id=pending.id, now=now, actor=actor)
+    await audit_service.record(
+        session,
+        actor=actor,
+        action="hold.released",
+        entity_type="hold",
+        entity_id=hold_id,
+        data={"wallet_id": wallet.id, "amount_minor": pending.amount_minor},
+    )
+    return await _hold_view(session, wallet=wallet, hold_id=hold_id)
+
+
+async def _owned_hold(session: AsyncSession, *, hold_id: str, actor: Actor) -> tuple[ledger_models.Transfer, Wallet]:
+    try:
+        pending = await ledger_service.get_transfer(session, transfer_id=hold_id)
+    except ledger_service.TransferNotFound:
+        raise HoldNotFound() from None
+    wallet = await repository.get_by_account(session, pending.debit_account_id)
+    if pending.kind != "pending" or pending.code != HOLD_CODE or wallet is None:
+        raise HoldNotFound()
+    parties_service.check_owner(actor, wallet.party_id)
+    return pending, wallet
+
+
+async def _hold_view(session: AsyncSession, *, wallet: Wallet, hold_id: str) -> HoldView:
+    pending = await ledger_service.get_transfer(session, transfer_id=hold_id)
+    resolutions = await ledger_service.get_resolutions(session, pending_ids=[hold_id])
+    return HoldView(pending=pending, resolution=resolutions.get(hold_id), wallet=await _view(session, wallet))
+
+
+async def _destination(session: AsyncSession, *, wallet: Wallet, destination_wallet_id: str | None) -> Wallet | None:
+    if destination_wallet_id is None:
+        return None
+    destination = await repository.get(session, destination_wallet_id)
+    if destination is None:
+        raise WalletNotFound(f"No destination wallet {destination_wallet_id}.")
+    if destination.id == wallet.id:
+        raise InvalidCapture("A hold cannot be captured to its own wallet; release it instead.")
+    if destination.currency != wallet.currency:
+        raise ledger_service.CurrencyMismatch(
+            f"The hold is in {wallet.currency}; wallet {destination.id} is in {destination.currency}."
+        )
+    return destination
+
+
+# History and summary --------------------------------------------------------
+
+
+async def history(
+    session: AsyncSession, *, wallet_id: str, before_seq: int | None, limit: int, actor: Actor
+) -> HistoryPage:
+    """Every movement of the wallet's money, newest first, with its balance and
+    held money before and after, derived from the ledger entries."""
+    wallet = await _owned_wallet(session, wallet_id=wallet_id, actor=actor)
+    rows = await ledger_service.list_account_entries(
+        session, account_id=wallet.account_id, before_seq=before_seq, limit=limit
+    )
+    entries = [entry for row in rows if (entry := _history_entry(row)) is not None]
+    return HistoryPage(entries=entries, next_before_seq=rows[-1].seq if len(rows) == limit else None)
+
+
+def _history_entry(row: ledger_service.AccountEntry) -> HistoryEntry | None:
+    if row.side == "debit":
+        kind = _ENTRY_TYPE_BY_DEBIT[row.kind]
+    elif row.kind in ("posted", "post_pending"):
+        kind = schemas.EntryType.credit
+    else:
+        # Money reserved towards this wallet, or such a reservation undone:
+        # neither its balance nor its held money moved.
+        return None
+    described = row.pending_metadata if row.pending_id is not None else row.metadata
+    is_hold = row.kind != "posted" and row.side == "debit"
+    return HistoryEntry(
+        seq=row.seq,
+        transfer_id=row.transfer_id,
+        type=kind,
+        amount_minor=row.amount_minor,
+        balance_before_minor=row.before.credits_posted - row.before.debits_posted,
+        balance_after_minor=row.after.credits_posted - row.after.debits_posted,
+        held_before_minor=row.before.debits_pending,
+        held_after_minor=row.after.debits_pending,
+        hold_id=(row.pending_id or row.transfer_id) if is_hold else None,
+        reference=(described or {}).get("reference"),
+        reason=(described or {}).get("reason"),
+        created_at=row.created_at,
+    )
+
+
+async def party_summary(session: AsyncSession, *, party_id: str, actor: Actor, now: datetime) -> PartySummary:
+    """Per currency: the party's wallet money, what came in and went out of its
+    wallets this calendar month (UTC), and what it holds in escrow accounts."""
+    party = await parties_service.get_party(session, party_id=party_id, actor=actor)
+    month_start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    next_month = (month_start.replace(day=28) + _FOUR_DAYS).replace(day=1)
+    wallets = await repository.list_for_party(session, party.id)
+    flows = await ledger_service.posted_flows(
+        session, account_ids=[w.account_id for w in wallets], since=month_start, until=next_month
+    )
+    escrow: dict[str, int] = {}
+    for account in await _party_accounts(session, party_id=party.id):
+        if account.kind.startswith(ESCROW_ACCOUNT_KIND_PREFIX):
+            balance = ledger_service.balance_of(account)
+            escrow[account.currency] = escrow.get(account.currency, 0) + balance.posted_minor
+    by_currency: dict[str, CurrencySummary] = {}
+    for wallet in wallets:
+        view = await _view(session, wallet)
+        paid_out, received = flows[wallet.account_id]
+        by_currency[wallet.currency] = CurrencySummary(
+            currency=wallet.currency,
+            balance_minor=view.balance_minor,
+            held_minor=view.held_minor,
+            available_minor=view.available_minor,
+            received_this_month_minor=received,
+            paid_out_this_month_minor=paid_out,
+            escrow_pending_minor=escrow.get(wallet.currency, 0),
+        )
+    for currency, amount in escrow.items():
+        if currency not in by_currency:
+            by_currency[currency] = CurrencySummary(currency, 0, 0, 0, 0, 0, amount)
+    return PartySummary(
+        party_id=party.id,
+        month_start=month_start,
+        currencies=[by_currency[c] for c in sorted(by_currency)],
+    )
+
+
+_FOUR_DAYS = timedelta(days=4)
+_ACCOUNTS_PAGE = 200
+
+
+async def _party_accounts(session: AsyncSession, *, party_id: str) -> list[ledger_models.Account]:
+    accounts: list[ledger_models.Account] = []
+    while True:
+        page = await ledger_service.list_accounts(
+            session,
+            owner_type="party",
+            owner_id=party_id,
+            after_seq=accounts[-1].seq if accounts else None,
+            limit=_ACCOUNTS_PAGE,
+        )
+        accounts.extend(page)
+        if len(page) < _ACCOUNTS_PAGE:
+            return accounts
+
+
+def _metadata(*, wallet_id: str, reference: str | None, reason: str) -> dict[str, Any]:
+    described: dict[str, Any] = {"wallet_id": wallet_id, "reason": reason}
+    if reference is not None:
+        described["reference"] = reference
+    return described
+
+
+def _optional(source: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {key: source[key] for key in keys if key in source}
