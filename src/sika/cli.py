@@ -20,7 +20,7 @@ from sika.auth import service as auth_service
 from sika.auth.scopes import Scope
 from sika.core import clock, db, migrate
 from sika.core import logging as sika_logging
-from sika.core.config import InsecureSettings, Settings, get_settings, reference_markdown
+from sika.core.config import Environment, InsecureSettings, Settings, get_settings, reference_markdown
 from sika.core.context import Actor
 from sika.jobs import worker as jobs_worker
 from sika.sandbox import app as sandbox_app
@@ -100,6 +100,8 @@ def run(
         console.print(f"API        {base}/v1   (docs: {base}/docs)")
         console.print(f"Readiness  {base}/ready")
         console.print(f"Metrics    {base}/metrics")
+        if settings.ENV is not Environment.production:
+            console.print(f"Sandbox    http://{settings.SANDBOX_HOST}:{settings.SANDBOX_PORT}/_sandbox/docs")
         if secret is not None:
             key_file = settings.PGDATA_DIR.parent / ADMIN_KEY_FILE
             key_file.parent.mkdir(parents=True, exist_ok=True)
@@ -118,9 +120,19 @@ async def _serve(settings: Settings, url: str, *, host: str, port: int, worker_c
             settings, database_url=url, concurrency=worker_concurrency, install_signal_handlers=False
         )
     )
+    sandbox: uvicorn.Server | None = None
+    sandbox_task: asyncio.Task[None] | None = None
+    if settings.ENV is not Environment.production:
+        # The sandbox posts its webhooks to this very API unless told otherwise.
+        target = settings.SANDBOX_WEBHOOK_TARGET or f"http://{host}:{port}/v1/webhooks"
+        sandbox = sandbox_app.build_server(settings, webhook_target=target, embedded=True)
+        sandbox_task = asyncio.create_task(sandbox.serve())
     try:
         await server.serve()
     finally:
+        if sandbox is not None and sandbox_task is not None:
+            sandbox.should_exit = True
+            await sandbox_task
         worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await worker

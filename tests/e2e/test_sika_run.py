@@ -28,10 +28,11 @@ def _postgres_running_in(data_dir: Path) -> bool:
 
 def test_sika_run_serves_ready_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
+    sandbox_port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
         "SIKA_PORT": str(port),
-        "SIKA_SANDBOX_PORT": str(free_port()),
+        "SIKA_SANDBOX_PORT": str(sandbox_port),
         "SIKA_PGDATA_DIR": str(tmp_path / "pgdata"),
     }
     log_path = tmp_path / "run.log"
@@ -61,6 +62,9 @@ def test_sika_run_serves_ready_and_stops_cleanly(tmp_path: Path) -> None:
         assert keys.status_code == 200
         assert [k["name"] for k in keys.json()] == ["first admin"]
         assert _postgres_running_in(tmp_path / "pgdata")
+        sandbox = httpx.get(f"http://127.0.0.1:{sandbox_port}/_sandbox/openapi.json", timeout=5)
+        assert sandbox.status_code == 200
+        assert "Sika PSP sandbox" in sandbox.text
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)

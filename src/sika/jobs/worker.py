@@ -9,9 +9,10 @@ from sika.core.db import make_engine, make_sessionmaker
 from sika.idempotency import tasks as idempotency_tasks
 from sika.jobs import app as jobs_app
 from sika.jobs import tasks as jobs_tasks
+from sika.ledger import tasks as ledger_tasks
 
 # Importing a domain's tasks module declares its jobs; this list is the whole set.
-TASK_MODULES = (idempotency_tasks, jobs_tasks)
+TASK_MODULES = (idempotency_tasks, jobs_tasks, ledger_tasks)
 
 
 def build(database_url: str) -> procrastinate.App:
