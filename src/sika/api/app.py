@@ -14,7 +14,7 @@ from sika import __version__
 from sika.api import problems
 from sika.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from sika.api.ratelimit import RateLimiter
-from sika.api.routers import alerts, api_keys, audit, parties, system, wallets
+from sika.api.routers import alerts, api_keys, audit, ledger, parties, system, wallets
 from sika.core.config import Settings
 from sika.core.db import make_engine, make_sessionmaker
 
@@ -23,7 +23,7 @@ API_PREFIX = "/v1"
 
 def api_router() -> APIRouter:
     v1 = APIRouter(prefix=API_PREFIX)
-    for module in (api_keys, audit, alerts, parties, wallets):
+    for module in (api_keys, audit, alerts, ledger, parties, wallets):
         v1.include_router(module.router)
     return v1
 
