@@ -443,6 +443,51 @@ async def capture_hold(
     return await _hold_view(session, wallet=wallet, hold_id=hold_id)
 
 
+async def capture_hold_to_account(
+    session: AsyncSession,
+    *,
+    hold_id: str,
+    account_id: str,
+    code: str,
+    metadata: dict[str, Any],
+    actor: Actor,
+    now: datetime,
+) -> HoldView:
+    """Post the whole hold and pay it to a system ledger account (for a
+    payout, the provider's clearing account), in one transaction.
+
+    Unlike ``capture_hold`` it does not ask whether the party may be debited:
+    it records money that has already left (the provider paid it out), which
+    a suspension decided meanwhile must not keep out of the books."""
+    pending, wallet = await _owned_hold(session, hold_id=hold_id, actor=actor)
+    await ledger_service.lock_accounts(
+        session, account_ids=[wallet.account_id, wallet.holds_account_id, account_id]
+    )
+    await ledger_service.post_pending(
+        session, pending_id=hold_id, metadata={"destination_account_id": account_id}, now=now, actor=actor
+    )
+    await ledger_service.create_transfer(
+        session,
+        debit_account_id=wallet.holds_account_id,
+        credit_account_id=account_id,
+        amount_minor=pending.amount_minor,
+        currency=wallet.currency,
+        code=code,
+        metadata={"hold_id": hold_id, "wallet_id": wallet.id, **metadata},
+        now=now,
+        actor=actor,
+    )
+    await audit_service.record(
+        session,
+        actor=actor,
+        action="hold.captured",
+        entity_type="hold",
+        entity_id=hold_id,
+        data={"wallet_id": wallet.id, "captured_minor": pending.amount_minor, "destination_account_id": account_id},
+    )
+    return await _hold_view(session, wallet=wallet, hold_id=hold_id)
+
+
 async def release_hold(session: AsyncSession, *, hold_id: str, actor: Actor, now: datetime) -> HoldView:
     """Void the hold: all of it returns to the wallet's available money."""
     pending, wallet = await _owned_hold(session, hold_id=hold_id, actor=actor)
