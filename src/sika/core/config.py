@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     """How often a worker records that it is alive."""
     WORKER_HEARTBEAT_STALE_SECONDS: int = 90
     """A worker silent for longer makes /ready answer 503."""
+    JOBS_STALLED_AFTER_SECONDS: int = 60
+    """A running job whose worker has not beaten for this long is presumed dead and run again."""
 
     PARTY_TOKEN_ISSUER: str = "sika"
     """`iss` of party tokens."""
@@ -148,6 +150,8 @@ class Settings(BaseSettings):
     """Delays between attempts at processing a stored webhook event."""
     RECONCILE_AFTER_SECONDS: int = 300
     """A collection or payout not final after this long is checked with its provider."""
+    PAYOUT_PROVIDERS: dict[str, str] = {"XOF": "paystack", "GHS": "paystack"}
+    """The provider that pays out each currency to mobile money (payouts do not fail over)."""
 
     def production_problems(self) -> list[str]:
         """Every reason this configuration is unsafe for production."""

@@ -9,14 +9,13 @@ from sika.jobs import app as jobs_app
 
 log = structlog.get_logger(__name__)
 
-STALLED_AFTER_SECONDS = 60
-"""A job whose worker has not beaten for this long is presumed dead and run again."""
-
 
 @jobs_app.task("jobs.retry_stalled", queue="maintenance", cron="* * * * *")
 async def retry_stalled(context: procrastinate.JobContext, timestamp: int) -> int:
+    """Run again the jobs whose worker has not beaten for ``JOBS_STALLED_AFTER_SECONDS``."""
     manager = context.app.job_manager
-    stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS)
+    stalled_after = jobs_app.runtime_of(context).settings.JOBS_STALLED_AFTER_SECONDS
+    stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after)
     count = 0
     for job in stalled:
         log.warning("job_stalled_retrying", job_id=job.id, task=job.task_name)
