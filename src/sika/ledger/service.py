@@ -37,6 +37,8 @@ A refused transfer writes nothing: balances and transfers stay as they were.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -366,6 +368,15 @@ def check_timeout(timeout_seconds: int | None, *, pending: bool) -> int | None:
     if not 1 <= timeout_seconds <= MAX_TIMEOUT_SECONDS:
         raise InvalidTransfer(f"A timeout is 1 to {MAX_TIMEOUT_SECONDS} seconds.")
     return timeout_seconds
+
+
+def transfer_id_for_key(*, owner: str, key: str) -> str:
+    """A transfer id derived from a client's idempotency key, for the grouped
+    path, which commits apart from the request: if the request's own commit
+    is lost, the retry with the same key finds this transfer by its id
+    instead of writing a second one."""
+    digest = hashlib.sha256(f"{owner}\x00{key}".encode()).digest()[:16]
+    return "xfr_" + base64.b32encode(digest).decode().rstrip("=").lower()
 
 
 def transfer_request(

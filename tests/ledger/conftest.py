@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sika.core import clock, db
+from sika.ledger import batcher
+from sika.ledger import service as ledger_service
+from sika.ledger.models import Account
+from tests.conftest import TEST_ACTOR
+
+
+@pytest.fixture(autouse=True)
+async def _close_batchers() -> AsyncIterator[None]:
+    """The grouped path keeps connections per event loop; each test's database goes with it."""
+    yield
+    await batcher.close_all()
+
+
+@dataclass(frozen=True)
+class Books:
+    """A world account (no flags), two overdraft-protected wallets and one
+    debit-normal account, in XOF; ``alice`` starts with 1,000."""
+
+    world: str
+    alice: str
+    bob: str
+    receivable: str
+
+
+@pytest.fixture
+async def books(sessions: async_sessionmaker[AsyncSession]) -> Books:
+    now = clock.now()
+    async with db.transaction(sessions) as session:
+        world = await ledger_service.create_account(session, currency="XOF", kind="world", now=now, actor=TEST_ACTOR)
+        alice = await ledger_service.create_account(
+            session,
+            currency="XOF",
+            kind="wallet",
+            owner_type="party",
+            owner_id="pty_alice",
+            debits_must_not_exceed_credits=True,
+            now=now,
+            actor=TEST_ACTOR,
+        )
+        bob = await ledger_service.create_account(
+            session,
+            currency="XOF",
+            kind="wallet",
+            owner_type="party",
+            owner_id="pty_bob",
+            debits_must_not_exceed_credits=True,
+            now=now,
+            actor=TEST_ACTOR,
+        )
+        receivable = await ledger_service.create_account(
+            session, currency="XOF", kind="receivable", credits_must_not_exceed_debits=True, now=now, actor=TEST_ACTOR
+        )
+        await ledger_service.create_transfer(
+            session,
+            debit_account_id=world.id,
+            credit_account_id=alice.id,
+            amount_minor=1000,
+            currency="XOF",
+            code="top_up",
+            now=now,
+            actor=TEST_ACTOR,
+        )
+    return Books(world=world.id, alice=alice.id, bob=bob.id, receivable=receivable.id)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    totals: dict[str, tuple[int, int, int, int, int]]
+    """Per account: debits/credits posted, debits/credits pending, version."""
+    transfer_count: int
+    timeout_count: int
+
+
+async def snapshot(sessions: async_sessionmaker[AsyncSession]) -> Snapshot:
+    """Everything a refused operation must leave as it was."""
+    async with db.transaction(sessions) as session:
+        rows = await session.execute(
+            sa.select(
+                Account.id,
+                Account.debits_posted,
+                Account.credits_posted,
+                Account.debits_pending,
+                Account.credits_pending,
+                Account.version,
+            )
+        )
+        totals = {row[0]: (row[1], row[2], row[3], row[4], row[5]) for row in rows}
+        count = await session.scalar(sa.text("SELECT count(*) FROM ledger_transfers"))
+        timeouts = await session.scalar(sa.text("SELECT count(*) FROM ledger_pending_timeouts"))
+    return Snapshot(totals=totals, transfer_count=int(count or 0), timeout_count=int(timeouts or 0))
+
+
+async def balance(sessions: async_sessionmaker[AsyncSession], account_id: str) -> ledger_service.Balance:
+    async with db.transaction(sessions) as session:
+        return await ledger_service.get_balance(session, account_id=account_id)

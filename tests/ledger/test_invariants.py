@@ -1,0 +1,109 @@
+"""The invariant checks find what is wrong, and the job turns breaches into alerts and metrics."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from prometheus_client import REGISTRY
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sika.alerts import service as alerts_service
+from sika.core import clock, db
+from sika.ledger import invariants, tasks
+from sika.ledger import service as ledger_service
+from tests.conftest import TEST_ACTOR
+from tests.ledger.conftest import Books
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def run_checks(sessions: Sessions) -> invariants.Report:
+    async with db.transaction(sessions) as session:
+        return await invariants.check_all(session)
+
+
+async def test_a_healthy_ledger_passes_every_check(sessions: Sessions, books: Books) -> None:
+    async with db.transaction(sessions) as session:
+        hold = await ledger_service.create_transfer(
+            session,
+            debit_account_id=books.alice,
+            credit_account_id=books.bob,
+            amount_minor=300,
+            currency="XOF",
+            code="hold",
+            pending=True,
+            timeout_seconds=60,
+            now=clock.now(),
+            actor=TEST_ACTOR,
+        )
+        await ledger_service.create_transfer(
+            session,
+            debit_account_id=books.alice,
+            credit_account_id=books.bob,
+            amount_minor=100,
+            currency="XOF",
+            code="hold",
+            pending=True,
+            now=clock.now(),
+            actor=TEST_ACTOR,
+        )
+        await ledger_service.post_pending(
+            session, pending_id=hold.id, amount_minor=200, now=clock.now(), actor=TEST_ACTOR
+        )
+    report = await run_checks(sessions)
+    assert report.ok
+    assert [r.name for r in report.results] == [
+        "balanced",
+        "account_totals",
+        "balance_flags",
+        "resolutions",
+        "timeouts",
+    ]
+
+
+async def test_drifted_totals_are_found_and_alerted_once(sessions: Sessions, books: Books) -> None:
+    # Account totals are not append-only, so a bug (or a hand edit) could move them.
+    async with db.transaction(sessions) as session:
+        await session.execute(
+            sa.text("UPDATE ledger_accounts SET credits_posted = credits_posted + 5 WHERE id = :id"), {"id": books.bob}
+        )
+    report = await run_checks(sessions)
+    assert not report.ok
+    by_check = {r.name: r for r in report.results}
+    assert by_check["balanced"].breach_count == 1
+    assert by_check["balanced"].breaches[0].entity_id == "XOF"
+    assert by_check["account_totals"].breach_count == 1
+    breach = by_check["account_totals"].breaches[0]
+    assert breach.entity_id == books.bob
+    assert (
+        breach.message
+        == "totals (debits/credits posted, debits/credits pending) 0/5/0/0 but its transfers sum to 0/0/0/0"
+    )
+    for _ in range(2):
+        async with db.transaction(sessions) as session:
+            assert await tasks.record_breaches(session, report) == 2
+    async with db.transaction(sessions) as session:
+        alerts = await alerts_service.list_alerts(session, kind=tasks.INVARIANT_ALERT_KIND)
+    assert sorted((a.entity_type, a.entity_id, a.severity) for a in alerts) == sorted(
+        [("currency", "XOF", "critical"), ("ledger_account", books.bob, "critical")]
+    )
+    assert REGISTRY.get_sample_value("sika_ledger_invariant_breaches", {"check": "account_totals"}) == 1.0
+    assert REGISTRY.get_sample_value("sika_ledger_invariant_breaches", {"check": "resolutions"}) == 0.0
+
+
+async def test_a_lost_timeout_is_found(sessions: Sessions, books: Books) -> None:
+    async with db.transaction(sessions) as session:
+        await ledger_service.create_transfer(
+            session,
+            debit_account_id=books.alice,
+            credit_account_id=books.bob,
+            amount_minor=300,
+            currency="XOF",
+            code="hold",
+            pending=True,
+            timeout_seconds=60,
+            now=clock.now(),
+            actor=TEST_ACTOR,
+        )
+        await session.execute(sa.text("DELETE FROM ledger_pending_timeouts"))
+    report = await run_checks(sessions)
+    assert [(r.name, r.breach_count) for r in report.results if r.breach_count] == [("timeouts", 1)]
