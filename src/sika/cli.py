@@ -13,6 +13,8 @@ from typing import Annotated
 import typer
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from sika.api.app import create_app
@@ -23,6 +25,7 @@ from sika.core import logging as sika_logging
 from sika.core.config import Environment, InsecureSettings, Settings, get_settings, reference_markdown
 from sika.core.context import Actor
 from sika.jobs import worker as jobs_worker
+from sika.ledger import invariants as ledger_invariants
 from sika.sandbox import app as sandbox_app
 
 app = typer.Typer(help="Sika: money movement on a double-entry ledger.", no_args_is_help=True)
@@ -279,3 +282,43 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_â€
 def docs_config() -> None:
     """Print the configuration reference (docs/configuration.md) as Markdown."""
     typer.echo(reference_markdown(), nl=False)
+
+
+@app.command()
+def check() -> None:
+    """Check the ledger's invariants and print a report; exits 1 on any breach."""
+    settings = _settings()
+    with _database(settings) as url:
+        report = asyncio.run(_check_ledger(url))
+    table = Table("check", "result", "breaches")
+    for result in report.results:
+        table.add_row(
+            result.description,
+            "[green]ok[/]" if result.breach_count == 0 else "[bold red]BREACHED[/]",
+            str(result.breach_count),
+        )
+    console.print(table)
+    for breach in report.breaches:
+        console.print(escape(breach.describe()), style="red")
+    if not report.ok:
+        err_console.print("[bold red]The ledger's invariants are breached.[/]")
+        raise typer.Exit(1)
+    console.print("[bold green]The ledger's invariants hold.[/]")
+
+
+async def _check_ledger(url: str) -> ledger_invariants.Report:
+    engine = db.make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=err_console,
+        ) as progress:
+            task = progress.add_task("Checking the ledger", total=len(ledger_invariants.CHECKS))
+            async with db.transaction(db.make_sessionmaker(engine)) as session:
+                return await ledger_invariants.check_all(
+                    session,
+                    on_check=lambda name, description: progress.update(task, description=description),
+                    on_result=lambda result: progress.advance(task),
+                )
+    finally:
+        await engine.dispose()

@@ -253,18 +253,23 @@ CHECKS: Sequence[tuple[str, str, Check]] = (
 
 
 async def check_all(
-    session: AsyncSession, *, on_check: Callable[[str, str], None] | None = None
+    session: AsyncSession,
+    *,
+    on_check: Callable[[str, str], None] | None = None,
+    on_result: Callable[[CheckResult], None] | None = None,
 ) -> Report:
     """Run every check in one snapshot, so they all see the same state of the
     ledger: call it first thing in its transaction (it sets REPEATABLE READ).
-    ``on_check(name, description)`` is called before each one."""
+    ``on_check(name, description)`` is called before each check,
+    ``on_result(result)`` after it."""
     await session.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
     results = []
     for name, description, check in CHECKS:
         if on_check is not None:
             on_check(name, description)
         count, breaches = await check(session)
-        results.append(
-            CheckResult(name=name, description=description, breach_count=count, breaches=tuple(breaches))
-        )
+        result = CheckResult(name=name, description=description, breach_count=count, breaches=tuple(breaches))
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
     return Report(results=tuple(results))
