@@ -1,0 +1,262 @@
+"""Real parallelism against one database: several processes, many connections."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import random
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sika.core import clock, db, errors
+from sika.ledger import invariants
+from sika.ledger import service as ledger_service
+from tests.conftest import TEST_ACTOR
+from tests.ledger.conftest import balance, snapshot
+
+Sessions = async_sessionmaker[AsyncSession]
+
+PROCESSES = 4
+CONNECTIONS_PER_PROCESS = 16
+ACCOUNTS = 20
+RUN_SECONDS = 10.0
+OPENING_BALANCE = 10_000
+
+
+async def _worker_loop(database_url: str, account_ids: list[str], seconds: float) -> dict[str, int]:
+    """One process: 16 connections, each making random transfers back to back:
+    single transfers, pending ones posted or voided, and two-leg journal
+    entries whose legs lock the same accounts in opposite orders."""
+    engine = db.make_engine(database_url, pool_size=CONNECTIONS_PER_PROCESS, max_overflow=0)
+    sessions = db.make_sessionmaker(engine)
+    outcomes: Counter[str] = Counter()
+    deadline = time.monotonic() + seconds
+
+    async def connection_loop(seed: int) -> None:
+        rng = random.Random(seed)
+        while time.monotonic() < deadline:
+            a, b = rng.sample(account_ids, 2)
+            amount = rng.randint(1, 3000)
+            choice = rng.random()
+            try:
+                async with db.transaction(sessions) as session:
+                    if choice < 0.5:
+                        await ledger_service.create_transfer(
+                            session,
+                            debit_account_id=a,
+                            credit_account_id=b,
+                            amount_minor=amount,
+                            currency="XOF",
+                            code="stress",
+                            now=clock.now(),
+                            actor=TEST_ACTOR,
+                        )
+                    elif choice < 0.75:
+                        legs = [
+                            ledger_service.Leg(
+                                debit_account_id=a,
+                                credit_account_id=b,
+                                amount_minor=amount,
+                                currency="XOF",
+                                code="stress",
+                            ),
+                            ledger_service.Leg(
+                                debit_account_id=b,
+                                credit_account_id=a,
+                                amount_minor=amount // 2 + 1,
+                                currency="XOF",
+                                code="stress",
+                            ),
+                        ]
+                        await ledger_service.create_journal_entry(session, legs=legs, now=clock.now(), actor=TEST_ACTOR)
+                    else:
+                        hold = await ledger_service.create_transfer(
+                            session,
+                            debit_account_id=a,
+                            credit_account_id=b,
+                            amount_minor=amount,
+                            currency="XOF",
+                            code="stress",
+                            pending=True,
+                            now=clock.now(),
+                            actor=TEST_ACTOR,
+                        )
+                        if rng.random() < 0.5:
+                            await ledger_service.post_pending(
+                                session,
+                                pending_id=hold.id,
+                                amount_minor=rng.randint(1, amount),
+                                now=clock.now(),
+                                actor=TEST_ACTOR,
+                            )
+                        else:
+                            await ledger_service.void_pending(
+                                session, pending_id=hold.id, now=clock.now(), actor=TEST_ACTOR
+                            )
+                outcomes["ok"] += 1
+            except ledger_service.InsufficientFunds:
+                outcomes["insufficient_funds"] += 1
+            except errors.SikaError as exc:
+                outcomes[f"unexpected:{exc.code}"] += 1
+            except Exception as exc:  # anything else reaching a caller (a deadlock) fails the test
+                outcomes[f"error:{type(exc).__name__}"] += 1
+
+    try:
+        await asyncio.gather(*(connection_loop(random.randrange(2**32)) for _ in range(CONNECTIONS_PER_PROCESS)))
+    finally:
+        await engine.dispose()
+    return dict(outcomes)
+
+
+def _process_main(database_url: str, account_ids: list[str], seconds: float, queue: Any) -> None:
+    queue.put(asyncio.run(_worker_loop(database_url, account_ids, seconds)))
+
+
+@pytest.mark.slow
+async def test_64_connections_in_4_processes_keep_the_ledger_whole(database_url: str, sessions: Sessions) -> None:
+    now = clock.now()
+    async with db.transaction(sessions) as session:
+        world = await ledger_service.create_account(session, currency="XOF", kind="world", now=now, actor=TEST_ACTOR)
+        account_ids = []
+        for _ in range(ACCOUNTS):
+            account = await ledger_service.create_account(
+                session, currency="XOF", kind="wallet", debits_must_not_exceed_credits=True, now=now, actor=TEST_ACTOR
+            )
+            await ledger_service.create_transfer(
+                session,
+                debit_account_id=world.id,
+                credit_account_id=account.id,
+                amount_minor=OPENING_BALANCE,
+                currency="XOF",
+                code="fund",
+                now=now,
+                actor=TEST_ACTOR,
+            )
+            account_ids.append(account.id)
+
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    workers = [
+        context.Process(target=_process_main, args=(database_url, account_ids, RUN_SECONDS, queue))
+        for _ in range(PROCESSES)
+    ]
+    started = time.monotonic()
+    for worker in workers:
+        worker.start()
+    results = await asyncio.get_running_loop().run_in_executor(None, lambda: [queue.get(timeout=120) for _ in workers])
+    for worker in workers:
+        worker.join(timeout=30)
+    elapsed = time.monotonic() - started
+
+    outcomes: Counter[str] = Counter()
+    for result in results:
+        outcomes.update(result)
+    assert elapsed >= RUN_SECONDS
+    assert set(outcomes) <= {"ok", "insufficient_funds"}, outcomes
+    assert outcomes["ok"] > 100, outcomes
+
+    async with db.transaction(sessions) as session:
+        report = await invariants.check_all(session)
+    assert report.ok, [b.describe() for b in report.breaches]
+    total = 0
+    for account_id in account_ids:
+        account_balance = await balance(sessions, account_id)
+        assert account_balance.available_minor >= 0
+        assert account_balance.debits_pending == 0
+        total += account_balance.posted_minor
+    assert total == ACCOUNTS * OPENING_BALANCE
+    async with db.transaction(sessions) as session:
+        count = await session.scalar(sa.text("SELECT count(*) FROM ledger_transfers WHERE code = 'stress'"))
+    assert count is not None
+    assert count >= outcomes["ok"]
+
+
+async def _hundred_pending(submit: Any) -> Counter[str]:
+    async def one() -> str:
+        try:
+            await submit()
+        except ledger_service.InsufficientFunds:
+            return "insufficient_funds"
+        return "ok"
+
+    return Counter(await asyncio.gather(*(one() for _ in range(100))))
+
+
+async def _wallet_with(sessions: Sessions, amount: int) -> tuple[str, str]:
+    now = clock.now()
+    async with db.transaction(sessions) as session:
+        world = await ledger_service.create_account(session, currency="XOF", kind="world", now=now, actor=TEST_ACTOR)
+        wallet = await ledger_service.create_account(
+            session, currency="XOF", kind="wallet", debits_must_not_exceed_credits=True, now=now, actor=TEST_ACTOR
+        )
+        await ledger_service.create_transfer(
+            session,
+            debit_account_id=world.id,
+            credit_account_id=wallet.id,
+            amount_minor=amount,
+            currency="XOF",
+            code="fund",
+            now=now,
+            actor=TEST_ACTOR,
+        )
+    return world.id, wallet.id
+
+
+async def test_100_concurrent_holds_on_connections_exactly_10_succeed(sessions: Sessions, engine: Any) -> None:
+    world, wallet = await _wallet_with(sessions, 10 * 250)
+
+    async def submit() -> None:
+        async with db.transaction(sessions) as session:
+            await ledger_service.create_transfer(
+                session,
+                debit_account_id=wallet,
+                credit_account_id=world,
+                amount_minor=250,
+                currency="XOF",
+                code="hold",
+                pending=True,
+                now=clock.now(),
+                actor=TEST_ACTOR,
+            )
+
+    outcomes = await _hundred_pending(submit)
+    assert outcomes == Counter({"ok": 10, "insufficient_funds": 90})
+    wallet_balance = await balance(sessions, wallet)
+    assert (wallet_balance.posted_minor, wallet_balance.debits_pending, wallet_balance.available_minor) == (
+        2500,
+        2500,
+        0,
+    )
+    assert (await snapshot(sessions)).transfer_count == 1 + 10
+
+
+async def test_100_concurrent_holds_on_the_grouped_path_exactly_10_succeed(sessions: Sessions, engine: Any) -> None:
+    world, wallet = await _wallet_with(sessions, 10 * 250)
+
+    async def submit() -> None:
+        await ledger_service.submit_transfer(
+            engine,
+            debit_account_id=wallet,
+            credit_account_id=world,
+            amount_minor=250,
+            currency="XOF",
+            code="hold",
+            pending=True,
+            now=clock.now(),
+            actor=TEST_ACTOR,
+        )
+
+    outcomes = await _hundred_pending(submit)
+    assert outcomes == Counter({"ok": 10, "insufficient_funds": 90})
+    wallet_balance = await balance(sessions, wallet)
+    assert (wallet_balance.posted_minor, wallet_balance.debits_pending, wallet_balance.available_minor) == (
+        2500,
+        2500,
+        0,
+    )
+    assert (await snapshot(sessions)).transfer_count == 1 + 10
