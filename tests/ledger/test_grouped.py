@@ -1,0 +1,90 @@
+"""The grouped write path: transfers that arrive together share one
+transaction, yet each is checked and answered on its own."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from sika.core import clock
+from sika.ledger import service as ledger_service
+from tests.conftest import TEST_ACTOR
+from tests.ledger.conftest import Books, balance, snapshot
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def submit(engine: AsyncEngine, **kwargs: Any) -> ledger_service.TransferRecord:
+    kwargs.setdefault("currency", "XOF")
+    kwargs.setdefault("code", "grouped")
+    return await ledger_service.submit_transfer(engine, now=clock.now(), actor=TEST_ACTOR, **kwargs)
+
+
+def group_count() -> float:
+    return REGISTRY.get_sample_value("sika_ledger_group_size_count") or 0.0
+
+
+async def test_a_refused_transfer_does_not_fail_its_neighbours(
+    engine: AsyncEngine, sessions: Sessions, books: Books
+) -> None:
+    groups_before = group_count()
+    results = await asyncio.gather(
+        submit(engine, debit_account_id=books.alice, credit_account_id=books.bob, amount_minor=600),
+        submit(engine, debit_account_id=books.alice, credit_account_id=books.bob, amount_minor=600),
+        submit(engine, debit_account_id=books.alice, credit_account_id=books.bob, amount_minor=400),
+        submit(engine, debit_account_id=books.alice, credit_account_id="acct_missing", amount_minor=1),
+        return_exceptions=True,
+    )
+    assert group_count() - groups_before == 1
+    assert isinstance(results[0], ledger_service.TransferRecord)
+    assert isinstance(results[1], ledger_service.InsufficientFunds)
+    assert isinstance(results[2], ledger_service.TransferRecord)
+    assert isinstance(results[3], ledger_service.AccountNotFound)
+    alice = await balance(sessions, books.alice)
+    bob = await balance(sessions, books.bob)
+    assert (alice.posted_minor, bob.posted_minor) == (0, 1000)
+    # Two transfers from alice to bob in one group: each account was written once.
+    assert (alice.version, bob.version) == (2, 1)
+
+
+async def test_a_repeated_id_in_one_burst_is_written_once(
+    engine: AsyncEngine, sessions: Sessions, books: Books
+) -> None:
+    results = await asyncio.gather(
+        *(
+            submit(
+                engine,
+                debit_account_id=books.alice,
+                credit_account_id=books.bob,
+                amount_minor=100,
+                transfer_id="same-1",
+            )
+            for _ in range(5)
+        )
+    )
+    assert {r.id for r in results} == {"same-1"}
+    assert sorted(r.replayed for r in results) == [False, True, True, True, True]
+    assert (await balance(sessions, books.bob)).posted_minor == 100
+
+
+async def test_a_refusal_on_the_grouped_path_changes_nothing(
+    engine: AsyncEngine, sessions: Sessions, books: Books
+) -> None:
+    before = await snapshot(sessions)
+    with pytest.raises(ledger_service.ExceedsDebits):
+        await submit(engine, debit_account_id=books.world, credit_account_id=books.receivable, amount_minor=1)
+    assert await snapshot(sessions) == before
+
+
+async def test_hot_account_many_callers(engine: AsyncEngine, sessions: Sessions, books: Books) -> None:
+    results = await asyncio.gather(
+        *(submit(engine, debit_account_id=books.world, credit_account_id=books.bob, amount_minor=3) for _ in range(200))
+    )
+    assert len({r.id for r in results}) == 200
+    bob = await balance(sessions, books.bob)
+    assert bob.posted_minor == 600
+    assert bob.version < 200
