@@ -17,6 +17,7 @@ from sika.api.ratelimit import RateLimiter
 from sika.api.routers import alerts, api_keys, audit, ledger, parties, system, wallets
 from sika.core.config import Settings
 from sika.core.db import make_engine, make_sessionmaker
+from sika.ledger import batcher as ledger_batcher
 
 API_PREFIX = "/v1"
 
@@ -40,6 +41,7 @@ def create_app(settings: Settings, *, database_url: str, engine: AsyncEngine | N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        await ledger_batcher.close_for_engine(engine)
         if owns_engine:
             await engine.dispose()
 

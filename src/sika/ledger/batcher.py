@@ -242,6 +242,14 @@ def for_engine(engine: AsyncEngine) -> TransferBatcher:
     return batcher
 
 
+async def close_for_engine(engine: AsyncEngine) -> None:
+    """Close this event loop's batcher for ``engine`` (when the app shuts down)."""
+    by_engine = _batchers.get(asyncio.get_running_loop())
+    batcher = by_engine.pop(engine, None) if by_engine is not None else None
+    if batcher is not None:
+        await batcher.close()
+
+
 async def close_all() -> None:
     """Close this event loop's batchers (at shutdown, and between tests)."""
     loop = asyncio.get_running_loop()
