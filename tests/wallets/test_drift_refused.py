@@ -185,3 +185,23 @@ class TestTheDatabaseRefusesDrift:
             message = await assert_refused(sessions, statement, id=owner.wallet_id, other=holds_account)
             assert "wallets are never changed or deleted" in message
         await assert_untouched(client, platform_headers, sessions, owner.wallet_id)
+
+    async def test_writing_the_open_holds_list_by_hand(
+        self,
+        client: httpx.AsyncClient,
+        platform_headers: dict[str, str],
+        sessions: Sessions,
+        holding: tuple[Owner, str],
+    ) -> None:
+        owner, hold_id = holding
+        account, _ = await accounts_of(sessions, owner.wallet_id)
+        for statement in (
+            "DELETE FROM wallet_open_holds WHERE transfer_id = :hold",
+            "UPDATE wallet_open_holds SET transfer_id = transfer_id WHERE transfer_id = :hold",
+            "INSERT INTO wallet_open_holds (account_id, transfer_id) SELECT :account, id FROM ledger_transfers"
+            " WHERE kind = 'posted' LIMIT 1",
+            "TRUNCATE wallet_open_holds",
+        ):
+            message = await assert_refused(sessions, statement, hold=hold_id, account=account)
+            assert "wallet_open_holds follows the ledger transfers" in message
+        await assert_untouched(client, platform_headers, sessions, owner.wallet_id)

@@ -52,3 +52,24 @@ class Wallet(Base):
     holds_account_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
     """The ledger account the wallet's holds reserve funds towards."""
     created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+
+
+class WalletOpenHold(Base):
+    """The open pending transfers on wallet accounts, one row per account
+    they touch: the list the database checks a wallet account's pending
+    totals against at commit, so the check costs the open holds, not the
+    account's whole history.
+
+    It holds no amount (the transfer has it). Rows are written only by the
+    trigger on ledger transfers (migration ``0003``): added with a pending
+    transfer, removed with its post, void or expiry; any other write is refused."""
+
+    __tablename__ = "wallet_open_holds"
+    __table_args__ = (sa.Index("ix_wallet_open_holds_transfer_id", "transfer_id"),)
+
+    account_id: Mapped[str] = mapped_column(
+        sa.String(64), sa.ForeignKey("ledger_accounts.id"), primary_key=True
+    )
+    transfer_id: Mapped[str] = mapped_column(
+        sa.String(64), sa.ForeignKey("ledger_transfers.id"), primary_key=True
+    )

@@ -21,8 +21,9 @@ from alembic import op
 #   checked at commit (so the ledger may update totals before inserting the
 #   transfers that explain them) whenever either side changes: new totals
 #   with no transfer, or a pending transfer or resolution with no totals. The
-#   cost is a pass over the account's transfers, paid only by transactions
-#   that place, capture, release or expire one of its holds;
+#   open holds are listed in ``wallet_open_holds``, kept by a trigger on the
+#   transfers and written by nothing else, so the check costs the account's
+#   open holds, not its history;
 # * a wallet account keeps its kind and its overdraft protection for good;
 # * a wallet row points, for good, at two accounts of the right kind, owned by
 #   its party, overdraft-protected, in its currency (the foreign keys).
@@ -68,6 +69,39 @@ CREATE TRIGGER wallets_account_kind_and_flags BEFORE UPDATE ON ledger_accounts F
         OR NEW.credits_must_not_exceed_debits IS DISTINCT FROM OLD.credits_must_not_exceed_debits))
     EXECUTE FUNCTION wallets_guard_account();
 
+-- The open holds of wallet accounts, kept by the transfers themselves: a
+-- pending transfer adds a row per wallet account it touches, its post, void
+-- or expiry removes them. Nothing else may write the list.
+CREATE FUNCTION wallets_track_open_holds() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.kind = 'pending' THEN
+        INSERT INTO wallet_open_holds (account_id, transfer_id)
+        SELECT a.id, NEW.id FROM ledger_accounts a
+         WHERE a.id IN (NEW.debit_account_id, NEW.credit_account_id) AND a.kind IN ('wallet', 'wallet.holds');
+    ELSE
+        DELETE FROM wallet_open_holds WHERE transfer_id = NEW.pending_id;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER wallets_open_holds_follow_transfers AFTER INSERT ON ledger_transfers FOR EACH ROW
+    WHEN (NEW.kind <> 'posted')
+    EXECUTE FUNCTION wallets_track_open_holds();
+
+CREATE FUNCTION wallets_open_holds_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- Depth 1 is this trigger on a statement sent by a client; the
+    -- transfers' trigger writes from depth 2.
+    IF pg_trigger_depth() < 2 THEN
+        RAISE EXCEPTION 'wallet_open_holds follows the ledger transfers: % refused', TG_OP
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END $$;
+CREATE TRIGGER wallets_open_holds_written_by_transfers BEFORE INSERT OR UPDATE OR DELETE ON wallet_open_holds
+    FOR EACH ROW EXECUTE FUNCTION wallets_open_holds_guard();
+CREATE TRIGGER wallets_open_holds_no_truncate BEFORE TRUNCATE ON wallet_open_holds
+    FOR EACH STATEMENT EXECUTE FUNCTION wallets_open_holds_guard();
+
 CREATE FUNCTION wallets_check_open_holds(p_account_id text) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     account ledger_accounts%ROWTYPE;
@@ -78,14 +112,11 @@ BEGIN
     IF account.kind IS NULL OR account.kind NOT IN ('wallet', 'wallet.holds') THEN
         RETURN;
     END IF;
-    SELECT coalesce(sum(p.amount_minor), 0) INTO open_debits
-      FROM ledger_transfers p
-     WHERE p.debit_account_id = account.id AND p.kind = 'pending'
-       AND NOT EXISTS (SELECT 1 FROM ledger_transfers r WHERE r.pending_id = p.id);
-    SELECT coalesce(sum(p.amount_minor), 0) INTO open_credits
-      FROM ledger_transfers p
-     WHERE p.credit_account_id = account.id AND p.kind = 'pending'
-       AND NOT EXISTS (SELECT 1 FROM ledger_transfers r WHERE r.pending_id = p.id);
+    SELECT coalesce(sum(t.amount_minor) FILTER (WHERE t.debit_account_id = account.id), 0),
+           coalesce(sum(t.amount_minor) FILTER (WHERE t.credit_account_id = account.id), 0)
+      INTO open_debits, open_credits
+      FROM wallet_open_holds h JOIN ledger_transfers t ON t.id = h.transfer_id
+     WHERE h.account_id = account.id;
     IF account.debits_pending <> open_debits OR account.credits_pending <> open_credits THEN
         RAISE EXCEPTION 'wallet account %: pending totals (debits %, credits %) differ from its open holds (debits %, credits %)',
             account.id, account.debits_pending, account.credits_pending, open_debits, open_credits
@@ -125,6 +156,11 @@ DROP FUNCTION wallets_hold_written();
 DROP TRIGGER wallets_pending_totals_match_holds ON ledger_accounts;
 DROP FUNCTION wallets_account_pending_changed();
 DROP FUNCTION wallets_check_open_holds(text);
+DROP TRIGGER wallets_open_holds_no_truncate ON wallet_open_holds;
+DROP TRIGGER wallets_open_holds_written_by_transfers ON wallet_open_holds;
+DROP FUNCTION wallets_open_holds_guard();
+DROP TRIGGER wallets_open_holds_follow_transfers ON ledger_transfers;
+DROP FUNCTION wallets_track_open_holds();
 DROP TRIGGER wallets_account_kind_and_flags ON ledger_accounts;
 DROP FUNCTION wallets_guard_account();
 DROP TRIGGER wallets_accounts_fit ON wallets;
@@ -182,11 +218,23 @@ def upgrade() -> None:
     sa.UniqueConstraint('party_id', 'currency', name='uq_wallets_party_id_currency'),
     sa.UniqueConstraint('seq', name=op.f('uq_wallets_seq'))
     )
+    # No pending transfer can touch a wallet account before this revision
+    # (their kinds start here), so the open-holds list starts empty and true.
+    op.create_table('wallet_open_holds',
+    sa.Column('account_id', sa.String(length=64), nullable=False),
+    sa.Column('transfer_id', sa.String(length=64), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['ledger_accounts.id'], name=op.f('fk_wallet_open_holds_account_id_ledger_accounts')),
+    sa.ForeignKeyConstraint(['transfer_id'], ['ledger_transfers.id'], name=op.f('fk_wallet_open_holds_transfer_id_ledger_transfers')),
+    sa.PrimaryKeyConstraint('account_id', 'transfer_id', name=op.f('pk_wallet_open_holds'))
+    )
+    op.create_index('ix_wallet_open_holds_transfer_id', 'wallet_open_holds', ['transfer_id'], unique=False)
     op.execute(GUARDS)
 
 
 def downgrade() -> None:
     op.execute("SET LOCAL lock_timeout = '5s'")
     op.execute(DROP_GUARDS)
+    op.drop_index('ix_wallet_open_holds_transfer_id', table_name='wallet_open_holds')
+    op.drop_table('wallet_open_holds')
     op.drop_table('wallets')
     op.drop_table('parties')
