@@ -380,15 +380,6 @@ async def capture_hold(
     if to_platform > captured:
         raise InvalidCapture(f"The platform fee {to_platform} exceeds the captured {captured}.")
     await parties_service.lock_debitable(session, party_id=wallet.party_id)
-    fees = await ledger_service.ensure_account(
-        session,
-        account_id=fee_account_id(wallet.currency),
-        currency=wallet.currency,
-        kind=FEE_ACCOUNT_KIND,
-        debits_must_not_exceed_credits=True,
-        now=now,
-        actor=actor,
-    )
     legs: list[ledger_service.Leg] = []
     paid = {"hold_id": hold_id, "wallet_id": wallet.id}
     if destination is not None and captured > to_platform:
@@ -403,6 +394,15 @@ async def capture_hold(
             )
         )
     if to_platform:
+        fees = await ledger_service.ensure_account(
+            session,
+            account_id=fee_account_id(wallet.currency),
+            currency=wallet.currency,
+            kind=FEE_ACCOUNT_KIND,
+            debits_must_not_exceed_credits=True,
+            now=now,
+            actor=actor,
+        )
         legs.append(
             ledger_service.Leg(
                 debit_account_id=wallet.holds_account_id,
