@@ -4,7 +4,8 @@ answer carries the wallet's balances after it."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import contextlib
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -13,9 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.core import clock, db
-from sika.core.context import system_actor
-from sika.ledger import service as ledger_service
-from sika.ledger.models import Transfer
+from sika.core.config import Settings
+from sika.jobs import app as jobs_app
+from sika.jobs import worker as jobs_worker
 from sika.wallets.service import fee_account_id
 from tests.wallets.conftest import (
     Owner,
@@ -28,6 +29,7 @@ from tests.wallets.conftest import (
 )
 
 Sessions = async_sessionmaker[AsyncSession]
+JOB_WAIT_SECONDS = 20
 
 
 def balances(answer: dict[str, Any]) -> tuple[int, int, int]:
@@ -291,15 +293,32 @@ class TestReleaseAndExpiry:
         assert balances(response.json()) == (10000, 0, 10000)
 
     async def test_the_expiry_job_expires_a_hold_past_its_time(
-        self, client: httpx.AsyncClient, platform_headers: dict[str, str], funded: Owner, sessions: Sessions
+        self,
+        client: httpx.AsyncClient,
+        platform_headers: dict[str, str],
+        funded: Owner,
+        sessions: Sessions,
+        settings: Settings,
+        database_url: str,
     ) -> None:
-        hold = (await place_hold(client, platform_headers, funded.wallet_id, 2500, expires_in_seconds=60)).json()
+        hold = (await place_hold(client, platform_headers, funded.wallet_id, 2500, expires_in_seconds=1)).json()
         kept = (await place_hold(client, platform_headers, funded.wallet_id, 100, expires_in_seconds=600)).json()
+        await asyncio.sleep(seconds_until(hold["expires_at"]) + 0.05)
         async with db.transaction(sessions) as session:
-            expired = await ledger_service.expire_pending(
-                session, now=clock.now() + timedelta(seconds=61), actor=system_actor("ledger.expire_pending")
-            )
-        assert expired == 1
+            job_id = await jobs_app.defer(session, "ledger.expire_pending", timestamp=0)
+        task = asyncio.create_task(
+            jobs_worker.run_worker(settings, database_url=database_url, concurrency=1, install_signal_handlers=False)
+        )
+        try:
+            for _ in range(JOB_WAIT_SECONDS * 10):
+                if await job_status(sessions, job_id) == "succeeded":
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        assert await job_status(sessions, job_id) == "succeeded"
         fetched = (await client.get(f"/v1/holds/{hold['id']}", headers=platform_headers)).json()
         assert fetched["status"] == "expired"
         assert balances(fetched) == (10000, 100, 9900)
@@ -309,14 +328,21 @@ class TestReleaseAndExpiry:
         assert too_late.json()["code"] == "pending_transfer_already_resolved"
 
     async def test_a_hold_past_its_time_cannot_be_captured_before_the_job_runs(
-        self, client: httpx.AsyncClient, platform_headers: dict[str, str], funded: Owner, sessions: Sessions
+        self, client: httpx.AsyncClient, platform_headers: dict[str, str], funded: Owner
     ) -> None:
         hold = (await place_hold(client, platform_headers, funded.wallet_id, 2500, expires_in_seconds=1)).json()
-        async with sessions() as session:
-            expires_at = await session.scalar(sa.select(Transfer.expires_at).where(Transfer.id == hold["id"]))
-        assert expires_at is not None
-        await asyncio.sleep(max(0.0, (expires_at - clock.now()).total_seconds()) + 0.05)
+        await asyncio.sleep(seconds_until(hold["expires_at"]) + 0.05)
         response = await client.post(f"/v1/holds/{hold['id']}/capture", json={}, headers=platform_headers)
         assert response.status_code == 409
         assert response.json()["code"] == "pending_transfer_expired"
         assert await wallet_state(client, platform_headers, funded.wallet_id) == (10000, 2500, 7500)
+
+
+def seconds_until(iso_time: str) -> float:
+    return max(0.0, (datetime.fromisoformat(iso_time) - clock.now()).total_seconds())
+
+
+async def job_status(sessions: Sessions, job_id: int) -> str | None:
+    async with sessions() as session:
+        status = await session.scalar(sa.text("SELECT status FROM procrastinate_jobs WHERE id = :id"), {"id": job_id})
+        return None if status is None else str(status)
