@@ -19,6 +19,7 @@ from sika.auth import service as auth_service
 from sika.core import clock, errors
 from sika.core.config import Settings
 from sika.core.context import Actor
+from sika.core.phases import Phases
 
 
 def get_session(request: Request) -> AsyncSession:
@@ -37,8 +38,18 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def get_phases(request: Request) -> Phases:
+    phases = getattr(request.state, "phases", None)
+    if not isinstance(phases, Phases):
+        raise RuntimeError("Route is not served by PhasedRoute")
+    return phases
+
+
 Session = Annotated[AsyncSession, Depends(get_session)]
 CurrentSettings = Annotated[Settings, Depends(get_settings)]
+CurrentPhases = Annotated[Phases, Depends(get_phases)]
+"""The phases of a ``PhasedRoute`` request: its first one holds the caller's
+authentication and Idempotency-Key claim."""
 
 ScopeCheck = Callable[[Request], Awaitable[Actor]]
 

@@ -20,6 +20,7 @@ from sika.api import problems
 from sika.core import clock, errors
 from sika.core.config import Settings
 from sika.core.context import Actor
+from sika.core.phases import Phases
 from sika.idempotency import service as idempotency_service
 
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -134,3 +135,96 @@ async def _store_refusal(
             now=clock.now(),
             ttl=timedelta(seconds=settings.IDEMPOTENCY_TTL_SECONDS),
         )
+
+
+class PhasedRoute(UnitOfWorkRoute):
+    """For a handler whose service calls a payment provider (DESIGN.md §4 rule 1):
+    its transactions are the service's phases, never one around the request.
+
+    The request's session opens a transaction in which the caller is
+    authenticated and the Idempotency-Key claimed; the handler gets it as
+    ``Phases.first`` (``deps.CurrentPhases``) and the service writes its first
+    recovery point (say, a collection ``initiated``) into it and commits it,
+    claim included, before calling the provider. Later phases run in
+    transactions of their own, and the answer is stored on the claim after
+    the handler returns. So, for one key:
+
+    * a duplicate that arrives while the first request is between phases finds
+      the claim committed without an answer and gets 409
+      ``idempotency_key_in_flight`` (retry later for the stored answer): it
+      never reaches the provider, whose call is never made twice;
+    * a duplicate after the answer is stored gets it back, as with
+      ``UnitOfWorkRoute``;
+    * a refusal before the first commit rolls the first phase back and is
+      stored as ``UnitOfWorkRoute`` stores refusals; after it, it is stored on
+      the committed claim;
+    * if the process dies between phases, the claim stays without an answer
+      (duplicates get 409 until it expires), the recovery point is finished by
+      reconciliation, and the service also records the key on what it created
+      (a unique constraint per creator), so the client can find it by the key.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = APIRoute.get_route_handler(self)
+
+        async def phased(request: Request) -> Response:
+            sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+            async with sessions() as session:
+                await session.begin()
+                phases = Phases(first=session, sessions=sessions)
+                request.state.session = session
+                request.state.phases = phases
+                try:
+                    response = await handler(request)
+                except _Replay as replay:
+                    return _replay_response(replay.stored)
+                except (errors.SikaError, RequestValidationError) as exc:
+                    claim = getattr(request.state, "idempotency", None)
+                    refusal = (
+                        problems.validation_problem(request, exc)
+                        if isinstance(exc, RequestValidationError)
+                        else _render_refusal(request, exc)
+                    )
+                    if claim is None or refusal is None:
+                        raise
+                    if phases.first_committed:
+                        await _store_answer(sessions, claim, refusal)
+                    else:
+                        await session.rollback()
+                        await _store_refusal(request, sessions, claim, refusal)
+                    return refusal
+                finally:
+                    request.state.session = None
+                claim = getattr(request.state, "idempotency", None)
+                if not phases.first_committed:
+                    if claim is not None and response.status_code < 500:
+                        await idempotency_service.store(session, claimed=claim[0], response=_stored(response))
+                    await session.commit()
+                elif claim is not None and response.status_code < 500:
+                    await _store_answer(sessions, claim, response)
+            return response
+
+        return phased
+
+
+def claimed_key(request: Request) -> str | None:
+    """The Idempotency-Key this request claimed, if it sent one."""
+    claim = getattr(request.state, "idempotency", None)
+    return claim[2] if claim is not None else None
+
+
+def _stored(response: Response) -> idempotency_service.StoredResponse:
+    return idempotency_service.StoredResponse(
+        status=response.status_code,
+        body=bytes(response.body),
+        content_type=response.headers.get("content-type", "application/json"),
+    )
+
+
+async def _store_answer(
+    sessions: async_sessionmaker[AsyncSession],
+    claim: tuple[idempotency_service.Claimed, str, str, str],
+    response: Response,
+) -> None:
+    async with sessions() as session, session.begin():
+        await idempotency_service.store(session, claimed=claim[0], response=_stored(response))
