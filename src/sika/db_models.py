@@ -4,18 +4,24 @@ from sika.alerts import models as alerts_models
 from sika.audit import models as audit_models
 from sika.auth import models as auth_models
 from sika.core.db import Base
+from sika.events import models as events_models
 from sika.idempotency import models as idempotency_models
 from sika.ledger import models as ledger_models
 from sika.parties import models as parties_models
+from sika.payments import models as payments_models
 from sika.wallets import models as wallets_models
+from sika.webhooks import models as webhooks_models
 
 __all__ = [
     "Base",
     "alerts_models",
     "audit_models",
     "auth_models",
+    "events_models",
     "idempotency_models",
     "ledger_models",
     "parties_models",
+    "payments_models",
     "wallets_models",
+    "webhooks_models",
 ]

@@ -12,9 +12,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sika import __version__
 from sika.api import problems
+from sika.api import providers as api_providers
 from sika.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from sika.api.ratelimit import RateLimiter
-from sika.api.routers import alerts, api_keys, audit, ledger, parties, system, wallets
+from sika.api.routers import (
+    alerts,
+    api_keys,
+    audit,
+    collections,
+    events,
+    ledger,
+    parties,
+    payouts,
+    system,
+    wallets,
+    webhooks,
+)
 from sika.core.config import Settings
 from sika.core.db import make_engine, make_sessionmaker
 from sika.ledger import batcher as ledger_batcher
@@ -24,8 +37,11 @@ API_PREFIX = "/v1"
 
 def api_router() -> APIRouter:
     v1 = APIRouter(prefix=API_PREFIX)
-    for module in (api_keys, audit, alerts, ledger, parties, wallets):
+    for module in (api_keys, audit, alerts, ledger, parties, wallets, collections, payouts, webhooks, events):
         v1.include_router(module.router)
+    # Provider-calling routes run in phases (``PhasedRoute``), on routers of their own.
+    for phased in (collections.phased_router, payouts.phased_router):
+        v1.include_router(phased)
     return v1
 
 
@@ -42,6 +58,7 @@ def create_app(settings: Settings, *, database_url: str, engine: AsyncEngine | N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await ledger_batcher.close_for_engine(engine)
+        await api_providers.close(app)
         if owns_engine:
             await engine.dispose()
 

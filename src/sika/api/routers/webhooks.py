@@ -1,0 +1,66 @@
+"""Inbound provider webhooks (public, signature-verified, limited per
+address) and the operators' view of them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from sika.api.deps import CurrentSettings, Session, authorize, public_rate_limit
+from sika.api.pagination import MAX_LIMIT, decode_int_cursor, encode_cursor
+from sika.api.unit_of_work import UnitOfWorkRoute
+from sika.auth.scopes import Scope
+from sika.core import clock
+from sika.core.context import Actor
+from sika.webhooks import schemas
+from sika.webhooks import service as webhooks_service
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"], route_class=UnitOfWorkRoute)
+Support = Annotated[Actor, Depends(authorize(Scope.support))]
+
+
+@router.post("/{provider}", response_model=schemas.WebhookAck, dependencies=[Depends(public_rate_limit)])
+async def receive_webhook(
+    provider: str, request: Request, session: Session, settings: CurrentSettings
+) -> schemas.WebhookAck:
+    """Where paystack, fedapay and stripe post their events. No API key: the
+    provider's signature is checked instead (401 when it does not hold). The
+    event is stored and answered 200 at once, duplicates too; a job processes it."""
+    received = await webhooks_service.receive(
+        session,
+        provider=provider,
+        body=await request.body(),
+        headers=request.headers,
+        settings=settings,
+        now=clock.now(),
+    )
+    return schemas.WebhookAck(received=True, duplicate=received.duplicate)
+
+
+@router.get("/events", response_model=schemas.InboundEventPage)
+async def list_webhook_events(
+    session: Session,
+    actor: Support,
+    provider: str | None = None,
+    status: schemas.EventStatus | None = None,
+    reference: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> schemas.InboundEventPage:
+    """Received webhooks, newest first: the backlog (``status=received``), the
+    unmatched and the failed."""
+    events = await webhooks_service.list_events(
+        session, provider=provider, status=status, reference=reference, after_seq=decode_int_cursor(cursor), limit=limit
+    )
+    return schemas.InboundEventPage(
+        data=[schemas.InboundEventOut.model_validate(e) for e in events],
+        next_cursor=encode_cursor(events[-1].seq) if len(events) == limit else None,
+    )
+
+
+@router.post("/events/{event_id}/retry", response_model=schemas.InboundEventOut)
+async def retry_webhook_event(event_id: str, session: Session, actor: Support) -> schemas.InboundEventOut:
+    """Process a failed or unmatched event again, once its cause is fixed."""
+    event = await webhooks_service.retry(session, event_id=event_id, actor=actor, now=clock.now())
+    return schemas.InboundEventOut.model_validate(event)

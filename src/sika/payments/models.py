@@ -1,0 +1,180 @@
+"""Collections (money in from a customer's mobile money or card, credited to a
+wallet) and payouts (money out of a wallet to mobile money).
+
+Each row is its flow's recovery point: it is committed before the provider
+is called, and its ``status`` only ever moves forward (see ``sika.payments.states``).
+Amounts are in the currency's minor unit and never change after creation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sika.core.db import Base
+
+COLLECTION_STATUSES = ("initiated", "action_required", "processing", "succeeded", "failed", "amount_mismatch")
+PAYOUT_STATUSES = ("initiated", "processing", "succeeded", "failed", "reversed")
+METHODS = ("mobile_money", "card")
+OPERATORS = ("orange", "mtn", "moov", "wave")
+NEXT_ACTIONS = ("submit_otp", "approve_on_phone", "redirect")
+PROVIDERS = ("paystack", "fedapay", "stripe")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Collection(Base):
+    __tablename__ = "payments_collections"
+    __table_args__ = (
+        sa.CheckConstraint("amount_minor > 0", name="amount_positive"),
+        sa.CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_format"),
+        sa.CheckConstraint(_in("status", COLLECTION_STATUSES), name="status"),
+        sa.CheckConstraint(_in("method", METHODS), name="method"),
+        sa.CheckConstraint(f"operator IS NULL OR {_in('operator', OPERATORS)}", name="operator"),
+        sa.CheckConstraint(
+            "(method = 'mobile_money') = (operator IS NOT NULL AND phone IS NOT NULL)",
+            name="mobile_money_whole",
+        ),
+        sa.CheckConstraint(r"phone IS NULL OR phone ~ '^\+[1-9][0-9]{6,14}$'", name="phone_e164"),
+        sa.CheckConstraint("country ~ '^[A-Z]{2}$'", name="country_alpha2"),
+        sa.CheckConstraint(f"provider IS NULL OR {_in('provider', PROVIDERS)}", name="provider"),
+        sa.CheckConstraint(f"next_action IS NULL OR {_in('next_action', NEXT_ACTIONS)}", name="next_action"),
+        sa.CheckConstraint("(status = 'action_required') = (next_action IS NOT NULL)", name="action_iff_required"),
+        sa.CheckConstraint("(status = 'succeeded') = (credit_transfer_id IS NOT NULL)", name="credited_iff_succeeded"),
+        sa.CheckConstraint(
+            "(status IN ('succeeded', 'failed', 'amount_mismatch')) = (completed_at IS NOT NULL)",
+            name="completed_iff_final",
+        ),
+        sa.CheckConstraint("char_length(customer_email) BETWEEN 3 AND 254", name="customer_email_length"),
+        sa.CheckConstraint("char_length(description) <= 500", name="description_length"),
+        sa.CheckConstraint("char_length(provider_reference) BETWEEN 1 AND 200", name="provider_reference_length"),
+        sa.CheckConstraint("char_length(display_text) <= 500", name="display_text_length"),
+        sa.CheckConstraint("char_length(redirect_url) <= 2000", name="redirect_url_length"),
+        sa.CheckConstraint("char_length(return_url) <= 2000", name="return_url_length"),
+        sa.CheckConstraint("char_length(failure_code) BETWEEN 1 AND 100", name="failure_code_length"),
+        sa.CheckConstraint("char_length(failure_message) <= 500", name="failure_message_length"),
+        sa.CheckConstraint("char_length(idempotency_key) BETWEEN 1 AND 255", name="idempotency_key_length"),
+        # One Idempotency-Key makes at most one collection, even after its stored answer expired.
+        sa.UniqueConstraint("created_by", "idempotency_key", name="uq_payments_collections_idempotency"),
+        sa.Index("ix_payments_collections_party", "party_id", "seq"),
+        sa.Index("ix_payments_collections_wallet", "wallet_id", "seq"),
+        sa.Index(
+            "ix_payments_collections_open",
+            "last_checked_at",
+            postgresql_where=sa.text("status IN ('initiated', 'action_required', 'processing')"),
+        ),
+    )
+
+    seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), unique=True)
+    """Creation order; the cursor for listing."""
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    """``col_…``; also the reference every provider is given, so a retry never charges twice."""
+    party_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("parties.id"))
+    wallet_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("wallets.id"))
+    """The wallet credited when the collection succeeds."""
+    amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    method: Mapped[str] = mapped_column(sa.String(16))
+    """``mobile_money`` or ``card``."""
+    operator: Mapped[str | None] = mapped_column(sa.String(16))
+    """``orange``, ``mtn``, ``moov`` or ``wave``, for mobile money."""
+    phone: Mapped[str | None] = mapped_column(sa.String(16))
+    """The customer's mobile-money number (E.164)."""
+    country: Mapped[str] = mapped_column(sa.String(2))
+    """Where the customer's mobile money lives (ISO 3166-1 alpha-2)."""
+    customer_email: Mapped[str] = mapped_column(sa.Text)
+    description: Mapped[str] = mapped_column(sa.Text, server_default="")
+    return_url: Mapped[str | None] = mapped_column(sa.Text)
+    """Where a redirect flow sends the customer back."""
+    status: Mapped[str] = mapped_column(sa.String(20))
+    provider: Mapped[str | None] = mapped_column(sa.String(16))
+    """Who took the collection; unknown until a provider answers (the route may fail over)."""
+    provider_reference: Mapped[str | None] = mapped_column(sa.Text)
+    """The provider's id for the charge."""
+    next_action: Mapped[str | None] = mapped_column(sa.String(20))
+    """While ``action_required``: ``submit_otp``, ``approve_on_phone`` or ``redirect``."""
+    display_text: Mapped[str | None] = mapped_column(sa.Text)
+    """What to show the customer, in the provider's words."""
+    redirect_url: Mapped[str | None] = mapped_column(sa.Text)
+    failure_code: Mapped[str | None] = mapped_column(sa.String(100))
+    failure_message: Mapped[str | None] = mapped_column(sa.Text)
+    reported_amount_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
+    """What the provider said it collected, when it differed from ``amount_minor``."""
+    reported_currency: Mapped[str | None] = mapped_column(sa.String(3))
+    credit_transfer_id: Mapped[str | None] = mapped_column(sa.String(64), sa.ForeignKey("ledger_transfers.id"))
+    """The ledger transfer (provider clearing → wallet) that credited the wallet; set once."""
+    created_by: Mapped[str] = mapped_column(sa.String(100))
+    """The actor that asked for it: ``key:<id>`` or ``party:<id>``."""
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    """When it reached a final state."""
+    last_checked_at: Mapped[datetime | None]
+    """When reconciliation last asked the provider about it."""
+
+
+class Payout(Base):
+    __tablename__ = "payments_payouts"
+    __table_args__ = (
+        sa.CheckConstraint("amount_minor > 0", name="amount_positive"),
+        sa.CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_format"),
+        sa.CheckConstraint(_in("status", PAYOUT_STATUSES), name="status"),
+        sa.CheckConstraint(_in("operator", OPERATORS), name="operator"),
+        sa.CheckConstraint(r"phone ~ '^\+[1-9][0-9]{6,14}$'", name="phone_e164"),
+        sa.CheckConstraint("country ~ '^[A-Z]{2}$'", name="country_alpha2"),
+        sa.CheckConstraint(_in("provider", PROVIDERS), name="provider"),
+        sa.CheckConstraint(
+            "(status IN ('succeeded', 'failed', 'reversed')) = (completed_at IS NOT NULL)",
+            name="completed_iff_final",
+        ),
+        sa.CheckConstraint("char_length(recipient_name) BETWEEN 1 AND 200", name="recipient_name_length"),
+        sa.CheckConstraint("char_length(reason) <= 500", name="reason_length"),
+        sa.CheckConstraint("char_length(provider_reference) BETWEEN 1 AND 200", name="provider_reference_length"),
+        sa.CheckConstraint("char_length(failure_code) BETWEEN 1 AND 100", name="failure_code_length"),
+        sa.CheckConstraint("char_length(failure_message) <= 500", name="failure_message_length"),
+        sa.CheckConstraint("char_length(idempotency_key) BETWEEN 1 AND 255", name="idempotency_key_length"),
+        sa.UniqueConstraint("created_by", "idempotency_key", name="uq_payments_payouts_idempotency"),
+        sa.Index("ix_payments_payouts_party", "party_id", "seq"),
+        sa.Index("ix_payments_payouts_wallet", "wallet_id", "seq"),
+        sa.Index(
+            "ix_payments_payouts_open",
+            "last_checked_at",
+            postgresql_where=sa.text("status IN ('initiated', 'processing')"),
+        ),
+    )
+
+    seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), unique=True)
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    """``po_…``; also the provider's reference and idempotency key for the transfer."""
+    party_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("parties.id"))
+    wallet_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("wallets.id"))
+    """The wallet debited."""
+    amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    operator: Mapped[str] = mapped_column(sa.String(16))
+    phone: Mapped[str] = mapped_column(sa.String(16))
+    """The mobile-money number credited (E.164)."""
+    country: Mapped[str] = mapped_column(sa.String(2))
+    recipient_name: Mapped[str] = mapped_column(sa.Text)
+    reason: Mapped[str] = mapped_column(sa.Text, server_default="")
+    status: Mapped[str] = mapped_column(sa.String(20))
+    provider: Mapped[str] = mapped_column(sa.String(16))
+    """Payouts do not fail over: the provider is chosen before the call and kept."""
+    provider_reference: Mapped[str | None] = mapped_column(sa.Text)
+    hold_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("ledger_transfers.id"), unique=True)
+    """The wallet hold placed for the amount: captured on success, released on failure or reversal."""
+    reversal_transfer_id: Mapped[str | None] = mapped_column(sa.String(64), sa.ForeignKey("ledger_transfers.id"))
+    """When a payout is reversed after its hold was captured: the transfer that gave the money back."""
+    failure_code: Mapped[str | None] = mapped_column(sa.String(100))
+    failure_message: Mapped[str | None] = mapped_column(sa.Text)
+    created_by: Mapped[str] = mapped_column(sa.String(100))
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    last_checked_at: Mapped[datetime | None]

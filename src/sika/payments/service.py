@@ -1,0 +1,1273 @@
+"""Collections and payouts: the business rules, phased around provider calls.
+
+A flow that calls a provider never holds a transaction open across the call
+(DESIGN.md §4 rule 1). It runs in phases, each its own transaction:
+
+    1. record      the collection ``initiated`` (a payout also places its hold), commit
+    2. call        the provider, no transaction open; our id is its reference
+    3. record      the provider's answer, under the row lock
+
+A crash between 1 and 3 leaves the row in its recorded state; the
+reconciliation job asks the provider and finishes it. Every way news arrives
+(the provider's answer, a webhook, a reconciliation lookup) becomes one
+``Update`` applied by ``apply_collection_update`` / ``apply_payout_update``
+under the row's lock, so the state moves forward only and money moves once:
+
+* collection: initiated → action_required → processing → succeeded | failed |
+  amount_mismatch. Succeeded credits the wallet from the provider's clearing
+  account with a ledger transfer whose id is derived from the collection's, so
+  even a second attempt could not credit twice.
+* payout: initiated → processing → succeeded | failed, and succeeded →
+  reversed. The hold placed in phase 1 is captured to the provider's clearing
+  account on success, released on failure; a reversal after capture gives
+  the money back with one transfer, a reversal before it releases the hold.
+
+A news item that would move a state backwards (a late or out-of-order
+webhook) changes nothing. One that contradicts a final state (the provider
+says succeeded, Sika has failed) changes nothing either and raises an alert:
+an operator decides. A success whose amount or currency differs from the
+collection's credits nothing, marks it ``amount_mismatch`` and raises a
+critical alert.
+
+Row locks are taken in one order everywhere: webhook event, then the
+collection or payout, then ledger accounts (ascending id, by the ledger).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sika.alerts import service as alerts_service
+from sika.audit import service as audit_service
+from sika.core import db, errors, ids
+from sika.core.context import Actor
+from sika.core.phases import Phases
+from sika.events import service as events_service
+from sika.ledger import service as ledger_service
+from sika.parties import service as parties_service
+from sika.payments import repository, schemas
+from sika.payments.models import Collection, Payout
+from sika.providers import errors as provider_errors
+from sika.providers.base import (
+    CollectionRequest,
+    CollectionResult,
+    CollectionStatus,
+    MobileOperator,
+    NextAction,
+    OtpSubmission,
+    PaymentMethod,
+    PayoutRequest,
+    PayoutResult,
+    PayoutStatus,
+    ProviderName,
+    StatusLookup,
+)
+from sika.providers.events import ProviderEvent
+from sika.providers.failover import CollectionRouter
+from sika.wallets import service as wallets_service
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+"""Phased flows read the time at each phase: a provider call may take seconds."""
+
+CLEARING_ACCOUNT_KIND = "provider.clearing"
+RECONCILE_BATCH_SIZE = 100
+"""Collections (and payouts) checked with their provider per reconciliation run."""
+MAX_TEXT = 500
+
+
+# Errors ---------------------------------------------------------------------
+
+
+class CollectionNotFound(errors.NotFound):
+    """No such collection."""
+
+    code = "collection_not_found"
+
+
+class PayoutNotFound(errors.NotFound):
+    """No such payout."""
+
+    code = "payout_not_found"
+
+
+class WalletNotOfParty(errors.ValidationFailed):
+    """The wallet does not belong to this party."""
+
+    code = "wallet_not_of_party"
+
+
+class WalletCurrencyMismatch(errors.ValidationFailed):
+    """The wallet holds another currency."""
+
+    code = "wallet_currency_mismatch"
+
+
+class CustomerEmailRequired(errors.ValidationFailed):
+    """The provider needs the customer's email: send ``email`` or give the party one."""
+
+    code = "customer_email_required"
+
+
+class CollectionNotAwaitingOtp(errors.Conflict):
+    """The collection is not waiting for an OTP."""
+
+    code = "collection_not_awaiting_otp"
+
+
+class NoPayoutProvider(errors.ValidationFailed):
+    """No provider is configured to pay out in this currency."""
+
+    code = "no_payout_provider"
+
+
+class IdempotencyKeyAlreadyUsed(errors.Conflict):
+    """This Idempotency-Key already created a collection or payout (its stored answer has expired)."""
+
+    code = "idempotency_key_already_used"
+
+
+# States ---------------------------------------------------------------------
+
+FINAL_COLLECTION_STATUSES = frozenset(
+    {schemas.CollectionStatus.succeeded, schemas.CollectionStatus.failed, schemas.CollectionStatus.amount_mismatch}
+)
+FINAL_PAYOUT_STATUSES = frozenset(
+    {schemas.PayoutStatus.succeeded, schemas.PayoutStatus.failed, schemas.PayoutStatus.reversed}
+)
+_COLLECTION_RANK = {
+    schemas.CollectionStatus.initiated: 0,
+    schemas.CollectionStatus.action_required: 1,
+    schemas.CollectionStatus.processing: 2,
+    schemas.CollectionStatus.succeeded: 3,
+    schemas.CollectionStatus.failed: 3,
+    schemas.CollectionStatus.amount_mismatch: 3,
+}
+_PAYOUT_RANK = {
+    schemas.PayoutStatus.initiated: 0,
+    schemas.PayoutStatus.processing: 1,
+    schemas.PayoutStatus.succeeded: 2,
+    schemas.PayoutStatus.failed: 2,
+    schemas.PayoutStatus.reversed: 3,
+}
+
+
+class Source(StrEnum):
+    """Where news about a collection or payout came from."""
+
+    api = "api"
+    """The provider's answer to our own call."""
+    webhook = "webhook"
+    reconciliation = "reconciliation"
+
+
+@dataclass(frozen=True)
+class CollectionUpdate:
+    """News about a collection, whatever brought it."""
+
+    source: Source
+    provider: ProviderName | None
+    status: CollectionStatus
+    """``pending`` says nothing final: with a ``next_action`` the customer must act."""
+    provider_reference: str | None = None
+    next_action: NextAction = NextAction.none
+    display_text: str | None = None
+    redirect_url: str | None = None
+    amount_minor: int | None = None
+    currency: str | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+    detail: str | None = None
+    """For logs: the provider's event or status word."""
+
+
+@dataclass(frozen=True)
+class PayoutUpdate:
+    source: Source
+    provider: ProviderName
+    status: PayoutStatus
+    provider_reference: str | None = None
+    amount_minor: int | None = None
+    currency: str | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+    detail: str | None = None
+
+
+class Applied(StrEnum):
+    """What an update did."""
+
+    changed = "changed"
+    unchanged = "unchanged"
+    """Nothing new, or stale (it would have moved the state backwards)."""
+    disagreement = "disagreement"
+    """It contradicts a final state: alerted, nothing changed."""
+    mismatch = "mismatch"
+    """A success with another amount or currency: alerted, nothing credited."""
+
+
+# Shapes ---------------------------------------------------------------------
+
+
+def collection_out(collection: Collection) -> schemas.CollectionOut:
+    next_action = None
+    if collection.next_action is not None:
+        next_action = schemas.NextActionOut(
+            type=NextAction(collection.next_action),
+            display_text=collection.display_text,
+            redirect_url=collection.redirect_url,
+        )
+    failure = None
+    if collection.failure_code is not None:
+        failure = schemas.Failure(code=collection.failure_code, message=collection.failure_message)
+    return schemas.CollectionOut(
+        id=collection.id,
+        party_id=collection.party_id,
+        wallet_id=collection.wallet_id,
+        amount_minor=collection.amount_minor,
+        currency=collection.currency,
+        method=collection.method,
+        operator=collection.operator,
+        phone=collection.phone,
+        country=collection.country,
+        description=collection.description,
+        status=schemas.CollectionStatus(collection.status),
+        provider=collection.provider,
+        provider_reference=collection.provider_reference,
+        next_action=next_action,
+        failure=failure,
+        reported_amount_minor=collection.reported_amount_minor,
+        reported_currency=collection.reported_currency,
+        credit_transfer_id=collection.credit_transfer_id,
+        created_at=collection.created_at,
+        updated_at=collection.updated_at,
+        completed_at=collection.completed_at,
+    )
+
+
+def payout_out(payout: Payout) -> schemas.PayoutOut:
+    failure = None
+    if payout.failure_code is not None:
+        failure = schemas.Failure(code=payout.failure_code, message=payout.failure_message)
+    return schemas.PayoutOut(
+        id=payout.id,
+        party_id=payout.party_id,
+        wallet_id=payout.wallet_id,
+        amount_minor=payout.amount_minor,
+        currency=payout.currency,
+        operator=payout.operator,
+        phone=payout.phone,
+        country=payout.country,
+        recipient_name=payout.recipient_name,
+        reason=payout.reason,
+        status=schemas.PayoutStatus(payout.status),
+        provider=payout.provider,
+        provider_reference=payout.provider_reference,
+        hold_id=payout.hold_id,
+        reversal_transfer_id=payout.reversal_transfer_id,
+        failure=failure,
+        created_at=payout.created_at,
+        updated_at=payout.updated_at,
+        completed_at=payout.completed_at,
+    )
+
+
+def _clip(text: str | None) -> str | None:
+    return None if text is None else text[:MAX_TEXT]
+
+
+def clearing_account_id(provider: ProviderName | str, currency: str) -> str:
+    """The ledger account of what ``provider`` owes us (or we owe it) in ``currency``."""
+    return f"clearing.{ProviderName(provider).value}.{currency}"
+
+
+async def _clearing_account(
+    session: AsyncSession, *, provider: ProviderName | str, currency: str, now: datetime, actor: Actor
+) -> str:
+    account = await ledger_service.ensure_account(
+        session,
+        account_id=clearing_account_id(provider, currency),
+        currency=currency,
+        kind=CLEARING_ACCOUNT_KIND,
+        now=now,
+        actor=actor,
+    )
+    return account.id
+
+
+# Collections ------------------------------------------------------------------
+
+
+async def create_collection(
+    phases: Phases,
+    *,
+    body: schemas.CollectionCreate,
+    providers: CollectionRouter,
+    idempotency_key: str | None,
+    actor: Actor,
+    clock: Clock,
+) -> Collection:
+    """Start a collection and return it as the provider's answer left it:
+    ``action_required`` with what the customer must do, ``processing``,
+    ``succeeded`` (the wallet credited) or ``failed``."""
+    session = phases.first
+    now = clock()
+    parties_service.check_owner(actor, body.party_id)
+    party = await parties_service.get_party(session, party_id=body.party_id, actor=actor)
+    wallet = (await wallets_service.get_wallet(session, wallet_id=body.wallet_id, actor=actor)).wallet
+    if wallet.party_id != party.id:
+        raise WalletNotOfParty()
+    if wallet.currency != body.currency:
+        raise WalletCurrencyMismatch(f"The wallet holds {wallet.currency}, not {body.currency}.")
+    method = PaymentMethod(body.method.type)
+    if not providers.route(body.currency, method):
+        raise provider_errors.NoRoute(f"No provider collects {body.currency} by {method.value}", provider="none")
+    email = body.email or party.email
+    if email is None:
+        raise CustomerEmailRequired()
+    mobile = body.method if isinstance(body.method, schemas.MobileMoney) else None
+    collection = Collection(
+        id=ids.new_id("col"),
+        party_id=party.id,
+        wallet_id=wallet.id,
+        amount_minor=body.amount_minor,
+        currency=body.currency,
+        method=method.value,
+        operator=mobile.operator.value if mobile else None,
+        phone=mobile.phone if mobile else None,
+        country=(mobile.country if mobile and mobile.country else party.country),
+        customer_email=email,
+        description=body.description,
+        return_url=body.return_url,
+        status=schemas.CollectionStatus.initiated.value,
+        provider=None,
+        provider_reference=None,
+        next_action=None,
+        display_text=None,
+        redirect_url=None,
+        failure_code=None,
+        failure_message=None,
+        reported_amount_minor=None,
+        reported_currency=None,
+        credit_transfer_id=None,
+        created_by=actor.id,
+        idempotency_key=idempotency_key,
+        created_at=now,
+        updated_at=now,
+        completed_at=None,
+        last_checked_at=None,
+    )
+    if not await repository.insert_collection(session, collection):
+        raise IdempotencyKeyAlreadyUsed()
+    collection = await _collection(session, collection.id)
+    await _announce_collection(session, collection, now=now, actor=actor, data={"amount_minor": body.amount_minor})
+    await phases.commit_first()
+
+    request = CollectionRequest(
+        reference=collection.id,
+        amount_minor=collection.amount_minor,
+        currency=collection.currency,
+        method=method,
+        customer_email=collection.customer_email,
+        phone=collection.phone,
+        operator=MobileOperator(collection.operator) if collection.operator else None,
+        country=collection.country,
+        card_token=body.method.card_token if isinstance(body.method, schemas.Card) else None,
+        description=collection.description,
+        return_url=collection.return_url,
+    )
+    try:
+        update = collection_update_from_result(await providers.collect(request, now=clock()), Source.api)
+    except provider_errors.ProviderError as exc:
+        update = collection_update_from_error(exc)
+    async with phases.phase() as session:
+        collection, _ = await apply_collection_update(
+            session, collection_id=collection.id, update=update, now=clock(), actor=actor
+        )
+    return collection
+
+
+async def submit_collection_otp(
+    phases: Phases,
+    *,
+    collection_id: str,
+    otp: str,
+    providers: CollectionRouter,
+    actor: Actor,
+    clock: Clock,
+) -> Collection:
+    """Hand the customer's OTP to the provider that asked for it."""
+    session = phases.first
+    now = clock()
+    collection = await repository.get_collection_for_update(session, collection_id)
+    if collection is None:
+        raise CollectionNotFound()
+    parties_service.check_owner(actor, collection.party_id)
+    if collection.next_action != NextAction.submit_otp.value or collection.provider is None:
+        raise CollectionNotAwaitingOtp(f"The collection is {collection.status}, not waiting for an OTP.")
+    assert collection.provider_reference is not None
+    _move_collection(collection, schemas.CollectionStatus.processing, now=now)
+    await _announce_collection(session, collection, now=now, actor=actor, data={"after": "otp_submitted"})
+    await phases.commit_first()
+
+    provider = ProviderName(collection.provider)
+    submission = OtpSubmission(reference=collection.id, provider_reference=collection.provider_reference, otp=otp)
+    try:
+        result = await providers.provider(provider).submit_otp(submission)
+        update = collection_update_from_result(result, Source.api)
+    except provider_errors.ProviderError as exc:
+        update = collection_update_from_error(exc, provider=provider)
+    async with phases.phase() as session:
+        collection, _ = await apply_collection_update(
+            session, collection_id=collection.id, update=update, now=clock(), actor=actor
+        )
+    return collection
+
+
+async def get_collection(session: AsyncSession, *, collection_id: str, actor: Actor) -> Collection:
+    collection = await repository.get_collection(session, collection_id)
+    if collection is None:
+        raise CollectionNotFound()
+    parties_service.check_owner(actor, collection.party_id)
+    return collection
+
+
+async def list_collections(
+    session: AsyncSession,
+    *,
+    party_id: str | None,
+    wallet_id: str | None,
+    status: schemas.CollectionStatus | None,
+    idempotency_key: str | None,
+    after_seq: int | None,
+    limit: int,
+    actor: Actor,
+) -> Sequence[Collection]:
+    """``idempotency_key`` finds what a request that never got its answer created (the caller's own keys only)."""
+    if actor.is_party:
+        party_id = actor.party_id
+    return await repository.list_collections(
+        session,
+        party_id=party_id,
+        wallet_id=wallet_id,
+        status=status.value if status else None,
+        idempotency_key=idempotency_key,
+        created_by=actor.id,
+        after_seq=after_seq,
+        limit=limit,
+    )
+
+
+def collection_update_from_result(result: CollectionResult, source: Source) -> CollectionUpdate:
+    return CollectionUpdate(
+        source=source,
+        provider=result.provider,
+        status=result.status,
+        provider_reference=result.provider_reference,
+        next_action=result.next_action,
+        display_text=result.display_text,
+        redirect_url=result.redirect_url,
+        amount_minor=result.amount_minor,
+        currency=result.currency,
+        failure_code="declined" if result.status is CollectionStatus.failed else None,
+        failure_message=result.failure_reason,
+        detail=result.provider_status,
+    )
+
+
+def collection_update_from_error(
+    exc: provider_errors.ProviderError, *, provider: ProviderName | None = None
+) -> CollectionUpdate:
+    """What a failed call means: an unknown outcome is still pending at the
+    provider; anything else means nothing was collected."""
+    named = _provider_name(exc.provider) or provider
+    if isinstance(exc, provider_errors.OutcomeUnknown):
+        return CollectionUpdate(
+            source=Source.api,
+            provider=named,
+            status=CollectionStatus.pending,
+            provider_reference=None,
+            detail="outcome_unknown",
+        )
+    code = exc.decline_code if isinstance(exc, provider_errors.ProviderDeclined) else exc.code
+    return CollectionUpdate(
+        source=Source.api,
+        provider=named if not isinstance(exc, provider_errors.NoProviderAvailable) else None,
+        status=CollectionStatus.failed,
+        provider_reference=exc.provider_reference if named else None,
+        failure_code=code,
+        failure_message=exc.detail,
+        detail=exc.code,
+    )
+
+
+def collection_update_from_event(event: ProviderEvent) -> CollectionUpdate:
+    assert event.collection_status is not None
+    return CollectionUpdate(
+        source=Source.webhook,
+        provider=event.provider,
+        status=event.collection_status,
+        provider_reference=event.provider_reference,
+        amount_minor=event.amount_minor,
+        currency=event.currency,
+        failure_code="declined" if event.collection_status is CollectionStatus.failed else None,
+        failure_message=event.failure_reason,
+        detail=event.event_type,
+    )
+
+
+def _provider_name(value: str | None) -> ProviderName | None:
+    try:
+        return ProviderName(value) if value else None
+    except ValueError:
+        return None
+
+
+async def apply_collection_update(
+    session: AsyncSession,
+    *,
+    collection_id: str,
+    update: CollectionUpdate,
+    now: datetime,
+    actor: Actor,
+) -> tuple[Collection, Applied]:
+    """Apply news about a collection under its row lock; see the module docstring."""
+    collection = await repository.get_collection_for_update(session, collection_id)
+    if collection is None:
+        raise CollectionNotFound()
+    current = schemas.CollectionStatus(collection.status)
+    if update.provider is not None and collection.provider not in (None, update.provider.value):
+        await _collection_disagreement(
+            session,
+            collection,
+            update,
+            message=(
+                f"Collection {collection.id} was taken by {collection.provider}, "
+                f"but {update.provider.value} reports on it ({update.source.value}: {update.detail})."
+            ),
+        )
+        return collection, Applied.disagreement
+    learned = False
+    if collection.provider is None and update.provider is not None:
+        collection.provider = update.provider.value
+        learned = True
+    if collection.provider_reference is None and update.provider_reference:
+        collection.provider_reference = update.provider_reference[:200]
+        learned = True
+
+    target = _collection_target(current, update)
+    if current in FINAL_COLLECTION_STATUSES:
+        if target is not None and target in FINAL_COLLECTION_STATUSES and not _agrees(current, target):
+            await _collection_disagreement(
+                session,
+                collection,
+                update,
+                message=(
+                    f"Collection {collection.id} is {current.value} in Sika, but {update.provider or 'the provider'} "
+                    f"says {target.value} ({update.source.value}: {update.detail})."
+                ),
+            )
+            return collection, Applied.disagreement
+        return await _learned(session, collection, learned, now=now), Applied.unchanged
+    if target is None or _COLLECTION_RANK[target] <= _COLLECTION_RANK[current]:
+        if target is not None:
+            log.info(
+                "collection.update_stale",
+                collection_id=collection.id,
+                status=current.value,
+                reported=target.value,
+                source=update.source.value,
+            )
+        return await _learned(session, collection, learned, now=now), Applied.unchanged
+
+    applied = Applied.changed
+    if target is schemas.CollectionStatus.succeeded:
+        if update.amount_minor != collection.amount_minor or update.currency != collection.currency:
+            target = schemas.CollectionStatus.amount_mismatch
+            applied = Applied.mismatch
+            collection.reported_amount_minor = update.amount_minor
+            collection.reported_currency = update.currency
+            collection.failure_code = "amount_mismatch"
+            collection.failure_message = (
+                f"{update.provider or 'The provider'} reported {update.amount_minor} {update.currency} "
+                f"for a collection of {collection.amount_minor} {collection.currency}."
+            )
+            await alerts_service.raise_alert(
+                session,
+                kind="collection.amount_mismatch",
+                severity="critical",
+                message=f"Collection {collection.id}: {collection.failure_message} Nothing was credited.",
+                entity_type="collection",
+                entity_id=collection.id,
+                data={
+                    "expected_amount_minor": collection.amount_minor,
+                    "expected_currency": collection.currency,
+                    "reported_amount_minor": update.amount_minor,
+                    "reported_currency": update.currency,
+                    "source": update.source.value,
+                    "detail": update.detail,
+                },
+            )
+        else:
+            await _credit_wallet(session, collection, now=now, actor=actor)
+    elif target is schemas.CollectionStatus.failed:
+        collection.failure_code = (update.failure_code or "failed")[:100]
+        collection.failure_message = _clip(update.failure_message)
+    elif target is schemas.CollectionStatus.action_required:
+        collection.display_text = _clip(update.display_text)
+        collection.redirect_url = update.redirect_url[:2000] if update.redirect_url else None
+    _move_collection(collection, target, now=now, next_action=update.next_action)
+    await _announce_collection(
+        session, collection, now=now, actor=actor, data={"source": update.source.value, "detail": update.detail}
+    )
+    return collection, applied
+
+
+def _collection_target(current: schemas.CollectionStatus, update: CollectionUpdate) -> schemas.CollectionStatus | None:
+    if update.status is CollectionStatus.succeeded:
+        return schemas.CollectionStatus.succeeded
+    if update.status is CollectionStatus.failed:
+        return schemas.CollectionStatus.failed
+    if update.next_action is not NextAction.none:
+        return schemas.CollectionStatus.action_required
+    # "Pending, nothing to do" moves only a collection no provider had answered for.
+    if current is schemas.CollectionStatus.initiated:
+        return schemas.CollectionStatus.processing
+    return None
+
+
+def _agrees(current: schemas.CollectionStatus, reported: schemas.CollectionStatus) -> bool:
+    if current is schemas.CollectionStatus.amount_mismatch:
+        # The provider says it succeeded (with its amount): that is what was alerted.
+        return reported is schemas.CollectionStatus.succeeded
+    return current is reported
+
+
+def _move_collection(
+    collection: Collection,
+    target: schemas.CollectionStatus,
+    *,
+    now: datetime,
+    next_action: NextAction = NextAction.none,
+) -> None:
+    collection.status = target.value
+    collection.updated_at = now
+    if target is schemas.CollectionStatus.action_required:
+        collection.next_action = next_action.value
+    else:
+        collection.next_action = None
+        collection.display_text = None
+        collection.redirect_url = None
+    if target in FINAL_COLLECTION_STATUSES:
+        collection.completed_at = now
+
+
+async def _learned(session: AsyncSession, collection: Collection, learned: bool, *, now: datetime) -> Collection:
+    if learned:
+        collection.updated_at = now
+        await session.flush()
+    return collection
+
+
+async def _credit_wallet(session: AsyncSession, collection: Collection, *, now: datetime, actor: Actor) -> None:
+    assert collection.provider is not None, "a success names its provider"
+    wallet = (await wallets_service.get_wallet(session, wallet_id=collection.wallet_id, actor=actor)).wallet
+    clearing = await _clearing_account(
+        session, provider=collection.provider, currency=collection.currency, now=now, actor=actor
+    )
+    transfer = await ledger_service.create_transfer(
+        session,
+        debit_account_id=clearing,
+        credit_account_id=wallet.account_id,
+        amount_minor=collection.amount_minor,
+        currency=collection.currency,
+        code="collection.succeeded",
+        transfer_id=f"{collection.id}.credit",
+        metadata={"collection_id": collection.id, "provider": collection.provider},
+        now=now,
+        actor=actor,
+    )
+    assert not transfer.replayed, "the row lock and the state make the credit happen once"
+    collection.credit_transfer_id = transfer.id
+
+
+async def _collection_disagreement(
+    session: AsyncSession, collection: Collection, update: CollectionUpdate, *, message: str
+) -> None:
+    await alerts_service.raise_alert(
+        session,
+        kind="collection.provider_disagreement",
+        severity="critical",
+        message=message,
+        entity_type="collection",
+        entity_id=collection.id,
+        data={
+            "status": collection.status,
+            "provider": collection.provider,
+            "reported_provider": update.provider.value if update.provider else None,
+            "reported_status": update.status.value,
+            "source": update.source.value,
+            "detail": update.detail,
+        },
+    )
+
+
+async def _announce_collection(
+    session: AsyncSession, collection: Collection, *, now: datetime, actor: Actor, data: dict[str, Any]
+) -> None:
+    """The audit row and the domain event of a state change, in its transaction."""
+    await session.flush()
+    shown = collection_out(collection).model_dump(mode="json")
+    await events_service.emit(
+        session,
+        type=f"collection.{collection.status}",
+        entity_type="collection",
+        entity_id=collection.id,
+        party_id=collection.party_id,
+        data=shown,
+        now=now,
+    )
+    await audit_service.record(
+        session,
+        actor=actor,
+        action=f"collection.{collection.status}",
+        entity_type="collection",
+        entity_id=collection.id,
+        data={"status": collection.status, "provider": collection.provider, **data},
+    )
+
+
+async def _collection(session: AsyncSession, collection_id: str) -> Collection:
+    collection = await repository.get_collection(session, collection_id)
+    assert collection is not None
+    return collection
+
+
+# Payouts --------------------------------------------------------------------
+
+
+async def create_payout(
+    phases: Phases,
+    *,
+    body: schemas.PayoutCreate,
+    providers: CollectionRouter,
+    payout_providers: dict[str, str],
+    idempotency_key: str | None,
+    actor: Actor,
+    clock: Clock,
+) -> Payout:
+    """Hold the amount on the wallet, then ask the provider to pay it out with
+    the payout's id as its reference (and idempotency key); return the payout
+    as the provider's answer left it."""
+    session = phases.first
+    now = clock()
+    parties_service.check_owner(actor, body.party_id)
+    party = await parties_service.get_party(session, party_id=body.party_id, actor=actor)
+    view = await wallets_service.get_wallet(session, wallet_id=body.wallet_id, actor=actor)
+    wallet = view.wallet
+    if wallet.party_id != party.id:
+        raise WalletNotOfParty()
+    if wallet.currency != body.currency:
+        raise WalletCurrencyMismatch(f"The wallet holds {wallet.currency}, not {body.currency}.")
+    provider_name = _provider_name(payout_providers.get(body.currency))
+    if provider_name is None:
+        raise NoPayoutProvider(f"No provider is configured to pay out {body.currency}.")
+    try:
+        provider = providers.provider(provider_name)
+    except KeyError:
+        raise NoPayoutProvider(f"{provider_name.value} pays out {body.currency} but is not configured.") from None
+    payout_id = ids.new_id("po")
+    hold = await wallets_service.place_hold(
+        session,
+        wallet_id=wallet.id,
+        amount_minor=body.amount_minor,
+        reason="payout",
+        reference=payout_id,
+        expires_in_seconds=None,
+        actor=actor,
+        now=now,
+    )
+    destination = body.destination
+    payout = Payout(
+        id=payout_id,
+        party_id=party.id,
+        wallet_id=wallet.id,
+        amount_minor=body.amount_minor,
+        currency=body.currency,
+        operator=destination.operator.value,
+        phone=destination.phone,
+        country=destination.country or party.country,
+        recipient_name=body.recipient_name,
+        reason=body.reason,
+        status=schemas.PayoutStatus.initiated.value,
+        provider=provider_name.value,
+        provider_reference=None,
+        hold_id=hold.pending.id,
+        reversal_transfer_id=None,
+        failure_code=None,
+        failure_message=None,
+        created_by=actor.id,
+        idempotency_key=idempotency_key,
+        created_at=now,
+        updated_at=now,
+        completed_at=None,
+        last_checked_at=None,
+    )
+    if not await repository.insert_payout(session, payout):
+        raise IdempotencyKeyAlreadyUsed()
+    payout = await _payout(session, payout_id)
+    await _announce_payout(session, payout, now=now, actor=actor, data={"amount_minor": body.amount_minor})
+    await phases.commit_first()
+
+    request = PayoutRequest(
+        reference=payout.id,
+        amount_minor=payout.amount_minor,
+        currency=payout.currency,
+        phone=payout.phone,
+        operator=MobileOperator(payout.operator),
+        country=payout.country,
+        recipient_name=payout.recipient_name,
+        reason=payout.reason,
+    )
+    try:
+        update = payout_update_from_result(await provider.payout(request), Source.api)
+    except provider_errors.ProviderError as exc:
+        update = payout_update_from_error(exc, provider=provider_name)
+    async with phases.phase() as session:
+        payout, _ = await apply_payout_update(session, payout_id=payout.id, update=update, now=clock(), actor=actor)
+    return payout
+
+
+async def get_payout(session: AsyncSession, *, payout_id: str, actor: Actor) -> Payout:
+    payout = await repository.get_payout(session, payout_id)
+    if payout is None:
+        raise PayoutNotFound()
+    parties_service.check_owner(actor, payout.party_id)
+    return payout
+
+
+async def list_payouts(
+    session: AsyncSession,
+    *,
+    party_id: str | None,
+    wallet_id: str | None,
+    status: schemas.PayoutStatus | None,
+    idempotency_key: str | None,
+    after_seq: int | None,
+    limit: int,
+    actor: Actor,
+) -> Sequence[Payout]:
+    if actor.is_party:
+        party_id = actor.party_id
+    return await repository.list_payouts(
+        session,
+        party_id=party_id,
+        wallet_id=wallet_id,
+        status=status.value if status else None,
+        idempotency_key=idempotency_key,
+        created_by=actor.id,
+        after_seq=after_seq,
+        limit=limit,
+    )
+
+
+def payout_update_from_result(result: PayoutResult, source: Source) -> PayoutUpdate:
+    return PayoutUpdate(
+        source=source,
+        provider=result.provider,
+        status=result.status,
+        provider_reference=result.provider_reference or None,
+        amount_minor=result.amount_minor,
+        currency=result.currency,
+        failure_code="failed" if result.status is PayoutStatus.failed else None,
+        failure_message=result.failure_reason,
+        detail=result.provider_status,
+    )
+
+
+def payout_update_from_error(exc: provider_errors.ProviderError, *, provider: ProviderName) -> PayoutUpdate:
+    """A payout is not retried elsewhere: an unknown outcome stays pending until
+    reconciliation; anything else means nothing was paid."""
+    if isinstance(exc, provider_errors.OutcomeUnknown):
+        return PayoutUpdate(source=Source.api, provider=provider, status=PayoutStatus.pending, detail="outcome_unknown")
+    code = exc.decline_code if isinstance(exc, provider_errors.ProviderDeclined) else exc.code
+    return PayoutUpdate(
+        source=Source.api,
+        provider=provider,
+        status=PayoutStatus.failed,
+        provider_reference=exc.provider_reference,
+        failure_code=code,
+        failure_message=exc.detail,
+        detail=exc.code,
+    )
+
+
+def payout_update_from_event(event: ProviderEvent) -> PayoutUpdate:
+    assert event.payout_status is not None
+    return PayoutUpdate(
+        source=Source.webhook,
+        provider=event.provider,
+        status=event.payout_status,
+        provider_reference=event.provider_reference,
+        amount_minor=event.amount_minor,
+        currency=event.currency,
+        failure_code="failed" if event.payout_status is PayoutStatus.failed else None,
+        failure_message=event.failure_reason,
+        detail=event.event_type,
+    )
+
+
+async def apply_payout_update(
+    session: AsyncSession,
+    *,
+    payout_id: str,
+    update: PayoutUpdate,
+    now: datetime,
+    actor: Actor,
+) -> tuple[Payout, Applied]:
+    """Apply news about a payout under its row lock; see the module docstring."""
+    payout = await repository.get_payout_for_update(session, payout_id)
+    if payout is None:
+        raise PayoutNotFound()
+    current = schemas.PayoutStatus(payout.status)
+    if update.provider.value != payout.provider:
+        await _payout_alert(
+            session,
+            payout,
+            update,
+            kind="payout.provider_disagreement",
+            message=f"Payout {payout.id} went to {payout.provider}, but {update.provider.value} reports on it.",
+        )
+        return payout, Applied.disagreement
+    learned = False
+    if payout.provider_reference is None and update.provider_reference:
+        payout.provider_reference = update.provider_reference[:200]
+        learned = True
+    target = _payout_target(current, update)
+    if current in FINAL_PAYOUT_STATUSES and not (
+        current is schemas.PayoutStatus.succeeded and target is schemas.PayoutStatus.reversed
+    ):
+        if (
+            target is not None
+            and target in FINAL_PAYOUT_STATUSES
+            and target is not current
+            and _PAYOUT_RANK[target] >= _PAYOUT_RANK[current]
+        ):
+            await _payout_alert(
+                session,
+                payout,
+                update,
+                kind="payout.provider_disagreement",
+                message=(
+                    f"Payout {payout.id} is {current.value} in Sika, but {update.provider.value} "
+                    f"says {target.value} ({update.source.value}: {update.detail})."
+                ),
+            )
+            return payout, Applied.disagreement
+        return await _payout_learned(session, payout, learned, now=now), Applied.unchanged
+    if target is None or _PAYOUT_RANK[target] <= _PAYOUT_RANK[current]:
+        return await _payout_learned(session, payout, learned, now=now), Applied.unchanged
+    if target in (schemas.PayoutStatus.succeeded, schemas.PayoutStatus.reversed) and (
+        (update.amount_minor is not None and update.amount_minor != payout.amount_minor)
+        or (update.currency is not None and update.currency != payout.currency)
+    ):
+        await _payout_alert(
+            session,
+            payout,
+            update,
+            kind="payout.amount_mismatch",
+            message=(
+                f"Payout {payout.id} of {payout.amount_minor} {payout.currency}: {update.provider.value} "
+                f"reports {update.amount_minor} {update.currency} ({update.source.value}). The hold stays as it is."
+            ),
+        )
+        return await _payout_learned(session, payout, learned, now=now), Applied.mismatch
+
+    if target is schemas.PayoutStatus.succeeded:
+        await _capture_payout_hold(session, payout, now=now, actor=actor)
+    elif target is schemas.PayoutStatus.failed:
+        await wallets_service.release_hold(session, hold_id=payout.hold_id, actor=actor, now=now)
+        payout.failure_code = (update.failure_code or "failed")[:100]
+        payout.failure_message = _clip(update.failure_message)
+    elif target is schemas.PayoutStatus.reversed:
+        if current is schemas.PayoutStatus.succeeded:
+            payout.reversal_transfer_id = await _give_back(session, payout, now=now, actor=actor)
+        else:
+            await wallets_service.release_hold(session, hold_id=payout.hold_id, actor=actor, now=now)
+        payout.failure_code = "reversed"
+        payout.failure_message = _clip(update.failure_message)
+    elif update.status is PayoutStatus.requires_otp:
+        await _payout_alert(
+            session,
+            payout,
+            update,
+            kind="payout.requires_otp",
+            message=(
+                f"{update.provider.value} wants an OTP before paying out {payout.id}: Sika pays out without one, "
+                "so turn the transfer OTP off in the provider's dashboard. Reconciliation will follow the payout."
+            ),
+            severity="warning",
+        )
+    payout.status = target.value
+    payout.updated_at = now
+    if target in FINAL_PAYOUT_STATUSES:
+        payout.completed_at = now
+    await _announce_payout(
+        session, payout, now=now, actor=actor, data={"source": update.source.value, "detail": update.detail}
+    )
+    return payout, Applied.changed
+
+
+def _payout_target(current: schemas.PayoutStatus, update: PayoutUpdate) -> schemas.PayoutStatus | None:
+    if update.status is PayoutStatus.succeeded:
+        return schemas.PayoutStatus.succeeded
+    if update.status is PayoutStatus.failed:
+        return schemas.PayoutStatus.failed
+    if update.status is PayoutStatus.reversed:
+        return schemas.PayoutStatus.reversed
+    if current is schemas.PayoutStatus.initiated:
+        return schemas.PayoutStatus.processing
+    return None
+
+
+async def _capture_payout_hold(session: AsyncSession, payout: Payout, *, now: datetime, actor: Actor) -> None:
+    clearing = await _clearing_account(
+        session, provider=payout.provider, currency=payout.currency, now=now, actor=actor
+    )
+    await wallets_service.capture_hold_to_account(
+        session,
+        hold_id=payout.hold_id,
+        account_id=clearing,
+        code="payout.succeeded",
+        metadata={"payout_id": payout.id, "provider": payout.provider},
+        actor=actor,
+        now=now,
+    )
+
+
+async def _give_back(session: AsyncSession, payout: Payout, *, now: datetime, actor: Actor) -> str:
+    view = await wallets_service.get_wallet(session, wallet_id=payout.wallet_id, actor=actor)
+    clearing = await _clearing_account(
+        session, provider=payout.provider, currency=payout.currency, now=now, actor=actor
+    )
+    transfer = await ledger_service.create_transfer(
+        session,
+        debit_account_id=clearing,
+        credit_account_id=view.wallet.account_id,
+        amount_minor=payout.amount_minor,
+        currency=payout.currency,
+        code="payout.reversed",
+        transfer_id=f"{payout.id}.reversal",
+        metadata={"payout_id": payout.id, "provider": payout.provider},
+        now=now,
+        actor=actor,
+    )
+    assert not transfer.replayed, "the row lock and the state make the reversal happen once"
+    return transfer.id
+
+
+async def _payout_alert(
+    session: AsyncSession,
+    payout: Payout,
+    update: PayoutUpdate,
+    *,
+    kind: str,
+    message: str,
+    severity: str = "critical",
+) -> None:
+    await alerts_service.raise_alert(
+        session,
+        kind=kind,
+        severity=severity,
+        message=message,
+        entity_type="payout",
+        entity_id=payout.id,
+        data={
+            "status": payout.status,
+            "provider": payout.provider,
+            "reported_provider": update.provider.value,
+            "reported_status": update.status.value,
+            "reported_amount_minor": update.amount_minor,
+            "reported_currency": update.currency,
+            "source": update.source.value,
+            "detail": update.detail,
+        },
+    )
+
+
+async def _payout_learned(session: AsyncSession, payout: Payout, learned: bool, *, now: datetime) -> Payout:
+    if learned:
+        payout.updated_at = now
+        await session.flush()
+    return payout
+
+
+async def _announce_payout(
+    session: AsyncSession, payout: Payout, *, now: datetime, actor: Actor, data: dict[str, Any]
+) -> None:
+    await session.flush()
+    await events_service.emit(
+        session,
+        type=f"payout.{payout.status}",
+        entity_type="payout",
+        entity_id=payout.id,
+        party_id=payout.party_id,
+        data=payout_out(payout).model_dump(mode="json"),
+        now=now,
+    )
+    await audit_service.record(
+        session,
+        actor=actor,
+        action=f"payout.{payout.status}",
+        entity_type="payout",
+        entity_id=payout.id,
+        data={"status": payout.status, "provider": payout.provider, **data},
+    )
+
+
+async def _payout(session: AsyncSession, payout_id: str) -> Payout:
+    payout = await repository.get_payout(session, payout_id)
+    assert payout is not None
+    return payout
+
+
+# Reconciliation ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    checked: int
+    changed: int
+    unreachable: int
+    """Left for the next run: the provider could not be asked."""
+
+
+async def reconcile(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    providers: CollectionRouter,
+    after_seconds: int,
+    actor: Actor,
+    clock: Clock,
+    batch_size: int = RECONCILE_BATCH_SIZE,
+) -> ReconcileReport:
+    """Ask the providers about every collection and payout still open after
+    ``after_seconds`` (and not asked since), and finish them. Each is looked up
+    with no transaction open and updated in its own."""
+    older_than = clock() - timedelta(seconds=after_seconds)
+    async with db.transaction(sessions) as session:
+        collection_ids = await repository.collections_due_for_check(session, older_than=older_than, limit=batch_size)
+        payout_ids = await repository.payouts_due_for_check(session, older_than=older_than, limit=batch_size)
+    checked = changed = unreachable = 0
+    for collection_id in collection_ids:
+        outcome = await reconcile_collection(
+            sessions, collection_id=collection_id, providers=providers, actor=actor, clock=clock
+        )
+        checked += 1
+        changed += outcome is Applied.changed
+        unreachable += outcome is None
+    for payout_id in payout_ids:
+        outcome = await reconcile_payout(sessions, payout_id=payout_id, providers=providers, actor=actor, clock=clock)
+        checked += 1
+        changed += outcome is Applied.changed
+        unreachable += outcome is None
+    return ReconcileReport(checked=checked, changed=changed, unreachable=unreachable)
+
+
+async def reconcile_collection(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    collection_id: str,
+    providers: CollectionRouter,
+    actor: Actor,
+    clock: Clock,
+) -> Applied | None:
+    """Look the collection up at its provider (at every provider of its route
+    when none had answered) and apply what it says; None when no provider could
+    be asked. A collection no provider of its route knows never reached one: it failed."""
+    async with db.transaction(sessions) as session:
+        collection = await repository.get_collection(session, collection_id)
+        if collection is None or schemas.CollectionStatus(collection.status) in FINAL_COLLECTION_STATUSES:
+            return Applied.unchanged
+        await repository.mark_collection_checked(session, collection_id, now=clock())
+    if collection.provider is not None:
+        candidates = [ProviderName(collection.provider)]
+    else:
+        candidates = providers.route(collection.currency, PaymentMethod(collection.method))
+    update: CollectionUpdate | None = None
+    for name in candidates:
+        lookup = StatusLookup(
+            reference=collection.id,
+            provider_reference=collection.provider_reference if collection.provider == name.value else None,
+        )
+        try:
+            result = await providers.provider(name).collection_status(lookup)
+        except provider_errors.NotFoundAtProvider:
+            continue
+        except provider_errors.ProviderError as exc:
+            log.warning("reconcile.lookup_failed", collection_id=collection.id, provider=name.value, error=exc.code)
+            return None
+        update = collection_update_from_result(result, Source.reconciliation)
+        break
+    if update is None:
+        update = CollectionUpdate(
+            source=Source.reconciliation,
+            provider=None,
+            status=CollectionStatus.failed,
+            failure_code="not_found_at_provider",
+            failure_message=f"No provider of the route ({', '.join(n.value for n in candidates)}) knows it.",
+            detail="not_found",
+        )
+    async with db.transaction(sessions) as session:
+        _, applied = await apply_collection_update(
+            session, collection_id=collection.id, update=update, now=clock(), actor=actor
+        )
+    log.info("reconcile.collection", collection_id=collection.id, applied=applied.value, reported=update.status.value)
+    return applied
+
+
+async def reconcile_payout(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    payout_id: str,
+    providers: CollectionRouter,
+    actor: Actor,
+    clock: Clock,
+) -> Applied | None:
+    """Look the payout up at its provider and apply what it says; a payout the
+    provider does not know was never made: it failed and its hold is released."""
+    async with db.transaction(sessions) as session:
+        payout = await repository.get_payout(session, payout_id)
+        if payout is None or schemas.PayoutStatus(payout.status) in FINAL_PAYOUT_STATUSES:
+            return Applied.unchanged
+        await repository.mark_payout_checked(session, payout_id, now=clock())
+    name = ProviderName(payout.provider)
+    try:
+        result = await providers.provider(name).payout_status(
+            StatusLookup(reference=payout.id, provider_reference=payout.provider_reference)
+        )
+        update = payout_update_from_result(result, Source.reconciliation)
+    except provider_errors.NotFoundAtProvider:
+        update = PayoutUpdate(
+            source=Source.reconciliation,
+            provider=name,
+            status=PayoutStatus.failed,
+            failure_code="not_found_at_provider",
+            failure_message=f"{name.value} does not know this payout: it was never made.",
+            detail="not_found",
+        )
+    except provider_errors.ProviderError as exc:
+        log.warning("reconcile.lookup_failed", payout_id=payout.id, provider=name.value, error=exc.code)
+        return None
+    async with db.transaction(sessions) as session:
+        _, applied = await apply_payout_update(session, payout_id=payout.id, update=update, now=clock(), actor=actor)
+    log.info("reconcile.payout", payout_id=payout.id, applied=applied.value, reported=update.status.value)
+    return applied

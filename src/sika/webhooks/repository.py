@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sika.webhooks.models import InboundEvent
+
+MAX_PAGE_SIZE = 200
+
+
+async def insert_if_new(session: AsyncSession, event: InboundEvent) -> bool:
+    """Store the event unless (provider, event id) is already stored; True when stored now.
+
+    A concurrent insert of the same event waits on the unique index until the
+    first commits, then inserts nothing."""
+    values = {c.key: getattr(event, c.key) for c in InboundEvent.__table__.columns if c.key != "seq"}
+    inserted = await session.scalar(
+        insert(InboundEvent)
+        .values(values)
+        .on_conflict_do_nothing(constraint="uq_webhooks_inbound_events_provider_event")
+        .returning(InboundEvent.id)
+    )
+    return inserted is not None
+
+
+async def get(session: AsyncSession, event_id: str) -> InboundEvent | None:
+    return await session.get(InboundEvent, event_id, populate_existing=True)
+
+
+async def get_for_update(session: AsyncSession, event_id: str) -> InboundEvent | None:
+    return await session.get(InboundEvent, event_id, with_for_update=True, populate_existing=True)
+
+
+async def list_events(
+    session: AsyncSession,
+    *,
+    provider: str | None,
+    status: str | None,
+    reference: str | None,
+    after_seq: int | None,
+    limit: int,
+) -> Sequence[InboundEvent]:
+    """Newest first; ``after_seq`` is the cursor."""
+    query = sa.select(InboundEvent).order_by(InboundEvent.seq.desc()).limit(min(limit, MAX_PAGE_SIZE))
+    if provider is not None:
+        query = query.where(InboundEvent.provider == provider)
+    if status is not None:
+        query = query.where(InboundEvent.status == status)
+    if reference is not None:
+        query = query.where(InboundEvent.reference == reference)
+    if after_seq is not None:
+        query = query.where(InboundEvent.seq < after_seq)
+    return (await session.scalars(query)).all()
+
+
+async def id_of(session: AsyncSession, *, provider: str, event_id: str) -> str:
+    stored = await session.scalar(
+        sa.select(InboundEvent.id).where(InboundEvent.provider == provider, InboundEvent.event_id == event_id)
+    )
+    assert stored is not None, "the conflicting row is committed, so it is visible"
+    return stored

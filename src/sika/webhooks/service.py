@@ -1,0 +1,265 @@
+"""Inbound webhooks: verify, store raw, acknowledge; then process in a job
+(DESIGN.md §4 rule 7).
+
+Intake (the HTTP request, one transaction):
+
+1. the signature is checked with the provider's secret (a missing secret
+   rejects the webhook; production refuses to start without one);
+2. the body is read into a ``ProviderEvent`` for its id and type;
+3. it is stored under the unique (provider, event id), and its processing job
+   is deferred in the same transaction. A duplicate stores nothing, defers
+   nothing, and is answered 200 like the first.
+
+Processing (the job ``webhooks.process_event``, queue ``webhooks``) applies
+the event to its collection or payout through ``sika.payments.service``,
+under that row's lock, in one transaction with the event's own status. A
+failed attempt is recorded on the event and the job deferred again after the
+next of ``WEBHOOK_RETRY_DELAYS_SECONDS``; when they run out the event is
+marked ``failed`` and an alert raised. An event naming no known collection or
+payout is kept as ``unmatched`` and alerted: never dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sika.alerts import service as alerts_service
+from sika.audit import service as audit_service
+from sika.core import errors, ids
+from sika.core.config import Settings
+from sika.core.context import Actor
+from sika.jobs import app as jobs_app
+from sika.payments import service as payments_service
+from sika.providers import errors as provider_errors
+from sika.providers import events as provider_events
+from sika.providers import signatures
+from sika.providers.base import ProviderName
+from sika.webhooks import repository, schemas
+from sika.webhooks.models import InboundEvent
+
+log = structlog.get_logger(__name__)
+
+PROCESS_EVENT_TASK = "webhooks.process_event"
+WEBHOOKS_QUEUE = "webhooks"
+MAX_ERROR_LENGTH = 2000
+
+
+class UnknownProvider(errors.NotFound):
+    """Sika takes webhooks from paystack, fedapay and stripe only."""
+
+    code = "webhook_provider_unknown"
+
+
+class InboundEventNotFound(errors.NotFound):
+    """No such webhook event."""
+
+    code = "webhook_event_not_found"
+
+
+class InboundEventNotRetryable(errors.Conflict):
+    """Only a failed or unmatched webhook event can be processed again."""
+
+    code = "webhook_event_not_retryable"
+
+
+@dataclass(frozen=True)
+class Received:
+    id: str
+    """The stored event's id (``whe_…``); for a duplicate, the one stored first."""
+    duplicate: bool
+
+
+async def receive(
+    session: AsyncSession,
+    *,
+    provider: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    settings: Settings,
+    now: datetime,
+) -> Received:
+    try:
+        name = ProviderName(provider)
+    except ValueError:
+        raise UnknownProvider() from None
+    signatures.verify(name, body=body, headers=headers, settings=settings, now=now)
+    status = schemas.EventStatus.received
+    problem: str | None = None
+    try:
+        parsed = provider_events.parse(name, body)
+        event_id, event_type = parsed.event_id, parsed.event_type
+        subject = parsed.subject.value if parsed.subject else None
+        reference = parsed.reference[:200] if parsed.reference else None
+    except provider_errors.ProviderError as exc:
+        # Signed by the provider, so authentic, but not what it documents: kept for a human.
+        status, problem = schemas.EventStatus.rejected, exc.detail
+        event_id, event_type = provider_events.digest(body), "unreadable"
+        subject = reference = None
+    event = InboundEvent(
+        id=ids.new_id("whe"),
+        provider=name.value,
+        event_id=event_id,
+        event_type=event_type[:100],
+        body=body,
+        status=status.value,
+        subject=subject,
+        reference=reference,
+        outcome=None,
+        attempts=0,
+        last_error=problem[:MAX_ERROR_LENGTH] if problem else None,
+        received_at=now,
+        processed_at=now if status is schemas.EventStatus.rejected else None,
+    )
+    if not await repository.insert_if_new(session, event):
+        log.info("webhook.duplicate", provider=name.value, event_id=event_id)
+        return Received(id=await repository.id_of(session, provider=name.value, event_id=event_id), duplicate=True)
+    if status is schemas.EventStatus.rejected:
+        await alerts_service.raise_alert(
+            session,
+            kind="webhook.unreadable",
+            severity="critical",
+            message=f"A signed {name.value} webhook could not be read: {problem}",
+            entity_type="webhook_event",
+            entity_id=event.id,
+            data={"provider": name.value},
+        )
+    else:
+        await jobs_app.defer(session, PROCESS_EVENT_TASK, event_id=event.id)
+    return Received(id=event.id, duplicate=False)
+
+
+async def process(session: AsyncSession, *, event_id: str, now: datetime, actor: Actor) -> str:
+    """Apply a stored event to what it is about; returns the event's status.
+    An event already processed is left alone (its job ran twice)."""
+    event = await repository.get_for_update(session, event_id)
+    if event is None or event.status != schemas.EventStatus.received.value:
+        return event.status if event is not None else "missing"
+    parsed = provider_events.parse(ProviderName(event.provider), event.body)
+    if parsed.subject is None:
+        return _finish(event, schemas.EventStatus.ignored, now=now)
+    applied: payments_service.Applied | None = None
+    if parsed.reference is not None:
+        try:
+            if parsed.subject is provider_events.EventSubject.collection:
+                _, applied = await payments_service.apply_collection_update(
+                    session,
+                    collection_id=parsed.reference,
+                    update=payments_service.collection_update_from_event(parsed),
+                    now=now,
+                    actor=actor,
+                )
+            else:
+                _, applied = await payments_service.apply_payout_update(
+                    session,
+                    payout_id=parsed.reference,
+                    update=payments_service.payout_update_from_event(parsed),
+                    now=now,
+                    actor=actor,
+                )
+        except (payments_service.CollectionNotFound, payments_service.PayoutNotFound):
+            applied = None
+    if applied is None:
+        await alerts_service.raise_alert(
+            session,
+            kind="webhook.unknown_reference",
+            severity="warning",
+            message=(
+                f"A {event.provider} {parsed.event_type} webhook names no known {parsed.subject.value}"
+                f" (reference {parsed.reference!r}); it is kept as event {event.id}."
+            ),
+            entity_type="webhook_event",
+            entity_id=event.id,
+            data={"provider": event.provider, "event_type": parsed.event_type, "reference": parsed.reference},
+        )
+        return _finish(event, schemas.EventStatus.unmatched, now=now)
+    event.outcome = applied.value
+    return _finish(event, schemas.EventStatus.processed, now=now)
+
+
+def _finish(event: InboundEvent, status: schemas.EventStatus, *, now: datetime) -> str:
+    event.status = status.value
+    event.processed_at = now
+    return status.value
+
+
+async def record_failure(
+    session: AsyncSession, *, event_id: str, error: str, delays_seconds: Sequence[int], now: datetime
+) -> int | None:
+    """Count a failed attempt and defer the next one; returns its delay, or
+    None when the attempts ran out (the event is then failed and alerted)."""
+    event = await repository.get_for_update(session, event_id)
+    if event is None or event.status != schemas.EventStatus.received.value:
+        return None
+    event.attempts += 1
+    event.last_error = error[:MAX_ERROR_LENGTH]
+    if event.attempts <= len(delays_seconds):
+        delay = delays_seconds[event.attempts - 1]
+        await jobs_app.defer(session, PROCESS_EVENT_TASK, schedule_in={"seconds": delay}, event_id=event.id)
+        return delay
+    _finish(event, schemas.EventStatus.failed, now=now)
+    await alerts_service.raise_alert(
+        session,
+        kind="webhook.processing_failed",
+        severity="critical",
+        message=(
+            f"The {event.provider} {event.event_type} webhook {event.id} failed {event.attempts} times; "
+            f"last error: {event.last_error}"
+        ),
+        entity_type="webhook_event",
+        entity_id=event.id,
+        data={"provider": event.provider, "reference": event.reference, "attempts": event.attempts},
+    )
+    return None
+
+
+async def retry(session: AsyncSession, *, event_id: str, actor: Actor, now: datetime) -> InboundEvent:
+    """Process a failed or unmatched event again (an operator fixed the cause)."""
+    event = await repository.get_for_update(session, event_id)
+    if event is None:
+        raise InboundEventNotFound()
+    if event.status not in (schemas.EventStatus.failed.value, schemas.EventStatus.unmatched.value):
+        raise InboundEventNotRetryable(f"The event is {event.status}.")
+    event.status = schemas.EventStatus.received.value
+    event.processed_at = None
+    await session.flush()
+    await jobs_app.defer(session, PROCESS_EVENT_TASK, event_id=event.id)
+    await audit_service.record(
+        session,
+        actor=actor,
+        action="webhook_event.retried",
+        entity_type="webhook_event",
+        entity_id=event.id,
+        data={"attempts": event.attempts},
+    )
+    return event
+
+
+async def get_event(session: AsyncSession, *, event_id: str) -> InboundEvent:
+    event = await repository.get(session, event_id)
+    if event is None:
+        raise InboundEventNotFound()
+    return event
+
+
+async def list_events(
+    session: AsyncSession,
+    *,
+    provider: str | None,
+    status: schemas.EventStatus | None,
+    reference: str | None,
+    after_seq: int | None,
+    limit: int,
+) -> Sequence[InboundEvent]:
+    return await repository.list_events(
+        session,
+        provider=provider,
+        status=status.value if status else None,
+        reference=reference,
+        after_seq=after_seq,
+        limit=limit,
+    )

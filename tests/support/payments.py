@@ -1,0 +1,187 @@
+"""Helpers for tests of collections, payouts and webhooks: parties with a
+wallet over HTTP, webhooks handed from the sandbox to Sika exactly as sent,
+queued jobs run in-process, and the checks every money test ends with."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sika.alerts.models import Alert
+from sika.core import clock, db, ids
+from sika.core.config import Settings
+from sika.jobs import app as jobs_app
+from sika.jobs import worker as jobs_worker
+from sika.ledger import invariants
+from sika.payments.models import Collection
+from tests.support.parties import create_party
+from tests.support.sandbox import Received
+
+WAIT_STEP_SECONDS = 0.05
+SUCCESS_PHONE = "+2250700000101"
+"""A number the sandbox lets succeed (its last four digits select no scenario)."""
+OTP = "123456"
+"""The one OTP the sandbox accepts."""
+
+
+@dataclass(frozen=True)
+class Payer:
+    party: dict[str, Any]
+    wallet: dict[str, Any]
+
+    @property
+    def party_id(self) -> str:
+        return str(self.party["id"])
+
+    @property
+    def wallet_id(self) -> str:
+        return str(self.wallet["id"])
+
+
+async def payer(
+    client: httpx.AsyncClient, headers: dict[str, str], *, currency: str = "XOF", country: str = "CI"
+) -> Payer:
+    """A party in ``country`` with an email, and its wallet in ``currency``."""
+    party = await create_party(
+        client, headers, display_name="Kofi Mensah", country=country, email="kofi@example.ci", phone="+2250700000001"
+    )
+    response = await client.post(f"/v1/parties/{party['id']}/wallets", json={"currency": currency}, headers=headers)
+    assert response.status_code == 201, response.text
+    return Payer(party=party, wallet=response.json())
+
+
+async def top_up(client: httpx.AsyncClient, admin_headers: dict[str, str], wallet_id: str, amount_minor: int) -> None:
+    response = await client.post(
+        f"/v1/wallets/{wallet_id}/top-ups", json={"amount_minor": amount_minor}, headers=admin_headers
+    )
+    assert response.status_code == 201, response.text
+
+
+async def wallet_state(client: httpx.AsyncClient, headers: dict[str, str], wallet_id: str) -> tuple[int, int]:
+    """(balance, held) as the API reports them."""
+    response = await client.get(f"/v1/wallets/{wallet_id}", headers=headers)
+    assert response.status_code == 200, response.text
+    wallet = response.json()
+    return wallet["balance_minor"], wallet["held_minor"]
+
+
+def mobile_money(operator: str, phone: str = SUCCESS_PHONE) -> dict[str, Any]:
+    return {"type": "mobile_money", "operator": operator, "phone": phone}
+
+
+def collection_body(who: Payer, *, amount_minor: int, method: dict[str, Any], currency: str = "XOF") -> dict[str, Any]:
+    return {
+        "party_id": who.party_id,
+        "wallet_id": who.wallet_id,
+        "amount_minor": amount_minor,
+        "currency": currency,
+        "method": method,
+    }
+
+
+def payout_body(who: Payer, *, amount_minor: int, phone: str = SUCCESS_PHONE, operator: str = "mtn") -> dict[str, Any]:
+    return {
+        "party_id": who.party_id,
+        "wallet_id": who.wallet_id,
+        "amount_minor": amount_minor,
+        "currency": "XOF",
+        "destination": {"operator": operator, "phone": phone},
+        "recipient_name": "Kofi Mensah",
+        "reason": "withdrawal",
+    }
+
+
+async def initiated_collection(
+    sessions: async_sessionmaker[AsyncSession], who: Payer, *, amount_minor: int, operator: str = "mtn"
+) -> str:
+    """A collection as its first phase commits it, before any provider was
+    called: what a crash right after that commit leaves behind."""
+    now = clock.now()
+    collection = Collection(
+        id=ids.new_id("col"),
+        party_id=who.party_id,
+        wallet_id=who.wallet_id,
+        amount_minor=amount_minor,
+        currency="XOF",
+        method="mobile_money",
+        operator=operator,
+        phone=SUCCESS_PHONE,
+        country="CI",
+        customer_email="kofi@example.ci",
+        description="",
+        status="initiated",
+        created_by="test",
+        created_at=now,
+        updated_at=now,
+    )
+    async with db.transaction(sessions) as session:
+        session.add(collection)
+    return collection.id
+
+
+async def deliver(client: httpx.AsyncClient, received: Received) -> httpx.Response:
+    """Post a webhook the sandbox sent, with its exact body and headers, to Sika."""
+    provider = received.path.rstrip("/").rsplit("/", 1)[-1]
+    headers = {k: v for k, v in received.headers.items() if k not in ("host", "content-length")}
+    return await client.post(f"/v1/webhooks/{provider}", content=received.body, headers=headers)
+
+
+async def run_jobs(database_url: str, settings: Settings, *, queues: list[str] | None = None) -> None:
+    """Run every job queued now on ``queues`` (``webhooks`` by default) in this
+    process, as a worker would, and return once none is left."""
+    engine = db.make_engine(database_url, pool_size=2, max_overflow=2)
+    try:
+        runtime = jobs_app.Runtime(settings=settings, sessions=db.make_sessionmaker(engine))
+        app = jobs_worker.build(database_url)
+        async with app.open_async():
+            await app.run_worker_async(
+                queues=queues or ["webhooks"],
+                wait=False,
+                install_signal_handlers=False,
+                additional_context={"runtime": runtime},
+            )
+    finally:
+        await engine.dispose()
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]], *, timeout_seconds: float = 10.0, what: str = "condition"
+) -> Any:
+    """``check()``'s first truthy result, trying until ``timeout_seconds`` pass."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; last: {result!r}")
+        await asyncio.sleep(WAIT_STEP_SECONDS)
+
+
+async def assert_ledger_clean(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """What ``sika check`` checks of the ledger: every invariant holds."""
+    async with db.transaction(sessions) as session:
+        report = await invariants.check_all(session)
+    assert report.ok, [breach.describe() for breach in report.breaches]
+
+
+async def alerts_for(sessions: async_sessionmaker[AsyncSession], entity_id: str) -> list[tuple[str, str]]:
+    """(kind, severity) of every alert about ``entity_id``, oldest first."""
+    async with sessions() as session:
+        rows = await session.execute(
+            sa.select(Alert.kind, Alert.severity).where(Alert.entity_id == entity_id).order_by(Alert.seq)
+        )
+        return [(kind, severity) for kind, severity in rows]
+
+
+async def count(sessions: async_sessionmaker[AsyncSession], table: str, where: str = "TRUE", **params: Any) -> int:
+    async with sessions() as session:
+        value = await session.scalar(sa.text(f"SELECT count(*) FROM {table} WHERE {where}"), params)  # noqa: S608
+        return int(value or 0)

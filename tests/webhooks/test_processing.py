@@ -1,0 +1,140 @@
+"""Processing stored webhooks: an unknown reference is kept and alerted; a
+failing attempt is rolled back, recorded and retried after the configured
+delays, then failed and alerted; an operator can process it again."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sika.auth.scopes import Scope
+from sika.core import clock, db
+from sika.core.config import Settings
+from sika.ledger import service as ledger_service
+from sika.wallets.models import Wallet
+from tests.conftest import TEST_ACTOR, make_key
+from tests.support.payments import Payer, alerts_for, assert_ledger_clean, count, run_jobs, wallet_state
+from tests.webhooks.test_intake import charge_success, post, signed
+
+AMOUNT = 2_500
+
+
+@pytest.fixture
+async def support_headers(sessions: async_sessionmaker[AsyncSession]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {await make_key(sessions, Scope.support)}"}
+
+
+async def stored(sessions: async_sessionmaker[AsyncSession]) -> tuple[str, str, int, str | None]:
+    """(id, status, attempts, outcome) of the one stored event."""
+    async with sessions() as session:
+        row = (
+            await session.execute(sa.text("SELECT id, status, attempts, outcome FROM webhooks_inbound_events"))
+        ).one()
+    return row.id, row.status, row.attempts, row.outcome
+
+
+async def collecting(client: httpx.AsyncClient, headers: dict[str, str], who: Payer) -> str:
+    body = {
+        "party_id": who.party_id,
+        "wallet_id": who.wallet_id,
+        "amount_minor": AMOUNT,
+        "currency": "XOF",
+        "method": {"type": "mobile_money", "operator": "orange", "phone": "+2250700000101"},
+    }
+    response = await client.post("/v1/collections", json=body, headers=headers)
+    assert response.json()["status"] == "action_required"
+    return str(response.json()["id"])
+
+
+class TestUnknownReference:
+    async def test_an_event_for_no_known_collection_is_kept_and_alerted(
+        self,
+        client: httpx.AsyncClient,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        database_url: str,
+        support_headers: dict[str, str],
+    ) -> None:
+        body, headers = signed("paystack", charge_success("col_nobody"), settings)
+        assert (await post(client, "paystack", body, headers)).status_code == 200
+        await run_jobs(database_url, settings)
+
+        event_id, status, attempts, outcome = await stored(sessions)
+        assert (status, attempts, outcome) == ("unmatched", 0, None)
+        assert await alerts_for(sessions, event_id) == [("webhook.unknown_reference", "warning")]
+        listed = await client.get("/v1/webhooks/events", params={"status": "unmatched"}, headers=support_headers)
+        assert [(e["id"], e["reference"]) for e in listed.json()["data"]] == [(event_id, "col_nobody")]
+
+
+class TestRetries:
+    async def test_a_failing_event_is_retried_after_each_delay_then_failed_and_alerted_and_can_be_retried(
+        self,
+        client: httpx.AsyncClient,
+        platform_headers: dict[str, str],
+        support_headers: dict[str, str],
+        kofi: Payer,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        database_url: str,
+    ) -> None:
+        collection_id = await collecting(client, platform_headers, kofi)
+        # The wallet's account closed meanwhile: the credit is refused, so processing fails.
+        async with db.transaction(sessions) as session:
+            wallet = await session.get(Wallet, kofi.wallet_id)
+            assert wallet is not None
+            await ledger_service.close_account(session, account_id=wallet.account_id, now=clock.now(), actor=TEST_ACTOR)
+        body, headers = signed("paystack", charge_success(collection_id, amount_wire=AMOUNT * 100), settings)
+        await post(client, "paystack", body, headers)
+
+        assert settings.WEBHOOK_RETRY_DELAYS_SECONDS == [1, 2]
+        await run_jobs(database_url, settings)
+        event_id, status, attempts, _ = await stored(sessions)
+        assert (status, attempts) == ("received", 1)
+        assert await count(sessions, "procrastinate_jobs", "status = 'todo' AND scheduled_at > now()") == 1
+
+        for expected_attempts, delay in ((2, 1), (3, 2)):
+            await asyncio.sleep(delay + 0.2)
+            await run_jobs(database_url, settings)
+            assert (await stored(sessions))[1:3] == (
+                "received" if expected_attempts <= 2 else "failed",
+                expected_attempts,
+            )
+        assert await alerts_for(sessions, event_id) == [("webhook.processing_failed", "critical")]
+        shown = (await client.get(f"/v1/collections/{collection_id}", headers=platform_headers)).json()
+        assert shown["status"] == "action_required"
+        assert await count(sessions, "ledger_transfers", "code = 'collection.succeeded'") == 0
+
+        retried = await client.post(f"/v1/webhooks/events/{event_id}/retry", headers=support_headers)
+        assert retried.status_code == 200
+        assert retried.json()["status"] == "received"
+        again = await client.post(f"/v1/webhooks/events/{event_id}/retry", headers=support_headers)
+        assert again.status_code == 409
+        assert again.json()["code"] == "webhook_event_not_retryable"
+        await assert_ledger_clean(sessions)
+
+    async def test_an_event_processes_once_even_if_its_job_runs_twice(
+        self,
+        client: httpx.AsyncClient,
+        platform_headers: dict[str, str],
+        kofi: Payer,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        database_url: str,
+    ) -> None:
+        collection_id = await collecting(client, platform_headers, kofi)
+        body, headers = signed("paystack", charge_success(collection_id, amount_wire=AMOUNT * 100), settings)
+        await post(client, "paystack", body, headers)
+        await run_jobs(database_url, settings)
+        # A second run of the same job, as after a worker died before marking it done.
+        async with db.transaction(sessions) as session:
+            await session.execute(
+                sa.text("UPDATE procrastinate_jobs SET status = 'todo' WHERE task_name = 'webhooks.process_event'")
+            )
+        await run_jobs(database_url, settings)
+        assert (await stored(sessions))[1:] == ("processed", 0, "changed")
+        assert await wallet_state(client, platform_headers, kofi.wallet_id) == (AMOUNT, 0)
+        await assert_ledger_clean(sessions)
