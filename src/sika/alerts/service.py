@@ -51,6 +51,17 @@ async def raise_alert(
     return alert
 
 
+async def has_open(session: AsyncSession, *, kind: str, entity_id: str) -> bool:
+    """Whether an alert of this kind about this entity awaits acknowledgement:
+    a repeating cause (a wrong secret, a flood of forged webhooks) then raises one, not thousands."""
+    found = await session.scalar(
+        sa.select(Alert.id)
+        .where(Alert.kind == kind, Alert.entity_id == entity_id, Alert.acknowledged_at.is_(None))
+        .limit(1)
+    )
+    return found is not None
+
+
 async def list_alerts(
     session: AsyncSession,
     *,
