@@ -67,14 +67,17 @@ class TestSignatures:
     ) -> None:
         body, headers = signed("paystack", charge_success("col_abc"), settings)
         tampered = body.replace(b"250000", b"990000")
-        response = await post(client, "paystack", tampered, headers)
-        assert response.status_code == 401
-        assert (response.json()["code"], response.json()["reason"]) == (
-            "webhook_signature_invalid",
-            "signature_mismatch",
-        )
+        for _ in range(3):
+            response = await post(client, "paystack", tampered, headers)
+            assert response.status_code == 401
+            assert (response.json()["code"], response.json()["reason"]) == (
+                "webhook_signature_invalid",
+                "signature_mismatch",
+            )
         assert await count(sessions, "webhooks_inbound_events") == 0
         assert await count(sessions, JOBS, PROCESS_JOBS) == 0
+        # One alert for the operator, not one per forged request.
+        assert await alerts_for(sessions, "paystack") == [("webhook.signature_invalid", "critical")]
 
     async def test_a_missing_signature_is_refused(
         self, client: httpx.AsyncClient, settings: Settings, sessions: async_sessionmaker[AsyncSession]
@@ -84,6 +87,7 @@ class TestSignatures:
         assert response.status_code == 401
         assert response.json()["reason"] == "missing_header"
         assert await count(sessions, "webhooks_inbound_events") == 0
+        assert await alerts_for(sessions, "stripe") == []
 
     async def test_a_stale_timestamp_is_refused(
         self, client: httpx.AsyncClient, settings: Settings, sessions: async_sessionmaker[AsyncSession]
@@ -94,6 +98,7 @@ class TestSignatures:
         assert response.status_code == 401
         assert response.json()["reason"] == "timestamp_outside_tolerance"
         assert await count(sessions, "webhooks_inbound_events") == 0
+        assert await alerts_for(sessions, "fedapay") == [("webhook.signature_invalid", "critical")]
 
     async def test_an_unknown_provider_is_not_found(self, client: httpx.AsyncClient) -> None:
         response = await client.post("/v1/webhooks/moneygram", content=b"{}")
@@ -114,6 +119,7 @@ class TestMissingSecret:
         assert response.status_code == 401
         assert response.json()["reason"] == "secret_not_configured"
         assert await count(sessions, "webhooks_inbound_events") == 0
+        assert await alerts_for(sessions, "stripe") == [("webhook.signature_invalid", "critical")]
 
     def test_production_refuses_to_start_without_it(self, settings: Settings) -> None:
         production = settings.model_copy(update={"ENV": Environment.production})

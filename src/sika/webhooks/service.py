@@ -67,11 +67,23 @@ class InboundEventNotRetryable(errors.Conflict):
     code = "webhook_event_not_retryable"
 
 
+ALERTED_REFUSALS = frozenset({"signature_mismatch", "timestamp_outside_tolerance", "secret_not_configured"})
+"""Refusals an operator must hear about: a forged or replayed webhook, or a wrong or
+missing secret (every genuine webhook refused). A missing header is left to the logs."""
+
+
 @dataclass(frozen=True)
 class Received:
     id: str
     """The stored event's id (``whe_…``); for a duplicate, the one stored first."""
     duplicate: bool
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The signature does not hold: nothing was stored, and the caller answers 401."""
+
+    error: provider_errors.WebhookSignatureInvalid
 
 
 async def receive(
@@ -82,12 +94,35 @@ async def receive(
     headers: Mapping[str, str],
     settings: Settings,
     now: datetime,
-) -> Received:
+) -> Received | Refused:
+    """Store a verified webhook and defer its processing. A refused signature
+    stores nothing; when it looks like forgery or a wrong secret an alert is
+    raised (one per provider until acknowledged), committed with the answer."""
     try:
         name = ProviderName(provider)
     except ValueError:
         raise UnknownProvider() from None
-    signatures.verify(name, body=body, headers=headers, settings=settings, now=now)
+    try:
+        signatures.verify(name, body=body, headers=headers, settings=settings, now=now)
+    except provider_errors.WebhookSignatureInvalid as exc:
+        log.warning("webhook.refused", provider=name.value, reason=exc.reason)
+        if exc.reason in ALERTED_REFUSALS and not await alerts_service.has_open(
+            session, kind="webhook.signature_invalid", entity_id=name.value
+        ):
+            await alerts_service.raise_alert(
+                session,
+                kind="webhook.signature_invalid",
+                severity="critical",
+                message=(
+                    f"A webhook posted as {name.value} was refused ({exc.reason}): forged, replayed, or "
+                    "signed with another secret than Sika's. Further refusals raise no alert until this one "
+                    "is acknowledged."
+                ),
+                entity_type="webhook_provider",
+                entity_id=name.value,
+                data={"reason": exc.reason},
+            )
+        return Refused(exc)
     status = schemas.EventStatus.received
     problem: str | None = None
     try:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
+from sika.api import problems
 from sika.api.deps import CurrentSettings, Session, authorize, public_rate_limit
 from sika.api.pagination import MAX_LIMIT, decode_int_cursor, encode_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
@@ -20,10 +21,15 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"], route_class=UnitOfWork
 Support = Annotated[Actor, Depends(authorize(Scope.support))]
 
 
-@router.post("/{provider}", response_model=schemas.WebhookAck, dependencies=[Depends(public_rate_limit)])
+@router.post(
+    "/{provider}",
+    response_model=schemas.WebhookAck,
+    dependencies=[Depends(public_rate_limit)],
+    responses={401: {"description": "The signature does not hold; nothing was stored."}},
+)
 async def receive_webhook(
     provider: str, request: Request, session: Session, settings: CurrentSettings
-) -> schemas.WebhookAck:
+) -> schemas.WebhookAck | Response:
     """Where paystack, fedapay and stripe post their events. No API key: the
     provider's signature is checked instead (401 when it does not hold). The
     event is stored and answered 200 at once, duplicates too; a job processes it."""
@@ -35,6 +41,9 @@ async def receive_webhook(
         settings=settings,
         now=clock.now(),
     )
+    if isinstance(received, webhooks_service.Refused):
+        # An answer, not an exception: the alert the refusal raised commits with it.
+        return problems.domain_problem(request, received.error)
     return schemas.WebhookAck(received=True, duplicate=received.duplicate)
 
 
