@@ -55,6 +55,7 @@ async def test_a_healthy_ledger_passes_every_check(sessions: Sessions, books: Bo
         "balanced",
         "account_totals",
         "balance_flags",
+        "transfer_accounts",
         "resolutions",
         "timeouts",
     ]
@@ -107,3 +108,18 @@ async def test_a_lost_timeout_is_found(sessions: Sessions, books: Books) -> None
         await session.execute(sa.text("DELETE FROM ledger_pending_timeouts"))
     report = await run_checks(sessions)
     assert [(r.name, r.breach_count) for r in report.results if r.breach_count] == [("timeouts", 1)]
+
+
+async def test_a_transfer_written_around_the_ledger_is_found(sessions: Sessions, books: Books) -> None:
+    async with db.transaction(sessions) as session:
+        await session.execute(
+            sa.text(
+                "INSERT INTO ledger_transfers (id, kind, debit_account_id, credit_account_id, amount_minor,"
+                " currency, code) VALUES ('forged', 'posted', :debit, 'acct_nowhere', 5, 'EUR', 't')"
+            ),
+            {"debit": books.world},
+        )
+    report = await run_checks(sessions)
+    by_check = {r.name: r for r in report.results}
+    assert [b.entity_id for b in by_check["transfer_accounts"].breaches] == ["forged"]
+    assert [b.entity_id for b in by_check["account_totals"].breaches] == [books.world]

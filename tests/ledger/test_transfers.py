@@ -391,7 +391,7 @@ class TestDatabaseRefuses:
             "UPDATE ledger_accounts SET credits_posted = 9223372036854775807 + 1",
             "UPDATE ledger_accounts SET currency = 'EUR'",
             "INSERT INTO ledger_transfers (id, kind, debit_account_id, credit_account_id, amount_minor, currency, code)"
-            " SELECT 'x', 'posted', a.id, b.id, 5, 'EUR', 't' FROM ledger_accounts a, ledger_accounts b"
+            " SELECT 'x', 'posted', a.id, b.id, 0, 'XOF', 't' FROM ledger_accounts a, ledger_accounts b"
             " WHERE a.id <> b.id LIMIT 1",
         ],
     )

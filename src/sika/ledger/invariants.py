@@ -6,6 +6,8 @@
   pending totals: the pending transfers still open);
 * ``balance_flags``: no account breaks its balance flag (the CHECK
   constraints should make this impossible; the check proves they are there);
+* ``transfer_accounts``: every transfer's two accounts exist and are in its
+  currency (the write path checks this under lock instead of a foreign key);
 * ``resolutions``: every post, void or expiry matches the pending transfer it
   resolves;
 * ``timeouts``: the expiry work list holds exactly the open pending
@@ -122,6 +124,18 @@ _BALANCE_FLAGS = sa.text(
     """
 )
 
+_TRANSFER_ACCOUNTS = sa.text(
+    """
+    SELECT t.id, count(*) OVER () AS total
+      FROM ledger_transfers t
+      LEFT JOIN ledger_accounts d ON d.id = t.debit_account_id
+      LEFT JOIN ledger_accounts c ON c.id = t.credit_account_id
+     WHERE d.id IS NULL OR c.id IS NULL OR d.currency <> t.currency OR c.currency <> t.currency
+     ORDER BY t.id
+     LIMIT :limit
+    """
+)
+
 _RESOLUTIONS = sa.text(
     """
     SELECT r.id, r.pending_id, count(*) OVER () AS total
@@ -208,6 +222,20 @@ async def check_balance_flags(session: AsyncSession) -> tuple[int, list[Breach]]
     return (int(rows[0]["total"]) if rows else 0), breaches
 
 
+async def check_transfer_accounts(session: AsyncSession) -> tuple[int, list[Breach]]:
+    rows = (await session.execute(_TRANSFER_ACCOUNTS, {"limit": MAX_BREACHES_PER_CHECK})).mappings().all()
+    breaches = [
+        Breach(
+            check="transfer_accounts",
+            entity_type="ledger_transfer",
+            entity_id=row["id"],
+            message="names an account that does not exist or is in another currency",
+        )
+        for row in rows
+    ]
+    return (int(rows[0]["total"]) if rows else 0), breaches
+
+
 async def check_resolutions(session: AsyncSession) -> tuple[int, list[Breach]]:
     rows = (await session.execute(_RESOLUTIONS, {"limit": MAX_BREACHES_PER_CHECK})).mappings().all()
     breaches = [
@@ -247,6 +275,7 @@ CHECKS: Sequence[tuple[str, str, Check]] = (
     ("balanced", "Per currency, total debits equal total credits", check_balanced),
     ("account_totals", "Every account's totals equal the sums of its transfers", check_account_totals),
     ("balance_flags", "No account breaks its balance flag", check_balance_flags),
+    ("transfer_accounts", "Every transfer's accounts exist, in its currency", check_transfer_accounts),
     ("resolutions", "Every post, void or expiry matches its pending transfer", check_resolutions),
     ("timeouts", "The expiry list holds exactly the open pending transfers with a timeout", check_timeouts),
 )
