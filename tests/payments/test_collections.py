@@ -3,6 +3,7 @@ card, failover, declines, and refusals that leave nothing behind."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from tests.support.payments import (
     collection_body,
     count,
     deliver,
+    eventually,
     mobile_money,
     payer,
     run_jobs,
@@ -286,6 +288,32 @@ class TestIdempotency:
 
         listed = await client.get("/v1/collections", params={"idempotency_key": "order-77"}, headers=platform_headers)
         assert [c["id"] for c in listed.json()["data"]] == [first.json()["id"]]
+
+    async def test_a_duplicate_while_the_first_waits_for_the_provider_gets_409_and_never_reaches_it(
+        self,
+        client: httpx.AsyncClient,
+        platform_headers: dict[str, str],
+        kofi: Payer,
+        sandbox: LiveSandbox,
+        sessions: async_sessionmaker[AsyncSession],
+    ) -> None:
+        # The sandbox takes SANDBOX_LATENCY_SECONDS to answer this number.
+        body = collection_body(kofi, amount_minor=AMOUNT, method=mobile_money("mtn", "+2250700000054"))
+        first = asyncio.create_task(collect(client, platform_headers, body, key="slow-1"))
+        await eventually(lambda: count(sessions, "payments_collections"), what="the first phase to commit")
+        second = await collect(client, platform_headers, body, key="slow-1")
+        assert second.status_code == 409
+        assert second.json()["code"] == "idempotency_key_in_flight"
+        answered = await first
+        assert answered.status_code == 201
+        assert answered.json()["status"] == "action_required"
+
+        third = await collect(client, platform_headers, body, key="slow-1")
+        assert third.json() == answered.json()
+        assert third.headers["Idempotent-Replayed"] == "true"
+        assert await count(sessions, "payments_collections") == 1
+        async with sandbox.admin() as admin:
+            assert len((await admin.get("/payments")).json()) == 1
 
     async def test_the_same_key_with_another_body_is_refused(
         self,
