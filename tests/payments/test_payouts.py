@@ -13,6 +13,7 @@ from sika.payments import service as payments_service
 from tests.support.parties import party_headers
 from tests.support.payments import (
     Payer,
+    alerts_for,
     assert_ledger_clean,
     count,
     deliver,
@@ -168,6 +169,25 @@ class TestPayouts:
         assert payout["status"] == "failed"
         assert payout["failure"]["code"] == "insufficient_funds"
         assert await wallet_state(client, platform_headers, kofi.wallet_id) == (FUNDS, 0)
+        await assert_ledger_clean(sessions)
+
+
+    async def test_a_provider_that_wants_an_otp_for_transfers_raises_an_alert_and_keeps_the_hold(
+        self,
+        client: httpx.AsyncClient,
+        platform_headers: dict[str, str],
+        admin_headers: dict[str, str],
+        kofi: Payer,
+        sandbox: LiveSandbox,
+        sessions: async_sessionmaker[AsyncSession],
+    ) -> None:
+        async with sandbox.admin() as admin:
+            await admin.patch("/config", json={"paystack_transfer_otp": True})
+        await top_up(client, admin_headers, kofi.wallet_id, FUNDS)
+        payout = (await pay_out(client, platform_headers, kofi)).json()
+        assert payout["status"] == "processing"
+        assert await alerts_for(sessions, payout["id"]) == [("payout.requires_otp", "warning")]
+        assert await wallet_state(client, platform_headers, kofi.wallet_id) == (FUNDS, AMOUNT)
         await assert_ledger_clean(sessions)
 
 
