@@ -8,11 +8,10 @@ import httpx
 from fastapi import FastAPI, Request
 
 from sika.core.config import Settings
-from sika.providers import registry
-from sika.providers.failover import CollectionRouter
+from sika.providers import failover, registry
 
 
-def collection_router(request: Request) -> CollectionRouter:
+def collection_router(request: Request) -> failover.CollectionRouter:
     app = request.app
     router = getattr(app.state, "collection_router", None)
     if router is None:
@@ -21,7 +20,7 @@ def collection_router(request: Request) -> CollectionRouter:
         router = registry.build_router(settings, client)
         app.state.provider_client = client
         app.state.collection_router = router
-    assert isinstance(router, CollectionRouter)
+    assert isinstance(router, failover.CollectionRouter)
     return router
 
 

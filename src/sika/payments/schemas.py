@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from sika.core import money
-from sika.providers.base import MobileOperator, NextAction
+from sika.providers import base as provider_base
 
 Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
 """E.164: a plus sign, then 7 to 15 digits, the first not zero."""
@@ -53,7 +53,7 @@ class MobileMoney(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["mobile_money"]
-    operator: MobileOperator
+    operator: provider_base.MobileOperator
     phone: Phone
     country: Country | None = None
     """Where the mobile-money account lives; the party's country when left out."""
@@ -94,7 +94,7 @@ class OtpSubmit(BaseModel):
 
 
 class NextActionOut(BaseModel):
-    type: NextAction
+    type: provider_base.NextAction
     display_text: str | None
     redirect_url: str | None
 
@@ -137,7 +137,7 @@ class PayoutDestination(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["mobile_money"] = "mobile_money"
-    operator: MobileOperator
+    operator: provider_base.MobileOperator
     phone: Phone
     country: Country | None = None
     """Where the mobile-money account lives; the party's country when left out."""

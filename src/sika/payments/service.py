@@ -54,23 +54,10 @@ from sika.ledger import service as ledger_service
 from sika.parties import service as parties_service
 from sika.payments import repository, schemas
 from sika.payments.models import Collection, Payout
+from sika.providers import base as provider_base
 from sika.providers import errors as provider_errors
-from sika.providers.base import (
-    CollectionRequest,
-    CollectionResult,
-    CollectionStatus,
-    MobileOperator,
-    NextAction,
-    OtpSubmission,
-    PaymentMethod,
-    PayoutRequest,
-    PayoutResult,
-    PayoutStatus,
-    ProviderName,
-    StatusLookup,
-)
-from sika.providers.events import ProviderEvent
-from sika.providers.failover import CollectionRouter
+from sika.providers import events as provider_events
+from sika.providers import failover
 from sika.wallets import service as wallets_service
 
 log = structlog.get_logger(__name__)
@@ -174,11 +161,11 @@ class CollectionUpdate:
     """News about a collection, whatever brought it."""
 
     source: Source
-    provider: ProviderName | None
-    status: CollectionStatus
+    provider: provider_base.ProviderName | None
+    status: provider_base.CollectionStatus
     """``pending`` says nothing final: with a ``next_action`` the customer must act."""
     provider_reference: str | None = None
-    next_action: NextAction = NextAction.none
+    next_action: provider_base.NextAction = provider_base.NextAction.none
     display_text: str | None = None
     redirect_url: str | None = None
     amount_minor: int | None = None
@@ -192,8 +179,8 @@ class CollectionUpdate:
 @dataclass(frozen=True)
 class PayoutUpdate:
     source: Source
-    provider: ProviderName
-    status: PayoutStatus
+    provider: provider_base.ProviderName
+    status: provider_base.PayoutStatus
     provider_reference: str | None = None
     amount_minor: int | None = None
     currency: str | None = None
@@ -221,7 +208,7 @@ def collection_out(collection: Collection) -> schemas.CollectionOut:
     next_action = None
     if collection.next_action is not None:
         next_action = schemas.NextActionOut(
-            type=NextAction(collection.next_action),
+            type=provider_base.NextAction(collection.next_action),
             display_text=collection.display_text,
             redirect_url=collection.redirect_url,
         )
@@ -284,13 +271,13 @@ def _clip(text: str | None) -> str | None:
     return None if text is None else text[:MAX_TEXT]
 
 
-def clearing_account_id(provider: ProviderName | str, currency: str) -> str:
+def clearing_account_id(provider: provider_base.ProviderName | str, currency: str) -> str:
     """The ledger account of what ``provider`` owes us (or we owe it) in ``currency``."""
-    return f"clearing.{ProviderName(provider).value}.{currency}"
+    return f"clearing.{provider_base.ProviderName(provider).value}.{currency}"
 
 
 async def _clearing_account(
-    session: AsyncSession, *, provider: ProviderName | str, currency: str, now: datetime, actor: Actor
+    session: AsyncSession, *, provider: provider_base.ProviderName | str, currency: str, now: datetime, actor: Actor
 ) -> str:
     account = await ledger_service.ensure_account(
         session,
@@ -310,7 +297,7 @@ async def create_collection(
     phases: Phases,
     *,
     body: schemas.CollectionCreate,
-    providers: CollectionRouter,
+    providers: failover.CollectionRouter,
     idempotency_key: str | None,
     actor: Actor,
     clock: Clock,
@@ -327,7 +314,7 @@ async def create_collection(
         raise WalletNotOfParty()
     if wallet.currency != body.currency:
         raise WalletCurrencyMismatch(f"The wallet holds {wallet.currency}, not {body.currency}.")
-    method = PaymentMethod(body.method.type)
+    method = provider_base.PaymentMethod(body.method.type)
     if not providers.route(body.currency, method):
         raise provider_errors.NoRoute(f"No provider collects {body.currency} by {method.value}", provider="none")
     email = body.email or party.email
@@ -371,14 +358,14 @@ async def create_collection(
     await _announce_collection(session, collection, now=now, actor=actor, data={"amount_minor": body.amount_minor})
     await phases.commit_first()
 
-    request = CollectionRequest(
+    request = provider_base.CollectionRequest(
         reference=collection.id,
         amount_minor=collection.amount_minor,
         currency=collection.currency,
         method=method,
         customer_email=collection.customer_email,
         phone=collection.phone,
-        operator=MobileOperator(collection.operator) if collection.operator else None,
+        operator=provider_base.MobileOperator(collection.operator) if collection.operator else None,
         country=collection.country,
         card_token=body.method.card_token if isinstance(body.method, schemas.Card) else None,
         description=collection.description,
@@ -400,7 +387,7 @@ async def submit_collection_otp(
     *,
     collection_id: str,
     otp: str,
-    providers: CollectionRouter,
+    providers: failover.CollectionRouter,
     actor: Actor,
     clock: Clock,
 ) -> Collection:
@@ -411,15 +398,17 @@ async def submit_collection_otp(
     if collection is None:
         raise CollectionNotFound()
     parties_service.check_owner(actor, collection.party_id)
-    if collection.next_action != NextAction.submit_otp.value or collection.provider is None:
+    if collection.next_action != provider_base.NextAction.submit_otp.value or collection.provider is None:
         raise CollectionNotAwaitingOtp(f"The collection is {collection.status}, not waiting for an OTP.")
     assert collection.provider_reference is not None
     _move_collection(collection, schemas.CollectionStatus.processing, now=now)
     await _announce_collection(session, collection, now=now, actor=actor, data={"after": "otp_submitted"})
     await phases.commit_first()
 
-    provider = ProviderName(collection.provider)
-    submission = OtpSubmission(reference=collection.id, provider_reference=collection.provider_reference, otp=otp)
+    provider = provider_base.ProviderName(collection.provider)
+    submission = provider_base.OtpSubmission(
+        reference=collection.id, provider_reference=collection.provider_reference, otp=otp
+    )
     try:
         result = await providers.provider(provider).submit_otp(submission)
         update = collection_update_from_result(result, Source.api)
@@ -466,7 +455,7 @@ async def list_collections(
     )
 
 
-def collection_update_from_result(result: CollectionResult, source: Source) -> CollectionUpdate:
+def collection_update_from_result(result: provider_base.CollectionResult, source: Source) -> CollectionUpdate:
     return CollectionUpdate(
         source=source,
         provider=result.provider,
@@ -477,14 +466,14 @@ def collection_update_from_result(result: CollectionResult, source: Source) -> C
         redirect_url=result.redirect_url,
         amount_minor=result.amount_minor,
         currency=result.currency,
-        failure_code="declined" if result.status is CollectionStatus.failed else None,
+        failure_code="declined" if result.status is provider_base.CollectionStatus.failed else None,
         failure_message=result.failure_reason,
         detail=result.provider_status,
     )
 
 
 def collection_update_from_error(
-    exc: provider_errors.ProviderError, *, provider: ProviderName | None = None
+    exc: provider_errors.ProviderError, *, provider: provider_base.ProviderName | None = None
 ) -> CollectionUpdate:
     """What a failed call means: an unknown outcome is still pending at the
     provider; anything else means nothing was collected."""
@@ -493,7 +482,7 @@ def collection_update_from_error(
         return CollectionUpdate(
             source=Source.api,
             provider=named,
-            status=CollectionStatus.pending,
+            status=provider_base.CollectionStatus.pending,
             provider_reference=None,
             detail="outcome_unknown",
         )
@@ -501,7 +490,7 @@ def collection_update_from_error(
     return CollectionUpdate(
         source=Source.api,
         provider=named if not isinstance(exc, provider_errors.NoProviderAvailable) else None,
-        status=CollectionStatus.failed,
+        status=provider_base.CollectionStatus.failed,
         provider_reference=exc.provider_reference if named else None,
         failure_code=code,
         failure_message=exc.detail,
@@ -509,7 +498,7 @@ def collection_update_from_error(
     )
 
 
-def collection_update_from_event(event: ProviderEvent) -> CollectionUpdate:
+def collection_update_from_event(event: provider_events.ProviderEvent) -> CollectionUpdate:
     assert event.collection_status is not None
     return CollectionUpdate(
         source=Source.webhook,
@@ -518,15 +507,15 @@ def collection_update_from_event(event: ProviderEvent) -> CollectionUpdate:
         provider_reference=event.provider_reference,
         amount_minor=event.amount_minor,
         currency=event.currency,
-        failure_code="declined" if event.collection_status is CollectionStatus.failed else None,
+        failure_code="declined" if event.collection_status is provider_base.CollectionStatus.failed else None,
         failure_message=event.failure_reason,
         detail=event.event_type,
     )
 
 
-def _provider_name(value: str | None) -> ProviderName | None:
+def _provider_name(value: str | None) -> provider_base.ProviderName | None:
     try:
-        return ProviderName(value) if value else None
+        return provider_base.ProviderName(value) if value else None
     except ValueError:
         return None
 
@@ -632,11 +621,11 @@ async def apply_collection_update(
 
 
 def _collection_target(current: schemas.CollectionStatus, update: CollectionUpdate) -> schemas.CollectionStatus | None:
-    if update.status is CollectionStatus.succeeded:
+    if update.status is provider_base.CollectionStatus.succeeded:
         return schemas.CollectionStatus.succeeded
-    if update.status is CollectionStatus.failed:
+    if update.status is provider_base.CollectionStatus.failed:
         return schemas.CollectionStatus.failed
-    if update.next_action is not NextAction.none:
+    if update.next_action is not provider_base.NextAction.none:
         return schemas.CollectionStatus.action_required
     # "Pending, nothing to do" moves only a collection no provider had answered for.
     if current is schemas.CollectionStatus.initiated:
@@ -656,7 +645,7 @@ def _move_collection(
     target: schemas.CollectionStatus,
     *,
     now: datetime,
-    next_action: NextAction = NextAction.none,
+    next_action: provider_base.NextAction = provider_base.NextAction.none,
 ) -> None:
     collection.status = target.value
     collection.updated_at = now
@@ -758,7 +747,7 @@ async def create_payout(
     phases: Phases,
     *,
     body: schemas.PayoutCreate,
-    providers: CollectionRouter,
+    providers: failover.CollectionRouter,
     payout_providers: dict[str, str],
     idempotency_key: str | None,
     actor: Actor,
@@ -827,12 +816,12 @@ async def create_payout(
     await _announce_payout(session, payout, now=now, actor=actor, data={"amount_minor": body.amount_minor})
     await phases.commit_first()
 
-    request = PayoutRequest(
+    request = provider_base.PayoutRequest(
         reference=payout.id,
         amount_minor=payout.amount_minor,
         currency=payout.currency,
         phone=payout.phone,
-        operator=MobileOperator(payout.operator),
+        operator=provider_base.MobileOperator(payout.operator),
         country=payout.country,
         recipient_name=payout.recipient_name,
         reason=payout.reason,
@@ -879,7 +868,7 @@ async def list_payouts(
     )
 
 
-def payout_update_from_result(result: PayoutResult, source: Source) -> PayoutUpdate:
+def payout_update_from_result(result: provider_base.PayoutResult, source: Source) -> PayoutUpdate:
     return PayoutUpdate(
         source=source,
         provider=result.provider,
@@ -887,22 +876,26 @@ def payout_update_from_result(result: PayoutResult, source: Source) -> PayoutUpd
         provider_reference=result.provider_reference or None,
         amount_minor=result.amount_minor,
         currency=result.currency,
-        failure_code="failed" if result.status is PayoutStatus.failed else None,
+        failure_code="failed" if result.status is provider_base.PayoutStatus.failed else None,
         failure_message=result.failure_reason,
         detail=result.provider_status,
     )
 
 
-def payout_update_from_error(exc: provider_errors.ProviderError, *, provider: ProviderName) -> PayoutUpdate:
+def payout_update_from_error(
+    exc: provider_errors.ProviderError, *, provider: provider_base.ProviderName
+) -> PayoutUpdate:
     """A payout is not retried elsewhere: an unknown outcome stays pending until
     reconciliation; anything else means nothing was paid."""
     if isinstance(exc, provider_errors.OutcomeUnknown):
-        return PayoutUpdate(source=Source.api, provider=provider, status=PayoutStatus.pending, detail="outcome_unknown")
+        return PayoutUpdate(
+            source=Source.api, provider=provider, status=provider_base.PayoutStatus.pending, detail="outcome_unknown"
+        )
     code = exc.decline_code if isinstance(exc, provider_errors.ProviderDeclined) else exc.code
     return PayoutUpdate(
         source=Source.api,
         provider=provider,
-        status=PayoutStatus.failed,
+        status=provider_base.PayoutStatus.failed,
         provider_reference=exc.provider_reference,
         failure_code=code,
         failure_message=exc.detail,
@@ -910,7 +903,7 @@ def payout_update_from_error(exc: provider_errors.ProviderError, *, provider: Pr
     )
 
 
-def payout_update_from_event(event: ProviderEvent) -> PayoutUpdate:
+def payout_update_from_event(event: provider_events.ProviderEvent) -> PayoutUpdate:
     assert event.payout_status is not None
     return PayoutUpdate(
         source=Source.webhook,
@@ -919,7 +912,7 @@ def payout_update_from_event(event: ProviderEvent) -> PayoutUpdate:
         provider_reference=event.provider_reference,
         amount_minor=event.amount_minor,
         currency=event.currency,
-        failure_code="failed" if event.payout_status is PayoutStatus.failed else None,
+        failure_code="failed" if event.payout_status is provider_base.PayoutStatus.failed else None,
         failure_message=event.failure_reason,
         detail=event.event_type,
     )
@@ -1004,7 +997,7 @@ async def apply_payout_update(
             await wallets_service.release_hold(session, hold_id=payout.hold_id, actor=actor, now=now)
         payout.failure_code = "reversed"
         payout.failure_message = _clip(update.failure_message)
-    elif update.status is PayoutStatus.requires_otp:
+    elif update.status is provider_base.PayoutStatus.requires_otp:
         await _payout_alert(
             session,
             payout,
@@ -1027,11 +1020,11 @@ async def apply_payout_update(
 
 
 def _payout_target(current: schemas.PayoutStatus, update: PayoutUpdate) -> schemas.PayoutStatus | None:
-    if update.status is PayoutStatus.succeeded:
+    if update.status is provider_base.PayoutStatus.succeeded:
         return schemas.PayoutStatus.succeeded
-    if update.status is PayoutStatus.failed:
+    if update.status is provider_base.PayoutStatus.failed:
         return schemas.PayoutStatus.failed
-    if update.status is PayoutStatus.reversed:
+    if update.status is provider_base.PayoutStatus.reversed:
         return schemas.PayoutStatus.reversed
     if current is schemas.PayoutStatus.initiated:
         return schemas.PayoutStatus.processing
@@ -1153,7 +1146,7 @@ class ReconcileReport:
 async def reconcile(
     sessions: async_sessionmaker[AsyncSession],
     *,
-    providers: CollectionRouter,
+    providers: failover.CollectionRouter,
     after_seconds: int,
     actor: Actor,
     clock: Clock,
@@ -1186,7 +1179,7 @@ async def reconcile_collection(
     sessions: async_sessionmaker[AsyncSession],
     *,
     collection_id: str,
-    providers: CollectionRouter,
+    providers: failover.CollectionRouter,
     actor: Actor,
     clock: Clock,
 ) -> Applied | None:
@@ -1199,12 +1192,12 @@ async def reconcile_collection(
             return Applied.unchanged
         await repository.mark_collection_checked(session, collection_id, now=clock())
     if collection.provider is not None:
-        candidates = [ProviderName(collection.provider)]
+        candidates = [provider_base.ProviderName(collection.provider)]
     else:
-        candidates = providers.route(collection.currency, PaymentMethod(collection.method))
+        candidates = providers.route(collection.currency, provider_base.PaymentMethod(collection.method))
     update: CollectionUpdate | None = None
     for name in candidates:
-        lookup = StatusLookup(
+        lookup = provider_base.StatusLookup(
             reference=collection.id,
             provider_reference=collection.provider_reference if collection.provider == name.value else None,
         )
@@ -1221,7 +1214,7 @@ async def reconcile_collection(
         update = CollectionUpdate(
             source=Source.reconciliation,
             provider=None,
-            status=CollectionStatus.failed,
+            status=provider_base.CollectionStatus.failed,
             failure_code="not_found_at_provider",
             failure_message=f"No provider of the route ({', '.join(n.value for n in candidates)}) knows it.",
             detail="not_found",
@@ -1238,7 +1231,7 @@ async def reconcile_payout(
     sessions: async_sessionmaker[AsyncSession],
     *,
     payout_id: str,
-    providers: CollectionRouter,
+    providers: failover.CollectionRouter,
     actor: Actor,
     clock: Clock,
 ) -> Applied | None:
@@ -1249,17 +1242,17 @@ async def reconcile_payout(
         if payout is None or schemas.PayoutStatus(payout.status) in FINAL_PAYOUT_STATUSES:
             return Applied.unchanged
         await repository.mark_payout_checked(session, payout_id, now=clock())
-    name = ProviderName(payout.provider)
+    name = provider_base.ProviderName(payout.provider)
     try:
         result = await providers.provider(name).payout_status(
-            StatusLookup(reference=payout.id, provider_reference=payout.provider_reference)
+            provider_base.StatusLookup(reference=payout.id, provider_reference=payout.provider_reference)
         )
         update = payout_update_from_result(result, Source.reconciliation)
     except provider_errors.NotFoundAtProvider:
         update = PayoutUpdate(
             source=Source.reconciliation,
             provider=name,
-            status=PayoutStatus.failed,
+            status=provider_base.PayoutStatus.failed,
             failure_code="not_found_at_provider",
             failure_message=f"{name.value} does not know this payout: it was never made.",
             detail="not_found",

@@ -35,10 +35,10 @@ from sika.core.config import Settings
 from sika.core.context import Actor
 from sika.jobs import app as jobs_app
 from sika.payments import service as payments_service
+from sika.providers import base as provider_base
 from sika.providers import errors as provider_errors
 from sika.providers import events as provider_events
 from sika.providers import signatures
-from sika.providers.base import ProviderName
 from sika.webhooks import repository, schemas
 from sika.webhooks.models import InboundEvent
 
@@ -99,7 +99,7 @@ async def receive(
     stores nothing; when it looks like forgery or a wrong secret an alert is
     raised (one per provider until acknowledged), committed with the answer."""
     try:
-        name = ProviderName(provider)
+        name = provider_base.ProviderName(provider)
     except ValueError:
         raise UnknownProvider() from None
     try:
@@ -174,7 +174,7 @@ async def process(session: AsyncSession, *, event_id: str, now: datetime, actor:
     event = await repository.get_for_update(session, event_id)
     if event is None or event.status != schemas.EventStatus.received.value:
         return event.status if event is not None else "missing"
-    parsed = provider_events.parse(ProviderName(event.provider), event.body)
+    parsed = provider_events.parse(provider_base.ProviderName(event.provider), event.body)
     if parsed.subject is None:
         return _finish(event, schemas.EventStatus.ignored, now=now)
     applied: payments_service.Applied | None = None

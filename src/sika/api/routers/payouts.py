@@ -19,13 +19,13 @@ from sika.core import clock
 from sika.core.context import Actor
 from sika.payments import schemas
 from sika.payments import service as payments_service
-from sika.providers.failover import CollectionRouter
+from sika.providers import failover
 
 router = APIRouter(prefix="/payouts", tags=["payouts"], route_class=UnitOfWorkRoute)
 phased_router = APIRouter(prefix="/payouts", tags=["payouts"], route_class=PhasedRoute)
 Platform = Annotated[Actor, Depends(authorize(Scope.platform))]
 ReaderOrParty = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read, allow_party=True))]
-Providers = Annotated[CollectionRouter, Depends(collection_router)]
+Providers = Annotated[failover.CollectionRouter, Depends(collection_router)]
 
 
 @phased_router.post("", status_code=201, response_model=schemas.PayoutOut)
