@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.core.config import Settings
@@ -311,6 +312,25 @@ class TestIdempotency:
         third = await collect(client, platform_headers, body, key="slow-1")
         assert third.json() == answered.json()
         assert third.headers["Idempotent-Replayed"] == "true"
+        assert await count(sessions, "payments_collections") == 1
+        async with sandbox.admin() as admin:
+            assert len((await admin.get("/payments")).json()) == 1
+
+    async def test_a_key_whose_stored_answer_expired_still_makes_no_second_collection(
+        self,
+        client: httpx.AsyncClient,
+        platform_headers: dict[str, str],
+        kofi: Payer,
+        sandbox: LiveSandbox,
+        sessions: async_sessionmaker[AsyncSession],
+    ) -> None:
+        body = collection_body(kofi, amount_minor=AMOUNT, method=mobile_money("mtn"))
+        assert (await collect(client, platform_headers, body, key="order-79")).status_code == 201
+        async with sessions() as session, session.begin():
+            await session.execute(sa.text("UPDATE idempotency_keys SET expires_at = now() - interval '1 second'"))
+        again = await collect(client, platform_headers, body, key="order-79")
+        assert again.status_code == 409
+        assert again.json()["code"] == "idempotency_key_already_used"
         assert await count(sessions, "payments_collections") == 1
         async with sandbox.admin() as admin:
             assert len((await admin.get("/payments")).json()) == 1
