@@ -98,8 +98,8 @@ def _apply_sql(placeholder: str) -> str:
     )
 
 
-APPLY_SQL = _apply_sql("%({})s")
-"""The call in psycopg's parameter style, for the grouped path's own connections."""
+APPLY_SQL = _apply_sql("%({})b")
+"""The call in psycopg's parameter style (binary parameters), for the grouped path's own connections."""
 
 _APPLY_TEXT = sa.text(_apply_sql(":{}"))
 
@@ -123,22 +123,27 @@ def apply_parameters(
     return {
         "ids": [r.id for r in requests],
         "kinds": [r.kind for r in requests],
-        "debit": [r.debit_account_id for r in requests],
-        "credit": [r.credit_account_id for r in requests],
-        "amount": [r.amount_minor for r in requests],
-        "currency": [r.currency for r in requests],
-        "code": [r.code for r in requests],
-        "pending": [r.pending_id for r in requests],
-        "timeout": [r.timeout_seconds for r in requests],
-        "metadata": [json.dumps(r.metadata) if r.metadata is not None else None for r in requests],
-        "journal": [r.journal_id for r in requests],
+        "debit": _or_null([r.debit_account_id for r in requests]),
+        "credit": _or_null([r.credit_account_id for r in requests]),
+        "amount": _or_null([r.amount_minor for r in requests]),
+        "currency": _or_null([r.currency for r in requests]),
+        "code": _or_null([r.code for r in requests]),
+        "pending": _or_null([r.pending_id for r in requests]),
+        "timeout": _or_null([r.timeout_seconds for r in requests]),
+        "metadata": _or_null([json.dumps(r.metadata) if r.metadata is not None else None for r in requests]),
+        "journal": _or_null([r.journal_id for r in requests]),
         "actor": [r.actor_id for r in requests],
-        "request": [r.request_id for r in requests],
+        "request": _or_null([r.request_id for r in requests]),
         "now": now,
         "atomic": atomic,
         "check_existing": check_existing,
         "lock_retries": lock_retries,
     }
+
+
+def _or_null(values: list[Any]) -> list[Any] | None:
+    """A list of nothing but NULLs travels as one NULL: less to encode and parse."""
+    return values if any(value is not None for value in values) else None
 
 
 def applied_rows(rows: Sequence[Sequence[Any]]) -> list[AppliedRow]:

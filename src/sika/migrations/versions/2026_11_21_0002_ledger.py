@@ -115,13 +115,14 @@ AS $$
 DECLARE
     max_bigint constant bigint := 9223372036854775807;
     n integer := cardinality(p_ids);
-    has_resolutions boolean := array_remove(p_pending, NULL) <> '{}';
-    deb text[] := p_debit;
-    cred text[] := p_credit;
-    amt bigint[] := p_amount;
-    cur text[] := p_currency;
-    cod text[] := p_code;
-    meta jsonb[] := p_metadata;
+    -- An argument whose every element would be NULL may be sent as NULL.
+    has_resolutions boolean := coalesce(array_remove(p_pending, NULL) <> '{}', false);
+    deb text[] := coalesce(p_debit, array_fill(NULL::text, ARRAY[n]));
+    cred text[] := coalesce(p_credit, array_fill(NULL::text, ARRAY[n]));
+    amt bigint[] := coalesce(p_amount, array_fill(NULL::bigint, ARRAY[n]));
+    cur text[] := coalesce(p_currency, array_fill(NULL::text, ARRAY[n]));
+    cod text[] := coalesce(p_code, array_fill(NULL::text, ARRAY[n]));
+    meta jsonb[] := coalesce(p_metadata, array_fill(NULL::jsonb, ARRAY[n]));
     expires timestamptz[] := array_fill(NULL::timestamptz, ARRAY[n]);
     created timestamptz[] := array_fill(p_now, ARRAY[n]);
     err text[] := array_fill(NULL::text, ARRAY[n]);
@@ -383,22 +384,26 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- 5. Write the accepted transfers, then each touched account once.
+    -- 5. Write, in one statement: the accepted transfers, each touched
+    -- account once, and an audit row per transfer.
     IF any_accepted AND NOT failed THEN
-        INSERT INTO ledger_transfers (id, kind, debit_account_id, credit_account_id, amount_minor, currency,
-                                      code, pending_id, timeout_seconds, expires_at, journal_id, metadata, created_at)
-        SELECT u.id, u.kind, u.deb, u.cred, u.amt, u.cur, u.cod, u.pend, u.timeout, u.expires, u.journal,
-               coalesce(u.meta, '{}'::jsonb), p_now
-          FROM unnest(p_ids, p_kinds, deb, cred, amt, cur, cod, p_pending, p_timeout, expires, p_journal, meta, accepted)
-               AS u(id, kind, deb, cred, amt, cur, cod, pend, timeout, expires, journal, meta, ok)
-         WHERE u.ok;
-
-        UPDATE ledger_accounts la
-           SET debits_posted = u.dp, credits_posted = u.cp, debits_pending = u.dpe, credits_pending = u.cpe,
-               version = la.version + 1, updated_at = p_now
-          FROM unnest(acc, a_dp, a_cp, a_dpe, a_cpe, a_touched) AS u(id, dp, cp, dpe, cpe, touched)
-         WHERE la.id = u.id AND u.touched;
-
+        WITH new_transfers AS (
+            INSERT INTO ledger_transfers (id, kind, debit_account_id, credit_account_id, amount_minor, currency,
+                                          code, pending_id, timeout_seconds, expires_at, journal_id, metadata,
+                                          created_at)
+            SELECT u.id, u.kind, u.deb, u.cred, u.amt, u.cur, u.cod, u.pend, u.timeout, u.expires, u.journal,
+                   coalesce(u.meta, '{}'::jsonb), p_now
+              FROM unnest(p_ids, p_kinds, deb, cred, amt, cur, cod, p_pending, p_timeout, expires, p_journal,
+                          meta, accepted)
+                   AS u(id, kind, deb, cred, amt, cur, cod, pend, timeout, expires, journal, meta, ok)
+             WHERE u.ok
+        ), account_totals AS (
+            UPDATE ledger_accounts la
+               SET debits_posted = u.dp, credits_posted = u.cp, debits_pending = u.dpe, credits_pending = u.cpe,
+                   version = la.version + 1, updated_at = p_now
+              FROM unnest(acc, a_dp, a_cp, a_dpe, a_cpe, a_touched) AS u(id, dp, cp, dpe, cpe, touched)
+             WHERE la.id = u.id AND u.touched
+        )
         INSERT INTO audit_events (actor, action, entity_type, entity_id, data, request_id, created_at)
         SELECT u.actor, 'ledger.transfer_created', 'ledger_transfer', u.id,
                jsonb_build_object('kind', u.kind, 'amount_minor', u.amt), u.request, p_now
