@@ -17,6 +17,7 @@ from sika.core import clock, db, errors
 from sika.ledger import invariants
 from sika.ledger import service as ledger_service
 from tests.conftest import TEST_ACTOR
+from tests.ledger.conftest import Books as Books_
 from tests.ledger.conftest import balance, snapshot
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -260,3 +261,51 @@ async def test_100_concurrent_holds_on_the_grouped_path_exactly_10_succeed(sessi
         0,
     )
     assert (await snapshot(sessions)).transfer_count == 1 + 10
+
+
+async def test_a_deadlock_with_a_callers_own_lock_is_retried_not_surfaced(sessions: Sessions, books: Books_) -> None:
+    """T1's transfer locks alice (new) and waits for bob, whom T2 locked
+    earlier in its own transaction; T2 then wants alice. The deadlock victim
+    (T1, the first to wait) rolls back only its lock step, letting T2 finish,
+    and tries again: both transfers commit and nobody sees the deadlock."""
+    first, second = sorted([books.alice, books.bob])
+    t2_holds_second = asyncio.Event()
+    t1_waiting = asyncio.Event()
+
+    async def t1() -> ledger_service.TransferRecord:
+        await t2_holds_second.wait()
+        async with db.transaction(sessions) as session:
+            t1_waiting.set()
+            return await ledger_service.create_transfer(
+                session,
+                debit_account_id=first,
+                credit_account_id=second,
+                amount_minor=1,
+                currency="XOF",
+                code="t1",
+                now=clock.now(),
+                actor=TEST_ACTOR,
+            )
+
+    async def t2() -> ledger_service.TransferRecord:
+        async with db.transaction(sessions) as session:
+            await ledger_service.repository.get_account_for_update(session, second)
+            t2_holds_second.set()
+            await t1_waiting.wait()
+            await asyncio.sleep(0.3)  # T1 is now blocked on `second`, holding `first`
+            return await ledger_service.create_transfer(
+                session,
+                debit_account_id=books.world,
+                credit_account_id=first,
+                amount_minor=5,
+                currency="XOF",
+                code="t2",
+                now=clock.now(),
+                actor=TEST_ACTOR,
+            )
+
+    one, two = await asyncio.gather(t1(), t2())
+    assert (one.code, two.code) == ("t1", "t2")
+    async with db.transaction(sessions) as session:
+        report = await invariants.check_all(session)
+    assert report.ok
