@@ -61,7 +61,7 @@ def _parse(secret: str) -> str | None:
     """The lookup prefix inside a presented key, or None if it cannot be ours."""
     if not secret.startswith(KEY_PREFIX) or len(secret) > 200:
         return None
-    body = secret[len(KEY_PREFIX):]
+    body = secret[len(KEY_PREFIX) :]
     lookup, sep, _ = body.partition("_")
     if not sep or len(lookup) != LOOKUP_PREFIX_LENGTH:
         return None
@@ -79,8 +79,7 @@ async def create_key(
     unknown = set(scopes) - {s.value for s in Scope}
     if unknown or not scopes:
         raise InvalidScopes(
-            f"Scopes must be a non-empty subset of {sorted(s.value for s in Scope)}; "
-            f"unknown: {sorted(unknown)}"
+            f"Scopes must be a non-empty subset of {sorted(s.value for s in Scope)}; unknown: {sorted(unknown)}"
         )
     lookup = secrets.token_hex(LOOKUP_PREFIX_LENGTH // 2)
     secret = f"{KEY_PREFIX}{lookup}_{secrets.token_urlsafe(32)}"
@@ -149,5 +148,9 @@ async def revoke_key(session: AsyncSession, *, key_id: str, actor: Actor, now: d
 
 async def any_admin_key(session: AsyncSession, *, now: datetime) -> bool:
     live = sa.or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now)
-    query = sa.select(sa.exists().where(ApiKey.revoked_at.is_(None), live, sa.literal(Scope.admin.value) == sa.func.any(ApiKey.scopes)))
+    query = sa.select(
+        sa.exists().where(
+            ApiKey.revoked_at.is_(None), live, sa.literal(Scope.admin.value) == sa.func.any(ApiKey.scopes)
+        )
+    )
     return bool(await session.scalar(query))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import procrastinate
+from procrastinate.app import WorkerOptions
 
 from sika.core.config import Settings
 from sika.core.db import make_engine, make_sessionmaker
@@ -40,14 +41,15 @@ async def run_worker(
     app = build(database_url)
     try:
         async with app.open_async():
+            options: WorkerOptions = {
+                "concurrency": concurrency,
+                "install_signal_handlers": install_signal_handlers,
+                "additional_context": {"runtime": runtime},
+                "update_heartbeat_interval": settings.WORKER_HEARTBEAT_SECONDS,
+            }
             # procrastinate reads a missing queue list as 'every queue' and an empty one as none.
-            only = {"queues": queues} if queues else {}
-            await app.run_worker_async(
-                **only,
-                concurrency=concurrency,
-                install_signal_handlers=install_signal_handlers,
-                additional_context={"runtime": runtime},
-                update_heartbeat_interval=settings.WORKER_HEARTBEAT_SECONDS,
-            )
+            if queues:
+                options["queues"] = queues
+            await app.run_worker_async(**options)
     finally:
         await engine.dispose()
