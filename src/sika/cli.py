@@ -6,16 +6,18 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Annotated
 
+import httpx
 import typer
 import uvicorn
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.api.app import create_app
 from sika.auth import service as auth_service
@@ -26,6 +28,8 @@ from sika.core.config import Environment, InsecureSettings, Settings, get_settin
 from sika.core.context import Actor
 from sika.jobs import worker as jobs_worker
 from sika.ledger import invariants as ledger_invariants
+from sika.payments import service as payments_service
+from sika.providers import registry as provider_registry
 from sika.sandbox import app as sandbox_app
 
 app = typer.Typer(help="Sika: money movement on a double-entry ledger.", no_args_is_help=True)
@@ -70,18 +74,25 @@ def _database(settings: Settings) -> Iterator[str]:
             embedded.stop()
 
 
-async def _ensure_admin_key(url: str, settings: Settings) -> str | None:
+@contextlib.asynccontextmanager
+async def _session(url: str) -> AsyncIterator[AsyncSession]:
+    """One transaction on a one-connection engine, for a CLI command's unit of work."""
     engine = db.make_engine(url, pool_size=1, max_overflow=0)
     try:
         async with db.transaction(db.make_sessionmaker(engine)) as session:
-            if await auth_service.any_admin_key(session, now=clock.now()):
-                return None
-            created = await auth_service.create_key(
-                session, name="first admin", scopes=[Scope.admin.value], expires_at=None, actor=CLI_ACTOR
-            )
-            return created.secret
+            yield session
     finally:
         await engine.dispose()
+
+
+async def _ensure_admin_key(url: str, settings: Settings) -> str | None:
+    async with _session(url) as session:
+        if await auth_service.any_admin_key(session, now=clock.now()):
+            return None
+        created = await auth_service.create_key(
+            session, name="first admin", scopes=[Scope.admin.value], expires_at=None, actor=CLI_ACTOR
+        )
+        return created.secret
 
 
 @app.command()
@@ -217,14 +228,10 @@ def keys_create(
     settings = _settings()
 
     async def create(url: str) -> auth_service.CreatedKey:
-        engine = db.make_engine(url, pool_size=1, max_overflow=0)
-        try:
-            async with db.transaction(db.make_sessionmaker(engine)) as session:
-                return await auth_service.create_key(
-                    session, name=name, scopes=[s.value for s in scope], expires_at=expires_at, actor=CLI_ACTOR
-                )
-        finally:
-            await engine.dispose()
+        async with _session(url) as session:
+            return await auth_service.create_key(
+                session, name=name, scopes=[s.value for s in scope], expires_at=expires_at, actor=CLI_ACTOR
+            )
 
     with _database(settings) as url:
         created = asyncio.run(create(url))
@@ -238,22 +245,18 @@ def keys_list(include_revoked: Annotated[bool, typer.Option(help="Show revoked k
     settings = _settings()
 
     async def fetch(url: str) -> Table:
-        engine = db.make_engine(url, pool_size=1, max_overflow=0)
         table = Table("id", "name", "prefix", "scopes", "expires", "revoked", "last used")
-        try:
-            async with db.transaction(db.make_sessionmaker(engine)) as session:
-                for key in await auth_service.list_keys(session, include_revoked=include_revoked):
-                    table.add_row(
-                        key.id,
-                        key.name,
-                        key.lookup_prefix,
-                        ",".join(key.scopes),
-                        str(key.expires_at or "-"),
-                        str(key.revoked_at or "-"),
-                        str(key.last_used_at or "-"),
-                    )
-        finally:
-            await engine.dispose()
+        async with _session(url) as session:
+            for key in await auth_service.list_keys(session, include_revoked=include_revoked):
+                table.add_row(
+                    key.id,
+                    key.name,
+                    key.lookup_prefix,
+                    ",".join(key.scopes),
+                    str(key.expires_at or "-"),
+                    str(key.revoked_at or "-"),
+                    str(key.last_used_at or "-"),
+                )
         return table
 
     with _database(settings) as url:
@@ -266,12 +269,8 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_â€
     settings = _settings()
 
     async def revoke(url: str) -> None:
-        engine = db.make_engine(url, pool_size=1, max_overflow=0)
-        try:
-            async with db.transaction(db.make_sessionmaker(engine)) as session:
-                await auth_service.revoke_key(session, key_id=key_id, actor=CLI_ACTOR, now=clock.now())
-        finally:
-            await engine.dispose()
+        async with _session(url) as session:
+            await auth_service.revoke_key(session, key_id=key_id, actor=CLI_ACTOR, now=clock.now())
 
     with _database(settings) as url:
         asyncio.run(revoke(url))
@@ -307,18 +306,45 @@ def check() -> None:
 
 
 async def _check_ledger(url: str) -> ledger_invariants.Report:
-    engine = db.make_engine(url, pool_size=1, max_overflow=0)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+    ) as progress:
+        task = progress.add_task("Checking the ledger", total=len(ledger_invariants.CHECKS))
+        async with _session(url) as session:
+            return await ledger_invariants.check_all(
+                session,
+                on_check=lambda name, description: progress.update(task, description=description),
+                on_result=lambda result: progress.advance(task),
+            )
+
+
+@app.command()
+def reconcile() -> None:
+    """Ask the providers now about collections and payouts left open longer than
+    SIKA_RECONCILE_AFTER_SECONDS, and finish them (the worker does this every minute)."""
+    settings = _settings()
+    with _database(settings) as url, err_console.status("Asking the providersâ€¦"):
+        report = asyncio.run(_reconcile(settings, url))
+    table = Table("checked", "changed", "provider unreachable")
+    table.add_row(str(report.checked), str(report.changed), str(report.unreachable))
+    console.print(table)
+
+
+async def _reconcile(settings: Settings, url: str) -> payments_service.ReconcileReport:
+    engine = db.make_engine(url, pool_size=2, max_overflow=0)
     try:
-        with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=err_console,
-        ) as progress:
-            task = progress.add_task("Checking the ledger", total=len(ledger_invariants.CHECKS))
-            async with db.transaction(db.make_sessionmaker(engine)) as session:
-                return await ledger_invariants.check_all(
-                    session,
-                    on_check=lambda name, description: progress.update(task, description=description),
-                    on_result=lambda result: progress.advance(task),
-                )
+        async with httpx.AsyncClient() as client:
+            return await payments_service.reconcile(
+                db.make_sessionmaker(engine),
+                providers=provider_registry.build_router(settings, client),
+                after_seconds=settings.RECONCILE_AFTER_SECONDS,
+                actor=CLI_ACTOR,
+                clock=clock.now,
+            )
     finally:
         await engine.dispose()
