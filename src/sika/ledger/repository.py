@@ -287,11 +287,13 @@ async def insert_account_if_absent(session: AsyncSession, account: dict[str, Any
     """Insert the account unless its id exists; True when this call inserted it.
 
     A concurrent insert of the same id waits for the other transaction and
-    then does nothing, so callers racing to open one account all succeed."""
+    then does nothing, so callers racing to open one account all succeed. No
+    conflict target: the id is also in the (id, currency) unique key, and a
+    race caught there instead of on the primary key must not raise either."""
     statement = (
         postgresql.insert(Account)
         .values(**account)
-        .on_conflict_do_nothing(index_elements=[Account.id])
+        .on_conflict_do_nothing()
         .returning(Account.id)
     )
     return await session.scalar(statement) is not None
