@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from sika.api import messages_fr
 from sika.core import errors
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -64,8 +65,14 @@ def problem_response(
     extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    detail_en = None
     if prefers_french(request):
         title = TITLES_FR.get(title, title)
+        french = messages_fr.DETAILS_FR.get(code)
+        if french is not None:
+            # The French message is the code's general one; the English detail may carry
+            # specifics (amounts, limits, fields), so it travels along.
+            detail, detail_en = french, detail
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + code,
         "title": title,
@@ -75,6 +82,8 @@ def problem_response(
         "request_id": request_id_of(request),
         "instance": request.url.path,
     }
+    if detail_en is not None:
+        body["detail_en"] = detail_en
     if extra:
         body.update(extra)
     return Response(

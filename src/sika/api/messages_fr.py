@@ -1,0 +1,96 @@
+"""French messages for every problem code, served when the caller prefers
+French (``Accept-Language: fr``). A test fails when a domain error's code has
+no entry here, so the catalogue cannot fall behind the code."""
+
+from __future__ import annotations
+
+DETAILS_FR: dict[str, str] = {
+    "account_closed": "Le compte est clôturé et n'accepte plus de virements.",
+    "account_has_pending_transfers": "Le compte a des virements en attente : validez-les ou annulez-les d'abord.",
+    "account_not_found": "Compte du grand livre introuvable.",
+    "alert_not_found": "Alerte introuvable.",
+    "amount_exceeds_pending": "Le montant à valider dépasse le virement en attente.",
+    "amount_overflow": "Un total de compte dépasserait le plus grand montant que le grand livre peut contenir.",
+    "api_key_not_found": "Clé d'API introuvable.",
+    "bad_request": "Requête invalide.",
+    "collection_not_awaiting_otp": "L'encaissement n'attend pas de code OTP.",
+    "collection_not_found": "Encaissement introuvable.",
+    "conflict": "La requête est en conflit avec l'état actuel de la ressource.",
+    "currency_mismatch": "La devise du virement diffère de celle de ses comptes.",
+    "customer_email_required": (
+        "Le prestataire exige l'e-mail du client : envoyez « email » ou renseignez-le sur la partie."
+    ),
+    "exceeds_debits": "Le compte crédité ne peut pas recevoir plus de crédits que ses débits.",
+    "hold_not_found": "Réservation introuvable.",
+    "http_error": "Requête invalide.",
+    "idempotency_key_already_used": (
+        "Cette clé d'idempotence a déjà créé un encaissement ou un décaissement (sa réponse enregistrée a expiré)."
+    ),
+    "idempotency_key_in_flight": "Une requête avec cette clé d'idempotence est encore en cours de traitement.",
+    "idempotency_key_invalid": "L'en-tête Idempotency-Key doit compter de 1 à 255 caractères ASCII visibles.",
+    "idempotency_key_reused": "Cette clé d'idempotence a déjà servi pour une autre requête.",
+    "insufficient_funds": "Le compte débité n'a pas assez de fonds disponibles.",
+    "internal_error": "Une erreur inattendue s'est produite. Citez l'identifiant de requête pour la signaler.",
+    "invalid_account": "Les attributs du compte ne sont pas valides.",
+    "invalid_amount": "Le montant doit être un entier positif en unités mineures.",
+    "invalid_capture": "Les montants ou la destination de l'encaissement de la réservation ne sont pas valides.",
+    "invalid_cursor": "Le curseur de pagination n'est pas valide.",
+    "invalid_party_token": "Le jeton de partie n'est pas valide.",
+    "invalid_scopes": "Portée inconnue.",
+    "invalid_transfer": "Les attributs du virement ne sont pas valides.",
+    "ledger_busy": "Le grand livre n'a pas pu appliquer le virement après plusieurs essais ; réessayez plus tard.",
+    "malformed_json": "Le corps de la requête n'est pas du JSON valide.",
+    "method_not_allowed": "Méthode non autorisée sur cette ressource.",
+    "no_payout_provider": "Aucun prestataire n'est configuré pour décaisser dans cette devise.",
+    "no_provider_available": "Aucun prestataire de paiement n'est disponible pour cet encaissement pour le moment.",
+    "no_provider_route": "Aucun prestataire de paiement n'est configuré pour cette devise et ce moyen de paiement.",
+    "not_authenticated": "Authentification requise : envoyez une clé d'API ou un jeton de partie valide.",
+    "not_found": "Ressource introuvable.",
+    "not_owned_by_party": "Un jeton de partie ne donne accès qu'aux ressources de sa propre partie.",
+    "party_not_found": "Partie introuvable.",
+    "party_suspended": "La partie est suspendue : ses portefeuilles ne peuvent pas être débités.",
+    "payload_too_large": "Le corps de la requête est trop volumineux.",
+    "payout_not_found": "Décaissement introuvable.",
+    "pending_transfer_already_resolved": "Le virement en attente a déjà été validé, annulé ou a expiré.",
+    "pending_transfer_expired": "Le virement en attente a dépassé son délai.",
+    "pending_transfer_not_expired": "Le virement en attente n'a pas atteint son délai.",
+    "pending_transfer_not_found": "Virement en attente introuvable.",
+    "permission_denied": "Ces identifiants ne permettent pas cette action.",
+    "provider_currency_not_supported": "Ce prestataire de paiement ne gère pas cette devise.",
+    "provider_declined": "Le prestataire de paiement a refusé la demande.",
+    "provider_error": "Le prestataire de paiement n'a pas pu mener la demande à bien.",
+    "provider_operation_not_found": "Le prestataire de paiement n'a aucune trace de cette opération.",
+    "provider_operation_not_supported": "Ce prestataire de paiement ne prend pas en charge cette opération.",
+    "provider_outcome_unknown": (
+        "La réponse du prestataire n'est pas arrivée à temps : le résultat reste inconnu jusqu'au rapprochement."
+    ),
+    "provider_unavailable": (
+        "Le prestataire de paiement est indisponible : la demande ne l'a pas atteint, "
+        "ou il l'a refusée sans la traiter."
+    ),
+    "provider_wire_amount_not_whole": (
+        "Le prestataire a envoyé un montant qui n'est pas un nombre entier d'unités mineures de la devise."
+    ),
+    "rate_limited": "Trop de requêtes ; réessayez plus tard.",
+    "same_account": "Un virement a besoin de deux comptes différents.",
+    "service_unavailable": "Le service ne peut pas répondre pour le moment.",
+    "token_lifetime_too_long": "Un jeton de partie ne peut pas vivre plus longtemps que PARTY_TOKEN_MAX_SECONDS.",
+    "transfer_exists": "Un virement avec cet identifiant existe déjà avec un autre contenu.",
+    "transfer_in_flight": (
+        "Un virement avec cet identifiant est en cours d'écriture par une autre requête ; "
+        "réessayez pour obtenir sa réponse."
+    ),
+    "transfer_not_found": "Virement introuvable.",
+    "transfer_not_pending": "Ce virement n'est pas un virement en attente.",
+    "unknown_currency": "Cette devise n'est pas prise en charge.",
+    "validation_failed": "La requête n'est pas valide ; voyez les erreurs champ par champ.",
+    "wallet_currency_mismatch": "Le portefeuille est dans une autre devise.",
+    "wallet_exists": "Cette partie a déjà un portefeuille dans cette devise.",
+    "wallet_not_found": "Portefeuille introuvable.",
+    "wallet_not_of_party": "Le portefeuille n'appartient pas à cette partie.",
+    "webhook_event_not_found": "Événement de webhook introuvable.",
+    "webhook_event_not_retryable": "Seul un événement de webhook échoué ou sans correspondance peut être retraité.",
+    "webhook_malformed": "Le corps du webhook n'est pas un événement que ce prestataire envoie.",
+    "webhook_provider_unknown": "Sika n'accepte les webhooks que de paystack, fedapay et stripe.",
+    "webhook_signature_invalid": "La signature du webhook n'est pas valide.",
+}
