@@ -59,6 +59,7 @@ def create_app(settings: Settings, *, database_url: str, engine: AsyncEngine | N
         yield
         await ledger_batcher.close_for_engine(engine)
         await api_providers.close(app)
+        await app.state.rate_limiter.aclose()
         if owns_engine:
             await engine.dispose()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 from limits import parse
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -16,14 +17,26 @@ from sika.core import errors
 
 class RateLimiter:
     def __init__(self, *, storage_url: str, per_key: str, per_address: str) -> None:
-        storage_url = (
-            storage_url.replace("redis://", "async+redis://", 1)
-            if storage_url.startswith("redis://")
-            else storage_url.replace("memory://", "async+memory://", 1)
-        )
-        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_url))
+        self._redis_pool: Any = None
+        if storage_url.startswith(("redis://", "rediss://")):
+            import redis.asyncio  # the `redis` extra: only needed when limits are shared
+
+            # Our own pool, so shutdown can close it; redis-py rather than limits' default, coredis.
+            self._redis_pool = redis.asyncio.ConnectionPool.from_url(storage_url)
+            storage = storage_from_string(
+                "async+" + storage_url, implementation="redispy", connection_pool=self._redis_pool
+            )
+        elif storage_url.startswith("memory://"):
+            storage = storage_from_string("async+" + storage_url)
+        else:
+            raise ValueError(f"SIKA_RATE_LIMIT_STORAGE_URL must be memory:// or redis://…, not {storage_url!r}")
+        self._limiter = MovingWindowRateLimiter(storage)
         self._per_key = parse(per_key)
         self._per_address = parse(per_address)
+
+    async def aclose(self) -> None:
+        if self._redis_pool is not None:
+            await self._redis_pool.aclose()
 
     async def hit_key(self, key_id: str) -> None:
         await self._hit(self._per_key, "key", key_id)
