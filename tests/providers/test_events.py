@@ -122,6 +122,15 @@ class TestFedapay:
         event = parse(ProviderName.fedapay, body(payload))
         assert (event.collection_status, event.failure_reason) == (CollectionStatus.failed, "INSUFFICIENT_FUND")
 
+    def test_a_fractional_amount_is_refused_not_truncated_to_the_collection_s(self) -> None:
+        payload = {
+            "id": 994,
+            "name": "transaction.approved",
+            "entity": {"id": 7, "amount": 5_000.4, "currency": {"iso": "XOF"}, "merchant_reference": "col_abc"},
+        }
+        with pytest.raises(errors.WireAmountNotWhole):
+            parse(ProviderName.fedapay, body(payload))
+
     def test_a_transaction_without_our_reference_has_none(self) -> None:
         payload = {
             "id": 993,

@@ -35,6 +35,14 @@ class TestTheWireTable:
         with pytest.raises(errors.WireAmountNotWhole):
             wire.from_wire(ProviderName.paystack, "XOF", 500_050)
 
+    @pytest.mark.parametrize("sent", [5_000.4, 5_000.0, "5000.4", True, None, "5 000"])
+    def test_refuses_anything_but_an_integer_rather_than_truncate_it(self, sent: object) -> None:
+        with pytest.raises(errors.WireAmountNotWhole):
+            wire.from_wire(ProviderName.fedapay, "XOF", sent)
+
+    def test_takes_an_amount_sent_as_a_string_of_digits(self) -> None:
+        assert wire.from_wire(ProviderName.paystack, "XOF", "500000") == 5_000
+
     def test_refuses_a_currency_the_provider_is_not_listed_for(self) -> None:
         with pytest.raises(wire.CurrencyNotSupported):
             wire.to_wire(ProviderName.fedapay, "EUR", 100)

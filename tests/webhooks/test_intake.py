@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.core.config import Environment, InsecureSettings, Settings
 from sika.sandbox import signing
-from tests.support.payments import Payer, alerts_for, count, run_jobs, wallet_state
+from tests.support.payments import Payer, alerts_for, count, initiated_collection, run_jobs, wallet_state
 from tests.support.sandbox import LiveSandbox
 
 JOBS = "procrastinate_jobs"
@@ -173,3 +173,30 @@ class TestUnreadable:
         async with sessions() as session:
             event_id = await session.scalar(sa.text("SELECT id FROM webhooks_inbound_events"))
         assert await alerts_for(sessions, str(event_id)) == [("webhook.unreadable", "critical")]
+
+    async def test_a_fractional_amount_is_kept_unread_and_credits_nothing(
+        self,
+        client: httpx.AsyncClient,
+        platform_headers: dict[str, str],
+        kofi: Payer,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        database_url: str,
+    ) -> None:
+        # Truncated, 2500.4 francs would have matched the collection of 2 500 and credited it.
+        collection_id = await initiated_collection(sessions, kofi, amount_minor=2_500)
+        approved = {
+            "id": 995,
+            "name": "transaction.approved",
+            "entity": {"id": 8, "amount": 2_500.4, "currency": {"iso": "XOF"}, "merchant_reference": collection_id},
+        }
+        body, headers = signed("fedapay", approved, settings)
+        assert (await post(client, "fedapay", body, headers)).status_code == 200
+        await run_jobs(database_url, settings)
+
+        assert await count(sessions, "webhooks_inbound_events", "status = 'rejected'") == 1
+        assert await count(sessions, JOBS) == 0
+        shown = (await client.get(f"/v1/collections/{collection_id}", headers=platform_headers)).json()
+        assert (shown["status"], shown["credit_transfer_id"]) == ("initiated", None)
+        assert await wallet_state(client, platform_headers, kofi.wallet_id) == (0, 0)
+        assert await count(sessions, "ledger_transfers", "code = 'collection.succeeded'") == 0

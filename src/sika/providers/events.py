@@ -108,7 +108,7 @@ def _paystack(payload: dict[str, Any], body: bytes) -> ProviderEvent:
             reference=str(data["reference"]),
             provider_reference=str(data["reference"]),
             collection_status=CollectionStatus.succeeded,
-            amount_minor=wire.from_wire(name, currency, int(data["amount"])),
+            amount_minor=wire.from_wire(name, currency, data["amount"]),
             currency=currency,
         )
     if event_type in _PAYSTACK_TRANSFERS:
@@ -122,7 +122,7 @@ def _paystack(payload: dict[str, Any], body: bytes) -> ProviderEvent:
             reference=str(data["reference"]),
             provider_reference=_optional(data.get("transfer_code")),
             payout_status=status,
-            amount_minor=wire.from_wire(name, currency, int(data["amount"])),
+            amount_minor=wire.from_wire(name, currency, data["amount"]),
             currency=currency,
             failure_reason=_optional(data.get("failures")) if status is PayoutStatus.failed else None,
         )
@@ -153,7 +153,7 @@ def _fedapay(payload: dict[str, Any], body: bytes) -> ProviderEvent:
     if event_type in _FEDAPAY_TRANSACTIONS or event_type in _FEDAPAY_PAYOUTS:
         currency = _fedapay_currency(entity)
         reference = _optional(entity.get("merchant_reference"))
-        amount_minor = wire.from_wire(name, currency, int(entity["amount"]))
+        amount_minor = wire.from_wire(name, currency, entity["amount"])
         failure = _optional(entity.get("last_error_code"))
         if event_type in _FEDAPAY_TRANSACTIONS:
             status = _FEDAPAY_TRANSACTIONS[event_type]
@@ -216,7 +216,7 @@ def _stripe(payload: dict[str, Any], body: bytes) -> ProviderEvent:
         reference=_optional(metadata.get("sika_reference")),
         provider_reference=str(intent["id"]),
         collection_status=status,
-        amount_minor=wire.from_wire(name, currency, int(wire_amount if wire_amount is not None else intent["amount"])),
+        amount_minor=wire.from_wire(name, currency, wire_amount if wire_amount is not None else intent["amount"]),
         currency=currency,
         failure_reason=(
             str(last_error.get("decline_code") or last_error.get("code") or event_type)

@@ -318,7 +318,7 @@ def _transaction_result(
         provider_reference=str(transaction["id"]),
         status=status,
         next_action=next_action if status is CollectionStatus.pending else NextAction.none,
-        amount_minor=wire.from_wire(NAME, currency, int(transaction["amount"])),
+        amount_minor=wire.from_wire(NAME, currency, transaction["amount"]),
         currency=currency,
         provider_status=provider_status,
         display_text=display_text,
@@ -338,7 +338,7 @@ def _payout_result(payout: dict[str, Any], reference: str) -> PayoutResult:
         reference=reference,
         provider_reference=str(payout["id"]),
         status=status,
-        amount_minor=wire.from_wire(NAME, currency, int(payout["amount"])),
+        amount_minor=wire.from_wire(NAME, currency, payout["amount"]),
         currency=currency,
         provider_status=provider_status,
         failure_reason=(

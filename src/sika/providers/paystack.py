@@ -157,7 +157,7 @@ class PaystackProvider:
             provider_reference=str(data.get("reference", paystack_reference)),
             status=status,
             next_action=NextAction.none,
-            amount_minor=wire.from_wire(NAME, currency, int(data["amount"])),
+            amount_minor=wire.from_wire(NAME, currency, data["amount"]),
             currency=currency,
             provider_status=provider_status,
             failure_reason=str(data.get("gateway_response")) if status is CollectionStatus.failed else None,
@@ -273,7 +273,7 @@ class PaystackProvider:
             if redirect_url:
                 action = NextAction.redirect
         if "amount" in data:
-            amount_minor = wire.from_wire(NAME, currency, int(data["amount"]))
+            amount_minor = wire.from_wire(NAME, currency, data["amount"])
         elif asked_minor is not None:
             # Paystack's intermediate answers (send_otp, pay_offline) carry no amount.
             amount_minor = asked_minor
@@ -336,7 +336,7 @@ def _transfer_result(data: dict[str, Any], reference: str) -> PayoutResult:
         reference=reference,
         provider_reference=str(data.get("transfer_code", "")),
         status=status,
-        amount_minor=wire.from_wire(NAME, currency, int(data["amount"])),
+        amount_minor=wire.from_wire(NAME, currency, data["amount"]),
         currency=currency,
         provider_status=provider_status,
         # ``reason`` is our own narration; Paystack says why a transfer failed in ``failures``.

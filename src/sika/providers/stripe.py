@@ -191,7 +191,7 @@ def _intent_result(intent: dict[str, Any], reference: str) -> CollectionResult:
         provider_reference=str(intent["id"]),
         status=status,
         next_action=action,
-        amount_minor=wire.from_wire(NAME, currency, int(intent["amount"])),
+        amount_minor=wire.from_wire(NAME, currency, intent["amount"]),
         currency=currency,
         provider_status=provider_status,
         redirect_url=redirect_url,

@@ -65,8 +65,13 @@ def to_wire(provider: ProviderName, currency: str, amount_minor: int) -> int:
     return amount_minor // unit
 
 
-def from_wire(provider: ProviderName, currency: str, wire_amount: int) -> int:
-    """Minor units of ``currency`` for the integer ``provider`` sent; never rounds."""
+def from_wire(provider: ProviderName, currency: str, wire_amount: object) -> int:
+    """Minor units of ``currency`` for the integer ``provider`` sent; never rounds.
+
+    ``wire_amount`` is the value as it came out of the provider's JSON. Only an
+    integer (or a string of digits) is an amount: ``int(5000.4)`` would quietly
+    make it 5000 and match a collection of 5 000, so a float is refused."""
+    wire_amount = _integer(provider, currency, wire_amount)
     shift = wire_exponent(provider, currency) - money.exponent(currency)
     if shift <= 0:
         return wire_amount * _power_of_ten(-shift)
@@ -77,6 +82,16 @@ def from_wire(provider: ProviderName, currency: str, wire_amount: int) -> int:
             provider=provider.value,
         )
     return wire_amount // unit
+
+
+def _integer(provider: ProviderName, currency: str, value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    raise errors.WireAmountNotWhole(
+        f"{provider.value} sent {value!r} for {currency}: not a whole number", provider=provider.value
+    )
 
 
 def _power_of_ten(exponent: int) -> int:
