@@ -15,6 +15,7 @@ from sika.providers.base import (
     ProviderName,
     StatusLookup,
 )
+from sika.providers.stripe import StripeProvider
 from tests.providers import builders
 from tests.support.sandbox import LiveSandbox
 
@@ -121,3 +122,28 @@ class TestStripeCollect:
         with pytest.raises(errors.OperationNotSupported):
             await stripe.payout(builders.payout())
         assert await intents(sandbox) == []
+
+
+class TestStripeAmounts:
+    """A success is checked against the collection with what Stripe received."""
+
+    async def lookup(self, intent: dict[str, Any]) -> Any:
+        answer = {"id": "pi_1", "currency": "xof", "metadata": {"sika_reference": "col_abc"}, **intent}
+        transport = httpx.MockTransport(lambda request: httpx.Response(200, json=answer))
+        async with httpx.AsyncClient(transport=transport) as client:
+            stripe = StripeProvider(
+                client, base_url="https://stripe.test", secret_key="sk_test", timeout=httpx.Timeout(5.0)
+            )
+            return await stripe.collection_status(StatusLookup("col_abc", "pi_1"))
+
+    async def test_a_succeeded_intent_reports_what_was_received_not_what_was_asked(self) -> None:
+        result = await self.lookup({"status": "succeeded", "amount": 5_000, "amount_received": 4_999})
+        assert (result.status, result.amount_minor) == (CollectionStatus.succeeded, 4_999)
+
+    async def test_a_succeeded_intent_that_does_not_say_what_it_received_is_refused(self) -> None:
+        with pytest.raises(errors.WireAmountNotWhole):
+            await self.lookup({"status": "succeeded", "amount": 5_000})
+
+    async def test_a_pending_intent_reports_what_it_asks_for(self) -> None:
+        result = await self.lookup({"status": "processing", "amount": 5_000, "amount_received": 0})
+        assert (result.status, result.amount_minor) == (CollectionStatus.pending, 5_000)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sika.providers import errors, wire
+from sika.providers import errors, stripe, wire
 from sika.providers.base import CollectionStatus, PayoutStatus, ProviderName
 
 MAX_EVENT_ID_LENGTH = 200
@@ -204,8 +204,6 @@ def _stripe(payload: dict[str, Any], body: bytes) -> ProviderEvent:
     intent = _object(_object(payload.get("data")).get("object"))
     status = _STRIPE_INTENTS[event_type]
     currency = str(intent["currency"]).upper()
-    # What was received, once it succeeded; what is asked for, before.
-    wire_amount = intent.get("amount_received") if status is CollectionStatus.succeeded else None
     metadata = _optional_object(intent.get("metadata"))
     last_error = _optional_object(intent.get("last_payment_error"))
     return ProviderEvent(
@@ -216,7 +214,7 @@ def _stripe(payload: dict[str, Any], body: bytes) -> ProviderEvent:
         reference=_optional(metadata.get("sika_reference")),
         provider_reference=str(intent["id"]),
         collection_status=status,
-        amount_minor=wire.from_wire(name, currency, wire_amount if wire_amount is not None else intent["amount"]),
+        amount_minor=stripe.intent_amount_minor(intent, status),
         currency=currency,
         failure_reason=(
             str(last_error.get("decline_code") or last_error.get("code") or event_type)

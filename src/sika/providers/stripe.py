@@ -191,9 +191,19 @@ def _intent_result(intent: dict[str, Any], reference: str) -> CollectionResult:
         provider_reference=str(intent["id"]),
         status=status,
         next_action=action,
-        amount_minor=wire.from_wire(NAME, currency, intent["amount"]),
+        amount_minor=intent_amount_minor(intent, status),
         currency=currency,
         provider_status=provider_status,
         redirect_url=redirect_url,
         failure_reason=failure_reason,
     )
+
+
+def intent_amount_minor(intent: dict[str, Any], status: CollectionStatus) -> int:
+    """What an intent collected once it succeeded (``amount_received``), what it asks for before.
+
+    A success is checked against the collection with what Stripe received; its
+    ``amount`` only repeats what Sika asked for, so a check against it could never fail."""
+    currency = str(intent["currency"]).upper()
+    wire_amount = intent.get("amount_received") if status is CollectionStatus.succeeded else intent["amount"]
+    return wire.from_wire(NAME, currency, wire_amount)
