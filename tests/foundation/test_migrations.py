@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from sika.core import db, migrate
 from sika.db_models import Base
@@ -64,12 +65,31 @@ def test_models_and_migrations_do_not_drift(empty_database_url: str) -> None:
     assert _drift(empty_database_url) == []
 
 
-def test_every_step_down_and_up_again(empty_database_url: str) -> None:
-    """Each revision's downgrade undoes exactly its upgrade."""
-    migrate.upgrade(empty_database_url)
-    full = _tables(empty_database_url)
-    head = migrate.head_revision()
-    assert head is not None
-    migrate.downgrade(empty_database_url, "-1")
-    migrate.upgrade(empty_database_url)
-    assert _tables(empty_database_url) == full
+def _schema(url: str) -> set[tuple[str, str]]:
+    """Every table, view, function, trigger and type in the public schema, by kind and name."""
+    query = """
+        SELECT 'table', tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'
+        UNION ALL SELECT 'view', viewname FROM pg_views WHERE schemaname = 'public'
+        UNION ALL SELECT 'function', p.oid::regprocedure::text FROM pg_proc p
+            JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
+        UNION ALL SELECT 'trigger', tgname FROM pg_trigger WHERE NOT tgisinternal
+        UNION ALL SELECT 'type', t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+            WHERE n.nspname = 'public' AND t.typtype IN ('e', 'c') AND t.typrelid = 0
+    """
+    with psycopg.connect(db.libpq_url(url)) as conn:
+        return {(str(kind), str(name)) for kind, name in conn.execute(query).fetchall()}
+
+
+def test_each_downgrade_undoes_exactly_its_upgrade(empty_database_url: str) -> None:
+    """Walk up one revision at a time recording the schema, then down one at a
+    time: each step down must give back exactly the schema of the step before."""
+    script = ScriptDirectory.from_config(migrate.alembic_config(empty_database_url))
+    revisions = [r.revision for r in reversed(list(script.walk_revisions()))]
+    assert len(revisions) >= 4
+    schemas = {"base": _schema(empty_database_url)}
+    for revision in revisions:
+        migrate.upgrade(empty_database_url, revision)
+        schemas[revision] = _schema(empty_database_url)
+    for previous, revision in reversed(list(zip(["base", *revisions], revisions, strict=False))):
+        migrate.downgrade(empty_database_url, previous)
+        assert _schema(empty_database_url) == schemas[previous], f"downgrade of {revision} left or lost objects"
