@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sika.providers import errors, stripe, wire
+from sika.providers import errors, fedapay, stripe, wire
 from sika.providers.base import CollectionStatus, PayoutStatus, ProviderName
 
 MAX_EVENT_ID_LENGTH = 200
@@ -151,7 +151,7 @@ def _fedapay(payload: dict[str, Any], body: bytes) -> ProviderEvent:
     event_id = str(payload["id"]) if payload.get("id") is not None else digest(body)
     entity = _object(payload.get("entity"))
     if event_type in _FEDAPAY_TRANSACTIONS or event_type in _FEDAPAY_PAYOUTS:
-        currency = _fedapay_currency(entity)
+        currency = fedapay.currency_of(entity)
         reference = _optional(entity.get("merchant_reference"))
         amount_minor = wire.from_wire(name, currency, entity["amount"])
         failure = _optional(entity.get("last_error_code"))
@@ -237,13 +237,6 @@ def _optional_object(value: object) -> dict[str, Any]:
 
 def _optional(value: object) -> str | None:
     return None if value is None or value == "" else str(value)
-
-
-def _fedapay_currency(entity: dict[str, Any]) -> str:
-    currency = entity.get("currency")
-    if isinstance(currency, dict):
-        return str(currency["iso"])
-    return str(currency)
 
 
 def digest(body: bytes) -> str:

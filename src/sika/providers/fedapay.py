@@ -68,10 +68,9 @@ _ERROR_CODES: dict[str, str] = {
 
 class FedapayProvider:
     def __init__(self, client: httpx.AsyncClient, *, base_url: str, secret_key: str, timeout: httpx.Timeout) -> None:
-        self._client = client
-        self._base_url = base_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {secret_key}"}
-        self._timeout = timeout
+        self._api = http.Endpoint(
+            client, provider=NAME.value, base_url=base_url, secret_key=secret_key, timeout=timeout
+        )
 
     @property
     def name(self) -> ProviderName:
@@ -104,20 +103,18 @@ class FedapayProvider:
         }
         if request.return_url:
             body["callback_url"] = request.return_url
-        created = await self._send("POST", "/v1/transactions", reference=request.reference, json=body)
-        transaction = _unwrap(self._payload(created, reference=request.reference), "v1/transaction")
+        created = await self._post("/v1/transactions", reference=request.reference, json=body)
+        transaction = _unwrap(created.body, "v1/transaction")
         if created.status_code >= 400 or not transaction:
             raise _declined(created, reference=request.reference)
         transaction_id = str(transaction["id"])
         # Until the token exists and is used, the customer has not been asked
         # anything: a failure here leaves a pending transaction nobody will pay,
         # which is why these steps may still fail over.
-        token_response = await self._send(
-            "POST", f"/v1/transactions/{transaction_id}/token", reference=request.reference, json={}
-        )
-        token = self._payload(token_response, reference=request.reference)
-        if token_response.status_code >= 400:
-            raise _declined(token_response, reference=transaction_id)
+        tokened = await self._post(f"/v1/transactions/{transaction_id}/token", reference=request.reference, json={})
+        token = tokened.body
+        if tokened.status_code >= 400:
+            raise _declined(tokened, reference=transaction_id)
         if mode is None or request.operator in REDIRECT_OPERATORS:
             return _transaction_result(
                 transaction,
@@ -127,13 +124,12 @@ class FedapayProvider:
             )
         assert request.phone is not None
         assert request.country is not None
-        sent = await self._send(
-            "POST",
+        sent = await self._post(
             f"/v1/{mode}",
             reference=request.reference,
             json={"token": token["token"], "phone_number": _phone(request.phone, request.country)},
         )
-        intent = self._payload(sent, reference=request.reference)
+        intent = sent.body
         if sent.status_code >= 400:
             raise _declined(sent, reference=transaction_id)
         if str(intent.get("status", "")) in _FAILED_INTENT_STATUSES:
@@ -164,19 +160,7 @@ class FedapayProvider:
             if lookup.provider_reference
             else f"/v1/transactions/merchant/{lookup.reference}"
         )
-        response = await self._send("GET", path, mutates=False)
-        payload = self._payload(response, mutates=False)
-        if response.status_code == 404:
-            raise errors.NotFoundAtProvider(
-                str(payload.get("message", "")),
-                provider=NAME.value,
-                provider_reference=lookup.provider_reference,
-            )
-        transaction = _unwrap(payload, "v1/transaction")
-        if response.status_code >= 400 or not transaction:
-            raise errors.ProviderUnavailable(
-                f"FedaPay answered {response.status_code} to a status lookup", provider=NAME.value
-            )
+        transaction = await self._found(path, "v1/transaction", provider_reference=lookup.provider_reference)
         return _transaction_result(transaction, lookup.reference, next_action=NextAction.none)
 
     async def payout(self, request: PayoutRequest) -> PayoutResult:
@@ -187,8 +171,7 @@ class FedapayProvider:
                 provider=NAME.value,
             )
         first, _, last = request.recipient_name.partition(" ")
-        created = await self._send(
-            "POST",
+        created = await self._post(
             "/v1/payouts",
             reference=request.reference,
             json={
@@ -203,19 +186,19 @@ class FedapayProvider:
                 },
             },
         )
-        payout = _unwrap(self._payload(created, reference=request.reference), "v1/payout")
+        payout = _unwrap(created.body, "v1/payout")
         if created.status_code >= 400 or not payout:
             raise _declined(created, reference=request.reference)
-        started = await self._send(
+        started = await self._api.request(
             "PUT",
             "/v1/payouts/start",
+            mutates=True,
             reference=request.reference,
             json={"payouts": [{"id": payout["id"]}]},
         )
-        started_payload = self._payload(started, reference=request.reference)
         if started.status_code >= 400:
             raise _declined(started, reference=str(payout["id"]))
-        listed = started_payload.get("v1/payouts")
+        listed = started.body.get("v1/payouts")
         if isinstance(listed, list) and listed and isinstance(listed[0], dict):
             payout = listed[0]
         return _payout_result(payout, request.reference)
@@ -232,46 +215,27 @@ class FedapayProvider:
             raise errors.OperationNotSupported(
                 "FedaPay payouts are looked up by FedaPay's id only", provider=NAME.value
             )
-        response = await self._send("GET", f"/v1/payouts/{lookup.provider_reference}", mutates=False)
-        payload = self._payload(response, mutates=False)
-        if response.status_code == 404:
-            raise errors.NotFoundAtProvider(
-                str(payload.get("message", "")),
-                provider=NAME.value,
-                provider_reference=lookup.provider_reference,
-            )
-        payout = _unwrap(payload, "v1/payout")
-        if response.status_code >= 400 or not payout:
-            raise errors.ProviderUnavailable(
-                f"FedaPay answered {response.status_code} to a status lookup", provider=NAME.value
-            )
+        path = f"/v1/payouts/{lookup.provider_reference}"
+        payout = await self._found(path, "v1/payout", provider_reference=lookup.provider_reference)
         return _payout_result(payout, lookup.reference)
 
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        mutates: bool = True,
-        reference: str | None = None,
-        json: dict[str, Any] | None = None,
-    ) -> httpx.Response:
-        return await http.call(
-            self._client,
-            method,
-            self._base_url + path,
-            provider=NAME.value,
-            timeouts=self._timeout,
-            mutates=mutates,
-            reference=reference,
-            headers=self._headers,
-            json=json,
-        )
+    async def _post(self, path: str, *, reference: str, json: dict[str, Any]) -> http.Answer:
+        """A call that may change something at FedaPay (a transaction, its token, a payout)."""
+        return await self._api.request("POST", path, mutates=True, reference=reference, json=json)
 
-    def _payload(
-        self, response: httpx.Response, *, mutates: bool = True, reference: str | None = None
-    ) -> dict[str, Any]:
-        return http.json_object(response, provider=NAME.value, mutates=mutates, reference=reference)
+    async def _found(self, path: str, klass: str, *, provider_reference: str | None) -> dict[str, Any]:
+        """The object a lookup found, unwrapped from its ``klass``."""
+        answer = await self._api.request("GET", path, mutates=False)
+        if answer.status_code == 404:
+            raise errors.NotFoundAtProvider(
+                str(answer.body.get("message", "")), provider=NAME.value, provider_reference=provider_reference
+            )
+        found = _unwrap(answer.body, klass)
+        if answer.status_code >= 400 or not found:
+            raise errors.ProviderUnavailable(
+                f"FedaPay answered {answer.status_code} to a status lookup", provider=NAME.value
+            )
+        return found
 
 
 def _phone(phone: str, country: str) -> dict[str, str]:
@@ -283,9 +247,8 @@ def _unwrap(payload: dict[str, Any], klass: str) -> dict[str, Any]:
     return inner if isinstance(inner, dict) else {}
 
 
-def _declined(response: httpx.Response, *, reference: str) -> errors.ProviderDeclined:
-    payload = http.json_object(response, provider=NAME.value, mutates=False)
-    message = str(payload.get("message") or f"FedaPay answered {response.status_code}")
+def _declined(answer: http.Answer, *, reference: str) -> errors.ProviderDeclined:
+    message = str(answer.body.get("message") or f"FedaPay answered {answer.status_code}")
     return errors.ProviderDeclined(
         f"FedaPay refused: {message}",
         provider=NAME.value,
@@ -294,7 +257,8 @@ def _declined(response: httpx.Response, *, reference: str) -> errors.ProviderDec
     )
 
 
-def _currency(entity: dict[str, Any]) -> str:
+def currency_of(entity: dict[str, Any]) -> str:
+    """FedaPay states a currency as an object (``{"iso": "XOF"}``) or, in places, as its code."""
     currency = entity.get("currency")
     if isinstance(currency, dict):
         return str(currency["iso"])
@@ -311,7 +275,7 @@ def _transaction_result(
 ) -> CollectionResult:
     provider_status = str(transaction.get("status", ""))
     status = _TRANSACTION_STATUSES.get(provider_status, CollectionStatus.pending)
-    currency = _currency(transaction)
+    currency = currency_of(transaction)
     return CollectionResult(
         provider=NAME,
         reference=reference,
@@ -332,7 +296,7 @@ def _transaction_result(
 def _payout_result(payout: dict[str, Any], reference: str) -> PayoutResult:
     provider_status = str(payout.get("status", ""))
     status = _PAYOUT_STATUSES.get(provider_status, PayoutStatus.pending)
-    currency = _currency(payout)
+    currency = currency_of(payout)
     return PayoutResult(
         provider=NAME,
         reference=reference,

@@ -11,6 +11,7 @@ request, so they are ``ProviderUnavailable`` too.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -105,3 +106,49 @@ def json_object(
             raise errors.OutcomeUnknown(detail, provider=provider, provider_reference=reference)
         raise errors.ProviderUnavailable(detail, provider=provider)
     return body
+
+
+@dataclass(frozen=True)
+class Answer:
+    status_code: int
+    body: dict[str, Any]
+    """The JSON object the provider answered with."""
+
+
+class Endpoint:
+    """One provider's API as its adapter calls it: base URL, credentials and
+    timeouts bound once; each request says whether it could change something."""
+
+    def __init__(
+        self, client: httpx.AsyncClient, *, provider: str, base_url: str, secret_key: str, timeout: httpx.Timeout
+    ) -> None:
+        self._client = client
+        self._provider = provider
+        self._base_url = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {secret_key}"}
+        self._timeout = timeout
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        mutates: bool,
+        reference: str | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Answer:
+        """Send one request (see ``call``) and read its JSON object (see ``json_object``)."""
+        response = await call(
+            self._client,
+            method,
+            self._base_url + path,
+            provider=self._provider,
+            timeouts=self._timeout,
+            mutates=mutates,
+            reference=reference,
+            headers={**self._headers, **(headers or {})},
+            **kwargs,
+        )
+        body = json_object(response, provider=self._provider, mutates=mutates, reference=reference)
+        return Answer(status_code=response.status_code, body=body)

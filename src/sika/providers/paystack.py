@@ -56,10 +56,9 @@ _TRANSFER_STATUSES: dict[str, PayoutStatus] = {
 
 class PaystackProvider:
     def __init__(self, client: httpx.AsyncClient, *, base_url: str, secret_key: str, timeout: httpx.Timeout) -> None:
-        self._client = client
-        self._base_url = base_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {secret_key}"}
-        self._timeout = timeout
+        self._api = http.Endpoint(
+            client, provider=NAME.value, base_url=base_url, secret_key=secret_key, timeout=timeout
+        )
 
     @property
     def name(self) -> ProviderName:
@@ -92,8 +91,7 @@ class PaystackProvider:
                 provider=NAME.value,
                 decline_code="invalid_request",
             )
-        response = await self._send("POST", "/charge", reference=request.reference, json=body)
-        payload = self._payload(response, reference=request.reference)
+        payload = await self._post("/charge", reference=request.reference, json=body)
         if not payload.get("status"):
             message = str(payload.get("message", ""))
             if "duplicate" in message.lower():
@@ -104,22 +102,15 @@ class PaystackProvider:
     async def _existing_charge(self, request: CollectionRequest) -> CollectionResult:
         """Where the charge already made under this reference stands, next step included
         (``GET /charge/{reference}`` answers a pending charge as ``/charge`` did)."""
-        response = await self._send("GET", f"/charge/{request.reference}", mutates=False)
-        payload = self._payload(response, mutates=False)
-        if not payload.get("status"):
-            raise errors.NotFoundAtProvider(
-                str(payload.get("message", "")), provider=NAME.value, provider_reference=request.reference
-            )
+        payload = await self._found(f"/charge/{request.reference}", reference=request.reference)
         return self._charge_result(payload, request.reference, request.currency, request.amount_minor)
 
     async def submit_otp(self, submission: OtpSubmission) -> CollectionResult:
-        response = await self._send(
-            "POST",
+        payload = await self._post(
             "/charge/submit_otp",
             reference=submission.reference,
             json={"otp": submission.otp, "reference": submission.provider_reference},
         )
-        payload = self._payload(response, reference=submission.reference)
         if not payload.get("status"):
             raise _declined(str(payload.get("message", "")), reference=submission.provider_reference)
         data = _data(payload)
@@ -134,15 +125,7 @@ class PaystackProvider:
     async def collection_status(self, lookup: StatusLookup) -> CollectionResult:
         # Paystack's reference is ours, so a lookup needs nothing Paystack said.
         paystack_reference = lookup.provider_reference or lookup.reference
-        response = await self._send("GET", f"/transaction/verify/{paystack_reference}", mutates=False)
-        payload = self._payload(response, mutates=False)
-        if not payload.get("status"):
-            raise errors.NotFoundAtProvider(
-                str(payload.get("message", "")),
-                provider=NAME.value,
-                provider_reference=paystack_reference,
-            )
-        data = _data(payload)
+        data = _data(await self._found(f"/transaction/verify/{paystack_reference}", reference=paystack_reference))
         provider_status = str(data.get("status", ""))
         currency = str(data["currency"])
         if provider_status == "success":
@@ -165,8 +148,7 @@ class PaystackProvider:
 
     async def payout(self, request: PayoutRequest) -> PayoutResult:
         amount = wire.to_wire(NAME, request.currency, request.amount_minor)
-        recipient = await self._send(
-            "POST",
+        recipient_payload = await self._post(
             "/transferrecipient",
             reference=request.reference,
             json={
@@ -177,12 +159,10 @@ class PaystackProvider:
                 "currency": request.currency,
             },
         )
-        recipient_payload = self._payload(recipient, reference=request.reference)
         if not recipient_payload.get("status"):
             raise _declined(str(recipient_payload.get("message", "")), reference=request.reference)
         recipient_code = str(_data(recipient_payload)["recipient_code"])
-        response = await self._send(
-            "POST",
+        payload = await self._post(
             "/transfer",
             reference=request.reference,
             json={
@@ -194,7 +174,6 @@ class PaystackProvider:
                 "reference": request.reference,
             },
         )
-        payload = self._payload(response, reference=request.reference)
         if not payload.get("status"):
             message = str(payload.get("message", ""))
             if "reference" in message.lower() and "exist" in message.lower():
@@ -205,53 +184,31 @@ class PaystackProvider:
         return _transfer_result(_data(payload), request.reference)
 
     async def finalize_payout(self, submission: OtpSubmission) -> PayoutResult:
-        response = await self._send(
-            "POST",
+        payload = await self._post(
             "/transfer/finalize_transfer",
             reference=submission.reference,
             json={"transfer_code": submission.provider_reference, "otp": submission.otp},
         )
-        payload = self._payload(response, reference=submission.reference)
         if not payload.get("status"):
             raise _declined(str(payload.get("message", "")), reference=submission.provider_reference)
         return _transfer_result(_data(payload), submission.reference)
 
     async def payout_status(self, lookup: StatusLookup) -> PayoutResult:
-        response = await self._send("GET", f"/transfer/verify/{lookup.reference}", mutates=False)
-        payload = self._payload(response, mutates=False)
-        if not payload.get("status"):
-            raise errors.NotFoundAtProvider(
-                str(payload.get("message", "")),
-                provider=NAME.value,
-                provider_reference=lookup.reference,
-            )
+        payload = await self._found(f"/transfer/verify/{lookup.reference}", reference=lookup.reference)
         return _transfer_result(_data(payload), lookup.reference)
 
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        mutates: bool = True,
-        reference: str | None = None,
-        json: dict[str, Any] | None = None,
-    ) -> httpx.Response:
-        return await http.call(
-            self._client,
-            method,
-            self._base_url + path,
-            provider=NAME.value,
-            timeouts=self._timeout,
-            mutates=mutates,
-            reference=reference,
-            headers=self._headers,
-            json=json,
-        )
+    async def _post(self, path: str, *, reference: str, json: dict[str, Any]) -> dict[str, Any]:
+        """A call that may change something at Paystack (charge, OTP, transfer)."""
+        return (await self._api.request("POST", path, mutates=True, reference=reference, json=json)).body
 
-    def _payload(
-        self, response: httpx.Response, *, mutates: bool = True, reference: str | None = None
-    ) -> dict[str, Any]:
-        return http.json_object(response, provider=NAME.value, mutates=mutates, reference=reference)
+    async def _found(self, path: str, *, reference: str) -> dict[str, Any]:
+        """A lookup's answer; Paystack answers ``status: false`` about what it does not know."""
+        payload = (await self._api.request("GET", path, mutates=False)).body
+        if not payload.get("status"):
+            raise errors.NotFoundAtProvider(
+                str(payload.get("message", "")), provider=NAME.value, provider_reference=reference
+            )
+        return payload
 
     def _charge_result(
         self, payload: dict[str, Any], reference: str, currency: str, asked_minor: int | None

@@ -40,10 +40,9 @@ _STATUSES: dict[str, tuple[CollectionStatus, NextAction]] = {
 
 class StripeProvider:
     def __init__(self, client: httpx.AsyncClient, *, base_url: str, secret_key: str, timeout: httpx.Timeout) -> None:
-        self._client = client
-        self._base_url = base_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {secret_key}"}
-        self._timeout = timeout
+        self._api = http.Endpoint(
+            client, provider=NAME.value, base_url=base_url, secret_key=secret_key, timeout=timeout
+        )
 
     @property
     def name(self) -> ProviderName:
@@ -70,21 +69,17 @@ class StripeProvider:
             form["description"] = request.description
         if request.return_url:
             form["return_url"] = request.return_url
-        response = await http.call(
-            self._client,
+        created = await self._api.request(
             "POST",
-            f"{self._base_url}/v1/payment_intents",
-            provider=NAME.value,
-            timeouts=self._timeout,
+            "/v1/payment_intents",
             mutates=True,
             reference=request.reference,
-            headers={**self._headers, "Idempotency-Key": request.reference},
+            headers={"Idempotency-Key": request.reference},
             data=form,
         )
-        body = http.json_object(response, provider=NAME.value, mutates=True, reference=request.reference)
-        if response.status_code >= 400:
-            raise _declined(body)
-        return _intent_result(body, request.reference)
+        if created.status_code >= 400:
+            raise _declined(created.body)
+        return _intent_result(created.body, request.reference)
 
     async def submit_otp(self, submission: OtpSubmission) -> CollectionResult:
         raise errors.OperationNotSupported(
@@ -96,44 +91,30 @@ class StripeProvider:
     async def collection_status(self, lookup: StatusLookup) -> CollectionResult:
         if not lookup.provider_reference:
             return await self._find(lookup.reference)
-        response = await http.call(
-            self._client,
-            "GET",
-            f"{self._base_url}/v1/payment_intents/{lookup.provider_reference}",
-            provider=NAME.value,
-            timeouts=self._timeout,
-            mutates=False,
-            headers=self._headers,
-        )
-        body = http.json_object(response, provider=NAME.value, mutates=False)
-        if response.status_code == 404:
+        found = await self._api.request("GET", f"/v1/payment_intents/{lookup.provider_reference}", mutates=False)
+        if found.status_code == 404:
             raise errors.NotFoundAtProvider(
-                _error(body).get("message", "No such payment_intent"),
+                _error(found.body).get("message", "No such payment_intent"),
                 provider=NAME.value,
                 provider_reference=lookup.provider_reference,
             )
-        if response.status_code >= 400:
+        if found.status_code >= 400:
             raise errors.ProviderUnavailable(
-                f"Stripe answered {response.status_code} to a status lookup", provider=NAME.value
+                f"Stripe answered {found.status_code} to a status lookup", provider=NAME.value
             )
-        return _intent_result(body, lookup.reference)
+        return _intent_result(found.body, lookup.reference)
 
     async def _find(self, reference: str) -> CollectionResult:
         """The intent created for ``reference``, by the metadata we stored on it."""
-        response = await http.call(
-            self._client,
+        searched = await self._api.request(
             "GET",
-            f"{self._base_url}/v1/payment_intents/search",
-            provider=NAME.value,
-            timeouts=self._timeout,
+            "/v1/payment_intents/search",
             mutates=False,
-            headers=self._headers,
             params={"query": f"metadata['sika_reference']:'{reference}'"},
         )
-        body = http.json_object(response, provider=NAME.value, mutates=False)
-        if response.status_code >= 400:
-            raise errors.ProviderUnavailable(f"Stripe answered {response.status_code} to a search", provider=NAME.value)
-        found = body.get("data")
+        if searched.status_code >= 400:
+            raise errors.ProviderUnavailable(f"Stripe answered {searched.status_code} to a search", provider=NAME.value)
+        found = searched.body.get("data")
         if not isinstance(found, list) or not found or not isinstance(found[0], dict):
             raise errors.NotFoundAtProvider(f"Stripe has no payment intent for {reference}", provider=NAME.value)
         return _intent_result(found[0], reference)
