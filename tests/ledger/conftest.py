@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -103,3 +104,30 @@ async def snapshot(sessions: async_sessionmaker[AsyncSession]) -> Snapshot:
 async def balance(sessions: async_sessionmaker[AsyncSession], account_id: str) -> ledger_service.Balance:
     async with db.transaction(sessions) as session:
         return await ledger_service.get_balance(session, account_id=account_id)
+
+
+LOCK_WAIT_TIMEOUT_SECONDS = 60.0
+"""How long a test waits for a concurrent transaction to reach a lock: far
+more than it takes on any machine, so only a hang fails it."""
+
+
+async def until_waiting_for_a_lock(sessions: async_sessionmaker[AsyncSession], backend_pid: int) -> None:
+    """Return once the backend ``backend_pid`` waits for a lock: how a test
+    knows, without sleeping for a guessed time, that a concurrent transaction
+    has reached the point it races at."""
+    deadline = asyncio.get_running_loop().time() + LOCK_WAIT_TIMEOUT_SECONDS
+    while True:
+        async with sessions() as session:
+            waiting = await session.scalar(
+                sa.text("SELECT count(*) FROM pg_locks WHERE pid = :pid AND NOT granted"), {"pid": backend_pid}
+            )
+        if waiting:
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"backend {backend_pid} never waited for a lock"
+        await asyncio.sleep(0.01)
+
+
+async def backend_pid(session: AsyncSession) -> int:
+    pid = await session.scalar(sa.text("SELECT pg_backend_pid()"))
+    assert isinstance(pid, int)
+    return pid

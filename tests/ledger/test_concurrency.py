@@ -7,6 +7,7 @@ import multiprocessing
 import random
 import time
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from sika.ledger import invariants
 from sika.ledger import service as ledger_service
 from tests.conftest import TEST_ACTOR
 from tests.ledger.conftest import Books as Books_
-from tests.ledger.conftest import balance, snapshot
+from tests.ledger.conftest import backend_pid, balance, snapshot, until_waiting_for_a_lock
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -309,3 +310,44 @@ async def test_a_deadlock_with_a_callers_own_lock_is_retried_not_surfaced(sessio
     async with db.transaction(sessions) as session:
         report = await invariants.check_all(session)
     assert report.ok
+
+
+async def test_a_post_at_the_deadline_does_not_deadlock_with_the_expiry_job(sessions: Sessions, books: Books_) -> None:
+    """A post locks the accounts, then removes its pending transfer from the
+    expiry list. The expiry job, run at that very moment, must take no lock
+    before the accounts' (one global order, DESIGN.md §4 rule 4): were it to
+    hold the list's row while waiting for the accounts, the two would deadlock."""
+    start = clock.now()
+    async with db.transaction(sessions) as session:
+        hold = await ledger_service.create_transfer(
+            session,
+            debit_account_id=books.alice,
+            credit_account_id=books.bob,
+            amount_minor=600,
+            currency="XOF",
+            code="hold",
+            pending=True,
+            timeout_seconds=30,
+            now=start,
+            actor=TEST_ACTOR,
+        )
+    deadline = start + timedelta(seconds=30)
+    job_backend: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def expiry_job() -> int:
+        async with db.transaction(sessions) as session:
+            job_backend.set_result(await backend_pid(session))
+            return await ledger_service.expire_pending(session, now=deadline, actor=TEST_ACTOR)
+
+    async with asyncio.TaskGroup() as group, db.transaction(sessions) as poster:
+        await ledger_service.lock_accounts(poster, account_ids=[books.alice, books.bob])
+        job = group.create_task(expiry_job())
+        await until_waiting_for_a_lock(sessions, await job_backend)
+        posted = await ledger_service.post_pending(
+            poster, pending_id=hold.id, amount_minor=200, now=deadline - timedelta(seconds=1), actor=TEST_ACTOR
+        )
+    assert job.result() == 0
+    assert (posted.kind, posted.amount_minor) == ("post_pending", 200)
+    alice = await balance(sessions, books.alice)
+    assert (alice.posted_minor, alice.debits_pending) == (800, 0)
+    assert (await snapshot(sessions)).timeout_count == 0

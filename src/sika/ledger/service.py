@@ -801,10 +801,15 @@ async def expire_pending(
 ) -> int:
     """Expire up to ``batch_size`` pending transfers whose timeout has passed;
     returns how many. Those resolved meanwhile by someone else are skipped."""
+    # Read, not locked: the accounts are the first lock a ledger write takes.
+    # A post or void of one of these holds the accounts and then deletes its
+    # row here, so a lock on the row held while waiting for the accounts
+    # would close a deadlock. Two runs racing for one transfer are decided by
+    # the account locks and the unique resolution, as any two resolutions are.
     due = await session.scalars(
         sa.text(
             "SELECT transfer_id FROM ledger_pending_timeouts WHERE expires_at <= :now"
-            " ORDER BY expires_at LIMIT :limit FOR UPDATE SKIP LOCKED"
+            " ORDER BY expires_at LIMIT :limit"
         ),
         {"now": now, "limit": batch_size},
     )
