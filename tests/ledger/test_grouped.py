@@ -28,6 +28,11 @@ def group_count() -> float:
     return REGISTRY.get_sample_value("sika_ledger_group_size_count") or 0.0
 
 
+def split_count() -> float:
+    """Groups that hit a unique violation and were written again one transfer at a time."""
+    return REGISTRY.get_sample_value("sika_ledger_group_retries_total", {"reason": "split"}) or 0.0
+
+
 async def test_a_refused_transfer_does_not_fail_its_neighbours(
     engine: AsyncEngine, sessions: Sessions, books: Books
 ) -> None:
@@ -54,6 +59,7 @@ async def test_a_refused_transfer_does_not_fail_its_neighbours(
 async def test_a_repeated_id_in_one_burst_is_written_once(
     engine: AsyncEngine, sessions: Sessions, books: Books
 ) -> None:
+    splits_before = split_count()
     results = await asyncio.gather(
         *(
             submit(
@@ -69,6 +75,9 @@ async def test_a_repeated_id_in_one_burst_is_written_once(
     assert {r.id for r in results} == {"same-1"}
     assert sorted(r.replayed for r in results) == [False, True, True, True, True]
     assert (await balance(sessions, books.bob)).posted_minor == 100
+    # The repeats waited for the first one's group instead of racing it into
+    # a unique violation, which would have rewritten their groups one by one.
+    assert split_count() == splits_before
 
 
 async def test_a_refusal_on_the_grouped_path_changes_nothing(

@@ -75,6 +75,7 @@ class TransferBatcher:
         self._queue: collections.deque[_Pending] = collections.deque()
         self._idle: list[psycopg.AsyncConnection[tuple[object, ...]]] = []
         self._in_flight = 0
+        self._ids_in_flight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._dispatch_scheduled = False
 
@@ -104,16 +105,23 @@ class TransferBatcher:
         self._dispatch_scheduled = False
         while self._queue and self._in_flight < self._max_in_flight:
             group = self._take_group()
+            if not group:
+                # What is left repeats ids being written: the groups writing
+                # them dispatch again when they finish.
+                break
             self._in_flight += 1
+            self._ids_in_flight.update(item.request.id for item in group)
             task = asyncio.get_running_loop().create_task(self._write(group))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     def _take_group(self) -> list[_Pending]:
-        """Up to ``max_group_size`` transfers with distinct ids; a repeated id
-        waits for the next group so it is answered from the first one's row."""
+        """Up to ``max_group_size`` transfers with distinct ids. An id already
+        in this group or in one being written waits until that write is over,
+        so it is answered from the first one's row: sent alongside it, it
+        would fail its whole group on the unique id."""
         group: list[_Pending] = []
-        seen: set[str] = set()
+        seen = set(self._ids_in_flight)
         held_back: list[_Pending] = []
         while self._queue and len(group) < self._max_group_size:
             item = self._queue.popleft()
@@ -129,11 +137,11 @@ class TransferBatcher:
 
     async def _write(self, group: list[_Pending]) -> None:
         try:
-            if group:
-                GROUP_SIZE.observe(len(group))
-                await self._write_group(group)
+            GROUP_SIZE.observe(len(group))
+            await self._write_group(group)
         finally:
             self._in_flight -= 1
+            self._ids_in_flight.difference_update(item.request.id for item in group)
             if self._queue and not self._dispatch_scheduled:
                 self._dispatch_scheduled = True
                 asyncio.get_running_loop().call_soon(self._dispatch)
