@@ -195,7 +195,7 @@ class TestUnreadable:
         await run_jobs(database_url, settings)
 
         assert await count(sessions, "webhooks_inbound_events", "status = 'rejected'") == 1
-        assert await count(sessions, JOBS) == 0
+        assert await count(sessions, JOBS, PROCESS_JOBS) == 0
         shown = (await client.get(f"/v1/collections/{collection_id}", headers=platform_headers)).json()
         assert (shown["status"], shown["credit_transfer_id"]) == ("initiated", None)
         assert await wallet_state(client, platform_headers, kofi.wallet_id) == (0, 0)
