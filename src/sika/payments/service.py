@@ -51,6 +51,7 @@ from sika.core.context import Actor
 from sika.core.phases import Phases
 from sika.events import service as events_service
 from sika.ledger import service as ledger_service
+from sika.parties import models as parties_models
 from sika.parties import service as parties_service
 from sika.payments import repository, schemas
 from sika.payments.models import Collection, Payout
@@ -58,6 +59,7 @@ from sika.providers import base as provider_base
 from sika.providers import errors as provider_errors
 from sika.providers import events as provider_events
 from sika.providers import failover
+from sika.wallets import models as wallets_models
 from sika.wallets import service as wallets_service
 
 log = structlog.get_logger(__name__)
@@ -307,13 +309,9 @@ async def create_collection(
     ``succeeded`` (the wallet credited) or ``failed``."""
     session = phases.first
     now = clock()
-    parties_service.check_owner(actor, body.party_id)
-    party = await parties_service.get_party(session, party_id=body.party_id, actor=actor)
-    wallet = (await wallets_service.get_wallet(session, wallet_id=body.wallet_id, actor=actor)).wallet
-    if wallet.party_id != party.id:
-        raise WalletNotOfParty()
-    if wallet.currency != body.currency:
-        raise WalletCurrencyMismatch(f"The wallet holds {wallet.currency}, not {body.currency}.")
+    party, wallet = await _party_and_wallet(
+        session, party_id=body.party_id, wallet_id=body.wallet_id, currency=body.currency, actor=actor
+    )
     method = provider_base.PaymentMethod(body.method.type)
     if not providers.route(body.currency, method):
         raise provider_errors.NoRoute(f"No provider collects {body.currency} by {method.value}", provider="none")
@@ -352,9 +350,7 @@ async def create_collection(
         completed_at=None,
         last_checked_at=None,
     )
-    if not await repository.insert_collection(session, collection):
-        raise IdempotencyKeyAlreadyUsed()
-    collection = await _collection(session, collection.id)
+    collection = await _insert(session, collection)
     await _announce_collection(session, collection, now=now, actor=actor, data={"amount_minor": body.amount_minor})
     await phases.commit_first()
 
@@ -394,9 +390,7 @@ async def submit_collection_otp(
     """Hand the customer's OTP to the provider that asked for it."""
     session = phases.first
     now = clock()
-    collection = await repository.get_collection_for_update(session, collection_id)
-    if collection is None:
-        raise CollectionNotFound()
+    collection = await _locked(session, Collection, collection_id)
     parties_service.check_owner(actor, collection.party_id)
     if collection.next_action != provider_base.NextAction.submit_otp.value or collection.provider is None:
         raise CollectionNotAwaitingOtp(f"The collection is {collection.status}, not waiting for an OTP.")
@@ -422,11 +416,7 @@ async def submit_collection_otp(
 
 
 async def get_collection(session: AsyncSession, *, collection_id: str, actor: Actor) -> Collection:
-    collection = await repository.get_collection(session, collection_id)
-    if collection is None:
-        raise CollectionNotFound()
-    parties_service.check_owner(actor, collection.party_id)
-    return collection
+    return await _owned(session, Collection, collection_id, actor=actor)
 
 
 async def list_collections(
@@ -441,11 +431,10 @@ async def list_collections(
     actor: Actor,
 ) -> Sequence[Collection]:
     """``idempotency_key`` finds what a request that never got its answer created (the caller's own keys only)."""
-    if actor.is_party:
-        party_id = actor.party_id
-    return await repository.list_collections(
+    return await repository.list_rows(
         session,
-        party_id=party_id,
+        Collection,
+        party_id=actor.party_id if actor.is_party else party_id,
         wallet_id=wallet_id,
         status=status.value if status else None,
         idempotency_key=idempotency_key,
@@ -486,16 +475,19 @@ def collection_update_from_error(
             provider_reference=None,
             detail="outcome_unknown",
         )
-    code = exc.decline_code if isinstance(exc, provider_errors.ProviderDeclined) else exc.code
     return CollectionUpdate(
         source=Source.api,
         provider=named if not isinstance(exc, provider_errors.NoProviderAvailable) else None,
         status=provider_base.CollectionStatus.failed,
         provider_reference=exc.provider_reference if named else None,
-        failure_code=code,
+        failure_code=_failure_code(exc),
         failure_message=exc.detail,
         detail=exc.code,
     )
+
+
+def _failure_code(exc: provider_errors.ProviderError) -> str:
+    return exc.decline_code if isinstance(exc, provider_errors.ProviderDeclined) else exc.code
 
 
 def collection_update_from_event(event: provider_events.ProviderEvent) -> CollectionUpdate:
@@ -529,9 +521,7 @@ async def apply_collection_update(
     actor: Actor,
 ) -> tuple[Collection, Applied]:
     """Apply news about a collection under its row lock; see the module docstring."""
-    collection = await repository.get_collection_for_update(session, collection_id)
-    if collection is None:
-        raise CollectionNotFound()
+    collection = await _locked(session, Collection, collection_id)
     current = schemas.CollectionStatus(collection.status)
     if update.provider is not None and collection.provider not in (None, update.provider.value):
         await _collection_disagreement(
@@ -565,7 +555,7 @@ async def apply_collection_update(
                 ),
             )
             return collection, Applied.disagreement
-        return await _learned(session, collection, learned, now=now), Applied.unchanged
+        return await _touched(session, collection, learned, now=now), Applied.unchanged
     if target is None or _COLLECTION_RANK[target] <= _COLLECTION_RANK[current]:
         if target is not None:
             log.info(
@@ -575,7 +565,7 @@ async def apply_collection_update(
                 reported=target.value,
                 source=update.source.value,
             )
-        return await _learned(session, collection, learned, now=now), Applied.unchanged
+        return await _touched(session, collection, learned, now=now), Applied.unchanged
 
     applied = Applied.changed
     if target is schemas.CollectionStatus.succeeded:
@@ -659,33 +649,18 @@ def _move_collection(
         collection.completed_at = now
 
 
-async def _learned(session: AsyncSession, collection: Collection, learned: bool, *, now: datetime) -> Collection:
-    if learned:
-        collection.updated_at = now
-        await session.flush()
-    return collection
-
-
 async def _credit_wallet(session: AsyncSession, collection: Collection, *, now: datetime, actor: Actor) -> None:
     assert collection.provider is not None, "a success names its provider"
-    wallet = (await wallets_service.get_wallet(session, wallet_id=collection.wallet_id, actor=actor)).wallet
-    clearing = await _clearing_account(
-        session, provider=collection.provider, currency=collection.currency, now=now, actor=actor
-    )
-    transfer = await ledger_service.create_transfer(
+    collection.credit_transfer_id = await _from_clearing(
         session,
-        debit_account_id=clearing,
-        credit_account_id=wallet.account_id,
-        amount_minor=collection.amount_minor,
-        currency=collection.currency,
+        collection,
+        provider=collection.provider,
         code="collection.succeeded",
         transfer_id=f"{collection.id}.credit",
         metadata={"collection_id": collection.id, "provider": collection.provider},
         now=now,
         actor=actor,
     )
-    assert not transfer.replayed, "the row lock and the state make the credit happen once"
-    collection.credit_transfer_id = transfer.id
 
 
 async def _collection_disagreement(
@@ -712,32 +687,9 @@ async def _collection_disagreement(
 async def _announce_collection(
     session: AsyncSession, collection: Collection, *, now: datetime, actor: Actor, data: dict[str, Any]
 ) -> None:
-    """The audit row and the domain event of a state change, in its transaction."""
     await session.flush()
     shown = collection_out(collection).model_dump(mode="json")
-    await events_service.emit(
-        session,
-        type=f"collection.{collection.status}",
-        entity_type="collection",
-        entity_id=collection.id,
-        party_id=collection.party_id,
-        data=shown,
-        now=now,
-    )
-    await audit_service.record(
-        session,
-        actor=actor,
-        action=f"collection.{collection.status}",
-        entity_type="collection",
-        entity_id=collection.id,
-        data={"status": collection.status, "provider": collection.provider, **data},
-    )
-
-
-async def _collection(session: AsyncSession, collection_id: str) -> Collection:
-    collection = await repository.get_collection(session, collection_id)
-    assert collection is not None
-    return collection
+    await _announce(session, collection, "collection", shown=shown, now=now, actor=actor, data=data)
 
 
 # Payouts --------------------------------------------------------------------
@@ -758,14 +710,9 @@ async def create_payout(
     as the provider's answer left it."""
     session = phases.first
     now = clock()
-    parties_service.check_owner(actor, body.party_id)
-    party = await parties_service.get_party(session, party_id=body.party_id, actor=actor)
-    view = await wallets_service.get_wallet(session, wallet_id=body.wallet_id, actor=actor)
-    wallet = view.wallet
-    if wallet.party_id != party.id:
-        raise WalletNotOfParty()
-    if wallet.currency != body.currency:
-        raise WalletCurrencyMismatch(f"The wallet holds {wallet.currency}, not {body.currency}.")
+    party, wallet = await _party_and_wallet(
+        session, party_id=body.party_id, wallet_id=body.wallet_id, currency=body.currency, actor=actor
+    )
     provider_name = _provider_name(payout_providers.get(body.currency))
     if provider_name is None:
         raise NoPayoutProvider(f"No provider is configured to pay out {body.currency}.")
@@ -810,9 +757,7 @@ async def create_payout(
         completed_at=None,
         last_checked_at=None,
     )
-    if not await repository.insert_payout(session, payout):
-        raise IdempotencyKeyAlreadyUsed()
-    payout = await _payout(session, payout_id)
+    payout = await _insert(session, payout)
     await _announce_payout(session, payout, now=now, actor=actor, data={"amount_minor": body.amount_minor})
     await phases.commit_first()
 
@@ -836,11 +781,7 @@ async def create_payout(
 
 
 async def get_payout(session: AsyncSession, *, payout_id: str, actor: Actor) -> Payout:
-    payout = await repository.get_payout(session, payout_id)
-    if payout is None:
-        raise PayoutNotFound()
-    parties_service.check_owner(actor, payout.party_id)
-    return payout
+    return await _owned(session, Payout, payout_id, actor=actor)
 
 
 async def list_payouts(
@@ -854,11 +795,10 @@ async def list_payouts(
     limit: int,
     actor: Actor,
 ) -> Sequence[Payout]:
-    if actor.is_party:
-        party_id = actor.party_id
-    return await repository.list_payouts(
+    return await repository.list_rows(
         session,
-        party_id=party_id,
+        Payout,
+        party_id=actor.party_id if actor.is_party else party_id,
         wallet_id=wallet_id,
         status=status.value if status else None,
         idempotency_key=idempotency_key,
@@ -891,13 +831,12 @@ def payout_update_from_error(
         return PayoutUpdate(
             source=Source.api, provider=provider, status=provider_base.PayoutStatus.pending, detail="outcome_unknown"
         )
-    code = exc.decline_code if isinstance(exc, provider_errors.ProviderDeclined) else exc.code
     return PayoutUpdate(
         source=Source.api,
         provider=provider,
         status=provider_base.PayoutStatus.failed,
         provider_reference=exc.provider_reference,
-        failure_code=code,
+        failure_code=_failure_code(exc),
         failure_message=exc.detail,
         detail=exc.code,
     )
@@ -927,9 +866,7 @@ async def apply_payout_update(
     actor: Actor,
 ) -> tuple[Payout, Applied]:
     """Apply news about a payout under its row lock; see the module docstring."""
-    payout = await repository.get_payout_for_update(session, payout_id)
-    if payout is None:
-        raise PayoutNotFound()
+    payout = await _locked(session, Payout, payout_id)
     current = schemas.PayoutStatus(payout.status)
     if update.provider.value != payout.provider:
         await _payout_alert(
@@ -965,9 +902,9 @@ async def apply_payout_update(
                 ),
             )
             return payout, Applied.disagreement
-        return await _payout_learned(session, payout, learned, now=now), Applied.unchanged
+        return await _touched(session, payout, learned, now=now), Applied.unchanged
     if target is None or _PAYOUT_RANK[target] <= _PAYOUT_RANK[current]:
-        return await _payout_learned(session, payout, learned, now=now), Applied.unchanged
+        return await _touched(session, payout, learned, now=now), Applied.unchanged
     if target in (schemas.PayoutStatus.succeeded, schemas.PayoutStatus.reversed) and (
         (update.amount_minor is not None and update.amount_minor != payout.amount_minor)
         or (update.currency is not None and update.currency != payout.currency)
@@ -982,7 +919,7 @@ async def apply_payout_update(
                 f"reports {update.amount_minor} {update.currency} ({update.source.value}). The hold stays as it is."
             ),
         )
-        return await _payout_learned(session, payout, learned, now=now), Applied.mismatch
+        return await _touched(session, payout, learned, now=now), Applied.mismatch
 
     if target is schemas.PayoutStatus.succeeded:
         await _capture_payout_hold(session, payout, now=now, actor=actor)
@@ -1047,24 +984,16 @@ async def _capture_payout_hold(session: AsyncSession, payout: Payout, *, now: da
 
 
 async def _give_back(session: AsyncSession, payout: Payout, *, now: datetime, actor: Actor) -> str:
-    view = await wallets_service.get_wallet(session, wallet_id=payout.wallet_id, actor=actor)
-    clearing = await _clearing_account(
-        session, provider=payout.provider, currency=payout.currency, now=now, actor=actor
-    )
-    transfer = await ledger_service.create_transfer(
+    return await _from_clearing(
         session,
-        debit_account_id=clearing,
-        credit_account_id=view.wallet.account_id,
-        amount_minor=payout.amount_minor,
-        currency=payout.currency,
+        payout,
+        provider=payout.provider,
         code="payout.reversed",
         transfer_id=f"{payout.id}.reversal",
         metadata={"payout_id": payout.id, "provider": payout.provider},
         now=now,
         actor=actor,
     )
-    assert not transfer.replayed, "the row lock and the state make the reversal happen once"
-    return transfer.id
 
 
 async def _payout_alert(
@@ -1096,40 +1025,126 @@ async def _payout_alert(
     )
 
 
-async def _payout_learned(session: AsyncSession, payout: Payout, learned: bool, *, now: datetime) -> Payout:
-    if learned:
-        payout.updated_at = now
-        await session.flush()
-    return payout
-
-
 async def _announce_payout(
     session: AsyncSession, payout: Payout, *, now: datetime, actor: Actor, data: dict[str, Any]
 ) -> None:
     await session.flush()
+    shown = payout_out(payout).model_dump(mode="json")
+    await _announce(session, payout, "payout", shown=shown, now=now, actor=actor, data=data)
+
+
+# Shared by collections and payouts ------------------------------------------------
+
+_NOT_FOUND: dict[type[Collection] | type[Payout], type[errors.NotFound]] = {
+    Collection: CollectionNotFound,
+    Payout: PayoutNotFound,
+}
+
+
+async def _party_and_wallet(
+    session: AsyncSession, *, party_id: str, wallet_id: str, currency: str, actor: Actor
+) -> tuple[parties_models.Party, wallets_models.Wallet]:
+    """The party money moves for, and its wallet in ``currency``, as ``actor`` may reach them."""
+    party = await parties_service.get_party(session, party_id=party_id, actor=actor)
+    wallet = (await wallets_service.get_wallet(session, wallet_id=wallet_id, actor=actor)).wallet
+    if wallet.party_id != party.id:
+        raise WalletNotOfParty()
+    if wallet.currency != currency:
+        raise WalletCurrencyMismatch(f"The wallet holds {wallet.currency}, not {currency}.")
+    return party, wallet
+
+
+async def _insert(session: AsyncSession, row: repository.Row) -> repository.Row:
+    """Record a new collection or payout, refusing a key that already made one; returns it as stored."""
+    if not await repository.insert_if_key_unused(session, row):
+        raise IdempotencyKeyAlreadyUsed()
+    stored = await repository.get(session, type(row), row.id)
+    assert stored is not None
+    return stored
+
+
+async def _owned(session: AsyncSession, model: type[repository.Row], row_id: str, *, actor: Actor) -> repository.Row:
+    row = await repository.get(session, model, row_id)
+    if row is None:
+        raise _NOT_FOUND[model]()
+    parties_service.check_owner(actor, row.party_id)
+    return row
+
+
+async def _locked(session: AsyncSession, model: type[repository.Row], row_id: str) -> repository.Row:
+    row = await repository.get_for_update(session, model, row_id)
+    if row is None:
+        raise _NOT_FOUND[model]()
+    return row
+
+
+async def _touched(session: AsyncSession, row: repository.Row, learned: bool, *, now: datetime) -> repository.Row:
+    """News that moved no state may still have taught a provider or its reference."""
+    if learned:
+        row.updated_at = now
+        await session.flush()
+    return row
+
+
+async def _from_clearing(
+    session: AsyncSession,
+    row: Collection | Payout,
+    *,
+    provider: str,
+    code: str,
+    transfer_id: str,
+    metadata: dict[str, Any],
+    now: datetime,
+    actor: Actor,
+) -> str:
+    """Move the row's amount from ``provider``'s clearing account to its wallet
+    (a collection's credit, a captured payout given back); returns the transfer's id."""
+    wallet = (await wallets_service.get_wallet(session, wallet_id=row.wallet_id, actor=actor)).wallet
+    clearing = await _clearing_account(session, provider=provider, currency=row.currency, now=now, actor=actor)
+    transfer = await ledger_service.create_transfer(
+        session,
+        debit_account_id=clearing,
+        credit_account_id=wallet.account_id,
+        amount_minor=row.amount_minor,
+        currency=row.currency,
+        code=code,
+        transfer_id=transfer_id,
+        metadata=metadata,
+        now=now,
+        actor=actor,
+    )
+    assert not transfer.replayed, "the row lock and the state make this transfer happen once"
+    return transfer.id
+
+
+async def _announce(
+    session: AsyncSession,
+    row: Collection | Payout,
+    entity_type: str,
+    *,
+    shown: dict[str, Any],
+    now: datetime,
+    actor: Actor,
+    data: dict[str, Any],
+) -> None:
+    """The domain event and the audit row of a state change, in its transaction."""
     await events_service.emit(
         session,
-        type=f"payout.{payout.status}",
-        entity_type="payout",
-        entity_id=payout.id,
-        party_id=payout.party_id,
-        data=payout_out(payout).model_dump(mode="json"),
+        type=f"{entity_type}.{row.status}",
+        entity_type=entity_type,
+        entity_id=row.id,
+        party_id=row.party_id,
+        data=shown,
         now=now,
     )
     await audit_service.record(
         session,
         actor=actor,
-        action=f"payout.{payout.status}",
-        entity_type="payout",
-        entity_id=payout.id,
-        data={"status": payout.status, "provider": payout.provider, **data},
+        action=f"{entity_type}.{row.status}",
+        entity_type=entity_type,
+        entity_id=row.id,
+        data={"status": row.status, "provider": row.provider, **data},
     )
-
-
-async def _payout(session: AsyncSession, payout_id: str) -> Payout:
-    payout = await repository.get_payout(session, payout_id)
-    assert payout is not None
-    return payout
 
 
 # Reconciliation ---------------------------------------------------------------
@@ -1157,22 +1172,20 @@ async def reconcile(
     with no transaction open and updated in its own."""
     older_than = clock() - timedelta(seconds=after_seconds)
     async with db.transaction(sessions) as session:
-        collection_ids = await repository.collections_due_for_check(session, older_than=older_than, limit=batch_size)
-        payout_ids = await repository.payouts_due_for_check(session, older_than=older_than, limit=batch_size)
-    checked = changed = unreachable = 0
-    for collection_id in collection_ids:
-        outcome = await reconcile_collection(
-            sessions, collection_id=collection_id, providers=providers, actor=actor, clock=clock
-        )
-        checked += 1
-        changed += outcome is Applied.changed
-        unreachable += outcome is None
-    for payout_id in payout_ids:
-        outcome = await reconcile_payout(sessions, payout_id=payout_id, providers=providers, actor=actor, clock=clock)
-        checked += 1
-        changed += outcome is Applied.changed
-        unreachable += outcome is None
-    return ReconcileReport(checked=checked, changed=changed, unreachable=unreachable)
+        collection_ids = await repository.due_for_check(session, Collection, older_than=older_than, limit=batch_size)
+        payout_ids = await repository.due_for_check(session, Payout, older_than=older_than, limit=batch_size)
+    outcomes = [
+        await reconcile_collection(sessions, collection_id=collection_id, providers=providers, actor=actor, clock=clock)
+        for collection_id in collection_ids
+    ] + [
+        await reconcile_payout(sessions, payout_id=payout_id, providers=providers, actor=actor, clock=clock)
+        for payout_id in payout_ids
+    ]
+    return ReconcileReport(
+        checked=len(outcomes),
+        changed=outcomes.count(Applied.changed),
+        unreachable=outcomes.count(None),
+    )
 
 
 async def reconcile_collection(
@@ -1187,10 +1200,10 @@ async def reconcile_collection(
     when none had answered) and apply what it says; None when no provider could
     be asked. A collection no provider of its route knows never reached one: it failed."""
     async with db.transaction(sessions) as session:
-        collection = await repository.get_collection(session, collection_id)
+        collection = await repository.get(session, Collection, collection_id)
         if collection is None or schemas.CollectionStatus(collection.status) in FINAL_COLLECTION_STATUSES:
             return Applied.unchanged
-        await repository.mark_collection_checked(session, collection_id, now=clock())
+        await repository.mark_checked(session, Collection, collection_id, now=clock())
     if collection.provider is not None:
         candidates = [provider_base.ProviderName(collection.provider)]
     else:
@@ -1238,10 +1251,10 @@ async def reconcile_payout(
     """Look the payout up at its provider and apply what it says; a payout the
     provider does not know was never made: it failed and its hold is released."""
     async with db.transaction(sessions) as session:
-        payout = await repository.get_payout(session, payout_id)
+        payout = await repository.get(session, Payout, payout_id)
         if payout is None or schemas.PayoutStatus(payout.status) in FINAL_PAYOUT_STATUSES:
             return Applied.unchanged
-        await repository.mark_payout_checked(session, payout_id, now=clock())
+        await repository.mark_checked(session, Payout, payout_id, now=clock())
     name = provider_base.ProviderName(payout.provider)
     try:
         result = await providers.provider(name).payout_status(
