@@ -7,10 +7,12 @@ import asyncio
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from sika.core import clock
+from sika.ledger import batcher
 from sika.ledger import service as ledger_service
 from tests.conftest import TEST_ACTOR
 from tests.ledger.conftest import Books, balance, snapshot
@@ -97,3 +99,30 @@ async def test_hot_account_many_callers(engine: AsyncEngine, sessions: Sessions,
     bob = await balance(sessions, books.bob)
     assert bob.posted_minor == 600
     assert bob.version < 200
+
+
+async def batcher_connections(sessions: Sessions) -> int:
+    async with sessions() as session:
+        count = await session.scalar(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = :name"
+            ),
+            {"name": batcher.APPLICATION_NAME},
+        )
+    return int(count or 0)
+
+
+async def test_closing_answers_what_was_submitted_then_closes_its_connections(
+    engine: AsyncEngine, sessions: Sessions, books: Books
+) -> None:
+    callers = [
+        asyncio.ensure_future(submit(engine, debit_account_id=books.world, credit_account_id=books.bob, amount_minor=1))
+        for _ in range(3)
+    ]
+    await asyncio.sleep(0)  # the callers have handed their transfers over; no group is being written yet
+    await batcher.close_for_engine(engine)
+    assert all(caller.done() for caller in callers)
+    assert [caller.result().amount_minor for caller in callers] == [1, 1, 1]
+    assert (await balance(sessions, books.bob)).posted_minor == 3
+    assert await batcher_connections(sessions) == 0

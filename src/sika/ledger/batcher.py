@@ -41,6 +41,8 @@ MAX_GROUPS_IN_FLIGHT = 3
 MAX_ATTEMPTS = 5
 """Tries of one group after a deadlock, a serialization failure or a lost connection."""
 RETRY_BASE_SECONDS = 0.005
+APPLICATION_NAME = "sika-ledger-batcher"
+"""How the grouped path's connections show in ``pg_stat_activity``."""
 
 GROUP_SIZE = Histogram(
     "sika_ledger_group_size",
@@ -95,11 +97,15 @@ class TransferBatcher:
         return await future
 
     async def close(self) -> None:
-        while self._tasks:
+        """Answer every transfer already submitted, then close the connections."""
+        while self._queue or self._tasks:
+            if not self._tasks:
+                # Submitted in this turn of the loop: their dispatch may not have run yet.
+                self._dispatch()
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        for connection in self._idle:
+        idle, self._idle = self._idle, []
+        for connection in idle:
             await connection.close()
-        self._idle.clear()
 
     def _dispatch(self) -> None:
         self._dispatch_scheduled = False
@@ -225,7 +231,9 @@ class TransferBatcher:
             connection = self._idle.pop()
             if not connection.closed:
                 return connection
-        return await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+        return await psycopg.AsyncConnection.connect(
+            self._conninfo, autocommit=True, application_name=APPLICATION_NAME
+        )
 
 
 _batchers: weakref.WeakKeyDictionary[
