@@ -20,15 +20,15 @@ from tests.support.payments import (
     collection_body,
     count,
     deliver,
-    eventually,
     mobile_money,
     payer,
     run_jobs,
     wallet_state,
 )
-from tests.support.sandbox import LiveSandbox
+from tests.support.sandbox import LiveSandbox, eventually
 
 AMOUNT = 5000
+IN_FLIGHT_SECONDS = 2.0
 
 
 async def collect(
@@ -298,7 +298,10 @@ class TestIdempotency:
         sandbox: LiveSandbox,
         sessions: async_sessionmaker[AsyncSession],
     ) -> None:
-        # The sandbox takes SANDBOX_LATENCY_SECONDS to answer this number.
+        # The sandbox takes latency_seconds to answer this number: long enough for the
+        # duplicate to arrive in between however slowly this machine runs, below the timeout.
+        async with sandbox.admin() as admin:
+            await admin.patch("/config", json={"latency_seconds": IN_FLIGHT_SECONDS})
         body = collection_body(kofi, amount_minor=AMOUNT, method=mobile_money("mtn", "+2250700000054"))
         first = asyncio.create_task(collect(client, platform_headers, body, key="slow-1"))
         await eventually(lambda: count(sessions, "payments_collections"), what="the first phase to commit")

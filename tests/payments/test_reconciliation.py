@@ -22,14 +22,13 @@ from tests.support.payments import (
     assert_ledger_clean,
     collection_body,
     count,
-    eventually,
     initiated_collection,
     mobile_money,
     payout_body,
     top_up,
     wallet_state,
 )
-from tests.support.sandbox import LiveSandbox
+from tests.support.sandbox import LiveSandbox, eventually, impatient
 
 AMOUNT = 2_500
 ACTOR = system_actor("payments.reconcile")
@@ -53,7 +52,11 @@ async def status_of(client: httpx.AsyncClient, headers: dict[str, str], collecti
     return str((await client.get(f"/v1/collections/{collection_id}", headers=headers)).json()["status"])
 
 
-class TestCollections:
+class TestUnknownOutcome:
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return impatient(settings)
+
     async def test_an_unknown_outcome_is_finished_by_asking_the_provider(
         self,
         client: httpx.AsyncClient,
@@ -79,6 +82,8 @@ class TestCollections:
         assert await wallet_state(client, platform_headers, kofi.wallet_id) == (AMOUNT, 0)
         await assert_ledger_clean(sessions)
 
+
+class TestCollections:
     async def test_a_collection_no_provider_ever_got_fails_and_credits_nothing(
         self,
         client: httpx.AsyncClient,

@@ -7,7 +7,7 @@ import pytest
 
 from sika.providers import registry
 from sika.providers.base import PaymentProvider, ProviderName
-from tests.support.sandbox import LiveSandbox, live_sandbox, reset
+from tests.support.sandbox import LiveSandbox, impatient, live_sandbox, reset
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +33,14 @@ async def http_client() -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def providers(sandbox: LiveSandbox, http_client: httpx.AsyncClient) -> dict[ProviderName, PaymentProvider]:
     return registry.build_providers(sandbox.settings, http_client)
+
+
+@pytest.fixture
+def impatient_providers(
+    sandbox: LiveSandbox, http_client: httpx.AsyncClient
+) -> dict[ProviderName, PaymentProvider]:
+    """Adapters that give up before the ``no_answer`` scenario answers."""
+    return registry.build_providers(impatient(sandbox.settings), http_client)
 
 
 @pytest.fixture

@@ -101,9 +101,9 @@ class TestCollectionRouter:
         assert router.breaker(ProviderName.paystack).consecutive_failures == 0
 
     async def test_an_unknown_paystack_outcome_is_never_tried_at_fedapay(
-        self, sandbox: LiveSandbox, providers: dict[ProviderName, PaymentProvider]
+        self, sandbox: LiveSandbox, impatient_providers: dict[ProviderName, PaymentProvider]
     ) -> None:
-        router = make_router(providers)
+        router = make_router(impatient_providers)
         before = failovers("paystack", "fedapay", "unavailable")
         with pytest.raises(errors.OutcomeUnknown):
             await router.collect(builders.mobile_money(last_four="0052"), now=NOW)

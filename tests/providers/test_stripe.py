@@ -96,12 +96,15 @@ class TestStripeCollect:
         await sandbox.receiver.wait_for(1)
 
     async def test_a_retry_after_no_answer_replays_the_same_intent_instead_of_charging_again(
-        self, sandbox: LiveSandbox, stripe: PaymentProvider
+        self,
+        sandbox: LiveSandbox,
+        stripe: PaymentProvider,
+        impatient_providers: dict[ProviderName, PaymentProvider],
     ) -> None:
         token = await builders.stripe_card(sandbox, builders.stripe_number("0052"))
         request = builders.card(token)
         with pytest.raises(errors.OutcomeUnknown):
-            await stripe.collect(request)
+            await impatient_providers[ProviderName.stripe].collect(request)
         again = await stripe.collect(request)
         assert again.status is CollectionStatus.succeeded
         [intent] = await intents(sandbox)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -16,9 +17,22 @@ from sika.sandbox import scenarios
 from sika.sandbox.app import SandboxRefused, create_app
 from sika.sandbox.scenarios import Scenario
 from sika.sandbox.state import SandboxConfig
-from tests.support.sandbox import PAYSTACK_SECRET, LiveSandbox, sandbox_settings
+from tests.support.sandbox import PAYSTACK_SECRET, LiveSandbox, eventually, sandbox_settings
 
 PAYSTACK = {"Authorization": f"Bearer {PAYSTACK_SECRET}"}
+
+
+async def finished_deliveries(admin: httpx.AsyncClient, **params: str) -> list[dict[str, Any]]:
+    """The webhook log once every delivery in it is done: the sandbox records an
+    attempt just after the receiver answers, so a test that saw the webhook arrive
+    may still read the log before that."""
+
+    async def check() -> list[dict[str, Any]] | None:
+        listed: list[dict[str, Any]] = (await admin.get("/webhooks", params=params)).json()
+        return listed if listed and all(d["status"] in ("delivered", "failed") for d in listed) else None
+
+    done: list[dict[str, Any]] = await eventually(check, what="the deliveries to finish")
+    return done
 
 
 def mtn_charge(last_four: str = "0000", reference: str = "ref-1") -> dict[str, object]:
@@ -122,8 +136,7 @@ class TestWebhookLog:
     ) -> None:
         await client.post("/paystack/charge", json=mtn_charge(), headers=PAYSTACK)
         await sandbox.receiver.wait_for(1)
-        await asyncio.sleep(0.05)
-        [delivery] = (await admin.get("/webhooks", params={"provider": "paystack", "reference": "ref-1"})).json()
+        [delivery] = await finished_deliveries(admin, provider="paystack", reference="ref-1")
         assert delivery["event_type"] == "charge.success"
         assert delivery["status"] == "delivered"
         assert delivery["target"] == f"{sandbox.receiver.url}/paystack"
@@ -160,8 +173,7 @@ class TestWebhookLog:
         sandbox.receiver.status_code = 500
         await client.post("/paystack/charge", json=mtn_charge(), headers=PAYSTACK)
         await sandbox.receiver.wait_for(3)
-        await asyncio.sleep(0.1)
-        [delivery] = (await admin.get("/webhooks")).json()
+        [delivery] = await finished_deliveries(admin)
         assert delivery["status"] == "failed"
         assert [a["status_code"] for a in delivery["attempts"]] == [500, 500, 500]
         assert len(sandbox.receiver.received) == 3

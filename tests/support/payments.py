@@ -4,9 +4,6 @@ queued jobs run in-process, and the checks every money test ends with."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +21,6 @@ from sika.payments.models import Collection
 from tests.support.parties import create_party
 from tests.support.sandbox import Received
 
-WAIT_STEP_SECONDS = 0.05
 SUCCESS_PHONE = "+2250700000101"
 """A number the sandbox lets succeed (its last four digits select no scenario)."""
 OTP = "123456"
@@ -149,20 +145,6 @@ async def run_jobs(database_url: str, settings: Settings, *, queues: list[str] |
             )
     finally:
         await engine.dispose()
-
-
-async def eventually(
-    check: Callable[[], Awaitable[Any]], *, timeout_seconds: float = 10.0, what: str = "condition"
-) -> Any:
-    """``check()``'s first truthy result, trying until ``timeout_seconds`` pass."""
-    deadline = time.monotonic() + timeout_seconds
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; last: {result!r}")
-        await asyncio.sleep(WAIT_STEP_SECONDS)
 
 
 async def assert_ledger_clean(sessions: async_sessionmaker[AsyncSession]) -> None:

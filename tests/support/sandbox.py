@@ -8,7 +8,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +22,15 @@ from sika.sandbox.app import create_app
 
 STARTUP_TIMEOUT_SECONDS = 10.0
 WAIT_STEP_SECONDS = 0.02
+WAIT_SECONDS = 20.0
+"""How long a test waits for what the sandbox does in the background (a webhook, an
+approval). Waits return as soon as it happens: this bounds a failing test only, and
+is generous because CI shares a small machine."""
+PROVIDER_TIMEOUT_SECONDS = 5.0
+"""Sika's patience with the sandbox, far above any answer it gives but ``no_answer``'s."""
+SHORT_PROVIDER_TIMEOUT_SECONDS = 1.0
+"""For tests of the ``no_answer`` scenario only: Sika gives up before the sandbox answers
+(``SANDBOX_NO_ANSWER_SECONDS``); every other call gets ``PROVIDER_TIMEOUT_SECONDS``."""
 
 PAYSTACK_SECRET = "sk_test_sandbox"
 FEDAPAY_SECRET = "sk_sandbox_fedapay"
@@ -31,15 +40,16 @@ STRIPE_WEBHOOK_SECRET = "whsec_sandbox_stripe"
 
 
 def sandbox_settings(**overrides: Any) -> Settings:
-    """Settings with short sandbox timings, so scenarios play out in a fraction of a second."""
+    """Settings with short sandbox timings, so scenarios play out in a fraction of a
+    second, and a provider timeout no answer but ``no_answer``'s comes near."""
     values: dict[str, Any] = {
         "ENV": Environment.test,
         "SANDBOX_APPROVAL_DELAY_SECONDS": 0.1,
         "SANDBOX_LATENCY_SECONDS": 0.4,
-        "SANDBOX_NO_ANSWER_SECONDS": 2.0,
+        "SANDBOX_NO_ANSWER_SECONDS": 2 * SHORT_PROVIDER_TIMEOUT_SECONDS,
         "SANDBOX_WEBHOOK_LATE_SECONDS": 1.5,
-        "PROVIDER_TIMEOUT_SECONDS": 1.0,
-        "PROVIDER_CONNECT_TIMEOUT_SECONDS": 1.0,
+        "PROVIDER_TIMEOUT_SECONDS": PROVIDER_TIMEOUT_SECONDS,
+        "PROVIDER_CONNECT_TIMEOUT_SECONDS": PROVIDER_TIMEOUT_SECONDS,
         "PAYSTACK_SECRET_KEY": PAYSTACK_SECRET,
         "FEDAPAY_SECRET_KEY": FEDAPAY_SECRET,
         "FEDAPAY_WEBHOOK_SECRET": FEDAPAY_WEBHOOK_SECRET,
@@ -48,6 +58,26 @@ def sandbox_settings(**overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)
+
+
+def impatient(settings: Settings) -> Settings:
+    """``settings`` with a provider timeout shorter than the ``no_answer`` scenario's silence."""
+    assert SHORT_PROVIDER_TIMEOUT_SECONDS < settings.SANDBOX_NO_ANSWER_SECONDS
+    return settings.model_copy(update={"PROVIDER_TIMEOUT_SECONDS": SHORT_PROVIDER_TIMEOUT_SECONDS})
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]], *, timeout_seconds: float = WAIT_SECONDS, what: str = "condition"
+) -> Any:
+    """``check()``'s first truthy result, trying until ``timeout_seconds`` pass."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; last: {result!r}")
+        await asyncio.sleep(WAIT_STEP_SECONDS)
 
 
 def free_port() -> int:
@@ -111,7 +141,7 @@ class WebhookReceiver:
         with self._lock:
             return list(self._received)
 
-    async def wait_for(self, count: int, *, timeout_seconds: float = 5.0) -> list[Received]:
+    async def wait_for(self, count: int, *, timeout_seconds: float = WAIT_SECONDS) -> list[Received]:
         """At least ``count`` webhooks, waiting up to ``timeout_seconds``."""
         deadline = time.monotonic() + timeout_seconds
         while time.monotonic() < deadline:

@@ -4,7 +4,7 @@ delays, then failed and alerted; an operator can process it again."""
 
 from __future__ import annotations
 
-import asyncio
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -18,6 +18,7 @@ from sika.ledger import service as ledger_service
 from sika.wallets.models import Wallet
 from tests.conftest import TEST_ACTOR, make_key
 from tests.support.payments import Payer, alerts_for, assert_ledger_clean, count, run_jobs, wallet_state
+from tests.support.sandbox import eventually
 from tests.webhooks.test_intake import charge_success, post, signed
 
 AMOUNT = 2_500
@@ -35,6 +36,25 @@ async def stored(sessions: async_sessionmaker[AsyncSession]) -> tuple[str, str, 
             await session.execute(sa.text("SELECT id, status, attempts, outcome FROM webhooks_inbound_events"))
         ).one()
     return row.id, row.status, row.attempts, row.outcome
+
+
+async def database_now(sessions: async_sessionmaker[AsyncSession]) -> datetime:
+    async with sessions() as session:
+        now: datetime = await session.scalar(sa.text("SELECT now()"))
+    return now
+
+
+async def retry_due_at(sessions: async_sessionmaker[AsyncSession], *, due: bool = False) -> datetime | None:
+    """When the one scheduled processing job is due; with ``due``, only once it is."""
+    async with sessions() as session:
+        at: datetime | None = await session.scalar(
+            sa.text(
+                "SELECT scheduled_at FROM procrastinate_jobs WHERE task_name = 'webhooks.process_event'"
+                " AND status = 'todo' AND scheduled_at IS NOT NULL AND (NOT :due OR scheduled_at <= now())"
+            ),
+            {"due": due},
+        )
+    return at
 
 
 async def collecting(client: httpx.AsyncClient, headers: dict[str, str], who: Payer) -> str:
@@ -91,18 +111,16 @@ class TestRetries:
         await post(client, "paystack", body, headers)
 
         assert settings.WEBHOOK_RETRY_DELAYS_SECONDS == [1, 2]
-        await run_jobs(database_url, settings)
-        event_id, status, attempts, _ = await stored(sessions)
-        assert (status, attempts) == ("received", 1)
-        assert await count(sessions, "procrastinate_jobs", "status = 'todo' AND scheduled_at > now()") == 1
-
-        for expected_attempts, delay in ((2, 1), (3, 2)):
-            await asyncio.sleep(delay + 0.2)
+        event_id = (await stored(sessions))[0]
+        for attempts, delay in ((1, 1), (2, 2)):
+            started = await database_now(sessions)
             await run_jobs(database_url, settings)
-            assert (await stored(sessions))[1:3] == (
-                "received" if expected_attempts <= 2 else "failed",
-                expected_attempts,
-            )
+            assert (await stored(sessions))[1:3] == ("received", attempts)
+            # Deferred again no sooner than the delay after this attempt; waited for, not slept.
+            assert await retry_due_at(sessions) >= started + timedelta(seconds=delay)
+            await eventually(lambda: retry_due_at(sessions, due=True), what=f"the retry after {delay} s to be due")
+        await run_jobs(database_url, settings)
+        assert (await stored(sessions))[1:3] == ("failed", 3)
         assert await alerts_for(sessions, event_id) == [("webhook.processing_failed", "critical")]
         shown = (await client.get(f"/v1/collections/{collection_id}", headers=platform_headers)).json()
         assert shown["status"] == "action_required"
