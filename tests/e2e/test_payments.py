@@ -11,7 +11,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -33,19 +33,20 @@ from tests.support.payments import (
     alerts_for,
     collection_body,
     count,
-    eventually,
     mobile_money,
     payer,
     payout_body,
     top_up,
     wallet_state,
 )
-from tests.support.sandbox import sandbox_settings
+from tests.support.sandbox import eventually, sandbox_settings
 from tests.support.stack import Stack, live_stack
 
 AMOUNT = 5_000
 FUNDS = 12_000
-WAIT_SECONDS = 20.0
+WAIT_SECONDS = 30.0
+NUDGE_SECONDS = 2.0
+"""How often a test defers a periodic job again while it waits for its effect."""
 
 
 @pytest.fixture(scope="module")
@@ -119,13 +120,21 @@ async def collection_status(api: httpx.AsyncClient, headers: dict[str, str], col
     return shown
 
 
-async def reaches(api: httpx.AsyncClient, headers: dict[str, str], collection_id: str, status: str) -> dict[str, Any]:
-    async def check() -> dict[str, Any] | None:
-        shown = await collection_status(api, headers, collection_id)
-        return shown if shown["status"] == status else None
+async def reached(
+    api: httpx.AsyncClient, headers: dict[str, str], collection_id: str, status: str
+) -> dict[str, Any] | None:
+    """The collection, if it is ``status`` now."""
+    shown = await collection_status(api, headers, collection_id)
+    return shown if shown["status"] == status else None
 
-    reached: dict[str, Any] = await eventually(check, timeout_seconds=WAIT_SECONDS, what=f"{collection_id} {status}")
-    return reached
+
+async def reaches(api: httpx.AsyncClient, headers: dict[str, str], collection_id: str, status: str) -> dict[str, Any]:
+    found: dict[str, Any] = await eventually(
+        lambda: reached(api, headers, collection_id, status),
+        timeout_seconds=WAIT_SECONDS,
+        what=f"{collection_id} {status}",
+    )
+    return found
 
 
 async def payout_reaches(api: httpx.AsyncClient, headers: dict[str, str], payout_id: str, status: str) -> None:
@@ -162,6 +171,22 @@ def stop_worker(stack: Stack) -> None:
         stack.worker.stop()
 
 
+async def nudged_until(
+    reached: Callable[[], Awaitable[Any]], nudge: Callable[[], Awaitable[None]], *, what: str
+) -> Any:
+    """Run ``nudge`` (defer a periodic job, as the scheduler would each minute) every
+    NUDGE_SECONDS until ``reached()`` is truthy: the job may run before what it acts on
+    is ripe (a dead worker's heartbeat not yet stale), and then it simply runs again."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        await nudge()
+        try:
+            return await eventually(reached, timeout_seconds=NUDGE_SECONDS, what=what)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+
+
 def sandbox_payments(stack: Stack) -> list[dict[str, Any]]:
     with stack.sandbox_admin() as admin:
         listed: list[dict[str, Any]] = admin.get("/payments").json()
@@ -196,10 +221,16 @@ class TestOperatorFlows:
         ama: Payer,
         e2e_sessions: async_sessionmaker[AsyncSession],
     ) -> None:
+        with stack.sandbox_admin() as admin:
+            # The customer approves when the test says, not while the API is still answering.
+            admin.patch("/config", json={"auto_approve": False}).raise_for_status()
         body = collection_body(ama, amount_minor=AMOUNT, method=mobile_money("mtn"))
         collection = (await api.post("/v1/collections", json=body, headers=platform)).json()
         assert collection["status"] == "action_required"
         assert collection["next_action"]["type"] == "approve_on_phone"
+        assert await wallet_state(api, platform, ama.wallet_id) == (0, 0)
+        with stack.sandbox_admin() as admin:
+            admin.post(f"/payments/paystack/{collection['id']}/complete", json={}).raise_for_status()
         await reaches(api, platform, collection["id"], "succeeded")
         assert await wallet_state(api, platform, ama.wallet_id) == (AMOUNT, 0)
         assert_check_clean(stack)
@@ -399,10 +430,12 @@ class TestCrashes:
 
         stack.start_worker(JOBS_STALLED_AFTER_SECONDS="2")
         try:
-            # Past the threshold, the scheduler's next jobs.retry_stalled finds the dead worker's job.
-            await asyncio.sleep(3)
-            await defer(stack.database_url, "jobs.retry_stalled", timestamp=int(time.time()))
-            await reaches(api, platform, collection["id"], "succeeded")
+            # Once the dead worker's heartbeat is stale, jobs.retry_stalled finds its job.
+            await nudged_until(
+                lambda: reached(api, platform, collection["id"], "succeeded"),
+                lambda: defer(stack.database_url, "jobs.retry_stalled", timestamp=int(time.time())),
+                what="the stalled event to be processed again",
+            )
         finally:
             stop_worker(stack)
         assert await credits(e2e_sessions, collection["id"]) == 1
@@ -458,9 +491,11 @@ class TestCrashes:
         stop_worker(stack)
         stack.start_worker(RECONCILE_AFTER_SECONDS="1")
         try:
-            await asyncio.sleep(1.2)
-            await defer(stack.database_url, "payments.reconcile", timestamp=int(time.time()))
-            shown = await reaches(api, platform, collection_id, "succeeded")
+            shown = await nudged_until(
+                lambda: reached(api, platform, collection_id, "succeeded"),
+                lambda: defer(stack.database_url, "payments.reconcile", timestamp=int(time.time())),
+                what="reconciliation to finish the collection",
+            )
         finally:
             stop_worker(stack)
         assert shown["provider"] == "paystack"
@@ -471,8 +506,19 @@ class TestCrashes:
 
 class TestPayouts:
     async def payout(
-        self, api: httpx.AsyncClient, keys: dict[str, dict[str, str]], who: Payer, phone: str = SUCCESS_PHONE
+        self,
+        stack: Stack,
+        api: httpx.AsyncClient,
+        keys: dict[str, dict[str, str]],
+        who: Payer,
+        *,
+        phone: str = SUCCESS_PHONE,
+        outcome: str = "succeeded",
     ) -> dict[str, Any]:
+        """A payout seen ``processing`` with its amount held, then completed at the sandbox with ``outcome``."""
+        with stack.sandbox_admin() as admin:
+            # The transfer completes when the test says, not while the API is still answering.
+            admin.patch("/config", json={"approval_delay_seconds": 3600}).raise_for_status()
         await top_up(api, keys["admin"], who.wallet_id, FUNDS)
         response = await api.post(
             "/v1/payouts", json=payout_body(who, amount_minor=AMOUNT, phone=phone), headers=keys["platform"]
@@ -481,12 +527,15 @@ class TestPayouts:
         payout: dict[str, Any] = response.json()
         assert payout["status"] == "processing"
         assert await wallet_state(api, keys["platform"], who.wallet_id) == (FUNDS, AMOUNT)
+        with stack.sandbox_admin() as admin:
+            transfer = f"/payouts/paystack/{payout['provider_reference']}/complete"
+            admin.post(transfer, json={"outcome": outcome}).raise_for_status()
         return payout
 
     async def test_a_payout_that_succeeds_leaves_the_wallet_exact(
         self, stack: Stack, api: httpx.AsyncClient, keys: dict[str, dict[str, str]], ama: Payer
     ) -> None:
-        payout = await self.payout(api, keys, ama)
+        payout = await self.payout(stack, api, keys, ama)
         await payout_reaches(api, keys["platform"], payout["id"], "succeeded")
         assert await wallet_state(api, keys["platform"], ama.wallet_id) == (FUNDS - AMOUNT, 0)
         assert_check_clean(stack)
@@ -494,7 +543,7 @@ class TestPayouts:
     async def test_a_payout_that_fails_leaves_the_wallet_exact(
         self, stack: Stack, api: httpx.AsyncClient, keys: dict[str, dict[str, str]], ama: Payer
     ) -> None:
-        payout = await self.payout(api, keys, ama, phone="+2250700000002")
+        payout = await self.payout(stack, api, keys, ama, phone="+2250700000002", outcome="failed")
         await payout_reaches(api, keys["platform"], payout["id"], "failed")
         assert await wallet_state(api, keys["platform"], ama.wallet_id) == (FUNDS, 0)
         assert_check_clean(stack)
@@ -507,7 +556,7 @@ class TestPayouts:
         ama: Payer,
         e2e_sessions: async_sessionmaker[AsyncSession],
     ) -> None:
-        payout = await self.payout(api, keys, ama, phone="+2250700000063")
+        payout = await self.payout(stack, api, keys, ama, phone="+2250700000063")
         await payout_reaches(api, keys["platform"], payout["id"], "reversed")
         # The stale transfer.success that follows the reversal changes nothing.
         await processed(e2e_sessions, payout["id"], 2)

@@ -34,10 +34,12 @@ STARTUP_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 15.0
 POLL_SECONDS = 0.1
 
+PROVIDER_TIMEOUT_SECONDS = 5.0
+"""Generous: the API's calls to the sandbox share a small machine with everything else."""
 SANDBOX_TIMINGS: dict[str, Any] = {
     "SANDBOX_APPROVAL_DELAY_SECONDS": 0.3,
     "SANDBOX_LATENCY_SECONDS": 0.3,
-    "SANDBOX_NO_ANSWER_SECONDS": 6.0,
+    "SANDBOX_NO_ANSWER_SECONDS": 2 * PROVIDER_TIMEOUT_SECONDS,
     "SANDBOX_WEBHOOK_LATE_SECONDS": 0.5,
 }
 
@@ -200,8 +202,8 @@ def live_stack(database_url: str, **settings: Any) -> Iterator[Stack]:
             "PAYSTACK_BASE_URL": f"{sandbox_url}/paystack",
             "FEDAPAY_BASE_URL": f"{sandbox_url}/fedapay",
             "STRIPE_BASE_URL": f"{sandbox_url}/stripe",
-            "PROVIDER_TIMEOUT_SECONDS": 3.0,
-            "PROVIDER_CONNECT_TIMEOUT_SECONDS": 1.0,
+            "PROVIDER_TIMEOUT_SECONDS": PROVIDER_TIMEOUT_SECONDS,
+            "PROVIDER_CONNECT_TIMEOUT_SECONDS": PROVIDER_TIMEOUT_SECONDS,
             "PROVIDER_CIRCUIT_FAILURE_THRESHOLD": 1000,
             "WEBHOOK_RETRY_DELAYS_SECONDS": [1, 2, 4],
             "WORKER_HEARTBEAT_SECONDS": 1,
