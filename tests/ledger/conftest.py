@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
@@ -9,17 +8,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.core import clock, db
-from sika.ledger import batcher
 from sika.ledger import service as ledger_service
 from sika.ledger.models import Account
 from tests.conftest import TEST_ACTOR
-
-
-@pytest.fixture(autouse=True)
-async def _close_batchers() -> AsyncIterator[None]:
-    """The grouped path keeps connections per event loop; each test's database goes with it."""
-    yield
-    await batcher.close_all()
+from tests.support.tasks import nothing_left_running, settled  # noqa: F401 (fixtures for this folder)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@ totals before and after each transfer, derived from the transfers."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from sika.core import db
 from sika.ledger import service as ledger_service
 from sika.ledger.repository import Totals
 from tests.conftest import TEST_ACTOR
+from tests.support.tasks import all_of
 
 Sessions = async_sessionmaker[AsyncSession]
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -53,7 +53,7 @@ class TestEnsureAccount:
                 )
                 return account.id
 
-        ids = await asyncio.gather(*(ensure() for _ in range(8)))
+        ids = await all_of(*(ensure() for _ in range(8)))
         assert ids == ["acct_fees_xof"] * 8
         async with sessions() as session:
             audited = await session.scalar(

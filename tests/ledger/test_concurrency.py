@@ -20,6 +20,7 @@ from sika.ledger import service as ledger_service
 from tests.conftest import TEST_ACTOR
 from tests.ledger.conftest import Books as Books_
 from tests.ledger.conftest import backend_pid, balance, snapshot, until_waiting_for_a_lock
+from tests.support.tasks import all_of
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -27,6 +28,9 @@ PROCESSES = 4
 CONNECTIONS_PER_PROCESS = 16
 ACCOUNTS = 20
 RUN_SECONDS = 10.0
+RESULT_TIMEOUT_SECONDS = 180.0
+"""Per process: starting (imports) on a loaded machine, the run, and its report."""
+EXIT_TIMEOUT_SECONDS = 30.0
 OPENING_BALANCE = 10_000
 
 
@@ -148,12 +152,21 @@ async def test_64_connections_in_4_processes_keep_the_ledger_whole(database_url:
         for _ in range(PROCESSES)
     ]
     started = time.monotonic()
-    for worker in workers:
-        worker.start()
-    results = await asyncio.get_running_loop().run_in_executor(None, lambda: [queue.get(timeout=120) for _ in workers])
-    for worker in workers:
-        worker.join(timeout=30)
+    try:
+        for worker in workers:
+            worker.start()
+        results = await asyncio.to_thread(lambda: [queue.get(timeout=RESULT_TIMEOUT_SECONDS) for _ in workers])
+    finally:
+        # Even when the test fails, no process goes on writing into the next tests.
+        for worker in workers:
+            if worker.pid is None:
+                continue
+            await asyncio.to_thread(worker.join, EXIT_TIMEOUT_SECONDS)
+            if worker.is_alive():
+                worker.kill()
+                await asyncio.to_thread(worker.join)
     elapsed = time.monotonic() - started
+    assert [worker.exitcode for worker in workers] == [0] * PROCESSES
 
     outcomes: Counter[str] = Counter()
     for result in results:
@@ -186,7 +199,7 @@ async def _hundred_pending(submit: Any) -> Counter[str]:
             return "insufficient_funds"
         return "ok"
 
-    return Counter(await asyncio.gather(*(one() for _ in range(100))))
+    return Counter(await all_of(*(one() for _ in range(100))))
 
 
 async def _wallet_with(sessions: Sessions, amount: int) -> tuple[str, str]:
@@ -271,12 +284,12 @@ async def test_a_deadlock_with_a_callers_own_lock_is_retried_not_surfaced(sessio
     and tries again: both transfers commit and nobody sees the deadlock."""
     first, second = sorted([books.alice, books.bob])
     t2_holds_second = asyncio.Event()
-    t1_waiting = asyncio.Event()
+    t1_backend: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
     async def t1() -> ledger_service.TransferRecord:
         await t2_holds_second.wait()
         async with db.transaction(sessions) as session:
-            t1_waiting.set()
+            t1_backend.set_result(await backend_pid(session))
             return await ledger_service.create_transfer(
                 session,
                 debit_account_id=first,
@@ -292,8 +305,10 @@ async def test_a_deadlock_with_a_callers_own_lock_is_retried_not_surfaced(sessio
         async with db.transaction(sessions) as session:
             await ledger_service.repository.get_account_for_update(session, second)
             t2_holds_second.set()
-            await t1_waiting.wait()
-            await asyncio.sleep(0.3)  # T1 is now blocked on `second`, holding `first`
+            # Once T1 waits, it holds `first` and waits for `second`: T2's
+            # transfer closes the cycle, well within deadlock_timeout (1 s),
+            # so that T1, the first to wait, is the one to find it.
+            await until_waiting_for_a_lock(sessions, await t1_backend)
             return await ledger_service.create_transfer(
                 session,
                 debit_account_id=books.world,
@@ -305,7 +320,7 @@ async def test_a_deadlock_with_a_callers_own_lock_is_retried_not_surfaced(sessio
                 actor=TEST_ACTOR,
             )
 
-    one, two = await asyncio.gather(t1(), t2())
+    one, two = await all_of(t1(), t2())
     assert (one.code, two.code) == ("t1", "t2")
     async with db.transaction(sessions) as session:
         report = await invariants.check_all(session)

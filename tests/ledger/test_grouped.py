@@ -16,6 +16,7 @@ from sika.ledger import batcher
 from sika.ledger import service as ledger_service
 from tests.conftest import TEST_ACTOR
 from tests.ledger.conftest import Books, balance, snapshot
+from tests.support.tasks import all_of
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -62,7 +63,7 @@ async def test_a_repeated_id_in_one_burst_is_written_once(
     engine: AsyncEngine, sessions: Sessions, books: Books
 ) -> None:
     splits_before = split_count()
-    results = await asyncio.gather(
+    results = await all_of(
         *(
             submit(
                 engine,
@@ -92,7 +93,7 @@ async def test_a_refusal_on_the_grouped_path_changes_nothing(
 
 
 async def test_hot_account_many_callers(engine: AsyncEngine, sessions: Sessions, books: Books) -> None:
-    results = await asyncio.gather(
+    results = await all_of(
         *(submit(engine, debit_account_id=books.world, credit_account_id=books.bob, amount_minor=3) for _ in range(200))
     )
     assert len({r.id for r in results}) == 200

@@ -21,6 +21,7 @@ from sika.ledger import service as ledger_service
 from sika.wallets.service import fee_account_id
 from tests.conftest import make_key
 from tests.support.server import live_api
+from tests.support.tasks import all_of
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -112,7 +113,7 @@ async def test_exactly_the_covered_purchases_succeed_and_sika_check_is_clean(
             as_buyer = {"Authorization": f"Bearer {token}"}
 
             started = time.perf_counter()
-            outcomes = await asyncio.gather(
+            outcomes = await all_of(
                 *(purchase(api, as_buyer, wallet["id"], shop_wallet["id"], n) for n in range(PURCHASES))
             )
             elapsed = time.perf_counter() - started

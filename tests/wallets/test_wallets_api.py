@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -14,6 +12,7 @@ from sika.ledger.models import Account
 from sika.wallets.models import Wallet
 from sika.wallets.service import funding_account_id
 from tests.support.parties import create_party
+from tests.support.tasks import all_of
 from tests.wallets.conftest import Owner, account_posted, top_up, transfer_count, wallet_state
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -65,7 +64,7 @@ class TestOpenWallet:
         self, client: httpx.AsyncClient, platform_headers: dict[str, str], sessions: Sessions
     ) -> None:
         party = await create_party(client, platform_headers)
-        responses = await asyncio.gather(
+        responses = await all_of(
             *(
                 client.post(f"/v1/parties/{party['id']}/wallets", json={"currency": "XOF"}, headers=platform_headers)
                 for _ in range(5)
