@@ -21,6 +21,7 @@ def safe_production(**overrides: object) -> Settings:
         "STRIPE_WEBHOOK_SECRET": SecretStr("whsec_" + STRONG),
         "PARTY_TOKEN_KEYS": {"2026-11": SecretStr(STRONG)},
         "PARTY_TOKEN_ACTIVE_KID": "2026-11",
+        "DASHBOARD_SESSION_SECRET": SecretStr(STRONG),
         "CORS_ORIGINS": ["https://app.example.com"],
     }
     values.update(overrides)
@@ -51,6 +52,14 @@ def test_safe_production_settings_start() -> None:
         (
             {"PARTY_TOKEN_KEYS": {"k1": SecretStr("short")}, "PARTY_TOKEN_ACTIVE_KID": "k1"},
             "SIKA_PARTY_TOKEN_KEYS[k1] is shorter than 32 characters",
+        ),
+        (
+            {"DASHBOARD_SESSION_SECRET": SecretStr("change-me-dashboard-session-secret-xyz")},
+            "SIKA_DASHBOARD_SESSION_SECRET is left at its default",
+        ),
+        (
+            {"DASHBOARD_SESSION_SECRET": SecretStr("short")},
+            "SIKA_DASHBOARD_SESSION_SECRET is shorter than 32 characters",
         ),
     ],
 )

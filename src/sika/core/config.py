@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     PARTY_TOKEN_ACTIVE_KID: str = "k1"
     """The ``kid`` of the key that signs new party tokens."""
 
+    DASHBOARD_SESSION_SECRET: SecretStr = SecretStr(DEFAULT_SECRET_MARKER + "-dashboard-session-secret-for-development")
+    """Signs the operator dashboard's session cookies (at least 32 characters); changing it
+    signs every operator out."""
+    DASHBOARD_SESSION_MAX_AGE_SECONDS: int = 8 * 3600
+    """How long a dashboard sign-in lasts; the operator then signs in again."""
+
     SANDBOX_HOST: str = "127.0.0.1"
     """Address the PSP sandbox listens on."""
     SANDBOX_PORT: int = 8100
@@ -183,6 +189,11 @@ class Settings(BaseSettings):
                 problems.append(f"SIKA_PARTY_TOKEN_KEYS[{kid}] is shorter than 32 characters")
         if self.PARTY_TOKEN_ACTIVE_KID not in self.PARTY_TOKEN_KEYS:
             problems.append("SIKA_PARTY_TOKEN_ACTIVE_KID names no key in SIKA_PARTY_TOKEN_KEYS")
+        dashboard_secret = self.DASHBOARD_SESSION_SECRET.get_secret_value()
+        if DEFAULT_SECRET_MARKER in dashboard_secret:
+            problems.append("SIKA_DASHBOARD_SESSION_SECRET is left at its default")
+        elif len(dashboard_secret) < 32:
+            problems.append("SIKA_DASHBOARD_SESSION_SECRET is shorter than 32 characters")
         return problems
 
     def check_safe_to_start(self) -> None:
