@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.auth.scopes import Scope
 from tests.conftest import make_key
-from tests.ledger.conftest import snapshot
+from tests.support.ledger import snapshot
 
 Sessions = async_sessionmaker[AsyncSession]
 

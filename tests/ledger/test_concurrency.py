@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from sika.core import clock, db, errors
 from sika.ledger import invariants
 from sika.ledger import service as ledger_service
 from tests.conftest import TEST_ACTOR
 from tests.ledger.conftest import Books as Books_
-from tests.ledger.conftest import backend_pid, balance, snapshot, until_waiting_for_a_lock
+from tests.support.ledger import backend_pid, balance, snapshot, until_waiting_for_a_lock
 from tests.support.tasks import all_of
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -32,6 +32,30 @@ RESULT_TIMEOUT_SECONDS = 180.0
 """Per process: starting (imports) on a loaded machine, the run, and its report."""
 EXIT_TIMEOUT_SECONDS = 30.0
 OPENING_BALANCE = 10_000
+
+
+async def funded_wallets(sessions: Sessions, *, count: int, amount_minor: int) -> tuple[str, list[str]]:
+    """A world account and ``count`` overdraft-protected accounts it funded with ``amount_minor`` each."""
+    now = clock.now()
+    async with db.transaction(sessions) as session:
+        world = await ledger_service.create_account(session, currency="XOF", kind="world", now=now, actor=TEST_ACTOR)
+        wallets = []
+        for _ in range(count):
+            wallet = await ledger_service.create_account(
+                session, currency="XOF", kind="wallet", debits_must_not_exceed_credits=True, now=now, actor=TEST_ACTOR
+            )
+            await ledger_service.create_transfer(
+                session,
+                debit_account_id=world.id,
+                credit_account_id=wallet.id,
+                amount_minor=amount_minor,
+                currency="XOF",
+                code="fund",
+                now=now,
+                actor=TEST_ACTOR,
+            )
+            wallets.append(wallet.id)
+    return world.id, wallets
 
 
 async def _worker_loop(database_url: str, account_ids: list[str], seconds: float) -> dict[str, int]:
@@ -125,26 +149,7 @@ def _process_main(database_url: str, account_ids: list[str], seconds: float, que
 
 @pytest.mark.slow
 async def test_64_connections_in_4_processes_keep_the_ledger_whole(database_url: str, sessions: Sessions) -> None:
-    now = clock.now()
-    async with db.transaction(sessions) as session:
-        world = await ledger_service.create_account(session, currency="XOF", kind="world", now=now, actor=TEST_ACTOR)
-        account_ids = []
-        for _ in range(ACCOUNTS):
-            account = await ledger_service.create_account(
-                session, currency="XOF", kind="wallet", debits_must_not_exceed_credits=True, now=now, actor=TEST_ACTOR
-            )
-            await ledger_service.create_transfer(
-                session,
-                debit_account_id=world.id,
-                credit_account_id=account.id,
-                amount_minor=OPENING_BALANCE,
-                currency="XOF",
-                code="fund",
-                now=now,
-                actor=TEST_ACTOR,
-            )
-            account_ids.append(account.id)
-
+    _, account_ids = await funded_wallets(sessions, count=ACCOUNTS, amount_minor=OPENING_BALANCE)
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     workers = [
@@ -191,82 +196,34 @@ async def test_64_connections_in_4_processes_keep_the_ledger_whole(database_url:
     assert count >= outcomes["ok"]
 
 
-async def _hundred_pending(submit: Any) -> Counter[str]:
-    async def one() -> str:
+@pytest.mark.parametrize("way_in", ["in_transaction", "grouped"])
+async def test_100_concurrent_holds_against_exactly_10_all_but_10_refused(
+    sessions: Sessions, engine: AsyncEngine, way_in: str
+) -> None:
+    """On both ways into the ledger: a transaction of its own per hold, or the grouped path."""
+    world, (wallet,) = await funded_wallets(sessions, count=1, amount_minor=10 * 250)
+    hold: dict[str, Any] = {
+        "debit_account_id": wallet,
+        "credit_account_id": world,
+        "amount_minor": 250,
+        "currency": "XOF",
+        "code": "hold",
+        "pending": True,
+        "actor": TEST_ACTOR,
+    }
+
+    async def place() -> str:
         try:
-            await submit()
+            if way_in == "grouped":
+                await ledger_service.submit_transfer(engine, now=clock.now(), **hold)
+            else:
+                async with db.transaction(sessions) as session:
+                    await ledger_service.create_transfer(session, now=clock.now(), **hold)
         except ledger_service.InsufficientFunds:
             return "insufficient_funds"
         return "ok"
 
-    return Counter(await all_of(*(one() for _ in range(100))))
-
-
-async def _wallet_with(sessions: Sessions, amount: int) -> tuple[str, str]:
-    now = clock.now()
-    async with db.transaction(sessions) as session:
-        world = await ledger_service.create_account(session, currency="XOF", kind="world", now=now, actor=TEST_ACTOR)
-        wallet = await ledger_service.create_account(
-            session, currency="XOF", kind="wallet", debits_must_not_exceed_credits=True, now=now, actor=TEST_ACTOR
-        )
-        await ledger_service.create_transfer(
-            session,
-            debit_account_id=world.id,
-            credit_account_id=wallet.id,
-            amount_minor=amount,
-            currency="XOF",
-            code="fund",
-            now=now,
-            actor=TEST_ACTOR,
-        )
-    return world.id, wallet.id
-
-
-async def test_100_concurrent_holds_on_connections_exactly_10_succeed(sessions: Sessions, engine: Any) -> None:
-    world, wallet = await _wallet_with(sessions, 10 * 250)
-
-    async def submit() -> None:
-        async with db.transaction(sessions) as session:
-            await ledger_service.create_transfer(
-                session,
-                debit_account_id=wallet,
-                credit_account_id=world,
-                amount_minor=250,
-                currency="XOF",
-                code="hold",
-                pending=True,
-                now=clock.now(),
-                actor=TEST_ACTOR,
-            )
-
-    outcomes = await _hundred_pending(submit)
-    assert outcomes == Counter({"ok": 10, "insufficient_funds": 90})
-    wallet_balance = await balance(sessions, wallet)
-    assert (wallet_balance.posted_minor, wallet_balance.debits_pending, wallet_balance.available_minor) == (
-        2500,
-        2500,
-        0,
-    )
-    assert (await snapshot(sessions)).transfer_count == 1 + 10
-
-
-async def test_100_concurrent_holds_on_the_grouped_path_exactly_10_succeed(sessions: Sessions, engine: Any) -> None:
-    world, wallet = await _wallet_with(sessions, 10 * 250)
-
-    async def submit() -> None:
-        await ledger_service.submit_transfer(
-            engine,
-            debit_account_id=wallet,
-            credit_account_id=world,
-            amount_minor=250,
-            currency="XOF",
-            code="hold",
-            pending=True,
-            now=clock.now(),
-            actor=TEST_ACTOR,
-        )
-
-    outcomes = await _hundred_pending(submit)
+    outcomes = Counter(await all_of(*(place() for _ in range(100))))
     assert outcomes == Counter({"ok": 10, "insufficient_funds": 90})
     wallet_balance = await balance(sessions, wallet)
     assert (wallet_balance.posted_minor, wallet_balance.debits_pending, wallet_balance.available_minor) == (

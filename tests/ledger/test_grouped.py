@@ -15,7 +15,8 @@ from sika.core import clock
 from sika.ledger import batcher
 from sika.ledger import service as ledger_service
 from tests.conftest import TEST_ACTOR
-from tests.ledger.conftest import Books, balance, snapshot
+from tests.ledger.conftest import Books
+from tests.support.ledger import balance, snapshot
 from tests.support.tasks import all_of
 
 Sessions = async_sessionmaker[AsyncSession]

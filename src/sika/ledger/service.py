@@ -483,6 +483,19 @@ def error_of(row: repository.AppliedRow, *, leg: int | None = None) -> errors.Si
 # Accounts -------------------------------------------------------------------
 
 
+def _check_account(
+    *, currency: str, kind: str, debits_must_not_exceed_credits: bool, credits_must_not_exceed_debits: bool
+) -> None:
+    money.check_currency(currency)
+    if not _KIND_PATTERN.match(kind):
+        raise InvalidAccount("An account kind is lowercase letters, digits, _ and ., at most 50.")
+    if debits_must_not_exceed_credits and credits_must_not_exceed_debits:
+        raise InvalidAccount(
+            "An account has at most one of debits_must_not_exceed_credits"
+            " and credits_must_not_exceed_debits."
+        )
+
+
 async def create_account(
     session: AsyncSession,
     *,
@@ -500,20 +513,18 @@ async def create_account(
 
     ``debits_must_not_exceed_credits`` is overdraft protection (a wallet);
     ``credits_must_not_exceed_debits`` its mirror; at most one of them."""
-    money.check_currency(currency)
-    if not _KIND_PATTERN.match(kind):
-        raise InvalidAccount("An account kind is lowercase letters, digits, _ and ., at most 50.")
+    _check_account(
+        currency=currency,
+        kind=kind,
+        debits_must_not_exceed_credits=debits_must_not_exceed_credits,
+        credits_must_not_exceed_debits=credits_must_not_exceed_debits,
+    )
     if (owner_type is None) != (owner_id is None):
         raise InvalidAccount("Give both owner_type and owner_id, or neither.")
     if owner_type is not None and not 1 <= len(owner_type) <= 50:
         raise InvalidAccount("owner_type is 1 to 50 characters.")
     if owner_id is not None and not 1 <= len(owner_id) <= 64:
         raise InvalidAccount("owner_id is 1 to 64 characters.")
-    if debits_must_not_exceed_credits and credits_must_not_exceed_debits:
-        raise InvalidAccount(
-            "An account has at most one of debits_must_not_exceed_credits"
-            " and credits_must_not_exceed_debits."
-        )
     account = Account(
         id=account_id or ids.new_id("acct"),
         currency=currency,
@@ -560,15 +571,13 @@ async def ensure_account(
     account) that concurrent requests may all reach for first: racing callers
     all get the one account. Raises ``InvalidAccount`` if an account with this
     id exists with other attributes."""
-    money.check_currency(currency)
+    _check_account(
+        currency=currency,
+        kind=kind,
+        debits_must_not_exceed_credits=debits_must_not_exceed_credits,
+        credits_must_not_exceed_debits=credits_must_not_exceed_debits,
+    )
     check_transfer_id(account_id)
-    if not _KIND_PATTERN.match(kind):
-        raise InvalidAccount("An account kind is lowercase letters, digits, _ and ., at most 50.")
-    if debits_must_not_exceed_credits and credits_must_not_exceed_debits:
-        raise InvalidAccount(
-            "An account has at most one of debits_must_not_exceed_credits"
-            " and credits_must_not_exceed_debits."
-        )
     inserted = await repository.insert_account_if_absent(
         session,
         {
@@ -760,17 +769,16 @@ async def post_pending(
 ) -> TransferRecord:
     """Post a pending transfer: in full (``amount_minor`` None) or in part,
     the remainder returning to the debit account. Resolves it for good."""
-    request = resolution_request(
+    return await _resolve(
+        session,
         kind="post_pending",
         pending_id=pending_id,
         amount_minor=amount_minor,
         transfer_id=transfer_id,
-        code=None,
         metadata=metadata,
+        now=now,
         actor=actor,
     )
-    (row,) = await _apply(session, [request], now=now, atomic=True)
-    return record_of(row)
 
 
 async def void_pending(
@@ -783,10 +791,33 @@ async def void_pending(
     actor: Actor,
 ) -> TransferRecord:
     """Void a pending transfer: the whole amount returns to the debit account."""
-    request = resolution_request(
+    return await _resolve(
+        session,
         kind="void_pending",
         pending_id=pending_id,
         amount_minor=None,
+        transfer_id=transfer_id,
+        metadata=metadata,
+        now=now,
+        actor=actor,
+    )
+
+
+async def _resolve(
+    session: AsyncSession,
+    *,
+    kind: str,
+    pending_id: str,
+    amount_minor: int | None,
+    transfer_id: str | None,
+    metadata: dict[str, Any] | None,
+    now: datetime,
+    actor: Actor,
+) -> TransferRecord:
+    request = resolution_request(
+        kind=kind,
+        pending_id=pending_id,
+        amount_minor=amount_minor,
         transfer_id=transfer_id,
         code=None,
         metadata=metadata,

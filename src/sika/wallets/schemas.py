@@ -120,6 +120,8 @@ class EntryType(StrEnum):
 
 
 class HistoryEntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     transfer_id: str
     type: EntryType
     amount_minor: int
@@ -140,6 +142,8 @@ class HistoryPage(BaseModel):
 
 
 class CurrencySummaryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     currency: str
     balance_minor: int
     held_minor: int
@@ -150,6 +154,8 @@ class CurrencySummaryOut(BaseModel):
 
 
 class PartySummaryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     party_id: str
     month_start: datetime
     """The start (UTC) of the month the monthly figures cover."""

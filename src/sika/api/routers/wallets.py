@@ -86,22 +86,7 @@ async def party_summary(
     summary = await wallets_service.party_summary(
         session, party_id=party_id, actor=actor, now=clock.now()
     )
-    return schemas.PartySummaryOut(
-        party_id=summary.party_id,
-        month_start=summary.month_start,
-        currencies=[
-            schemas.CurrencySummaryOut(
-                currency=c.currency,
-                balance_minor=c.balance_minor,
-                held_minor=c.held_minor,
-                available_minor=c.available_minor,
-                received_this_month_minor=c.received_this_month_minor,
-                paid_out_this_month_minor=c.paid_out_this_month_minor,
-                escrow_pending_minor=c.escrow_pending_minor,
-            )
-            for c in summary.currencies
-        ],
-    )
+    return schemas.PartySummaryOut.model_validate(summary)
 
 
 @router.get("/wallets/{wallet_id}", response_model=schemas.WalletOut)
@@ -121,22 +106,7 @@ async def wallet_history(
         session, wallet_id=wallet_id, before_seq=decode_int_cursor(cursor), limit=limit, actor=actor
     )
     return schemas.HistoryPage(
-        data=[
-            schemas.HistoryEntryOut(
-                transfer_id=e.transfer_id,
-                type=e.type,
-                amount_minor=e.amount_minor,
-                balance_before_minor=e.balance_before_minor,
-                balance_after_minor=e.balance_after_minor,
-                held_before_minor=e.held_before_minor,
-                held_after_minor=e.held_after_minor,
-                hold_id=e.hold_id,
-                reference=e.reference,
-                reason=e.reason,
-                created_at=e.created_at,
-            )
-            for e in page.entries
-        ],
+        data=[schemas.HistoryEntryOut.model_validate(entry) for entry in page.entries],
         next_cursor=encode_cursor(page.next_before_seq) if page.next_before_seq is not None else None,
     )
 
