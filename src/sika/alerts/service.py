@@ -62,6 +62,12 @@ async def has_open(session: AsyncSession, *, kind: str, entity_id: str) -> bool:
     return found is not None
 
 
+async def count_open(session: AsyncSession) -> int:
+    """How many alerts await acknowledgement."""
+    count = await session.scalar(sa.select(sa.func.count()).select_from(Alert).where(Alert.acknowledged_at.is_(None)))
+    return int(count or 0)
+
+
 async def list_alerts(
     session: AsyncSession,
     *,

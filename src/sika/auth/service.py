@@ -127,6 +127,15 @@ async def authenticate(session: AsyncSession, *, secret: str, now: datetime) -> 
     return key
 
 
+async def get_live_key(session: AsyncSession, *, key_id: str, now: datetime) -> ApiKey | None:
+    """The key with this id while it is neither revoked nor expired: a session
+    opened with a key (the dashboard's) ends when the key does."""
+    key = await session.get(ApiKey, key_id, populate_existing=True)
+    if key is None or key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
+        return None
+    return key
+
+
 async def list_keys(session: AsyncSession, *, include_revoked: bool = False) -> Sequence[ApiKey]:
     query = sa.select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id)
     if not include_revoked:

@@ -470,3 +470,42 @@ async def posted_flows(
     for account_id, out, in_ in rows:
         flows[account_id] = (int(out), int(in_))
     return flows
+
+
+@dataclass(frozen=True)
+class CurrencyTotals:
+    """One currency's accounts summed: what the ``balanced`` invariant compares."""
+
+    currency: str
+    accounts: int
+    debits_posted: int
+    credits_posted: int
+    debits_pending: int
+    credits_pending: int
+
+
+async def totals_by_currency(session: AsyncSession) -> list[CurrencyTotals]:
+    """Per currency, the number of accounts and the sums of their four totals, by currency code."""
+    rows = await session.execute(
+        sa.select(
+            Account.currency,
+            sa.func.count(),
+            sa.func.sum(Account.debits_posted),
+            sa.func.sum(Account.credits_posted),
+            sa.func.sum(Account.debits_pending),
+            sa.func.sum(Account.credits_pending),
+        )
+        .group_by(Account.currency)
+        .order_by(Account.currency)
+    )
+    return [
+        CurrencyTotals(
+            currency=currency,
+            accounts=int(accounts),
+            debits_posted=int(debits_posted),
+            credits_posted=int(credits_posted),
+            debits_pending=int(debits_pending),
+            credits_pending=int(credits_pending),
+        )
+        for currency, accounts, debits_posted, credits_posted, debits_pending, credits_pending in rows
+    ]

@@ -5,7 +5,7 @@ ones reconciliation checks), so each query here serves both."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -96,3 +96,34 @@ async def due_for_check(
 
 async def mark_checked(session: AsyncSession, model: type[Row], row_id: str, *, now: datetime) -> None:
     await session.execute(sa.update(model).where(model.id == row_id).values(last_checked_at=now))
+
+
+async def list_open_created_before(
+    session: AsyncSession, model: type[Row], *, created_before: datetime, limit: int
+) -> Sequence[Row]:
+    """The rows still open (not final) that were created before ``created_before``, oldest first."""
+    query = (
+        sa.select(model)
+        .where(model.status.in_(OPEN_STATUSES[model]), model.created_at < created_before)
+        .order_by(model.created_at, model.seq)
+        .limit(min(limit, MAX_PAGE_SIZE))
+    )
+    return (await session.scalars(query)).all()
+
+
+async def count_open_created_before(session: AsyncSession, model: type[Row], *, created_before: datetime) -> int:
+    count = await session.scalar(
+        sa.select(sa.func.count())
+        .select_from(model)
+        .where(model.status.in_(OPEN_STATUSES[model]), model.created_at < created_before)
+    )
+    return int(count or 0)
+
+
+async def count_per_day(session: AsyncSession, model: type[Row], *, since: datetime) -> dict[date, int]:
+    """How many were created on each UTC day, from ``since`` on; days with none are absent."""
+    day = sa.cast(sa.func.timezone("UTC", model.created_at), sa.Date)
+    rows = await session.execute(
+        sa.select(day, sa.func.count()).where(model.created_at >= since).group_by(day).order_by(day)
+    )
+    return {created_on: int(count) for created_on, count in rows}

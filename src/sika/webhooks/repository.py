@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -62,3 +64,26 @@ async def id_of(session: AsyncSession, *, provider: str, event_id: str) -> str:
     )
     assert stored is not None, "the conflicting row is committed, so it is visible"
     return stored
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    provider: str
+    status: str
+    count: int
+    oldest_received_at: datetime
+
+
+async def count_by_provider_and_status(session: AsyncSession) -> list[StatusCount]:
+    """How many events each provider has in each status, with the oldest one's arrival."""
+    rows = await session.execute(
+        sa.select(
+            InboundEvent.provider, InboundEvent.status, sa.func.count(), sa.func.min(InboundEvent.received_at)
+        )
+        .group_by(InboundEvent.provider, InboundEvent.status)
+        .order_by(InboundEvent.provider, InboundEvent.status)
+    )
+    return [
+        StatusCount(provider=provider, status=status, count=int(count), oldest_received_at=oldest)
+        for provider, status, count, oldest in rows
+    ]
