@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -1156,6 +1156,38 @@ class ReconcileReport:
     changed: int
     unreachable: int
     """Left for the next run: the provider could not be asked."""
+
+
+@dataclass(frozen=True)
+class Stuck:
+    """Collections and payouts still open after a time, oldest first, and how many there are in all."""
+
+    collections: Sequence[Collection]
+    collections_total: int
+    payouts: Sequence[Payout]
+    payouts_total: int
+
+
+async def stuck(session: AsyncSession, *, created_before: datetime, limit: int) -> Stuck:
+    """What an operator sees as stuck: not final, and created before ``created_before``."""
+    return Stuck(
+        collections=await repository.list_open_created_before(
+            session, Collection, created_before=created_before, limit=limit
+        ),
+        collections_total=await repository.count_open_created_before(
+            session, Collection, created_before=created_before
+        ),
+        payouts=await repository.list_open_created_before(session, Payout, created_before=created_before, limit=limit),
+        payouts_total=await repository.count_open_created_before(session, Payout, created_before=created_before),
+    )
+
+
+async def created_per_day(session: AsyncSession, *, since: datetime) -> tuple[dict[date, int], dict[date, int]]:
+    """Collections, then payouts, created on each UTC day from ``since`` on (days with none absent)."""
+    return (
+        await repository.count_per_day(session, Collection, since=since),
+        await repository.count_per_day(session, Payout, since=since),
+    )
 
 
 async def reconcile(
