@@ -73,6 +73,15 @@ async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterat
         yield session
 
 
+@contextlib.asynccontextmanager
+async def read_only_transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A transaction PostgreSQL refuses to let write: for code that only shows
+    (the dashboard's pages), so a write slipped into it fails instead of landing."""
+    async with sessions() as session, session.begin():
+        await session.execute(sa.text("SET TRANSACTION READ ONLY"))
+        yield session
+
+
 @dataclass
 class EmbeddedPostgres:
     """A PostgreSQL server from the ``pgserver`` wheel, in a data folder that
