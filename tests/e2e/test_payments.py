@@ -187,6 +187,23 @@ async def nudged_until(
                 raise
 
 
+def sandbox_webhooks(stack: Stack, reference: str) -> list[dict[str, Any]]:
+    """What the sandbox sent (or withheld) about ``reference``."""
+    with stack.sandbox_admin() as admin:
+        found: list[dict[str, Any]] = admin.get("/webhooks", params={"reference": reference}).json()
+    return found
+
+
+async def withheld_webhooks(stack: Stack, reference: str) -> list[dict[str, Any]]:
+    """The webhooks the sandbox holds back about ``reference`` (scenario webhook_never), once it has them."""
+
+    async def check() -> list[dict[str, Any]]:
+        return [w for w in await asyncio.to_thread(sandbox_webhooks, stack, reference) if w["status"] == "withheld"]
+
+    found: list[dict[str, Any]] = await eventually(check, timeout_seconds=WAIT_SECONDS, what=f"{reference}'s webhook")
+    return found
+
+
 def sandbox_payments(stack: Stack) -> list[dict[str, Any]]:
     with stack.sandbox_admin() as admin:
         listed: list[dict[str, Any]] = admin.get("/payments").json()
@@ -288,13 +305,7 @@ class TestWebhookRaces:
         body = collection_body(ama, amount_minor=AMOUNT, method=mobile_money("mtn", "+2250700000064"))
         collection = (await api.post("/v1/collections", json=body, headers=platform)).json()
 
-        def withheld() -> list[dict[str, Any]]:
-            with stack.sandbox_admin() as admin:
-                found: list[dict[str, Any]] = admin.get("/webhooks", params={"reference": collection["id"]}).json()
-            return found
-
-        await eventually(lambda: asyncio.to_thread(withheld), timeout_seconds=WAIT_SECONDS, what="the withheld webhook")
-        (delivery,) = withheld()
+        (delivery,) = await withheld_webhooks(stack, collection["id"])
         raw = json.dumps(delivery["payload"], separators=(",", ":")).encode()
         headers = {
             "Content-Type": "application/json",
@@ -365,18 +376,12 @@ class TestWebhookRaces:
         body = collection_body(ama, amount_minor=AMOUNT, method=mobile_money("mtn", "+2250700000064"))
         collection = (await api.post("/v1/collections", json=body, headers=platform)).json()
 
-        def deliveries() -> list[dict[str, Any]]:
-            with stack.sandbox_admin() as admin:
-                found: list[dict[str, Any]] = admin.get("/webhooks", params={"reference": collection["id"]}).json()
-            return found
-
-        await eventually(lambda: asyncio.to_thread(deliveries), timeout_seconds=WAIT_SECONDS, what="the webhook")
-        (genuine,) = deliveries()
+        (genuine,) = await withheld_webhooks(stack, collection["id"])
         with stack.sandbox_admin() as admin:
             tampered = admin.post(f"/webhooks/{genuine['id']}/resend", json={"tamper_amount": True}).json()
 
         def first_answer() -> int | None:
-            for delivery in deliveries():
+            for delivery in sandbox_webhooks(stack, collection["id"]):
                 if delivery["id"] == tampered["id"] and delivery["attempts"]:
                     return int(delivery["attempts"][0]["status_code"])
             return None

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.core import clock, db
 from sika.core.config import Settings
@@ -17,18 +16,17 @@ from sika.providers import registry
 from sika.providers.base import CollectionRequest, CollectionStatus, MobileOperator, PaymentMethod, ProviderName
 from sika.providers.failover import CollectionRouter
 from tests.support.payments import (
+    SUCCESS_PHONE,
     Payer,
+    World,
     alerts_for,
     assert_ledger_clean,
     collection_body,
-    count,
     initiated_collection,
     mobile_money,
     payout_body,
-    top_up,
-    wallet_state,
 )
-from tests.support.sandbox import LiveSandbox, eventually, impatient
+from tests.support.sandbox import eventually, impatient
 
 AMOUNT = 2_500
 ACTOR = system_actor("payments.reconcile")
@@ -40,16 +38,20 @@ async def providers(settings: Settings) -> AsyncIterator[CollectionRouter]:
         yield registry.build_router(settings, http)
 
 
-async def reconcile(
-    sessions: async_sessionmaker[AsyncSession], providers: CollectionRouter
-) -> payments_service.ReconcileReport:
+async def reconcile(world: World, providers: CollectionRouter) -> payments_service.ReconcileReport:
     return await payments_service.reconcile(
-        sessions, providers=providers, after_seconds=0, actor=ACTOR, clock=clock.now
+        world.sessions, providers=providers, after_seconds=0, actor=ACTOR, clock=clock.now
     )
 
 
-async def status_of(client: httpx.AsyncClient, headers: dict[str, str], collection_id: str) -> str:
-    return str((await client.get(f"/v1/collections/{collection_id}", headers=headers)).json()["status"])
+async def reconciled_until(world: World, providers: CollectionRouter, kind: str, entity_id: str, status: str) -> None:
+    """Reconcile until the collection or payout shows ``status`` (the sandbox settles it in the background)."""
+
+    async def finished() -> bool:
+        await reconcile(world, providers)
+        return bool((await world.shown(kind, entity_id))["status"] == status)
+
+    await eventually(finished, what=f"reconciliation to see {entity_id} {status}")
 
 
 class TestUnknownOutcome:
@@ -58,60 +60,39 @@ class TestUnknownOutcome:
         return impatient(settings)
 
     async def test_an_unknown_outcome_is_finished_by_asking_the_provider(
-        self,
-        client: httpx.AsyncClient,
-        platform_headers: dict[str, str],
-        kofi: Payer,
-        sessions: async_sessionmaker[AsyncSession],
-        providers: CollectionRouter,
+        self, world: World, kofi: Payer, providers: CollectionRouter
     ) -> None:
         # The sandbox records the charge but answers after the provider timeout.
         body = collection_body(kofi, amount_minor=AMOUNT, method=mobile_money("mtn", "+2250700000052"))
-        collection = (await client.post("/v1/collections", json=body, headers=platform_headers)).json()
-        assert collection["status"] == "processing"
-        assert collection["provider"] == "paystack"
+        collection = (await world.collect(body)).json()
+        assert (collection["status"], collection["provider"]) == ("processing", "paystack")
 
-        async def finished() -> bool:
-            await reconcile(sessions, providers)
-            return await status_of(client, platform_headers, collection["id"]) == "succeeded"
-
-        await eventually(finished, what="reconciliation to see the charge approved")
-        assert await wallet_state(client, platform_headers, kofi.wallet_id) == (AMOUNT, 0)
-        report = await reconcile(sessions, providers)
+        await reconciled_until(world, providers, "collections", collection["id"], "succeeded")
+        assert await world.wallet(kofi) == (AMOUNT, 0)
+        before = await world.footprint()
+        report = await reconcile(world, providers)
         assert (report.checked, report.changed) == (0, 0)
-        assert await wallet_state(client, platform_headers, kofi.wallet_id) == (AMOUNT, 0)
-        await assert_ledger_clean(sessions)
+        assert await world.footprint() == before
+        await assert_ledger_clean(world.sessions)
 
 
 class TestCollections:
     async def test_a_collection_no_provider_ever_got_fails_and_credits_nothing(
-        self,
-        client: httpx.AsyncClient,
-        platform_headers: dict[str, str],
-        kofi: Payer,
-        sessions: async_sessionmaker[AsyncSession],
-        providers: CollectionRouter,
+        self, world: World, kofi: Payer, providers: CollectionRouter
     ) -> None:
-        collection_id = await initiated_collection(sessions, kofi, amount_minor=AMOUNT)
-        report = await reconcile(sessions, providers)
+        collection_id = await initiated_collection(world.sessions, kofi, amount_minor=AMOUNT)
+        report = await reconcile(world, providers)
         assert (report.checked, report.changed, report.unreachable) == (1, 1, 0)
-        shown = (await client.get(f"/v1/collections/{collection_id}", headers=platform_headers)).json()
-        assert shown["status"] == "failed"
-        assert shown["failure"]["code"] == "not_found_at_provider"
-        assert await wallet_state(client, platform_headers, kofi.wallet_id) == (0, 0)
+        shown = await world.shown("collections", collection_id)
+        assert (shown["status"], shown["failure"]["code"]) == ("failed", "not_found_at_provider")
+        assert await world.wallet(kofi) == (0, 0)
 
     async def test_a_crash_after_the_provider_took_the_charge_is_finished_at_the_provider_that_took_it(
-        self,
-        client: httpx.AsyncClient,
-        platform_headers: dict[str, str],
-        kofi: Payer,
-        sandbox: LiveSandbox,
-        sessions: async_sessionmaker[AsyncSession],
-        providers: CollectionRouter,
+        self, world: World, kofi: Payer, providers: CollectionRouter
     ) -> None:
-        async with sandbox.admin() as admin:
+        async with world.sandbox.admin() as admin:
             await admin.put("/scenarios/paystack", json={"scenario": "outage"})
-        collection_id = await initiated_collection(sessions, kofi, amount_minor=AMOUNT)
+        collection_id = await initiated_collection(world.sessions, kofi, amount_minor=AMOUNT)
         # The route failed over to FedaPay, which took the charge; then the process died.
         taken = await providers.collect(
             CollectionRequest(
@@ -120,69 +101,43 @@ class TestCollections:
                 currency="XOF",
                 method=PaymentMethod.mobile_money,
                 customer_email="kofi@example.ci",
-                phone="+2250700000101",
+                phone=SUCCESS_PHONE,
                 operator=MobileOperator.mtn,
                 country="CI",
             ),
             now=clock.now(),
         )
         assert taken.provider is ProviderName.fedapay
-        async with sandbox.admin() as admin:
+        async with world.sandbox.admin() as admin:
             await admin.delete("/scenarios/paystack")
 
-        async def finished() -> bool:
-            await reconcile(sessions, providers)
-            return await status_of(client, platform_headers, collection_id) == "succeeded"
-
-        await eventually(finished, what="reconciliation to find the charge at FedaPay")
-        shown = (await client.get(f"/v1/collections/{collection_id}", headers=platform_headers)).json()
+        await reconciled_until(world, providers, "collections", collection_id, "succeeded")
+        shown = await world.shown("collections", collection_id)
         assert (shown["provider"], shown["provider_reference"]) == ("fedapay", taken.provider_reference)
-        assert await wallet_state(client, platform_headers, kofi.wallet_id) == (AMOUNT, 0)
-        await assert_ledger_clean(sessions)
+        assert await world.wallet(kofi) == (AMOUNT, 0)
+        await assert_ledger_clean(world.sessions)
 
 
 class TestPayouts:
     async def test_a_payout_whose_webhook_never_came_is_finished_by_asking_the_provider(
-        self,
-        client: httpx.AsyncClient,
-        platform_headers: dict[str, str],
-        admin_headers: dict[str, str],
-        kofi: Payer,
-        sessions: async_sessionmaker[AsyncSession],
-        providers: CollectionRouter,
+        self, world: World, kofi: Payer, providers: CollectionRouter
     ) -> None:
-        await top_up(client, admin_headers, kofi.wallet_id, AMOUNT)
-        payout = (
-            await client.post(
-                "/v1/payouts",
-                json=payout_body(kofi, amount_minor=AMOUNT, phone="+2250700000064"),
-                headers=platform_headers,
-            )
-        ).json()
+        await world.top_up(kofi, AMOUNT)
+        payout = (await world.pay_out(payout_body(kofi, amount_minor=AMOUNT, phone="+2250700000064"))).json()
         assert payout["status"] == "processing"
 
-        async def finished() -> bool:
-            await reconcile(sessions, providers)
-            shown = (await client.get(f"/v1/payouts/{payout['id']}", headers=platform_headers)).json()
-            return shown["status"] == "succeeded"
-
-        await eventually(finished, what="reconciliation to see the transfer paid")
-        assert await wallet_state(client, platform_headers, kofi.wallet_id) == (0, 0)
-        await assert_ledger_clean(sessions)
+        await reconciled_until(world, providers, "payouts", payout["id"], "succeeded")
+        assert await world.wallet(kofi) == (0, 0)
+        await assert_ledger_clean(world.sessions)
 
 
 class TestDisagreements:
     async def test_a_provider_success_for_a_failed_collection_changes_nothing_and_raises_an_alert(
-        self,
-        client: httpx.AsyncClient,
-        platform_headers: dict[str, str],
-        kofi: Payer,
-        sessions: async_sessionmaker[AsyncSession],
-        providers: CollectionRouter,
+        self, world: World, kofi: Payer, providers: CollectionRouter
     ) -> None:
-        collection_id = await initiated_collection(sessions, kofi, amount_minor=AMOUNT)
-        await reconcile(sessions, providers)
-        assert await status_of(client, platform_headers, collection_id) == "failed"
+        collection_id = await initiated_collection(world.sessions, kofi, amount_minor=AMOUNT)
+        await reconcile(world, providers)
+        assert (await world.shown("collections", collection_id))["status"] == "failed"
 
         late = payments_service.CollectionUpdate(
             source=payments_service.Source.webhook,
@@ -192,12 +147,13 @@ class TestDisagreements:
             currency="XOF",
             detail="charge.success",
         )
-        async with db.transaction(sessions) as session:
+        before = await world.footprint()
+        async with db.transaction(world.sessions) as session:
             _, applied = await payments_service.apply_collection_update(
                 session, collection_id=collection_id, update=late, now=clock.now(), actor=ACTOR
             )
         assert applied is payments_service.Applied.disagreement
-        assert await status_of(client, platform_headers, collection_id) == "failed"
-        assert await wallet_state(client, platform_headers, kofi.wallet_id) == (0, 0)
-        assert await alerts_for(sessions, collection_id) == [("collection.provider_disagreement", "critical")]
-        assert await count(sessions, "ledger_transfers", "code = 'collection.succeeded'") == 0
+        assert await world.footprint() == before
+        assert (await world.shown("collections", collection_id))["status"] == "failed"
+        assert await world.wallet(kofi) == (0, 0)
+        assert await alerts_for(world.sessions, collection_id) == [("collection.provider_disagreement", "critical")]

@@ -1,27 +1,18 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from sika.providers import registry
 from sika.providers.base import PaymentProvider, ProviderName
-from tests.support.sandbox import LiveSandbox, impatient, live_sandbox, reset
+from tests.support import sandbox as sandbox_support
+from tests.support.sandbox import LiveSandbox, impatient
 
-
-@pytest.fixture(scope="session")
-def live() -> Iterator[LiveSandbox]:
-    with live_sandbox() as running:
-        yield running
-
-
-@pytest.fixture
-def sandbox(live: LiveSandbox) -> LiveSandbox:
-    """The live sandbox, emptied, with no webhook received yet."""
-    reset(live.url)
-    live.receiver.clear()
-    return live
+# The sandbox fixtures live in tests.support.sandbox for every folder that uses them.
+live = sandbox_support.live
+sandbox = sandbox_support.sandbox
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -41,12 +40,6 @@ def make_router(providers: dict[ProviderName, PaymentProvider]) -> CollectionRou
     )
 
 
-async def recorded(sandbox: LiveSandbox, provider: str) -> list[dict[str, Any]]:
-    async with sandbox.admin() as admin:
-        listed: list[dict[str, Any]] = (await admin.get("/payments", params={"provider": provider})).json()
-    return listed
-
-
 async def force(sandbox: LiveSandbox, provider: str, scenario: str | None) -> None:
     async with sandbox.admin() as admin:
         if scenario is None:
@@ -73,8 +66,8 @@ class TestCollectionRouter:
         assert switch["to_provider"] == "fedapay"
         assert switch["reason"] == "unavailable"
         assert switch["reference"] == request.reference
-        assert await recorded(sandbox, "paystack") == []
-        [transaction] = await recorded(sandbox, "fedapay")
+        assert await sandbox.listed("payments", provider="paystack") == []
+        [transaction] = await sandbox.listed("payments", provider="fedapay")
         assert transaction["merchant_reference"] == request.reference
         assert transaction["amount"] == 5_000
 
@@ -85,7 +78,7 @@ class TestCollectionRouter:
         router = make_router(registry.build_providers(settings, http_client))
         result = await router.collect(builders.mobile_money(), now=NOW)
         assert result.provider is ProviderName.fedapay
-        assert len(await recorded(sandbox, "fedapay")) == 1
+        assert len(await sandbox.listed("payments", provider="fedapay")) == 1
 
     async def test_a_paystack_decline_is_final_and_goes_nowhere_else(
         self, sandbox: LiveSandbox, providers: dict[ProviderName, PaymentProvider]
@@ -96,7 +89,7 @@ class TestCollectionRouter:
             await router.collect(builders.mobile_money(last_four="0051"), now=NOW)
         assert declined.value.provider == "paystack"
         assert declined.value.decline_code == "insufficient_funds"
-        assert await recorded(sandbox, "fedapay") == []
+        assert await sandbox.listed("payments", provider="fedapay") == []
         assert failovers("paystack", "fedapay", "unavailable") == before
         assert router.breaker(ProviderName.paystack).consecutive_failures == 0
 
@@ -107,8 +100,8 @@ class TestCollectionRouter:
         before = failovers("paystack", "fedapay", "unavailable")
         with pytest.raises(errors.OutcomeUnknown):
             await router.collect(builders.mobile_money(last_four="0052"), now=NOW)
-        assert await recorded(sandbox, "fedapay") == []
-        assert len(await recorded(sandbox, "paystack")) == 1
+        assert await sandbox.listed("payments", provider="fedapay") == []
+        assert len(await sandbox.listed("payments", provider="paystack")) == 1
         assert failovers("paystack", "fedapay", "unavailable") == before
         assert router.breaker(ProviderName.paystack).consecutive_failures == 1
 
@@ -126,11 +119,11 @@ class TestCollectionRouter:
         within = await router.collect(builders.mobile_money(), now=NOW + timedelta(seconds=29))
         assert within.provider is ProviderName.fedapay
         assert failovers("paystack", "fedapay", "circuit_open") == skipped_before + 1
-        assert await recorded(sandbox, "paystack") == []
+        assert await sandbox.listed("payments", provider="paystack") == []
         after = await router.collect(builders.mobile_money(), now=NOW + timedelta(seconds=31))
         assert after.provider is ProviderName.paystack
         assert breaker.state is CircuitState.closed
-        assert len(await recorded(sandbox, "fedapay")) == FAILURE_THRESHOLD + 1
+        assert len(await sandbox.listed("payments", provider="fedapay")) == FAILURE_THRESHOLD + 1
 
     async def test_with_every_provider_down_it_says_who_was_tried(
         self, sandbox: LiveSandbox, providers: dict[ProviderName, PaymentProvider]
@@ -141,8 +134,8 @@ class TestCollectionRouter:
         with pytest.raises(errors.NoProviderAvailable) as none:
             await router.collect(builders.mobile_money(), now=NOW)
         assert [name for name, _ in none.value.attempts] == ["paystack", "fedapay"]
-        assert await recorded(sandbox, "paystack") == []
-        assert await recorded(sandbox, "fedapay") == []
+        assert await sandbox.listed("payments", provider="paystack") == []
+        assert await sandbox.listed("payments", provider="fedapay") == []
 
     async def test_cards_follow_their_own_route(
         self, sandbox: LiveSandbox, providers: dict[ProviderName, PaymentProvider]
@@ -158,7 +151,7 @@ class TestCollectionRouter:
         router = make_router(providers)
         with pytest.raises(errors.NoRoute):
             await router.collect(builders.mobile_money(currency="GHS", amount_minor=100), now=NOW)
-        assert await recorded(sandbox, "paystack") == []
+        assert await sandbox.listed("payments", provider="paystack") == []
 
     def test_routes_that_name_an_unconfigured_provider_are_refused(self) -> None:
         with pytest.raises(ValueError, match="not configured"):

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
 
 import httpx
 import pytest
@@ -23,12 +22,6 @@ from tests.providers import builders
 from tests.support.sandbox import LiveSandbox
 
 
-async def sandbox_list(sandbox: LiveSandbox, what: str) -> list[dict[str, Any]]:
-    async with sandbox.admin() as admin:
-        listed: list[dict[str, Any]] = (await admin.get(f"/{what}", params={"provider": "fedapay"})).json()
-    return listed
-
-
 class TestFedapayCollect:
     @pytest.mark.parametrize(
         ("operator", "mode"),
@@ -43,7 +36,7 @@ class TestFedapayCollect:
         assert result.status is CollectionStatus.pending
         assert result.next_action is NextAction.approve_on_phone
         assert result.amount_minor == builders.XOF_AMOUNT
-        [payment] = await sandbox_list(sandbox, "payments")
+        [payment] = await sandbox.listed("payments", provider="fedapay")
         assert payment["id"] == result.provider_reference
         assert payment["mode"] == mode
         assert payment["merchant_reference"] == request.reference
@@ -115,7 +108,7 @@ class TestFedapayCollect:
         request = builders.mobile_money(operator=MobileOperator.wave)
         with pytest.raises(errors.OperationNotSupported):
             await fedapay.collect(dataclasses.replace(request, country="BJ"))
-        assert await sandbox_list(sandbox, "payments") == []
+        assert await sandbox.listed("payments", provider="fedapay") == []
 
 
 class TestFedapayPayout:
@@ -125,7 +118,7 @@ class TestFedapayPayout:
         assert result.status is PayoutStatus.pending
         assert result.provider_status == "started"
         assert result.amount_minor == builders.XOF_AMOUNT
-        [payout] = await sandbox_list(sandbox, "payouts")
+        [payout] = await sandbox.listed("payouts", provider="fedapay")
         assert payout["amount"] == 5_000
         assert payout["mode"] == "mtn_ci"
         [webhook] = await sandbox.receiver.wait_for(1)
@@ -146,4 +139,4 @@ class TestFedapayPayout:
     async def test_a_short_balance_is_declined(self, sandbox: LiveSandbox, fedapay: PaymentProvider) -> None:
         with pytest.raises(errors.ProviderDeclined):
             await fedapay.payout(builders.payout(last_four="0051"))
-        assert await sandbox_list(sandbox, "payouts") == []
+        assert await sandbox.listed("payouts", provider="fedapay") == []

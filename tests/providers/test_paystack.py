@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
 
 import httpx
 import pytest
@@ -22,13 +21,6 @@ from sika.providers.base import (
 from sika.providers.paystack import PaystackProvider
 from tests.providers import builders
 from tests.support.sandbox import PAYSTACK_SECRET, LiveSandbox
-
-
-async def sandbox_payments(sandbox: LiveSandbox) -> list[dict[str, Any]]:
-    async with sandbox.admin() as admin:
-        response = await admin.get("/payments", params={"provider": "paystack"})
-    payments: list[dict[str, Any]] = response.json()
-    return payments
 
 
 def lookup(result_reference: str, provider_reference: str) -> StatusLookup:
@@ -95,7 +87,7 @@ class TestPaystackCollect:
                 OtpSubmission(reference=request.reference, provider_reference=result.provider_reference, otp="000000")
             )
         assert declined.value.decline_code == "invalid_otp"
-        [payment] = await sandbox_payments(sandbox)
+        [payment] = await sandbox.listed("payments", provider="paystack")
         assert payment["status"] == "failed"
         assert sandbox.receiver.received == []
 
@@ -160,7 +152,7 @@ class TestPaystackCollect:
         again = await paystack.collect(request)
         assert again.provider_reference == first.provider_reference
         assert again.status is CollectionStatus.succeeded
-        assert len(await sandbox_payments(sandbox)) == 1
+        assert len(await sandbox.listed("payments", provider="paystack")) == 1
 
     async def test_a_retry_while_the_first_charge_waits_for_its_otp_still_asks_for_the_otp(
         self, sandbox: LiveSandbox, paystack: PaymentProvider
@@ -171,7 +163,7 @@ class TestPaystackCollect:
         assert again.status is CollectionStatus.pending
         assert again.next_action is NextAction.submit_otp
         assert again.amount_minor == builders.XOF_AMOUNT
-        assert len(await sandbox_payments(sandbox)) == 1
+        assert len(await sandbox.listed("payments", provider="paystack")) == 1
 
     async def test_refuses_to_collect_a_phone_without_its_operator(
         self, sandbox: LiveSandbox, paystack: PaymentProvider
@@ -180,7 +172,7 @@ class TestPaystackCollect:
         with pytest.raises(errors.ProviderDeclined) as declined:
             await paystack.collect(dataclasses.replace(request, operator=None))
         assert declined.value.decline_code == "invalid_request"
-        assert await sandbox_payments(sandbox) == []
+        assert await sandbox.listed("payments", provider="paystack") == []
 
     async def test_a_wrong_secret_key_makes_paystack_unavailable(
         self, sandbox: LiveSandbox, http_client: httpx.AsyncClient, paystack: PaymentProvider
@@ -193,7 +185,7 @@ class TestPaystackCollect:
         )
         with pytest.raises(errors.ProviderUnavailable, match="credentials"):
             await wrong.collect(builders.mobile_money())
-        assert await sandbox_payments(sandbox) == []
+        assert await sandbox.listed("payments", provider="paystack") == []
 
     async def test_a_status_lookup_of_an_unknown_reference_is_not_found(
         self, sandbox: LiveSandbox, paystack: PaymentProvider
@@ -245,8 +237,7 @@ class TestPaystackPayout:
         with pytest.raises(errors.ProviderDeclined) as declined:
             await paystack.payout(builders.payout(last_four="0051"))
         assert declined.value.decline_code == "insufficient_funds"
-        async with sandbox.admin() as admin:
-            assert (await admin.get("/payouts")).json() == []
+        assert await sandbox.listed("payouts") == []
 
     async def test_a_transfer_the_wallet_refuses_fails_later_by_webhook(
         self, sandbox: LiveSandbox, paystack: PaymentProvider

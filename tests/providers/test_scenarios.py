@@ -59,23 +59,11 @@ def stated_amount(provider: ProviderName, payload: dict[str, Any]) -> int:
     return int(payload["data"]["object"]["amount"])
 
 
-async def recorded(sandbox: LiveSandbox, provider: ProviderName) -> list[dict[str, Any]]:
-    async with sandbox.admin() as admin:
-        payments: list[dict[str, Any]] = (await admin.get("/payments", params={"provider": provider.value})).json()
-    return payments
-
-
-async def webhooks(sandbox: LiveSandbox, provider: ProviderName) -> list[dict[str, Any]]:
-    async with sandbox.admin() as admin:
-        listed: list[dict[str, Any]] = (await admin.get("/webhooks", params={"provider": provider.value})).json()
-    return listed
-
-
 async def delivered(sandbox: LiveSandbox, provider: ProviderName) -> list[dict[str, Any]]:
     """The provider's webhooks once each has its delivery recorded (just after the receiver answered)."""
 
     async def check() -> list[dict[str, Any]] | None:
-        listed = await webhooks(sandbox, provider)
+        listed = await sandbox.listed("webhooks", provider=provider.value)
         return listed if listed and all(w["status"] == "delivered" for w in listed) else None
 
     found: list[dict[str, Any]] = await eventually(check, what=f"{provider.value}'s webhooks delivered")
@@ -99,7 +87,7 @@ class TestEveryAdapter:
         request = await request_for(provider, sandbox, "0053")
         with pytest.raises(errors.ProviderUnavailable, match="503"):
             await providers[provider].collect(request)
-        assert await recorded(sandbox, provider) == []
+        assert await sandbox.listed("payments", provider=provider.value) == []
 
     async def test_a_provider_forced_down_is_unavailable_for_every_call(
         self, provider: ProviderName, sandbox: LiveSandbox, providers: dict[ProviderName, PaymentProvider]
@@ -114,7 +102,7 @@ class TestEveryAdapter:
             await providers[provider].collection_status(
                 StatusLookup(reference=request.reference, provider_reference="anything")
             )
-        assert await recorded(sandbox, provider) == []
+        assert await sandbox.listed("payments", provider=provider.value) == []
 
     async def test_a_refused_connection_is_unavailable(
         self, provider: ProviderName, sandbox: LiveSandbox, http_client: httpx.AsyncClient
@@ -145,7 +133,7 @@ class TestEveryAdapter:
             await impatient_providers[provider].collect(request)
         assert time.monotonic() - started >= SHORT_PROVIDER_TIMEOUT_SECONDS, "gave up at the timeout, not before"
         assert unknown.value.provider == provider.value
-        [payment] = await recorded(sandbox, provider)
+        [payment] = await sandbox.listed("payments", provider=provider.value)
         assert payment["amount"] == WIRE_AMOUNT[provider]
         # The charge went through behind the silence; reconciliation learns it by our reference.
         if provider is ProviderName.fedapay:
@@ -193,7 +181,7 @@ class TestEveryAdapter:
         [webhook] = await sandbox.receiver.wait_for(1)
         assert event_name(provider, json.loads(webhook.body)) == FINAL_EVENT[provider]
         # Measured by the sandbox's own clock, so however slowly this test runs.
-        [payment] = await recorded(sandbox, provider)
+        [payment] = await sandbox.listed("payments", provider=provider.value)
         [delivery] = await delivered(sandbox, provider)
         late_by = datetime.fromisoformat(delivery["attempts"][0]["at"]) - datetime.fromisoformat(payment["paid_at"])
         assert late_by.total_seconds() >= sandbox.settings.SANDBOX_WEBHOOK_LATE_SECONDS
@@ -218,7 +206,7 @@ class TestEveryAdapter:
         result = await providers[provider].collect(request)
         await settled(providers[provider], StatusLookup(request.reference, result.provider_reference))
         assert sandbox.receiver.received == []
-        [withheld] = await webhooks(sandbox, provider)
+        [withheld] = await sandbox.listed("webhooks", provider=provider.value)
         assert withheld["status"] == "withheld"
         async with sandbox.admin() as admin:
             released = await admin.post(f"/webhooks/{withheld['id']}/release")

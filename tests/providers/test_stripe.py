@@ -20,12 +20,6 @@ from tests.providers import builders
 from tests.support.sandbox import LiveSandbox
 
 
-async def intents(sandbox: LiveSandbox) -> list[dict[str, Any]]:
-    async with sandbox.admin() as admin:
-        listed: list[dict[str, Any]] = (await admin.get("/payments", params={"provider": "stripe"})).json()
-    return listed
-
-
 class TestStripeCollect:
     @pytest.mark.parametrize("token", ["pm_card_visa", "card:4242424242424242"])
     async def test_a_good_card_succeeds_at_once_and_is_announced(
@@ -41,7 +35,7 @@ class TestStripeCollect:
         assert result.provider_reference.startswith("pi_")
         assert result.amount_minor == builders.XOF_AMOUNT
         assert result.currency == "XOF"
-        [intent] = await intents(sandbox)
+        [intent] = await sandbox.listed("payments", provider="stripe")
         assert intent["request"]["amount"] == "5000"
         assert intent["request"]["currency"] == "xof"
         assert intent["metadata"] == {"sika_reference": request.reference}
@@ -107,13 +101,13 @@ class TestStripeCollect:
             await impatient_providers[ProviderName.stripe].collect(request)
         again = await stripe.collect(request)
         assert again.status is CollectionStatus.succeeded
-        [intent] = await intents(sandbox)
+        [intent] = await sandbox.listed("payments", provider="stripe")
         assert intent["id"] == again.provider_reference
 
     async def test_euros_travel_in_cents(self, sandbox: LiveSandbox, stripe: PaymentProvider) -> None:
         result = await stripe.collect(builders.card("pm_card_visa", amount_minor=1234, currency="EUR"))
         assert result.amount_minor == 1234
-        [intent] = await intents(sandbox)
+        [intent] = await sandbox.listed("payments", provider="stripe")
         assert intent["request"]["amount"] == "1234"
         assert intent["request"]["currency"] == "eur"
 
@@ -124,7 +118,7 @@ class TestStripeCollect:
             await stripe.collect(builders.mobile_money())
         with pytest.raises(errors.OperationNotSupported):
             await stripe.payout(builders.payout())
-        assert await intents(sandbox) == []
+        assert await sandbox.listed("payments", provider="stripe") == []
 
 
 class TestStripeAmounts:

@@ -49,10 +49,8 @@ class TestTheWireTable:
 
 
 async def _recorded(sandbox: LiveSandbox, what: str, provider: str) -> dict[str, Any]:
-    async with sandbox.admin() as admin:
-        [item] = (await admin.get(f"/{what}", params={"provider": provider})).json()
-    recorded: dict[str, Any] = item
-    return recorded
+    [item] = await sandbox.listed(what, provider=provider)
+    return item
 
 
 class TestXofOnTheWire:

@@ -1,31 +1,22 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from tests.support.sandbox import LiveSandbox, live_sandbox, reset
+from tests.support import sandbox as sandbox_support
+from tests.support.sandbox import LiveSandbox
 
-
-@pytest.fixture(scope="session")
-def live() -> Iterator[LiveSandbox]:
-    with live_sandbox() as running:
-        yield running
-
-
-@pytest.fixture
-def sandbox(live: LiveSandbox) -> LiveSandbox:
-    """The live sandbox, emptied, with no webhook received yet."""
-    reset(live.url)
-    live.receiver.clear()
-    return live
+# The sandbox fixtures live in tests.support.sandbox for every folder that uses them.
+live = sandbox_support.live
+sandbox = sandbox_support.sandbox
 
 
 @pytest.fixture
 async def client(sandbox: LiveSandbox) -> AsyncIterator[httpx.AsyncClient]:
     """Raw HTTP to the sandbox, as a provider's API client would speak."""
-    async with httpx.AsyncClient(base_url=sandbox.url, timeout=5) as raw:
+    async with httpx.AsyncClient(base_url=sandbox.url, timeout=sandbox_support.WAIT_SECONDS) as raw:
         yield raw
 
 

@@ -6,30 +6,17 @@ Sika with ``tests.support.payments.deliver`` and runs the queued jobs with
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.api import providers as api_providers
 from sika.core.config import Settings
-from tests.support.payments import Payer, payer
-from tests.support.sandbox import LiveSandbox, live_sandbox, reset
-
-
-@pytest.fixture(scope="session")
-def live() -> Iterator[LiveSandbox]:
-    with live_sandbox(SANDBOX_APPROVAL_DELAY_SECONDS=0.2) as running:
-        yield running
-
-
-@pytest.fixture
-def sandbox(live: LiveSandbox) -> LiveSandbox:
-    """The live sandbox, emptied, with no webhook received yet."""
-    reset(live.url)
-    live.receiver.clear()
-    return live
+from tests.support.payments import Payer, World, payer
+from tests.support.sandbox import LiveSandbox
 
 
 @pytest.fixture
@@ -51,6 +38,27 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=transport, base_url="http://sika.test") as client:
         yield client
     await api_providers.close(app)
+
+
+@pytest.fixture
+def world(
+    client: httpx.AsyncClient,
+    platform_headers: dict[str, str],
+    admin_headers: dict[str, str],
+    sandbox: LiveSandbox,
+    sessions: async_sessionmaker[AsyncSession],
+    database_url: str,
+    settings: Settings,
+) -> World:
+    return World(
+        client=client,
+        platform=platform_headers,
+        admin=admin_headers,
+        sandbox=sandbox,
+        sessions=sessions,
+        database_url=database_url,
+        settings=settings,
+    )
 
 
 @pytest.fixture

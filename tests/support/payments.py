@@ -1,6 +1,7 @@
 """Helpers for tests of collections, payouts and webhooks: parties with a
 wallet over HTTP, webhooks handed from the sandbox to Sika exactly as sent,
-queued jobs run in-process, and the checks every money test ends with."""
+queued jobs run in-process, and the checks every money test ends with
+(the ledger clean; after a refusal, nothing changed anywhere)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from sika.jobs import worker as jobs_worker
 from sika.ledger import invariants
 from sika.payments.models import Collection
 from tests.support.parties import create_party
-from tests.support.sandbox import Received
+from tests.support.sandbox import LiveSandbox, Received
 
 SUCCESS_PHONE = "+2250700000101"
 """A number the sandbox lets succeed (its last four digits select no scenario)."""
@@ -167,3 +168,81 @@ async def count(sessions: async_sessionmaker[AsyncSession], table: str, where: s
     async with sessions() as session:
         value = await session.scalar(sa.text(f"SELECT count(*) FROM {table} WHERE {where}"), params)  # noqa: S608
         return int(value or 0)
+
+
+FOOTPRINT_TABLES = (
+    "payments_collections",
+    "payments_payouts",
+    "webhooks_inbound_events",
+    "events",
+    "audit_events",
+    "ledger_accounts",
+    "ledger_transfers",
+)
+"""Where a payment flow leaves a trace: what it recorded, announced, audited, and every
+money movement (a balance changes only by a transfer)."""
+REQUESTED_JOBS = "id NOT IN (SELECT job_id FROM procrastinate_periodic_defers WHERE job_id IS NOT NULL)"
+"""Jobs a request deferred; a worker run may also defer the periodic ones, which a test does not cause."""
+
+
+@dataclass(frozen=True)
+class World:
+    """What a payments test drives: the API (in-process), the sandbox over HTTP
+    with the receiver of its webhooks, the database, and the worker's jobs."""
+
+    client: httpx.AsyncClient
+    platform: dict[str, str]
+    """Headers of a platform key."""
+    admin: dict[str, str]
+    """Headers of an admin key (top-ups)."""
+    sandbox: LiveSandbox
+    sessions: async_sessionmaker[AsyncSession]
+    database_url: str
+    settings: Settings
+
+    async def wallet(self, who: Payer) -> tuple[int, int]:
+        """(balance, held) of ``who``'s wallet."""
+        return await wallet_state(self.client, self.platform, who.wallet_id)
+
+    async def top_up(self, who: Payer, amount_minor: int) -> None:
+        await top_up(self.client, self.admin, who.wallet_id, amount_minor)
+
+    async def collect(self, body: dict[str, Any], **sent: Any) -> httpx.Response:
+        return await self._post("/v1/collections", body, **sent)
+
+    async def pay_out(self, body: dict[str, Any], **sent: Any) -> httpx.Response:
+        return await self._post("/v1/payouts", body, **sent)
+
+    async def _post(
+        self, path: str, body: dict[str, Any], *, key: str | None = None, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        """As the platform (or ``headers``' caller), with an Idempotency-Key when ``key`` is given."""
+        extra = {"Idempotency-Key": key} if key else {}
+        return await self.client.post(path, json=body, headers={**(headers or self.platform), **extra})
+
+    async def shown(self, kind: str, entity_id: str) -> dict[str, Any]:
+        """A collection or payout (``kind``: ``collections``, ``payouts``) as the API shows it."""
+        response = await self.client.get(f"/v1/{kind}/{entity_id}", headers=self.platform)
+        assert response.status_code == 200, response.text
+        found: dict[str, Any] = response.json()
+        return found
+
+    async def deliver(self, expected: int) -> list[Received]:
+        """Wait for ``expected`` webhooks from the sandbox and hand each to Sika, in order."""
+        received = await self.sandbox.receiver.wait_for(expected)
+        for webhook in received:
+            response = await deliver(self.client, webhook)
+            assert response.status_code == 200, response.text
+        return received
+
+    async def run_jobs(self) -> None:
+        await run_jobs(self.database_url, self.settings)
+
+    async def footprint(self) -> dict[str, int]:
+        """Row counts of every table a flow writes, the jobs requests deferred, and what
+        the sandbox received: a refusal leaves all of it as it was."""
+        counted = {table: await count(self.sessions, table) for table in FOOTPRINT_TABLES}
+        counted["jobs"] = await count(self.sessions, "procrastinate_jobs", REQUESTED_JOBS)
+        for kind in ("payments", "payouts"):
+            counted[f"sandbox {kind}"] = len(await self.sandbox.listed(kind))
+        return counted

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 
 from sika.core.config import Environment, Settings
@@ -204,7 +205,16 @@ class LiveSandbox:
     """Settings whose provider base URLs point at this sandbox."""
 
     def admin(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=f"{self.url}/_sandbox", timeout=5)
+        return httpx.AsyncClient(base_url=f"{self.url}/_sandbox", timeout=WAIT_SECONDS)
+
+    async def listed(self, kind: str, **params: str) -> list[dict[str, Any]]:
+        """What the sandbox holds, newest first: ``payments`` (charges it received), ``payouts``
+        or ``webhooks`` (what it sent), filtered by ``provider``, ``reference``…"""
+        async with self.admin() as admin:
+            response = await admin.get(f"/{kind}", params=params)
+        response.raise_for_status()
+        found: list[dict[str, Any]] = response.json()
+        return found
 
 
 @contextmanager
@@ -223,3 +233,18 @@ def live_sandbox(**overrides: Any) -> Iterator[LiveSandbox]:
                 }
             ),
         )
+
+
+@pytest.fixture(scope="session")
+def live() -> Iterator[LiveSandbox]:
+    """One sandbox for the whole run (per test folder that uses it)."""
+    with live_sandbox() as running:
+        yield running
+
+
+@pytest.fixture
+def sandbox(live: LiveSandbox) -> LiveSandbox:
+    """The live sandbox, emptied, its settings as they started, with no webhook received yet."""
+    reset(live.url)
+    live.receiver.clear()
+    return live
