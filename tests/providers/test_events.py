@@ -131,6 +131,27 @@ class TestFedapay:
         with pytest.raises(errors.WireAmountNotWhole):
             parse(ProviderName.fedapay, body(payload))
 
+    @pytest.mark.parametrize(
+        ("name", "status", "reason"),
+        [("payout.sent", PayoutStatus.succeeded, None), ("payout.failed", PayoutStatus.failed, "ACCOUNT_CLOSED")],
+    )
+    def test_payout_events_name_our_payout(self, name: str, status: PayoutStatus, reason: str | None) -> None:
+        payload = {
+            "id": 996,
+            "name": name,
+            "entity": {
+                "id": 9,
+                "amount": 4_000,
+                "currency": {"iso": "XOF"},
+                "merchant_reference": "po_xyz",
+                "last_error_code": "ACCOUNT_CLOSED",
+            },
+        }
+        event = parse(ProviderName.fedapay, body(payload))
+        assert (event.subject, event.reference, event.provider_reference) == (EventSubject.payout, "po_xyz", "9")
+        assert (event.payout_status, event.collection_status) == (status, None)
+        assert (event.amount_minor, event.failure_reason) == (4_000, reason)
+
     def test_a_transaction_without_our_reference_has_none(self) -> None:
         payload = {
             "id": 993,

@@ -137,6 +137,26 @@ class TestFedapayWire:
         [webhook] = await sandbox.receiver.wait_for(1)
         assert json.loads(webhook.body)["name"] == "transaction.approved"
 
+    @pytest.mark.parametrize("kind", ["transactions", "payouts"])
+    async def test_refuses_a_merchant_reference_already_taken_and_an_amount_that_is_not_whole(
+        self, client: httpx.AsyncClient, kind: str
+    ) -> None:
+        body = {
+            "amount": 5_000,
+            "currency": {"iso": "XOF"},
+            "mode": "mtn_open",
+            "merchant_reference": "ref-9",
+            "customer": {"email": "awa@example.com", "phone_number": {"number": "+2290164000000", "country": "bj"}},
+        }
+        assert (await client.post(f"/fedapay/v1/{kind}", json=body, headers=FEDAPAY)).status_code == 200
+        again = await client.post(f"/fedapay/v1/{kind}", json=body, headers=FEDAPAY)
+        assert again.status_code == 400
+        assert again.json()["errors"] == {"merchant_reference": ["has already been taken"]}
+        fractional = {**body, "merchant_reference": "ref-10", "amount": 5_000.5}
+        refused = await client.post(f"/fedapay/v1/{kind}", json=fractional, headers=FEDAPAY)
+        assert refused.status_code == 400
+        assert set(refused.json()["errors"]) == {"amount"}
+
     async def test_refuses_an_unknown_mode(self, client: httpx.AsyncClient) -> None:
         transaction = await self._transaction(client)
         token = (await client.post(f"/fedapay/v1/transactions/{transaction['id']}/token", headers=FEDAPAY)).json()

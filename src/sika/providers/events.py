@@ -154,33 +154,21 @@ def _fedapay(payload: dict[str, Any], body: bytes) -> ProviderEvent:
         currency = fedapay.currency_of(entity)
         reference = _optional(entity.get("merchant_reference"))
         amount_minor = wire.from_wire(name, currency, entity["amount"])
-        failure = _optional(entity.get("last_error_code"))
-        if event_type in _FEDAPAY_TRANSACTIONS:
-            status = _FEDAPAY_TRANSACTIONS[event_type]
-            return ProviderEvent(
-                provider=name,
-                event_id=_bounded(event_id, body),
-                event_type=event_type,
-                subject=EventSubject.collection,
-                reference=reference,
-                provider_reference=str(entity["id"]),
-                collection_status=status,
-                amount_minor=amount_minor,
-                currency=currency,
-                failure_reason=(failure or event_type) if status is CollectionStatus.failed else None,
-            )
-        payout_status = _FEDAPAY_PAYOUTS[event_type]
+        collection_status = _FEDAPAY_TRANSACTIONS.get(event_type)
+        payout_status = _FEDAPAY_PAYOUTS.get(event_type)
+        failed = collection_status is CollectionStatus.failed or payout_status is PayoutStatus.failed
         return ProviderEvent(
             provider=name,
             event_id=_bounded(event_id, body),
             event_type=event_type,
-            subject=EventSubject.payout,
+            subject=EventSubject.collection if collection_status is not None else EventSubject.payout,
             reference=reference,
             provider_reference=str(entity["id"]),
+            collection_status=collection_status,
             payout_status=payout_status,
             amount_minor=amount_minor,
             currency=currency,
-            failure_reason=(failure or event_type) if payout_status is PayoutStatus.failed else None,
+            failure_reason=(_optional(entity.get("last_error_code")) or event_type) if failed else None,
         )
     return ProviderEvent(provider=name, event_id=_bounded(event_id, body), event_type=event_type, subject=None)
 

@@ -10,7 +10,7 @@ Objects are wrapped by their class (``{"v1/transaction": {..., "klass":
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -64,26 +64,12 @@ router = APIRouter(prefix="/fedapay", tags=["fedapay"])
 @router.post("/v1/transactions")
 async def create_transaction(request: Request, sandbox: Sandbox = Depends(guard)) -> JSONResponse:
     body = await json_body(request, error)
-    currency = _iso(body.get("currency"))
-    amount = body.get("amount")
-    problem = wire.check(PROVIDER, currency, amount)
-    if problem:
-        return error(400, problem, {"amount": [problem]})
-    assert isinstance(amount, int)
-    customer = body.get("customer") if isinstance(body.get("customer"), dict) else {}
-    assert isinstance(customer, dict)
+    currency, amount = _money(body)
+    customer = _customer(body)
     email = str(customer.get("email") or "")
     if "@" not in email:
         return error(400, "A customer email is required", {"customer.email": ["is invalid"]})
-    merchant_reference = body.get("merchant_reference")
-    if merchant_reference is not None and any(
-        p.provider == PROVIDER and p.merchant_reference == merchant_reference for p in sandbox.payments.values()
-    ):
-        return error(
-            400,
-            "merchant_reference has already been taken",
-            {"merchant_reference": ["has already been taken"]},
-        )
+    merchant_reference = _unused_reference(body, sandbox.payments.values())
     number = _phone_number(customer.get("phone_number"))
     scenario = sandbox.scenario(PROVIDER, number)
     if scenario is Scenario.outage:
@@ -104,7 +90,7 @@ async def create_transaction(request: Request, sandbox: Sandbox = Depends(guard)
         operator=None,
         request=body,
         created_at=clock.now(),
-        merchant_reference=str(merchant_reference) if merchant_reference is not None else None,
+        merchant_reference=merchant_reference,
         return_url=str(body["callback_url"]) if body.get("callback_url") else None,
         metadata=metadata(body),
     )
@@ -146,29 +132,15 @@ async def create_token(transaction_id: str, request: Request, sandbox: Sandbox =
 @router.post("/v1/payouts")
 async def create_payout(request: Request, sandbox: Sandbox = Depends(guard)) -> JSONResponse:
     body = await json_body(request, error)
-    currency = _iso(body.get("currency"))
-    amount = body.get("amount")
-    problem = wire.check(PROVIDER, currency, amount)
-    if problem:
-        return error(400, problem, {"amount": [problem]})
-    assert isinstance(amount, int)
+    currency, amount = _money(body)
     mode = str(body.get("mode") or "")
     if mode not in MODES:
         return error(400, f"Invalid mode {mode!r}", {"mode": ["is invalid"]})
-    customer = body.get("customer") if isinstance(body.get("customer"), dict) else {}
-    assert isinstance(customer, dict)
+    customer = _customer(body)
     number = _phone_number(customer.get("phone_number"))
     if not number:
         return error(400, "A customer phone number is required", {"customer.phone_number": ["is required"]})
-    merchant_reference = body.get("merchant_reference")
-    if merchant_reference is not None and any(
-        p.provider == PROVIDER and p.merchant_reference == merchant_reference for p in sandbox.payouts.values()
-    ):
-        return error(
-            400,
-            "merchant_reference has already been taken",
-            {"merchant_reference": ["has already been taken"]},
-        )
+    merchant_reference = _unused_reference(body, sandbox.payouts.values())
     scenario = sandbox.scenario(PROVIDER, number)
     if scenario is Scenario.outage:
         return error(503, "Service Unavailable")
@@ -191,7 +163,7 @@ async def create_payout(request: Request, sandbox: Sandbox = Depends(guard)) -> 
         reference=sandbox.token("po_", 12),
         recipient=customer,
         mode=mode,
-        merchant_reference=str(merchant_reference) if merchant_reference is not None else None,
+        merchant_reference=merchant_reference,
     )
     sandbox.payouts[(PROVIDER, payout.id)] = payout
     await sandbox.delay_answer(scenario)
@@ -328,6 +300,34 @@ def _event(name: str, kind: str, entity: dict[str, Any], sandbox: Sandbox) -> di
         "entity": entity,
         "created_at": clock.now().isoformat(),
     }
+
+
+def _money(body: dict[str, Any]) -> tuple[str, int]:
+    """The currency and wire amount a creation asks for, refused as FedaPay refuses them."""
+    currency = _iso(body.get("currency"))
+    amount = body.get("amount")
+    problem = wire.check(PROVIDER, currency, amount)
+    if problem:
+        raise Answer(error(400, problem, {"amount": [problem]}))
+    assert isinstance(amount, int)
+    return currency, amount
+
+
+def _customer(body: dict[str, Any]) -> dict[str, Any]:
+    customer = body.get("customer")
+    return customer if isinstance(customer, dict) else {}
+
+
+def _unused_reference(body: dict[str, Any], taken: Iterable[Payment | Payout]) -> str | None:
+    """The request's ``merchant_reference``, refused when one of ``taken`` already has it."""
+    reference = body.get("merchant_reference")
+    if reference is None:
+        return None
+    if any(item.provider == PROVIDER and item.merchant_reference == reference for item in taken):
+        raise Answer(
+            error(400, "merchant_reference has already been taken", {"merchant_reference": ["has already been taken"]})
+        )
+    return str(reference)
 
 
 def _iso(currency: object) -> str:
