@@ -22,6 +22,7 @@ from tests.support.payments import (
     count,
     mobile_money,
     payer,
+    payout_body,
 )
 from tests.support.sandbox import eventually
 
@@ -176,6 +177,43 @@ class TestFailoverAndDeclines:
         assert again.status_code == 409
         assert again.json()["code"] == "collection_not_awaiting_otp"
         assert await world.footprint() == before
+
+
+async def open_transactions(world: World) -> list[str]:
+    """What other connections to the test database hold a transaction open right now."""
+    async with world.sessions() as session:
+        rows = await session.scalars(
+            sa.text(
+                "SELECT coalesce(query, '') FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+            )
+        )
+        return list(rows)
+
+
+class TestPhases:
+    """DESIGN.md §4 rule 1: the first phase commits before the provider is called,
+    and no transaction stays open while it answers."""
+
+    async def while_the_provider_answers(self, world: World, request: Awaitable[httpx.Response], table: str) -> Any:
+        async with world.sandbox.admin() as admin:
+            await admin.patch("/config", json={"latency_seconds": IN_FLIGHT_SECONDS})
+        started = asyncio.create_task(request)
+        await eventually(lambda: count(world.sessions, table), what="the first phase to commit")
+        assert not started.done(), "the first phase committed before the provider was called"
+        assert await open_transactions(world) == []
+        return (await started).json()
+
+    async def test_a_collection(self, world: World, kofi: Payer) -> None:
+        request = world.collect(mtn(kofi, "+2250700000054"))
+        shown = await self.while_the_provider_answers(world, request, "payments_collections")
+        assert shown["status"] == "action_required"
+
+    async def test_a_payout(self, world: World, kofi: Payer) -> None:
+        await world.top_up(kofi, AMOUNT)
+        request = world.pay_out(payout_body(kofi, amount_minor=AMOUNT, phone="+2250700000054"))
+        shown = await self.while_the_provider_answers(world, request, "payments_payouts")
+        assert shown["status"] == "processing"
 
 
 class TestIdempotency:
