@@ -14,6 +14,7 @@ from sika.core import db
 from sika.ledger import service as ledger_service
 from sika.ledger.repository import Totals
 from tests.conftest import TEST_ACTOR
+from tests.support.ledger import snapshot
 from tests.support.tasks import all_of
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -66,6 +67,7 @@ class TestEnsureAccount:
             await ledger_service.ensure_account(
                 session, account_id="acct_fees_xof", currency="XOF", kind="platform.fees", now=NOW, actor=TEST_ACTOR
             )
+        before = await snapshot(sessions)
         async with db.transaction(sessions) as session:
             with pytest.raises(ledger_service.InvalidAccount):
                 await ledger_service.ensure_account(
@@ -77,6 +79,10 @@ class TestEnsureAccount:
                     now=NOW,
                     actor=TEST_ACTOR,
                 )
+        assert await snapshot(sessions) == before
+        async with sessions() as session:
+            account = await ledger_service.get_account(session, account_id="acct_fees_xof")
+        assert (account.kind, account.debits_must_not_exceed_credits) == ("platform.fees", False)
 
 
 class TestAccountEntries:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import httpx
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.auth.scopes import Scope
 from tests.conftest import make_key
 from tests.support.ledger import snapshot
+from tests.support.parties import create_party, party_headers
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -20,7 +23,9 @@ async def open_account(client: httpx.AsyncClient, headers: dict[str, str], **bod
     return dict(response.json())
 
 
-async def test_accounts_transfers_and_balance(client: httpx.AsyncClient, platform_headers: dict[str, str]) -> None:
+async def test_accounts_transfers_and_balance(
+    client: httpx.AsyncClient, platform_headers: dict[str, str], sessions: Sessions
+) -> None:
     world = await open_account(client, platform_headers, kind="world")
     wallet = await open_account(
         client, platform_headers, debits_must_not_exceed_credits=True, owner_type="party", owner_id="pty_1"
@@ -74,9 +79,11 @@ async def test_accounts_transfers_and_balance(client: httpx.AsyncClient, platfor
     assert (posted.json()["kind"], posted.json()["amount_minor"]) == ("post_pending", 1500)
     balance = await client.get(f"/v1/ledger/accounts/{wallet['id']}/balance", headers=platform_headers)
     assert (balance.json()["posted_minor"], balance.json()["available_minor"]) == (3500, 3500)
+    before = await snapshot(sessions)
     again = await client.post(f"/v1/ledger/transfers/{hold.json()['id']}/void", json={}, headers=platform_headers)
     assert again.status_code == 409
     assert again.json()["code"] == "pending_transfer_already_resolved"
+    assert await snapshot(sessions) == before
     listed = await client.get(
         "/v1/ledger/accounts", params={"owner_type": "party", "owner_id": "pty_1"}, headers=platform_headers
     )
@@ -127,8 +134,10 @@ async def test_same_id_replays_and_idempotency_key_derives_the_id(
     second = await client.post("/v1/ledger/transfers", json=body, headers=platform_headers)
     assert (first.status_code, second.status_code) == (201, 200)
     assert first.json() == second.json()
+    before = await snapshot(sessions)
     conflict = await client.post("/v1/ledger/transfers", json={**body, "amount_minor": 11}, headers=platform_headers)
     assert (conflict.status_code, conflict.json()["code"]) == (409, "transfer_exists")
+    assert await snapshot(sessions) == before
     del body["id"]
     keyed = {**platform_headers, "Idempotency-Key": "k-1"}
     one = await client.post("/v1/ledger/transfers", json=body, headers=keyed)
@@ -219,9 +228,38 @@ async def test_scopes(client: httpx.AsyncClient, sessions: Sessions, platform_he
     wallet = await open_account(client, platform_headers)
     reader = {"Authorization": f"Bearer {await make_key(sessions, Scope.read)}"}
     support = {"Authorization": f"Bearer {await make_key(sessions, Scope.support)}"}
+    before = await snapshot(sessions)
     for headers in (reader, support):
         assert (await client.get(f"/v1/ledger/accounts/{wallet['id']}", headers=headers)).status_code == 200
         denied = await client.post("/v1/ledger/accounts", json={"currency": "XOF", "kind": "wallet"}, headers=headers)
         assert denied.status_code == 403
+    assert await snapshot(sessions) == before
     assert (await client.get(f"/v1/ledger/accounts/{wallet['id']}")).status_code == 401
     assert (await client.get("/v1/ledger/accounts/acct_nope", headers=reader)).json()["code"] == "account_not_found"
+
+
+def _ledger_routes(app: FastAPI) -> list[tuple[str, str]]:
+    return sorted(
+        (method, route.path)
+        for route in iter_route_contexts(app.routes)
+        if isinstance(route.original_route, APIRoute) and "ledger" in route.original_route.tags
+        for method in route.methods
+    )
+
+
+async def test_every_ledger_route_refuses_a_party_token(
+    app: FastAPI, client: httpx.AsyncClient, platform_headers: dict[str, str], sessions: Sessions
+) -> None:
+    """The ledger moves anyone's money: a party token, which may touch only
+    its own party's resources, gets 403 on every route, even to read."""
+    wallet = await open_account(client, platform_headers)
+    party = await create_party(client, platform_headers)
+    as_party = await party_headers(client, platform_headers, party["id"])
+    routes = _ledger_routes(app)
+    assert len(routes) == 11
+    before = await snapshot(sessions)
+    for method, path in routes:
+        url = path.format(account_id=wallet["id"], transfer_id="xfr_any")
+        response = await client.request(method, url, json={} if method == "POST" else None, headers=as_party)
+        assert (response.status_code, response.json()["code"]) == (403, "permission_denied"), (method, path)
+    assert await snapshot(sessions) == before

@@ -41,6 +41,7 @@ async def test_a_refused_transfer_does_not_fail_its_neighbours(
     engine: AsyncEngine, sessions: Sessions, books: Books
 ) -> None:
     groups_before = group_count()
+    transfers_before = (await snapshot(sessions)).transfer_count
     results = await asyncio.gather(
         submit(engine, debit_account_id=books.alice, credit_account_id=books.bob, amount_minor=600),
         submit(engine, debit_account_id=books.alice, credit_account_id=books.bob, amount_minor=600),
@@ -58,6 +59,7 @@ async def test_a_refused_transfer_does_not_fail_its_neighbours(
     assert (alice.posted_minor, bob.posted_minor) == (0, 1000)
     # Two transfers from alice to bob in one group: each account was written once.
     assert (alice.version, bob.version) == (2, 1)
+    assert (await snapshot(sessions)).transfer_count == transfers_before + 2
 
 
 async def test_a_repeated_id_in_one_burst_is_written_once(

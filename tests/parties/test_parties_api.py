@@ -220,12 +220,15 @@ class TestUpdateParty:
         assert after.json() == party
 
     async def test_unknown_party_is_404(
-        self, client: httpx.AsyncClient, platform_headers: dict[str, str]
+        self, client: httpx.AsyncClient, platform_headers: dict[str, str], sessions: Sessions
     ) -> None:
         response = await client.patch(
             "/v1/parties/pty_nobody", json={"display_name": "X"}, headers=platform_headers
         )
         assert response.status_code == 404
+        assert response.json()["code"] == "party_not_found"
+        assert await party_count(sessions) == 0
+        assert await audit_actions(sessions, "pty_nobody") == []
 
 
 class TestPartyTokens:
@@ -277,12 +280,14 @@ class TestPartyTokens:
         assert len(await audit_actions(sessions, party["id"])) == 1
 
     async def test_unknown_party_gets_no_token(
-        self, client: httpx.AsyncClient, platform_headers: dict[str, str]
+        self, client: httpx.AsyncClient, platform_headers: dict[str, str], sessions: Sessions
     ) -> None:
         response = await client.post(
             "/v1/parties/pty_nobody/tokens", json={}, headers=platform_headers
         )
         assert response.status_code == 404
+        assert response.json()["code"] == "party_not_found"
+        assert await audit_actions(sessions, "pty_nobody") == []
 
 
 class TestPartyTokenAccess:

@@ -19,6 +19,7 @@ from sika.core.config import Settings
 from sika.jobs import app as jobs_app
 from sika.jobs import worker as jobs_worker
 from sika.wallets.service import fee_account_id
+from tests.support.ledger import snapshot
 from tests.wallets.conftest import (
     Owner,
     account_posted,
@@ -105,7 +106,7 @@ class TestPlaceHold:
         assert balances(response.json()) == (10000, 500, 9500)
 
     async def test_idempotency_key_places_one_hold(
-        self, client: httpx.AsyncClient, platform_headers: dict[str, str], funded: Owner
+        self, client: httpx.AsyncClient, platform_headers: dict[str, str], funded: Owner, sessions: Sessions
     ) -> None:
         headers = {**platform_headers, "Idempotency-Key": "basket-77"}
         first = await place_hold(client, headers, funded.wallet_id, 1200)
@@ -113,10 +114,12 @@ class TestPlaceHold:
         assert first.status_code == again.status_code == 201
         assert again.json() == first.json()
         assert again.headers["idempotent-replayed"] == "true"
-        assert await wallet_state(client, platform_headers, funded.wallet_id) == (10000, 1200, 8800)
+        before = await snapshot(sessions)
         other_body = await place_hold(client, headers, funded.wallet_id, 1300)
         assert other_body.status_code == 422
         assert other_body.json()["code"] == "idempotency_key_reused"
+        assert await snapshot(sessions) == before
+        assert await wallet_state(client, platform_headers, funded.wallet_id) == (10000, 1200, 8800)
 
     async def test_a_suspended_party_cannot_place_a_hold(
         self, client: httpx.AsyncClient, platform_headers: dict[str, str], funded: Owner, sessions: Sessions
@@ -146,7 +149,10 @@ class TestPlaceHold:
         assert [(h["id"], h["status"]) for h in second["data"]] == [(ids[0], "released")]
         assert second["next_cursor"] is None
 
-    async def test_unknown_hold_is_404(self, client: httpx.AsyncClient, platform_headers: dict[str, str]) -> None:
+    async def test_unknown_hold_is_404(
+        self, client: httpx.AsyncClient, platform_headers: dict[str, str], funded: Owner, sessions: Sessions
+    ) -> None:
+        before = await snapshot(sessions)
         for response in (
             await client.get("/v1/holds/hold_nothing", headers=platform_headers),
             await client.post("/v1/holds/hold_nothing/capture", json={}, headers=platform_headers),
@@ -154,6 +160,7 @@ class TestPlaceHold:
         ):
             assert response.status_code == 404
             assert response.json()["code"] == "hold_not_found"
+        assert await snapshot(sessions) == before
 
 
 class TestCapture:
@@ -251,26 +258,39 @@ class TestCapture:
         assert (await client.get(f"/v1/holds/{hold['id']}", headers=platform_headers)).json()["status"] == "open"
 
     async def test_a_hold_is_captured_once(
-        self, client: httpx.AsyncClient, platform_headers: dict[str, str], funded: Owner, merchant: Owner
+        self,
+        client: httpx.AsyncClient,
+        platform_headers: dict[str, str],
+        funded: Owner,
+        merchant: Owner,
+        sessions: Sessions,
     ) -> None:
         hold = (await place_hold(client, platform_headers, funded.wallet_id, 1000)).json()
         body = {"destination_wallet_id": merchant.wallet_id}
         assert (
             await client.post(f"/v1/holds/{hold['id']}/capture", json=body, headers=platform_headers)
         ).status_code == 200
+        before = await snapshot(sessions)
         again = await client.post(f"/v1/holds/{hold['id']}/capture", json=body, headers=platform_headers)
         assert again.status_code == 409
         assert again.json()["code"] == "pending_transfer_already_resolved"
         released = await client.post(f"/v1/holds/{hold['id']}/release", headers=platform_headers)
         assert released.status_code == 409
+        assert await snapshot(sessions) == before
         assert await wallet_state(client, platform_headers, funded.wallet_id) == (9000, 0, 9000)
         assert await wallet_state(client, platform_headers, merchant.wallet_id) == (1000, 0, 1000)
 
     async def test_a_suspended_party_cannot_capture_but_its_holds_can_be_released(
-        self, client: httpx.AsyncClient, platform_headers: dict[str, str], funded: Owner, merchant: Owner
+        self,
+        client: httpx.AsyncClient,
+        platform_headers: dict[str, str],
+        funded: Owner,
+        merchant: Owner,
+        sessions: Sessions,
     ) -> None:
         hold = (await place_hold(client, platform_headers, funded.wallet_id, 1000)).json()
         await client.patch(f"/v1/parties/{funded.party['id']}", json={"status": "suspended"}, headers=platform_headers)
+        before = await snapshot(sessions)
         response = await client.post(
             f"/v1/holds/{hold['id']}/capture",
             json={"destination_wallet_id": merchant.wallet_id},
@@ -278,6 +298,8 @@ class TestCapture:
         )
         assert response.status_code == 409
         assert response.json()["code"] == "party_suspended"
+        assert await snapshot(sessions) == before
+        assert await wallet_state(client, platform_headers, funded.wallet_id) == (10000, 1000, 9000)
         assert await wallet_state(client, platform_headers, merchant.wallet_id) == (0, 0, 0)
         released = await client.post(f"/v1/holds/{hold['id']}/release", headers=platform_headers)
         assert released.status_code == 200
@@ -326,18 +348,22 @@ class TestReleaseAndExpiry:
         assert fetched["status"] == "expired"
         assert balances(fetched) == (10000, 100, 9900)
         assert (await client.get(f"/v1/holds/{kept['id']}", headers=platform_headers)).json()["status"] == "open"
+        before = await snapshot(sessions)
         too_late = await client.post(f"/v1/holds/{hold['id']}/capture", json={}, headers=platform_headers)
         assert too_late.status_code == 409
         assert too_late.json()["code"] == "pending_transfer_already_resolved"
+        assert await snapshot(sessions) == before
 
     async def test_a_hold_past_its_time_cannot_be_captured_before_the_job_runs(
-        self, client: httpx.AsyncClient, platform_headers: dict[str, str], funded: Owner
+        self, client: httpx.AsyncClient, platform_headers: dict[str, str], funded: Owner, sessions: Sessions
     ) -> None:
         hold = (await place_hold(client, platform_headers, funded.wallet_id, 2500, expires_in_seconds=1)).json()
         await asyncio.sleep(seconds_until(hold["expires_at"]) + 0.05)
+        before = await snapshot(sessions)
         response = await client.post(f"/v1/holds/{hold['id']}/capture", json={}, headers=platform_headers)
         assert response.status_code == 409
         assert response.json()["code"] == "pending_transfer_expired"
+        assert await snapshot(sessions) == before
         assert await wallet_state(client, platform_headers, funded.wallet_id) == (10000, 2500, 7500)
 
 

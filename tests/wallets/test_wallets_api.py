@@ -11,6 +11,7 @@ from sika.audit.models import AuditEvent
 from sika.ledger.models import Account
 from sika.wallets.models import Wallet
 from sika.wallets.service import funding_account_id
+from tests.support.ledger import snapshot
 from tests.support.parties import create_party
 from tests.support.tasks import all_of
 from tests.wallets.conftest import Owner, account_posted, top_up, transfer_count, wallet_state
@@ -73,6 +74,7 @@ class TestOpenWallet:
         assert sorted(r.status_code for r in responses) == [201, 409, 409, 409, 409]
         assert {r.json()["code"] for r in responses if r.status_code == 409} == {"wallet_exists"}
         assert await wallet_count(sessions) == 1
+        assert len((await snapshot(sessions)).totals) == 2  # the refused openings opened no ledger account
         other = await client.post(
             f"/v1/parties/{party['id']}/wallets", json={"currency": "EUR"}, headers=platform_headers
         )
@@ -91,6 +93,7 @@ class TestOpenWallet:
         assert response.status_code == 422
         assert response.json()["code"] == code
         assert await wallet_count(sessions) == 0
+        assert (await snapshot(sessions)).totals == {}
 
     async def test_unknown_party_is_404(
         self, client: httpx.AsyncClient, platform_headers: dict[str, str], sessions: Sessions
@@ -101,6 +104,7 @@ class TestOpenWallet:
         assert response.status_code == 404
         assert response.json()["code"] == "party_not_found"
         assert await wallet_count(sessions) == 0
+        assert (await snapshot(sessions)).totals == {}
 
     async def test_unknown_wallet_is_404(self, client: httpx.AsyncClient, platform_headers: dict[str, str]) -> None:
         response = await client.get("/v1/wallets/wal_nothing", headers=platform_headers)
