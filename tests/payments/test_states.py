@@ -162,7 +162,8 @@ class TestCollectionStates:
         waiting = news(Source.api, CollectionStatus.pending, next_action=NextAction.approve_on_phone)
         await apply(world, collection_id, waiting)
         other = news(Source.webhook, CollectionStatus.succeeded, provider=ProviderName.fedapay)
-        assert await apply(world, collection_id, other) == ("action_required", Applied.disagreement)
+        for _ in range(2):
+            assert await apply(world, collection_id, other) == ("action_required", Applied.disagreement)
         assert await world.wallet(kofi) == (0, 0)
         assert await alerts_for(world.sessions, collection_id) == [("collection.provider_disagreement", "critical")]
 
@@ -197,10 +198,11 @@ class TestPayoutStates:
         payout_id = await processing_payout(world, kofi)
         assert await apply_to_payout(world, payout_id, payout_news(PayoutStatus.failed)) == ("failed", Applied.changed)
         assert await world.wallet(kofi) == (FUNDS, 0)
-        assert await apply_to_payout(world, payout_id, payout_news(PayoutStatus.succeeded)) == (
-            "failed",
-            Applied.disagreement,
-        )
+        for _ in range(2):
+            assert await apply_to_payout(world, payout_id, payout_news(PayoutStatus.succeeded)) == (
+                "failed",
+                Applied.disagreement,
+            )
         assert await world.wallet(kofi) == (FUNDS, 0)
         assert await alerts_for(world.sessions, payout_id) == [("payout.provider_disagreement", "critical")]
         await assert_ledger_clean(world.sessions)
@@ -238,7 +240,9 @@ class TestPayoutStates:
     ) -> None:
         payout_id = await processing_payout(world, kofi)
         short = payout_news(PayoutStatus.succeeded, amount_minor=AMOUNT - 1)
-        assert await apply_to_payout(world, payout_id, short) == ("processing", Applied.mismatch)
+        # Reconciliation asks again and again while an operator looks: one alert, not one per run.
+        for _ in range(3):
+            assert await apply_to_payout(world, payout_id, short) == ("processing", Applied.mismatch)
         assert await world.wallet(kofi) == (FUNDS, AMOUNT)
         assert await alerts_for(world.sessions, payout_id) == [("payout.amount_mismatch", "critical")]
         await assert_ledger_clean(world.sessions)

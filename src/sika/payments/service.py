@@ -666,7 +666,7 @@ async def _credit_wallet(session: AsyncSession, collection: Collection, *, now: 
 async def _collection_disagreement(
     session: AsyncSession, collection: Collection, update: CollectionUpdate, *, message: str
 ) -> None:
-    await alerts_service.raise_alert(
+    await _alert_once(
         session,
         kind="collection.provider_disagreement",
         severity="critical",
@@ -1005,7 +1005,7 @@ async def _payout_alert(
     message: str,
     severity: str = "critical",
 ) -> None:
-    await alerts_service.raise_alert(
+    await _alert_once(
         session,
         kind=kind,
         severity=severity,
@@ -1115,6 +1115,33 @@ async def _from_clearing(
     )
     assert not transfer.replayed, "the row lock and the state make this transfer happen once"
     return transfer.id
+
+
+async def _alert_once(
+    session: AsyncSession,
+    *,
+    kind: str,
+    severity: str,
+    message: str,
+    entity_type: str,
+    entity_id: str,
+    data: dict[str, Any],
+) -> None:
+    """Raise an alert unless one of this kind about this collection or payout awaits an
+    operator: the same news comes back (reconciliation asks each run, a provider
+    resends), and it is one problem to look at, not one per time it is heard."""
+    if await alerts_service.has_open(session, kind=kind, entity_id=entity_id):
+        log.info("payments.alert_repeated", kind=kind, entity_id=entity_id)
+        return
+    await alerts_service.raise_alert(
+        session,
+        kind=kind,
+        severity=severity,
+        message=message,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        data=data,
+    )
 
 
 async def _announce(
