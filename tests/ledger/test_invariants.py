@@ -123,3 +123,33 @@ async def test_a_transfer_written_around_the_ledger_is_found(sessions: Sessions,
     by_check = {r.name: r for r in report.results}
     assert [b.entity_id for b in by_check["transfer_accounts"].breaches] == ["forged"]
     assert [b.entity_id for b in by_check["account_totals"].breaches] == [books.world]
+
+
+async def test_every_way_a_transfer_can_miss_its_accounts_is_found(sessions: Sessions, books: Books) -> None:
+    """What a composite foreign key (account, currency) would refuse, and the
+    transfer_accounts check finds instead: transfers have no such key (the one
+    writer checks both accounts under lock), so a row written around the
+    writer must be reported, whichever side is wrong and however."""
+    async with db.transaction(sessions) as session:
+        euro = await ledger_service.create_account(
+            session, currency="EUR", kind="world", now=clock.now(), actor=TEST_ACTOR
+        )
+    forged = {
+        "no_debit_account": ("acct_nowhere", books.alice, "XOF"),
+        "no_credit_account": (books.world, "acct_nowhere", "XOF"),
+        "debit_in_another_currency": (euro.id, books.alice, "XOF"),
+        "credit_in_another_currency": (books.world, euro.id, "XOF"),
+    }
+    async with db.transaction(sessions) as session:
+        for transfer_id, (debit, credit, currency) in forged.items():
+            await session.execute(
+                sa.text(
+                    "INSERT INTO ledger_transfers (id, kind, debit_account_id, credit_account_id, amount_minor,"
+                    " currency, code) VALUES (:id, 'posted', :debit, :credit, 5, :currency, 't')"
+                ),
+                {"id": transfer_id, "debit": debit, "credit": credit, "currency": currency},
+            )
+    report = await run_checks(sessions)
+    found = {r.name: r for r in report.results}["transfer_accounts"]
+    assert found.breach_count == 4
+    assert sorted(b.entity_id for b in found.breaches) == sorted(forged)

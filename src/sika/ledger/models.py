@@ -137,8 +137,11 @@ class Transfer(Base):
     (amount released)."""
     # No foreign keys to the accounts: the one writer (ledger_apply_transfers)
     # has just locked both accounts and checked their currency, accounts are
-    # never deleted nor change currency, and a per-row key check would cost a
-    # quarter of the write path. The ``transfer_accounts`` invariant checks it.
+    # never deleted nor change currency (triggers), and a per-row key check
+    # would cost a quarter of the write path. A row written around the writer
+    # is what a key would refuse; it cannot move any account's totals either,
+    # so the ``transfer_accounts`` invariant names it and ``account_totals``
+    # and ``balanced`` flag the accounts it claims to have moved.
     debit_account_id: Mapped[str] = mapped_column(sa.String(64))
     credit_account_id: Mapped[str] = mapped_column(sa.String(64))
     amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
