@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sika.api.app import create_app
+from sika.api.app import DASHBOARD_PATH, create_app
 from sika.auth import service as auth_service
 from sika.auth.scopes import Scope
 from sika.core import clock, db, migrate
@@ -112,6 +112,7 @@ def run(
         base = f"http://{host}:{port}"
         console.rule("[bold green]Sika is up")
         console.print(f"API        {base}/v1   (docs: {base}/docs)")
+        console.print(f"Dashboard  {base}{DASHBOARD_PATH}/   (admin or support key)")
         console.print(f"Readiness  {base}/ready")
         console.print(f"Metrics    {base}/metrics")
         if settings.ENV is not Environment.production:

@@ -61,6 +61,10 @@ def test_sika_run_serves_ready_and_stops_cleanly(tmp_path: Path) -> None:
         keys = httpx.get(f"http://127.0.0.1:{port}/v1/api-keys", headers={"Authorization": f"Bearer {key}"})
         assert keys.status_code == 200
         assert [k["name"] for k in keys.json()] == ["first admin"]
+        assert f"Dashboard  http://127.0.0.1:{port}/dashboard/" in output
+        login = httpx.get(f"http://127.0.0.1:{port}/dashboard/login", timeout=5)
+        assert login.status_code == 200
+        assert "Sign in with an API key that has the admin or support scope." in login.text
         assert _postgres_running_in(tmp_path / "pgdata")
         sandbox = httpx.get(f"http://127.0.0.1:{sandbox_port}/_sandbox/openapi.json", timeout=5)
         assert sandbox.status_code == 200

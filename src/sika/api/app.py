@@ -30,9 +30,11 @@ from sika.api.routers import (
 )
 from sika.core.config import Settings
 from sika.core.db import make_engine, make_sessionmaker
+from sika.dashboard import app as dashboard_app
 from sika.ledger import batcher as ledger_batcher
 
 API_PREFIX = "/v1"
+DASHBOARD_PATH = "/dashboard"
 
 
 def api_router() -> APIRouter:
@@ -85,6 +87,11 @@ def create_app(settings: Settings, *, database_url: str, engine: AsyncEngine | N
     problems.install(app)
     app.include_router(system.router)
     app.include_router(api_router())
+    # The operator pages sit under this app's middleware: request ids, body limit, security headers.
+    app.mount(
+        DASHBOARD_PATH,
+        dashboard_app.create(settings, sessions=app.state.sessions, limiter=app.state.rate_limiter),
+    )
     # Outermost last: the request id must exist before anything can fail.
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.MAX_BODY_BYTES)
     if settings.CORS_ORIGINS:

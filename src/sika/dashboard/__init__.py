@@ -1,0 +1,1 @@
+"""The operator dashboard: server-rendered pages on the API app at ``/dashboard``."""

@@ -1,0 +1,431 @@
+"""The operator dashboard (DESIGN.md §1, §2): server-rendered pages, mounted
+on the API app at ``/dashboard``, that show the ledger's health, alerts, stuck
+payments and the webhook backlog.
+
+Pages read through the domains' services in read-only transactions; the one
+write is acknowledging an alert, through ``sika.alerts.service.acknowledge``,
+which records it in the audit log. An operator never edits money here.
+Templates are Jinja2 with autoescaping; the CSS and the favicon are served
+from this package, and no script runs in the browser.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Protocol
+from urllib.parse import urlencode
+
+import jinja2
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRouter
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sika.alerts import service as alerts_service
+from sika.audit import service as audit_service
+from sika.auth import service as auth_service
+from sika.core import clock, db, errors
+from sika.core.config import Environment, Settings
+from sika.core.context import Actor
+from sika.dashboard import auth, chart, i18n, read
+
+PACKAGE_DIR = Path(__file__).parent
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+STATIC_DIR = PACKAGE_DIR / "static"
+_ALERT_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+
+
+class AddressLimiter(Protocol):
+    """The API's rate limiter, as sign-in uses it."""
+
+    async def hit_address(self, address: str) -> None:
+        """Count one attempt from ``address``; raises ``errors.RateLimited`` past the limit."""
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    signer: auth.Signer
+    limiter: AddressLimiter
+    templates: Jinja2Templates
+
+
+def create(settings: Settings, *, sessions: async_sessionmaker[AsyncSession], limiter: AddressLimiter) -> FastAPI:
+    """The dashboard as an ASGI app, to mount on the API app (whose middleware
+    adds the request id and the security headers)."""
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.dashboard = Dashboard(
+        settings=settings,
+        sessions=sessions,
+        signer=auth.Signer(
+            settings.DASHBOARD_SESSION_SECRET, max_age_seconds=settings.DASHBOARD_SESSION_MAX_AGE_SECONDS
+        ),
+        limiter=limiter,
+        templates=Jinja2Templates(env=environment),
+    )
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(router)
+    app.add_exception_handler(auth.LoginRequired, _login_required)
+    app.add_exception_handler(auth.CsrfRefused, _csrf_refused)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    return app
+
+
+# Plumbing --------------------------------------------------------------------
+
+
+def _dashboard(request: Request) -> Dashboard:
+    dashboard: Dashboard = request.app.state.dashboard
+    return dashboard
+
+
+def _base(request: Request) -> str:
+    """Where the dashboard is mounted (``/dashboard``): every link and cookie path starts here."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+def _language(request: Request) -> str:
+    return i18n.choose(
+        query=request.query_params.get("lang"),
+        cookie=request.cookies.get(i18n.LANGUAGE_COOKIE),
+        accept_language=request.headers.get("accept-language"),
+    )
+
+
+def _secure_cookies(request: Request) -> bool:
+    settings = _dashboard(request).settings
+    return request.url.scheme == "https" or settings.ENV is Environment.production
+
+
+def _set_cookie(request: Request, response: Response, name: str, value: str, *, max_age: int) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=_base(request) or "/",
+        httponly=True,
+        samesite="strict",
+        secure=_secure_cookies(request),
+    )
+
+
+def _delete_cookie(request: Request, response: Response, name: str) -> None:
+    response.delete_cookie(
+        name, path=_base(request) or "/", httponly=True, samesite="strict", secure=_secure_cookies(request)
+    )
+
+
+def _language_links(request: Request) -> list[tuple[str, str]]:
+    links = []
+    for code in i18n.LANGUAGES:
+        query = {**request.query_params, "lang": code}
+        links.append((code, f"{request.url.path}?{urlencode(query)}"))
+    return links
+
+
+def _render(
+    request: Request,
+    template: str,
+    *,
+    operator: auth.Operator | None,
+    page: str = "",
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    language = _language(request)
+    response = _dashboard(request).templates.TemplateResponse(
+        request,
+        template,
+        {
+            "lang": language,
+            "t": i18n.translator(language),
+            "fmt": i18n.Formatter(language),
+            "base": _base(request),
+            "operator": operator,
+            "page": page,
+            "language_links": _language_links(request),
+            "known_messages": i18n.MESSAGES,
+            **context,
+        },
+        status_code=status_code,
+    )
+    if request.query_params.get("lang") in i18n.LANGUAGES:
+        _set_cookie(
+            request, response, i18n.LANGUAGE_COOKIE, language, max_age=i18n.LANGUAGE_COOKIE_MAX_AGE_SECONDS
+        )
+    return response
+
+
+def _field(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _check_csrf(operator: auth.Operator, form: FormData) -> None:
+    if not auth.tokens_match(operator.csrf_token, _field(form, auth.CSRF_FIELD)):
+        raise auth.CsrfRefused()
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def _safe_next(request: Request, target: str | None) -> str | None:
+    """A page of this dashboard to return to after sign-in, never another site."""
+    base = _base(request)
+    if not target or not target.startswith(f"{base}/") or "//" in target or "\\" in target:
+        return None
+    return target
+
+
+async def current_operator(request: Request) -> auth.Operator:
+    """The signed-in operator, or ``LoginRequired``. The key is read again on
+    every request, so its revocation or expiry ends the session."""
+    dashboard = _dashboard(request)
+    raw = request.cookies.get(auth.SESSION_COOKIE)
+    if raw is None:
+        raise auth.LoginRequired(ended=False)
+    claims = dashboard.signer.read_session(raw)
+    if claims is None:
+        raise auth.LoginRequired(ended=True)
+    async with db.read_only_transaction(dashboard.sessions) as session:
+        key = await auth_service.get_live_key(session, key_id=claims.key_id, now=clock.now())
+        if key is None or not auth.may_sign_in(frozenset(key.scopes)):
+            raise auth.LoginRequired(ended=True)
+        return auth.Operator(
+            key_id=key.id, key_name=key.name, scopes=frozenset(key.scopes), csrf_token=claims.csrf_token
+        )
+
+
+CurrentOperator = Annotated[auth.Operator, Depends(current_operator)]
+
+
+async def _login_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, auth.LoginRequired)
+    params: dict[str, str] = {}
+    if request.method == "GET":
+        params["next"] = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if exc.ended:
+        params["ended"] = "1"
+    response = RedirectResponse(f"{_base(request)}/login?{urlencode(params)}", status_code=303)
+    if exc.ended:
+        _delete_cookie(request, response, auth.SESSION_COOKIE)
+    return response
+
+
+async def _csrf_refused(request: Request, exc: Exception) -> Response:
+    return _error_page(request, "error.csrf", status_code=403)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    message = {404: "error.not_found", 400: "error.bad_request"}.get(exc.status_code, "error.bad_request")
+    if exc.detail == "alert_not_found":
+        message = "error.alert_not_found"
+    return _error_page(request, message, status_code=exc.status_code)
+
+
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    return _error_page(request, "error.bad_request", status_code=400)
+
+
+def _error_page(request: Request, message: str, *, status_code: int) -> HTMLResponse:
+    return _render(request, "error.html", operator=None, status_code=status_code, message=message)
+
+
+# Pages -----------------------------------------------------------------------
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/login", name="login")
+async def login_form(request: Request) -> Response:
+    raw = request.cookies.get(auth.SESSION_COOKIE)
+    if raw is not None and _dashboard(request).signer.read_session(raw) is not None:
+        return RedirectResponse(f"{_base(request)}/", status_code=303)
+    notice = None
+    if request.query_params.get("ended"):
+        notice = "login.session_ended"
+    elif request.query_params.get("signed_out"):
+        notice = "login.signed_out"
+    return _login_page(request, error=None, notice=notice, status_code=200)
+
+
+def _login_page(
+    request: Request, *, error: str | None, notice: str | None = None, status_code: int, **values: Any
+) -> HTMLResponse:
+    cookie, token = _dashboard(request).signer.issue_login_form()
+    response = _render(
+        request,
+        "login.html",
+        operator=None,
+        page="login",
+        status_code=status_code,
+        error=error,
+        error_values=values,
+        notice=notice,
+        login_token=token,
+        next_path=_safe_next(request, request.query_params.get("next")) or "",
+    )
+    _set_cookie(request, response, auth.LOGIN_COOKIE, cookie, max_age=auth.LOGIN_FORM_MAX_AGE_SECONDS)
+    return response
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    dashboard = _dashboard(request)
+    form = await request.form()
+    if not dashboard.signer.login_form_matches(request.cookies.get(auth.LOGIN_COOKIE), _field(form, auth.CSRF_FIELD)):
+        return _login_page(request, error="login.refused_form", status_code=403)
+    try:
+        await dashboard.limiter.hit_address(_client_address(request))
+    except errors.RateLimited:
+        return _login_page(request, error="login.rate_limited", status_code=429)
+    secret = (_field(form, "api_key") or "").strip()
+    async with db.transaction(dashboard.sessions) as session:
+        try:
+            key = await auth_service.authenticate(session, secret=secret, now=clock.now())
+        except errors.NotAuthenticated:
+            return _login_page(request, error="login.refused_key", status_code=401)
+        scopes = frozenset(key.scopes)
+        if not auth.may_sign_in(scopes):
+            return _login_page(
+                request, error="login.refused_scope", status_code=403, scopes=", ".join(sorted(scopes))
+            )
+        key_id = key.id
+        await audit_service.record(
+            session,
+            actor=Actor(id=f"key:{key_id}", scopes=scopes, request_id=_request_id(request)),
+            action="dashboard.signed_in",
+            entity_type="api_key",
+            entity_id=key_id,
+        )
+    cookie, _ = dashboard.signer.issue_session(key_id=key_id)
+    target = _safe_next(request, _field(form, "next")) or f"{_base(request)}/"
+    response = RedirectResponse(target, status_code=303)
+    _set_cookie(request, response, auth.SESSION_COOKIE, cookie, max_age=dashboard.signer.max_age_seconds)
+    _delete_cookie(request, response, auth.LOGIN_COOKIE)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, operator: CurrentOperator) -> Response:
+    _check_csrf(operator, await request.form())
+    async with db.transaction(_dashboard(request).sessions) as session:
+        await audit_service.record(
+            session,
+            actor=operator.actor(request_id=_request_id(request)),
+            action="dashboard.signed_out",
+            entity_type="api_key",
+            entity_id=operator.key_id,
+        )
+    response = RedirectResponse(f"{_base(request)}/login?signed_out=1", status_code=303)
+    _delete_cookie(request, response, auth.SESSION_COOKIE)
+    return response
+
+
+@router.get("/", name="overview")
+async def overview(request: Request, operator: CurrentOperator) -> Response:
+    dashboard = _dashboard(request)
+    now = clock.now()
+    async with db.read_only_transaction(dashboard.sessions) as session:
+        data = await read.overview(
+            session, now=now, stuck_after_seconds=dashboard.settings.RECONCILE_AFTER_SECONDS
+        )
+    return _render(
+        request,
+        "overview.html",
+        operator=operator,
+        page="overview",
+        now=now,
+        overview=data,
+        chart=chart.build(data.activity),
+        stuck_after_seconds=dashboard.settings.RECONCILE_AFTER_SECONDS,
+    )
+
+
+@router.get("/alerts", name="alerts")
+async def alerts(
+    request: Request,
+    operator: CurrentOperator,
+    status: read.AlertFilter = read.AlertFilter.open,
+    before: int | None = None,
+    acknowledged: str | None = None,
+) -> Response:
+    async with db.read_only_transaction(_dashboard(request).sessions) as session:
+        data = await read.alerts(session, which=status, before_seq=before)
+    return _render(
+        request,
+        "alerts.html",
+        operator=operator,
+        page="alerts",
+        now=clock.now(),
+        alerts=data,
+        which=status.value,
+        filters=[f.value for f in read.AlertFilter],
+        acknowledged=acknowledged if acknowledged and _ALERT_ID.match(acknowledged) else None,
+    )
+
+
+@router.post("/alerts/{alert_id}/acknowledge")
+async def acknowledge_alert(request: Request, alert_id: str, operator: CurrentOperator) -> Response:
+    form = await request.form()
+    _check_csrf(operator, form)
+    shown = _field(form, "status")
+    which = shown if shown in {f.value for f in read.AlertFilter} else read.AlertFilter.open.value
+    async with db.transaction(_dashboard(request).sessions) as session:
+        try:
+            await alerts_service.acknowledge(
+                session, alert_id=alert_id, actor=operator.actor(request_id=_request_id(request)), now=clock.now()
+            )
+        except alerts_service.AlertNotFound:
+            raise StarletteHTTPException(404, detail="alert_not_found") from None
+    query = urlencode({"status": which, "acknowledged": alert_id})
+    return RedirectResponse(f"{_base(request)}/alerts?{query}", status_code=303)
+
+
+@router.get("/payments/stuck", name="stuck_payments")
+async def stuck_payments(request: Request, operator: CurrentOperator) -> Response:
+    dashboard = _dashboard(request)
+    now = clock.now()
+    async with db.read_only_transaction(dashboard.sessions) as session:
+        data = await read.stuck_payments(
+            session, now=now, after_seconds=dashboard.settings.RECONCILE_AFTER_SECONDS
+        )
+    return _render(
+        request,
+        "stuck.html",
+        operator=operator,
+        page="stuck",
+        now=now,
+        stuck=data,
+        shown_limit=read.STUCK_SHOWN,
+    )
+
+
+@router.get("/webhooks", name="webhooks")
+async def webhooks(request: Request, operator: CurrentOperator) -> Response:
+    now = clock.now()
+    async with db.read_only_transaction(_dashboard(request).sessions) as session:
+        data = await read.webhook_backlog(session)
+    return _render(request, "webhooks.html", operator=operator, page="webhooks", now=now, backlog=data)

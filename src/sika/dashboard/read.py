@@ -1,0 +1,288 @@
+"""What each page shows, read through the domains' services and repositories
+(never their tables) into plain values the templates can lay out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sika.alerts import service as alerts_service
+from sika.ledger import invariants as ledger_invariants
+from sika.ledger import repository as ledger_repository
+from sika.payments import service as payments_service
+from sika.providers import base as provider_base
+from sika.webhooks import repository as webhooks_repository
+from sika.webhooks import schemas as webhooks_schemas
+from sika.webhooks import service as webhooks_service
+
+from . import chart
+
+ACTIVITY_DAYS = 14
+ALERTS_PAGE_SIZE = 50
+STUCK_SHOWN = 200
+"""Stuck collections (and payouts) listed on the page; the count covers them all."""
+ATTENTION_SHOWN = 20
+"""Failed, unmatched and rejected webhook events listed, of each."""
+ATTENTION_STATUSES = (
+    webhooks_schemas.EventStatus.failed,
+    webhooks_schemas.EventStatus.unmatched,
+    webhooks_schemas.EventStatus.rejected,
+)
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    name: str
+    description: str
+    """The ledger's own English words; the page shows its translation by ``name``."""
+    breach_count: int
+
+    @property
+    def ok(self) -> bool:
+        return self.breach_count == 0
+
+
+@dataclass(frozen=True)
+class Overview:
+    checks: tuple[CheckRow, ...]
+    totals: tuple[ledger_repository.CurrencyTotals, ...]
+    open_alerts: int
+    stuck_collections: int
+    stuck_payouts: int
+    webhooks_waiting: int
+    webhooks_failed: int
+    activity: tuple[chart.DayCount, ...]
+
+    @property
+    def ledger_ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+
+async def overview(session: AsyncSession, *, now: datetime, stuck_after_seconds: int) -> Overview:
+    """Everything in one snapshot: the invariants run first in the transaction
+    (they set REPEATABLE READ), so every number on the page agrees with them."""
+    report = await ledger_invariants.check_all(session)
+    checks = tuple(
+        CheckRow(name=result.name, description=result.description, breach_count=result.breach_count)
+        for result in report.results
+    )
+    stuck = await payments_service.stuck(
+        session, created_before=now - timedelta(seconds=stuck_after_seconds), limit=0
+    )
+    counts = await webhooks_repository.count_by_provider_and_status(session)
+    return Overview(
+        checks=checks,
+        totals=tuple(await ledger_repository.totals_by_currency(session)),
+        open_alerts=await alerts_service.count_open(session),
+        stuck_collections=stuck.collections_total,
+        stuck_payouts=stuck.payouts_total,
+        webhooks_waiting=sum(c.count for c in counts if c.status == webhooks_schemas.EventStatus.received),
+        webhooks_failed=sum(c.count for c in counts if c.status == webhooks_schemas.EventStatus.failed),
+        activity=await activity(session, today=now.date(), days=ACTIVITY_DAYS),
+    )
+
+
+async def activity(session: AsyncSession, *, today: date, days: int) -> tuple[chart.DayCount, ...]:
+    """Collections and payouts created on each of the last ``days`` UTC days, today included."""
+    first = today - timedelta(days=days - 1)
+    collections, payouts = await payments_service.created_per_day(
+        session, since=datetime(first.year, first.month, first.day, tzinfo=UTC)
+    )
+    return tuple(
+        chart.DayCount(day=day, collections=collections.get(day, 0), payouts=payouts.get(day, 0))
+        for day in (first + timedelta(days=offset) for offset in range(days))
+    )
+
+
+class AlertFilter(StrEnum):
+    open = "open"
+    acknowledged = "acknowledged"
+    all = "all"
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    id: str
+    seq: int
+    kind: str
+    severity: str
+    message: str
+    entity_type: str | None
+    entity_id: str | None
+    created_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+
+
+@dataclass(frozen=True)
+class AlertsPage:
+    rows: tuple[AlertRow, ...]
+    older_than_seq: int | None
+    """The cursor of the next page, when there may be one."""
+
+
+async def alerts(session: AsyncSession, *, which: AlertFilter, before_seq: int | None) -> AlertsPage:
+    is_open = {AlertFilter.open: True, AlertFilter.acknowledged: False, AlertFilter.all: None}[which]
+    found = await alerts_service.list_alerts(
+        session, is_open=is_open, after_seq=before_seq, limit=ALERTS_PAGE_SIZE
+    )
+    rows = tuple(
+        AlertRow(
+            id=alert.id,
+            seq=alert.seq,
+            kind=alert.kind,
+            severity=alert.severity,
+            message=alert.message,
+            entity_type=alert.entity_type,
+            entity_id=alert.entity_id,
+            created_at=alert.created_at,
+            acknowledged_at=alert.acknowledged_at,
+            acknowledged_by=alert.acknowledged_by,
+        )
+        for alert in found
+    )
+    return AlertsPage(rows=rows, older_than_seq=rows[-1].seq if len(rows) == ALERTS_PAGE_SIZE else None)
+
+
+@dataclass(frozen=True)
+class StuckPayment:
+    id: str
+    party_id: str
+    provider: str | None
+    """A collection has none until a provider answered."""
+    status: str
+    amount_minor: int
+    currency: str
+    created_at: datetime
+    age_seconds: float
+    last_checked_at: datetime | None
+
+
+class _OpenPayment(Protocol):
+    """What a collection and a payout have in common, as the stuck list shows it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def party_id(self) -> str: ...
+    @property
+    def provider(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def amount_minor(self) -> int: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def last_checked_at(self) -> datetime | None: ...
+
+
+@dataclass(frozen=True)
+class StuckPayments:
+    after_seconds: int
+    collections: tuple[StuckPayment, ...]
+    collections_total: int
+    payouts: tuple[StuckPayment, ...]
+    payouts_total: int
+
+
+async def stuck_payments(session: AsyncSession, *, now: datetime, after_seconds: int) -> StuckPayments:
+    """Collections and payouts not final ``after_seconds`` after their creation, oldest first."""
+    stuck = await payments_service.stuck(
+        session, created_before=now - timedelta(seconds=after_seconds), limit=STUCK_SHOWN
+    )
+    return StuckPayments(
+        after_seconds=after_seconds,
+        collections=tuple(_stuck_row(row, now=now) for row in stuck.collections),
+        collections_total=stuck.collections_total,
+        payouts=tuple(_stuck_row(row, now=now) for row in stuck.payouts),
+        payouts_total=stuck.payouts_total,
+    )
+
+
+def _stuck_row(row: _OpenPayment, *, now: datetime) -> StuckPayment:
+    return StuckPayment(
+        id=row.id,
+        party_id=row.party_id,
+        provider=row.provider,
+        status=row.status,
+        amount_minor=row.amount_minor,
+        currency=row.currency,
+        created_at=row.created_at,
+        age_seconds=(now - row.created_at).total_seconds(),
+        last_checked_at=row.last_checked_at,
+    )
+
+
+@dataclass(frozen=True)
+class ProviderBacklog:
+    provider: str
+    by_status: dict[str, int]
+    """Every status of ``EventStatus``, zero included."""
+    oldest_waiting_at: datetime | None
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+
+@dataclass(frozen=True)
+class AttentionEvent:
+    id: str
+    provider: str
+    event_type: str
+    status: str
+    reference: str | None
+    attempts: int
+    last_error: str | None
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class WebhookBacklog:
+    providers: tuple[ProviderBacklog, ...]
+    attention: tuple[AttentionEvent, ...]
+    """Newest first."""
+
+    @property
+    def statuses(self) -> tuple[str, ...]:
+        return tuple(status.value for status in webhooks_schemas.EventStatus)
+
+
+async def webhook_backlog(session: AsyncSession) -> WebhookBacklog:
+    counts = await webhooks_repository.count_by_provider_and_status(session)
+    providers = []
+    for provider in provider_base.ProviderName:
+        mine = [c for c in counts if c.provider == provider.value]
+        by_status = {status.value: 0 for status in webhooks_schemas.EventStatus}
+        by_status.update({c.status: c.count for c in mine})
+        waiting = [c.oldest_received_at for c in mine if c.status == webhooks_schemas.EventStatus.received]
+        providers.append(
+            ProviderBacklog(provider=provider.value, by_status=by_status, oldest_waiting_at=min(waiting, default=None))
+        )
+    attention: list[AttentionEvent] = []
+    for status in ATTENTION_STATUSES:
+        events = await webhooks_service.list_events(
+            session, provider=None, status=status, reference=None, after_seq=None, limit=ATTENTION_SHOWN
+        )
+        attention.extend(
+            AttentionEvent(
+                id=event.id,
+                provider=event.provider,
+                event_type=event.event_type,
+                status=event.status,
+                reference=event.reference,
+                attempts=event.attempts,
+                last_error=event.last_error,
+                received_at=event.received_at,
+            )
+            for event in events
+        )
+    attention.sort(key=lambda event: event.received_at, reverse=True)
+    return WebhookBacklog(providers=tuple(providers), attention=tuple(attention))

@@ -1,0 +1,66 @@
+"""Fixtures of the dashboard tests: an operator signed in over HTTP (the
+sign-in form, its token and the session cookie, as a browser does it)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sika.auth.scopes import Scope
+from sika.core import clock
+from sika.core.config import Settings
+from tests.conftest import make_key
+from tests.dashboard.world import World, build
+from tests.support.sandbox import LiveSandbox, live_sandbox
+
+DASHBOARD = "/dashboard"
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def form_token(html: str) -> str:
+    """The CSRF token a page's forms carry (all of a page's forms carry the same one)."""
+    found = _TOKEN.search(html)
+    assert found is not None, html[:2000]
+    return found.group(1)
+
+
+async def sign_in(client: httpx.AsyncClient, secret: str, *, next_path: str = "") -> httpx.Response:
+    form = await client.get(f"{DASHBOARD}/login")
+    assert form.status_code == 200, form.text
+    return await client.post(
+        f"{DASHBOARD}/login",
+        data={"csrf_token": form_token(form.text), "api_key": secret, "next": next_path},
+    )
+
+
+@pytest.fixture
+async def admin_secret(sessions: async_sessionmaker[AsyncSession]) -> str:
+    return await make_key(sessions, Scope.admin)
+
+
+@pytest.fixture
+async def operator(client: httpx.AsyncClient, admin_secret: str) -> httpx.AsyncClient:
+    """``client`` with an admin operator signed in to the dashboard."""
+    response = await sign_in(client, admin_secret)
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == f"{DASHBOARD}/"
+    return client
+
+
+@pytest.fixture(scope="session")
+def live() -> Iterator[LiveSandbox]:
+    with live_sandbox() as running:
+        yield running
+
+
+@pytest.fixture
+async def world(
+    app: FastAPI, sessions: async_sessionmaker[AsyncSession], settings: Settings, live: LiveSandbox
+) -> World:
+    """Parties, money, collections, payouts, webhooks and alerts, made through the services."""
+    return await build(sessions, provider_settings=live.settings, settings=settings, now=clock.now())
