@@ -49,6 +49,8 @@ ACCOUNTS = 10_000
 FUNDING_MINOR = 10**12
 """Each account's opening balance: far more than a run can spend."""
 ACTOR = Actor(id="bench", scopes=frozenset({"admin"}))
+PROCESS_GRACE_SECONDS = 120.0
+"""Beyond its phase, how long a measuring process may take to start and report."""
 PGBENCH_HOT_SCRIPT = """\
 \\set aid random(1, 10000)
 \\set delta random(1, 1000)
@@ -179,10 +181,15 @@ async def run_callers(
             latencies.append(time.perf_counter() - started)
 
     started = time.perf_counter()
-    await asyncio.gather(*(caller() for _ in range(callers)))
-    elapsed = time.perf_counter() - started
-    await batcher.close_all()
-    await engine.dispose()
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(callers):
+                group.create_task(caller())
+        elapsed = time.perf_counter() - started
+    finally:
+        # The batcher's connections and the engine's, even when a caller failed.
+        await batcher.close_all()
+        await engine.dispose()
     latencies.sort()
     return {
         "accepted": accepted,
@@ -237,9 +244,15 @@ def measure_sika(
     ]
     for worker in workers:
         worker.start()
-    results = [queue.get() for _ in workers]
-    for worker in workers:
-        worker.join()
+    try:
+        # A process that died without reporting must not leave the bench waiting forever.
+        results = [queue.get(timeout=seconds + PROCESS_GRACE_SECONDS) for _ in workers]
+    finally:
+        for worker in workers:
+            worker.join(timeout=PROCESS_GRACE_SECONDS)
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
     accepted = sum(r["accepted"] for r in results)
     elapsed = max(r["elapsed_seconds"] for r in results)
     return {
