@@ -11,8 +11,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sika.alerts import service as alerts_service
 from sika.auth.scopes import Scope
-from sika.core import clock
+from sika.core import clock, db
 from sika.core.config import Settings
 from tests.conftest import make_key
 from tests.dashboard.world import World, build
@@ -64,3 +65,18 @@ async def world(
 ) -> World:
     """Parties, money, collections, payouts, webhooks and alerts, made through the services."""
     return await build(sessions, provider_settings=live.settings, settings=settings, now=clock.now())
+
+
+@pytest.fixture
+async def open_alert(sessions: async_sessionmaker[AsyncSession]) -> str:
+    """The id of one open alert, raised through the service."""
+    async with db.transaction(sessions) as session:
+        alert = await alerts_service.raise_alert(
+            session,
+            kind="webhook.amount_mismatch",
+            severity="critical",
+            message="Paystack reported 2 500 000 XOF for a collection of 25 000 XOF; nothing was credited.",
+            entity_type="collection",
+            entity_id="col_mismatch",
+        )
+    return alert.id

@@ -227,7 +227,8 @@ async def _login_required(request: Request, exc: Exception) -> Response:
         params["next"] = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if exc.ended:
         params["ended"] = "1"
-    response = RedirectResponse(f"{_base(request)}/login?{urlencode(params)}", status_code=303)
+    query = f"?{urlencode(params)}" if params else ""
+    response = RedirectResponse(f"{_base(request)}/login{query}", status_code=303)
     if exc.ended:
         _delete_cookie(request, response, auth.SESSION_COOKIE)
     return response
