@@ -133,3 +133,8 @@ def test_days_instants_and_durations_are_written_per_language() -> None:
     assert i18n.duration(3 * 86_400 + 4 * 3_600 + 59, "fr") == "3 j 4 h"
     assert i18n.duration(20 * 86_400 + 30, "en") == "20 d"
     assert i18n.duration(-5, "en") == "0 s"
+
+
+def test_major_units_leave_the_code_to_the_column() -> None:
+    assert i18n.major_units(123_456, "EUR", "fr") == "1\u202f234,56"
+    assert i18n.major_units(-2_500, "XOF", "en") == "-2,500"

@@ -47,12 +47,12 @@ async def test_overview_tiles_equal_the_database(
         before=stuck_before,
     )
     assert (stuck_collections, stuck_payouts) == (4, 1)
-    assert pages.tile(page, "stuck") == ("5", "4 collections, 1 payouts not final after 5 min")
+    assert pages.tile(page, "stuck") == ("5", "Collections: 4 · payouts: 1, not final after 5 min")
 
     waiting = await _scalar(sessions, "SELECT count(*) FROM webhooks_inbound_events WHERE status = 'received'")
     failed = await _scalar(sessions, "SELECT count(*) FROM webhooks_inbound_events WHERE status = 'failed'")
     assert (waiting, failed) == (1, 1)
-    assert pages.tile(page, "webhooks") == ("1", "1 waiting, 1 failed")
+    assert pages.tile(page, "webhooks") == ("1", "Waiting: 1 · failed: 1")
     assert pages.tile(page, "ledger") == ("ok", "")
 
 
@@ -82,10 +82,10 @@ async def test_ledger_health_and_totals_equal_the_database(
     assert pages.row_cells(page, "data-currency", "XOF") == [
         "XOF",
         str(accounts),
-        "100,000 XOF",
-        "100,000 XOF",
-        "12,000 XOF",
-        "12,000 XOF",
+        "100,000",
+        "100,000",
+        "12,000",
+        "12,000",
     ]
 
 

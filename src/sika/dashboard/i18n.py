@@ -22,6 +22,7 @@ LANGUAGE_COOKIE_MAX_AGE_SECONDS = 365 * 24 * 3600
 MESSAGES: dict[str, tuple[str, str]] = {
     # Frame
     "app.name": ("Sika operator dashboard", "Tableau de bord opérateur Sika"),
+    "app.role": ("operator", "opérateur"),
     "nav.overview": ("Overview", "Vue d'ensemble"),
     "nav.alerts": ("Alerts", "Alertes"),
     "nav.stuck": ("Stuck payments", "Paiements bloqués"),
@@ -99,13 +100,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "overview.open_alerts": ("Open alerts", "Alertes ouvertes"),
     "overview.stuck_payments": ("Stuck payments", "Paiements bloqués"),
     "overview.stuck_detail": (
-        "{collections} collections, {payouts} payouts not final after {after}",
-        "{collections} encaissements, {payouts} décaissements non finalisés après {after}",
+        "Collections: {collections} · payouts: {payouts}, not final after {after}",
+        "Encaissements : {collections} · décaissements : {payouts}, non finalisés après {after}",
     ),
     "overview.webhook_backlog": ("Webhook backlog", "Webhooks en attente"),
     "overview.webhook_detail": (
-        "{pending} waiting, {failed} failed",
-        "{pending} en attente, {failed} en échec",
+        "Waiting: {pending} · failed: {failed}",
+        "En attente : {pending} · en échec : {failed}",
     ),
     "overview.activity": (
         "Collections and payouts per day, last {days} days (UTC)",
@@ -278,13 +279,18 @@ def number(value: int, language: str) -> str:
 
 def amount(amount_minor: int, currency: str, language: str) -> str:
     """``1,250,000 XOF``, ``12.50 EUR``; in French ``1 250 000 XOF``, ``12,50 EUR``."""
+    return f"{major_units(amount_minor, currency, language)} {currency}"
+
+
+def major_units(amount_minor: int, currency: str, language: str) -> str:
+    """The amount in the currency's major unit without its code: ``12.50`` / ``12,50`` for 1250 EUR."""
     places = money.CURRENCY_EXPONENTS.get(currency, 0)
     sign = "-" if amount_minor < 0 else ""
     whole, fraction = divmod(abs(amount_minor), 10**places)
     text = number(whole, language)
     if places:
         text += _DECIMAL[language] + str(fraction).rjust(places, "0")
-    return f"{sign}{text} {currency}"
+    return sign + text
 
 
 def day(value: date, language: str) -> str:
@@ -325,6 +331,9 @@ class Formatter:
 
     def amount(self, amount_minor: int, currency: str) -> str:
         return amount(amount_minor, currency, self.language)
+
+    def major_units(self, amount_minor: int, currency: str) -> str:
+        return major_units(amount_minor, currency, self.language)
 
     def day(self, value: date) -> str:
         return day(value, self.language)
