@@ -196,14 +196,16 @@ async def test_a_tampered_or_foreign_cookie_is_no_session(
     client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
     secret = await make_key(sessions, Scope.admin)
+    # A sign-in form's cookie is signed with the same secret, under another salt.
+    form_cookie = _set_cookies(await client.get(f"{DASHBOARD}/login"))[auth.LOGIN_COOKIE][auth.LOGIN_COOKIE].value
     await sign_in(client, secret)
     genuine = client.cookies.get(auth.SESSION_COOKIE, path=DASHBOARD)
     assert genuine is not None
     key_id = await _key_id(sessions, secret)
-    foreign = URLSafeTimedSerializer("another secret" * 3, salt="sika.dashboard.session").dumps(
+    foreign = URLSafeTimedSerializer("another secret" * 3, salt=auth.SESSION_SALT).dumps(
         {"k": key_id, "c": "token"}
     )
-    for value in (genuine[:-2] + ("AA" if not genuine.endswith("AA") else "BB"), foreign):
+    for value in (genuine[:-2] + ("AA" if not genuine.endswith("AA") else "BB"), foreign, form_cookie):
         client.cookies.clear()
         client.cookies.set(auth.SESSION_COOKIE, value, path=DASHBOARD)
         response = await client.get(f"{DASHBOARD}/alerts")
@@ -224,7 +226,7 @@ async def test_a_session_expires_after_its_max_age(
                 return int(time.time()) - seconds_ago
 
         serializer = URLSafeTimedSerializer(
-            settings.DASHBOARD_SESSION_SECRET.get_secret_value(), salt="sika.dashboard.session", signer=Backdated
+            settings.DASHBOARD_SESSION_SECRET.get_secret_value(), salt=auth.SESSION_SALT, signer=Backdated
         )
         return serializer.dumps({"k": key_id, "c": "token"})
 

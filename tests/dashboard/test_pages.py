@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -261,3 +262,12 @@ async def test_pages_have_the_security_headers_and_no_inline_code(operator: http
     assert css.status_code == 200
     assert css.headers["content-type"].startswith("text/css")
     assert ".bar-collections" in css.text
+
+
+async def test_the_pages_transactions_refuse_to_write(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The guard every page reads under: a write slipped into a page would fail, not land."""
+    with pytest.raises(sa.exc.DBAPIError, match="read-only transaction"):
+        async with db.read_only_transaction(sessions) as session:
+            await session.execute(sa.text("DELETE FROM alerts"))
+    async with db.read_only_transaction(sessions) as session:
+        assert await session.scalar(sa.text("SELECT current_setting('transaction_read_only')")) == "on"

@@ -33,6 +33,9 @@ LOGIN_COOKIE = "sika_dashboard_login"
 LOGIN_FORM_MAX_AGE_SECONDS = 3600
 """How long a sign-in form stays valid once shown."""
 CSRF_FIELD = "csrf_token"
+SESSION_SALT = "sika.dashboard.session"
+LOGIN_FORM_SALT = "sika.dashboard.login-form"
+"""Each kind of signed value has its own salt, so one can never pass for the other."""
 OPERATOR_SCOPES = frozenset({auth_scopes.Scope.admin.value, auth_scopes.Scope.support.value})
 """A key needs one of these to sign in."""
 _TOKEN_BYTES = 32
@@ -77,8 +80,8 @@ def may_sign_in(scopes: frozenset[str]) -> bool:
 class Signer:
     def __init__(self, secret: SecretStr, *, max_age_seconds: int) -> None:
         self.max_age_seconds = max_age_seconds
-        self._sessions = URLSafeTimedSerializer(secret.get_secret_value(), salt="sika.dashboard.session")
-        self._login_forms = URLSafeTimedSerializer(secret.get_secret_value(), salt="sika.dashboard.login-form")
+        self._sessions = URLSafeTimedSerializer(secret.get_secret_value(), salt=SESSION_SALT)
+        self._login_forms = URLSafeTimedSerializer(secret.get_secret_value(), salt=LOGIN_FORM_SALT)
 
     def issue_session(self, *, key_id: str) -> tuple[str, str]:
         """The cookie value of a new session, and its CSRF token."""

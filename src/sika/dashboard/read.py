@@ -70,6 +70,7 @@ async def overview(session: AsyncSession, *, now: datetime, stuck_after_seconds:
         CheckRow(name=result.name, description=result.description, breach_count=result.breach_count)
         for result in report.results
     )
+    # The overview shows how many, not which: the stuck page lists them.
     stuck = await payments_service.stuck(
         session, created_before=now - timedelta(seconds=stuck_after_seconds), limit=0
     )
