@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.core import clock, db
 from sika.core.config import Settings
@@ -25,6 +27,7 @@ from tests.support.payments import (
     initiated_collection,
     mobile_money,
     payout_body,
+    wallet_state,
 )
 from tests.support.sandbox import eventually, impatient
 
@@ -157,3 +160,39 @@ class TestDisagreements:
         assert (await world.shown("collections", collection_id))["status"] == "failed"
         assert await world.wallet(kofi) == (0, 0)
         assert await alerts_for(world.sessions, collection_id) == [("collection.provider_disagreement", "critical")]
+
+
+class TestBatchIsolation:
+    async def test_one_item_that_cannot_be_checked_does_not_stop_the_others(
+        self,
+        client: httpx.AsyncClient,
+        platform_headers: dict[str, str],
+        kofi: Payer,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+    ) -> None:
+        # A collection taken by a provider whose key was removed from the configuration
+        # since: looking it up raises, and before this was isolated the run stopped there.
+        orphan_id = await initiated_collection(sessions, kofi, amount_minor=AMOUNT)
+        async with db.transaction(sessions) as session:
+            await session.execute(
+                sa.text("UPDATE payments_collections SET provider = 'fedapay' WHERE id = :id"), {"id": orphan_id}
+            )
+        healthy_id = await initiated_collection(sessions, kofi, amount_minor=AMOUNT)
+        without_fedapay = settings.model_copy(
+            update={
+                "FEDAPAY_SECRET_KEY": None,
+                "PROVIDER_ROUTES": {**settings.PROVIDER_ROUTES, "XOF:mobile_money": ["paystack"]},
+            }
+        )
+        async with httpx.AsyncClient() as http:
+            router = registry.build_router(without_fedapay, http)
+            report = await payments_service.reconcile(
+                sessions, providers=router, after_seconds=0, actor=ACTOR, clock=clock.now
+            )
+        assert (report.checked, report.changed, report.unreachable) == (2, 1, 1)
+        healthy = (await client.get(f"/v1/collections/{healthy_id}", headers=platform_headers)).json()
+        orphan = (await client.get(f"/v1/collections/{orphan_id}", headers=platform_headers)).json()
+        assert healthy["status"] == "failed"
+        assert orphan["status"] == "initiated"
+        assert await wallet_state(client, platform_headers, kofi.wallet_id) == (0, 0)

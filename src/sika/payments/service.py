@@ -35,7 +35,7 @@ collection or payout, then ledger accounts (ascending id, by the ledger).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -1234,10 +1234,16 @@ async def reconcile(
         collection_ids = await repository.due_for_check(session, Collection, older_than=older_than, limit=batch_size)
         payout_ids = await repository.due_for_check(session, Payout, older_than=older_than, limit=batch_size)
     outcomes = [
-        await reconcile_collection(sessions, collection_id=collection_id, providers=providers, actor=actor, clock=clock)
+        await _isolated(
+            reconcile_collection(sessions, collection_id=collection_id, providers=providers, actor=actor, clock=clock),
+            what=collection_id,
+        )
         for collection_id in collection_ids
     ] + [
-        await reconcile_payout(sessions, payout_id=payout_id, providers=providers, actor=actor, clock=clock)
+        await _isolated(
+            reconcile_payout(sessions, payout_id=payout_id, providers=providers, actor=actor, clock=clock),
+            what=payout_id,
+        )
         for payout_id in payout_ids
     ]
     return ReconcileReport(
@@ -1245,6 +1251,17 @@ async def reconcile(
         changed=outcomes.count(Applied.changed),
         unreachable=outcomes.count(None),
     )
+
+
+async def _isolated(check: Awaitable[Applied | None], *, what: str) -> Applied | None:
+    """One item's reconciliation, kept from stopping the rest of the batch: an
+    unexpected error (a malformed provider answer, a route removed since) is
+    logged and counted as not reached, and the item is tried again next run."""
+    try:
+        return await check
+    except Exception:
+        log.exception("reconcile.item_failed", item=what)
+        return None
 
 
 async def reconcile_collection(
