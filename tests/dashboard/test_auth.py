@@ -118,9 +118,10 @@ async def test_a_key_that_does_not_authenticate_is_refused(
         secret = await make_key(sessions, Scope.admin, expires_at=clock.now() - timedelta(seconds=1))
     else:
         secret = "not a key"
-    response = await sign_in(client, secret)
+    response = await sign_in(client, secret, next_path="/dashboard/webhooks")
     assert response.status_code == 401
     assert "This API key is not valid, has been revoked or has expired." in pages.text(response.text)
+    assert 'name="next" value="/dashboard/webhooks"' in response.text, "a second try still goes where asked"
     assert auth.SESSION_COOKIE not in _set_cookies(response)
     assert await _audit(sessions, "dashboard.signed_in") == []
 

@@ -273,8 +273,15 @@ async def login_form(request: Request) -> Response:
 
 
 def _login_page(
-    request: Request, *, error: str | None, notice: str | None = None, status_code: int, **values: Any
+    request: Request,
+    *,
+    error: str | None,
+    notice: str | None = None,
+    status_code: int,
+    next_path: str | None = None,
+    **values: Any,
 ) -> HTMLResponse:
+    """The sign-in form with a fresh token; ``next_path`` is where a refused attempt was headed."""
     cookie, token = _dashboard(request).signer.issue_login_form()
     response = _render(
         request,
@@ -286,7 +293,7 @@ def _login_page(
         error_values=values,
         notice=notice,
         login_token=token,
-        next_path=_safe_next(request, request.query_params.get("next")) or "",
+        next_path=_safe_next(request, next_path or request.query_params.get("next")) or "",
     )
     _set_cookie(request, response, auth.LOGIN_COOKIE, cookie, max_age=auth.LOGIN_FORM_MAX_AGE_SECONDS)
     return response
@@ -296,22 +303,27 @@ def _login_page(
 async def login(request: Request) -> Response:
     dashboard = _dashboard(request)
     form = await request.form()
+    target = _safe_next(request, _field(form, "next"))
     if not dashboard.signer.login_form_matches(request.cookies.get(auth.LOGIN_COOKIE), _field(form, auth.CSRF_FIELD)):
-        return _login_page(request, error="login.refused_form", status_code=403)
+        return _login_page(request, error="login.refused_form", status_code=403, next_path=target)
     try:
         await dashboard.limiter.hit_address(_client_address(request))
     except errors.RateLimited:
-        return _login_page(request, error="login.rate_limited", status_code=429)
+        return _login_page(request, error="login.rate_limited", status_code=429, next_path=target)
     secret = (_field(form, "api_key") or "").strip()
     async with db.transaction(dashboard.sessions) as session:
         try:
             key = await auth_service.authenticate(session, secret=secret, now=clock.now())
         except errors.NotAuthenticated:
-            return _login_page(request, error="login.refused_key", status_code=401)
+            return _login_page(request, error="login.refused_key", status_code=401, next_path=target)
         scopes = frozenset(key.scopes)
         if not auth.may_sign_in(scopes):
             return _login_page(
-                request, error="login.refused_scope", status_code=403, scopes=", ".join(sorted(scopes))
+                request,
+                error="login.refused_scope",
+                status_code=403,
+                next_path=target,
+                scopes=", ".join(sorted(scopes)),
             )
         key_id = key.id
         await audit_service.record(
@@ -322,8 +334,7 @@ async def login(request: Request) -> Response:
             entity_id=key_id,
         )
     cookie, _ = dashboard.signer.issue_session(key_id=key_id)
-    target = _safe_next(request, _field(form, "next")) or f"{_base(request)}/"
-    response = RedirectResponse(target, status_code=303)
+    response = RedirectResponse(target or f"{_base(request)}/", status_code=303)
     _set_cookie(request, response, auth.SESSION_COOKIE, cookie, max_age=dashboard.signer.max_age_seconds)
     _delete_cookie(request, response, auth.LOGIN_COOKIE)
     return response
