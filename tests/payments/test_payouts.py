@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from sika.ledger import service as ledger_service
 from sika.payments import service as payments_service
+from tests.support.ledger import snapshot
 from tests.support.parties import party_headers
 from tests.support.payments import (
     Payer,
@@ -18,6 +21,7 @@ from tests.support.payments import (
     deliver,
     payout_body,
 )
+from tests.support.tasks import nothing_left_running  # noqa: F401 (closes the grouped path's connections)
 
 FUNDS = 10_000
 AMOUNT = 4_000
@@ -63,6 +67,43 @@ class TestPayouts:
         assert await clearing_posted(world) == AMOUNT
         hold = (await world.client.get(f"/v1/holds/{payout['hold_id']}", headers=world.platform)).json()
         assert (hold["status"], hold["captured_minor"]) == ("captured", AMOUNT)
+        await assert_ledger_clean(world.sessions)
+
+    # The transfers route writes on the grouped path, whose connections that fixture closes.
+    @pytest.mark.usefixtures("nothing_left_running")
+    async def test_the_raw_ledger_api_can_read_the_clearing_account_but_not_move_or_close_it(
+        self, world: World, kofi: Payer
+    ) -> None:
+        await funded_payout(world, kofi)
+        await world.deliver(1)
+        await world.run_jobs()
+        clearing = payments_service.clearing_account_id("paystack", "XOF")
+        shown = await world.client.get(f"/v1/ledger/accounts/{clearing}", headers=world.platform)
+        assert (shown.status_code, shown.json()["is_managed"]) == (200, True)
+        opened = await world.client.post(
+            "/v1/ledger/accounts", json={"currency": "XOF", "kind": "world"}, headers=world.platform
+        )
+        own = opened.json()["id"]
+        before = await snapshot(world.sessions)
+        for debit, credit in ((clearing, own), (own, clearing)):
+            moved = await world.client.post(
+                "/v1/ledger/transfers",
+                json={
+                    "debit_account_id": debit,
+                    "credit_account_id": credit,
+                    "amount_minor": AMOUNT,
+                    "currency": "XOF",
+                    "code": "raw",
+                },
+                headers=world.platform,
+            )
+            assert moved.status_code == 409, moved.text
+            assert moved.json()["code"] == "account_managed"
+        closed = await world.client.post(f"/v1/ledger/accounts/{clearing}/close", headers=world.platform)
+        assert closed.status_code == 409, closed.text
+        assert closed.json()["code"] == "account_managed"
+        assert await snapshot(world.sessions) == before
+        assert await clearing_posted(world) == AMOUNT
         await assert_ledger_clean(world.sessions)
 
     async def test_a_payout_the_provider_fails_releases_the_hold(self, world: World, kofi: Payer) -> None:

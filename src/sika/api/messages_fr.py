@@ -6,6 +6,7 @@ from __future__ import annotations
 
 DETAILS_FR: dict[str, str] = {
     "account_closed": "Le compte est clôturé et n'accepte plus de virements.",
+    "account_managed": "Le compte est géré par Sika : seule son API propre y déplace de l'argent ou le clôture.",
     "account_has_pending_transfers": "Le compte a des virements en attente : validez-les ou annulez-les d'abord.",
     "account_not_found": "Compte du grand livre introuvable.",
     "alert_not_found": "Alerte introuvable.",

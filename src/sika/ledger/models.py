@@ -73,6 +73,10 @@ class Account(Base):
     pending debits together may never exceed posted credits."""
     credits_must_not_exceed_debits: Mapped[bool] = mapped_column(server_default=sa.false())
     """The mirror rule for debit-normal accounts (money a provider owes us)."""
+    is_managed: Mapped[bool] = mapped_column(server_default=sa.false())
+    """Opened by a domain service (a wallet, its holds, funding, fees, provider
+    clearing): only that domain moves money on it; the raw ledger API may read
+    it but neither move money on it nor close it. Never changes."""
     debits_posted: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
     credits_posted: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
     debits_pending: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")

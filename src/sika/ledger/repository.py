@@ -41,6 +41,9 @@ class TransferRequest:
     request_id: str | None
     id_generated: bool = False
     """The id was generated for this request, so no earlier transfer can have it."""
+    refuse_managed: bool = False
+    """Refuse the transfer if either account is managed by a domain service
+    (the raw ledger API's transfers)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ _APPLY_ARGUMENTS = (
     ("atomic", "boolean"),
     ("check_existing", "boolean"),
     ("lock_retries", "integer"),
+    ("refuse_managed", "boolean[]"),
 )
 
 
@@ -138,6 +142,7 @@ def apply_parameters(
         "atomic": atomic,
         "check_existing": check_existing,
         "lock_retries": lock_retries,
+        "refuse_managed": _or_null([True if r.refuse_managed else None for r in requests]),
     }
 
 

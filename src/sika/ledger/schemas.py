@@ -37,6 +37,8 @@ class AccountOut(BaseModel):
     owner_id: str | None
     debits_must_not_exceed_credits: bool
     credits_must_not_exceed_debits: bool
+    is_managed: bool
+    """Opened by a Sika domain: readable here, but only its domain's API moves money on it."""
     debits_posted: int
     credits_posted: int
     debits_pending: int

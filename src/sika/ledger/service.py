@@ -24,7 +24,7 @@ Words (docs/glossary.md): a *pending transfer* reserves funds; it is
 Errors, each with its stable ``code``::
 
     AccountNotFound, TransferNotFound, PendingTransferNotFound      (404)
-    InsufficientFunds, ExceedsDebits, AccountClosed, TransferExists,
+    InsufficientFunds, ExceedsDebits, AccountClosed, AccountManaged, TransferExists,
     TransferNotPending, PendingTransferAlreadyResolved,
     PendingTransferExpired, PendingTransferNotExpired,
     AccountHasPendingTransfers, TransferInFlight                     (409)
@@ -33,6 +33,12 @@ Errors, each with its stable ``code``::
     LedgerBusy                                                       (503)
 
 A refused transfer writes nothing: balances and transfers stay as they were.
+
+*Managed* accounts are those a domain service opened (``managed=True``:
+wallets and their holds, funding, fees, provider clearing). The raw ledger
+API passes ``allow_managed=False`` to the writes it exposes, which then
+refuse to move money on them or to close them (``AccountManaged``); the
+domains call the same functions with the default and are unaffected.
 """
 
 from __future__ import annotations
@@ -107,6 +113,16 @@ class AccountClosed(errors.Conflict):
     """The account is closed and takes no new transfers."""
 
     code = "account_closed"
+
+
+class AccountManaged(errors.Conflict):
+    """The account is managed by Sika: only its own API moves money on it or closes it."""
+
+    # 409, not 403: the caller's key is allowed to use the ledger, and no
+    # other key may do this through the raw API either. It is the account's
+    # state (a wallet, a hold, a fee or clearing account, whose rules live in
+    # their domain) that refuses the write, as a closed account does.
+    code = "account_managed"
 
 
 class AccountHasPendingTransfers(errors.Conflict):
@@ -207,6 +223,7 @@ ERRORS_BY_CODE: dict[str, type[errors.SikaError]] = {
         InsufficientFunds,
         ExceedsDebits,
         AccountClosed,
+        AccountManaged,
         TransferExists,
         TransferNotPending,
         PendingTransferAlreadyResolved,
@@ -392,8 +409,10 @@ def transfer_request(
     metadata: dict[str, Any] | None,
     journal_id: str | None,
     actor: Actor,
+    allow_managed: bool = True,
 ) -> repository.TransferRequest:
-    """A validated new transfer (posted or pending); raises on what needs no database to refuse."""
+    """A validated new transfer (posted or pending); raises on what needs no database to refuse.
+    Without ``allow_managed``, the database refuses it on a managed account."""
     money.check_currency(currency)
     return repository.TransferRequest(
         id=check_transfer_id(transfer_id) if transfer_id is not None else ids.new_id("xfr"),
@@ -410,6 +429,7 @@ def transfer_request(
         journal_id=journal_id,
         actor_id=actor.id,
         request_id=actor.request_id,
+        refuse_managed=not allow_managed,
     )
 
 
@@ -422,6 +442,7 @@ def resolution_request(
     code: str | None,
     metadata: dict[str, Any] | None,
     actor: Actor,
+    allow_managed: bool = True,
 ) -> repository.TransferRequest:
     assert kind in RESOLUTION_KINDS
     return repository.TransferRequest(
@@ -439,6 +460,7 @@ def resolution_request(
         journal_id=None,
         actor_id=actor.id,
         request_id=actor.request_id,
+        refuse_managed=not allow_managed,
     )
 
 
@@ -506,13 +528,15 @@ async def create_account(
     debits_must_not_exceed_credits: bool = False,
     credits_must_not_exceed_debits: bool = False,
     account_id: str | None = None,
+    managed: bool = False,
     now: datetime,
     actor: Actor,
 ) -> Account:
     """Open an account with zero totals.
 
     ``debits_must_not_exceed_credits`` is overdraft protection (a wallet);
-    ``credits_must_not_exceed_debits`` its mirror; at most one of them."""
+    ``credits_must_not_exceed_debits`` its mirror; at most one of them.
+    ``managed``: a domain service opens it and alone moves money on it."""
     _check_account(
         currency=currency,
         kind=kind,
@@ -533,6 +557,7 @@ async def create_account(
         owner_id=owner_id,
         debits_must_not_exceed_credits=debits_must_not_exceed_credits,
         credits_must_not_exceed_debits=credits_must_not_exceed_debits,
+        is_managed=managed,
         debits_posted=0,
         credits_posted=0,
         debits_pending=0,
@@ -549,7 +574,13 @@ async def create_account(
         action="ledger.account_created",
         entity_type="ledger_account",
         entity_id=account.id,
-        data={"currency": currency, "kind": kind, "owner_type": owner_type, "owner_id": owner_id},
+        data={
+            "currency": currency,
+            "kind": kind,
+            "owner_type": owner_type,
+            "owner_id": owner_id,
+            "managed": managed,
+        },
     )
     return account
 
@@ -562,6 +593,7 @@ async def ensure_account(
     kind: str,
     debits_must_not_exceed_credits: bool = False,
     credits_must_not_exceed_debits: bool = False,
+    managed: bool = False,
     now: datetime,
     actor: Actor,
 ) -> Account:
@@ -586,18 +618,27 @@ async def ensure_account(
             "kind": kind,
             "debits_must_not_exceed_credits": debits_must_not_exceed_credits,
             "credits_must_not_exceed_debits": credits_must_not_exceed_debits,
+            "is_managed": managed,
             "created_at": now,
             "updated_at": now,
         },
     )
     account = await get_account(session, account_id=account_id)
-    expected = (currency, kind, None, debits_must_not_exceed_credits, credits_must_not_exceed_debits)
+    expected = (
+        currency,
+        kind,
+        None,
+        debits_must_not_exceed_credits,
+        credits_must_not_exceed_debits,
+        managed,
+    )
     found = (
         account.currency,
         account.kind,
         account.owner_type,
         account.debits_must_not_exceed_credits,
         account.credits_must_not_exceed_debits,
+        account.is_managed,
     )
     if found != expected:
         raise InvalidAccount(f"Account {account_id} exists with other attributes.")
@@ -608,7 +649,13 @@ async def ensure_account(
             action="ledger.account_created",
             entity_type="ledger_account",
             entity_id=account.id,
-            data={"currency": currency, "kind": kind, "owner_type": None, "owner_id": None},
+            data={
+                "currency": currency,
+                "kind": kind,
+                "owner_type": None,
+                "owner_id": None,
+                "managed": managed,
+            },
         )
     return account
 
@@ -642,13 +689,21 @@ async def list_accounts(
 
 
 async def close_account(
-    session: AsyncSession, *, account_id: str, now: datetime, actor: Actor
+    session: AsyncSession,
+    *,
+    account_id: str,
+    allow_managed: bool = True,
+    now: datetime,
+    actor: Actor,
 ) -> Account:
-    """Close the account for good; refused while it has open pending transfers.
-    Closing a closed account changes nothing."""
+    """Close the account for good; refused while it has open pending transfers,
+    and without ``allow_managed`` on a managed account. Closing a closed
+    account changes nothing."""
     account = await repository.get_account_for_update(session, account_id)
     if account is None:
         raise AccountNotFound(f"No ledger account {account_id}.")
+    if account.is_managed and not allow_managed:
+        raise AccountManaged(f"Account {account_id} is managed by Sika: only its own API closes it.")
     if account.closed_at is not None:
         return account
     if account.debits_pending or account.credits_pending:
@@ -719,6 +774,7 @@ async def create_journal_entry(
     *,
     legs: Sequence[Leg],
     journal_id: str | None = None,
+    allow_managed: bool = True,
     now: datetime,
     actor: Actor,
 ) -> JournalEntry:
@@ -744,6 +800,7 @@ async def create_journal_entry(
                     metadata=leg.metadata,
                     journal_id=entry_id,
                     actor=actor,
+                    allow_managed=allow_managed,
                 )
             )
         except errors.SikaError as exc:
@@ -764,6 +821,7 @@ async def post_pending(
     amount_minor: int | None = None,
     transfer_id: str | None = None,
     metadata: dict[str, Any] | None = None,
+    allow_managed: bool = True,
     now: datetime,
     actor: Actor,
 ) -> TransferRecord:
@@ -776,6 +834,7 @@ async def post_pending(
         amount_minor=amount_minor,
         transfer_id=transfer_id,
         metadata=metadata,
+        allow_managed=allow_managed,
         now=now,
         actor=actor,
     )
@@ -787,6 +846,7 @@ async def void_pending(
     pending_id: str,
     transfer_id: str | None = None,
     metadata: dict[str, Any] | None = None,
+    allow_managed: bool = True,
     now: datetime,
     actor: Actor,
 ) -> TransferRecord:
@@ -798,6 +858,7 @@ async def void_pending(
         amount_minor=None,
         transfer_id=transfer_id,
         metadata=metadata,
+        allow_managed=allow_managed,
         now=now,
         actor=actor,
     )
@@ -811,6 +872,7 @@ async def _resolve(
     amount_minor: int | None,
     transfer_id: str | None,
     metadata: dict[str, Any] | None,
+    allow_managed: bool,
     now: datetime,
     actor: Actor,
 ) -> TransferRecord:
@@ -822,6 +884,7 @@ async def _resolve(
         code=None,
         metadata=metadata,
         actor=actor,
+        allow_managed=allow_managed,
     )
     (row,) = await _apply(session, [request], now=now, atomic=True)
     return record_of(row)
@@ -975,6 +1038,7 @@ async def submit_transfer(
     timeout_seconds: int | None = None,
     transfer_id: str | None = None,
     metadata: dict[str, Any] | None = None,
+    allow_managed: bool = True,
     now: datetime,
     actor: Actor,
 ) -> TransferRecord:
@@ -993,6 +1057,7 @@ async def submit_transfer(
         metadata=metadata,
         journal_id=None,
         actor=actor,
+        allow_managed=allow_managed,
     )
     try:
         row = await batcher.for_engine(engine).submit(request, now=now)

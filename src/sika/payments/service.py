@@ -286,6 +286,7 @@ async def _clearing_account(
         account_id=clearing_account_id(provider, currency),
         currency=currency,
         kind=CLEARING_ACCOUNT_KIND,
+        managed=True,
         now=now,
         actor=actor,
     )

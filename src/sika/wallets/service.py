@@ -216,6 +216,7 @@ async def open_wallet(
             owner_type="party",
             owner_id=party.id,
             debits_must_not_exceed_credits=True,
+            managed=True,
             now=now,
             actor=actor,
         )
@@ -259,6 +260,7 @@ async def top_up(
         account_id=funding_account_id(wallet.currency),
         currency=wallet.currency,
         kind=FUNDING_ACCOUNT_KIND,
+        managed=True,
         now=now,
         actor=actor,
     )
@@ -400,6 +402,7 @@ async def capture_hold(
             currency=wallet.currency,
             kind=FEE_ACCOUNT_KIND,
             debits_must_not_exceed_credits=True,
+            managed=True,
             now=now,
             actor=actor,
         )

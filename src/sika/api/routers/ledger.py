@@ -1,6 +1,12 @@
 """The ledger over HTTP: accounts, transfers, journal entries, pending
 transfers posted or voided, balances. Writes need ``platform``; reads
-``platform``, ``support`` or ``read``."""
+``platform``, ``support`` or ``read``.
+
+Accounts a domain opened (wallets and their holds, funding, fees, provider
+clearing: ``is_managed``) can be read here, but every write below refuses to
+move money on them or to close them (409 ``account_managed``): their money
+moves only through their domain's API, which enforces its rules (a suspended
+party, a hold captured or released, a payout's hold)."""
 
 from __future__ import annotations
 
@@ -76,7 +82,7 @@ async def get_account(account_id: str, session: Session, actor: Reader) -> schem
 @router.post("/accounts/{account_id}/close", response_model=schemas.AccountOut)
 async def close_account(account_id: str, session: Session, actor: Writer) -> schemas.AccountOut:
     account = await ledger_service.close_account(
-        session, account_id=account_id, now=clock.now(), actor=actor
+        session, account_id=account_id, allow_managed=False, now=clock.now(), actor=actor
     )
     return schemas.AccountOut.model_validate(account)
 
@@ -148,6 +154,7 @@ async def create_transfer(
             else None
         ),
         metadata=body.metadata,
+        allow_managed=False,
         now=clock.now(),
         actor=actor,
     )
@@ -178,6 +185,7 @@ async def create_journal_entry(
             for leg in body.transfers
         ],
         journal_id=body.id,
+        allow_managed=False,
         now=clock.now(),
         actor=actor,
     )
@@ -202,6 +210,7 @@ async def post_pending(
         amount_minor=body.amount_minor,
         transfer_id=body.id,
         metadata=body.metadata,
+        allow_managed=False,
         now=clock.now(),
         actor=actor,
     )
@@ -217,6 +226,7 @@ async def void_pending(
         pending_id=transfer_id,
         transfer_id=body.id,
         metadata=body.metadata,
+        allow_managed=False,
         now=clock.now(),
         actor=actor,
     )

@@ -14,7 +14,8 @@ from sqlalchemy.dialects import postgresql
 
 # Transfers are history: the database itself refuses to rewrite them. An
 # account is closed, never deleted, and once closed its totals never move;
-# its id and currency never change (transfers are bound to them).
+# its id and currency never change (transfers are bound to them), nor does
+# whether a domain service manages it (the raw API's refusals rest on that).
 GUARDS = r"""
 CREATE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -32,8 +33,8 @@ CREATE TRIGGER ledger_accounts_no_truncate BEFORE TRUNCATE ON ledger_accounts
 
 CREATE FUNCTION ledger_accounts_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.id <> OLD.id OR NEW.currency <> OLD.currency THEN
-        RAISE EXCEPTION 'ledger account %: id and currency never change', OLD.id
+    IF NEW.id <> OLD.id OR NEW.currency <> OLD.currency OR NEW.is_managed <> OLD.is_managed THEN
+        RAISE EXCEPTION 'ledger account %: id, currency and is_managed never change', OLD.id
             USING ERRCODE = 'integrity_constraint_violation';
     END IF;
     IF OLD.closed_at IS NOT NULL AND (
@@ -48,7 +49,8 @@ BEGIN
 END $$;
 -- The WHEN clause keeps the common update (totals of an open account) free of a function call.
 CREATE TRIGGER ledger_accounts_guard BEFORE UPDATE ON ledger_accounts FOR EACH ROW
-    WHEN (OLD.closed_at IS NOT NULL OR NEW.id <> OLD.id OR NEW.currency <> OLD.currency)
+    WHEN (OLD.closed_at IS NOT NULL OR NEW.id <> OLD.id OR NEW.currency <> OLD.currency
+          OR NEW.is_managed <> OLD.is_managed)
     EXECUTE FUNCTION ledger_accounts_guard();
 
 -- Checked at commit: a resolution must match the pending transfer it resolves
@@ -93,6 +95,8 @@ CREATE CONSTRAINT TRIGGER ledger_transfers_resolution_matches AFTER INSERT ON le
 #      arrays, so it sees the effect of the ones before it; a refusal
 #      records its reason and leaves the totals as they were (with
 #      p_atomic, the first refusal stops the group and nothing is written);
+#      a transfer flagged in p_refuse_managed (the raw ledger API's) is
+#      refused if either account is managed by a domain service;
 #   5. the accepted transfers are inserted in one statement, each touched
 #      account is updated once, and each transfer gets its audit row.
 # Error codes returned are the domain errors' codes in sika.ledger.service.
@@ -101,7 +105,7 @@ CREATE FUNCTION ledger_apply_transfers(
     p_ids text[], p_kinds text[], p_debit text[], p_credit text[], p_amount bigint[],
     p_currency text[], p_code text[], p_pending text[], p_timeout integer[], p_metadata jsonb[],
     p_journal text[], p_actor text[], p_request text[], p_now timestamptz, p_atomic boolean,
-    p_check_existing boolean, p_lock_retries integer
+    p_check_existing boolean, p_lock_retries integer, p_refuse_managed boolean[]
 ) RETURNS TABLE (
     r_idx integer, r_error text, r_detail text, r_replayed boolean, r_id text, r_kind text,
     r_debit text, r_credit text, r_amount bigint, r_currency text, r_code text, r_pending text,
@@ -141,6 +145,7 @@ DECLARE
     a_dflag boolean[];
     a_cflag boolean[];
     a_closed boolean[];
+    a_managed boolean[];
     a_dp bigint[];
     a_cp bigint[];
     a_dpe bigint[];
@@ -223,19 +228,19 @@ BEGIN
     -- subtransaction, which only a call inside a longer transaction needs.
     IF p_lock_retries = 0 THEN
         SELECT array_agg(l.id), array_agg(l.currency), array_agg(l.debits_must_not_exceed_credits),
-               array_agg(l.credits_must_not_exceed_debits), array_agg(l.closed_at IS NOT NULL),
+               array_agg(l.credits_must_not_exceed_debits), array_agg(l.closed_at IS NOT NULL), array_agg(l.is_managed),
                array_agg(l.debits_posted), array_agg(l.credits_posted),
                array_agg(l.debits_pending), array_agg(l.credits_pending)
-          INTO acc, a_cur, a_dflag, a_cflag, a_closed, a_dp, a_cp, a_dpe, a_cpe
+          INTO acc, a_cur, a_dflag, a_cflag, a_closed, a_managed, a_dp, a_cp, a_dpe, a_cpe
           FROM (SELECT * FROM ledger_accounts WHERE id = ANY(deb || cred) ORDER BY id FOR NO KEY UPDATE) l;
     ELSE
         LOOP
             BEGIN
                 SELECT array_agg(l.id), array_agg(l.currency), array_agg(l.debits_must_not_exceed_credits),
-                       array_agg(l.credits_must_not_exceed_debits), array_agg(l.closed_at IS NOT NULL),
+                       array_agg(l.credits_must_not_exceed_debits), array_agg(l.closed_at IS NOT NULL), array_agg(l.is_managed),
                        array_agg(l.debits_posted), array_agg(l.credits_posted),
                        array_agg(l.debits_pending), array_agg(l.credits_pending)
-                  INTO acc, a_cur, a_dflag, a_cflag, a_closed, a_dp, a_cp, a_dpe, a_cpe
+                  INTO acc, a_cur, a_dflag, a_cflag, a_closed, a_managed, a_dp, a_cp, a_dpe, a_cpe
                   FROM (SELECT * FROM ledger_accounts WHERE id = ANY(deb || cred) ORDER BY id FOR NO KEY UPDATE) l;
                 EXIT;
             EXCEPTION WHEN deadlock_detected THEN
@@ -275,6 +280,7 @@ BEGIN
         a := amt[i];
         IF k = 'posted' AND a > 0 AND d IS NOT NULL AND c IS NOT NULL AND d <> c
            AND a_cur[d] = cur[i] AND a_cur[c] = cur[i] AND NOT a_closed[d] AND NOT a_closed[c]
+           AND (p_refuse_managed[i] IS NOT TRUE OR NOT (a_managed[d] OR a_managed[c]))
            AND a_dp[d] <= max_bigint - a AND a_cp[c] <= max_bigint - a
            AND (NOT a_dflag[d] OR (a <= a_cp[d] AND a_dp[d] <= a_cp[d] - a AND a_dpe[d] <= a_cp[d] - a - a_dp[d]))
            AND (NOT a_cflag[c] OR (a <= a_dp[c] AND a_cp[c] <= a_dp[c] - a AND a_cpe[c] <= a_dp[c] - a - a_cp[c]))
@@ -288,6 +294,10 @@ BEGIN
             ELSIF pend_kind[i] <> 'pending' THEN
                 err[i] := 'transfer_not_pending';
                 det[i] := format('Transfer %s is not a pending transfer.', p_pending[i]);
+            ELSIF p_refuse_managed[i] AND (a_managed[d] OR a_managed[c]) THEN
+                err[i] := 'account_managed';
+                det[i] := format('Account %s is managed by Sika: only its own API moves money on it.',
+                                 CASE WHEN a_managed[d] THEN deb[i] ELSE cred[i] END);
             ELSIF p_pending[i] = ANY(resolved_before) OR p_pending[i] = ANY(resolved_here) THEN
                 err[i] := 'pending_transfer_already_resolved';
                 det[i] := format('Pending transfer %s was already posted, voided or expired.', p_pending[i]);
@@ -334,6 +344,10 @@ BEGIN
             ELSIF c IS NULL THEN
                 err[i] := 'account_not_found';
                 det[i] := format('No ledger account %s.', cred[i]);
+            ELSIF p_refuse_managed[i] AND (a_managed[d] OR a_managed[c]) THEN
+                err[i] := 'account_managed';
+                det[i] := format('Account %s is managed by Sika: only its own API moves money on it.',
+                                 CASE WHEN a_managed[d] THEN deb[i] ELSE cred[i] END);
             ELSIF a_cur[d] <> cur[i] OR a_cur[c] <> cur[i] THEN
                 err[i] := 'currency_mismatch';
                 det[i] := format('Transfer in %s between accounts in %s and %s.', cur[i], a_cur[d], a_cur[c]);
@@ -431,7 +445,8 @@ END $$;
 
 DROP_FUNCTIONS_AND_GUARDS = """
 DROP FUNCTION ledger_apply_transfers(text[], text[], text[], text[], bigint[], text[], text[], text[], integer[],
-                                     jsonb[], text[], text[], text[], timestamptz, boolean, boolean, integer);
+                                     jsonb[], text[], text[], text[], timestamptz, boolean, boolean, integer,
+                                     boolean[]);
 DROP TRIGGER ledger_transfers_resolution_matches ON ledger_transfers;
 DROP FUNCTION ledger_transfers_check_resolution();
 DROP TRIGGER ledger_accounts_guard ON ledger_accounts;
@@ -461,6 +476,7 @@ def upgrade() -> None:
     sa.Column('owner_id', sa.String(length=64), nullable=True),
     sa.Column('debits_must_not_exceed_credits', sa.Boolean(), server_default=sa.text('false'), nullable=False),
     sa.Column('credits_must_not_exceed_debits', sa.Boolean(), server_default=sa.text('false'), nullable=False),
+    sa.Column('is_managed', sa.Boolean(), server_default=sa.text('false'), nullable=False),
     sa.Column('debits_posted', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('credits_posted', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('debits_pending', sa.BigInteger(), server_default='0', nullable=False),
