@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
+from typing import Protocol
 
 from sika.core import errors
 
@@ -37,3 +39,14 @@ def decode_int_cursor(cursor: str | None) -> int | None:
     if not raw.isdigit():
         raise InvalidCursor()
     return int(raw)
+
+
+class Sequenced(Protocol):
+    @property
+    def seq(self) -> int: ...
+
+
+def next_cursor(rows: Sequence[Sequenced], limit: int) -> str | None:
+    """The cursor after a newest-first page: none when the page was not full,
+    since a short page is the last one."""
+    return encode_cursor(rows[-1].seq) if rows and len(rows) == limit else None

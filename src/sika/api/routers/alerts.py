@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from sika.alerts import schemas
 from sika.alerts import service as alerts_service
 from sika.api.deps import Session, authorize
-from sika.api.pagination import MAX_LIMIT, decode_int_cursor, encode_cursor
+from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
 from sika.auth.scopes import Scope
 from sika.core import clock
@@ -29,8 +29,9 @@ async def list_alerts(
     alerts = await alerts_service.list_alerts(
         session, kind=kind, is_open=is_open, after_seq=decode_int_cursor(cursor), limit=limit
     )
-    next_cursor = encode_cursor(alerts[-1].seq) if len(alerts) == limit else None
-    return schemas.AlertPage(data=[schemas.AlertOut.model_validate(a) for a in alerts], next_cursor=next_cursor)
+    return schemas.AlertPage(
+        data=[schemas.AlertOut.model_validate(a) for a in alerts], next_cursor=next_cursor(alerts, limit)
+    )
 
 
 @router.post("/{alert_id}/acknowledge", response_model=schemas.AlertOut)

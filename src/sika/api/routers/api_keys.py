@@ -30,9 +30,7 @@ async def create_api_key(body: schemas.ApiKeyCreate, session: Session, actor: Ad
 
 
 @router.get("", response_model=list[schemas.ApiKeyOut])
-async def list_api_keys(
-    session: Session, actor: Admin, include_revoked: bool = False
-) -> list[schemas.ApiKeyOut]:
+async def list_api_keys(session: Session, actor: Admin, include_revoked: bool = False) -> list[schemas.ApiKeyOut]:
     keys = await auth_service.list_keys(session, include_revoked=include_revoked)
     return [schemas.ApiKeyOut.model_validate(key) for key in keys]
 

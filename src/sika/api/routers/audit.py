@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from sika.api.deps import Session, authorize
-from sika.api.pagination import MAX_LIMIT, decode_int_cursor, encode_cursor
+from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
 from sika.audit import schemas
 from sika.audit import service as audit_service
@@ -40,7 +40,6 @@ async def list_audit_events(
         after_seq=decode_int_cursor(cursor),
         limit=limit,
     )
-    next_cursor = encode_cursor(events[-1].seq) if len(events) == limit else None
     return schemas.AuditEventPage(
-        data=[schemas.AuditEventOut.model_validate(e) for e in events], next_cursor=next_cursor
+        data=[schemas.AuditEventOut.model_validate(e) for e in events], next_cursor=next_cursor(events, limit)
     )

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from sika.api.deps import CurrentPhases, Session, authorize
-from sika.api.pagination import MAX_LIMIT, decode_int_cursor, encode_cursor
+from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
 from sika.api.providers import collection_router
 from sika.api.unit_of_work import PhasedRoute, UnitOfWorkRoute, claimed_key
 from sika.auth.scopes import Scope
@@ -90,7 +90,7 @@ async def list_collections(
     )
     return schemas.CollectionPage(
         data=[payments_service.collection_out(c) for c in collections],
-        next_cursor=encode_cursor(collections[-1].seq) if len(collections) == limit else None,
+        next_cursor=next_cursor(collections, limit),
     )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from sika.api.deps import Session, authorize
-from sika.api.pagination import MAX_LIMIT, decode_int_cursor, encode_cursor
+from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
 from sika.auth.scopes import Scope
 from sika.core.context import Actor
@@ -34,5 +34,5 @@ async def list_events(
     )
     return schemas.EventPage(
         data=[schemas.EventOut.model_validate(e) for e in events],
-        next_cursor=encode_cursor(events[-1].seq) if len(events) == limit else None,
+        next_cursor=next_cursor(events, limit),
     )

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sika.api.deps import Session, authorize
-from sika.api.pagination import MAX_LIMIT, decode_int_cursor, encode_cursor
+from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
 from sika.api.unit_of_work import IDEMPOTENCY_HEADER, UnitOfWorkRoute
 from sika.auth.scopes import Scope
 from sika.core import clock
@@ -67,9 +67,8 @@ async def list_accounts(
         after_seq=decode_int_cursor(cursor),
         limit=limit,
     )
-    next_cursor = encode_cursor(accounts[-1].seq) if len(accounts) == limit else None
     return schemas.AccountPage(
-        data=[schemas.AccountOut.model_validate(a) for a in accounts], next_cursor=next_cursor
+        data=[schemas.AccountOut.model_validate(a) for a in accounts], next_cursor=next_cursor(accounts, limit)
     )
 
 
@@ -117,9 +116,8 @@ async def list_account_transfers(
         before_seq=decode_int_cursor(cursor),
         limit=limit,
     )
-    next_cursor = encode_cursor(transfers[-1].seq) if len(transfers) == limit else None
     return schemas.TransferPage(
-        data=[schemas.TransferOut.model_validate(t) for t in transfers], next_cursor=next_cursor
+        data=[schemas.TransferOut.model_validate(t) for t in transfers], next_cursor=next_cursor(transfers, limit)
     )
 
 
@@ -148,11 +146,7 @@ async def create_transfer(
         pending=body.pending,
         timeout_seconds=body.timeout_seconds,
         transfer_id=body.id
-        or (
-            ledger_service.transfer_id_for_key(owner=actor.id, key=idempotency_key)
-            if idempotency_key
-            else None
-        ),
+        or (ledger_service.transfer_id_for_key(owner=actor.id, key=idempotency_key) if idempotency_key else None),
         metadata=body.metadata,
         allow_managed=False,
         now=clock.now(),

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from sika.api.deps import CurrentSettings, Session, authorize
-from sika.api.pagination import MAX_LIMIT, decode_int_cursor, encode_cursor
+from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
 from sika.auth.scopes import Scope
 from sika.core import clock
@@ -21,15 +21,11 @@ from sika.parties import service as parties_service
 router = APIRouter(prefix="/parties", tags=["parties"], route_class=UnitOfWorkRoute)
 Platform = Annotated[Actor, Depends(authorize(Scope.platform))]
 Reader = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read))]
-ReaderOrParty = Annotated[
-    Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read, allow_party=True))
-]
+ReaderOrParty = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read, allow_party=True))]
 
 
 @router.post("", status_code=201, response_model=schemas.PartyOut)
-async def create_party(
-    body: schemas.PartyCreate, session: Session, actor: Platform
-) -> schemas.PartyOut:
+async def create_party(body: schemas.PartyCreate, session: Session, actor: Platform) -> schemas.PartyOut:
     party = await parties_service.create_party(session, body=body, actor=actor, now=clock.now())
     return schemas.PartyOut.model_validate(party)
 
@@ -50,9 +46,8 @@ async def list_parties(
         after_seq=decode_int_cursor(cursor),
         limit=limit,
     )
-    next_cursor = encode_cursor(parties[-1].seq) if len(parties) == limit else None
     return schemas.PartyPage(
-        data=[schemas.PartyOut.model_validate(p) for p in parties], next_cursor=next_cursor
+        data=[schemas.PartyOut.model_validate(p) for p in parties], next_cursor=next_cursor(parties, limit)
     )
 
 
@@ -63,12 +58,8 @@ async def get_party(party_id: str, session: Session, actor: ReaderOrParty) -> sc
 
 
 @router.patch("/{party_id}", response_model=schemas.PartyOut)
-async def update_party(
-    party_id: str, body: schemas.PartyUpdate, session: Session, actor: Platform
-) -> schemas.PartyOut:
-    party = await parties_service.update_party(
-        session, party_id=party_id, body=body, actor=actor, now=clock.now()
-    )
+async def update_party(party_id: str, body: schemas.PartyUpdate, session: Session, actor: Platform) -> schemas.PartyOut:
+    party = await parties_service.update_party(session, party_id=party_id, body=body, actor=actor, now=clock.now())
     return schemas.PartyOut.model_validate(party)
 
 

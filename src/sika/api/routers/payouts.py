@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from sika.api.deps import CurrentPhases, CurrentSettings, Session, authorize
-from sika.api.pagination import MAX_LIMIT, decode_int_cursor, encode_cursor
+from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
 from sika.api.providers import collection_router
 from sika.api.unit_of_work import PhasedRoute, UnitOfWorkRoute, claimed_key
 from sika.auth.scopes import Scope
@@ -74,7 +74,7 @@ async def list_payouts(
     )
     return schemas.PayoutPage(
         data=[payments_service.payout_out(p) for p in payouts],
-        next_cursor=encode_cursor(payouts[-1].seq) if len(payouts) == limit else None,
+        next_cursor=next_cursor(payouts, limit),
     )
 
 

@@ -25,9 +25,7 @@ router = APIRouter(tags=["wallets"], route_class=UnitOfWorkRoute)
 Admin = Annotated[Actor, Depends(authorize(Scope.admin))]
 Platform = Annotated[Actor, Depends(authorize(Scope.platform))]
 PlatformOrParty = Annotated[Actor, Depends(authorize(Scope.platform, allow_party=True))]
-ReaderOrParty = Annotated[
-    Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read, allow_party=True))
-]
+ReaderOrParty = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read, allow_party=True))]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
@@ -72,20 +70,14 @@ async def open_wallet(
 
 
 @router.get("/parties/{party_id}/wallets", response_model=list[schemas.WalletOut])
-async def list_party_wallets(
-    party_id: str, session: Session, actor: ReaderOrParty
-) -> list[schemas.WalletOut]:
+async def list_party_wallets(party_id: str, session: Session, actor: ReaderOrParty) -> list[schemas.WalletOut]:
     views = await wallets_service.list_party_wallets(session, party_id=party_id, actor=actor)
     return [wallet_out(view) for view in views]
 
 
 @router.get("/parties/{party_id}/summary", response_model=schemas.PartySummaryOut)
-async def party_summary(
-    party_id: str, session: Session, actor: ReaderOrParty
-) -> schemas.PartySummaryOut:
-    summary = await wallets_service.party_summary(
-        session, party_id=party_id, actor=actor, now=clock.now()
-    )
+async def party_summary(party_id: str, session: Session, actor: ReaderOrParty) -> schemas.PartySummaryOut:
+    summary = await wallets_service.party_summary(session, party_id=party_id, actor=actor, now=clock.now())
     return schemas.PartySummaryOut.model_validate(summary)
 
 
@@ -112,9 +104,7 @@ async def wallet_history(
 
 
 @router.post("/wallets/{wallet_id}/top-ups", status_code=201, response_model=schemas.TopUpOut)
-async def top_up(
-    wallet_id: str, body: schemas.TopUpCreate, session: Session, actor: Admin
-) -> schemas.TopUpOut:
+async def top_up(wallet_id: str, body: schemas.TopUpCreate, session: Session, actor: Admin) -> schemas.TopUpOut:
     done = await wallets_service.top_up(
         session,
         wallet_id=wallet_id,

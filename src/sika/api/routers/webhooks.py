@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from sika.api import problems
 from sika.api.deps import CurrentSettings, Session, authorize, public_rate_limit
-from sika.api.pagination import MAX_LIMIT, decode_int_cursor, encode_cursor
+from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
 from sika.auth.scopes import Scope
 from sika.core import clock
@@ -64,7 +64,7 @@ async def list_webhook_events(
     )
     return schemas.InboundEventPage(
         data=[schemas.InboundEventOut.model_validate(e) for e in events],
-        next_cursor=encode_cursor(events[-1].seq) if len(events) == limit else None,
+        next_cursor=next_cursor(events, limit),
     )
 
 
