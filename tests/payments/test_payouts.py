@@ -19,6 +19,7 @@ from tests.support.payments import (
     assert_ledger_clean,
     count,
     deliver,
+    payer,
     payout_body,
 )
 from tests.support.tasks import nothing_left_running  # noqa: F401 (closes the grouped path's connections)
@@ -170,6 +171,40 @@ class TestPayouts:
         assert payout["status"] == "processing"
         assert await alerts_for(world.sessions, payout["id"]) == [("payout.requires_otp", "warning")]
         assert await world.wallet(kofi) == (FUNDS, AMOUNT)
+        await assert_ledger_clean(world.sessions)
+
+
+class TestThePayoutOwnsItsHold:
+    @pytest.mark.parametrize("action", ["capture", "release"])
+    @pytest.mark.parametrize("credential", ["its party's token", "platform key", "admin key"])
+    async def test_the_holds_api_cannot_resolve_it_and_the_payout_still_completes(
+        self, world: World, kofi: Payer, credential: str, action: str
+    ) -> None:
+        payout = await funded_payout(world, kofi)
+        accomplice = await payer(world.client, world.platform)
+        headers = {
+            "its party's token": await party_headers(world.client, world.platform, kofi.party_id),
+            "platform key": world.platform,
+            "admin key": world.admin,
+        }[credential]
+        body = {"destination_wallet_id": accomplice.wallet_id} if action == "capture" else None
+        ledger_before = await snapshot(world.sessions)
+        before = await world.footprint()
+        response = await world.client.post(f"/v1/holds/{payout['hold_id']}/{action}", json=body, headers=headers)
+        assert (response.status_code, response.json()["code"]) == (409, "hold_owned_by_payout"), response.text
+        assert await snapshot(world.sessions) == ledger_before
+        assert await world.footprint() == before
+        assert await world.wallet(kofi) == (FUNDS, AMOUNT)
+        assert await world.wallet(accomplice) == (0, 0)
+        hold = (await world.client.get(f"/v1/holds/{payout['hold_id']}", headers=world.platform)).json()
+        assert (hold["status"], hold["owner_type"], hold["owner_id"]) == ("open", "payout", payout["id"])
+
+        await world.deliver(1)
+        await world.run_jobs()
+        assert (await world.shown("payouts", payout["id"]))["status"] == "succeeded"
+        assert await world.wallet(kofi) == (FUNDS - AMOUNT, 0)
+        assert await world.wallet(accomplice) == (0, 0)
+        assert await clearing_posted(world) == AMOUNT
         await assert_ledger_clean(world.sessions)
 
 

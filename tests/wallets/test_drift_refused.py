@@ -1,7 +1,8 @@
 """The drift the old health view hunted for cannot be written: direct SQL
 that would give a wallet a negative balance, held money above its balance,
-or held money other than the sum of its open holds is refused by the
-database itself, and the wallet is as it was."""
+or held money other than the sum of its open holds, a hold without its
+owner or an owner changed, is refused by the database itself, and the
+wallet is as it was."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ Sessions = async_sessionmaker[AsyncSession]
 
 PROTECTED = "ck_ledger_accounts_debits_within_credits"
 HOLDS_MISMATCH = "differ from its open holds"
+OWNER_FIXED = "a hold's owner is never changed or deleted"
 
 # Each statement, run around the application, would leave a wallet with 10000
 # of which 3000 is held by one open hold in a state its money cannot explain.
@@ -81,6 +83,30 @@ DRIFT: dict[str, tuple[str, str]] = {
         "wallet_open_holds follows the ledger transfers",
     ),
     "the list emptied": ("TRUNCATE wallet_open_holds", "wallet_open_holds follows the ledger transfers"),
+    "a hold with its held money but no owner": (
+        "WITH hold AS (INSERT INTO ledger_transfers (id, kind, debit_account_id, credit_account_id, amount_minor,"
+        " currency, code) VALUES ('hold_unowned', 'pending', :account, :holds_account, 500, 'XOF', 'hold.placed'))"
+        " UPDATE ledger_accounts SET debits_pending = debits_pending + CASE WHEN id = :account THEN 500 ELSE 0 END,"
+        " credits_pending = credits_pending + CASE WHEN id = :holds_account THEN 500 ELSE 0 END"
+        " WHERE id IN (:account, :holds_account)",
+        "has no owner",
+    ),
+    "a hold handed to another owner": (
+        "UPDATE wallet_holds SET owner_type = 'payout', owner_id = 'po_other' WHERE id = :hold",
+        OWNER_FIXED,
+    ),
+    "a hold's placer rewritten": (
+        "UPDATE wallet_holds SET placed_by_party_id = (SELECT party_id FROM wallets WHERE id = :wallet)"
+        " WHERE id = :hold",
+        OWNER_FIXED,
+    ),
+    "a hold's owner struck off": ("DELETE FROM wallet_holds WHERE id = :hold", OWNER_FIXED),
+    "the owners emptied": ("TRUNCATE wallet_holds", OWNER_FIXED),
+    "an owner for a posted transfer": (
+        "INSERT INTO wallet_holds (id, wallet_id, owner_type, placed_by) SELECT id, :wallet, 'api', 'key:x'"
+        " FROM ledger_transfers WHERE kind = 'posted' LIMIT 1",
+        "not a pending transfer out of wallet",
+    ),
 }
 
 

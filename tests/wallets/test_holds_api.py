@@ -364,7 +364,7 @@ class TestReleaseAndExpiry:
         assert response.status_code == 409
         assert response.json()["code"] == "pending_transfer_expired"
         assert await snapshot(sessions) == before
-        assert await wallet_state(client, platform_headers, funded.wallet_id) == (10000, 2500, 7500)
+        assert await wallet_state(client, platform_headers, funded.wallet_id) == (10000, 0, 10000)
 
 
 def seconds_until(iso_time: str) -> float:

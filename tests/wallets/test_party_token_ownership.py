@@ -19,7 +19,9 @@ from tests.wallets.conftest import Owner, place_hold, top_up, transfer_count, wa
 Sessions = async_sessionmaker[AsyncSession]
 
 # Every route a party token may call, with a request naming a resource of
-# {party}, {wallet} and {hold}. The first test below keeps this table whole.
+# {party}, {wallet} and {hold} (a hold that party placed), and a body where
+# "{other_wallet}" names the other party's wallet. The first test below keeps
+# this table whole.
 PARTY_ROUTES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/v1/parties/{party_id}"): None,
     ("GET", "/v1/parties/{party_id}/wallets"): None,
@@ -29,7 +31,8 @@ PARTY_ROUTES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/v1/wallets/{wallet_id}/holds"): None,
     ("POST", "/v1/wallets/{wallet_id}/holds"): {"amount_minor": 100, "reason": "probe"},
     ("GET", "/v1/holds/{hold_id}"): None,
-    ("POST", "/v1/holds/{hold_id}/capture"): {},
+    ("POST", "/v1/holds/{hold_id}/capture"): {"destination_wallet_id": "{other_wallet}"},
+    ("POST", "/v1/holds/{hold_id}/release"): None,
 }
 EXPECTED_STATUS = {"GET": 200, "POST": 201}
 OWN_TAGS = {"parties", "wallets"}
@@ -48,6 +51,11 @@ def _allows_party(route: RouteContext) -> bool:
 
 def _url(path: str, owner: Owner, hold_id: str) -> str:
     return path.format(party_id=owner.party["id"], wallet_id=owner.wallet_id, hold_id=hold_id)
+
+
+def _body(method: str, path: str, other: Owner) -> dict[str, Any] | None:
+    body = PARTY_ROUTES[(method, path)]
+    return None if body is None else {k: other.wallet_id if v == "{other_wallet}" else v for k, v in body.items()}
 
 
 def test_the_table_names_every_party_and_wallet_route_open_to_party_tokens(app: FastAPI) -> None:
@@ -70,11 +78,11 @@ async def holds(
     buyer: Owner,
     merchant: Owner,
 ) -> dict[str, str]:
-    """An open hold on each party's wallet."""
+    """An open hold on each party's wallet, placed by that party."""
     found = {}
     for owner in (buyer, merchant):
         await top_up(client, admin_headers, owner.wallet_id, 5000)
-        found[owner.party["id"]] = (await place_hold(client, platform_headers, owner.wallet_id, 1000)).json()["id"]
+        found[owner.party["id"]] = (await place_hold(client, owner.headers, owner.wallet_id, 1000)).json()["id"]
     return found
 
 
@@ -93,7 +101,7 @@ async def test_another_partys_resource_is_403_and_nothing_moves(
     response = await client.request(
         method,
         _url(path, merchant, holds[merchant.party["id"]]),
-        json=PARTY_ROUTES[(method, path)],
+        json=_body(method, path, buyer),
         headers=buyer.headers,
     )
     assert response.status_code == 403, response.text
@@ -105,12 +113,12 @@ async def test_another_partys_resource_is_403_and_nothing_moves(
 
 @pytest.mark.parametrize(("method", "path"), list(PARTY_ROUTES))
 async def test_its_own_resource_is_served(
-    client: httpx.AsyncClient, buyer: Owner, holds: dict[str, str], method: str, path: str
+    client: httpx.AsyncClient, buyer: Owner, merchant: Owner, holds: dict[str, str], method: str, path: str
 ) -> None:
     response = await client.request(
-        method, _url(path, buyer, holds[buyer.party["id"]]), json=PARTY_ROUTES[(method, path)], headers=buyer.headers
+        method, _url(path, buyer, holds[buyer.party["id"]]), json=_body(method, path, merchant), headers=buyer.headers
     )
-    expected = 200 if path.endswith("/capture") else EXPECTED_STATUS[method]
+    expected = 200 if path.endswith(("/capture", "/release")) else EXPECTED_STATUS[method]
     assert response.status_code == expected, response.text
 
 
@@ -119,7 +127,6 @@ async def test_its_own_resource_is_served(
     [
         ("POST", "/v1/parties/{party_id}/wallets", {"currency": "EUR"}),
         ("POST", "/v1/wallets/{wallet_id}/top-ups", {"amount_minor": 100}),
-        ("POST", "/v1/holds/{hold_id}/release", None),
     ],
 )
 async def test_routes_closed_to_party_tokens_refuse_even_its_own_resources(

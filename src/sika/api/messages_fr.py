@@ -23,6 +23,16 @@ DETAILS_FR: dict[str, str] = {
     ),
     "exceeds_debits": "Le compte crédité ne peut pas recevoir plus de crédits que ses débits.",
     "hold_not_found": "Réservation introuvable.",
+    "hold_not_placed_by_caller": (
+        "Seul ce qui a placé une réservation la résout : un jeton de partie, celles que sa partie a placées ; "
+        "une clé d'API, celles placées avec une clé d'API."
+    ),
+    "hold_owned_by_api": (
+        "Cette réservation a été placée par l'API des réservations : seul /v1/holds l'encaisse ou la libère."
+    ),
+    "hold_owned_by_payout": (
+        "Cette réservation garantit un décaissement : seul le décaissement lui-même l'encaisse ou la libère."
+    ),
     "http_error": "Requête invalide.",
     "idempotency_key_already_used": (
         "Cette clé d'idempotence a déjà créé un encaissement ou un décaissement (sa réponse enregistrée a expiré)."
@@ -48,6 +58,10 @@ DETAILS_FR: dict[str, str] = {
     "not_authenticated": "Authentification requise : envoyez une clé d'API ou un jeton de partie valide.",
     "not_found": "Ressource introuvable.",
     "not_owned_by_party": "Un jeton de partie ne donne accès qu'aux ressources de sa propre partie.",
+    "party_cannot_set_fee": (
+        "Un jeton de partie ne fixe jamais de frais de plateforme : indiquez un portefeuille de destination "
+        "et omettez platform_fee_minor."
+    ),
     "party_not_found": "Partie introuvable.",
     "party_suspended": "La partie est suspendue : ses portefeuilles ne peuvent pas être débités.",
     "payload_too_large": "Le corps de la requête est trop volumineux.",

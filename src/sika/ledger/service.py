@@ -907,7 +907,16 @@ async def expire_pending(
         ),
         {"now": now, "limit": batch_size},
     )
-    pending_ids = list(due)
+    return await expire_pending_transfers(session, pending_ids=list(due), now=now, actor=actor)
+
+
+async def expire_pending_transfers(
+    session: AsyncSession, *, pending_ids: Sequence[str], now: datetime, actor: Actor
+) -> int:
+    """Expire these pending transfers if their timeout has passed, in the
+    caller's transaction (a domain clearing a wallet's lapsed holds before it
+    takes more of its money); returns how many. Those not yet due, or resolved
+    meanwhile, are skipped."""
     if not pending_ids:
         return 0
     requests = [

@@ -21,6 +21,8 @@ under the row's lock, so the state moves forward only and money moves once:
   reversed. The hold placed in phase 1 is captured to the provider's clearing
   account on success, released on failure; a reversal after capture gives
   the money back with one transfer, a reversal before it releases the hold.
+  The payout owns its hold (``hold_owner``): nothing but this flow may
+  capture or release it, so ``/v1/holds`` cannot take its money elsewhere.
 
 A news item that would move a state backwards (a late or out-of-order
 webhook) changes nothing. One that contradicts a final state (the provider
@@ -729,6 +731,7 @@ async def create_payout(
         reason="payout",
         reference=payout_id,
         expires_in_seconds=None,
+        owner=hold_owner(payout_id),
         actor=actor,
         now=now,
     )
@@ -925,14 +928,18 @@ async def apply_payout_update(
     if target is schemas.PayoutStatus.succeeded:
         await _capture_payout_hold(session, payout, now=now, actor=actor)
     elif target is schemas.PayoutStatus.failed:
-        await wallets_service.release_hold(session, hold_id=payout.hold_id, actor=actor, now=now)
+        await wallets_service.release_hold(
+            session, hold_id=payout.hold_id, owner=hold_owner(payout.id), actor=actor, now=now
+        )
         payout.failure_code = (update.failure_code or "failed")[:100]
         payout.failure_message = _clip(update.failure_message)
     elif target is schemas.PayoutStatus.reversed:
         if current is schemas.PayoutStatus.succeeded:
             payout.reversal_transfer_id = await _give_back(session, payout, now=now, actor=actor)
         else:
-            await wallets_service.release_hold(session, hold_id=payout.hold_id, actor=actor, now=now)
+            await wallets_service.release_hold(
+                session, hold_id=payout.hold_id, owner=hold_owner(payout.id), actor=actor, now=now
+            )
         payout.failure_code = "reversed"
         payout.failure_message = _clip(update.failure_message)
     elif update.status is provider_base.PayoutStatus.requires_otp:
@@ -979,9 +986,15 @@ async def _capture_payout_hold(session: AsyncSession, payout: Payout, *, now: da
         account_id=clearing,
         code="payout.succeeded",
         metadata={"payout_id": payout.id, "provider": payout.provider},
+        owner=hold_owner(payout.id),
         actor=actor,
         now=now,
     )
+
+
+def hold_owner(payout_id: str) -> wallets_service.HoldOwner:
+    """The identity a payout's flow resolves its hold with: the hold's owner."""
+    return wallets_service.HoldOwner(wallets_service.HoldOwnerType.payout, payout_id)
 
 
 async def _give_back(session: AsyncSession, payout: Payout, *, now: datetime, actor: Actor) -> str:
@@ -1047,7 +1060,7 @@ async def _party_and_wallet(
 ) -> tuple[parties_models.Party, wallets_models.Wallet]:
     """The party money moves for, and its wallet in ``currency``, as ``actor`` may reach them."""
     party = await parties_service.get_party(session, party_id=party_id, actor=actor)
-    wallet = (await wallets_service.get_wallet(session, wallet_id=wallet_id, actor=actor)).wallet
+    wallet = await wallets_service.owned_wallet(session, wallet_id=wallet_id, actor=actor)
     if wallet.party_id != party.id:
         raise WalletNotOfParty()
     if wallet.currency != currency:
@@ -1100,7 +1113,7 @@ async def _from_clearing(
 ) -> str:
     """Move the row's amount from ``provider``'s clearing account to its wallet
     (a collection's credit, a captured payout given back); returns the transfer's id."""
-    wallet = (await wallets_service.get_wallet(session, wallet_id=row.wallet_id, actor=actor)).wallet
+    wallet = await wallets_service.owned_wallet(session, wallet_id=row.wallet_id, actor=actor)
     clearing = await _clearing_account(session, provider=provider, currency=row.currency, now=now, actor=actor)
     transfer = await ledger_service.create_transfer(
         session,

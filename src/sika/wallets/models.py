@@ -6,7 +6,10 @@ Each wallet has two accounts: its own (overdraft-protected), and a holds
 account of its own that its holds reserve funds towards. A capture posts
 the hold into the holds account and pays the destination out of it in the
 same transaction, so the holds account is empty between requests and no
-account shared by all wallets sits on the path of every hold."""
+account shared by all wallets sits on the path of every hold.
+
+Every hold also has a row in ``wallet_holds`` naming its owner: the domain
+object whose flow alone may capture or release it (see ``WalletHold``)."""
 
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ from sika.core.db import Base
 
 WALLET_ACCOUNT_KIND = "wallet"
 HOLDS_ACCOUNT_KIND = "wallet.holds"
+HOLD_OWNER_KINDS = ("api", "payout")
+"""What may own a hold: ``api`` (placed over ``POST /v1/wallets/{id}/holds``) or a domain object."""
 
 
 class Wallet(Base):
@@ -73,3 +78,37 @@ class WalletOpenHold(Base):
     transfer_id: Mapped[str] = mapped_column(
         sa.String(64), sa.ForeignKey("ledger_transfers.id"), primary_key=True
     )
+
+
+class WalletHold(Base):
+    """Who owns a hold and who placed it: one row per hold, keyed by the
+    hold's pending transfer id, written in the transaction that places it and
+    never changed (migration ``0005`` refuses updates and deletes, and refuses
+    at commit a pending transfer on a wallet account without its row).
+
+    The owner is the domain object that placed the hold: a payout (``owner_id``
+    its id), or ``api`` for holds placed over the holds API, whose owner is no
+    object but whoever placed it (``placed_by_party_id``). Only the owner's
+    own flow may capture or release the hold (``sika.wallets.service``)."""
+
+    __tablename__ = "wallet_holds"
+    __table_args__ = (
+        sa.CheckConstraint(
+            f"owner_type IN ({', '.join(repr(kind) for kind in HOLD_OWNER_KINDS)})", name="owner_type"
+        ),
+        sa.CheckConstraint("(owner_type = 'api') = (owner_id IS NULL)", name="owner_id_iff_domain"),
+        sa.CheckConstraint("char_length(placed_by) BETWEEN 1 AND 100", name="placed_by_length"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("ledger_transfers.id"), primary_key=True)
+    """The hold's id: its pending transfer's."""
+    wallet_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("wallets.id"))
+    owner_type: Mapped[str] = mapped_column(sa.String(16))
+    """One of ``HOLD_OWNER_KINDS``."""
+    owner_id: Mapped[str | None] = mapped_column(sa.String(64))
+    """The owning object's id (a payout's), or null for ``api``."""
+    placed_by: Mapped[str] = mapped_column(sa.String(100))
+    """The actor that placed it: ``key:<api key id>``, ``party:<party id>``, ``system:<job>``."""
+    placed_by_party_id: Mapped[str | None] = mapped_column(sa.String(64), sa.ForeignKey("parties.id"))
+    """The party whose token placed it; null when an API key or a job did."""
+    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())

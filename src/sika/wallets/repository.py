@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sika.wallets.models import Wallet
+from sika.ledger.models import Transfer
+from sika.wallets.models import Wallet, WalletHold, WalletOpenHold
 
 
 async def get(session: AsyncSession, wallet_id: str) -> Wallet | None:
@@ -28,3 +30,28 @@ async def list_for_party(session: AsyncSession, party_id: str) -> Sequence[Walle
             sa.select(Wallet).where(Wallet.party_id == party_id).order_by(Wallet.currency)
         )
     ).all()
+
+
+async def get_hold(session: AsyncSession, hold_id: str) -> WalletHold | None:
+    return await session.get(WalletHold, hold_id)
+
+
+async def get_holds(session: AsyncSession, hold_ids: Sequence[str]) -> dict[str, WalletHold]:
+    rows = await session.scalars(sa.select(WalletHold).where(WalletHold.id.in_(hold_ids)))
+    return {row.id: row for row in rows}
+
+
+async def lapsed_holds(session: AsyncSession, *, account_id: str, now: datetime) -> dict[str, int]:
+    """The wallet account's holds still open in the ledger but past their
+    expiry at ``now``, with their amounts: read from its open holds, so it
+    costs those, not the account's history."""
+    rows = await session.execute(
+        sa.select(Transfer.id, Transfer.amount_minor)
+        .join(WalletOpenHold, WalletOpenHold.transfer_id == Transfer.id)
+        .where(
+            WalletOpenHold.account_id == account_id,
+            Transfer.debit_account_id == account_id,
+            Transfer.expires_at <= now,
+        )
+    )
+    return {hold_id: amount for hold_id, amount in rows}

@@ -31,7 +31,7 @@ class WalletOut(BaseModel):
     balance_minor: int
     """Posted money: credits less debits."""
     held_minor: int
-    """Reserved by open holds."""
+    """Reserved by open holds; a hold past its expiry no longer counts."""
     available_minor: int
     """``balance_minor - held_minor``: what a new hold or debit may take."""
     created_at: datetime
@@ -70,14 +70,15 @@ class HoldCreate(BaseModel):
     reason: Reason
     reference: Reference | None = None
     expires_in_seconds: Annotated[int, Field(ge=1, le=MAX_HOLD_SECONDS, strict=True)] | None = None
-    """Released by the expiry job this long after placing, unless captured or released first."""
+    """Expires this long after placing, unless captured or released first."""
 
 
 class HoldCapture(BaseModel):
     """Capture a hold in full (no ``amount_minor``) or in part, the rest
     returning to the wallet. The captured money goes to ``destination_wallet_id``
     less ``platform_fee_minor``, which goes to the platform's fee account;
-    without a destination wallet all of it goes to the platform's fee account."""
+    without a destination wallet all of it goes to the platform's fee account.
+    A party token names a destination and sets no fee."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -93,8 +94,14 @@ class HoldOut(BaseModel):
     amount_minor: int
     """What the hold reserved."""
     status: HoldStatus
+    """``expired`` as soon as ``expires_at`` has passed, even before the expiry job records it."""
     captured_minor: int
     """What was captured (0 unless captured); the rest went back to the wallet."""
+    owner_type: str
+    """``api`` for a hold placed over this API; otherwise the domain object whose flow alone
+    captures or releases it (``payout``)."""
+    owner_id: str | None
+    """That object's id (the payout's); null for ``api``."""
     reason: str
     reference: str | None
     expires_at: datetime | None

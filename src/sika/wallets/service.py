@@ -13,24 +13,54 @@ it voids the pending transfer; the ledger's expiry job expires it.
 Who may act: an API key with the route's scope, or the wallet's own party
 with a party token (``check_owner``). A suspended party's wallets cannot be
 debited: no hold placed, none captured; releases and credits still go.
+
+**Owners.** A hold is placed for someone who relies on it: a payout relies
+on its hold to pay the provider back, a platform on a buyer's hold to pay
+the merchant. So every hold has an owner (``HoldOwner``), recorded in
+``wallet_holds`` in the transaction that places it: the domain object that
+placed it (a payout), or ``api`` for a hold placed over the holds API. Only
+the owner's own flow captures or releases it: the functions that resolve a
+hold take the caller's owner identity and refuse any other
+(``hold_owned_by_<owner type>``), so a payout's hold cannot be captured
+or released over ``/v1/holds``, and no new path can skip the check, since
+it is made here where the hold is resolved, not in a router. A table of
+its own rather than ledger metadata: a domain's rule about a hold is not
+the ledger's business, and the database can then hold the row fixed
+(migration ``0005``).
+
+An ``api`` hold belongs to whoever placed it, recorded as ``placed_by``
+(and ``placed_by_party_id`` for a party token): one placed with an API key
+is resolved with an API key (the platform; any of its keys, so that
+rotating a key strands no hold), one placed with a party's token only with
+that party's token. A party token never sets a fee, so a party's capture
+names a destination wallet and pays it in full (``check_party_capture``).
+docs/wallets.md gives the whole table and the reasons.
+
+**Expiry at read time.** A hold past its ``expires_at`` is lapsed even while
+the ledger still counts it pending (until the minute job expires it): reads
+show it ``expired`` and leave it out of ``held`` and ``available``, and a new
+hold on the wallet first expires the wallet's lapsed holds in its own
+transaction (``_expire_lapsed``), so the ``available`` the API shows is
+what a new hold may take.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.audit import service as audit_service
 from sika.core import errors, ids, money
-from sika.core.context import Actor
+from sika.core.context import Actor, system_actor
 from sika.ledger import models as ledger_models
 from sika.ledger import service as ledger_service
 from sika.parties import service as parties_service
 from sika.wallets import repository, schemas
-from sika.wallets.models import HOLDS_ACCOUNT_KIND, WALLET_ACCOUNT_KIND, Wallet
+from sika.wallets.models import HOLDS_ACCOUNT_KIND, WALLET_ACCOUNT_KIND, Wallet, WalletHold
 
 HOLD_CODE = "hold.placed"
 CAPTURE_CODE = "hold.captured"
@@ -79,6 +109,57 @@ class InvalidCapture(errors.ValidationFailed):
     code = "invalid_capture"
 
 
+class HoldOwnedByApi(errors.Conflict):
+    """This hold was placed over the holds API: only /v1/holds captures or releases it."""
+
+    code = "hold_owned_by_api"
+
+
+class HoldOwnedByPayout(errors.Conflict):
+    """This hold guarantees a payout: only the payout's own flow captures or releases it."""
+
+    code = "hold_owned_by_payout"
+
+
+class HoldNotPlacedByCaller(errors.PermissionDenied):
+    """Only what placed a hold resolves it: a party token the holds its party placed, an API key those a key placed."""
+
+    code = "hold_not_placed_by_caller"
+
+
+class PartyCannotSetFee(errors.PermissionDenied):
+    """A party token never sets a platform fee: name a destination wallet and leave platform_fee_minor out."""
+
+    code = "party_cannot_set_fee"
+
+
+class HoldOwnerType(StrEnum):
+    api = "api"
+    payout = "payout"
+
+
+_OWNED_BY: dict[HoldOwnerType, type[errors.Conflict]] = {
+    HoldOwnerType.api: HoldOwnedByApi,
+    HoldOwnerType.payout: HoldOwnedByPayout,
+}
+
+
+@dataclass(frozen=True)
+class HoldOwner:
+    """Who a hold belongs to: the holds API (``id`` None) or one domain object."""
+
+    type: HoldOwnerType
+    id: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.type is HoldOwnerType.api) != (self.id is None):
+            raise ValueError("An api hold has no owner id; a domain's hold names its object.")
+
+
+API_OWNER = HoldOwner(HoldOwnerType.api)
+"""The owner of holds placed, captured and released over the holds API."""
+
+
 @dataclass(frozen=True)
 class WalletView:
     wallet: Wallet
@@ -99,13 +180,27 @@ class TopUp:
 class HoldView:
     pending: ledger_models.Transfer
     resolution: ledger_models.Transfer | None
+    record: WalletHold
     wallet: WalletView
+    now: datetime
+    """When it was read: a hold past its expiry then reads as expired."""
+
+    @property
+    def lapsed(self) -> bool:
+        """Past its expiry, though the ledger has not expired it yet."""
+        return self.resolution is None and _is_due(self.pending, self.now)
 
     @property
     def status(self) -> schemas.HoldStatus:
-        if self.resolution is None:
-            return schemas.HoldStatus.open
-        return _HOLD_STATUS_BY_RESOLUTION[self.resolution.kind]
+        if self.resolution is not None:
+            return _HOLD_STATUS_BY_RESOLUTION[self.resolution.kind]
+        return schemas.HoldStatus.expired if self.lapsed else schemas.HoldStatus.open
+
+    @property
+    def resolved_at(self) -> datetime | None:
+        if self.resolution is not None:
+            return self.resolution.created_at
+        return self.pending.expires_at if self.lapsed else None
 
     @property
     def captured_minor(self) -> int:
@@ -168,17 +263,26 @@ def fee_account_id(currency: str) -> str:
 # Reading --------------------------------------------------------------------
 
 
-async def _view(session: AsyncSession, wallet: Wallet) -> WalletView:
+def _is_due(pending: ledger_models.Transfer, now: datetime) -> bool:
+    return pending.expires_at is not None and pending.expires_at <= now
+
+
+async def _view(session: AsyncSession, wallet: Wallet, *, now: datetime) -> WalletView:
+    """The wallet's money at ``now``: holds past their expiry no longer count
+    as held, though the ledger keeps them pending until they are expired."""
     balance = await ledger_service.get_balance(session, account_id=wallet.account_id)
+    lapsed = await repository.lapsed_holds(session, account_id=wallet.account_id, now=now)
+    held = balance.debits_pending - sum(lapsed.values())
     return WalletView(
         wallet=wallet,
         balance_minor=balance.posted_minor,
-        held_minor=balance.debits_pending,
-        available_minor=balance.available_minor,
+        held_minor=held,
+        available_minor=balance.posted_minor - held,
     )
 
 
-async def _owned_wallet(session: AsyncSession, *, wallet_id: str, actor: Actor) -> Wallet:
+async def owned_wallet(session: AsyncSession, *, wallet_id: str, actor: Actor) -> Wallet:
+    """The wallet, which ``actor`` may reach (WalletNotFound, NotOwnedByParty)."""
     wallet = await repository.get(session, wallet_id)
     if wallet is None:
         raise WalletNotFound()
@@ -186,13 +290,15 @@ async def _owned_wallet(session: AsyncSession, *, wallet_id: str, actor: Actor) 
     return wallet
 
 
-async def get_wallet(session: AsyncSession, *, wallet_id: str, actor: Actor) -> WalletView:
-    return await _view(session, await _owned_wallet(session, wallet_id=wallet_id, actor=actor))
+async def get_wallet(session: AsyncSession, *, wallet_id: str, actor: Actor, now: datetime) -> WalletView:
+    return await _view(session, await owned_wallet(session, wallet_id=wallet_id, actor=actor), now=now)
 
 
-async def list_party_wallets(session: AsyncSession, *, party_id: str, actor: Actor) -> list[WalletView]:
+async def list_party_wallets(
+    session: AsyncSession, *, party_id: str, actor: Actor, now: datetime
+) -> list[WalletView]:
     party = await parties_service.get_party(session, party_id=party_id, actor=actor)
-    return [await _view(session, w) for w in await repository.list_for_party(session, party.id)]
+    return [await _view(session, w, now=now) for w in await repository.list_for_party(session, party.id)]
 
 
 # Opening and topping up -----------------------------------------------------
@@ -240,7 +346,7 @@ async def open_wallet(
         entity_id=wallet.id,
         data={"party_id": party.id, "currency": currency, "account_id": wallet.account_id},
     )
-    return await _view(session, wallet)
+    return await _view(session, wallet, now=now)
 
 
 async def top_up(
@@ -254,7 +360,7 @@ async def top_up(
     now: datetime,
 ) -> TopUp:
     """Credit the wallet from the currency's funding account (operations and tests)."""
-    wallet = await _owned_wallet(session, wallet_id=wallet_id, actor=actor)
+    wallet = await owned_wallet(session, wallet_id=wallet_id, actor=actor)
     funding = await ledger_service.ensure_account(
         session,
         account_id=funding_account_id(wallet.currency),
@@ -283,7 +389,7 @@ async def top_up(
         entity_id=wallet.id,
         data={"transfer_id": transfer.id, "amount_minor": amount_minor, "reference": reference},
     )
-    return TopUp(transfer=transfer, reference=reference, reason=reason, wallet=await _view(session, wallet))
+    return TopUp(transfer=transfer, reference=reference, reason=reason, wallet=await _view(session, wallet, now=now))
 
 
 # Holds ----------------------------------------------------------------------
@@ -297,13 +403,17 @@ async def place_hold(
     reason: str,
     reference: str | None,
     expires_in_seconds: int | None,
+    owner: HoldOwner,
     actor: Actor,
     now: datetime,
 ) -> HoldView:
-    """Reserve ``amount_minor`` of the wallet's available money; InsufficientFunds
-    (from the ledger) when it does not have it, PartySuspended when its party is."""
-    wallet = await _owned_wallet(session, wallet_id=wallet_id, actor=actor)
+    """Reserve ``amount_minor`` of the wallet's available money for ``owner``;
+    InsufficientFunds (from the ledger) when it does not have it,
+    PartySuspended when its party is. The wallet's holds past their expiry
+    are expired first, in this transaction, so they stand in no one's way."""
+    wallet = await owned_wallet(session, wallet_id=wallet_id, actor=actor)
     await parties_service.lock_debitable(session, party_id=wallet.party_id)
+    await _expire_lapsed(session, wallet=wallet, actor=actor, now=now)
     pending = await ledger_service.create_transfer(
         session,
         debit_account_id=wallet.account_id,
@@ -318,27 +428,54 @@ async def place_hold(
         now=now,
         actor=actor,
     )
+    record = WalletHold(
+        id=pending.id,
+        wallet_id=wallet.id,
+        owner_type=owner.type.value,
+        owner_id=owner.id,
+        placed_by=actor.id,
+        placed_by_party_id=actor.party_id,
+        created_at=now,
+    )
+    session.add(record)
+    await session.flush()
     await audit_service.record(
         session,
         actor=actor,
         action="hold.placed",
         entity_type="hold",
         entity_id=pending.id,
-        data={"wallet_id": wallet.id, "amount_minor": amount_minor, "reference": reference},
+        data={
+            "wallet_id": wallet.id,
+            "amount_minor": amount_minor,
+            "reference": reference,
+            "owner_type": owner.type.value,
+            "owner_id": owner.id,
+        },
     )
-    return await _hold_view(session, wallet=wallet, hold_id=pending.id)
+    return await _hold_view(session, record, wallet=wallet, now=now)
 
 
-async def get_hold(session: AsyncSession, *, hold_id: str, actor: Actor) -> HoldView:
-    pending, wallet = await _owned_hold(session, hold_id=hold_id, actor=actor)
-    return await _hold_view(session, wallet=wallet, hold_id=pending.id)
+async def _expire_lapsed(session: AsyncSession, *, wallet: Wallet, actor: Actor, now: datetime) -> None:
+    """Expire the wallet's holds past their expiry now rather than at the
+    expiry job's next run: until then the ledger still counts them against
+    the wallet, and the API already shows their money as available."""
+    lapsed = await repository.lapsed_holds(session, account_id=wallet.account_id, now=now)
+    if lapsed:
+        expirer = replace(system_actor("wallets.expire_lapsed"), request_id=actor.request_id)
+        await ledger_service.expire_pending_transfers(session, pending_ids=sorted(lapsed), now=now, actor=expirer)
+
+
+async def get_hold(session: AsyncSession, *, hold_id: str, actor: Actor, now: datetime) -> HoldView:
+    _, record, wallet = await _reachable_hold(session, hold_id=hold_id, actor=actor)
+    return await _hold_view(session, record, wallet=wallet, now=now)
 
 
 async def list_holds(
-    session: AsyncSession, *, wallet_id: str, before_seq: int | None, limit: int, actor: Actor
+    session: AsyncSession, *, wallet_id: str, before_seq: int | None, limit: int, actor: Actor, now: datetime
 ) -> tuple[list[HoldView], int | None]:
     """The wallet's holds, newest first, and the cursor for the next page."""
-    wallet = await _owned_wallet(session, wallet_id=wallet_id, actor=actor)
+    wallet = await owned_wallet(session, wallet_id=wallet_id, actor=actor)
     pendings = await ledger_service.list_account_transfers(
         session,
         account_id=wallet.account_id,
@@ -348,10 +485,22 @@ async def list_holds(
         before_seq=before_seq,
         limit=limit,
     )
-    resolutions = await ledger_service.get_resolutions(session, pending_ids=[p.id for p in pendings])
-    view = await _view(session, wallet)
-    holds = [HoldView(pending=p, resolution=resolutions.get(p.id), wallet=view) for p in pendings]
+    pending_ids = [p.id for p in pendings]
+    resolutions = await ledger_service.get_resolutions(session, pending_ids=pending_ids)
+    records = await repository.get_holds(session, pending_ids)
+    view = await _view(session, wallet, now=now)
+    holds = [
+        HoldView(pending=p, resolution=resolutions.get(p.id), record=records[p.id], wallet=view, now=now)
+        for p in pendings
+    ]
     return holds, (pendings[-1].seq if len(pendings) == limit else None)
+
+
+def check_party_capture(*, destination_wallet_id: str | None, platform_fee_minor: int) -> None:
+    """A party token pays a destination wallet in full: it sets no fee, and
+    without a destination the whole capture would be the platform's fee."""
+    if destination_wallet_id is None or platform_fee_minor:
+        raise PartyCannotSetFee()
 
 
 async def capture_hold(
@@ -361,13 +510,17 @@ async def capture_hold(
     amount_minor: int | None,
     destination_wallet_id: str | None,
     platform_fee_minor: int,
+    owner: HoldOwner,
     actor: Actor,
     now: datetime,
 ) -> HoldView:
     """Post the hold (all of it, or ``amount_minor``; the rest returns to the
     wallet) and pay the captured money to the destination wallet, less the
-    platform's fee, in one transaction."""
-    pending, wallet = await _owned_hold(session, hold_id=hold_id, actor=actor)
+    platform's fee, in one transaction. Only for ``owner``'s own holds, and
+    for a party token only with a destination and no fee."""
+    pending, record, wallet = await _resolvable_hold(session, hold_id=hold_id, owner=owner, actor=actor)
+    if actor.is_party:
+        check_party_capture(destination_wallet_id=destination_wallet_id, platform_fee_minor=platform_fee_minor)
     captured = pending.amount_minor if amount_minor is None else amount_minor
     if captured > pending.amount_minor:
         raise ledger_service.AmountExceedsPending(
@@ -443,7 +596,7 @@ async def capture_hold(
             "platform_fee_minor": to_platform,
         },
     )
-    return await _hold_view(session, wallet=wallet, hold_id=hold_id)
+    return await _hold_view(session, record, wallet=wallet, now=now)
 
 
 async def capture_hold_to_account(
@@ -453,16 +606,18 @@ async def capture_hold_to_account(
     account_id: str,
     code: str,
     metadata: dict[str, Any],
+    owner: HoldOwner,
     actor: Actor,
     now: datetime,
 ) -> HoldView:
     """Post the whole hold and pay it to a system ledger account (for a
-    payout, the provider's clearing account), in one transaction.
+    payout, the provider's clearing account), in one transaction; only for
+    ``owner``'s own holds.
 
     Unlike ``capture_hold`` it does not ask whether the party may be debited:
     it records money that has already left (the provider paid it out), which
     a suspension decided meanwhile must not keep out of the books."""
-    pending, wallet = await _owned_hold(session, hold_id=hold_id, actor=actor)
+    pending, record, wallet = await _resolvable_hold(session, hold_id=hold_id, owner=owner, actor=actor)
     await ledger_service.lock_accounts(
         session, account_ids=[wallet.account_id, wallet.holds_account_id, account_id]
     )
@@ -488,12 +643,15 @@ async def capture_hold_to_account(
         entity_id=hold_id,
         data={"wallet_id": wallet.id, "captured_minor": pending.amount_minor, "destination_account_id": account_id},
     )
-    return await _hold_view(session, wallet=wallet, hold_id=hold_id)
+    return await _hold_view(session, record, wallet=wallet, now=now)
 
 
-async def release_hold(session: AsyncSession, *, hold_id: str, actor: Actor, now: datetime) -> HoldView:
-    """Void the hold: all of it returns to the wallet's available money."""
-    pending, wallet = await _owned_hold(session, hold_id=hold_id, actor=actor)
+async def release_hold(
+    session: AsyncSession, *, hold_id: str, owner: HoldOwner, actor: Actor, now: datetime
+) -> HoldView:
+    """Void the hold: all of it returns to the wallet's available money. Only
+    for ``owner``'s own holds."""
+    pending, record, wallet = await _resolvable_hold(session, hold_id=hold_id, owner=owner, actor=actor)
     await ledger_service.void_pending(session, pending_id=pending.id, now=now, actor=actor)
     await audit_service.record(
         session,
@@ -503,25 +661,54 @@ async def release_hold(session: AsyncSession, *, hold_id: str, actor: Actor, now
         entity_id=hold_id,
         data={"wallet_id": wallet.id, "amount_minor": pending.amount_minor},
     )
-    return await _hold_view(session, wallet=wallet, hold_id=hold_id)
+    return await _hold_view(session, record, wallet=wallet, now=now)
 
 
-async def _owned_hold(session: AsyncSession, *, hold_id: str, actor: Actor) -> tuple[ledger_models.Transfer, Wallet]:
+async def _reachable_hold(
+    session: AsyncSession, *, hold_id: str, actor: Actor
+) -> tuple[ledger_models.Transfer, WalletHold, Wallet]:
+    """The hold, its owner record and its wallet, if ``actor`` may see the wallet."""
     try:
         pending = await ledger_service.get_transfer(session, transfer_id=hold_id)
     except ledger_service.TransferNotFound:
         raise HoldNotFound() from None
     wallet = await repository.get_by_account(session, pending.debit_account_id)
-    if pending.kind != "pending" or pending.code != HOLD_CODE or wallet is None:
+    record = await repository.get_hold(session, hold_id)
+    if pending.kind != "pending" or pending.code != HOLD_CODE or wallet is None or record is None:
         raise HoldNotFound()
     parties_service.check_owner(actor, wallet.party_id)
-    return pending, wallet
+    return pending, record, wallet
 
 
-async def _hold_view(session: AsyncSession, *, wallet: Wallet, hold_id: str) -> HoldView:
-    pending = await ledger_service.get_transfer(session, transfer_id=hold_id)
-    resolutions = await ledger_service.get_resolutions(session, pending_ids=[hold_id])
-    return HoldView(pending=pending, resolution=resolutions.get(hold_id), wallet=await _view(session, wallet))
+async def _resolvable_hold(
+    session: AsyncSession, *, hold_id: str, owner: HoldOwner, actor: Actor
+) -> tuple[ledger_models.Transfer, WalletHold, Wallet]:
+    """The hold, if ``owner``'s flow, run by ``actor``, may capture or release it."""
+    pending, record, wallet = await _reachable_hold(session, hold_id=hold_id, actor=actor)
+    check_resolver(record, owner=owner, actor=actor)
+    return pending, record, wallet
+
+
+def check_resolver(record: WalletHold, *, owner: HoldOwner, actor: Actor) -> None:
+    """Only the hold's owner resolves it; for a hold of the holds API, only
+    what placed it: that party's token, or an API key when a key placed it."""
+    held_by = HoldOwnerType(record.owner_type)
+    if (held_by, record.owner_id) != (owner.type, owner.id):
+        raise _OWNED_BY[held_by]()
+    if held_by is HoldOwnerType.api and record.placed_by_party_id != actor.party_id:
+        raise HoldNotPlacedByCaller()
+
+
+async def _hold_view(session: AsyncSession, record: WalletHold, *, wallet: Wallet, now: datetime) -> HoldView:
+    pending = await ledger_service.get_transfer(session, transfer_id=record.id)
+    resolutions = await ledger_service.get_resolutions(session, pending_ids=[record.id])
+    return HoldView(
+        pending=pending,
+        resolution=resolutions.get(record.id),
+        record=record,
+        wallet=await _view(session, wallet, now=now),
+        now=now,
+    )
 
 
 async def _destination(session: AsyncSession, *, wallet: Wallet, destination_wallet_id: str | None) -> Wallet | None:
@@ -547,7 +734,7 @@ async def history(
 ) -> HistoryPage:
     """Every movement of the wallet's money, newest first, with its balance and
     held money before and after, derived from the ledger entries."""
-    wallet = await _owned_wallet(session, wallet_id=wallet_id, actor=actor)
+    wallet = await owned_wallet(session, wallet_id=wallet_id, actor=actor)
     rows = await ledger_service.list_account_entries(
         session, account_id=wallet.account_id, before_seq=before_seq, limit=limit
     )
@@ -599,7 +786,7 @@ async def party_summary(session: AsyncSession, *, party_id: str, actor: Actor, n
             escrow[account.currency] = escrow.get(account.currency, 0) + balance.posted_minor
     by_currency: dict[str, CurrencySummary] = {}
     for wallet in wallets:
-        view = await _view(session, wallet)
+        view = await _view(session, wallet, now=now)
         paid_out, received = flows[wallet.account_id]
         by_currency[wallet.currency] = CurrencySummary(
             currency=wallet.currency,

@@ -1,10 +1,13 @@
 """Wallets, holds, history and a party's financial summary.
 
 A party token may read its own wallets, holds, history and summary, place
-holds on its own wallets and capture them (spending its own money). Opening
-a wallet and releasing a hold take a platform key: a hold guarantees money
-to someone else, so the payer cannot cancel it. Top-ups are for operations
-(admin)."""
+holds on its own wallets, and capture (to another wallet, with no fee) or
+release the holds it placed itself. Holds placed with an API key are
+captured and released with an API key: they guarantee money to someone
+else, so the payer cannot spend or cancel them. Holds another domain owns
+(a payout's) are resolved by that domain alone. The rules are the wallets
+service's (``check_resolver``), not this router's. Opening a wallet takes a
+platform key; top-ups are for operations (admin)."""
 
 from __future__ import annotations
 
@@ -50,11 +53,13 @@ def hold_out(view: wallets_service.HoldView) -> schemas.HoldOut:
         amount_minor=view.pending.amount_minor,
         status=view.status,
         captured_minor=view.captured_minor,
+        owner_type=view.record.owner_type,
+        owner_id=view.record.owner_id,
         reason=described.get("reason", ""),
         reference=described.get("reference"),
         expires_at=view.pending.expires_at,
         created_at=view.pending.created_at,
-        resolved_at=view.resolution.created_at if view.resolution else None,
+        resolved_at=view.resolved_at,
         wallet=wallet_out(view.wallet),
     )
 
@@ -71,7 +76,7 @@ async def open_wallet(
 
 @router.get("/parties/{party_id}/wallets", response_model=list[schemas.WalletOut])
 async def list_party_wallets(party_id: str, session: Session, actor: ReaderOrParty) -> list[schemas.WalletOut]:
-    views = await wallets_service.list_party_wallets(session, party_id=party_id, actor=actor)
+    views = await wallets_service.list_party_wallets(session, party_id=party_id, actor=actor, now=clock.now())
     return [wallet_out(view) for view in views]
 
 
@@ -83,7 +88,7 @@ async def party_summary(party_id: str, session: Session, actor: ReaderOrParty) -
 
 @router.get("/wallets/{wallet_id}", response_model=schemas.WalletOut)
 async def get_wallet(wallet_id: str, session: Session, actor: ReaderOrParty) -> schemas.WalletOut:
-    return wallet_out(await wallets_service.get_wallet(session, wallet_id=wallet_id, actor=actor))
+    return wallet_out(await wallets_service.get_wallet(session, wallet_id=wallet_id, actor=actor, now=clock.now()))
 
 
 @router.get("/wallets/{wallet_id}/history", response_model=schemas.HistoryPage)
@@ -136,6 +141,7 @@ async def place_hold(
         reason=body.reason,
         reference=body.reference,
         expires_in_seconds=body.expires_in_seconds,
+        owner=wallets_service.API_OWNER,
         actor=actor,
         now=clock.now(),
     )
@@ -151,7 +157,12 @@ async def list_holds(
     limit: Limit = 50,
 ) -> schemas.HoldPage:
     holds, next_seq = await wallets_service.list_holds(
-        session, wallet_id=wallet_id, before_seq=decode_int_cursor(cursor), limit=limit, actor=actor
+        session,
+        wallet_id=wallet_id,
+        before_seq=decode_int_cursor(cursor),
+        limit=limit,
+        actor=actor,
+        now=clock.now(),
     )
     return schemas.HoldPage(
         data=[hold_out(view) for view in holds],
@@ -161,7 +172,7 @@ async def list_holds(
 
 @router.get("/holds/{hold_id}", response_model=schemas.HoldOut)
 async def get_hold(hold_id: str, session: Session, actor: ReaderOrParty) -> schemas.HoldOut:
-    return hold_out(await wallets_service.get_hold(session, hold_id=hold_id, actor=actor))
+    return hold_out(await wallets_service.get_hold(session, hold_id=hold_id, actor=actor, now=clock.now()))
 
 
 @router.post("/holds/{hold_id}/capture", response_model=schemas.HoldOut)
@@ -174,6 +185,7 @@ async def capture_hold(
         amount_minor=body.amount_minor,
         destination_wallet_id=body.destination_wallet_id,
         platform_fee_minor=body.platform_fee_minor,
+        owner=wallets_service.API_OWNER,
         actor=actor,
         now=clock.now(),
     )
@@ -181,5 +193,8 @@ async def capture_hold(
 
 
 @router.post("/holds/{hold_id}/release", response_model=schemas.HoldOut)
-async def release_hold(hold_id: str, session: Session, actor: Platform) -> schemas.HoldOut:
-    return hold_out(await wallets_service.release_hold(session, hold_id=hold_id, actor=actor, now=clock.now()))
+async def release_hold(hold_id: str, session: Session, actor: PlatformOrParty) -> schemas.HoldOut:
+    view = await wallets_service.release_hold(
+        session, hold_id=hold_id, owner=wallets_service.API_OWNER, actor=actor, now=clock.now()
+    )
+    return hold_out(view)
