@@ -100,6 +100,7 @@ async def processing_payout(world: World, who: Payer) -> str:
             reason="payout",
             reference=payout_id,
             expires_in_seconds=None,
+            owner=payments_service.hold_owner(payout_id),
             actor=ACTOR,
             now=now,
         )

@@ -994,7 +994,7 @@ async def _capture_payout_hold(session: AsyncSession, payout: Payout, *, now: da
 
 def hold_owner(payout_id: str) -> wallets_service.HoldOwner:
     """The identity a payout's flow resolves its hold with: the hold's owner."""
-    return wallets_service.HoldOwner(wallets_service.HoldOwnerType.payout, payout_id)
+    return wallets_service.HoldOwner(wallets_models.HoldOwnerType.payout, payout_id)
 
 
 async def _give_back(session: AsyncSession, payout: Payout, *, now: datetime, actor: Actor) -> str:

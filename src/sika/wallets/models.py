@@ -14,6 +14,7 @@ object whose flow alone may capture or release it (see ``WalletHold``)."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -22,8 +23,13 @@ from sika.core.db import Base
 
 WALLET_ACCOUNT_KIND = "wallet"
 HOLDS_ACCOUNT_KIND = "wallet.holds"
-HOLD_OWNER_KINDS = ("api", "payout")
-"""What may own a hold: ``api`` (placed over ``POST /v1/wallets/{id}/holds``) or a domain object."""
+
+
+class HoldOwnerType(StrEnum):
+    """What may own a hold: the holds API (``POST /v1/wallets/{id}/holds``) or a domain object."""
+
+    api = "api"
+    payout = "payout"
 
 
 class Wallet(Base):
@@ -94,7 +100,7 @@ class WalletHold(Base):
     __tablename__ = "wallet_holds"
     __table_args__ = (
         sa.CheckConstraint(
-            f"owner_type IN ({', '.join(repr(kind) for kind in HOLD_OWNER_KINDS)})", name="owner_type"
+            f"owner_type IN ({', '.join(repr(kind.value) for kind in HoldOwnerType)})", name="owner_type"
         ),
         sa.CheckConstraint("(owner_type = 'api') = (owner_id IS NULL)", name="owner_id_iff_domain"),
         sa.CheckConstraint("char_length(placed_by) BETWEEN 1 AND 100", name="placed_by_length"),
@@ -104,7 +110,7 @@ class WalletHold(Base):
     """The hold's id: its pending transfer's."""
     wallet_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("wallets.id"))
     owner_type: Mapped[str] = mapped_column(sa.String(16))
-    """One of ``HOLD_OWNER_KINDS``."""
+    """A ``HoldOwnerType``."""
     owner_id: Mapped[str | None] = mapped_column(sa.String(64))
     """The owning object's id (a payout's), or null for ``api``."""
     placed_by: Mapped[str] = mapped_column(sa.String(100))

@@ -2,7 +2,8 @@
 
 A wallet's money is its ledger account: ``balance`` is the account's
 posted credits less posted debits, ``held`` its pending debits (the open
-holds), ``available`` the difference. Nothing here stores an amount.
+holds, less those past their expiry), ``available`` the difference.
+Nothing here stores an amount.
 
 A hold is a ledger pending transfer from the wallet's account to its holds
 account, with the hold's id as the transfer id. Capturing it posts the
@@ -14,9 +15,9 @@ Who may act: an API key with the route's scope, or the wallet's own party
 with a party token (``check_owner``). A suspended party's wallets cannot be
 debited: no hold placed, none captured; releases and credits still go.
 
-**Owners.** A hold is placed for someone who relies on it: a payout relies
-on its hold to pay the provider back, a platform on a buyer's hold to pay
-the merchant. So every hold has an owner (``HoldOwner``), recorded in
+**Owners.** A hold is placed for someone who relies on it: a payout on its
+hold to cover what the provider pays out, a platform on a buyer's hold to
+pay the merchant. So every hold has an owner (``HoldOwner``), recorded in
 ``wallet_holds`` in the transaction that places it: the domain object that
 placed it (a payout), or ``api`` for a hold placed over the holds API. Only
 the owner's own flow captures or releases it: the functions that resolve a
@@ -33,7 +34,7 @@ An ``api`` hold belongs to whoever placed it, recorded as ``placed_by``
 is resolved with an API key (the platform; any of its keys, so that
 rotating a key strands no hold), one placed with a party's token only with
 that party's token. A party token never sets a fee, so a party's capture
-names a destination wallet and pays it in full (``check_party_capture``).
+names a destination wallet and pays it in full (``_check_party_capture``).
 docs/wallets.md gives the whole table and the reasons.
 
 **Expiry at read time.** A hold past its ``expires_at`` is lapsed even while
@@ -48,7 +49,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,7 +60,7 @@ from sika.ledger import models as ledger_models
 from sika.ledger import service as ledger_service
 from sika.parties import service as parties_service
 from sika.wallets import repository, schemas
-from sika.wallets.models import HOLDS_ACCOUNT_KIND, WALLET_ACCOUNT_KIND, Wallet, WalletHold
+from sika.wallets.models import HOLDS_ACCOUNT_KIND, WALLET_ACCOUNT_KIND, HoldOwnerType, Wallet, WalletHold
 
 HOLD_CODE = "hold.placed"
 CAPTURE_CODE = "hold.captured"
@@ -131,11 +131,6 @@ class PartyCannotSetFee(errors.PermissionDenied):
     """A party token never sets a platform fee: name a destination wallet and leave platform_fee_minor out."""
 
     code = "party_cannot_set_fee"
-
-
-class HoldOwnerType(StrEnum):
-    api = "api"
-    payout = "payout"
 
 
 _OWNED_BY: dict[HoldOwnerType, type[errors.Conflict]] = {
@@ -496,7 +491,7 @@ async def list_holds(
     return holds, (pendings[-1].seq if len(pendings) == limit else None)
 
 
-def check_party_capture(*, destination_wallet_id: str | None, platform_fee_minor: int) -> None:
+def _check_party_capture(*, destination_wallet_id: str | None, platform_fee_minor: int) -> None:
     """A party token pays a destination wallet in full: it sets no fee, and
     without a destination the whole capture would be the platform's fee."""
     if destination_wallet_id is None or platform_fee_minor:
@@ -520,7 +515,7 @@ async def capture_hold(
     for a party token only with a destination and no fee."""
     pending, record, wallet = await _resolvable_hold(session, hold_id=hold_id, owner=owner, actor=actor)
     if actor.is_party:
-        check_party_capture(destination_wallet_id=destination_wallet_id, platform_fee_minor=platform_fee_minor)
+        _check_party_capture(destination_wallet_id=destination_wallet_id, platform_fee_minor=platform_fee_minor)
     captured = pending.amount_minor if amount_minor is None else amount_minor
     if captured > pending.amount_minor:
         raise ledger_service.AmountExceedsPending(
@@ -685,11 +680,11 @@ async def _resolvable_hold(
 ) -> tuple[ledger_models.Transfer, WalletHold, Wallet]:
     """The hold, if ``owner``'s flow, run by ``actor``, may capture or release it."""
     pending, record, wallet = await _reachable_hold(session, hold_id=hold_id, actor=actor)
-    check_resolver(record, owner=owner, actor=actor)
+    _check_resolver(record, owner=owner, actor=actor)
     return pending, record, wallet
 
 
-def check_resolver(record: WalletHold, *, owner: HoldOwner, actor: Actor) -> None:
+def _check_resolver(record: WalletHold, *, owner: HoldOwner, actor: Actor) -> None:
     """Only the hold's owner resolves it; for a hold of the holds API, only
     what placed it: that party's token, or an API key when a key placed it."""
     held_by = HoldOwnerType(record.owner_type)

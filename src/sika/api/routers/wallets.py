@@ -6,8 +6,8 @@ release the holds it placed itself. Holds placed with an API key are
 captured and released with an API key: they guarantee money to someone
 else, so the payer cannot spend or cancel them. Holds another domain owns
 (a payout's) are resolved by that domain alone. The rules are the wallets
-service's (``check_resolver``), not this router's. Opening a wallet takes a
-platform key; top-ups are for operations (admin)."""
+service's, not this router's. Opening a wallet takes a platform key;
+top-ups are for operations (admin)."""
 
 from __future__ import annotations
 
