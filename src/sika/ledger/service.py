@@ -29,7 +29,8 @@ Errors, each with its stable ``code``::
     PendingTransferExpired, PendingTransferNotExpired,
     AccountHasPendingTransfers, TransferInFlight                     (409)
     InvalidAmount, AmountOverflow, AmountExceedsPending, SameAccount,
-    CurrencyMismatch, InvalidAccount, InvalidTransfer, UnknownCurrency (422)
+    CurrencyMismatch, InvalidAccount, InvalidTransfer, TransferIdReserved,
+    UnknownCurrency                                                  (422)
     LedgerBusy                                                       (503)
 
 A refused transfer writes nothing: balances and transfers stay as they were.
@@ -39,11 +40,16 @@ wallets and their holds, funding, fees, provider clearing). The raw ledger
 API passes ``allow_managed=False`` to the writes it exposes, which then
 refuse to move money on them or to close them (``AccountManaged``); the
 domains call the same functions with the default and are unaffected.
+
+*Reserved ids*: every transfer id Sika makes or derives begins like a Sika
+id (``xfr_…``, ``hold_…``, ``col_….credit``, ``po_….reversal``;
+``sika.core.ids``). The ledger API's schemas refuse such an id from a caller
+(``check_client_transfer_id``, ``TransferIdReserved``), so a caller cannot
+take an id before the domain that derives it does.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import re
@@ -209,6 +215,12 @@ class InvalidTransfer(errors.ValidationFailed):
     code = "invalid_transfer"
 
 
+class TransferIdReserved(errors.ValidationFailed):
+    """Ids that begin like a Sika id (xfr_…, hold_…, col_….credit) are reserved for the transfers Sika makes."""
+
+    code = "transfer_id_reserved"
+
+
 class LedgerBusy(errors.ServiceUnavailable):
     """The ledger could not apply the transfer after several attempts; retry later."""
 
@@ -354,6 +366,20 @@ def check_transfer_id(transfer_id: str) -> str:
     return transfer_id
 
 
+def check_client_transfer_id(transfer_id: str) -> str:
+    """A transfer or journal entry id a caller chose: refused if it begins like
+    a Sika id, the shape of every id Sika makes or derives (``xfr_…``,
+    ``hold_…``, ``col_….credit``, ``po_….reversal``), so that a caller never
+    holds an id a domain will write later (its write would then fail)."""
+    if ids.begins_like_sika_id(transfer_id):
+        raise TransferIdReserved(
+            f"Transfer id {transfer_id} is reserved: an id of your own may not begin like a Sika id"
+            " (lowercase letters, _ and 26 of a-z and 2-7, as in xfr_…, hold_… or col_….credit).",
+            transfer_id=transfer_id,
+        )
+    return transfer_id
+
+
 def check_code(code: str) -> str:
     if not _CODE_PATTERN.match(code):
         raise InvalidTransfer(
@@ -392,8 +418,7 @@ def transfer_id_for_key(*, owner: str, key: str) -> str:
     path, which commits apart from the request: if the request's own commit
     is lost, the retry with the same key finds this transfer by its id
     instead of writing a second one."""
-    digest = hashlib.sha256(f"{owner}\x00{key}".encode()).digest()[:16]
-    return "xfr_" + base64.b32encode(digest).decode().rstrip("=").lower()
+    return "xfr_" + ids.random_part(hashlib.sha256(f"{owner}\x00{key}".encode()).digest())
 
 
 def transfer_request(
