@@ -56,10 +56,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sika.audit import service as audit_service
@@ -67,6 +69,8 @@ from sika.core import errors, ids, money
 from sika.core.context import Actor
 from sika.ledger import batcher, repository
 from sika.ledger.models import RESOLUTION_KINDS, Account, Transfer
+
+log = structlog.get_logger(__name__)
 
 MAX_JOURNAL_LEGS = 64
 """A journal entry applies at most this many transfers at once."""
@@ -76,10 +80,13 @@ MAX_TIMEOUT_SECONDS = 366 * 24 * 3600
 """A pending transfer may reserve funds for a year at most."""
 EXPIRY_BATCH_SIZE = 200
 """Pending transfers expired per transaction by the expiry job."""
+RETRY_AFTER_SECONDS = 1
+"""What a ``LedgerBusy`` answer tells the caller to wait before trying again."""
 
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-_CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_.:-]{0,63}$")
-_KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_.]{0,49}$")
+# Matched whole (fullmatch): "$" would let a trailing newline through.
+_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+_CODE_PATTERN = re.compile(r"[a-z][a-z0-9_.:-]{0,63}")
+_KIND_PATTERN = re.compile(r"[a-z][a-z0-9_.]{0,49}")
 
 
 # Errors ---------------------------------------------------------------------
@@ -359,7 +366,7 @@ def check_amount(amount_minor: int) -> int:
 
 
 def check_transfer_id(transfer_id: str) -> str:
-    if not _ID_PATTERN.match(transfer_id):
+    if not _ID_PATTERN.fullmatch(transfer_id):
         raise InvalidTransfer(
             "A transfer id is 1 to 64 characters: letters, digits and _ . : - (not first)."
         )
@@ -380,8 +387,17 @@ def check_client_transfer_id(transfer_id: str) -> str:
     return transfer_id
 
 
+def check_account_id(account_id: str) -> str:
+    # Every account id has a transfer id's shape (generated, or checked by
+    # ensure_account): anything else names no account, and may not even be
+    # storable text (U+0000).
+    if not _ID_PATTERN.fullmatch(account_id):
+        raise InvalidTransfer(f"{account_id!r} is not a ledger account id.")
+    return account_id
+
+
 def check_code(code: str) -> str:
-    if not _CODE_PATTERN.match(code):
+    if not _CODE_PATTERN.fullmatch(code):
         raise InvalidTransfer(
             "A transfer code is 1 to 64 characters: lowercase letters, digits and _ . : -, "
             "starting with a letter."
@@ -395,12 +411,40 @@ def check_metadata(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
     if len(metadata) > MAX_METADATA_KEYS:
         raise InvalidTransfer(f"Metadata may hold at most {MAX_METADATA_KEYS} keys.")
     try:
-        size = len(json.dumps(metadata, separators=(", ", ": ")).encode())
-    except (TypeError, ValueError):
-        raise InvalidTransfer("Metadata must be JSON.") from None
+        # No NaN or Infinity: JSON has neither, and jsonb refuses them.
+        encoded = json.dumps(metadata, separators=(", ", ": "), allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        raise InvalidTransfer("Metadata must be JSON (and a number finite).") from None
+    try:
+        size = len(encoded.encode()) + _jsonb_growth(metadata)
+    except ValueError:
+        raise InvalidTransfer("Metadata text may not contain U+0000 or a lone surrogate.") from None
     if size > MAX_METADATA_BYTES:
         raise InvalidTransfer(f"Metadata may take at most {MAX_METADATA_BYTES} bytes.")
     return metadata
+
+
+def _jsonb_growth(value: Any) -> int:
+    """How much longer PostgreSQL writes ``value`` as jsonb text (what its size
+    check measures) than ``json.dumps`` does: a number prints in full there
+    (1e300 is 301 digits). Raises ``ValueError`` on a string jsonb cannot
+    hold, in a key or a value: U+0000, or a lone surrogate."""
+    if isinstance(value, str):
+        _check_text(value)
+        return 0
+    if isinstance(value, float):
+        return len(format(Decimal(repr(value)), "f")) - len(repr(value))
+    if isinstance(value, dict):
+        return sum(_jsonb_growth(key) + _jsonb_growth(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return sum(_jsonb_growth(item) for item in value)
+    return 0
+
+
+def _check_text(text: str) -> None:
+    if "\x00" in text:
+        raise ValueError("U+0000 cannot be stored")
+    text.encode()  # UnicodeEncodeError (a ValueError) on a lone surrogate
 
 
 def check_timeout(timeout_seconds: int | None, *, pending: bool) -> int | None:
@@ -443,8 +487,8 @@ def transfer_request(
         id=check_transfer_id(transfer_id) if transfer_id is not None else ids.new_id("xfr"),
         id_generated=transfer_id is None,
         kind="pending" if pending else "posted",
-        debit_account_id=debit_account_id,
-        credit_account_id=credit_account_id,
+        debit_account_id=check_account_id(debit_account_id),
+        credit_account_id=check_account_id(credit_account_id),
         amount_minor=check_amount(amount_minor),
         currency=currency,
         code=check_code(code),
@@ -479,7 +523,7 @@ def resolution_request(
         amount_minor=check_amount(amount_minor) if amount_minor is not None else None,
         currency=None,
         code=check_code(code) if code is not None else None,
-        pending_id=pending_id,
+        pending_id=check_transfer_id(pending_id),
         timeout_seconds=None,
         metadata=check_metadata(metadata),
         journal_id=None,
@@ -534,7 +578,7 @@ def _check_account(
     *, currency: str, kind: str, debits_must_not_exceed_credits: bool, credits_must_not_exceed_debits: bool
 ) -> None:
     money.check_currency(currency)
-    if not _KIND_PATTERN.match(kind):
+    if not _KIND_PATTERN.fullmatch(kind):
         raise InvalidAccount("An account kind is lowercase letters, digits, _ and ., at most 50.")
     if debits_must_not_exceed_credits and credits_must_not_exceed_debits:
         raise InvalidAccount(
@@ -1069,7 +1113,11 @@ async def submit_transfer(
 ) -> TransferRecord:
     """Like ``create_transfer``, but committed on its own, grouped with the
     transfers that arrive at the same time (one transaction, one round trip).
-    Returns once the transfer is durable; raises its refusal otherwise."""
+    Returns once the transfer is durable; raises its refusal otherwise.
+
+    A transfer the database refused on its own (the group isolates it) for
+    its data is ``InvalidTransfer``; any other database failure is
+    ``LedgerBusy``, to retry after ``RETRY_AFTER_SECONDS``."""
     request = transfer_request(
         debit_account_id=debit_account_id,
         credit_account_id=credit_account_id,
@@ -1086,6 +1134,11 @@ async def submit_transfer(
     )
     try:
         row = await batcher.for_engine(engine).submit(request, now=now)
+    except batcher.ITEM_DATA_ERRORS as exc:
+        # Every check above passed, yet the database could not take this
+        # transfer's values: a check is missing, but the input is still bad.
+        log.warning("ledger_transfer_unstorable", transfer_id=request.id, error=str(exc))
+        raise InvalidTransfer("The ledger cannot store this transfer's values.", transfer_id=request.id) from exc
     except psycopg.Error as exc:
-        raise LedgerBusy() from exc
+        raise LedgerBusy(retry_after_seconds=RETRY_AFTER_SECONDS) from exc
     return record_of(row)
