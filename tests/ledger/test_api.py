@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
+import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.auth.scopes import Scope
+from sika.core import db
+from sika.ledger import batcher
 from tests.conftest import make_key
-from tests.support.ledger import snapshot
+from tests.support.ledger import snapshot, terminate_waiting_batcher_backends
 from tests.support.parties import create_party, party_headers
+from tests.support.tasks import all_of
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -262,4 +269,66 @@ async def test_every_ledger_route_refuses_a_party_token(
         url = path.format(account_id=wallet["id"], transfer_id="xfr_any")
         response = await client.request(method, url, json={} if method == "POST" else None, headers=as_party)
         assert (response.status_code, response.json()["code"]) == (403, "permission_denied"), (method, path)
+    assert await snapshot(sessions) == before
+
+
+UNSTORABLE_METADATA = {
+    "nul": {"x": "\u0000"},
+    "lone_surrogate": {"x": "\ud800"},
+    "nan": {"x": float("nan")},
+    "larger_in_the_database": {f"k{i}": 1e300 for i in range(14)},
+}
+
+
+@pytest.mark.parametrize("metadata", [pytest.param(m, id=name) for name, m in UNSTORABLE_METADATA.items()])
+async def test_metadata_the_database_cannot_store_is_refused_with_422(
+    client: httpx.AsyncClient, platform_headers: dict[str, str], sessions: Sessions, metadata: dict[str, object]
+) -> None:
+    world = await open_account(client, platform_headers, kind="world")
+    wallet = await open_account(client, platform_headers)
+    body = {
+        "debit_account_id": world["id"],
+        "credit_account_id": wallet["id"],
+        "amount_minor": 10,
+        "currency": "XOF",
+        "code": "top_up",
+        "metadata": metadata,
+    }
+    before = await snapshot(sessions)
+    # As a client's JSON encoder may send it: escaped U+0000 and surrogates, NaN.
+    sent = json.dumps(body).encode()
+    response = await client.post(
+        "/v1/ledger/transfers", content=sent, headers={**platform_headers, "content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert await snapshot(sessions) == before
+
+
+async def test_a_database_failure_answers_503_with_retry_after(
+    client: httpx.AsyncClient, platform_headers: dict[str, str], sessions: Sessions
+) -> None:
+    """The grouped path's connection is lost on every attempt: the transfer is
+    not applied and the caller is told when to try again."""
+    world = await open_account(client, platform_headers, kind="world")
+    wallet = await open_account(client, platform_headers)
+    body = {
+        "debit_account_id": world["id"],
+        "credit_account_id": wallet["id"],
+        "amount_minor": 10,
+        "currency": "XOF",
+        "code": "top_up",
+    }
+    before = await snapshot(sessions)
+    async with db.transaction(sessions) as locker:
+        # Holds the wallet's row, so each attempt waits where it can be ended.
+        await locker.execute(sa.text("SELECT 1 FROM ledger_accounts WHERE id = :id FOR UPDATE"), {"id": wallet["id"]})
+        response, _ = await all_of(
+            client.post("/v1/ledger/transfers", json=body, headers=platform_headers),
+            terminate_waiting_batcher_backends(sessions, batcher.MAX_ATTEMPTS),
+        )
+    assert isinstance(response, httpx.Response)
+    assert response.status_code == 503, response.text
+    assert response.json()["code"] == "ledger_busy"
+    assert response.headers["retry-after"] == "1"
     assert await snapshot(sessions) == before

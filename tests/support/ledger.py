@@ -1,5 +1,6 @@
 """What tests of the ledger and of what stands on it check: that a refusal
-moved nothing, balances, and concurrent transactions caught at their lock."""
+moved nothing, balances, concurrent transactions caught at their lock, and
+the grouped path's connections lost."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.core import db
+from sika.ledger import batcher
 from sika.ledger import service as ledger_service
 from sika.ledger.models import Account
 
@@ -85,3 +87,25 @@ async def until_waiting_for_a_lock(sessions: Sessions, pid: int) -> None:
             return
         assert asyncio.get_running_loop().time() < deadline, f"backend {pid} never waited for a lock"
         await asyncio.sleep(0.01)
+
+
+async def terminate_waiting_batcher_backends(sessions: Sessions, times: int) -> None:
+    """``times`` over, wait until a connection of the grouped path waits for a
+    lock, and end its backend, as a database restart or an operator would."""
+    deadline = asyncio.get_running_loop().time() + LOCK_WAIT_TIMEOUT_SECONDS
+    for _ in range(times):
+        while True:
+            async with sessions() as session:
+                pid = await session.scalar(
+                    sa.text(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND application_name = :name AND wait_event_type = 'Lock' LIMIT 1"
+                    ),
+                    {"name": batcher.APPLICATION_NAME},
+                )
+                if pid is not None:
+                    # Waits (up to 10 s) until the backend is gone, so it is not found twice.
+                    await session.execute(sa.text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid})
+                    break
+            assert asyncio.get_running_loop().time() < deadline, "no grouped-path connection waited for a lock"
+            await asyncio.sleep(0.01)

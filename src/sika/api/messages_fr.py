@@ -91,6 +91,10 @@ DETAILS_FR: dict[str, str] = {
     "service_unavailable": "Le service ne peut pas répondre pour le moment.",
     "token_lifetime_too_long": "Un jeton de partie ne peut pas vivre plus longtemps que PARTY_TOKEN_MAX_SECONDS.",
     "transfer_exists": "Un virement avec cet identifiant existe déjà avec un autre contenu.",
+    "transfer_id_reserved": (
+        "Les identifiants qui commencent comme un identifiant Sika (xfr_…, hold_…, col_….credit) "
+        "sont réservés aux virements que Sika crée lui-même ; choisissez-en un autre."
+    ),
     "transfer_in_flight": (
         "Un virement avec cet identifiant est en cours d'écriture par une autre requête ; "
         "réessayez pour obtenir sa réponse."

@@ -10,6 +10,14 @@ per group. There is no timer: a lone transfer is sent at once, and groups
 grow by themselves as load grows, because arrivals gather while the
 previous group commits.
 
+One transfer cannot fail the others. Its metadata is encoded as it is
+submitted, so JSON the database would refuse fails that caller alone; and
+when the database refuses a group's statement for what one transfer holds
+(text it cannot store, a constraint its row breaks), the group is written
+again in halves, down to that transfer alone: the others commit, and it gets
+its own error. Only a failure of the database itself (the connection lost
+again and again) fails a whole group.
+
 One batcher per event loop and database, with its own few connections
 (``MAX_GROUPS_IN_FLIGHT``): groups in flight at once overlap one group's
 commit with the next one's work.
@@ -54,11 +62,19 @@ GROUP_RETRIES = Counter(
 )
 
 _RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+ITEM_DATA_ERRORS = (psycopg.DataError, UnicodeEncodeError)
+"""A statement refused for a value one transfer holds (U+0000 in text, a lone
+surrogate, invalid JSON): that transfer's input is bad."""
+_ITEM_ERRORS = (*ITEM_DATA_ERRORS, psycopg.IntegrityError)
+"""Failures a group's statement can owe to one of its transfers: its values,
+a constraint its row breaks, or a concurrent writer of its id."""
 
 
 @dataclass
 class _Pending:
     request: repository.TransferRequest
+    metadata_json: str | None
+    """The request's metadata, encoded before it joins a group."""
     now: datetime
     future: asyncio.Future[repository.AppliedRow]
 
@@ -84,10 +100,12 @@ class TransferBatcher:
     async def submit(
         self, request: repository.TransferRequest, *, now: datetime
     ) -> repository.AppliedRow:
-        """The database's answer for ``request``, once its group has committed."""
+        """The database's answer for ``request``, once its group has committed.
+        Raises ``TypeError`` or ``ValueError`` at once on metadata that is not JSON."""
+        metadata_json = repository.encode_metadata(request.metadata)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[repository.AppliedRow] = loop.create_future()
-        self._queue.append(_Pending(request=request, now=now, future=future))
+        self._queue.append(_Pending(request=request, metadata_json=metadata_json, now=now, future=future))
         if not self._dispatch_scheduled:
             # Dispatch after the callers already woken in this turn of the loop
             # have submitted too, so they travel together. A cancelled caller
@@ -152,46 +170,56 @@ class TransferBatcher:
                 self._dispatch_scheduled = True
                 asyncio.get_running_loop().call_soon(self._dispatch)
 
-    async def _write_group(self, group: list[_Pending]) -> None:
+    async def _write_group(self, group: list[_Pending], *, split: bool = False) -> None:
+        """Write ``group`` in one statement. If the database refuses it for
+        what one of its transfers holds, write each half on its own, and so
+        on down to that transfer alone (about 2·log2(n) statements): the
+        others commit and it gets its own error. A part (``split``) looks its
+        ids up, as a retry does: what an attempt of the whole may have
+        committed before its answer was lost is answered from the stored rows."""
         try:
-            rows = await self._apply(
-                [item.request for item in group], now=max(item.now for item in group)
-            )
-        except psycopg.errors.IntegrityError:
-            # A concurrent writer of the same transfer id won the race; write
-            # each transfer on its own so only that one is answered again.
-            GROUP_RETRIES.labels(reason="split").inc()
-            for item in group:
-                await self._write_alone(item)
+            rows = await self._apply(group, check_existing=True if split else None)
+        except _ITEM_ERRORS as exc:
+            if len(group) == 1:
+                await self._write_alone(group[0], exc)
+            else:
+                GROUP_RETRIES.labels(reason="split").inc()
+                middle = len(group) // 2
+                await self._write_group(group[:middle], split=True)
+                await self._write_group(group[middle:], split=True)
             return
         except Exception as exc:
-            for item in group:
-                if not item.future.done():
-                    item.future.set_exception(exc)
+            _fail(group, exc)
             return
         for item, row in zip(group, rows, strict=True):
             if not item.future.done():
                 item.future.set_result(row)
 
-    async def _write_alone(self, item: _Pending) -> None:
-        try:
-            (row,) = await self._apply([item.request], now=item.now)
-        except psycopg.errors.IntegrityError:
-            # Its twin has committed by now: the retry is answered from its row.
-            try:
-                (row,) = await self._apply([item.request], now=item.now)
-            except Exception as exc:
-                item.future.set_exception(exc)
-                return
-        except Exception as exc:
-            item.future.set_exception(exc)
+    async def _write_alone(self, item: _Pending, refused: Exception) -> None:
+        if not isinstance(refused, psycopg.IntegrityError):
+            _fail([item], refused)
             return
-        item.future.set_result(row)
+        # Most likely a concurrent writer of the same id won the race and has
+        # committed by now: the retry is answered from its row.
+        try:
+            (row,) = await self._apply([item], check_existing=True)
+        except Exception as exc:
+            _fail([item], exc)
+            return
+        if not item.future.done():
+            item.future.set_result(row)
 
     async def _apply(
-        self, requests: list[repository.TransferRequest], *, now: datetime
+        self, group: list[_Pending], *, check_existing: bool | None
     ) -> list[repository.AppliedRow]:
-        parameters = repository.apply_parameters(requests, now=now, atomic=False, lock_retries=0)
+        parameters = repository.apply_parameters(
+            [item.request for item in group],
+            now=max(item.now for item in group),
+            atomic=False,
+            lock_retries=0,
+            check_existing=check_existing,
+            encoded_metadata=[item.metadata_json for item in group],
+        )
         for attempt in range(1, MAX_ATTEMPTS + 1):
             if attempt > 1:
                 # An earlier attempt may have committed before its answer was lost.
@@ -234,6 +262,12 @@ class TransferBatcher:
         return await psycopg.AsyncConnection.connect(
             self._conninfo, autocommit=True, application_name=APPLICATION_NAME
         )
+
+
+def _fail(items: list[_Pending], exc: Exception) -> None:
+    for item in items:
+        if not item.future.done():
+            item.future.set_exception(exc)
 
 
 _batchers: weakref.WeakKeyDictionary[

@@ -112,6 +112,12 @@ IN_TRANSACTION_LOCK_RETRIES = 5
 """Deadlock retries inside the function when a caller's transaction holds other locks."""
 
 
+def encode_metadata(metadata: dict[str, Any] | None) -> str | None:
+    """Metadata as the function takes it; raises ``TypeError`` or ``ValueError``
+    on what is not JSON (NaN and Infinity included: jsonb refuses them)."""
+    return json.dumps(metadata, allow_nan=False) if metadata is not None else None
+
+
 def apply_parameters(
     requests: Sequence[TransferRequest],
     *,
@@ -119,11 +125,15 @@ def apply_parameters(
     atomic: bool,
     lock_retries: int,
     check_existing: bool | None = None,
+    encoded_metadata: Sequence[str | None] | None = None,
 ) -> dict[str, Any]:
     """The function's arguments. Existing ids are looked up unless every id
-    was generated here (``id_generated``) and ``check_existing`` is not forced."""
+    was generated here (``id_generated``) and ``check_existing`` is not forced.
+    ``encoded_metadata``: each request's ``encode_metadata``, if done already."""
     if check_existing is None:
         check_existing = not all(r.id_generated for r in requests)
+    if encoded_metadata is None:
+        encoded_metadata = [encode_metadata(r.metadata) for r in requests]
     return {
         "ids": [r.id for r in requests],
         "kinds": [r.kind for r in requests],
@@ -134,7 +144,7 @@ def apply_parameters(
         "code": _or_null([r.code for r in requests]),
         "pending": _or_null([r.pending_id for r in requests]),
         "timeout": _or_null([r.timeout_seconds for r in requests]),
-        "metadata": _or_null([json.dumps(r.metadata) if r.metadata is not None else None for r in requests]),
+        "metadata": _or_null(list(encoded_metadata)),
         "journal": _or_null([r.journal_id for r in requests]),
         "actor": [r.actor_id for r in requests],
         "request": _or_null([r.request_id for r in requests]),

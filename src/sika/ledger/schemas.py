@@ -5,14 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
 
 from sika.core import money
+from sika.ledger import service as ledger_service
 
 AmountMinor = Annotated[int, Field(gt=0, le=money.MAX_AMOUNT_MINOR, strict=True)]
 Currency = Annotated[str, Field(min_length=3, max_length=3, examples=["XOF"])]
 Code = Annotated[str, Field(min_length=1, max_length=64, examples=["wallet.top_up"])]
-TransferId = Annotated[str, Field(min_length=1, max_length=64)]
+ClientTransferId = Annotated[
+    str, Field(min_length=1, max_length=64), AfterValidator(ledger_service.check_client_transfer_id)
+]
+"""A transfer or journal entry id the caller chose. Every id the API takes
+from a caller is this type: one that begins like a Sika id (``xfr_…``,
+``col_….credit``) is refused with ``422 transfer_id_reserved`` as the body is
+read, so no caller can take an id a domain will derive later."""
 Metadata = Annotated[dict[str, Any], Field(max_length=32)]
 
 
@@ -72,8 +79,9 @@ class BalanceOut(BaseModel):
 class TransferCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: TransferId | None = None
-    """Your own id for the transfer: sending it again with the same content returns the original."""
+    id: ClientTransferId | None = None
+    """Your own id for the transfer: sending it again with the same content returns the original.
+    It may not begin like a Sika id (lowercase letters, ``_`` and 26 of a-z and 2-7: ``xfr_…``)."""
     debit_account_id: str
     credit_account_id: str
     amount_minor: AmountMinor
@@ -87,14 +95,14 @@ class TransferCreate(BaseModel):
 class JournalEntryCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: TransferId | None = None
+    id: ClientTransferId | None = None
     transfers: Annotated[list[TransferCreate], Field(min_length=1, max_length=64)]
 
 
 class PostPending(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: TransferId | None = None
+    id: ClientTransferId | None = None
     amount_minor: AmountMinor | None = None
     """Omit to post the whole pending amount; less posts part and returns the rest."""
     metadata: Metadata | None = None
@@ -103,7 +111,7 @@ class PostPending(BaseModel):
 class VoidPending(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: TransferId | None = None
+    id: ClientTransferId | None = None
     metadata: Metadata | None = None
 
 

@@ -29,7 +29,8 @@ Errors, each with its stable ``code``::
     PendingTransferExpired, PendingTransferNotExpired,
     AccountHasPendingTransfers, TransferInFlight                     (409)
     InvalidAmount, AmountOverflow, AmountExceedsPending, SameAccount,
-    CurrencyMismatch, InvalidAccount, InvalidTransfer, UnknownCurrency (422)
+    CurrencyMismatch, InvalidAccount, InvalidTransfer, TransferIdReserved,
+    UnknownCurrency                                                  (422)
     LedgerBusy                                                       (503)
 
 A refused transfer writes nothing: balances and transfers stay as they were.
@@ -39,21 +40,28 @@ wallets and their holds, funding, fees, provider clearing). The raw ledger
 API passes ``allow_managed=False`` to the writes it exposes, which then
 refuse to move money on them or to close them (``AccountManaged``); the
 domains call the same functions with the default and are unaffected.
+
+*Reserved ids*: every transfer id Sika makes or derives begins like a Sika
+id (``xfr_…``, ``hold_…``, ``col_….credit``, ``po_….reversal``;
+``sika.core.ids``). The ledger API's schemas refuse such an id from a caller
+(``check_client_transfer_id``, ``TransferIdReserved``), so a caller cannot
+take an id before the domain that derives it does.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sika.audit import service as audit_service
@@ -61,6 +69,8 @@ from sika.core import errors, ids, money
 from sika.core.context import Actor
 from sika.ledger import batcher, repository
 from sika.ledger.models import RESOLUTION_KINDS, Account, Transfer
+
+log = structlog.get_logger(__name__)
 
 MAX_JOURNAL_LEGS = 64
 """A journal entry applies at most this many transfers at once."""
@@ -70,10 +80,13 @@ MAX_TIMEOUT_SECONDS = 366 * 24 * 3600
 """A pending transfer may reserve funds for a year at most."""
 EXPIRY_BATCH_SIZE = 200
 """Pending transfers expired per transaction by the expiry job."""
+RETRY_AFTER_SECONDS = 1
+"""What a ``LedgerBusy`` answer tells the caller to wait before trying again."""
 
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-_CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_.:-]{0,63}$")
-_KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_.]{0,49}$")
+# Matched whole (fullmatch): "$" would let a trailing newline through.
+_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+_CODE_PATTERN = re.compile(r"[a-z][a-z0-9_.:-]{0,63}")
+_KIND_PATTERN = re.compile(r"[a-z][a-z0-9_.]{0,49}")
 
 
 # Errors ---------------------------------------------------------------------
@@ -207,6 +220,12 @@ class InvalidTransfer(errors.ValidationFailed):
     """The transfer's attributes are not valid."""
 
     code = "invalid_transfer"
+
+
+class TransferIdReserved(errors.ValidationFailed):
+    """Ids that begin like a Sika id (xfr_…, hold_…, col_….credit) are reserved for the transfers Sika makes."""
+
+    code = "transfer_id_reserved"
 
 
 class LedgerBusy(errors.ServiceUnavailable):
@@ -347,15 +366,38 @@ def check_amount(amount_minor: int) -> int:
 
 
 def check_transfer_id(transfer_id: str) -> str:
-    if not _ID_PATTERN.match(transfer_id):
+    if not _ID_PATTERN.fullmatch(transfer_id):
         raise InvalidTransfer(
             "A transfer id is 1 to 64 characters: letters, digits and _ . : - (not first)."
         )
     return transfer_id
 
 
+def check_client_transfer_id(transfer_id: str) -> str:
+    """A transfer or journal entry id a caller chose: refused if it begins like
+    a Sika id, the shape of every id Sika makes or derives (``xfr_…``,
+    ``hold_…``, ``col_….credit``, ``po_….reversal``), so that a caller never
+    holds an id a domain will write later (its write would then fail)."""
+    if ids.begins_like_sika_id(transfer_id):
+        raise TransferIdReserved(
+            f"Transfer id {transfer_id} is reserved: an id of your own may not begin like a Sika id"
+            " (lowercase letters, _ and 26 of a-z and 2-7, as in xfr_…, hold_… or col_….credit).",
+            transfer_id=transfer_id,
+        )
+    return transfer_id
+
+
+def check_account_id(account_id: str) -> str:
+    # Every account id has a transfer id's shape (generated, or checked by
+    # ensure_account): anything else names no account, and may not even be
+    # storable text (U+0000).
+    if not _ID_PATTERN.fullmatch(account_id):
+        raise InvalidTransfer(f"{account_id!r} is not a ledger account id.")
+    return account_id
+
+
 def check_code(code: str) -> str:
-    if not _CODE_PATTERN.match(code):
+    if not _CODE_PATTERN.fullmatch(code):
         raise InvalidTransfer(
             "A transfer code is 1 to 64 characters: lowercase letters, digits and _ . : -, "
             "starting with a letter."
@@ -369,12 +411,40 @@ def check_metadata(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
     if len(metadata) > MAX_METADATA_KEYS:
         raise InvalidTransfer(f"Metadata may hold at most {MAX_METADATA_KEYS} keys.")
     try:
-        size = len(json.dumps(metadata, separators=(", ", ": ")).encode())
-    except (TypeError, ValueError):
-        raise InvalidTransfer("Metadata must be JSON.") from None
+        # No NaN or Infinity: JSON has neither, and jsonb refuses them.
+        encoded = json.dumps(metadata, separators=(", ", ": "), allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        raise InvalidTransfer("Metadata must be JSON (and a number finite).") from None
+    try:
+        size = len(encoded.encode()) + _jsonb_growth(metadata)
+    except ValueError:
+        raise InvalidTransfer("Metadata text may not contain U+0000 or a lone surrogate.") from None
     if size > MAX_METADATA_BYTES:
         raise InvalidTransfer(f"Metadata may take at most {MAX_METADATA_BYTES} bytes.")
     return metadata
+
+
+def _jsonb_growth(value: Any) -> int:
+    """How much longer PostgreSQL writes ``value`` as jsonb text (what its size
+    check measures) than ``json.dumps`` does: a number prints in full there
+    (1e300 is 301 digits). Raises ``ValueError`` on a string jsonb cannot
+    hold, in a key or a value: U+0000, or a lone surrogate."""
+    if isinstance(value, str):
+        _check_text(value)
+        return 0
+    if isinstance(value, float):
+        return len(format(Decimal(repr(value)), "f")) - len(repr(value))
+    if isinstance(value, dict):
+        return sum(_jsonb_growth(key) + _jsonb_growth(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return sum(_jsonb_growth(item) for item in value)
+    return 0
+
+
+def _check_text(text: str) -> None:
+    if "\x00" in text:
+        raise ValueError("U+0000 cannot be stored")
+    text.encode()  # UnicodeEncodeError (a ValueError) on a lone surrogate
 
 
 def check_timeout(timeout_seconds: int | None, *, pending: bool) -> int | None:
@@ -392,8 +462,7 @@ def transfer_id_for_key(*, owner: str, key: str) -> str:
     path, which commits apart from the request: if the request's own commit
     is lost, the retry with the same key finds this transfer by its id
     instead of writing a second one."""
-    digest = hashlib.sha256(f"{owner}\x00{key}".encode()).digest()[:16]
-    return "xfr_" + base64.b32encode(digest).decode().rstrip("=").lower()
+    return "xfr_" + ids.random_part(hashlib.sha256(f"{owner}\x00{key}".encode()).digest())
 
 
 def transfer_request(
@@ -418,8 +487,8 @@ def transfer_request(
         id=check_transfer_id(transfer_id) if transfer_id is not None else ids.new_id("xfr"),
         id_generated=transfer_id is None,
         kind="pending" if pending else "posted",
-        debit_account_id=debit_account_id,
-        credit_account_id=credit_account_id,
+        debit_account_id=check_account_id(debit_account_id),
+        credit_account_id=check_account_id(credit_account_id),
         amount_minor=check_amount(amount_minor),
         currency=currency,
         code=check_code(code),
@@ -454,7 +523,7 @@ def resolution_request(
         amount_minor=check_amount(amount_minor) if amount_minor is not None else None,
         currency=None,
         code=check_code(code) if code is not None else None,
-        pending_id=pending_id,
+        pending_id=check_transfer_id(pending_id),
         timeout_seconds=None,
         metadata=check_metadata(metadata),
         journal_id=None,
@@ -509,7 +578,7 @@ def _check_account(
     *, currency: str, kind: str, debits_must_not_exceed_credits: bool, credits_must_not_exceed_debits: bool
 ) -> None:
     money.check_currency(currency)
-    if not _KIND_PATTERN.match(kind):
+    if not _KIND_PATTERN.fullmatch(kind):
         raise InvalidAccount("An account kind is lowercase letters, digits, _ and ., at most 50.")
     if debits_must_not_exceed_credits and credits_must_not_exceed_debits:
         raise InvalidAccount(
@@ -1053,7 +1122,11 @@ async def submit_transfer(
 ) -> TransferRecord:
     """Like ``create_transfer``, but committed on its own, grouped with the
     transfers that arrive at the same time (one transaction, one round trip).
-    Returns once the transfer is durable; raises its refusal otherwise."""
+    Returns once the transfer is durable; raises its refusal otherwise.
+
+    A transfer the database refused on its own (the group isolates it) for
+    its data is ``InvalidTransfer``; any other database failure is
+    ``LedgerBusy``, to retry after ``RETRY_AFTER_SECONDS``."""
     request = transfer_request(
         debit_account_id=debit_account_id,
         credit_account_id=credit_account_id,
@@ -1070,6 +1143,11 @@ async def submit_transfer(
     )
     try:
         row = await batcher.for_engine(engine).submit(request, now=now)
+    except batcher.ITEM_DATA_ERRORS as exc:
+        # Every check above passed, yet the database could not take this
+        # transfer's values: a check is missing, but the input is still bad.
+        log.warning("ledger_transfer_unstorable", transfer_id=request.id, error=str(exc))
+        raise InvalidTransfer("The ledger cannot store this transfer's values.", transfer_id=request.id) from exc
     except psycopg.Error as exc:
-        raise LedgerBusy() from exc
+        raise LedgerBusy(retry_after_seconds=RETRY_AFTER_SECONDS) from exc
     return record_of(row)
