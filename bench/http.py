@@ -60,8 +60,8 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,7 +91,7 @@ WEBHOOK_CEILING_PER_SECOND = 4_000
 so that every request is a new event (``repeated_bodies`` in the result says otherwise)."""
 START_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 30.0
-SETUP_TIMEOUT_SECONDS = 600.0
+SETUP_TIMEOUT_SECONDS = 300.0
 WRK_GRACE_SECONDS = 60.0
 """Beyond its duration, how long wrk may take to start and report."""
 POLL_SECONDS = 0.2
@@ -274,6 +274,11 @@ def webhook_counts(url: str) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+def processed_events(url: str) -> int:
+    stored, waiting = webhook_counts(url)
+    return stored - waiting
+
+
 def webhook_outcomes(url: str) -> dict[str, int]:
     with psycopg.connect(db.libpq_url(url)) as connection:
         rows = connection.execute(
@@ -312,17 +317,18 @@ class Server:
             raise SystemExit(f"{self.name} exited with {self.process.returncode}; its log ends with:\n{tail}")
 
     def stop(self) -> None:
-        """SIGTERM to the group (a graceful stop), SIGKILL if it lingers."""
-        if self.process is None or self.process.poll() is not None:
+        """SIGTERM to the group (a graceful stop), then SIGKILL to whatever is left of it."""
+        if self.process is None:
             return
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                print(f"{self.name} did not stop in {STOP_TIMEOUT_SECONDS} s: killed", file=sys.stderr)
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            print(f"{self.name} did not stop in {STOP_TIMEOUT_SECONDS} s: killed", file=sys.stderr)
-        with contextlib.suppress(ProcessLookupError):
-            # Its workers too, should the parent have left any behind.
+            # Its own workers too, should it have left any behind.
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
 
@@ -392,9 +398,9 @@ def sika_worker(env: dict[str, str], logs: Path, *, number: int, concurrency: in
 
 @dataclass
 class Fixtures:
-    accounts: list[str] = field(default_factory=list)
-    wallets: list[str] = field(default_factory=list)
-    collections: list[str] = field(default_factory=list)
+    accounts: list[str]
+    wallets: list[str]
+    collections: list[str]
 
 
 class Api:
@@ -493,10 +499,11 @@ async def succeed_collections(client: httpx.AsyncClient, collections: Sequence[s
     await each(list(webhook_lines(collections, range(len(collections)))), deliver)
 
 
-def wait_first_webhooks(url: str, collections: Sequence[str]) -> None:
+def wait_first_webhooks(url: str, collections: Sequence[str], *, check: Callable[[], None]) -> None:
     """Until the worker has applied the first webhooks: every collection succeeded."""
     deadline = time.monotonic() + SETUP_TIMEOUT_SECONDS
     while webhook_counts(url)[1] and time.monotonic() < deadline:
+        check()
         time.sleep(POLL_SECONDS)
     outcomes = webhook_outcomes(url)
     if outcomes != {"processed/changed": len(collections)}:
@@ -547,7 +554,7 @@ def hold_lines(wallets: Sequence[str]) -> Iterator[str]:
         yield f"/v1/wallets/{wallet}/holds\t{compact(hold)}\t{compact(capture)}"
 
 
-def webhook_lines(collections: Sequence[str], charge_ids: Iterator[int] | range) -> Iterator[str]:
+def webhook_lines(collections: Sequence[str], charge_ids: Iterable[int]) -> Iterator[str]:
     """Signed Paystack ``charge.success`` webhooks, one event per charge id,
     about the collections in turn."""
     settings = Settings()
@@ -721,14 +728,13 @@ def drive(
         tps = reference[str(connections)]["tps"]
         for mode in WORKLOADS:
             print(f"{target.api.name}: {mode}, {connections} connections", file=sys.stderr)
-            processed_before = webhook_counts(url)
+            processed_before = processed_events(url)
             lines = lines_for(mode, fixtures, charges, args.seconds)
             result = measure(
                 target, mode=mode, lines=lines, connections=connections, seconds=args.seconds, in_process_tps=tps
             )
             if mode == "webhooks":
-                stored, waiting = webhook_counts(url)
-                result["processed_during_intake"] = (stored - waiting) - (processed_before[0] - processed_before[1])
+                result["processed_during_intake"] = processed_events(url) - processed_before
             results[mode][str(connections)] = result
             if mode == "webhooks" and drain_each_webhook_phase:
                 print(f"{target.api.name}: draining webhooks with the in-process worker", file=sys.stderr)
@@ -797,7 +803,7 @@ def run(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
             print("setup: accounts, wallets and collections over the API", file=sys.stderr)
             started = time.perf_counter()
             fixtures = asyncio.run(make_fixtures(base, key, args))
-            wait_first_webhooks(url, fixtures.collections)
+            wait_first_webhooks(url, fixtures.collections, check=server.check_alive)
             charges.take(len(fixtures.collections))
             print(f"setup: done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
             target = Target(base, key, server, postmaster, work_dir, script)
