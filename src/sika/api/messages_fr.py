@@ -35,7 +35,9 @@ DETAILS_FR: dict[str, str] = {
     "invalid_account": "Les attributs du compte ne sont pas valides.",
     "invalid_amount": "Le montant doit être un entier positif en unités mineures.",
     "invalid_capture": "Les montants ou la destination de l'encaissement de la réservation ne sont pas valides.",
-    "invalid_cursor": "Le curseur de pagination n'est pas valide.",
+    "invalid_cursor": (
+        "Le curseur de pagination n'est pas valide : renvoyez un « next_cursor » tel qu'il a été donné."
+    ),
     "invalid_party_token": "Le jeton de partie n'est pas valide.",
     "invalid_scopes": "Portée inconnue.",
     "invalid_transfer": "Les attributs du virement ne sont pas valides.",
