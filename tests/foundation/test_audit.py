@@ -70,9 +70,3 @@ async def test_cursor_pagination_walks_every_event(client: httpx.AsyncClient, ad
             break
     assert len(seen) == 6  # the five above and the admin key of the fixture
     assert seen == sorted(seen, reverse=True)
-
-
-async def test_bad_cursor_is_422(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
-    response = await client.get("/v1/audit-events", params={"cursor": "!!!"}, headers=admin_headers)
-    assert response.status_code == 422
-    assert response.json()["code"] == "invalid_cursor"

@@ -18,10 +18,10 @@ def body(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
-def paystack_charge(amount: int, *, currency: str = "XOF") -> dict[str, Any]:
+def paystack_charge(amount: int, *, currency: str = "XOF", reference: str = "col_abc") -> dict[str, Any]:
     return {
         "event": "charge.success",
-        "data": {"id": 4000007, "reference": "col_abc", "amount": amount, "currency": currency, "status": "success"},
+        "data": {"id": 4000007, "reference": reference, "amount": amount, "currency": currency, "status": "success"},
     }
 
 
@@ -184,3 +184,34 @@ class TestStripe:
 
     def test_metadata_sent_as_null_means_no_reference(self) -> None:
         assert parse(ProviderName.stripe, body(self.intent_event(metadata=None))).reference is None
+
+
+class TestTextPostgresqlCannotStore:
+    """What Sika matches exactly cannot be stored, so cannot be about anything of
+    Sika's; a failure reason is prose, kept readable. (Intake keeps the raw body,
+    as bytes, either way.)"""
+
+    @pytest.mark.parametrize("bad", ["\x00", "\ud800"])
+    @pytest.mark.parametrize(
+        ("provider", "payload"),
+        [
+            (ProviderName.paystack, paystack_charge(500_000, reference="col_a{bad}")),
+            (ProviderName.paystack, {"event": "customeridentification.success{bad}", "data": {"id": 3}}),
+            (ProviderName.fedapay, {"id": "99{bad}", "name": "customer.created", "entity": {}}),
+            (ProviderName.stripe, {"id": "evt_{bad}", "type": "charge.refunded"}),
+        ],
+    )
+    def test_an_id_type_or_reference_that_cannot_be_stored_is_malformed(
+        self, provider: ProviderName, payload: dict[str, Any], bad: str
+    ) -> None:
+        raw = body(payload).replace(b"{bad}", json.dumps(bad)[1:-1].encode())
+        with pytest.raises(MalformedEvent, match="which cannot be stored"):
+            parse(provider, raw)
+
+    def test_a_failure_reason_keeps_its_readable_text(self) -> None:
+        payload = {
+            "event": "transfer.failed",
+            "data": {"id": 81, "reference": "po_xyz", "amount": 400_000, "currency": "XOF", "failures": "no\x00\ud800"},
+        }
+        event = parse(ProviderName.paystack, body(payload))
+        assert (event.payout_status, event.failure_reason) == (PayoutStatus.failed, "no\ufffd\ufffd")

@@ -165,3 +165,35 @@ class TestUnreadable:
         assert (shown["status"], shown["credit_transfer_id"]) == ("initiated", None)
         assert await world.wallet(kofi) == (0, 0)
         assert await count(world.sessions, "ledger_transfers", "code = 'collection.succeeded'") == 0
+
+
+class TestTextPostgresqlCannotStore:
+    """A signed event is authentic: it is never refused for its text, only kept
+    where it cannot be misread (see docs/payments.md)."""
+
+    @pytest.mark.parametrize("bad", ["\x00", "\ud800"])
+    async def test_a_reference_that_cannot_be_stored_is_kept_raw_answered_200_and_alerted(
+        self, world: World, bad: str
+    ) -> None:
+        body, headers = signed("paystack", charge_success(f"col_a{bad}b"), world.settings)
+        for duplicate in (False, True):  # the provider's retry finds it stored
+            response = await post(world.client, "paystack", body, headers)
+            assert response.status_code == 200, response.text
+            assert response.json() == {"received": True, "duplicate": duplicate}
+
+        query = sa.text("SELECT id, body, status, reference, last_error FROM webhooks_inbound_events")
+        async with world.sessions() as session:
+            event = (await session.execute(query)).one()
+        assert (event.body, event.status, event.reference) == (body, "rejected", None)
+        assert event.last_error.startswith("The paystack webhook's reference: Holds")
+        assert await alerts_for(world.sessions, event.id) == [("webhook.unreadable", "critical")]
+        assert await count(world.sessions, JOBS, PROCESS_JOBS) == 0
+
+    async def test_such_text_in_what_sika_does_not_read_is_stored_as_sent(self, world: World) -> None:
+        payload = charge_success("col_abc")
+        payload["data"]["customer"] = {"first_name": "Kofi\u0000", "last_name": "\ud83d"}
+        body, headers = signed("paystack", payload, world.settings)
+        response = await post(world.client, "paystack", body, headers)
+        assert response.status_code == 200, response.text
+        assert await count(world.sessions, "webhooks_inbound_events", "status = 'received' AND body = :b", b=body) == 1
+        assert await count(world.sessions, JOBS, PROCESS_JOBS) == 1

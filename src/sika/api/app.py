@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sika import __version__
 from sika.api import problems
 from sika.api import providers as api_providers
-from sika.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from sika.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, TextGuardMiddleware
 from sika.api.ratelimit import RateLimiter
 from sika.api.routers import (
     alerts,
@@ -92,7 +92,9 @@ def create_app(settings: Settings, *, database_url: str, engine: AsyncEngine | N
         DASHBOARD_PATH,
         dashboard_app.create(settings, sessions=app.state.sessions, limiter=app.state.rate_limiter),
     )
-    # Outermost last: the request id must exist before anything can fail.
+    # Outermost last: the request id must exist before anything can fail, and the text
+    # guard reads only bodies the size limit has bounded.
+    app.add_middleware(TextGuardMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.MAX_BODY_BYTES)
     if settings.CORS_ORIGINS:
         app.add_middleware(

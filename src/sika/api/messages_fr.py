@@ -45,10 +45,17 @@ DETAILS_FR: dict[str, str] = {
     "invalid_account": "Les attributs du compte ne sont pas valides.",
     "invalid_amount": "Le montant doit être un entier positif en unités mineures.",
     "invalid_capture": "Les montants ou la destination de l'encaissement de la réservation ne sont pas valides.",
-    "invalid_cursor": "Le curseur de pagination n'est pas valide.",
+    "invalid_cursor": (
+        "Le curseur de pagination n'est pas valide : renvoyez un « next_cursor » tel qu'il a été donné."
+    ),
     "invalid_party_token": "Le jeton de partie n'est pas valide.",
     "invalid_scopes": "Portée inconnue.",
+    "invalid_text": (
+        "Un texte de la requête contient un caractère impossible à enregistrer : U+0000 (NUL) "
+        "ou un demi-codet d'indirection (surrogate) isolé."
+    ),
     "invalid_transfer": "Les attributs du virement ne sont pas valides.",
+    "invalid_value": "Une valeur de la requête ne peut pas être enregistrée (un nombre hors limites, par exemple).",
     "ledger_busy": "Le grand livre n'a pas pu appliquer le virement après plusieurs essais ; réessayez plus tard.",
     "malformed_json": "Le corps de la requête n'est pas du JSON valide.",
     "method_not_allowed": "Méthode non autorisée sur cette ressource.",

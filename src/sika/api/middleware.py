@@ -1,22 +1,32 @@
-"""ASGI middleware: request ids, access logs and metrics, the body size limit
-and security headers. Pure ASGI (no BaseHTTPMiddleware) so streaming bodies
-are counted as they arrive and nothing is buffered twice."""
+"""ASGI middleware: request ids, access logs and metrics, the body size limit,
+security headers, and the refusal of text PostgreSQL cannot store. Pure ASGI
+(no BaseHTTPMiddleware) so streaming bodies are counted as they arrive and
+nothing is buffered twice."""
 
 from __future__ import annotations
 
+import email.message
 import json
 import re
 import time
 import uuid
-from typing import Any
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any, Literal, TypeVar
 
 import structlog
-from fastapi.routing import iter_route_contexts
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from prometheus_client import Counter, Histogram
+from starlette.datastructures import Headers, QueryParams, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+from starlette.requests import Request
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sika.api import problems
 from sika.api.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
+from sika.core import text
 
 log = structlog.get_logger("sika.access")
 
@@ -40,15 +50,22 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 ]
 
 
-def _route_template(scope: Scope) -> str:
-    """The route's path template, so metrics do not explode with ids."""
+def _matched_route(scope: Scope) -> tuple[RouteContext, Scope] | None:
+    """The route the app will serve this request with, and what matching it
+    adds to the scope (its ``path_params``)."""
     app = scope.get("app")
     routes = getattr(app, "routes", [])
     for route in iter_route_contexts(routes):
-        match, _ = route.matches(scope)
+        match, child_scope = route.matches(scope)
         if match is Match.FULL:
-            return str(route.path)
-    return "unmatched"
+            return route, child_scope
+    return None
+
+
+def _route_template(scope: Scope) -> str:
+    """The route's path template, so metrics do not explode with ids."""
+    matched = _matched_route(scope)
+    return str(matched[0].path) if matched is not None else "unmatched"
 
 
 class RequestContextMiddleware:
@@ -164,3 +181,177 @@ class BodySizeLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def takes_raw_body(endpoint: Endpoint) -> Endpoint:
+    """Marks a route that reads its body as bytes, exactly as sent (a
+    provider's signed webhook): ``TextGuardMiddleware`` leaves the body alone
+    and the route must make what it stores of it storable itself."""
+    endpoint.sika_raw_body = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+class TextGuardMiddleware:
+    """Refuses a request whose path parameters, query parameters, or JSON or
+    form body (nested objects, their keys too) hold text PostgreSQL cannot
+    store (``sika.core.text``): one 422 ``invalid_text`` naming every such
+    field, before any route, authentication or transaction runs. One place for
+    every route, present and future, instead of a check per field; what a
+    database refuses anyway is mapped in ``sika.api.problems``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        matched = _matched_route(scope)
+        fields = [*_path_fields(scope, matched), *_query_fields(scope)]
+        kind = None if matched is not None and _takes_raw_body(matched[0]) else _body_kind(scope)
+        if kind is not None:
+            body = await _read_body(receive)
+            if body is None:
+                return  # the client left, or the body size limit has answered already
+            receive = _replaying(body, receive)
+            fields.extend(await _body_fields(scope, kind, body))
+        if not fields:
+            await self.app(scope, receive, send)
+            return
+        response = problems.domain_problem(Request(scope), text.InvalidText(errors=fields))
+        await response(scope, receive, send)
+
+
+Field = dict[str, str]
+
+
+def _field(location: str, problem: str) -> Field:
+    """One entry of ``errors``, shaped as a validation error's."""
+    return {"field": location, "message": problem, "type": text.InvalidText.code}
+
+
+def _takes_raw_body(route: RouteContext) -> bool:
+    original = route.original_route
+    return isinstance(original, APIRoute) and getattr(original.endpoint, "sika_raw_body", False)
+
+
+def _path_fields(scope: Scope, matched: tuple[RouteContext, Scope] | None) -> list[Field]:
+    params: dict[str, Any] = matched[1].get("path_params", {}) if matched is not None else {}
+    fields = [
+        _field(f"path.{name}", problem)
+        for name, value in params.items()
+        if isinstance(value, str) and (problem := text.problem(value))
+    ]
+    # A path no route names parameters in (or a mounted app's) is still refused whole.
+    whole = text.problem(str(scope.get("path", "")))
+    return fields or ([_field("path", whole)] if whole else [])
+
+
+def _query_fields(scope: Scope) -> list[Field]:
+    fields = []
+    for name, value in QueryParams(scope.get("query_string", b"")).multi_items():
+        if problem := text.problem(name):
+            fields.append(_field("query", f"A parameter's name: {problem}"))
+        elif problem := text.problem(value):
+            fields.append(_field(f"query.{name}", problem))
+    return fields
+
+
+BodyKind = Literal["json", "form"]
+
+
+def _body_kind(scope: Scope) -> BodyKind | None:
+    """How the app will read the body: as FastAPI reads a declared body (JSON
+    when the type says so or says nothing), or as a form."""
+    content_type = Headers(scope=scope).get("content-type")
+    if not content_type:
+        return "json"
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    if message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json")):
+        return "json"
+    if message.get_content_type() in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return "form"
+    return None
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole body (the body size limit, outside, bounds it), or None if the client left."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the app the body already read, then listens for a disconnect."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if delivered:
+            return await receive()
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+async def _body_fields(scope: Scope, kind: BodyKind, body: bytes) -> list[Field]:
+    """Unreadable bodies are left to the app, which answers them as it always does."""
+    if not body:
+        return []
+    if kind == "json":
+        try:
+            document = json.loads(body)
+        except (ValueError, RecursionError):
+            return []
+        return [_field(".".join(map(str, location)), problem) for location, problem in _json_problems(document)]
+    try:
+        async with Request(scope, _replaying(body, _nothing_more)).form() as form:
+            return [
+                _field(f"body.{text.storable(name)}", problem)
+                for name, value in form.multi_items()
+                if (problem := text.problem(name) or text.problem(_form_text(value)))
+            ]
+    except (HTTPException, MultiPartException):
+        return []
+
+
+def _form_text(value: str | UploadFile) -> str:
+    return value if isinstance(value, str) else value.filename or ""
+
+
+async def _nothing_more() -> Message:
+    return {"type": "http.disconnect"}
+
+
+Location = tuple[str | int, ...]
+
+
+def _json_problems(document: object) -> Iterator[tuple[Location, str]]:
+    """Every string of a JSON document that cannot be stored, where pydantic
+    would place it (``body.metadata.note``; a key as ``….<key>.[key]``).
+    Iterative: a document deep enough to parse must not exhaust the stack here."""
+    pending: deque[tuple[Location, object]] = deque([(("body",), document)])
+    while pending:
+        location, value = pending.popleft()
+        if isinstance(value, str):
+            if problem := text.problem(value):
+                yield location, problem
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                named = (*location, text.storable(key))
+                if problem := text.problem(key):
+                    yield (*named, "[key]"), problem
+                pending.append((named, item))
+        elif isinstance(value, list):
+            pending.extend(((*location, index), item) for index, item in enumerate(value))

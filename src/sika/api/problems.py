@@ -1,13 +1,15 @@
 """Every error leaves as RFC 9457 ``application/problem+json``: domain errors
 through one table (their ``status`` and ``code``), validation errors with one
-entry per field, and anything unexpected as a bare 500 whose traceback stays
-in the server log."""
+entry per field, a value the database refuses as a 422, and anything
+unexpected as a bare 500 whose traceback stays in the server log."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import psycopg
+import sqlalchemy as sa
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from sika.api import messages_fr
-from sika.core import errors
+from sika.core import errors, text
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://sika.dev/problems/"
@@ -162,6 +164,49 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+class InvalidValue(errors.ValidationFailed):
+    """A value in the request is one the database cannot store (a number out of its range, say)."""
+
+    code = "invalid_value"
+
+
+_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
+"""character_not_in_repertoire, untranslatable_character: text the database cannot hold."""
+
+
+def _refused_value(orig: BaseException) -> errors.ValidationFailed:
+    sqlstate = getattr(orig, "sqlstate", None)
+    # psycopg refuses a NUL itself, before the query leaves, with no SQLSTATE.
+    if sqlstate in _TEXT_SQLSTATES or (sqlstate is None and "NUL" in str(orig)):
+        return text.InvalidText()
+    return InvalidValue()
+
+
+async def _on_data_error(request: Request, exc: Exception) -> Response:
+    """A value the database refused (a ``DataError``): the request's fault,
+    never a 500. Input is checked before it gets here (``TextGuardMiddleware``,
+    the schemas); this is what catches whatever a check misses."""
+    orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None else exc
+    log.warning(
+        "value_refused_by_database",
+        path=request.url.path,
+        error=type(orig).__name__,
+        sqlstate=getattr(orig, "sqlstate", None),
+    )
+    return domain_problem(request, _refused_value(orig))
+
+
+async def _on_encode_error(request: Request, exc: Exception) -> Response:
+    """Text with an unpaired surrogate cannot be encoded for the database
+    (psycopg raises before the query leaves). Any other encoding failure is a
+    bug, and stays a 500."""
+    assert isinstance(exc, UnicodeEncodeError)
+    if text.is_storable(exc.object[exc.start : exc.end]):
+        raise exc
+    log.warning("unencodable_text", path=request.url.path, encoding=exc.encoding)
+    return domain_problem(request, text.InvalidText())
+
+
 async def _on_unexpected_error(request: Request, exc: Exception) -> Response:
     log.error("unhandled_error", path=request.url.path, exc_info=exc)
     return problem_response(
@@ -179,4 +224,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.SikaError, _on_domain_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    # Handled here, not as 500s: a 500 also closes the client's keep-alive connection
+    # (the server error middleware re-raises, and the server drops the connection).
+    app.add_exception_handler(sa.exc.DataError, _on_data_error)
+    app.add_exception_handler(psycopg.DataError, _on_data_error)
+    app.add_exception_handler(UnicodeEncodeError, _on_encode_error)
     app.add_exception_handler(Exception, _on_unexpected_error)

@@ -15,17 +15,22 @@ the provider), the status it reports, and the amount in ISO minor units
   intent's ``metadata.sika_reference``.
 
 An event Sika has no use for parses with ``subject`` ``None``; a body that is
-not what the provider sends raises ``MalformedEvent``.
+not what the provider sends raises ``MalformedEvent``, and so does one whose
+id, type, reference, provider reference or currency holds text PostgreSQL
+cannot store (``sika.core.text``): those are matched exactly, so such an event
+cannot be about anything of Sika's. A failure reason is the provider's prose,
+and is kept with those characters replaced.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
+from sika.core import text
 from sika.providers import errors, fedapay, stripe, wire
 from sika.providers.base import CollectionStatus, PayoutStatus, ProviderName
 
@@ -74,15 +79,31 @@ def parse(provider: ProviderName, body: bytes) -> ProviderEvent:
         raise MalformedEvent("The webhook body is not a JSON object", provider=provider.value)
     try:
         if provider is ProviderName.paystack:
-            return _paystack(payload, body)
-        if provider is ProviderName.fedapay:
-            return _fedapay(payload, body)
-        return _stripe(payload, body)
+            event = _paystack(payload, body)
+        elif provider is ProviderName.fedapay:
+            event = _fedapay(payload, body)
+        else:
+            event = _stripe(payload, body)
     except (KeyError, TypeError, ValueError) as exc:
         raise MalformedEvent(
             f"The {provider.value} webhook lacks what its event type needs ({type(exc).__name__}: {exc})",
             provider=provider.value,
         ) from None
+    return _storable(event)
+
+
+_EXACT_FIELDS = ("event_id", "event_type", "reference", "provider_reference", "currency")
+
+
+def _storable(event: ProviderEvent) -> ProviderEvent:
+    for name in _EXACT_FIELDS:
+        value = getattr(event, name)
+        if value is not None and (problem := text.problem(value)):
+            provider = event.provider.value
+            raise MalformedEvent(f"The {provider} webhook's {name}: {problem}", provider=provider)
+    if event.failure_reason is None:
+        return event
+    return replace(event, failure_reason=text.storable(event.failure_reason))
 
 
 _PAYSTACK_TRANSFERS: dict[str, PayoutStatus] = {

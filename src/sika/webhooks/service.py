@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.alerts import service as alerts_service
 from sika.audit import service as audit_service
-from sika.core import errors, ids
+from sika.core import errors, ids, text
 from sika.core.config import Settings
 from sika.core.context import Actor
 from sika.jobs import app as jobs_app
@@ -131,8 +131,9 @@ async def receive(
         subject = parsed.subject.value if parsed.subject else None
         reference = parsed.reference[:200] if parsed.reference else None
     except provider_errors.ProviderError as exc:
-        # Signed by the provider, so authentic, but not what it documents: kept for a human.
-        status, problem = schemas.EventStatus.rejected, exc.detail
+        # Signed by the provider, so authentic, but not what it documents: kept for a human. The
+        # detail may quote the body, whose text PostgreSQL may not store (the body itself is bytes).
+        status, problem = schemas.EventStatus.rejected, text.storable(exc.detail)
         event_id, event_type = provider_events.digest(body), "unreadable"
         subject = reference = None
     event = InboundEvent(

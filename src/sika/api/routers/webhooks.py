@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from sika.api import problems
 from sika.api.deps import CurrentSettings, Session, authorize, public_rate_limit
+from sika.api.middleware import takes_raw_body
 from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
 from sika.auth.scopes import Scope
@@ -27,12 +28,14 @@ Support = Annotated[Actor, Depends(authorize(Scope.support))]
     dependencies=[Depends(public_rate_limit)],
     responses={401: {"description": "The signature does not hold; nothing was stored."}},
 )
+@takes_raw_body
 async def receive_webhook(
     provider: str, request: Request, session: Session, settings: CurrentSettings
 ) -> schemas.WebhookAck | Response:
     """Where paystack, fedapay and stripe post their events. No API key: the
     provider's signature is checked instead (401 when it does not hold). The
-    event is stored and answered 200 at once, duplicates too; a job processes it."""
+    event is stored and answered 200 at once, duplicates too; a job processes it.
+    The body is stored as the bytes signed, whatever text they hold."""
     received = await webhooks_service.receive(
         session,
         provider=provider,

@@ -1,0 +1,205 @@
+"""The API's operations as its OpenAPI document describes them, for tests that
+send something to every route: each operation's path, query and body
+parameters, ids of real things to fill its path with, and bodies holding one
+bad string in each place a string may go (nested objects, every alternative
+of a union, the keys and values of free-form objects such as ``metadata``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import sqlalchemy as sa
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sika.alerts import service as alerts_service
+from sika.core import db
+from tests.support.parties import create_party
+
+Schema = dict[str, Any]
+Location = tuple[str | int, ...]
+
+COUNTED_TABLES = (
+    "alerts",
+    "audit_events",
+    "auth_api_keys",
+    "events",
+    "idempotency_keys",
+    "ledger_accounts",
+    "ledger_pending_timeouts",
+    "ledger_transfers",
+    "parties",
+    "payments_collections",
+    "payments_payouts",
+    "wallet_open_holds",
+    "wallets",
+    "webhooks_inbound_events",
+    "procrastinate_jobs",
+)
+"""Every table a request can write to, jobs included."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    """The path template, ``/v1/wallets/{wallet_id}``."""
+    path_params: tuple[str, ...]
+    query_params: tuple[str, ...]
+    body: Schema | None
+    """The JSON body's schema, if the operation takes one."""
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def operations(app: FastAPI) -> list[Operation]:
+    found = []
+    for path, item in app.openapi()["paths"].items():
+        for method, operation in item.items():
+            parameters = operation.get("parameters", [])
+            content = operation.get("requestBody", {}).get("content", {})
+            found.append(
+                Operation(
+                    method=method.upper(),
+                    path=path,
+                    path_params=tuple(p["name"] for p in parameters if p["in"] == "path"),
+                    query_params=tuple(p["name"] for p in parameters if p["in"] == "query"),
+                    body=content["application/json"]["schema"] if "application/json" in content else None,
+                )
+            )
+    return found
+
+
+def url(operation: Operation, ids: dict[str, str], **replaced: str) -> str:
+    """The operation's path with its parameters filled from ``ids``, or ``replaced``, percent-encoded."""
+    values = {**ids, **replaced}
+    return operation.path.format(**{name: quote(values[name], safe="") for name in operation.path_params})
+
+
+class Bodies:
+    """Example bodies of an OpenAPI document's schemas; a field named in ``known``
+    (``wallet_id``) holds that value, so the body names real things."""
+
+    def __init__(self, app: FastAPI, known: dict[str, str] | None = None) -> None:
+        self.components: dict[str, Schema] = app.openapi().get("components", {}).get("schemas", {})
+        self.known = known or {}
+
+    def resolve(self, schema: Schema) -> Schema:
+        while "$ref" in schema:
+            schema = self.components[schema["$ref"].rsplit("/", 1)[-1]]
+        return schema
+
+    def example(self, schema: Schema) -> Any:
+        """A plausible value: the first alternative, enum member or example; otherwise the simplest."""
+        schema = self.resolve(schema)
+        alternatives = [a for a in schema.get("anyOf", schema.get("oneOf", [])) if a.get("type") != "null"]
+        if alternatives:
+            return self.example(alternatives[0])
+        for key in ("const", "default"):
+            if schema.get(key) is not None:
+                return schema[key]
+        if schema.get("enum"):
+            return schema["enum"][0]
+        if schema.get("examples"):
+            return schema["examples"][0]
+        kind = schema.get("type", "object")
+        if kind == "object":
+            properties = schema.get("properties", {}).items()
+            return {name: self.known.get(name) or self.example(sub) for name, sub in properties}
+        simple = {"string": "x", "integer": 1, "number": 1, "boolean": False, "array": [], "null": None}
+        return "2030-01-01T00:00:00Z" if schema.get("format") == "date-time" else simple[kind]
+
+    def with_bad_text(self, schema: Schema, bad: str, location: Location = ("body",)) -> Iterator[tuple[Location, Any]]:
+        """For each place a body of ``schema`` may hold a string: an example body with
+        ``bad`` inside the string there, and where (as pydantic locates it; a key as
+        ``….<key>.[key]``, with the bad character shown as U+FFFD)."""
+        schema = self.resolve(schema)
+        alternatives = [a for a in schema.get("anyOf", schema.get("oneOf", [])) if a.get("type") != "null"]
+        if alternatives:
+            for alternative in alternatives:
+                yield from self.with_bad_text(alternative, bad, location)
+            return
+        kind = schema.get("type", "object")
+        text = f"x{bad}y"
+        if kind == "string":
+            yield location, text
+        elif kind == "array":
+            for inner, value in self.with_bad_text(schema.get("items", {"type": "string"}), bad, (*location, 0)):
+                yield inner, [value]
+        elif kind == "object":
+            base = self.example(schema)
+            for name, sub in schema.get("properties", {}).items():
+                for inner, value in self.with_bad_text(sub, bad, (*location, name)):
+                    yield inner, {**base, name: value}
+            free = schema.get("additionalProperties")
+            if free is not None and free is not False:
+                yield (*location, "k\ufffd", "[key]"), {**base, f"k{bad}": "v"}
+                values = free if isinstance(free, dict) and free else None
+                if values is not None:
+                    for inner, value in self.with_bad_text(values, bad, (*location, "k")):
+                        yield inner, {**base, "k": value}
+                else:  # any JSON at all: a string, and strings nested in objects and lists
+                    yield (*location, "k"), {**base, "k": text}
+                    yield (*location, "k", "deep", 1), {**base, "k": {"deep": ["fine", text]}}
+
+
+async def real_ids(
+    client: httpx.AsyncClient, admin: dict[str, str], sessions: async_sessionmaker[AsyncSession]
+) -> dict[str, str]:
+    """An id of a real thing for each path parameter of the API: a party with a funded
+    wallet and a hold on it, ledger accounts with a pending transfer, an API key, an
+    alert. Collections, payouts and webhook events need a provider; theirs name nothing."""
+
+    async def made(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = await client.post(path, json=body, headers=admin)
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    party = await create_party(client, admin)
+    wallet = await made(f"/v1/parties/{party['id']}/wallets", {"currency": "XOF"})
+    await made(f"/v1/wallets/{wallet['id']}/top-ups", {"amount_minor": 5_000})
+    hold = await made(f"/v1/wallets/{wallet['id']}/holds", {"amount_minor": 1_000, "reason": "order 1"})
+    source = await made("/v1/ledger/accounts", {"currency": "XOF", "kind": "world"})
+    target = await made("/v1/ledger/accounts", {"currency": "XOF", "kind": "escrow"})
+    pending = await made(
+        "/v1/ledger/transfers",
+        {
+            "debit_account_id": source["id"],
+            "credit_account_id": target["id"],
+            "amount_minor": 700,
+            "currency": "XOF",
+            "code": "escrow",
+            "pending": True,
+        },
+    )
+    key = await made("/v1/api-keys", {"name": "walked", "scopes": ["read"]})
+    async with db.transaction(sessions) as session:
+        alert = await alerts_service.raise_alert(session, kind="test.walk", message="An alert to acknowledge.")
+    return {
+        "party_id": party["id"],
+        "wallet_id": wallet["id"],
+        "hold_id": hold["id"],
+        "account_id": target["id"],
+        "transfer_id": pending["id"],
+        "key_id": key["id"],
+        "alert_id": alert.id,
+        "collection_id": "col_none",
+        "payout_id": "pay_none",
+        "event_id": "whe_none",
+        "provider": "paystack",
+    }
+
+
+async def row_counts(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    """Rows of every table a request writes to: a refused request changes none."""
+    async with sessions() as session:
+        return {
+            table: int(await session.scalar(sa.text(f"SELECT count(*) FROM {table}")) or 0)  # noqa: S608
+            for table in COUNTED_TABLES
+        }
