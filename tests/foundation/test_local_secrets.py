@@ -20,7 +20,7 @@ from sika.api.app import DASHBOARD_PATH, create_app
 from sika.auth import service as auth_service
 from sika.auth.scopes import Scope
 from sika.core import clock, db, local_secrets
-from sika.core.config import GENERATED_SECRETS, Environment, Settings
+from sika.core.config import Environment, Settings
 from sika.dashboard import auth as dashboard_auth
 from sika.jobs import worker as jobs_worker
 from tests.conftest import TEST_ACTOR
@@ -43,6 +43,8 @@ GENERATED_VALUES = (
     "STRIPE_WEBHOOK_SECRET",
     "DASHBOARD_SESSION_SECRET",
 )
+GENERATED = {"PARTY_TOKEN_KEYS", *GENERATED_VALUES}
+"""Every secret setting: none has a value in the code."""
 
 
 def development(data_dir: Path, **values: object) -> Settings:
@@ -61,7 +63,7 @@ def secrets_of(settings: Settings) -> dict[str, str]:
 class TestGeneration:
     def test_unset_secrets_are_generated_into_the_data_folder_and_kept(self, tmp_path: Path) -> None:
         first = secrets_of(development(tmp_path))
-        assert first.keys() == GENERATED_SECRETS.keys()
+        assert first.keys() == GENERATED
         assert all(len(value) >= 43 for value in first.values())
         assert not set(first.values()) & (OLD_PROVIDER_SECRETS | {OLD_PARTY_TOKEN_KEY, OLD_DASHBOARD_SECRET})
         assert len(set(first.values())) == len(first)
@@ -69,11 +71,11 @@ class TestGeneration:
 
         folder = tmp_path / local_secrets.SECRETS_FOLDER
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-        for name in GENERATED_SECRETS:
+        for name in GENERATED:
             path = folder / name.lower()
             assert stat.S_IMODE(path.stat().st_mode) == 0o600
             assert path.read_text().strip() == first[name]
-        assert sorted(p.name for p in folder.iterdir()) == sorted(n.lower() for n in GENERATED_SECRETS)
+        assert sorted(p.name for p in folder.iterdir()) == sorted(n.lower() for n in GENERATED)
 
         # The next start, or another process of the same checkout, reads the same secrets.
         assert secrets_of(development(tmp_path)) == first
