@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import os
 import signal
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import httpx
@@ -95,17 +96,50 @@ async def _ensure_admin_key(url: str, settings: Settings) -> str | None:
         return created.secret
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _refuse_exposed_development(settings: Settings, *, hosts: list[str], insecure_dev: bool) -> None:
+    """Outside production the secrets live in the data folder, the sandbox signs webhooks and
+    the API docs are open: fine on a laptop, not on a network, unless the operator says so."""
+    exposed = sorted({host for host in hosts if not _is_loopback(host)})
+    if settings.ENV is Environment.production or not exposed or insecure_dev:
+        return
+    err_console.print(
+        f"[bold red]Refusing to serve SIKA_ENV={settings.ENV.value} on {', '.join(exposed)}:[/] "
+        "outside production Sika is not safe to expose (development secrets, the sandbox, open API docs). "
+        "Bind to 127.0.0.1, set SIKA_ENV=production with real secrets, or pass --insecure-dev "
+        "if you really mean it."
+    )
+    raise typer.Exit(2)
+
+
 @app.command()
 def run(
     host: Annotated[str | None, typer.Option(help="Address for the API.")] = None,
     port: Annotated[int | None, typer.Option(help="Port for the API.")] = None,
     worker_concurrency: Annotated[int, typer.Option(help="Jobs run at once by the in-process worker.")] = 4,
+    insecure_dev: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-dev",
+            help="Serve outside production on a non-loopback address anyway (never on a network you do not trust).",
+        ),
+    ] = False,
 ) -> None:
     """Migrate, then serve the API with an in-process worker."""
     settings = _settings()
     sika_logging.configure()
     host = host or settings.HOST
     port = port or settings.PORT
+    served = [host] if settings.ENV is Environment.production else [host, settings.SANDBOX_HOST]
+    _refuse_exposed_development(settings, hosts=served, insecure_dev=insecure_dev)
     with _database(settings) as url:
         migrate.upgrade(url)
         secret = asyncio.run(_ensure_admin_key(url, settings))
@@ -118,7 +152,7 @@ def run(
         if settings.ENV is not Environment.production:
             console.print(f"Sandbox    http://{settings.SANDBOX_HOST}:{settings.SANDBOX_PORT}/_sandbox/docs")
         if secret is not None:
-            key_file = settings.PGDATA_DIR.parent / ADMIN_KEY_FILE
+            key_file = settings.local_dir / ADMIN_KEY_FILE
             key_file.parent.mkdir(parents=True, exist_ok=True)
             key_file.write_text(secret + "\n")
             os.chmod(key_file, 0o600)
@@ -129,7 +163,9 @@ def run(
 async def _serve(settings: Settings, url: str, *, host: str, port: int, worker_concurrency: int) -> None:
     api = create_app(settings, database_url=url)
     jobs_worker.build(url)
-    server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_config=None, access_log=False))
+    # Which proxy may name the client is SIKA_TRUSTED_PROXIES' call alone, not uvicorn's.
+    config = uvicorn.Config(api, host=host, port=port, log_config=None, access_log=False, proxy_headers=False)
+    server = uvicorn.Server(config)
     worker = asyncio.create_task(
         jobs_worker.run_worker(
             settings, database_url=url, concurrency=worker_concurrency, install_signal_handlers=False
@@ -223,10 +259,15 @@ async def _current(url: str) -> str | None:
 def keys_create(
     name: Annotated[str, typer.Option(help="What the key is for.")],
     scope: Annotated[list[Scope], typer.Option(help="Scope (repeatable).")],
-    expires_at: Annotated[datetime | None, typer.Option(help="Expiry (ISO 8601).")] = None,
+    expires_at: Annotated[datetime | None, typer.Option(help="Expiry in UTC, e.g. 2027-01-31T18:00:00.")] = None,
 ) -> None:
     """Create an API key; its secret is printed once."""
     settings = _settings()
+    if expires_at is not None:
+        expires_at = expires_at.replace(tzinfo=UTC)
+        if expires_at <= clock.now():
+            err_console.print(f"--expires-at {expires_at.isoformat()} is already past.")
+            raise typer.Exit(2)
 
     async def create(url: str) -> auth_service.CreatedKey:
         async with _session(url) as session:

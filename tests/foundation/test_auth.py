@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.auth.scopes import Scope
@@ -113,3 +114,39 @@ async def test_unknown_scope_is_a_validation_error(client: httpx.AsyncClient, ad
     response = await client.post("/v1/api-keys", json={"name": "x", "scopes": ["root"]}, headers=admin_headers)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"].startswith("body.scopes")
+
+
+@pytest.mark.parametrize("ago", [timedelta(seconds=1), timedelta(days=365)])
+async def test_an_expiry_already_past_is_refused_on_its_field(
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    sessions: async_sessionmaker[AsyncSession],
+    ago: timedelta,
+) -> None:
+    """A key born expired could never be used: refused, and nothing written."""
+    before = await _counts(sessions)
+    response = await client.post(
+        "/v1/api-keys",
+        json={"name": "late", "scopes": ["read"], "expires_at": (clock.now() - ago).isoformat()},
+        headers=admin_headers,
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "validation_failed"
+    assert [(error["field"], error["type"]) for error in body["errors"]] == [("body.expires_at", "datetime_future")]
+    assert await _counts(sessions) == before
+
+
+async def test_an_expiry_ahead_is_kept(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
+    expires_at = clock.now() + timedelta(days=30)
+    body = {"name": "soon", "scopes": ["read"], "expires_at": expires_at.isoformat()}
+    response = await client.post("/v1/api-keys", json=body, headers=admin_headers)
+    assert response.status_code == 201
+    assert response.json()["expires_at"] == expires_at.isoformat().replace("+00:00", "Z")
+
+
+async def _counts(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
+    async with sessions() as session:
+        keys = await session.scalar(sa.text("SELECT count(*) FROM auth_api_keys"))
+        audits = await session.scalar(sa.text("SELECT count(*) FROM audit_events"))
+    return int(keys or 0), int(audits or 0)

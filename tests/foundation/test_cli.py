@@ -72,11 +72,59 @@ def test_keys_create_refuses_an_unknown_scope(database_url: str) -> None:
 
 
 def test_production_refuses_to_start_naming_every_problem(database_url: str) -> None:
-    env = {**os.environ, "DATABASE_URL": database_url, "SIKA_ENV": "production", "SIKA_DEBUG": "true"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SIKA_ENV": "production",
+        "SIKA_DEBUG": "true",
+        "SIKA_STRIPE_WEBHOOK_SECRET": "whsec_sandbox_stripe",
+    }
     result = subprocess.run(
         [SIKA, "migrate", "current"], capture_output=True, text=True, env=env, timeout=60, check=False
     )
     assert result.returncode == 2
-    assert "Refusing to start in production" in result.stderr
-    assert "SIKA_DEBUG is on" in result.stderr
-    assert "SIKA_STRIPE_WEBHOOK_SECRET is left at its sandbox default" in result.stderr
+    stderr = " ".join(result.stderr.split())
+    assert "Refusing to start in production" in stderr
+    assert "SIKA_DEBUG is on" in stderr
+    assert "SIKA_STRIPE_WEBHOOK_SECRET is left at its sandbox default" in stderr
+    # Production is given every secret: none is generated for it, none has a default.
+    assert "SIKA_PAYSTACK_SECRET_KEY is missing" in stderr
+    assert "SIKA_PARTY_TOKEN_KEYS is empty" in stderr
+    assert "SIKA_DASHBOARD_SESSION_SECRET is missing" in stderr
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::", "sika.example.com"])  # noqa: S104
+def test_run_outside_production_refuses_a_non_loopback_address(
+    empty_database_url: str, tmp_path: Path, host: str
+) -> None:
+    env = {**os.environ, "DATABASE_URL": empty_database_url, "SIKA_PGDATA_DIR": str(tmp_path / "pgdata")}
+    env.pop("SIKA_ENV", None)
+    result = subprocess.run(
+        [SIKA, "run", "--host", host, "--port", "1"], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    stderr = " ".join(result.stderr.split())
+    assert f"Refusing to serve SIKA_ENV=development on {host}" in stderr
+    assert "--insecure-dev" in stderr
+    # Refused before anything: the database was not even migrated.
+    assert sika(empty_database_url, "migrate", "current").stdout.strip() == "(empty database)"
+
+
+def test_run_outside_production_refuses_a_non_loopback_sandbox(empty_database_url: str, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": empty_database_url,
+        "SIKA_PGDATA_DIR": str(tmp_path / "pgdata"),
+        "SIKA_ENV": "test",
+        "SIKA_SANDBOX_HOST": "0.0.0.0",  # noqa: S104
+    }
+    result = subprocess.run([SIKA, "run"], capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert result.returncode == 2
+    assert "Refusing to serve SIKA_ENV=test on 0.0.0.0" in " ".join(result.stderr.split())
+
+
+def test_keys_create_refuses_an_expiry_already_past(database_url: str) -> None:
+    result = sika(database_url, "keys", "create", "--name", "x", "--scope", "read", "--expires-at", "2020-01-01")
+    assert result.returncode == 2
+    assert "already past" in result.stderr
+    assert sika(database_url, "keys", "list").stdout.count("key_") == 0

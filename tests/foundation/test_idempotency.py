@@ -14,6 +14,7 @@ from sika.audit.models import AuditEvent
 from sika.auth.models import ApiKey
 from sika.core import clock, db
 from sika.idempotency import service as idempotency_service
+from sika.idempotency import shown_once
 from sika.idempotency.models import IdempotencyKey
 from tests.support.server import live_api
 
@@ -35,7 +36,9 @@ async def test_replay_returns_the_stored_answer(
     second = await client.post("/v1/api-keys", json=body, headers=headers)
 
     assert first.status_code == second.status_code == 201
-    assert second.json() == first.json()
+    # The same key, but its secret was shown once, in the first answer: the store never held it.
+    assert second.json() == {**first.json(), "secret": shown_once.REDACTED}
+    assert first.json()["secret"].startswith("sika_")
     assert "idempotent-replayed" not in first.headers
     assert second.headers["idempotent-replayed"] == "true"
     assert await _count(sessions, ApiKey) == keys_after_first
@@ -166,5 +169,6 @@ async def test_parallel_requests_with_one_key_execute_once(
     assert [r.status_code for r in responses] == [201] * PARALLEL_REQUESTS
     assert len({r.json()["id"] for r in responses}) == 1
     assert sum(1 for r in responses if "idempotent-replayed" not in r.headers) == 1
+    assert sum(1 for r in responses if r.json()["secret"].startswith("sika_")) == 1
     assert await _count(sessions, ApiKey) == keys_before + 1
     assert await _count(sessions, AuditEvent) == audit_before + 1

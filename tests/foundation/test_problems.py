@@ -31,7 +31,7 @@ def assert_problem(response: httpx.Response, status: int, code: str, request_id:
 @pytest.fixture
 def strict_app(database_url: str, engine: AsyncEngine) -> FastAPI:
     """Small limits, so 413 and 429 are reachable, and a route that fails unexpectedly."""
-    settings = Settings(ENV=Environment.test, MAX_BODY_BYTES=1024, RATE_LIMIT_PER_ADDRESS="3/minute")
+    settings = Settings(ENV=Environment.test, MAX_BODY_BYTES=1024, RATE_LIMIT_SYSTEM_PER_ADDRESS="3/minute")
     jobs_worker.build(database_url)
     app = create_app(settings, database_url=database_url, engine=engine)
 

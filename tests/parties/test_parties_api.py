@@ -61,6 +61,7 @@ class TestCreateParty:
             "email": "kofi@example.gh",
             "phone": "+233200000001",
             "status": "active",
+            "tokens_revoked_before": None,
         }
         assert await audit_actions(sessions, party["id"]) == [
             ("party.created", {"type": "business", "country": "GH"})
@@ -345,6 +346,7 @@ class TestPartyTokenAccess:
         old = party_tokens.mint(
             settings,
             party_id=party["id"],
+            minted_by="key_any",
             lifetime_seconds=60,
             now=clock.now() - timedelta(seconds=61),
         )

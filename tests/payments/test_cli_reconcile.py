@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.support.payments import Payer, World, initiated_collection
+from tests.support.sandbox import SANDBOX_SECRETS
 
 SIKA = str(Path(sys.executable).with_name("sika"))
 
@@ -22,6 +23,7 @@ async def test_reconcile_command_fails_a_collection_no_provider_got(world: World
         "SIKA_PAYSTACK_BASE_URL": world.settings.PAYSTACK_BASE_URL,
         "SIKA_FEDAPAY_BASE_URL": world.settings.FEDAPAY_BASE_URL,
         "SIKA_STRIPE_BASE_URL": world.settings.STRIPE_BASE_URL,
+        **{f"SIKA_{name}": value for name, value in SANDBOX_SECRETS.items()},
         "COLUMNS": "200",
     }
     # In a thread: the sandbox this command talks to shares this event loop's process.

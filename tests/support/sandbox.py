@@ -38,6 +38,14 @@ FEDAPAY_SECRET = "sk_sandbox_fedapay"
 FEDAPAY_WEBHOOK_SECRET = "wh_sandbox_fedapay"
 STRIPE_SECRET = "sk_test_stripe_sandbox"
 STRIPE_WEBHOOK_SECRET = "whsec_sandbox_stripe"
+SANDBOX_SECRETS = {
+    "PAYSTACK_SECRET_KEY": PAYSTACK_SECRET,
+    "FEDAPAY_SECRET_KEY": FEDAPAY_SECRET,
+    "FEDAPAY_WEBHOOK_SECRET": FEDAPAY_WEBHOOK_SECRET,
+    "STRIPE_SECRET_KEY": STRIPE_SECRET,
+    "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+}
+"""Known provider secrets the tests set, so that a test can sign as a provider would."""
 
 
 def sandbox_settings(**overrides: Any) -> Settings:
@@ -51,11 +59,7 @@ def sandbox_settings(**overrides: Any) -> Settings:
         "SANDBOX_WEBHOOK_LATE_SECONDS": 1.5,
         "PROVIDER_TIMEOUT_SECONDS": PROVIDER_TIMEOUT_SECONDS,
         "PROVIDER_CONNECT_TIMEOUT_SECONDS": PROVIDER_TIMEOUT_SECONDS,
-        "PAYSTACK_SECRET_KEY": PAYSTACK_SECRET,
-        "FEDAPAY_SECRET_KEY": FEDAPAY_SECRET,
-        "FEDAPAY_WEBHOOK_SECRET": FEDAPAY_WEBHOOK_SECRET,
-        "STRIPE_SECRET_KEY": STRIPE_SECRET,
-        "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+        **SANDBOX_SECRETS,
     }
     values.update(overrides)
     return Settings(**values)

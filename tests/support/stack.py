@@ -28,7 +28,7 @@ import httpx
 import psycopg
 
 from sika.core import db
-from tests.support.sandbox import free_port, running_sandbox, sandbox_settings
+from tests.support.sandbox import SANDBOX_SECRETS, free_port, running_sandbox, sandbox_settings
 
 STARTUP_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 15.0
@@ -199,6 +199,8 @@ def live_stack(database_url: str, **settings: Any) -> Iterator[Stack]:
             "ENV": "test",
             "RATE_LIMIT_PER_KEY": "1000000/minute",
             "RATE_LIMIT_PER_ADDRESS": "1000000/minute",
+            # The sandbox in this thread and the stack's processes must know the same secrets.
+            **SANDBOX_SECRETS,
             "PAYSTACK_BASE_URL": f"{sandbox_url}/paystack",
             "FEDAPAY_BASE_URL": f"{sandbox_url}/fedapay",
             "STRIPE_BASE_URL": f"{sandbox_url}/stripe",

@@ -82,7 +82,9 @@ def create_app(settings: Settings, *, database_url: str, engine: AsyncEngine | N
     app.state.rate_limiter = RateLimiter(
         storage_url=settings.RATE_LIMIT_STORAGE_URL,
         per_key=settings.RATE_LIMIT_PER_KEY,
-        per_address=settings.RATE_LIMIT_PER_ADDRESS,
+        failed_auth_per_address=settings.RATE_LIMIT_PER_ADDRESS,
+        webhooks_per_provider=settings.RATE_LIMIT_WEBHOOKS_PER_PROVIDER,
+        system_per_address=settings.RATE_LIMIT_SYSTEM_PER_ADDRESS,
     )
     problems.install(app)
     app.include_router(system.router)

@@ -1,11 +1,13 @@
 """Request-scoped pieces for routers: the session of the request's unit of
 work, and authorization. Every route declares the scopes it needs with
-``authorize(...)`` (or is listed as public in the route-walk test), and
-whether a party token may call it (``allow_party=True``)."""
+``authorize(...)`` (or is listed as public in the route-walk test and
+declares its own rate limit), and whether a party token may call it
+(``allow_party=True``)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -16,10 +18,12 @@ from sika.api.ratelimit import RateLimiter
 from sika.auth import party_tokens
 from sika.auth import scopes as auth_scopes
 from sika.auth import service as auth_service
+from sika.core import client_address as addresses
 from sika.core import clock, errors
 from sika.core.config import Settings
 from sika.core.context import Actor
 from sika.core.phases import Phases
+from sika.parties import service as parties_service
 
 
 def get_session(request: Request) -> AsyncSession:
@@ -35,7 +39,22 @@ def get_settings(request: Request) -> Settings:
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address: the peer, or what a trusted proxy says it saw (``TRUSTED_PROXIES``)."""
+    return addresses.resolve(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        get_settings(request).TRUSTED_PROXIES,
+    )
+
+
+def _limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+async def _failed_authentication(request: Request) -> None:
+    """Count a failed authentication against the client's address (429 past the limit)."""
+    await _limiter(request).hit_failed_authentication(client_address(request))
 
 
 def get_phases(request: Request) -> Phases:
@@ -62,12 +81,11 @@ def authorize(*needed: auth_scopes.Scope, allow_party: bool = False) -> ScopeChe
     needed_values = frozenset(scope.value for scope in needed)
 
     async def check(request: Request) -> Actor:
-        limiter: RateLimiter = request.app.state.rate_limiter
         header = request.headers.get("authorization", "")
         scheme, _, credentials = header.partition(" ")
         credentials = credentials.strip()
         if scheme.lower() != "bearer" or not credentials:
-            await limiter.hit_address(client_address(request))
+            await _failed_authentication(request)
             raise errors.NotAuthenticated(
                 "Send an API key or a party token as 'Authorization: Bearer <credentials>'."
             )
@@ -85,14 +103,13 @@ def authorize(*needed: auth_scopes.Scope, allow_party: bool = False) -> ScopeChe
 
 
 async def _key_actor(request: Request, *, secret: str, needed_values: frozenset[str]) -> Actor:
-    limiter: RateLimiter = request.app.state.rate_limiter
     session = get_session(request)
     try:
         key = await auth_service.authenticate(session, secret=secret, now=clock.now())
     except errors.NotAuthenticated:
-        await limiter.hit_address(client_address(request))
+        await _failed_authentication(request)
         raise
-    await limiter.hit_key(key.id)
+    await _limiter(request).hit_key(key.id)
     held = frozenset(key.scopes)
     if not auth_scopes.allows(held, needed_values):
         raise errors.PermissionDenied(
@@ -103,14 +120,16 @@ async def _key_actor(request: Request, *, secret: str, needed_values: frozenset[
 
 
 async def _party_actor(request: Request, *, token: str, allow_party: bool) -> Actor:
-    limiter: RateLimiter = request.app.state.rate_limiter
+    now = clock.now()
     try:
-        claims = party_tokens.verify(get_settings(request), token=token, now=clock.now())
+        claims = party_tokens.verify(get_settings(request), token=token, now=now)
+        # Signed is not enough: its key, its party and the party's revocations have a say.
+        await parties_service.check_token_standing(get_session(request), claims=claims, now=now)
     except errors.NotAuthenticated:
-        await limiter.hit_address(client_address(request))
+        await _failed_authentication(request)
         raise
     actor_id = f"party:{claims.party_id}"
-    await limiter.hit_key(actor_id)
+    await _limiter(request).hit_key(actor_id)
     if not allow_party:
         raise errors.PermissionDenied(
             "This route is not open to party tokens; it needs an API key."
@@ -118,10 +137,33 @@ async def _party_actor(request: Request, *, token: str, allow_party: bool) -> Ac
     return Actor(id=actor_id, request_id=request.state.request_id, party_id=claims.party_id)
 
 
-async def public_rate_limit(request: Request) -> None:
-    """Public routes are limited per client address."""
-    limiter: RateLimiter = request.app.state.rate_limiter
-    await limiter.hit_address(client_address(request))
+async def system_rate_limit(request: Request) -> None:
+    """``/health``, ``/ready`` and ``/metrics`` are limited per client address, in a
+    bucket of their own: failed logins from a shared address never silence them."""
+    await _limiter(request).hit_system(client_address(request))
 
 
-public_rate_limit.sika_public = True  # type: ignore[attr-defined]
+system_rate_limit.sika_public = True  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class WebhookLimits:
+    """The limits of a provider webhook, applied once its signature is known to hold or fail."""
+
+    limiter: RateLimiter
+    address: str
+
+    async def admit(self, provider: str) -> None:
+        """A correctly signed webhook: counted against its provider's own allowance."""
+        await self.limiter.hit_webhook(provider)
+
+    async def refused(self) -> None:
+        """A webhook whose signature failed: a failed authentication of its address."""
+        await self.limiter.hit_failed_authentication(self.address)
+
+
+def webhook_limits(request: Request) -> WebhookLimits:
+    return WebhookLimits(limiter=_limiter(request), address=client_address(request))
+
+
+webhook_limits.sika_public = True  # type: ignore[attr-defined]

@@ -71,6 +71,7 @@ DETAILS_FR: dict[str, str] = {
     ),
     "party_not_found": "Partie introuvable.",
     "party_suspended": "La partie est suspendue : ses portefeuilles ne peuvent pas être débités.",
+    "party_suspended_no_token": "La partie est suspendue : aucun jeton de partie ne lui est délivré.",
     "payload_too_large": "Le corps de la requête est trop volumineux.",
     "payout_not_found": "Décaissement introuvable.",
     "pending_transfer_already_resolved": "Le virement en attente a déjà été validé, annulé ou a expiré.",

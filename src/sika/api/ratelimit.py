@@ -1,5 +1,12 @@
-"""Rate limits with the ``limits`` library: per API key on authenticated
-routes, per client address on public ones (and on failed authentication).
+"""Rate limits with the ``limits`` library, each in a bucket of its own so
+that one kind of traffic can never starve another:
+
+* per API key or party, on authenticated requests;
+* per client address, on failed authentications (and dashboard sign-ins);
+* per provider, on correctly signed webhooks: a stranger cannot spend it,
+  and failed logins from a shared address (a load balancer's) never block them;
+* per client address, on ``/health``, ``/ready`` and ``/metrics``.
+
 Memory by default; a Redis URL shares the counts across API processes."""
 
 from __future__ import annotations
@@ -16,7 +23,15 @@ from sika.core import errors
 
 
 class RateLimiter:
-    def __init__(self, *, storage_url: str, per_key: str, per_address: str) -> None:
+    def __init__(
+        self,
+        *,
+        storage_url: str,
+        per_key: str,
+        failed_auth_per_address: str,
+        webhooks_per_provider: str,
+        system_per_address: str,
+    ) -> None:
         self._redis_pool: Any = None
         if storage_url.startswith(("redis://", "rediss://")):
             import redis.asyncio  # the `redis` extra: only needed when limits are shared
@@ -32,7 +47,9 @@ class RateLimiter:
             raise ValueError(f"SIKA_RATE_LIMIT_STORAGE_URL must be memory:// or redis://…, not {storage_url!r}")
         self._limiter = MovingWindowRateLimiter(storage)
         self._per_key = parse(per_key)
-        self._per_address = parse(per_address)
+        self._failed_auth = parse(failed_auth_per_address)
+        self._webhooks = parse(webhooks_per_provider)
+        self._system = parse(system_per_address)
 
     async def aclose(self) -> None:
         if self._redis_pool is not None:
@@ -41,8 +58,14 @@ class RateLimiter:
     async def hit_key(self, key_id: str) -> None:
         await self._hit(self._per_key, "key", key_id)
 
-    async def hit_address(self, address: str) -> None:
-        await self._hit(self._per_address, "address", address)
+    async def hit_failed_authentication(self, address: str) -> None:
+        await self._hit(self._failed_auth, "failed-auth", address)
+
+    async def hit_webhook(self, provider: str) -> None:
+        await self._hit(self._webhooks, "webhook", provider)
+
+    async def hit_system(self, address: str) -> None:
+        await self._hit(self._system, "system", address)
 
     async def _hit(self, limit: object, namespace: str, identity: str) -> None:
         if await self._limiter.hit(limit, namespace, identity):  # type: ignore[arg-type]

@@ -3,7 +3,9 @@ decided inside that transaction.
 
 ``UnitOfWorkRoute`` opens the session before the handler runs and commits
 after it has produced its response, so the stored idempotent answer and the
-change it describes commit together or not at all."""
+change it describes commit together or not at all. The stored answer leaves
+out the secrets the route's response model marks ``ShownOnce``
+(``sika.idempotency.shown_once``)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from sika.core.config import Settings
 from sika.core.context import Actor
 from sika.core.phases import Phases
 from sika.idempotency import service as idempotency_service
+from sika.idempotency import shown_once
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -75,6 +78,7 @@ def _render_refusal(request: Request, exc: Exception) -> Response | None:
 class UnitOfWorkRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        secret_fields = shown_once.fields_of(self.response_model)
 
         async def unit_of_work(request: Request) -> Response:
             sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
@@ -85,13 +89,7 @@ class UnitOfWorkRoute(APIRoute):
                     claim = getattr(request.state, "idempotency", None)
                     if claim is not None and response.status_code < 500:
                         await idempotency_service.store(
-                            session,
-                            claimed=claim[0],
-                            response=idempotency_service.StoredResponse(
-                                status=response.status_code,
-                                body=bytes(response.body),
-                                content_type=response.headers.get("content-type", "application/json"),
-                            ),
+                            session, claimed=claim[0], response=_stored(response, secret_fields)
                         )
             except _Replay as replay:
                 return _replay_response(replay.stored)
@@ -166,6 +164,7 @@ class PhasedRoute(UnitOfWorkRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = APIRoute.get_route_handler(self)
+        secret_fields = shown_once.fields_of(self.response_model)
 
         async def phased(request: Request) -> Response:
             sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
@@ -188,7 +187,7 @@ class PhasedRoute(UnitOfWorkRoute):
                     if claim is None or refusal is None:
                         raise
                     if phases.first_committed:
-                        await _store_answer(sessions, claim, refusal)
+                        await _store_answer(sessions, claim, _stored(refusal, secret_fields))
                     else:
                         await session.rollback()
                         await _store_refusal(request, sessions, claim, refusal)
@@ -198,10 +197,12 @@ class PhasedRoute(UnitOfWorkRoute):
                 claim = getattr(request.state, "idempotency", None)
                 if not phases.first_committed:
                     if claim is not None and response.status_code < 500:
-                        await idempotency_service.store(session, claimed=claim[0], response=_stored(response))
+                        await idempotency_service.store(
+                            session, claimed=claim[0], response=_stored(response, secret_fields)
+                        )
                     await session.commit()
                 elif claim is not None and response.status_code < 500:
-                    await _store_answer(sessions, claim, response)
+                    await _store_answer(sessions, claim, _stored(response, secret_fields))
             return response
 
         return phased
@@ -213,10 +214,11 @@ def claimed_key(request: Request) -> str | None:
     return claim[2] if claim is not None else None
 
 
-def _stored(response: Response) -> idempotency_service.StoredResponse:
+def _stored(response: Response, secret_fields: frozenset[str]) -> idempotency_service.StoredResponse:
+    """The answer as the idempotency store keeps it: without the secrets it showed once."""
     return idempotency_service.StoredResponse(
         status=response.status_code,
-        body=bytes(response.body),
+        body=shown_once.redact(bytes(response.body), secret_fields),
         content_type=response.headers.get("content-type", "application/json"),
     )
 
@@ -224,7 +226,7 @@ def _stored(response: Response) -> idempotency_service.StoredResponse:
 async def _store_answer(
     sessions: async_sessionmaker[AsyncSession],
     claim: tuple[idempotency_service.Claimed, str, str, str],
-    response: Response,
+    stored: idempotency_service.StoredResponse,
 ) -> None:
     async with sessions() as session, session.begin():
-        await idempotency_service.store(session, claimed=claim[0], response=_stored(response))
+        await idempotency_service.store(session, claimed=claim[0], response=stored)

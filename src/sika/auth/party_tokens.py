@@ -6,6 +6,13 @@ key in ``PARTY_TOKEN_KEYS`` verifies, so a key is rotated by adding the new
 one, making it active, and removing the old one once its last token has
 expired (at most ``PARTY_TOKEN_MAX_SECONDS`` later).
 
+A token names the API key that minted it (``minted_by``) and carries its
+issue time to the millisecond (``iat``, a JSON number with a fraction, as RFC
+7519 allows), so that the API can refuse it once that key is revoked or
+expired, once its party is suspended, or once the party's tokens issued
+before some instant are revoked (``sika.parties.service.check_token_standing``).
+This module checks what the token alone can tell.
+
 Expiry is checked against the ``now`` handed in rather than PyJWT's own
 clock, so every time decision in Sika comes from ``sika.core.clock``.
 """
@@ -23,8 +30,11 @@ from sika.core.config import Settings
 
 ALGORITHM = "HS256"
 MIN_LIFETIME_SECONDS = 60
-REQUIRED_CLAIMS = ["iss", "aud", "sub", "exp", "iat", "jti"]
+REQUIRED_CLAIMS = ["iss", "aud", "sub", "exp", "iat", "jti", "minted_by"]
 MAX_TOKEN_LENGTH = 4096
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ISSUED_AT_LEEWAY_SECONDS = 5
+"""How far in the future a token's ``iat`` may lie: clock drift between the API's hosts."""
 
 
 class TokenLifetimeTooLong(errors.ValidationFailed):
@@ -52,6 +62,11 @@ class PartyClaims:
     party_id: str
     token_id: str
     key_id: str
+    """The ``kid`` of the signing key."""
+    minted_by: str
+    """The id of the API key that minted the token."""
+    issued_at: datetime
+    """To the millisecond."""
     expires_at: datetime
 
 
@@ -61,7 +76,7 @@ def looks_like_token(credentials: str) -> bool:
 
 
 def mint(
-    settings: Settings, *, party_id: str, lifetime_seconds: int | None, now: datetime
+    settings: Settings, *, party_id: str, minted_by: str, lifetime_seconds: int | None, now: datetime
 ) -> MintedToken:
     lifetime = settings.PARTY_TOKEN_MAX_SECONDS if lifetime_seconds is None else lifetime_seconds
     if lifetime > settings.PARTY_TOKEN_MAX_SECONDS:
@@ -77,17 +92,21 @@ def mint(
     key = settings.PARTY_TOKEN_KEYS.get(kid)
     if key is None:
         raise RuntimeError(f"PARTY_TOKEN_ACTIVE_KID {kid!r} names no key in PARTY_TOKEN_KEYS")
-    issued_at = now.replace(microsecond=0)
-    expires_at = issued_at + timedelta(seconds=lifetime)
+    # Issued at now, down to the millisecond: a revocation at an instant spares a token minted
+    # a millisecond later. Expiry counts from the whole second, so the token never outlives
+    # ``lifetime`` and its ``exp`` stays an integer, as every JWT library expects.
+    issued_at = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    expires_at = now.replace(microsecond=0) + timedelta(seconds=lifetime)
     token_id = secrets.token_urlsafe(16)
     token = jwt.encode(
         {
             "iss": settings.PARTY_TOKEN_ISSUER,
             "aud": settings.PARTY_TOKEN_AUDIENCE,
             "sub": party_id,
-            "iat": int(issued_at.timestamp()),
+            "iat": _milliseconds(issued_at) / 1000,
             "exp": int(expires_at.timestamp()),
             "jti": token_id,
+            "minted_by": minted_by,
         },
         key.get_secret_value(),
         algorithm=ALGORITHM,
@@ -119,11 +138,40 @@ def verify(settings: Settings, *, token: str, now: datetime) -> PartyClaims:
         )
     except jwt.PyJWTError:
         raise InvalidPartyToken() from None
-    expiry, subject, token_id = claims["exp"], claims["sub"], claims["jti"]
-    well_formed = isinstance(expiry, int) and isinstance(subject, str) and isinstance(token_id, str)
-    if not well_formed or not subject:
+    expiry, issued, subject, token_id, minted_by = (
+        claims["exp"], claims["iat"], claims["sub"], claims["jti"], claims["minted_by"]
+    )
+    well_formed = (
+        isinstance(expiry, int)
+        and isinstance(issued, int | float)
+        and not isinstance(expiry, bool)
+        and not isinstance(issued, bool)
+        and all(isinstance(value, str) and value for value in (subject, token_id, minted_by))
+    )
+    if not well_formed:
         raise InvalidPartyToken()
-    expires_at = datetime.fromtimestamp(expiry, UTC)
+    try:
+        expires_at = EPOCH + timedelta(seconds=expiry)
+        issued_at = EPOCH + timedelta(milliseconds=round(issued * 1000))
+    except (OverflowError, ValueError):
+        raise InvalidPartyToken() from None
     if expires_at <= now:
         raise InvalidPartyToken("The party token has expired.")
-    return PartyClaims(party_id=subject, token_id=token_id, key_id=kid, expires_at=expires_at)
+    if issued_at > now + timedelta(seconds=ISSUED_AT_LEEWAY_SECONDS):
+        raise InvalidPartyToken("The party token claims to be issued in the future.")
+    if expires_at - issued_at > timedelta(seconds=settings.PARTY_TOKEN_MAX_SECONDS):
+        raise InvalidPartyToken(
+            f"The party token lives longer than {settings.PARTY_TOKEN_MAX_SECONDS} seconds."
+        )
+    return PartyClaims(
+        party_id=subject,
+        token_id=token_id,
+        key_id=kid,
+        minted_by=minted_by,
+        issued_at=issued_at,
+        expires_at=expires_at,
+    )
+
+
+def _milliseconds(moment: datetime) -> int:
+    return (moment - EPOCH) // timedelta(milliseconds=1)

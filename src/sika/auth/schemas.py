@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, FutureDatetime
 
 from sika.auth.scopes import Scope
+from sika.idempotency.shown_once import ShownOnce
 
 
 class ApiKeyCreate(BaseModel):
@@ -12,7 +14,8 @@ class ApiKeyCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     scopes: list[Scope] = Field(min_length=1, max_length=4)
-    expires_at: datetime | None = None
+    expires_at: FutureDatetime | None = None
+    """When the key stops working; a moment already past is refused (422 on this field)."""
 
 
 class ApiKeyOut(BaseModel):
@@ -30,5 +33,6 @@ class ApiKeyOut(BaseModel):
 
 
 class ApiKeyCreated(ApiKeyOut):
-    secret: str
-    """The full key. It is shown this once and cannot be recovered."""
+    secret: Annotated[str, ShownOnce()]
+    """The full key. It is shown this once and cannot be recovered: a replay of the
+    request with its Idempotency-Key gets the key without it."""

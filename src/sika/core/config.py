@@ -2,6 +2,11 @@
 
 In production Sika refuses to start while any setting is unsafe, and names
 every problem in one message so the operator fixes them all in one go.
+
+No secret has a value in the code. Outside production a secret left unset is
+generated on first need and kept in the data folder (``.sika/secrets/``, see
+``sika.core.local_secrets``), so every process of one checkout agrees on it
+and nobody else knows it; production must be given every one.
 """
 
 from __future__ import annotations
@@ -10,10 +15,13 @@ import functools
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SECRET_MARKER = "change-me"
+from sika.core import local_secrets
+
+PLACEHOLDER_MARKER = "change-me"
+"""Example files fill secrets with this; production refuses any secret containing it."""
 
 
 class Environment(StrEnum):
@@ -66,11 +74,22 @@ class Settings(BaseSettings):
     """Browser origins allowed to call the API; `*` is refused in production."""
 
     RATE_LIMIT_PER_KEY: str = "600/minute"
-    """Requests allowed per API key (a `limits` expression); 429 with Retry-After beyond."""
+    """Requests allowed per API key or party (a `limits` expression); 429 with Retry-After beyond."""
     RATE_LIMIT_PER_ADDRESS: str = "120/minute"
-    """Requests allowed per client address on public routes and failed authentications."""
+    """Failed authentications (and dashboard sign-in attempts) allowed per client address;
+    beyond, that address gets 429 until the window moves on."""
+    RATE_LIMIT_WEBHOOKS_PER_PROVIDER: str = "6000/minute"
+    """Correctly signed webhooks accepted per provider; never shared with failed logins
+    (a webhook whose signature fails counts as a failed authentication of its address)."""
+    RATE_LIMIT_SYSTEM_PER_ADDRESS: str = "1200/minute"
+    """Requests per client address to `/health`, `/ready` and `/metrics`, counted apart
+    from everything else."""
     RATE_LIMIT_STORAGE_URL: str = "memory://"
     """``memory://`` by default; ``redis://host:6379`` to share limits across API processes."""
+    TRUSTED_PROXIES: list[IPvAnyNetwork] = []
+    """Addresses or CIDRs of the reverse proxies in front of Sika (JSON list). Only a request
+    whose peer is one of them has its client address taken from `X-Forwarded-For` (the
+    nearest address that is not a trusted proxy); otherwise the peer is the client."""
 
     IDEMPOTENCY_TTL_SECONDS: int = 24 * 3600
     """How long an Idempotency-Key and its stored answer are kept."""
@@ -87,15 +106,14 @@ class Settings(BaseSettings):
     """`aud` of party tokens."""
     PARTY_TOKEN_MAX_SECONDS: int = 3600
     """Longest lifetime a party token may be given."""
-    PARTY_TOKEN_KEYS: dict[str, SecretStr] = {
-        "k1": SecretStr(DEFAULT_SECRET_MARKER + "-party-token-key-for-development-only")
-    }
+    PARTY_TOKEN_KEYS: dict[str, SecretStr] = {}
     """Signing keys by ``kid`` (HS256, at least 32 bytes): ``PARTY_TOKEN_ACTIVE_KID`` signs,
-    all of them verify (rotation)."""
+    all of them verify (rotation). Unset outside production: one key, generated, under
+    ``PARTY_TOKEN_ACTIVE_KID``."""
     PARTY_TOKEN_ACTIVE_KID: str = "k1"
     """The ``kid`` of the key that signs new party tokens."""
 
-    DASHBOARD_SESSION_SECRET: SecretStr = SecretStr(DEFAULT_SECRET_MARKER + "-dashboard-session-secret-for-development")
+    DASHBOARD_SESSION_SECRET: SecretStr | None = None
     """Signs the operator dashboard's session cookies (at least 32 characters); changing it
     signs every operator out."""
     DASHBOARD_SESSION_MAX_AGE_SECONDS: int = 8 * 3600
@@ -118,19 +136,19 @@ class Settings(BaseSettings):
 
     PAYSTACK_BASE_URL: str = "http://127.0.0.1:8100/paystack"
     """Paystack API base URL (the sandbox by default)."""
-    PAYSTACK_SECRET_KEY: SecretStr | None = SecretStr("sk_test_sandbox")
+    PAYSTACK_SECRET_KEY: SecretStr | None = None
     """Paystack secret key; also signs Paystack webhooks."""
     FEDAPAY_BASE_URL: str = "http://127.0.0.1:8100/fedapay"
     """FedaPay API base URL (the sandbox by default)."""
-    FEDAPAY_SECRET_KEY: SecretStr | None = SecretStr("sk_sandbox_fedapay")
+    FEDAPAY_SECRET_KEY: SecretStr | None = None
     """FedaPay secret API key."""
-    FEDAPAY_WEBHOOK_SECRET: SecretStr | None = SecretStr("wh_sandbox_fedapay")
+    FEDAPAY_WEBHOOK_SECRET: SecretStr | None = None
     """FedaPay webhook signing secret."""
     STRIPE_BASE_URL: str = "http://127.0.0.1:8100/stripe"
     """Stripe API base URL (the sandbox by default)."""
-    STRIPE_SECRET_KEY: SecretStr | None = SecretStr("sk_test_stripe_sandbox")
+    STRIPE_SECRET_KEY: SecretStr | None = None
     """Stripe secret key."""
-    STRIPE_WEBHOOK_SECRET: SecretStr | None = SecretStr("whsec_sandbox_stripe")
+    STRIPE_WEBHOOK_SECRET: SecretStr | None = None
     """Stripe webhook signing secret."""
     PROVIDER_TIMEOUT_SECONDS: float = 10.0
     """Longest wait for a provider's answer (read, write); past it the outcome is unknown."""
@@ -159,6 +177,27 @@ class Settings(BaseSettings):
     PAYOUT_PROVIDERS: dict[str, str] = {"XOF": "paystack", "GHS": "paystack"}
     """The provider that pays out each currency to mobile money (payouts do not fail over)."""
 
+    @property
+    def local_dir(self) -> Path:
+        """The data folder beside the embedded PostgreSQL's (``.sika/``): the first admin
+        key and, outside production, the generated secrets."""
+        return self.PGDATA_DIR.parent
+
+    @model_validator(mode="after")
+    def _fill_local_secrets(self) -> Settings:
+        """Outside production, every secret left unset comes from the data folder."""
+        if self.ENV is Environment.production:
+            return self
+        for name in sorted(GENERATED_SECRETS.keys() - self.model_fields_set):
+            value = SecretStr(
+                local_secrets.load_or_create(self.local_dir, name.lower(), prefix=GENERATED_SECRETS[name])
+            )
+            if name == "PARTY_TOKEN_KEYS":
+                self.PARTY_TOKEN_KEYS = {self.PARTY_TOKEN_ACTIVE_KID: value}
+            else:
+                setattr(self, name, value)
+        return self
+
     def production_problems(self) -> list[str]:
         """Every reason this configuration is unsafe for production."""
         problems: list[str] = []
@@ -178,19 +217,21 @@ class Settings(BaseSettings):
         for name, value in secrets.items():
             if value is None or not value.get_secret_value():
                 problems.append(f"{name} is missing")
-            elif _is_sandbox_default(value.get_secret_value()):
+            elif _is_public(value.get_secret_value()):
                 problems.append(f"{name} is left at its sandbox default")
         if not self.PARTY_TOKEN_KEYS:
             problems.append("SIKA_PARTY_TOKEN_KEYS is empty")
         for kid, key in self.PARTY_TOKEN_KEYS.items():
-            if DEFAULT_SECRET_MARKER in key.get_secret_value():
+            if _is_public(key.get_secret_value()):
                 problems.append(f"SIKA_PARTY_TOKEN_KEYS[{kid}] is left at its default")
             elif len(key.get_secret_value()) < 32:
                 problems.append(f"SIKA_PARTY_TOKEN_KEYS[{kid}] is shorter than 32 characters")
         if self.PARTY_TOKEN_ACTIVE_KID not in self.PARTY_TOKEN_KEYS:
             problems.append("SIKA_PARTY_TOKEN_ACTIVE_KID names no key in SIKA_PARTY_TOKEN_KEYS")
-        dashboard_secret = self.DASHBOARD_SESSION_SECRET.get_secret_value()
-        if DEFAULT_SECRET_MARKER in dashboard_secret:
+        dashboard_secret = self.DASHBOARD_SESSION_SECRET.get_secret_value() if self.DASHBOARD_SESSION_SECRET else ""
+        if not dashboard_secret:
+            problems.append("SIKA_DASHBOARD_SESSION_SECRET is missing")
+        elif _is_public(dashboard_secret):
             problems.append("SIKA_DASHBOARD_SESSION_SECRET is left at its default")
         elif len(dashboard_secret) < 32:
             problems.append("SIKA_DASHBOARD_SESSION_SECRET is shorter than 32 characters")
@@ -203,17 +244,31 @@ class Settings(BaseSettings):
                 raise InsecureSettings(problems)
 
 
-def _is_sandbox_default(secret: str) -> bool:
-    return secret in _SANDBOX_DEFAULTS or DEFAULT_SECRET_MARKER in secret
+GENERATED_SECRETS: dict[str, str] = {
+    "PARTY_TOKEN_KEYS": "",
+    "DASHBOARD_SESSION_SECRET": "",
+    "PAYSTACK_SECRET_KEY": "sk_test_",
+    "FEDAPAY_SECRET_KEY": "sk_sandbox_",
+    "FEDAPAY_WEBHOOK_SECRET": "wh_sandbox_",
+    "STRIPE_SECRET_KEY": "sk_test_",
+    "STRIPE_WEBHOOK_SECRET": "whsec_",
+}
+"""The secrets generated outside production when unset, with the prefix their provider's
+test keys carry (so a log line shows which kind of key it is)."""
 
 
-_SANDBOX_DEFAULTS = {
+def _is_public(secret: str) -> bool:
+    return secret in _PUBLISHED_SECRETS or PLACEHOLDER_MARKER in secret
+
+
+_PUBLISHED_SECRETS = {
     "sk_test_sandbox",
     "sk_sandbox_fedapay",
     "wh_sandbox_fedapay",
     "sk_test_stripe_sandbox",
     "whsec_sandbox_stripe",
 }
+"""Values earlier versions shipped as defaults: public, so never accepted in production."""
 
 
 def reference_markdown() -> str:
@@ -231,10 +286,8 @@ def reference_markdown() -> str:
     for name, field in Settings.model_fields.items():
         env = field.validation_alias if isinstance(field.validation_alias, str) else f"SIKA_{name}"
         default = field.default
-        if isinstance(default, SecretStr):
-            shown = "*(sandbox secret)*"
-        elif isinstance(default, dict) and any(isinstance(v, SecretStr) for v in default.values()):
-            shown = "*(development key)*"
+        if name in GENERATED_SECRETS:
+            shown = f"*(outside production: generated in `.sika/{local_secrets.SECRETS_FOLDER}/`)*"
         elif default is None:
             shown = "*(none)*"
         else:

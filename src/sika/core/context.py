@@ -20,6 +20,12 @@ class Actor:
     def is_party(self) -> bool:
         return self.party_id is not None
 
+    @property
+    def api_key_id(self) -> str | None:
+        """The id of the API key acting, if an API key is."""
+        kind, _, key_id = self.id.partition(":")
+        return key_id if kind == "key" and key_id else None
+
 
 def system_actor(job: str) -> Actor:
     return Actor(id=f"system:{job}", scopes=frozenset({"admin"}))

@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sika.alerts import service as alerts_service
 from sika.audit import service as audit_service
 from sika.auth import service as auth_service
-from sika.core import clock, db, errors
+from sika.core import client_address, clock, db, errors
 from sika.core.config import Environment, Settings
 from sika.core.context import Actor
 from sika.dashboard import auth, chart, i18n, read
@@ -45,7 +45,7 @@ _ALERT_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 class AddressLimiter(Protocol):
     """The API's rate limiter, as sign-in uses it."""
 
-    async def hit_address(self, address: str) -> None:
+    async def hit_failed_authentication(self, address: str) -> None:
         """Count one attempt from ``address``; raises ``errors.RateLimited`` past the limit."""
 
 
@@ -68,6 +68,9 @@ def create(settings: Settings, *, sessions: async_sessionmaker[AsyncSession], li
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    if settings.DASHBOARD_SESSION_SECRET is None:
+        # Only reachable by setting it to null outside production: it is generated when unset.
+        raise RuntimeError("SIKA_DASHBOARD_SESSION_SECRET is not set")
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.state.dashboard = Dashboard(
         settings=settings,
@@ -183,7 +186,11 @@ def _check_csrf(operator: auth.Operator, form: FormData) -> None:
 
 
 def _client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_address.resolve(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        _dashboard(request).settings.TRUSTED_PROXIES,
+    )
 
 
 def _request_id(request: Request) -> str | None:
@@ -307,7 +314,7 @@ async def login(request: Request) -> Response:
     if not dashboard.signer.login_form_matches(request.cookies.get(auth.LOGIN_COOKIE), _field(form, auth.CSRF_FIELD)):
         return _login_page(request, error="login.refused_form", status_code=403, next_path=target)
     try:
-        await dashboard.limiter.hit_address(_client_address(request))
+        await dashboard.limiter.hit_failed_authentication(_client_address(request))
     except errors.RateLimited:
         return _login_page(request, error="login.rate_limited", status_code=429, next_path=target)
     secret = (_field(form, "api_key") or "").strip()

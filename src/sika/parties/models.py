@@ -41,3 +41,5 @@ class Party(TimestampMixin, Base):
     """``active``, or ``suspended``: a suspended party's wallets cannot be debited."""
     updated_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
     """When the profile or status last changed."""
+    tokens_revoked_before: Mapped[datetime | None]
+    """Party tokens issued before this instant are refused (``POST …/tokens/revoke``)."""

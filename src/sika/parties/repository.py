@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sika.auth.models import ApiKey
 from sika.parties.models import Party
 
 MAX_PAGE_SIZE = 200
@@ -26,6 +29,45 @@ async def get_for_share(session: AsyncSession, party_id: str) -> Party | None:
         .where(Party.id == party_id)
         .with_for_update(read=True)
         .execution_options(populate_existing=True)
+    )
+
+
+@dataclass(frozen=True)
+class TokenStanding:
+    """What decides whether a party token still stands, beyond its signature."""
+
+    party_status: str
+    tokens_revoked_before: datetime | None
+    key_found: bool
+    key_revoked_at: datetime | None
+    key_expires_at: datetime | None
+
+
+async def token_standing(session: AsyncSession, *, party_id: str, key_id: str) -> TokenStanding | None:
+    """The party and the minting key in one query (both by primary key); None if no such party."""
+    row = (
+        await session.execute(
+            sa.select(
+                Party.status,
+                Party.tokens_revoked_before,
+                ApiKey.id,
+                ApiKey.revoked_at,
+                ApiKey.expires_at,
+            )
+            .select_from(Party)
+            .outerjoin(ApiKey, ApiKey.id == key_id)
+            .where(Party.id == party_id)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    status, revoked_before, found_key, key_revoked_at, key_expires_at = row
+    return TokenStanding(
+        party_status=status,
+        tokens_revoked_before=revoked_before,
+        key_found=found_key is not None,
+        key_revoked_at=key_revoked_at,
+        key_expires_at=key_expires_at,
     )
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from sika.auth.party_tokens import MIN_LIFETIME_SECONDS
+from sika.idempotency.shown_once import ShownOnce
 
 
 class PartyType(StrEnum):
@@ -77,6 +78,8 @@ class PartyOut(BaseModel):
     status: PartyStatus
     created_at: datetime
     updated_at: datetime
+    tokens_revoked_before: datetime | None
+    """Party tokens issued before this instant are refused."""
 
 
 class PartyPage(BaseModel):
@@ -92,7 +95,9 @@ class PartyTokenCreate(BaseModel):
 
 
 class PartyTokenOut(BaseModel):
-    token: str
+    token: Annotated[str, ShownOnce()]
+    """The bearer token; a replay of the request with its Idempotency-Key gets the answer
+    without it (mint another)."""
     token_type: str = "Bearer"
     party_id: str
     token_id: str

@@ -36,6 +36,12 @@ class PartySuspended(errors.Conflict):
     code = "party_suspended"
 
 
+class SuspendedPartyGetsNoToken(errors.Conflict):
+    """The party is suspended: no party token is minted for it."""
+
+    code = "party_suspended_no_token"
+
+
 def check_owner(actor: Actor, party_id: str) -> None:
     """Refuse a party actor anything that belongs to another party; API keys
     pass (their scopes were checked at the edge)."""
@@ -137,12 +143,19 @@ async def mint_token(
     actor: Actor,
     now: datetime,
 ) -> party_tokens.MintedToken:
+    """A token for an active party, naming the API key that mints it: it dies
+    with that key (``check_token_standing``)."""
     check_owner(actor, party_id)
+    minted_by = actor.api_key_id
+    if minted_by is None:
+        raise errors.PermissionDenied("Only an API key mints party tokens.")
     party = await repository.get(session, party_id)
     if party is None:
         raise PartyNotFound()
+    if party.status == schemas.PartyStatus.suspended.value:
+        raise SuspendedPartyGetsNoToken()
     minted = party_tokens.mint(
-        settings, party_id=party.id, lifetime_seconds=lifetime_seconds, now=now
+        settings, party_id=party.id, minted_by=minted_by, lifetime_seconds=lifetime_seconds, now=now
     )
     await audit_service.record(
         session,
@@ -157,6 +170,45 @@ async def mint_token(
         },
     )
     return minted
+
+
+async def revoke_tokens(session: AsyncSession, *, party_id: str, actor: Actor, now: datetime) -> Party:
+    """Refuse from now on every token of the party issued before ``now``; tokens
+    minted afterwards work. Never moves the instant back (a second revoke from a
+    host whose clock lags keeps the later one)."""
+    check_owner(actor, party_id)
+    party = await repository.get_for_update(session, party_id)
+    if party is None:
+        raise PartyNotFound()
+    revoked_before = max(now, party.tokens_revoked_before or now)
+    party.tokens_revoked_before = revoked_before
+    await session.flush()
+    await audit_service.record(
+        session,
+        actor=actor,
+        action="party_tokens.revoked",
+        entity_type="party",
+        entity_id=party.id,
+        data={"revoked_before": revoked_before.isoformat()},
+    )
+    return party
+
+
+async def check_token_standing(session: AsyncSession, *, claims: party_tokens.PartyClaims, now: datetime) -> None:
+    """Refuse a well-signed token whose party is gone or suspended, whose
+    party's tokens were revoked after it was issued, or whose minting key is
+    revoked or expired: one indexed lookup of the party and the key together."""
+    standing = await repository.token_standing(session, party_id=claims.party_id, key_id=claims.minted_by)
+    if standing is None:
+        raise party_tokens.InvalidPartyToken("The party token names no party.")
+    if standing.party_status == schemas.PartyStatus.suspended.value:
+        raise party_tokens.InvalidPartyToken("The party is suspended: its tokens are refused.")
+    if standing.tokens_revoked_before is not None and claims.issued_at < standing.tokens_revoked_before:
+        raise party_tokens.InvalidPartyToken("The party token has been revoked.")
+    if not standing.key_found or standing.key_revoked_at is not None:
+        raise party_tokens.InvalidPartyToken("The API key that minted this party token has been revoked.")
+    if standing.key_expires_at is not None and standing.key_expires_at <= now:
+        raise party_tokens.InvalidPartyToken("The API key that minted this party token has expired.")
 
 
 async def lock_party(session: AsyncSession, *, party_id: str) -> Party:

@@ -21,7 +21,7 @@ payout is kept as ``unmatched`` and alerted: never dropped.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -94,10 +94,14 @@ async def receive(
     headers: Mapping[str, str],
     settings: Settings,
     now: datetime,
+    admit: Callable[[str], Awaitable[None]] | None = None,
 ) -> Received | Refused:
     """Store a verified webhook and defer its processing. A refused signature
     stores nothing; when it looks like forgery or a wrong secret an alert is
-    raised (one per provider until acknowledged), committed with the answer."""
+    raised (one per provider until acknowledged), committed with the answer.
+
+    ``admit(provider)`` runs once the signature holds and before anything is
+    stored: the API's per-provider rate limit, which only the provider can spend."""
     try:
         name = provider_base.ProviderName(provider)
     except ValueError:
@@ -123,6 +127,8 @@ async def receive(
                 data={"reason": exc.reason},
             )
         return Refused(exc)
+    if admit is not None:
+        await admit(name.value)
     status = schemas.EventStatus.received
     problem: str | None = None
     try:

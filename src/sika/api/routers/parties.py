@@ -1,7 +1,7 @@
 """Parties and the party tokens the platform mints for them.
 
-A party token may read its own party; creating, listing, changing parties
-and minting tokens take a platform key."""
+A party token may read its own party; creating, listing, changing parties,
+minting tokens and revoking them take a platform key."""
 
 from __future__ import annotations
 
@@ -85,3 +85,11 @@ async def mint_party_token(
         token_id=minted.token_id,
         expires_at=minted.expires_at,
     )
+
+
+@router.post("/{party_id}/tokens/revoke", response_model=schemas.PartyOut)
+async def revoke_party_tokens(party_id: str, session: Session, actor: Platform) -> schemas.PartyOut:
+    """Refuse from now on every token of the party issued before this moment
+    (``tokens_revoked_before``); tokens minted afterwards work."""
+    party = await parties_service.revoke_tokens(session, party_id=party_id, actor=actor, now=clock.now())
+    return schemas.PartyOut.model_validate(party)

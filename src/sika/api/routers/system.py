@@ -1,4 +1,5 @@
-"""Liveness, readiness and metrics: public, limited per client address."""
+"""Liveness, readiness and metrics: public, limited per client address in a
+bucket of their own (``deps.system_rate_limit``)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
 
-from sika.api.deps import public_rate_limit
+from sika.api.deps import system_rate_limit
 from sika.core import clock, migrate
 
-router = APIRouter(tags=["system"], dependencies=[Depends(public_rate_limit)])
+router = APIRouter(tags=["system"], dependencies=[Depends(system_rate_limit)])
 
 DB_POOL_CHECKED_OUT = Gauge("sika_db_pool_checked_out", "Connections in use from the pool")
 DB_POOL_SIZE = Gauge("sika_db_pool_size", "Connections held by the pool")

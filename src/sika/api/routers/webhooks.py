@@ -1,5 +1,6 @@
-"""Inbound provider webhooks (public, signature-verified, limited per
-address) and the operators' view of them."""
+"""Inbound provider webhooks (public, signature-verified; limited per
+provider once signed, a failed signature counting as a failed authentication
+of its address) and the operators' view of them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from sika.api import problems
-from sika.api.deps import CurrentSettings, Session, authorize, public_rate_limit
+from sika.api.deps import CurrentSettings, Session, WebhookLimits, authorize, webhook_limits
 from sika.api.middleware import takes_raw_body
 from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
@@ -25,12 +26,15 @@ Support = Annotated[Actor, Depends(authorize(Scope.support))]
 @router.post(
     "/{provider}",
     response_model=schemas.WebhookAck,
-    dependencies=[Depends(public_rate_limit)],
     responses={401: {"description": "The signature does not hold; nothing was stored."}},
 )
 @takes_raw_body
 async def receive_webhook(
-    provider: str, request: Request, session: Session, settings: CurrentSettings
+    provider: str,
+    request: Request,
+    session: Session,
+    settings: CurrentSettings,
+    limits: Annotated[WebhookLimits, Depends(webhook_limits)],
 ) -> schemas.WebhookAck | Response:
     """Where paystack, fedapay and stripe post their events. No API key: the
     provider's signature is checked instead (401 when it does not hold). The
@@ -43,8 +47,10 @@ async def receive_webhook(
         headers=request.headers,
         settings=settings,
         now=clock.now(),
+        admit=limits.admit,
     )
     if isinstance(received, webhooks_service.Refused):
+        await limits.refused()
         # An answer, not an exception: the alert the refusal raised commits with it.
         return problems.domain_problem(request, received.error)
     return schemas.WebhookAck(received=True, duplicate=received.duplicate)
