@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from sika.core import clock, db, errors
 from sika.ledger import invariants
+from sika.ledger import repository as ledger_repository
 from sika.ledger import service as ledger_service
 from tests.conftest import TEST_ACTOR
 from tests.ledger.conftest import Books as Books_
@@ -269,7 +270,7 @@ async def test_a_deadlock_with_a_callers_own_lock_is_retried_not_surfaced(sessio
 
     async def t2() -> ledger_service.TransferRecord:
         async with db.transaction(sessions) as session:
-            await ledger_service.repository.get_account_for_update(session, second)
+            await ledger_repository.get_account_for_update(session, second)
             t2_holds_second.set()
             # Once T1 waits, it holds `first` and waits for `second`: T2's
             # transfer closes the cycle, well within deadlock_timeout (1 s),

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.core import clock, db, errors, money
+from sika.ledger import repository as ledger_repository
 from sika.ledger import service as ledger_service
 from tests.conftest import TEST_ACTOR
 from tests.ledger.conftest import Books
@@ -259,7 +260,7 @@ class TestPendingTransfers:
         async with db.transaction(sessions) as session:
             assert await ledger_service.expire_pending(session, now=later, actor=TEST_ACTOR) == 1
         async with db.transaction(sessions) as session:
-            resolution = await ledger_service.repository.resolution_of(session, hold.id)
+            resolution = await ledger_repository.resolution_of(session, hold.id)
         assert resolution is not None
         assert (resolution.kind, resolution.amount_minor) == ("expire_pending", 600)
         alice = await balance(sessions, books.alice)

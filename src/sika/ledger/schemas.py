@@ -8,13 +8,13 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
 
 from sika.core import money
-from sika.ledger import service as ledger_service
+from sika.ledger.service import validation as ledger_validation
 
 AmountMinor = Annotated[int, Field(gt=0, le=money.MAX_AMOUNT_MINOR, strict=True)]
 Currency = Annotated[str, Field(min_length=3, max_length=3, examples=["XOF"])]
 Code = Annotated[str, Field(min_length=1, max_length=64, examples=["wallet.top_up"])]
 ClientTransferId = Annotated[
-    str, Field(min_length=1, max_length=64), AfterValidator(ledger_service.check_client_transfer_id)
+    str, Field(min_length=1, max_length=64), AfterValidator(ledger_validation.check_client_transfer_id)
 ]
 """A transfer or journal entry id the caller chose. Every id the API takes
 from a caller is this type: one that begins like a Sika id (``xfr_…``,

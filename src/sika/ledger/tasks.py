@@ -12,12 +12,12 @@ from sika.core import clock, db
 from sika.core.context import system_actor
 from sika.jobs import app as jobs_app
 from sika.ledger import invariants
-from sika.ledger import service as ledger_service
+from sika.ledger.service import pending as ledger_pending
 
 log = structlog.get_logger(__name__)
 
 MAX_EXPIRY_BATCHES_PER_RUN = 50
-"""At most this many batches (of ``ledger_service.EXPIRY_BATCH_SIZE``) per run;
+"""At most this many batches (of ``ledger_pending.EXPIRY_BATCH_SIZE``) per run;
 the next run, a minute later, takes the rest."""
 INVARIANT_ALERT_KIND = "ledger.invariant_breached"
 
@@ -38,9 +38,9 @@ async def expire_pending(context: procrastinate.JobContext, timestamp: int) -> i
     total = 0
     for _ in range(MAX_EXPIRY_BATCHES_PER_RUN):
         async with db.transaction(runtime.sessions) as session:
-            expired = await ledger_service.expire_pending(session, now=clock.now(), actor=actor)
+            expired = await ledger_pending.expire_pending(session, now=clock.now(), actor=actor)
         total += expired
-        if expired < ledger_service.EXPIRY_BATCH_SIZE:
+        if expired < ledger_pending.EXPIRY_BATCH_SIZE:
             break
     PENDING_EXPIRED.inc(total)
     log.info("ledger_pending_expired", count=total)
