@@ -1,11 +1,11 @@
 """Ledger tables: accounts with their running totals, append-only transfers,
 and the timeouts of open pending transfers.
 
-The rules that keep money right live in the database as well as in code
-(migration ``0002``): CHECK constraints on the balance flags, composite
-foreign keys that tie a transfer's currency to both accounts', a unique
-``pending_id`` so a pending transfer is resolved once, and triggers that
-refuse to rewrite transfers or to move money on a closed account.
+The rules that keep money right live in the database as well as in code:
+CHECK constraints on the balance flags, a unique ``pending_id`` so a pending
+transfer is resolved once (both here), and triggers that refuse to rewrite
+transfers or to move money on a closed account (``sql/ledger.sql``, with the
+function that writes every transfer).
 """
 
 from __future__ import annotations
