@@ -23,12 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sika.api.app import DASHBOARD_PATH, create_app
 from sika.auth import service as auth_service
 from sika.auth.scopes import Scope
-from sika.core import clock, db, migrate
+from sika.core import clock, db, invariants, migrate
 from sika.core import logging as sika_logging
 from sika.core.config import Environment, InsecureSettings, Settings, get_settings, reference_markdown
 from sika.core.context import Actor
 from sika.jobs import worker as jobs_worker
-from sika.ledger import invariants as ledger_invariants
 from sika.payments import service as payments_service
 from sika.providers import registry as provider_registry
 from sika.sandbox import app as sandbox_app
@@ -327,10 +326,10 @@ def docs_config() -> None:
 
 @app.command()
 def check() -> None:
-    """Check the ledger's invariants and print a report; exits 1 on any breach."""
+    """Check every domain's invariants (the ledger's, the wallets'…) and print a report; exits 1 on any breach."""
     settings = _settings()
     with _database(settings) as url:
-        report = asyncio.run(_check_ledger(url))
+        report = asyncio.run(_check_invariants(url))
     table = Table("check", "result", "breaches")
     for result in report.results:
         table.add_row(
@@ -347,7 +346,7 @@ def check() -> None:
     console.print("[bold green]The ledger's invariants hold.[/]")
 
 
-async def _check_ledger(url: str) -> ledger_invariants.Report:
+async def _check_invariants(url: str) -> invariants.Report:
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -356,11 +355,11 @@ async def _check_ledger(url: str) -> ledger_invariants.Report:
         TimeElapsedColumn(),
         console=err_console,
     ) as progress:
-        task = progress.add_task("Checking the ledger", total=len(ledger_invariants.CHECKS))
+        task = progress.add_task("Checking the ledger", total=len(invariants.load()))
         async with _session(url) as session:
-            return await ledger_invariants.check_all(
+            return await invariants.check_all(
                 session,
-                on_check=lambda name, description: progress.update(task, description=description),
+                on_check=lambda found: progress.update(task, description=found.description),
                 on_result=lambda result: progress.advance(task),
             )
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sika.core import invariants
 from sika.dashboard import app as dashboard_app
 from sika.dashboard import i18n
-from sika.ledger import invariants as ledger_invariants
 from sika.payments import models as payments_models
 from sika.webhooks import schemas as webhooks_schemas
 from tests.dashboard import pages
@@ -42,16 +42,16 @@ def test_every_key_the_templates_use_exists() -> None:
 
 def test_every_word_the_domains_show_is_translated() -> None:
     """Built keys (``check.<name>``, ``status.<state>``, ``severity.<level>``) for every value there is."""
-    wanted = {f"check.{name}" for name, _, _ in ledger_invariants.CHECKS}
+    wanted = {f"check.{found.name}" for found in invariants.load()}
     wanted |= {f"status.{status.value}" for status in webhooks_schemas.EventStatus}
     payment_statuses = (*payments_models.COLLECTION_STATUSES, *payments_models.PAYOUT_STATUSES)
     wanted |= {f"status.{status}" for status in payment_statuses}
     wanted |= {"severity.info", "severity.warning", "severity.critical"}
     wanted |= {"alerts.filter_open", "alerts.filter_acknowledged", "alerts.filter_all"}
     assert sorted(wanted - set(i18n.MESSAGES)) == []
-    # The English of each check is the ledger's own description, word for word.
-    for name, description, _ in ledger_invariants.CHECKS:
-        assert i18n.MESSAGES[f"check.{name}"][0] == description
+    # The English of each check is its domain's own description, word for word.
+    for found in invariants.load():
+        assert i18n.MESSAGES[f"check.{found.name}"][0] == found.description
 
 
 @pytest.mark.parametrize(

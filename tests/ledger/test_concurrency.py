@@ -14,8 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from sika.core import clock, db, errors
-from sika.ledger import invariants
+from sika.core import clock, db, errors, invariants
 from sika.ledger import repository as ledger_repository
 from sika.ledger import service as ledger_service
 from tests.conftest import TEST_ACTOR

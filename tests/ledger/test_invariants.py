@@ -1,15 +1,22 @@
-"""The invariant checks find what is wrong, and the job turns breaches into alerts and metrics."""
+"""The invariant checks find what is wrong, the job turns breaches into alerts and metrics, and
+every domain's invariants module registers its checks where every runner finds them."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+import sika
 from sika.alerts import service as alerts_service
-from sika.core import clock, db
-from sika.ledger import invariants, tasks
+from sika.core import clock, db, invariants
 from sika.ledger import service as ledger_service
+from sika.ledger import tasks
 from tests.conftest import TEST_ACTOR
 from tests.ledger.conftest import Books
 
@@ -51,13 +58,16 @@ async def test_a_healthy_ledger_passes_every_check(sessions: Sessions, books: Bo
         )
     report = await run_checks(sessions)
     assert report.ok
-    assert [r.name for r in report.results] == [
-        "balanced",
-        "account_totals",
-        "balance_flags",
-        "transfer_accounts",
-        "resolutions",
-        "timeouts",
+    assert [(r.domain, r.name) for r in report.results] == [
+        ("ledger", "balanced"),
+        ("ledger", "account_totals"),
+        ("ledger", "balance_flags"),
+        ("ledger", "transfer_accounts"),
+        ("ledger", "resolutions"),
+        ("ledger", "timeouts"),
+        ("wallets", "wallet_accounts"),
+        ("wallets", "wallet_open_holds"),
+        ("wallets", "wallet_hold_owners"),
     ]
 
 
@@ -153,3 +163,39 @@ async def test_every_way_a_transfer_can_miss_its_accounts_is_found(sessions: Ses
     found = {r.name: r for r in report.results}["transfer_accounts"]
     assert found.breach_count == 4
     assert sorted(b.entity_id for b in found.breaches) == sorted(forged)
+
+
+def test_every_invariants_module_registers_its_checks_under_its_domain() -> None:
+    """Each ``sika/<domain>/invariants.py`` there is (the file, not a list) is
+    loaded and states at least one check, under its own domain's name."""
+    package = Path(sika.__file__).resolve().parent
+    registry = package / "core" / "invariants.py"
+    files = sorted(path for path in package.glob("*/invariants.py") if path != registry)
+    assert {"ledger", "wallets"} <= {path.parent.name for path in files}
+    loaded = invariants.load()
+    assert len({found.name for found in loaded}) == len(loaded)
+    for path in files:
+        domain = path.parent.name
+        mine = [found for found in loaded if found.domain == domain]
+        assert mine, f"{path} registers no invariant"
+        assert {found.check.__module__ for found in mine} == {f"sika.{domain}.invariants"}
+    assert {found.domain for found in loaded} == {path.parent.name for path in files}
+
+
+def test_a_process_that_imports_no_domain_runs_every_invariant() -> None:
+    """What ``sika check``, the job and the dashboard get: the core alone
+    finds every domain's checks, whatever the process imported before."""
+    script = "from sika.core import invariants; print(' '.join(found.name for found in invariants.load()))"
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60)
+    assert ran.stdout.split() == [found.name for found in invariants.load()]
+
+
+def test_a_name_is_registered_once() -> None:
+    ledger_check = next(found for found in invariants.load() if found.name == "balanced")
+    with pytest.raises(ValueError, match="registered twice"):
+        invariants.invariant(name="balanced", domain="wallets", description="another")(_another_check)
+    assert invariants.load()[0] == ledger_check
+
+
+async def _another_check(session: AsyncSession) -> tuple[int, list[invariants.Breach]]:
+    return 0, []

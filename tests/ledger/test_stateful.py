@@ -17,8 +17,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from sika.core import clock, db, errors, money
-from sika.ledger import invariants
+from sika.core import clock, db, errors, invariants, money
 from sika.ledger import service as ledger_service
 from tests.conftest import TEST_ACTOR
 

@@ -10,8 +10,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sika.core import db
-from sika.ledger import invariants
+from sika.core import db, invariants
 from sika.wallets.models import Wallet
 from tests.support.ledger import refused_by_database
 from tests.wallets.conftest import Owner, place_hold, top_up, wallet_state

@@ -201,7 +201,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "status.reversed": ("reversed", "annulé"),
     "status.open": ("open", "ouverte"),
     "status.acknowledged": ("acknowledged", "acquittée"),
-    # The ledger's checks, by name (sika.ledger.invariants.CHECKS)
+    # The invariants' checks, by name (sika.core.invariants.load())
     "check.balanced": (
         "Per currency, total debits equal total credits",
         "Par devise, le total des débits égale celui des crédits",
@@ -222,6 +222,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "check.timeouts": (
         "The expiry list holds exactly the open pending transfers with a timeout",
         "La liste d'expiration contient exactement les virements en attente ouverts ayant un délai",
+    ),
+    "check.wallet_accounts": (
+        "Every wallet's two accounts are its party's, overdraft-protected, of the wallet kinds, in its currency",
+        "Les deux comptes de chaque portefeuille sont à sa partie, protégés du découvert, des types portefeuille,"
+        " dans sa devise",
+    ),
+    "check.wallet_open_holds": (
+        "The open-holds list holds exactly the open pending transfers on wallet accounts",
+        "La liste des réservations ouvertes contient exactement les virements en attente ouverts des comptes"
+        " portefeuille",
+    ),
+    "check.wallet_hold_owners": (
+        "Every hold out of a wallet has its owner, and every owner names a hold out of its wallet",
+        "Chaque réservation d'un portefeuille a son propriétaire, et chaque propriétaire désigne une réservation"
+        " de son portefeuille",
     ),
 }
 

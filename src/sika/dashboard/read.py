@@ -11,7 +11,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.alerts import service as alerts_service
-from sika.ledger import invariants as ledger_invariants
+from sika.core import invariants
 from sika.ledger import repository as ledger_repository
 from sika.payments import service as payments_service
 from sika.providers import base as provider_base
@@ -38,7 +38,7 @@ ATTENTION_STATUSES = (
 class CheckRow:
     name: str
     description: str
-    """The ledger's own English words; the page shows its translation by ``name``."""
+    """The domain's own English words; the page shows its translation by ``name``."""
     breach_count: int
 
     @property
@@ -65,7 +65,7 @@ class Overview:
 async def overview(session: AsyncSession, *, now: datetime, stuck_after_seconds: int) -> Overview:
     """Everything in one snapshot: the invariants run first in the transaction
     (they set REPEATABLE READ), so every number on the page agrees with them."""
-    report = await ledger_invariants.check_all(session)
+    report = await invariants.check_all(session)
     checks = tuple(
         CheckRow(name=result.name, description=result.description, breach_count=result.breach_count)
         for result in report.results

@@ -15,54 +15,17 @@
 
 Each is one statement whose cost is a scan or two of the tables, so the
 whole run stays a matter of seconds on millions of transfers; breaches are
-reported up to ``MAX_BREACHES_PER_CHECK`` per check, with their count.
+reported up to ``MAX_BREACHES_PER_CHECK`` per check, with their count. Each
+registers itself in ``sika.core.invariants``, which runs them with every
+other domain's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
-
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-MAX_BREACHES_PER_CHECK = 100
-
-
-@dataclass(frozen=True)
-class Breach:
-    check: str
-    entity_type: str
-    entity_id: str
-    message: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def describe(self) -> str:
-        return f"[{self.check}] {self.entity_type} {self.entity_id}: {self.message}"
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    description: str
-    breach_count: int
-    breaches: tuple[Breach, ...]
-    """The first ``MAX_BREACHES_PER_CHECK`` of them."""
-
-
-@dataclass(frozen=True)
-class Report:
-    results: tuple[CheckResult, ...]
-
-    @property
-    def ok(self) -> bool:
-        return all(result.breach_count == 0 for result in self.results)
-
-    @property
-    def breaches(self) -> list[Breach]:
-        return [breach for result in self.results for breach in result.breaches]
-
+from sika.core.invariants import MAX_BREACHES_PER_CHECK, Breach, invariant
 
 _BALANCED = sa.text(
     """
@@ -169,6 +132,7 @@ _TIMEOUTS = sa.text(
 )
 
 
+@invariant(name="balanced", domain="ledger", description="Per currency, total debits equal total credits")
 async def check_balanced(session: AsyncSession) -> tuple[int, list[Breach]]:
     rows = (await session.execute(_BALANCED)).mappings().all()
     breaches = [
@@ -187,6 +151,7 @@ async def check_balanced(session: AsyncSession) -> tuple[int, list[Breach]]:
     return len(breaches), breaches
 
 
+@invariant(name="account_totals", domain="ledger", description="Every account's totals equal the sums of its transfers")
 async def check_account_totals(session: AsyncSession) -> tuple[int, list[Breach]]:
     rows = (await session.execute(_ACCOUNT_TOTALS, {"limit": MAX_BREACHES_PER_CHECK})).mappings().all()
     breaches = [
@@ -207,6 +172,7 @@ async def check_account_totals(session: AsyncSession) -> tuple[int, list[Breach]
     return (int(rows[0]["total"]) if rows else 0), breaches
 
 
+@invariant(name="balance_flags", domain="ledger", description="No account breaks its balance flag")
 async def check_balance_flags(session: AsyncSession) -> tuple[int, list[Breach]]:
     rows = (await session.execute(_BALANCE_FLAGS, {"limit": MAX_BREACHES_PER_CHECK})).mappings().all()
     breaches = [
@@ -222,6 +188,7 @@ async def check_balance_flags(session: AsyncSession) -> tuple[int, list[Breach]]
     return (int(rows[0]["total"]) if rows else 0), breaches
 
 
+@invariant(name="transfer_accounts", domain="ledger", description="Every transfer's accounts exist, in its currency")
 async def check_transfer_accounts(session: AsyncSession) -> tuple[int, list[Breach]]:
     rows = (await session.execute(_TRANSFER_ACCOUNTS, {"limit": MAX_BREACHES_PER_CHECK})).mappings().all()
     breaches = [
@@ -236,6 +203,7 @@ async def check_transfer_accounts(session: AsyncSession) -> tuple[int, list[Brea
     return (int(rows[0]["total"]) if rows else 0), breaches
 
 
+@invariant(name="resolutions", domain="ledger", description="Every post, void or expiry matches its pending transfer")
 async def check_resolutions(session: AsyncSession) -> tuple[int, list[Breach]]:
     rows = (await session.execute(_RESOLUTIONS, {"limit": MAX_BREACHES_PER_CHECK})).mappings().all()
     breaches = [
@@ -251,6 +219,11 @@ async def check_resolutions(session: AsyncSession) -> tuple[int, list[Breach]]:
     return (int(rows[0]["total"]) if rows else 0), breaches
 
 
+@invariant(
+    name="timeouts",
+    domain="ledger",
+    description="The expiry list holds exactly the open pending transfers with a timeout",
+)
 async def check_timeouts(session: AsyncSession) -> tuple[int, list[Breach]]:
     rows = (await session.execute(_TIMEOUTS, {"limit": MAX_BREACHES_PER_CHECK})).mappings().all()
     breaches = [
@@ -267,38 +240,3 @@ async def check_timeouts(session: AsyncSession) -> tuple[int, list[Breach]]:
         for row in rows
     ]
     return (int(rows[0]["total"]) if rows else 0), breaches
-
-
-Check = Callable[[AsyncSession], Awaitable[tuple[int, list[Breach]]]]
-
-CHECKS: Sequence[tuple[str, str, Check]] = (
-    ("balanced", "Per currency, total debits equal total credits", check_balanced),
-    ("account_totals", "Every account's totals equal the sums of its transfers", check_account_totals),
-    ("balance_flags", "No account breaks its balance flag", check_balance_flags),
-    ("transfer_accounts", "Every transfer's accounts exist, in its currency", check_transfer_accounts),
-    ("resolutions", "Every post, void or expiry matches its pending transfer", check_resolutions),
-    ("timeouts", "The expiry list holds exactly the open pending transfers with a timeout", check_timeouts),
-)
-
-
-async def check_all(
-    session: AsyncSession,
-    *,
-    on_check: Callable[[str, str], None] | None = None,
-    on_result: Callable[[CheckResult], None] | None = None,
-) -> Report:
-    """Run every check in one snapshot, so they all see the same state of the
-    ledger: call it first thing in its transaction (it sets REPEATABLE READ).
-    ``on_check(name, description)`` is called before each check,
-    ``on_result(result)`` after it."""
-    await session.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
-    results = []
-    for name, description, check in CHECKS:
-        if on_check is not None:
-            on_check(name, description)
-        count, breaches = await check(session)
-        result = CheckResult(name=name, description=description, breach_count=count, breaches=tuple(breaches))
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
-    return Report(results=tuple(results))

@@ -1,3 +1,7 @@
+"""The ledger's jobs: expiring pending transfers past their timeout, and
+checking every domain's invariants (the ledger's and those of the domains
+built on it, as ``sika.core.invariants`` finds them)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -8,10 +12,9 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.alerts import service as alerts_service
-from sika.core import clock, db
+from sika.core import clock, db, invariants
 from sika.core.context import system_actor
 from sika.jobs import app as jobs_app
-from sika.ledger import invariants
 from sika.ledger.service import pending as ledger_pending
 
 log = structlog.get_logger(__name__)
@@ -19,7 +22,14 @@ log = structlog.get_logger(__name__)
 MAX_EXPIRY_BATCHES_PER_RUN = 50
 """At most this many batches (of ``ledger_pending.EXPIRY_BATCH_SIZE``) per run;
 the next run, a minute later, takes the rest."""
-INVARIANT_ALERT_KIND = "ledger.invariant_breached"
+
+
+def alert_kind(domain: str) -> str:
+    """The alert a breach of one of ``domain``'s invariants raises."""
+    return f"{domain}.invariant_breached"
+
+
+INVARIANT_ALERT_KIND = alert_kind("ledger")
 
 INVARIANT_BREACHES = Gauge(
     "sika_ledger_invariant_breaches", "Breaches found by the last invariant run, by check", ["check"]
@@ -49,8 +59,8 @@ async def expire_pending(context: procrastinate.JobContext, timestamp: int) -> i
 
 @jobs_app.task("ledger.check_invariants", queue="ledger", cron="*/15 * * * *")
 async def check_invariants(context: procrastinate.JobContext, timestamp: int) -> int:
-    """Run the invariant checks; raise an alert for each breach not already
-    under an open alert. Returns the number of breaches found."""
+    """Run every domain's invariant checks; raise an alert for each breach not
+    already under an open alert. Returns the number of breaches found."""
     runtime = jobs_app.runtime_of(context)
     async with db.transaction(runtime.sessions) as session:
         report = await invariants.check_all(session)
@@ -60,10 +70,12 @@ async def check_invariants(context: procrastinate.JobContext, timestamp: int) ->
 
 async def record_breaches(session: AsyncSession, report: invariants.Report) -> int:
     """Metrics for every check, and one alert per breach (once while it stays open)."""
-    open_alerts = await alerts_service.list_alerts(
-        session, kind=INVARIANT_ALERT_KIND, is_open=True, limit=alerts_service.MAX_PAGE_SIZE
-    )
-    already = {(alert.data.get("check"), alert.entity_id) for alert in open_alerts}
+    already: set[tuple[str | None, str | None]] = set()
+    for domain in sorted({result.domain for result in report.results}):
+        open_alerts = await alerts_service.list_alerts(
+            session, kind=alert_kind(domain), is_open=True, limit=alerts_service.MAX_PAGE_SIZE
+        )
+        already |= {(alert.data.get("check"), alert.entity_id) for alert in open_alerts}
     for result in report.results:
         INVARIANT_BREACHES.labels(check=result.name).set(result.breach_count)
         INVARIANT_BREACHES_FOUND.labels(check=result.name).inc(result.breach_count)
@@ -73,7 +85,7 @@ async def record_breaches(session: AsyncSession, report: invariants.Report) -> i
             data: dict[str, Any] = {"check": breach.check, **breach.data}
             await alerts_service.raise_alert(
                 session,
-                kind=INVARIANT_ALERT_KIND,
+                kind=alert_kind(result.domain),
                 severity="critical",
                 message=f"{result.description}: {breach.describe()}",
                 entity_type=breach.entity_type,
