@@ -63,10 +63,65 @@ async def funded_wallets(sessions: Sessions, *, count: int, amount_minor: int) -
     return world.id, wallets
 
 
+async def _random_operation(session: AsyncSession, rng: random.Random, a: str, b: str, amount: int) -> None:
+    """A single transfer, a two-leg journal entry whose legs lock the same
+    accounts in opposite orders, or a pending transfer posted or voided."""
+    choice = rng.random()
+    if choice < 0.5:
+        await ledger_service.create_transfer(
+            session,
+            debit_account_id=a,
+            credit_account_id=b,
+            amount_minor=amount,
+            currency="XOF",
+            code="stress",
+            now=clock.now(),
+            actor=TEST_ACTOR,
+        )
+    elif choice < 0.75:
+        legs = [
+            ledger_service.Leg(
+                debit_account_id=a,
+                credit_account_id=b,
+                amount_minor=amount,
+                currency="XOF",
+                code="stress",
+            ),
+            ledger_service.Leg(
+                debit_account_id=b,
+                credit_account_id=a,
+                amount_minor=amount // 2 + 1,
+                currency="XOF",
+                code="stress",
+            ),
+        ]
+        await ledger_service.create_journal_entry(session, legs=legs, now=clock.now(), actor=TEST_ACTOR)
+    else:
+        hold = await ledger_service.create_transfer(
+            session,
+            debit_account_id=a,
+            credit_account_id=b,
+            amount_minor=amount,
+            currency="XOF",
+            code="stress",
+            pending=True,
+            now=clock.now(),
+            actor=TEST_ACTOR,
+        )
+        if rng.random() < 0.5:
+            await ledger_service.post_pending(
+                session,
+                pending_id=hold.id,
+                amount_minor=rng.randint(1, amount),
+                now=clock.now(),
+                actor=TEST_ACTOR,
+            )
+        else:
+            await ledger_service.void_pending(session, pending_id=hold.id, now=clock.now(), actor=TEST_ACTOR)
+
+
 async def _worker_loop(database_url: str, account_ids: list[str], seconds: float) -> dict[str, int]:
-    """One process: 16 connections, each making random transfers back to back:
-    single transfers, pending ones posted or voided, and two-leg journal
-    entries whose legs lock the same accounts in opposite orders."""
+    """One process: 16 connections, each making random operations back to back."""
     engine = db.make_engine(database_url, pool_size=CONNECTIONS_PER_PROCESS, max_overflow=0)
     sessions = db.make_sessionmaker(engine)
     outcomes: Counter[str] = Counter()
@@ -79,62 +134,9 @@ async def _worker_loop(database_url: str, account_ids: list[str], seconds: float
         while time.monotonic() < deadline or (moved < MIN_OK_PER_CONNECTION and time.monotonic() < limit):
             a, b = rng.sample(account_ids, 2)
             amount = rng.randint(1, 3000)
-            choice = rng.random()
             try:
                 async with db.transaction(sessions) as session:
-                    if choice < 0.5:
-                        await ledger_service.create_transfer(
-                            session,
-                            debit_account_id=a,
-                            credit_account_id=b,
-                            amount_minor=amount,
-                            currency="XOF",
-                            code="stress",
-                            now=clock.now(),
-                            actor=TEST_ACTOR,
-                        )
-                    elif choice < 0.75:
-                        legs = [
-                            ledger_service.Leg(
-                                debit_account_id=a,
-                                credit_account_id=b,
-                                amount_minor=amount,
-                                currency="XOF",
-                                code="stress",
-                            ),
-                            ledger_service.Leg(
-                                debit_account_id=b,
-                                credit_account_id=a,
-                                amount_minor=amount // 2 + 1,
-                                currency="XOF",
-                                code="stress",
-                            ),
-                        ]
-                        await ledger_service.create_journal_entry(session, legs=legs, now=clock.now(), actor=TEST_ACTOR)
-                    else:
-                        hold = await ledger_service.create_transfer(
-                            session,
-                            debit_account_id=a,
-                            credit_account_id=b,
-                            amount_minor=amount,
-                            currency="XOF",
-                            code="stress",
-                            pending=True,
-                            now=clock.now(),
-                            actor=TEST_ACTOR,
-                        )
-                        if rng.random() < 0.5:
-                            await ledger_service.post_pending(
-                                session,
-                                pending_id=hold.id,
-                                amount_minor=rng.randint(1, amount),
-                                now=clock.now(),
-                                actor=TEST_ACTOR,
-                            )
-                        else:
-                            await ledger_service.void_pending(
-                                session, pending_id=hold.id, now=clock.now(), actor=TEST_ACTOR
-                            )
+                    await _random_operation(session, rng, a, b, amount)
                 outcomes["ok"] += 1
                 moved += 1
             except ledger_service.InsufficientFunds:
