@@ -40,9 +40,9 @@ from typing import Any
 
 import psycopg
 
-from sika.core import clock, db, migrate
+from sika.core import clock, db, invariants, migrate
 from sika.core.context import Actor
-from sika.ledger import batcher, invariants
+from sika.ledger import batcher
 from sika.ledger import service as ledger_service
 
 ACCOUNTS = 10_000
