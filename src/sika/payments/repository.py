@@ -13,11 +13,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.payments.models import Collection, Payout
+from sika.payments.states import COLLECTION_STATES, PAYOUT_STATES
 
 MAX_PAGE_SIZE = 200
 OPEN_STATUSES: dict[type[Collection] | type[Payout], tuple[str, ...]] = {
-    Collection: ("initiated", "action_required", "processing"),
-    Payout: ("initiated", "processing"),
+    Collection: tuple(state.value for state in COLLECTION_STATES.open),
+    Payout: tuple(state.value for state in PAYOUT_STATES.open),
 }
 """What reconciliation still has to finish."""
 _IDEMPOTENCY_CONSTRAINTS: dict[type[Collection] | type[Payout], str] = {

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from sika.core import money
+from sika.payments.states import CollectionStatus, PayoutStatus
 from sika.providers import base as provider_base
 
 Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
@@ -21,32 +21,6 @@ Url = Annotated[str, StringConstraints(min_length=8, max_length=2000, pattern=r"
 AmountMinor = Annotated[int, Field(gt=0, le=money.MAX_AMOUNT_MINOR, strict=True)]
 """In the currency's minor unit (XOF: francs, EUR: cents); never a float."""
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-
-
-class CollectionStatus(StrEnum):
-    initiated = "initiated"
-    """Recorded; the provider has not answered yet."""
-    action_required = "action_required"
-    """The customer must act: see ``next_action``."""
-    processing = "processing"
-    """The provider is working on it (or its answer was lost: reconciliation will tell)."""
-    succeeded = "succeeded"
-    """Collected, and the wallet credited."""
-    failed = "failed"
-    amount_mismatch = "amount_mismatch"
-    """The provider reported another amount or currency: nothing was credited, an alert was raised."""
-
-
-class PayoutStatus(StrEnum):
-    initiated = "initiated"
-    """Recorded and the amount held; the provider has not answered yet."""
-    processing = "processing"
-    succeeded = "succeeded"
-    """Paid; the hold was captured."""
-    failed = "failed"
-    """Not paid; the hold was released."""
-    reversed = "reversed"
-    """Paid, then taken back by the provider: the money is back in the wallet."""
 
 
 class MobileMoney(BaseModel):
