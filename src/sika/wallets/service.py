@@ -365,16 +365,16 @@ async def top_up(
         now=now,
         actor=actor,
     )
-    transfer = await ledger_service.create_transfer(
+    transfer = await _credit(
         session,
-        debit_account_id=funding.id,
-        credit_account_id=wallet.account_id,
+        wallet,
+        from_account_id=funding.id,
         amount_minor=amount_minor,
-        currency=wallet.currency,
         code=TOP_UP_CODE,
+        transfer_id=None,
         metadata=_metadata(wallet_id=wallet.id, reference=reference, reason=reason),
-        now=now,
         actor=actor,
+        now=now,
     )
     await audit_service.record(
         session,
@@ -385,6 +385,64 @@ async def top_up(
         data={"transfer_id": transfer.id, "amount_minor": amount_minor, "reference": reference},
     )
     return TopUp(transfer=transfer, reference=reference, reason=reason, wallet=await _view(session, wallet, now=now))
+
+
+async def credit(
+    session: AsyncSession,
+    *,
+    wallet_id: str,
+    from_account_id: str,
+    amount_minor: int,
+    code: str,
+    transfer_id: str | None,
+    metadata: dict[str, Any],
+    actor: Actor,
+    now: datetime,
+) -> ledger_service.TransferRecord:
+    """Credit the wallet with ``amount_minor`` from a system ledger account (a
+    provider's clearing account for a collection or a payout given back):
+    money into a wallet comes through here or a hold's capture, never straight
+    onto its account. Not refused for a suspended party: a credit takes
+    nothing from it. The caller names the transfer's ``transfer_id`` and
+    ``metadata`` (a derived id makes its retry a replay)."""
+    wallet = await owned_wallet(session, wallet_id=wallet_id, actor=actor)
+    return await _credit(
+        session,
+        wallet,
+        from_account_id=from_account_id,
+        amount_minor=amount_minor,
+        code=code,
+        transfer_id=transfer_id,
+        metadata=metadata,
+        actor=actor,
+        now=now,
+    )
+
+
+async def _credit(
+    session: AsyncSession,
+    wallet: Wallet,
+    *,
+    from_account_id: str,
+    amount_minor: int,
+    code: str,
+    transfer_id: str | None,
+    metadata: dict[str, Any],
+    actor: Actor,
+    now: datetime,
+) -> ledger_service.TransferRecord:
+    return await ledger_service.create_transfer(
+        session,
+        debit_account_id=from_account_id,
+        credit_account_id=wallet.account_id,
+        amount_minor=amount_minor,
+        currency=wallet.currency,
+        code=code,
+        transfer_id=transfer_id,
+        metadata=metadata,
+        now=now,
+        actor=actor,
+    )
 
 
 # Holds ----------------------------------------------------------------------
