@@ -42,9 +42,7 @@ async def wallet_ledger(world: World, who: Payer) -> list[tuple[Any, ...]]:
     kind, debit account, credit account, amount, currency, code, metadata),
     with the wallet's own account named ``wallet``."""
     async with world.sessions() as session:
-        account = await session.scalar(
-            sa.text("SELECT account_id FROM wallets WHERE id = :id"), {"id": who.wallet_id}
-        )
+        account = await session.scalar(sa.text("SELECT account_id FROM wallets WHERE id = :id"), {"id": who.wallet_id})
         rows = await session.execute(
             sa.text(
                 "SELECT id, kind, debit_account_id, credit_account_id, amount_minor, currency, code, metadata"

@@ -42,6 +42,12 @@ async def insert_if_key_unused(session: AsyncSession, row: Row) -> bool:
     return inserted is not None
 
 
+async def flush(session: AsyncSession) -> None:
+    """Write the changes made to loaded rows now, in the caller's transaction
+    (before an event shows the row, or when news changed only what it taught)."""
+    await session.flush()
+
+
 async def get(session: AsyncSession, model: type[Row], row_id: str) -> Row | None:
     return await session.get(model, row_id, populate_existing=True)
 
@@ -77,9 +83,7 @@ async def list_rows(
     return (await session.scalars(query)).all()
 
 
-async def due_for_check(
-    session: AsyncSession, model: type[Row], *, older_than: datetime, limit: int
-) -> Sequence[str]:
+async def due_for_check(session: AsyncSession, model: type[Row], *, older_than: datetime, limit: int) -> Sequence[str]:
     """Ids of the open rows created before ``older_than`` and not checked since,
     least recently checked first."""
     query = (

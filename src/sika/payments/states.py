@@ -149,4 +149,3 @@ PAYOUT_STATES = StateMachine(
     reopening=frozenset({(PayoutStatus.succeeded, PayoutStatus.reversed)}),
 )
 """initiated → processing → succeeded | failed, and succeeded → reversed."""
-

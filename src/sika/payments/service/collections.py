@@ -507,6 +507,6 @@ async def _disagreement(
 async def _announce(
     session: AsyncSession, collection: Collection, *, now: datetime, actor: Actor, data: dict[str, Any]
 ) -> None:
-    await session.flush()
+    await repository.flush(session)
     shown = schemas.collection_out(collection).model_dump(mode="json")
     await flow.announce(session, collection, "collection", shown=shown, now=now, actor=actor, data=data)

@@ -229,7 +229,7 @@ async def touched(session: AsyncSession, row: Collection | Payout, learned: bool
     """News that moved no state may still have taught a provider or its reference."""
     if learned:
         row.updated_at = now
-        await session.flush()
+        await repository.flush(session)
 
 
 def move(row: Collection | Payout, target: Status, *, machine: StateMachine[Status], now: datetime) -> None:

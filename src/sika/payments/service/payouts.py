@@ -462,6 +462,6 @@ async def _alert(
 async def _announce(
     session: AsyncSession, payout: Payout, *, now: datetime, actor: Actor, data: dict[str, Any]
 ) -> None:
-    await session.flush()
+    await repository.flush(session)
     shown = schemas.payout_out(payout).model_dump(mode="json")
     await flow.announce(session, payout, "payout", shown=shown, now=now, actor=actor, data=data)

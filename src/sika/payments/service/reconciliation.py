@@ -21,13 +21,9 @@ from sika.core import db
 from sika.core.context import Actor
 from sika.payments import repository
 from sika.payments.models import Collection, Payout
-from sika.payments.service.collections import (
-    CollectionUpdate,
-    apply_collection_update,
-    collection_update_from_result,
-)
+from sika.payments.service import collections as collection_flow
+from sika.payments.service import payouts as payout_flow
 from sika.payments.service.flow import Applied, Clock, Source
-from sika.payments.service.payouts import PayoutUpdate, apply_payout_update, payout_update_from_result
 from sika.payments.states import (
     COLLECTION_STATES,
     PAYOUT_STATES,
@@ -153,7 +149,7 @@ async def reconcile_collection(
         candidates = [provider_base.ProviderName(collection.provider)]
     else:
         candidates = providers.route(collection.currency, provider_base.PaymentMethod(collection.method))
-    update: CollectionUpdate | None = None
+    update: collection_flow.CollectionUpdate | None = None
     for name in candidates:
         lookup = provider_base.StatusLookup(
             reference=collection.id,
@@ -166,10 +162,10 @@ async def reconcile_collection(
         except provider_errors.ProviderError as exc:
             log.warning("reconcile.lookup_failed", collection_id=collection.id, provider=name.value, error=exc.code)
             return None
-        update = collection_update_from_result(result, Source.reconciliation)
+        update = collection_flow.collection_update_from_result(result, Source.reconciliation)
         break
     if update is None:
-        update = CollectionUpdate(
+        update = collection_flow.CollectionUpdate(
             source=Source.reconciliation,
             provider=None,
             status=ReportedCollectionStatus.failed,
@@ -178,7 +174,7 @@ async def reconcile_collection(
             detail="not_found",
         )
     async with db.transaction(sessions) as session:
-        _, applied = await apply_collection_update(
+        _, applied = await collection_flow.apply_collection_update(
             session, collection_id=collection.id, update=update, now=clock(), actor=actor
         )
     log.info("reconcile.collection", collection_id=collection.id, applied=applied.value, reported=update.status.value)
@@ -205,9 +201,9 @@ async def reconcile_payout(
         result = await providers.provider(name).payout_status(
             provider_base.StatusLookup(reference=payout.id, provider_reference=payout.provider_reference)
         )
-        update = payout_update_from_result(result, Source.reconciliation)
+        update = payout_flow.payout_update_from_result(result, Source.reconciliation)
     except provider_errors.NotFoundAtProvider:
-        update = PayoutUpdate(
+        update = payout_flow.PayoutUpdate(
             source=Source.reconciliation,
             provider=name,
             status=ReportedPayoutStatus.failed,
@@ -219,6 +215,8 @@ async def reconcile_payout(
         log.warning("reconcile.lookup_failed", payout_id=payout.id, provider=name.value, error=exc.code)
         return None
     async with db.transaction(sessions) as session:
-        _, applied = await apply_payout_update(session, payout_id=payout.id, update=update, now=clock(), actor=actor)
+        _, applied = await payout_flow.apply_payout_update(
+            session, payout_id=payout.id, update=update, now=clock(), actor=actor
+        )
     log.info("reconcile.payout", payout_id=payout.id, applied=applied.value, reported=update.status.value)
     return applied
