@@ -21,9 +21,9 @@ from sika.core.config import Settings
 from sika.core.phases import standalone
 from sika.parties import schemas as parties_schemas
 from sika.parties import service as parties_service
-from sika.payments import schemas as payments_schemas
 from sika.payments import service as payments_service
 from sika.providers import registry as provider_registry
+from sika.providers.base import MobileOperator
 from sika.wallets import service as wallets_service
 from sika.webhooks import service as webhooks_service
 from tests.conftest import TEST_ACTOR
@@ -102,15 +102,11 @@ async def build(
             async with standalone(sessions) as phases:
                 collection = await payments_service.create_collection(
                     phases,
-                    body=payments_schemas.CollectionCreate.model_validate(
-                        {
-                            "party_id": party.id,
-                            "wallet_id": wallet.id,
-                            "amount_minor": 2_500,
-                            "currency": "XOF",
-                            "method": {"type": "mobile_money", "operator": "mtn", "phone": SUCCESS_PHONE},
-                        }
-                    ),
+                    party_id=party.id,
+                    wallet_id=wallet.id,
+                    amount_minor=2_500,
+                    currency="XOF",
+                    method=payments_service.MobileMoney(operator=MobileOperator.mtn, phone=SUCCESS_PHONE),
                     providers=providers,
                     idempotency_key=None,
                     actor=TEST_ACTOR,
@@ -123,16 +119,12 @@ async def build(
             async with standalone(sessions) as phases:
                 payout = await payments_service.create_payout(
                     phases,
-                    body=payments_schemas.PayoutCreate.model_validate(
-                        {
-                            "party_id": party.id,
-                            "wallet_id": wallet.id,
-                            "amount_minor": amount_minor,
-                            "currency": "XOF",
-                            "destination": {"operator": "mtn", "phone": SUCCESS_PHONE},
-                            "recipient_name": "Awa Traoré",
-                        }
-                    ),
+                    party_id=party.id,
+                    wallet_id=wallet.id,
+                    amount_minor=amount_minor,
+                    currency="XOF",
+                    destination=payments_service.MobileMoney(operator=MobileOperator.mtn, phone=SUCCESS_PHONE),
+                    recipient_name="Awa Traoré",
                     providers=providers,
                     payout_providers=provider_settings.PAYOUT_PROVIDERS,
                     idempotency_key=None,

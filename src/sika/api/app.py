@@ -19,19 +19,18 @@ from sika.api.routers import (
     alerts,
     api_keys,
     audit,
-    collections,
     events,
     ledger,
     parties,
-    payouts,
     system,
-    wallets,
     webhooks,
 )
 from sika.core.config import Settings
 from sika.core.db import make_engine, make_sessionmaker
 from sika.dashboard import app as dashboard_app
 from sika.ledger import batcher as ledger_batcher
+from sika.payments import router as payments_router
+from sika.wallets import router as wallets_router
 
 API_PREFIX = "/v1"
 DASHBOARD_PATH = "/dashboard"
@@ -39,11 +38,10 @@ DASHBOARD_PATH = "/dashboard"
 
 def api_router() -> APIRouter:
     v1 = APIRouter(prefix=API_PREFIX)
-    for module in (api_keys, audit, alerts, ledger, parties, wallets, collections, payouts, webhooks, events):
+    for module in (api_keys, audit, alerts, ledger, parties, wallets_router, payments_router, webhooks, events):
         v1.include_router(module.router)
     # Provider-calling routes run in phases (``PhasedRoute``), on routers of their own.
-    for phased in (collections.phased_router, payouts.phased_router):
-        v1.include_router(phased)
+    v1.include_router(payments_router.phased_router)
     return v1
 
 

@@ -2,7 +2,8 @@
 wallet) and payouts (money out of a wallet to mobile money).
 
 Each row is its flow's recovery point: it is committed before the provider
-is called, and its ``status`` only ever moves forward (see ``sika.payments.states``).
+is called, and its ``status`` only ever moves forward (see ``sika.payments.states``,
+from which the status CHECK constraints and the open-row indexes are built).
 Amounts are in the currency's minor unit and never change after creation.
 """
 
@@ -14,9 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sika.core.db import Base
+from sika.payments.states import COLLECTION_STATES, PAYOUT_STATES, CollectionStatus, PayoutStatus, StateMachine
 
-COLLECTION_STATUSES = ("initiated", "action_required", "processing", "succeeded", "failed", "amount_mismatch")
-PAYOUT_STATUSES = ("initiated", "processing", "succeeded", "failed", "reversed")
+COLLECTION_STATUSES = tuple(status.value for status in CollectionStatus)
+PAYOUT_STATUSES = tuple(status.value for status in PayoutStatus)
 METHODS = ("mobile_money", "card")
 OPERATORS = ("orange", "mtn", "moov", "wave")
 NEXT_ACTIONS = ("submit_otp", "approve_on_phone", "redirect")
@@ -25,6 +27,16 @@ PROVIDERS = ("paystack", "fedapay", "stripe")
 
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def _final(machine: StateMachine[CollectionStatus] | StateMachine[PayoutStatus]) -> str:
+    """The machine's final states, in declaration order, as ``status IN (…)``."""
+    return _in("status", tuple(state.value for state in machine.states if state in machine.final))
+
+
+def _open(machine: StateMachine[CollectionStatus] | StateMachine[PayoutStatus]) -> sa.TextClause:
+    """The predicate of the partial index of the rows reconciliation still has to finish."""
+    return sa.text(_in("status", tuple(state.value for state in machine.open)))
 
 
 class Collection(Base):
@@ -43,12 +55,15 @@ class Collection(Base):
         sa.CheckConstraint("country ~ '^[A-Z]{2}$'", name="country_alpha2"),
         sa.CheckConstraint(f"provider IS NULL OR {_in('provider', PROVIDERS)}", name="provider"),
         sa.CheckConstraint(f"next_action IS NULL OR {_in('next_action', NEXT_ACTIONS)}", name="next_action"),
-        sa.CheckConstraint("(status = 'action_required') = (next_action IS NOT NULL)", name="action_iff_required"),
-        sa.CheckConstraint("(status = 'succeeded') = (credit_transfer_id IS NOT NULL)", name="credited_iff_succeeded"),
         sa.CheckConstraint(
-            "(status IN ('succeeded', 'failed', 'amount_mismatch')) = (completed_at IS NOT NULL)",
-            name="completed_iff_final",
+            f"(status = '{CollectionStatus.action_required.value}') = (next_action IS NOT NULL)",
+            name="action_iff_required",
         ),
+        sa.CheckConstraint(
+            f"(status = '{CollectionStatus.succeeded.value}') = (credit_transfer_id IS NOT NULL)",
+            name="credited_iff_succeeded",
+        ),
+        sa.CheckConstraint(f"({_final(COLLECTION_STATES)}) = (completed_at IS NOT NULL)", name="completed_iff_final"),
         sa.CheckConstraint("char_length(customer_email) BETWEEN 3 AND 254", name="customer_email_length"),
         sa.CheckConstraint("char_length(description) <= 500", name="description_length"),
         sa.CheckConstraint("char_length(provider_reference) BETWEEN 1 AND 200", name="provider_reference_length"),
@@ -62,11 +77,7 @@ class Collection(Base):
         sa.UniqueConstraint("created_by", "idempotency_key", name="uq_payments_collections_idempotency"),
         sa.Index("ix_payments_collections_party", "party_id", "seq"),
         sa.Index("ix_payments_collections_wallet", "wallet_id", "seq"),
-        sa.Index(
-            "ix_payments_collections_open",
-            "last_checked_at",
-            postgresql_where=sa.text("status IN ('initiated', 'action_required', 'processing')"),
-        ),
+        sa.Index("ix_payments_collections_open", "last_checked_at", postgresql_where=_open(COLLECTION_STATES)),
     )
 
     seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), unique=True)
@@ -128,10 +139,7 @@ class Payout(Base):
         sa.CheckConstraint(r"phone ~ '^\+[1-9][0-9]{6,14}$'", name="phone_e164"),
         sa.CheckConstraint("country ~ '^[A-Z]{2}$'", name="country_alpha2"),
         sa.CheckConstraint(_in("provider", PROVIDERS), name="provider"),
-        sa.CheckConstraint(
-            "(status IN ('succeeded', 'failed', 'reversed')) = (completed_at IS NOT NULL)",
-            name="completed_iff_final",
-        ),
+        sa.CheckConstraint(f"({_final(PAYOUT_STATES)}) = (completed_at IS NOT NULL)", name="completed_iff_final"),
         sa.CheckConstraint("char_length(recipient_name) BETWEEN 1 AND 200", name="recipient_name_length"),
         sa.CheckConstraint("char_length(reason) <= 500", name="reason_length"),
         sa.CheckConstraint("char_length(provider_reference) BETWEEN 1 AND 200", name="provider_reference_length"),
@@ -141,11 +149,7 @@ class Payout(Base):
         sa.UniqueConstraint("created_by", "idempotency_key", name="uq_payments_payouts_idempotency"),
         sa.Index("ix_payments_payouts_party", "party_id", "seq"),
         sa.Index("ix_payments_payouts_wallet", "wallet_id", "seq"),
-        sa.Index(
-            "ix_payments_payouts_open",
-            "last_checked_at",
-            postgresql_where=sa.text("status IN ('initiated', 'processing')"),
-        ),
+        sa.Index("ix_payments_payouts_open", "last_checked_at", postgresql_where=_open(PAYOUT_STATES)),
     )
 
     seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), unique=True)

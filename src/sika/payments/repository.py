@@ -13,11 +13,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.payments.models import Collection, Payout
+from sika.payments.states import COLLECTION_STATES, PAYOUT_STATES
 
 MAX_PAGE_SIZE = 200
 OPEN_STATUSES: dict[type[Collection] | type[Payout], tuple[str, ...]] = {
-    Collection: ("initiated", "action_required", "processing"),
-    Payout: ("initiated", "processing"),
+    Collection: tuple(state.value for state in COLLECTION_STATES.open),
+    Payout: tuple(state.value for state in PAYOUT_STATES.open),
 }
 """What reconciliation still has to finish."""
 _IDEMPOTENCY_CONSTRAINTS: dict[type[Collection] | type[Payout], str] = {
@@ -39,6 +40,12 @@ async def insert_if_key_unused(session: AsyncSession, row: Row) -> bool:
         .returning(model.id)
     )
     return inserted is not None
+
+
+async def flush(session: AsyncSession) -> None:
+    """Write the changes made to loaded rows now, in the caller's transaction
+    (before an event shows the row, or when news changed only what it taught)."""
+    await session.flush()
 
 
 async def get(session: AsyncSession, model: type[Row], row_id: str) -> Row | None:
@@ -76,9 +83,7 @@ async def list_rows(
     return (await session.scalars(query)).all()
 
 
-async def due_for_check(
-    session: AsyncSession, model: type[Row], *, older_than: datetime, limit: int
-) -> Sequence[str]:
+async def due_for_check(session: AsyncSession, model: type[Row], *, older_than: datetime, limit: int) -> Sequence[str]:
     """Ids of the open rows created before ``older_than`` and not checked since,
     least recently checked first."""
     query = (

@@ -1,12 +1,16 @@
+"""The API's shapes of collections and payouts: what a request sends, what an
+answer (and the event announcing a state change) shows."""
+
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from sika.core import money
+from sika.payments.models import Collection, Payout
+from sika.payments.states import CollectionStatus, PayoutStatus
 from sika.providers import base as provider_base
 
 Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
@@ -21,32 +25,6 @@ Url = Annotated[str, StringConstraints(min_length=8, max_length=2000, pattern=r"
 AmountMinor = Annotated[int, Field(gt=0, le=money.MAX_AMOUNT_MINOR, strict=True)]
 """In the currency's minor unit (XOF: francs, EUR: cents); never a float."""
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-
-
-class CollectionStatus(StrEnum):
-    initiated = "initiated"
-    """Recorded; the provider has not answered yet."""
-    action_required = "action_required"
-    """The customer must act: see ``next_action``."""
-    processing = "processing"
-    """The provider is working on it (or its answer was lost: reconciliation will tell)."""
-    succeeded = "succeeded"
-    """Collected, and the wallet credited."""
-    failed = "failed"
-    amount_mismatch = "amount_mismatch"
-    """The provider reported another amount or currency: nothing was credited, an alert was raised."""
-
-
-class PayoutStatus(StrEnum):
-    initiated = "initiated"
-    """Recorded and the amount held; the provider has not answered yet."""
-    processing = "processing"
-    succeeded = "succeeded"
-    """Paid; the hold was captured."""
-    failed = "failed"
-    """Not paid; the hold was released."""
-    reversed = "reversed"
-    """Paid, then taken back by the provider: the money is back in the wallet."""
 
 
 class MobileMoney(BaseModel):
@@ -181,3 +159,66 @@ class PayoutOut(BaseModel):
 class PayoutPage(BaseModel):
     data: list[PayoutOut]
     next_cursor: str | None
+
+
+def collection_out(collection: Collection) -> CollectionOut:
+    next_action = None
+    if collection.next_action is not None:
+        next_action = NextActionOut(
+            type=provider_base.NextAction(collection.next_action),
+            display_text=collection.display_text,
+            redirect_url=collection.redirect_url,
+        )
+    failure = None
+    if collection.failure_code is not None:
+        failure = Failure(code=collection.failure_code, message=collection.failure_message)
+    return CollectionOut(
+        id=collection.id,
+        party_id=collection.party_id,
+        wallet_id=collection.wallet_id,
+        amount_minor=collection.amount_minor,
+        currency=collection.currency,
+        method=collection.method,
+        operator=collection.operator,
+        phone=collection.phone,
+        country=collection.country,
+        description=collection.description,
+        status=CollectionStatus(collection.status),
+        provider=collection.provider,
+        provider_reference=collection.provider_reference,
+        next_action=next_action,
+        failure=failure,
+        reported_amount_minor=collection.reported_amount_minor,
+        reported_currency=collection.reported_currency,
+        credit_transfer_id=collection.credit_transfer_id,
+        created_at=collection.created_at,
+        updated_at=collection.updated_at,
+        completed_at=collection.completed_at,
+    )
+
+
+def payout_out(payout: Payout) -> PayoutOut:
+    failure = None
+    if payout.failure_code is not None:
+        failure = Failure(code=payout.failure_code, message=payout.failure_message)
+    return PayoutOut(
+        id=payout.id,
+        party_id=payout.party_id,
+        wallet_id=payout.wallet_id,
+        amount_minor=payout.amount_minor,
+        currency=payout.currency,
+        operator=payout.operator,
+        phone=payout.phone,
+        country=payout.country,
+        recipient_name=payout.recipient_name,
+        reason=payout.reason,
+        status=PayoutStatus(payout.status),
+        provider=payout.provider,
+        provider_reference=payout.provider_reference,
+        hold_id=payout.hold_id,
+        reversal_transfer_id=payout.reversal_transfer_id,
+        failure=failure,
+        created_at=payout.created_at,
+        updated_at=payout.updated_at,
+        completed_at=payout.completed_at,
+    )

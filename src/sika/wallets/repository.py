@@ -10,6 +10,12 @@ from sika.ledger.models import Transfer
 from sika.wallets.models import Wallet, WalletHold, WalletOpenHold
 
 
+async def add(session: AsyncSession, row: Wallet | WalletHold) -> None:
+    """Insert a new wallet or hold record now, in the caller's transaction."""
+    session.add(row)
+    await session.flush()
+
+
 async def get(session: AsyncSession, wallet_id: str) -> Wallet | None:
     return await session.get(Wallet, wallet_id)
 
@@ -19,17 +25,11 @@ async def get_by_account(session: AsyncSession, account_id: str) -> Wallet | Non
 
 
 async def get_for_party(session: AsyncSession, *, party_id: str, currency: str) -> Wallet | None:
-    return await session.scalar(
-        sa.select(Wallet).where(Wallet.party_id == party_id, Wallet.currency == currency)
-    )
+    return await session.scalar(sa.select(Wallet).where(Wallet.party_id == party_id, Wallet.currency == currency))
 
 
 async def list_for_party(session: AsyncSession, party_id: str) -> Sequence[Wallet]:
-    return (
-        await session.scalars(
-            sa.select(Wallet).where(Wallet.party_id == party_id).order_by(Wallet.currency)
-        )
-    ).all()
+    return (await session.scalars(sa.select(Wallet).where(Wallet.party_id == party_id).order_by(Wallet.currency))).all()
 
 
 async def get_hold(session: AsyncSession, hold_id: str) -> WalletHold | None:

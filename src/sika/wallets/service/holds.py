@@ -1,9 +1,5 @@
-"""Wallets: one per party and currency, a thin layer on the ledger.
-
-A wallet's money is its ledger account: ``balance`` is the account's
-posted credits less posted debits, ``held`` its pending debits (the open
-holds, less those past their expiry), ``available`` the difference.
-Nothing here stores an amount.
+"""Holds: money of a wallet reserved for someone who relies on it, then
+captured (paid on) or released.
 
 A hold is a ledger pending transfer from the wallet's account to its holds
 account, with the hold's id as the transfer id. Capturing it posts the
@@ -48,53 +44,31 @@ what a new hold may take.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.audit import service as audit_service
-from sika.core import errors, ids, money
+from sika.core import errors, ids
 from sika.core.context import Actor, system_actor
 from sika.ledger import models as ledger_models
 from sika.ledger import service as ledger_service
 from sika.parties import service as parties_service
 from sika.wallets import repository, schemas
-from sika.wallets.models import HOLDS_ACCOUNT_KIND, WALLET_ACCOUNT_KIND, HoldOwnerType, Wallet, WalletHold
+from sika.wallets.models import HoldOwnerType, Wallet, WalletHold
+from sika.wallets.service import wallets
 
 HOLD_CODE = "hold.placed"
 CAPTURE_CODE = "hold.captured"
 FEE_CODE = "platform.fee"
-TOP_UP_CODE = "wallet.top_up"
-FUNDING_ACCOUNT_KIND = "funding"
 FEE_ACCOUNT_KIND = "platform.fees"
-ESCROW_ACCOUNT_KIND_PREFIX = "escrow"
-"""Ledger accounts owned by a party whose kind starts with this hold its money in escrow."""
 
 _HOLD_STATUS_BY_RESOLUTION = {
     "post_pending": schemas.HoldStatus.captured,
     "void_pending": schemas.HoldStatus.released,
     "expire_pending": schemas.HoldStatus.expired,
 }
-_ENTRY_TYPE_BY_DEBIT = {
-    "posted": schemas.EntryType.debit,
-    "pending": schemas.EntryType.hold_placed,
-    "post_pending": schemas.EntryType.hold_captured,
-    "void_pending": schemas.EntryType.hold_released,
-    "expire_pending": schemas.EntryType.hold_expired,
-}
-
-
-class WalletNotFound(errors.NotFound):
-    """No such wallet."""
-
-    code = "wallet_not_found"
-
-
-class WalletExists(errors.Conflict):
-    """This party already has a wallet in this currency."""
-
-    code = "wallet_exists"
 
 
 class HoldNotFound(errors.NotFound):
@@ -156,27 +130,11 @@ API_OWNER = HoldOwner(HoldOwnerType.api)
 
 
 @dataclass(frozen=True)
-class WalletView:
-    wallet: Wallet
-    balance_minor: int
-    held_minor: int
-    available_minor: int
-
-
-@dataclass(frozen=True)
-class TopUp:
-    transfer: ledger_service.TransferRecord
-    reference: str | None
-    reason: str
-    wallet: WalletView
-
-
-@dataclass(frozen=True)
 class HoldView:
     pending: ledger_models.Transfer
     resolution: ledger_models.Transfer | None
     record: WalletHold
-    wallet: WalletView
+    wallet: wallets.WalletView
     now: datetime
     """When it was read: a hold past its expiry then reads as expired."""
 
@@ -204,190 +162,13 @@ class HoldView:
         return 0
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
-    seq: int
-    transfer_id: str
-    type: schemas.EntryType
-    amount_minor: int
-    balance_before_minor: int
-    balance_after_minor: int
-    held_before_minor: int
-    held_after_minor: int
-    hold_id: str | None
-    reference: str | None
-    reason: str | None
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class HistoryPage:
-    entries: list[HistoryEntry]
-    next_before_seq: int | None
-    """The cursor for the next page, or None on the last one."""
-
-
-@dataclass(frozen=True)
-class CurrencySummary:
-    currency: str
-    balance_minor: int
-    held_minor: int
-    available_minor: int
-    received_this_month_minor: int
-    paid_out_this_month_minor: int
-    escrow_pending_minor: int
-
-
-@dataclass(frozen=True)
-class PartySummary:
-    party_id: str
-    month_start: datetime
-    currencies: list[CurrencySummary]
-
-
-def funding_account_id(currency: str) -> str:
-    """The system account top-ups are drawn from, one per currency."""
-    return f"acct_funding_{currency.lower()}"
-
-
 def fee_account_id(currency: str) -> str:
     """The platform's fee account, one per currency."""
     return f"acct_platform_fees_{currency.lower()}"
 
 
-# Reading --------------------------------------------------------------------
-
-
 def _is_due(pending: ledger_models.Transfer, now: datetime) -> bool:
     return pending.expires_at is not None and pending.expires_at <= now
-
-
-async def _view(session: AsyncSession, wallet: Wallet, *, now: datetime) -> WalletView:
-    """The wallet's money at ``now``: holds past their expiry no longer count
-    as held, though the ledger keeps them pending until they are expired."""
-    balance = await ledger_service.get_balance(session, account_id=wallet.account_id)
-    lapsed = await repository.lapsed_holds(session, account_id=wallet.account_id, now=now)
-    held = balance.debits_pending - sum(lapsed.values())
-    return WalletView(
-        wallet=wallet,
-        balance_minor=balance.posted_minor,
-        held_minor=held,
-        available_minor=balance.posted_minor - held,
-    )
-
-
-async def owned_wallet(session: AsyncSession, *, wallet_id: str, actor: Actor) -> Wallet:
-    """The wallet, which ``actor`` may reach (WalletNotFound, NotOwnedByParty)."""
-    wallet = await repository.get(session, wallet_id)
-    if wallet is None:
-        raise WalletNotFound()
-    parties_service.check_owner(actor, wallet.party_id)
-    return wallet
-
-
-async def get_wallet(session: AsyncSession, *, wallet_id: str, actor: Actor, now: datetime) -> WalletView:
-    return await _view(session, await owned_wallet(session, wallet_id=wallet_id, actor=actor), now=now)
-
-
-async def list_party_wallets(
-    session: AsyncSession, *, party_id: str, actor: Actor, now: datetime
-) -> list[WalletView]:
-    party = await parties_service.get_party(session, party_id=party_id, actor=actor)
-    return [await _view(session, w, now=now) for w in await repository.list_for_party(session, party.id)]
-
-
-# Opening and topping up -----------------------------------------------------
-
-
-async def open_wallet(
-    session: AsyncSession, *, party_id: str, currency: str, actor: Actor, now: datetime
-) -> WalletView:
-    """Open the party's wallet in ``currency``: two ledger accounts and the row naming them."""
-    money.check_currency(currency)
-    parties_service.check_owner(actor, party_id)
-    # The party's row lock decides between two requests opening the same wallet.
-    party = await parties_service.lock_party(session, party_id=party_id)
-    if await repository.get_for_party(session, party_id=party.id, currency=currency) is not None:
-        raise WalletExists(f"Party {party.id} already has a {currency} wallet.")
-    accounts = [
-        await ledger_service.create_account(
-            session,
-            currency=currency,
-            kind=kind,
-            owner_type="party",
-            owner_id=party.id,
-            debits_must_not_exceed_credits=True,
-            managed=True,
-            now=now,
-            actor=actor,
-        )
-        for kind in (WALLET_ACCOUNT_KIND, HOLDS_ACCOUNT_KIND)
-    ]
-    wallet = Wallet(
-        id=ids.new_id("wal"),
-        party_id=party.id,
-        currency=currency,
-        account_id=accounts[0].id,
-        holds_account_id=accounts[1].id,
-        created_at=now,
-    )
-    session.add(wallet)
-    await session.flush()
-    await audit_service.record(
-        session,
-        actor=actor,
-        action="wallet.opened",
-        entity_type="wallet",
-        entity_id=wallet.id,
-        data={"party_id": party.id, "currency": currency, "account_id": wallet.account_id},
-    )
-    return await _view(session, wallet, now=now)
-
-
-async def top_up(
-    session: AsyncSession,
-    *,
-    wallet_id: str,
-    amount_minor: int,
-    reference: str | None,
-    reason: str,
-    actor: Actor,
-    now: datetime,
-) -> TopUp:
-    """Credit the wallet from the currency's funding account (operations and tests)."""
-    wallet = await owned_wallet(session, wallet_id=wallet_id, actor=actor)
-    funding = await ledger_service.ensure_account(
-        session,
-        account_id=funding_account_id(wallet.currency),
-        currency=wallet.currency,
-        kind=FUNDING_ACCOUNT_KIND,
-        managed=True,
-        now=now,
-        actor=actor,
-    )
-    transfer = await ledger_service.create_transfer(
-        session,
-        debit_account_id=funding.id,
-        credit_account_id=wallet.account_id,
-        amount_minor=amount_minor,
-        currency=wallet.currency,
-        code=TOP_UP_CODE,
-        metadata=_metadata(wallet_id=wallet.id, reference=reference, reason=reason),
-        now=now,
-        actor=actor,
-    )
-    await audit_service.record(
-        session,
-        actor=actor,
-        action="wallet.topped_up",
-        entity_type="wallet",
-        entity_id=wallet.id,
-        data={"transfer_id": transfer.id, "amount_minor": amount_minor, "reference": reference},
-    )
-    return TopUp(transfer=transfer, reference=reference, reason=reason, wallet=await _view(session, wallet, now=now))
-
-
-# Holds ----------------------------------------------------------------------
 
 
 async def place_hold(
@@ -406,7 +187,7 @@ async def place_hold(
     InsufficientFunds (from the ledger) when it does not have it,
     PartySuspended when its party is. The wallet's holds past their expiry
     are expired first, in this transaction, so they stand in no one's way."""
-    wallet = await owned_wallet(session, wallet_id=wallet_id, actor=actor)
+    wallet = await wallets.owned_wallet(session, wallet_id=wallet_id, actor=actor)
     await parties_service.lock_debitable(session, party_id=wallet.party_id)
     await _expire_lapsed(session, wallet=wallet, actor=actor, now=now)
     pending = await ledger_service.create_transfer(
@@ -419,7 +200,7 @@ async def place_hold(
         pending=True,
         timeout_seconds=expires_in_seconds,
         transfer_id=ids.new_id("hold"),
-        metadata=_metadata(wallet_id=wallet.id, reference=reference, reason=reason),
+        metadata=wallets.movement_metadata(wallet_id=wallet.id, reference=reference, reason=reason),
         now=now,
         actor=actor,
     )
@@ -432,8 +213,7 @@ async def place_hold(
         placed_by_party_id=actor.party_id,
         created_at=now,
     )
-    session.add(record)
-    await session.flush()
+    await repository.add(session, record)
     await audit_service.record(
         session,
         actor=actor,
@@ -470,7 +250,7 @@ async def list_holds(
     session: AsyncSession, *, wallet_id: str, before_seq: int | None, limit: int, actor: Actor, now: datetime
 ) -> tuple[list[HoldView], int | None]:
     """The wallet's holds, newest first, and the cursor for the next page."""
-    wallet = await owned_wallet(session, wallet_id=wallet_id, actor=actor)
+    wallet = await wallets.owned_wallet(session, wallet_id=wallet_id, actor=actor)
     pendings = await ledger_service.list_account_transfers(
         session,
         account_id=wallet.account_id,
@@ -483,7 +263,7 @@ async def list_holds(
     pending_ids = [p.id for p in pendings]
     resolutions = await ledger_service.get_resolutions(session, pending_ids=pending_ids)
     records = await repository.get_holds(session, pending_ids)
-    view = await _view(session, wallet, now=now)
+    view = await wallets.wallet_view(session, wallet, now=now)
     holds = [
         HoldView(pending=p, resolution=resolutions.get(p.id), record=records[p.id], wallet=view, now=now)
         for p in pendings
@@ -516,10 +296,71 @@ async def capture_hold(
     pending, record, wallet = await _resolvable_hold(session, hold_id=hold_id, owner=owner, actor=actor)
     if actor.is_party:
         _check_party_capture(destination_wallet_id=destination_wallet_id, platform_fee_minor=platform_fee_minor)
+    captured, destination, to_platform = await _capture_split(
+        session,
+        pending,
+        wallet=wallet,
+        amount_minor=amount_minor,
+        destination_wallet_id=destination_wallet_id,
+        platform_fee_minor=platform_fee_minor,
+    )
+    await parties_service.lock_debitable(session, party_id=wallet.party_id)
+    legs = await _capture_legs(
+        session,
+        pending,
+        wallet=wallet,
+        captured=captured,
+        destination=destination,
+        to_platform=to_platform,
+        actor=actor,
+        now=now,
+    )
+    # Every account this capture touches, locked up front in the ledger's order,
+    # so the two ledger calls below cannot deadlock with another capture.
+    await ledger_service.lock_accounts(
+        session, account_ids=[wallet.account_id, wallet.holds_account_id, *(leg.credit_account_id for leg in legs)]
+    )
+    await ledger_service.post_pending(
+        session,
+        pending_id=hold_id,
+        amount_minor=captured,
+        metadata={"destination_wallet_id": destination.id if destination else None, "platform_fee_minor": to_platform},
+        now=now,
+        actor=actor,
+    )
+    await ledger_service.create_journal_entry(session, legs=legs, now=now, actor=actor)
+    await audit_service.record(
+        session,
+        actor=actor,
+        action="hold.captured",
+        entity_type="hold",
+        entity_id=hold_id,
+        data={
+            "wallet_id": wallet.id,
+            "captured_minor": captured,
+            "destination_wallet_id": destination.id if destination else None,
+            "platform_fee_minor": to_platform,
+        },
+    )
+    return await _hold_view(session, record, wallet=wallet, now=now)
+
+
+async def _capture_split(
+    session: AsyncSession,
+    pending: ledger_models.Transfer,
+    *,
+    wallet: Wallet,
+    amount_minor: int | None,
+    destination_wallet_id: str | None,
+    platform_fee_minor: int,
+) -> tuple[int, Wallet | None, int]:
+    """What a capture takes, where it goes, and the platform's part:
+    (captured, destination wallet or None, to the platform). Without a
+    destination the platform takes it all."""
     captured = pending.amount_minor if amount_minor is None else amount_minor
     if captured > pending.amount_minor:
         raise ledger_service.AmountExceedsPending(
-            f"Cannot capture {captured}: hold {hold_id} holds {pending.amount_minor}."
+            f"Cannot capture {captured}: hold {pending.id} holds {pending.amount_minor}."
         )
     destination = await _destination(session, wallet=wallet, destination_wallet_id=destination_wallet_id)
     to_platform = captured if destination is None else platform_fee_minor
@@ -529,9 +370,24 @@ async def capture_hold(
         )
     if to_platform > captured:
         raise InvalidCapture(f"The platform fee {to_platform} exceeds the captured {captured}.")
-    await parties_service.lock_debitable(session, party_id=wallet.party_id)
+    return captured, destination, to_platform
+
+
+async def _capture_legs(
+    session: AsyncSession,
+    pending: ledger_models.Transfer,
+    *,
+    wallet: Wallet,
+    captured: int,
+    destination: Wallet | None,
+    to_platform: int,
+    actor: Actor,
+    now: datetime,
+) -> list[ledger_service.Leg]:
+    """The journal entry paying the captured money out of the wallet's holds
+    account: to the destination wallet, and the platform's part to its fee account."""
     legs: list[ledger_service.Leg] = []
-    paid = {"hold_id": hold_id, "wallet_id": wallet.id}
+    paid = {"hold_id": pending.id, "wallet_id": wallet.id}
     if destination is not None and captured > to_platform:
         legs.append(
             ledger_service.Leg(
@@ -564,34 +420,7 @@ async def capture_hold(
                 metadata=paid,
             )
         )
-    # Every account this capture touches, locked up front in the ledger's order,
-    # so the two ledger calls below cannot deadlock with another capture.
-    await ledger_service.lock_accounts(
-        session, account_ids=[wallet.account_id, wallet.holds_account_id, *(leg.credit_account_id for leg in legs)]
-    )
-    await ledger_service.post_pending(
-        session,
-        pending_id=hold_id,
-        amount_minor=captured,
-        metadata={"destination_wallet_id": destination.id if destination else None, "platform_fee_minor": to_platform},
-        now=now,
-        actor=actor,
-    )
-    await ledger_service.create_journal_entry(session, legs=legs, now=now, actor=actor)
-    await audit_service.record(
-        session,
-        actor=actor,
-        action="hold.captured",
-        entity_type="hold",
-        entity_id=hold_id,
-        data={
-            "wallet_id": wallet.id,
-            "captured_minor": captured,
-            "destination_wallet_id": destination.id if destination else None,
-            "platform_fee_minor": to_platform,
-        },
-    )
-    return await _hold_view(session, record, wallet=wallet, now=now)
+    return legs
 
 
 async def capture_hold_to_account(
@@ -613,9 +442,7 @@ async def capture_hold_to_account(
     it records money that has already left (the provider paid it out), which
     a suspension decided meanwhile must not keep out of the books."""
     pending, record, wallet = await _resolvable_hold(session, hold_id=hold_id, owner=owner, actor=actor)
-    await ledger_service.lock_accounts(
-        session, account_ids=[wallet.account_id, wallet.holds_account_id, account_id]
-    )
+    await ledger_service.lock_accounts(session, account_ids=[wallet.account_id, wallet.holds_account_id, account_id])
     await ledger_service.post_pending(
         session, pending_id=hold_id, metadata={"destination_account_id": account_id}, now=now, actor=actor
     )
@@ -701,7 +528,7 @@ async def _hold_view(session: AsyncSession, record: WalletHold, *, wallet: Walle
         pending=pending,
         resolution=resolutions.get(record.id),
         record=record,
-        wallet=await _view(session, wallet, now=now),
+        wallet=await wallets.wallet_view(session, wallet, now=now),
         now=now,
     )
 
@@ -711,7 +538,7 @@ async def _destination(session: AsyncSession, *, wallet: Wallet, destination_wal
         return None
     destination = await repository.get(session, destination_wallet_id)
     if destination is None:
-        raise WalletNotFound(f"No destination wallet {destination_wallet_id}.")
+        raise wallets.WalletNotFound(f"No destination wallet {destination_wallet_id}.")
     if destination.id == wallet.id:
         raise InvalidCapture("A hold cannot be captured to its own wallet; release it instead.")
     if destination.currency != wallet.currency:
@@ -719,113 +546,6 @@ async def _destination(session: AsyncSession, *, wallet: Wallet, destination_wal
             f"The hold is in {wallet.currency}; wallet {destination.id} is in {destination.currency}."
         )
     return destination
-
-
-# History and summary --------------------------------------------------------
-
-
-async def history(
-    session: AsyncSession, *, wallet_id: str, before_seq: int | None, limit: int, actor: Actor
-) -> HistoryPage:
-    """Every movement of the wallet's money, newest first, with its balance and
-    held money before and after, derived from the ledger entries."""
-    wallet = await owned_wallet(session, wallet_id=wallet_id, actor=actor)
-    rows = await ledger_service.list_account_entries(
-        session, account_id=wallet.account_id, before_seq=before_seq, limit=limit
-    )
-    entries = [entry for row in rows if (entry := _history_entry(row)) is not None]
-    return HistoryPage(entries=entries, next_before_seq=rows[-1].seq if len(rows) == limit else None)
-
-
-def _history_entry(row: ledger_service.AccountEntry) -> HistoryEntry | None:
-    if row.side == "debit":
-        kind = _ENTRY_TYPE_BY_DEBIT[row.kind]
-    elif row.kind in ("posted", "post_pending"):
-        kind = schemas.EntryType.credit
-    else:
-        # Money reserved towards this wallet, or such a reservation undone:
-        # neither its balance nor its held money moved.
-        return None
-    described = row.pending_metadata if row.pending_id is not None else row.metadata
-    is_hold = row.kind != "posted" and row.side == "debit"
-    return HistoryEntry(
-        seq=row.seq,
-        transfer_id=row.transfer_id,
-        type=kind,
-        amount_minor=row.amount_minor,
-        balance_before_minor=row.before.credits_posted - row.before.debits_posted,
-        balance_after_minor=row.after.credits_posted - row.after.debits_posted,
-        held_before_minor=row.before.debits_pending,
-        held_after_minor=row.after.debits_pending,
-        hold_id=(row.pending_id or row.transfer_id) if is_hold else None,
-        reference=(described or {}).get("reference"),
-        reason=(described or {}).get("reason"),
-        created_at=row.created_at,
-    )
-
-
-async def party_summary(session: AsyncSession, *, party_id: str, actor: Actor, now: datetime) -> PartySummary:
-    """Per currency: the party's wallet money, what came in and went out of its
-    wallets this calendar month (UTC), and what it holds in escrow accounts."""
-    party = await parties_service.get_party(session, party_id=party_id, actor=actor)
-    month_start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    next_month = (month_start.replace(day=28) + _FOUR_DAYS).replace(day=1)
-    wallets = await repository.list_for_party(session, party.id)
-    flows = await ledger_service.posted_flows(
-        session, account_ids=[w.account_id for w in wallets], since=month_start, until=next_month
-    )
-    escrow: dict[str, int] = {}
-    for account in await _party_accounts(session, party_id=party.id):
-        if account.kind.startswith(ESCROW_ACCOUNT_KIND_PREFIX):
-            balance = ledger_service.balance_of(account)
-            escrow[account.currency] = escrow.get(account.currency, 0) + balance.posted_minor
-    by_currency: dict[str, CurrencySummary] = {}
-    for wallet in wallets:
-        view = await _view(session, wallet, now=now)
-        paid_out, received = flows[wallet.account_id]
-        by_currency[wallet.currency] = CurrencySummary(
-            currency=wallet.currency,
-            balance_minor=view.balance_minor,
-            held_minor=view.held_minor,
-            available_minor=view.available_minor,
-            received_this_month_minor=received,
-            paid_out_this_month_minor=paid_out,
-            escrow_pending_minor=escrow.get(wallet.currency, 0),
-        )
-    for currency, amount in escrow.items():
-        if currency not in by_currency:
-            by_currency[currency] = CurrencySummary(currency, 0, 0, 0, 0, 0, amount)
-    return PartySummary(
-        party_id=party.id,
-        month_start=month_start,
-        currencies=[by_currency[c] for c in sorted(by_currency)],
-    )
-
-
-_FOUR_DAYS = timedelta(days=4)
-_ACCOUNTS_PAGE = 200
-
-
-async def _party_accounts(session: AsyncSession, *, party_id: str) -> list[ledger_models.Account]:
-    accounts: list[ledger_models.Account] = []
-    while True:
-        page = await ledger_service.list_accounts(
-            session,
-            owner_type="party",
-            owner_id=party_id,
-            after_seq=accounts[-1].seq if accounts else None,
-            limit=_ACCOUNTS_PAGE,
-        )
-        accounts.extend(page)
-        if len(page) < _ACCOUNTS_PAGE:
-            return accounts
-
-
-def _metadata(*, wallet_id: str, reference: str | None, reason: str) -> dict[str, Any]:
-    described: dict[str, Any] = {"wallet_id": wallet_id, "reason": reason}
-    if reference is not None:
-        described["reference"] = reference
-    return described
 
 
 def _optional(source: dict[str, Any], *keys: str) -> dict[str, Any]:

@@ -1,0 +1,186 @@
+"""Collections and payouts over HTTP.
+
+A collection takes money in from a customer's mobile money or card and
+credits a wallet; a payout sends a wallet's money out to mobile money.
+Starting either (and submitting a collection's OTP) calls a provider, so
+those routes are on ``phased_router``, served by ``PhasedRoute`` (no
+transaction is held across the call); reading is an ordinary unit of work
+on ``router``. A party token may collect into, and read, its own wallets'
+collections and read its own payouts; paying out takes a platform key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from sika.api.deps import CurrentPhases, CurrentSettings, Session, authorize
+from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
+from sika.api.providers import collection_router
+from sika.api.unit_of_work import PhasedRoute, UnitOfWorkRoute, claimed_key
+from sika.auth.scopes import Scope
+from sika.core import clock
+from sika.core.context import Actor
+from sika.payments import schemas
+from sika.payments import service as payments_service
+from sika.payments.states import CollectionStatus, PayoutStatus
+from sika.providers import failover
+
+router = APIRouter(route_class=UnitOfWorkRoute)
+phased_router = APIRouter(route_class=PhasedRoute)
+COLLECTIONS = "/collections"
+PAYOUTS = "/payouts"
+Platform = Annotated[Actor, Depends(authorize(Scope.platform))]
+PlatformOrParty = Annotated[Actor, Depends(authorize(Scope.platform, allow_party=True))]
+ReaderOrParty = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read, allow_party=True))]
+Providers = Annotated[failover.CollectionRouter, Depends(collection_router)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+
+
+def _mobile_money(method: schemas.MobileMoney | schemas.PayoutDestination) -> payments_service.MobileMoney:
+    return payments_service.MobileMoney(operator=method.operator, phone=method.phone, country=method.country)
+
+
+@phased_router.post(COLLECTIONS, status_code=201, response_model=schemas.CollectionOut, tags=["collections"])
+async def create_collection(
+    body: schemas.CollectionCreate,
+    request: Request,
+    phases: CurrentPhases,
+    actor: PlatformOrParty,
+    providers: Providers,
+) -> schemas.CollectionOut:
+    """Start a collection. The answer shows where the provider left it: for
+    ``action_required``, ``next_action`` says what the customer must do (enter
+    an OTP, approve on the phone, open ``redirect_url``)."""
+    method = (
+        payments_service.Card(token=body.method.card_token)
+        if isinstance(body.method, schemas.Card)
+        else _mobile_money(body.method)
+    )
+    collection = await payments_service.create_collection(
+        phases,
+        party_id=body.party_id,
+        wallet_id=body.wallet_id,
+        amount_minor=body.amount_minor,
+        currency=body.currency,
+        method=method,
+        email=body.email,
+        description=body.description,
+        return_url=body.return_url,
+        providers=providers,
+        idempotency_key=claimed_key(request),
+        actor=actor,
+        clock=clock.now,
+    )
+    return schemas.collection_out(collection)
+
+
+@phased_router.post(f"{COLLECTIONS}/{{collection_id}}/otp", response_model=schemas.CollectionOut, tags=["collections"])
+async def submit_collection_otp(
+    collection_id: str,
+    body: schemas.OtpSubmit,
+    phases: CurrentPhases,
+    actor: PlatformOrParty,
+    providers: Providers,
+) -> schemas.CollectionOut:
+    collection = await payments_service.submit_collection_otp(
+        phases, collection_id=collection_id, otp=body.otp, providers=providers, actor=actor, clock=clock.now
+    )
+    return schemas.collection_out(collection)
+
+
+@router.get(COLLECTIONS, response_model=schemas.CollectionPage, tags=["collections"])
+async def list_collections(
+    session: Session,
+    actor: ReaderOrParty,
+    party_id: str | None = None,
+    wallet_id: str | None = None,
+    status: CollectionStatus | None = None,
+    idempotency_key: str | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> schemas.CollectionPage:
+    """Newest first. ``idempotency_key`` finds the collection one of your own
+    requests created, should its answer have been lost."""
+    collections = await payments_service.list_collections(
+        session,
+        party_id=party_id,
+        wallet_id=wallet_id,
+        status=status,
+        idempotency_key=idempotency_key,
+        after_seq=decode_int_cursor(cursor),
+        limit=limit,
+        actor=actor,
+    )
+    return schemas.CollectionPage(
+        data=[schemas.collection_out(c) for c in collections],
+        next_cursor=next_cursor(collections, limit),
+    )
+
+
+@router.get(f"{COLLECTIONS}/{{collection_id}}", response_model=schemas.CollectionOut, tags=["collections"])
+async def get_collection(collection_id: str, session: Session, actor: ReaderOrParty) -> schemas.CollectionOut:
+    collection = await payments_service.get_collection(session, collection_id=collection_id, actor=actor)
+    return schemas.collection_out(collection)
+
+
+@phased_router.post(PAYOUTS, status_code=201, response_model=schemas.PayoutOut, tags=["payouts"])
+async def create_payout(
+    body: schemas.PayoutCreate,
+    request: Request,
+    phases: CurrentPhases,
+    settings: CurrentSettings,
+    actor: Platform,
+    providers: Providers,
+) -> schemas.PayoutOut:
+    """Hold the amount on the wallet and start the transfer; the answer shows
+    where the provider left it (``processing`` until it confirms)."""
+    payout = await payments_service.create_payout(
+        phases,
+        party_id=body.party_id,
+        wallet_id=body.wallet_id,
+        amount_minor=body.amount_minor,
+        currency=body.currency,
+        destination=_mobile_money(body.destination),
+        recipient_name=body.recipient_name,
+        reason=body.reason,
+        providers=providers,
+        payout_providers=settings.PAYOUT_PROVIDERS,
+        idempotency_key=claimed_key(request),
+        actor=actor,
+        clock=clock.now,
+    )
+    return schemas.payout_out(payout)
+
+
+@router.get(PAYOUTS, response_model=schemas.PayoutPage, tags=["payouts"])
+async def list_payouts(
+    session: Session,
+    actor: ReaderOrParty,
+    party_id: str | None = None,
+    wallet_id: str | None = None,
+    status: PayoutStatus | None = None,
+    idempotency_key: str | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> schemas.PayoutPage:
+    payouts = await payments_service.list_payouts(
+        session,
+        party_id=party_id,
+        wallet_id=wallet_id,
+        status=status,
+        idempotency_key=idempotency_key,
+        after_seq=decode_int_cursor(cursor),
+        limit=limit,
+        actor=actor,
+    )
+    return schemas.PayoutPage(
+        data=[schemas.payout_out(p) for p in payouts],
+        next_cursor=next_cursor(payouts, limit),
+    )
+
+
+@router.get(f"{PAYOUTS}/{{payout_id}}", response_model=schemas.PayoutOut, tags=["payouts"])
+async def get_payout(payout_id: str, session: Session, actor: ReaderOrParty) -> schemas.PayoutOut:
+    payout = await payments_service.get_payout(session, payout_id=payout_id, actor=actor)
+    return schemas.payout_out(payout)

@@ -1,0 +1,90 @@
+"""Wallets: one per party and currency, a thin layer on the ledger.
+
+One module per flow: ``wallets`` (opening one, reading its money, crediting
+it), ``holds`` (placing, capturing, releasing; who owns a hold and who may
+resolve it) and ``history`` (a wallet's movements, a party's summary). This
+package names what the rest of Sika calls, so callers write
+``wallets_service.<name>``.
+
+Who may act: an API key with the route's scope, or the wallet's own party
+with a party token (``check_owner``). A suspended party's wallets cannot be
+debited: no hold placed, none captured; releases and credits still go.
+Every movement of a wallet's money goes through here: other domains credit
+a wallet with ``credit`` and debit it through a hold they own.
+"""
+
+from sika.wallets.service.history import (
+    CurrencySummary,
+    HistoryEntry,
+    HistoryPage,
+    PartySummary,
+    history,
+    party_summary,
+)
+from sika.wallets.service.holds import (
+    API_OWNER,
+    HoldNotFound,
+    HoldNotPlacedByCaller,
+    HoldOwnedByApi,
+    HoldOwnedByPayout,
+    HoldOwner,
+    HoldView,
+    InvalidCapture,
+    PartyCannotSetFee,
+    capture_hold,
+    capture_hold_to_account,
+    fee_account_id,
+    get_hold,
+    list_holds,
+    place_hold,
+    release_hold,
+)
+from sika.wallets.service.wallets import (
+    TopUp,
+    WalletExists,
+    WalletNotFound,
+    WalletView,
+    credit,
+    funding_account_id,
+    get_wallet,
+    list_party_wallets,
+    open_wallet,
+    owned_wallet,
+    top_up,
+)
+
+__all__ = [
+    "API_OWNER",
+    "CurrencySummary",
+    "HistoryEntry",
+    "HistoryPage",
+    "HoldNotFound",
+    "HoldNotPlacedByCaller",
+    "HoldOwnedByApi",
+    "HoldOwnedByPayout",
+    "HoldOwner",
+    "HoldView",
+    "InvalidCapture",
+    "PartyCannotSetFee",
+    "PartySummary",
+    "TopUp",
+    "WalletExists",
+    "WalletNotFound",
+    "WalletView",
+    "capture_hold",
+    "capture_hold_to_account",
+    "credit",
+    "fee_account_id",
+    "funding_account_id",
+    "get_hold",
+    "get_wallet",
+    "history",
+    "list_holds",
+    "list_party_wallets",
+    "open_wallet",
+    "owned_wallet",
+    "party_summary",
+    "place_hold",
+    "release_hold",
+    "top_up",
+]
