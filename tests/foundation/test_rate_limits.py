@@ -19,12 +19,12 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from sika.api.app import create_app
+from sika import worker as jobs_worker
 from sika.api.ratelimit import RateLimiter
+from sika.app import create_app
 from sika.auth.scopes import Scope
 from sika.core import client_address
 from sika.core.config import Environment, Settings
-from sika.jobs import worker as jobs_worker
 from sika.sandbox import signing
 from tests.conftest import make_key
 from tests.support.sandbox import SANDBOX_SECRETS

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sika.api import unit_of_work
 from sika.api.ratelimit import RateLimiter
@@ -31,6 +31,12 @@ def get_session(request: Request) -> AsyncSession:
     if not isinstance(session, AsyncSession):
         raise RuntimeError("Route is not served by UnitOfWorkRoute")
     return session
+
+
+def get_engine(request: Request) -> AsyncEngine:
+    """The app's engine, for what runs outside the request's unit of work."""
+    engine: AsyncEngine = request.app.state.engine
+    return engine
 
 
 def get_settings(request: Request) -> Settings:
@@ -65,6 +71,7 @@ def get_phases(request: Request) -> Phases:
 
 
 Session = Annotated[AsyncSession, Depends(get_session)]
+Engine = Annotated[AsyncEngine, Depends(get_engine)]
 CurrentSettings = Annotated[Settings, Depends(get_settings)]
 CurrentPhases = Annotated[Phases, Depends(get_phases)]
 """The phases of a ``PhasedRoute`` request: its first one holds the caller's

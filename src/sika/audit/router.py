@@ -1,3 +1,5 @@
+"""The audit log over HTTP: ``support`` reads it, newest first."""
+
 from __future__ import annotations
 
 from datetime import datetime

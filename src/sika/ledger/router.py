@@ -14,9 +14,8 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sika.api.deps import Session, authorize
+from sika.api.deps import Engine, Session, authorize
 from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
 from sika.api.unit_of_work import IDEMPOTENCY_HEADER, UnitOfWorkRoute
 from sika.auth.scopes import Scope
@@ -128,13 +127,12 @@ async def list_account_transfers(
     responses={200: {"description": "The same transfer id and content was sent before: the original."}},
 )
 async def create_transfer(
-    body: schemas.TransferCreate, request: Request, response: Response, actor: Writer
+    body: schemas.TransferCreate, request: Request, response: Response, engine: Engine, actor: Writer
 ) -> schemas.TransferOut:
     """One transfer, on the grouped write path: committed on its own, with the
     transfers that arrive at the same time. Without an ``id``, one is derived
     from the Idempotency-Key when there is one, so a retry after a lost
     answer finds the transfer instead of making a second one."""
-    engine: AsyncEngine = request.app.state.engine
     idempotency_key = request.headers.get(IDEMPOTENCY_HEADER)
     transfer = await ledger_service.submit_transfer(
         engine,

@@ -1,3 +1,5 @@
+"""Alerts over HTTP: operators (``support``) list them and acknowledge them."""
+
 from __future__ import annotations
 
 from typing import Annotated

@@ -1,3 +1,5 @@
+"""API keys over HTTP (``/v1/api-keys``): admins create them (the secret shown once), list and revoke them."""
+
 from __future__ import annotations
 
 from typing import Annotated
