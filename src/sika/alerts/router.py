@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from sika.alerts import schemas
 from sika.alerts import service as alerts_service
 from sika.api.deps import Session, authorize
-from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
+from sika.api.pagination import Page, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
 from sika.auth.scopes import Scope
 from sika.core import clock
@@ -23,16 +23,13 @@ Support = Annotated[Actor, Depends(authorize(Scope.support))]
 async def list_alerts(
     session: Session,
     actor: Support,
+    page: Page,
     kind: str | None = None,
     is_open: Annotated[bool | None, Query(alias="open")] = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> schemas.AlertPage:
-    alerts = await alerts_service.list_alerts(
-        session, kind=kind, is_open=is_open, after_seq=decode_int_cursor(cursor), limit=limit
-    )
+    alerts = await alerts_service.list_alerts(session, kind=kind, is_open=is_open, page=page)
     return schemas.AlertPage(
-        data=[schemas.AlertOut.model_validate(a) for a in alerts], next_cursor=next_cursor(alerts, limit)
+        data=[schemas.AlertOut.model_validate(a) for a in alerts], next_cursor=next_cursor(alerts, page.limit)
     )
 
 

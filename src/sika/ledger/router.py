@@ -13,10 +13,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from sika.api.deps import Engine, Session, authorize
-from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
+from sika.api.pagination import Page, next_cursor
 from sika.api.unit_of_work import IDEMPOTENCY_HEADER, UnitOfWorkRoute
 from sika.auth.scopes import Scope
 from sika.core import clock
@@ -27,7 +27,6 @@ from sika.ledger import service as ledger_service
 router = APIRouter(prefix="/ledger", tags=["ledger"], route_class=UnitOfWorkRoute)
 Writer = Annotated[Actor, Depends(authorize(Scope.platform))]
 Reader = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read))]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 @router.post("/accounts", status_code=201, response_model=schemas.AccountOut)
@@ -50,12 +49,11 @@ async def create_account(body: schemas.AccountCreate, session: Session, actor: W
 async def list_accounts(
     session: Session,
     actor: Reader,
+    page: Page,
     owner_type: str | None = None,
     owner_id: str | None = None,
     currency: str | None = None,
     kind: str | None = None,
-    cursor: str | None = None,
-    limit: Limit = 50,
 ) -> schemas.AccountPage:
     accounts = await ledger_service.list_accounts(
         session,
@@ -63,11 +61,11 @@ async def list_accounts(
         owner_id=owner_id,
         currency=currency,
         kind=kind,
-        after_seq=decode_int_cursor(cursor),
-        limit=limit,
+        after_seq=page.after,
+        limit=page.limit,
     )
     return schemas.AccountPage(
-        data=[schemas.AccountOut.model_validate(a) for a in accounts], next_cursor=next_cursor(accounts, limit)
+        data=[schemas.AccountOut.model_validate(a) for a in accounts], next_cursor=next_cursor(accounts, page.limit)
     )
 
 
@@ -96,13 +94,12 @@ async def list_account_transfers(
     account_id: str,
     session: Session,
     actor: Reader,
+    page: Page,
     side: Literal["debit", "credit"] | None = None,
     kind: Literal["posted", "pending", "post_pending", "void_pending", "expire_pending"] | None = None,
     code: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    cursor: str | None = None,
-    limit: Limit = 50,
 ) -> schemas.TransferPage:
     transfers = await ledger_service.list_account_transfers(
         session,
@@ -112,11 +109,11 @@ async def list_account_transfers(
         code=code,
         since=since,
         until=until,
-        before_seq=decode_int_cursor(cursor),
-        limit=limit,
+        before_seq=page.after,
+        limit=page.limit,
     )
     return schemas.TransferPage(
-        data=[schemas.TransferOut.model_validate(t) for t in transfers], next_cursor=next_cursor(transfers, limit)
+        data=[schemas.TransferOut.model_validate(t) for t in transfers], next_cursor=next_cursor(transfers, page.limit)
     )
 
 

@@ -8,7 +8,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.alerts import service as alerts_service
-from sika.core import clock, db
+from sika.core import clock, db, paging
 from sika.core.context import system_actor
 from sika.jobs import app as jobs_app
 from sika.ledger import invariants
@@ -61,7 +61,7 @@ async def check_invariants(context: procrastinate.JobContext, timestamp: int) ->
 async def record_breaches(session: AsyncSession, report: invariants.Report) -> int:
     """Metrics for every check, and one alert per breach (once while it stays open)."""
     open_alerts = await alerts_service.list_alerts(
-        session, kind=INVARIANT_ALERT_KIND, is_open=True, limit=alerts_service.MAX_PAGE_SIZE
+        session, kind=INVARIANT_ALERT_KIND, is_open=True, page=paging.Page(limit=paging.MAX_LIMIT)
     )
     already = {(alert.data.get("check"), alert.entity_id) for alert in open_alerts}
     for result in report.results:

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from sika.api.deps import CurrentSettings, Session, authorize
-from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
+from sika.api.pagination import Page, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
 from sika.auth.scopes import Scope
 from sika.core import clock
@@ -34,20 +34,13 @@ async def create_party(body: schemas.PartyCreate, session: Session, actor: Platf
 async def list_parties(
     session: Session,
     actor: Reader,
+    page: Page,
     status: schemas.PartyStatus | None = None,
     party_type: Annotated[schemas.PartyType | None, Query(alias="type")] = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> schemas.PartyPage:
-    parties = await parties_service.list_parties(
-        session,
-        status=status,
-        party_type=party_type,
-        after_seq=decode_int_cursor(cursor),
-        limit=limit,
-    )
+    parties = await parties_service.list_parties(session, status=status, party_type=party_type, page=page)
     return schemas.PartyPage(
-        data=[schemas.PartyOut.model_validate(p) for p in parties], next_cursor=next_cursor(parties, limit)
+        data=[schemas.PartyOut.model_validate(p) for p in parties], next_cursor=next_cursor(parties, page.limit)
     )
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from sika.api import problems
 from sika.api.deps import CurrentSettings, Session, WebhookLimits, authorize, webhook_limits
 from sika.api.middleware import takes_raw_body
-from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
+from sika.api.pagination import Page, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
 from sika.auth.scopes import Scope
 from sika.core import clock
@@ -60,20 +60,19 @@ async def receive_webhook(
 async def list_webhook_events(
     session: Session,
     actor: Support,
+    page: Page,
     provider: str | None = None,
     status: schemas.EventStatus | None = None,
     reference: str | None = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> schemas.InboundEventPage:
     """Received webhooks, newest first: the backlog (``status=received``), the
     unmatched and the failed."""
     events = await webhooks_service.list_events(
-        session, provider=provider, status=status, reference=reference, after_seq=decode_int_cursor(cursor), limit=limit
+        session, provider=provider, status=status, reference=reference, page=page
     )
     return schemas.InboundEventPage(
         data=[schemas.InboundEventOut.model_validate(e) for e in events],
-        next_cursor=next_cursor(events, limit),
+        next_cursor=next_cursor(events, page.limit),
     )
 
 

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.alerts import service as alerts_service
 from sika.audit import service as audit_service
-from sika.core import errors, ids, text
+from sika.core import errors, ids, paging, text
 from sika.core.config import Settings
 from sika.core.context import Actor
 from sika.jobs import app as jobs_app
@@ -294,14 +294,9 @@ async def list_events(
     provider: str | None,
     status: schemas.EventStatus | None,
     reference: str | None,
-    after_seq: int | None,
-    limit: int,
+    page: paging.Page,
 ) -> Sequence[InboundEvent]:
+    """Newest first."""
     return await repository.list_events(
-        session,
-        provider=provider,
-        status=status.value if status else None,
-        reference=reference,
-        after_seq=after_seq,
-        limit=limit,
+        session, provider=provider, status=status.value if status else None, reference=reference, page=page
     )

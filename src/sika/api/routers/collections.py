@@ -12,12 +12,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from sika.api.deps import CurrentPhases, Session, authorize
-from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
+from sika.api.pagination import decode_int_cursor, next_cursor
 from sika.api.providers import collection_router
 from sika.api.unit_of_work import PhasedRoute, UnitOfWorkRoute, claimed_key
 from sika.auth.scopes import Scope
 from sika.core import clock
 from sika.core.context import Actor
+from sika.core.paging import MAX_LIMIT
 from sika.payments import schemas
 from sika.payments import service as payments_service
 from sika.providers import failover

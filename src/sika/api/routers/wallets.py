@@ -16,11 +16,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from sika.api.deps import Session, authorize
-from sika.api.pagination import MAX_LIMIT, decode_int_cursor, encode_cursor
+from sika.api.pagination import decode_int_cursor, encode_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
 from sika.auth.scopes import Scope
 from sika.core import clock
 from sika.core.context import Actor
+from sika.core.paging import MAX_LIMIT
 from sika.wallets import schemas
 from sika.wallets import service as wallets_service
 
