@@ -104,6 +104,19 @@ async def test_per_key_limit(
         assert (await client.get("/v1/api-keys", headers=second)).status_code == 200
 
 
+async def test_a_claimed_request_counts_once_against_its_key(
+    database_url: str, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The Idempotency-Key claim is made for the caller its route authorises, not
+    by authenticating it a second time: a POST with a key costs one request."""
+    app = _app(database_url, engine, RATE_LIMIT_PER_KEY="2/minute")
+    headers = {"Authorization": f"Bearer {await make_key(sessions, Scope.admin)}", "Idempotency-Key": "once"}
+    body = {"name": "counted", "scopes": ["read"]}
+    async with _client(app) as client:
+        codes = [(await client.post("/v1/api-keys", json=body, headers=headers)).status_code for _ in range(3)]
+    assert codes == [201, 201, 429]
+
+
 async def test_failed_authentication_counts_against_the_address(database_url: str, engine: AsyncEngine) -> None:
     app = _app(database_url, engine, RATE_LIMIT_PER_ADDRESS="3/minute")
     async with _client(app) as client:

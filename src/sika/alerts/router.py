@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from sika.alerts import schemas
 from sika.alerts import service as alerts_service
 from sika.api.deps import Session, authorize
+from sika.api.idempotency import IdempotencyClaim, idempotency_claim
 from sika.api.pagination import Page, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
 from sika.auth.scopes import Scope
@@ -16,7 +17,9 @@ from sika.core import clock
 from sika.core.context import Actor
 
 router = APIRouter(prefix="/alerts", tags=["alerts"], route_class=UnitOfWorkRoute)
-Support = Annotated[Actor, Depends(authorize(Scope.support))]
+support = authorize(Scope.support)
+Support = Annotated[Actor, Depends(support)]
+SupportClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(support))]
 
 
 @router.get("", response_model=schemas.AlertPage)
@@ -34,6 +37,8 @@ async def list_alerts(
 
 
 @router.post("/{alert_id}/acknowledge", response_model=schemas.AlertOut)
-async def acknowledge_alert(alert_id: str, session: Session, actor: Support) -> schemas.AlertOut:
+async def acknowledge_alert(
+    alert_id: str, session: Session, actor: Support, claim: SupportClaim
+) -> schemas.AlertOut:
     alert = await alerts_service.acknowledge(session, alert_id=alert_id, actor=actor, now=clock.now())
     return schemas.AlertOut.model_validate(alert)

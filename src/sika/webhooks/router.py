@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from sika.api import problems
 from sika.api.deps import CurrentSettings, Session, WebhookLimits, authorize, webhook_limits
+from sika.api.idempotency import IdempotencyClaim, idempotency_claim
 from sika.api.middleware import takes_raw_body
 from sika.api.pagination import Page, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
@@ -20,7 +21,9 @@ from sika.webhooks import schemas
 from sika.webhooks import service as webhooks_service
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], route_class=UnitOfWorkRoute)
-Support = Annotated[Actor, Depends(authorize(Scope.support))]
+support = authorize(Scope.support)
+Support = Annotated[Actor, Depends(support)]
+SupportClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(support))]
 
 
 @router.post(
@@ -77,7 +80,9 @@ async def list_webhook_events(
 
 
 @router.post("/events/{event_id}/retry", response_model=schemas.InboundEventOut)
-async def retry_webhook_event(event_id: str, session: Session, actor: Support) -> schemas.InboundEventOut:
+async def retry_webhook_event(
+    event_id: str, session: Session, actor: Support, claim: SupportClaim
+) -> schemas.InboundEventOut:
     """Process a failed or unmatched event again, once its cause is fixed."""
     event = await webhooks_service.retry(session, event_id=event_id, actor=actor, now=clock.now())
     return schemas.InboundEventOut.model_validate(event)

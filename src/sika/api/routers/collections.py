@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from sika.api.deps import CurrentPhases, Session, authorize
+from sika.api.idempotency import IdempotencyClaim, idempotency_claim
 from sika.api.pagination import decode_int_cursor, next_cursor
 from sika.api.providers import collection_router
-from sika.api.unit_of_work import PhasedRoute, UnitOfWorkRoute, claimed_key
+from sika.api.unit_of_work import PhasedRoute, UnitOfWorkRoute
 from sika.auth.scopes import Scope
 from sika.core import clock
 from sika.core.context import Actor
@@ -25,7 +26,9 @@ from sika.providers import failover
 
 router = APIRouter(prefix="/collections", tags=["collections"], route_class=UnitOfWorkRoute)
 phased_router = APIRouter(prefix="/collections", tags=["collections"], route_class=PhasedRoute)
-PlatformOrParty = Annotated[Actor, Depends(authorize(Scope.platform, allow_party=True))]
+platform_or_party = authorize(Scope.platform, allow_party=True)
+PlatformOrParty = Annotated[Actor, Depends(platform_or_party)]
+PlatformOrPartyClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform_or_party))]
 ReaderOrParty = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read, allow_party=True))]
 Providers = Annotated[failover.CollectionRouter, Depends(collection_router)]
 
@@ -33,9 +36,9 @@ Providers = Annotated[failover.CollectionRouter, Depends(collection_router)]
 @phased_router.post("", status_code=201, response_model=schemas.CollectionOut)
 async def create_collection(
     body: schemas.CollectionCreate,
-    request: Request,
     phases: CurrentPhases,
     actor: PlatformOrParty,
+    claim: PlatformOrPartyClaim,
     providers: Providers,
 ) -> schemas.CollectionOut:
     """Start a collection. The answer shows where the provider left it: for
@@ -45,7 +48,7 @@ async def create_collection(
         phases,
         body=body,
         providers=providers,
-        idempotency_key=claimed_key(request),
+        idempotency_key=claim.key if claim else None,
         actor=actor,
         clock=clock.now,
     )
@@ -58,6 +61,7 @@ async def submit_collection_otp(
     body: schemas.OtpSubmit,
     phases: CurrentPhases,
     actor: PlatformOrParty,
+    claim: PlatformOrPartyClaim,
     providers: Providers,
 ) -> schemas.CollectionOut:
     collection = await payments_service.submit_collection_otp(

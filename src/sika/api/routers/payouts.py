@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from sika.api.deps import CurrentPhases, CurrentSettings, Session, authorize
+from sika.api.idempotency import IdempotencyClaim, idempotency_claim
 from sika.api.pagination import decode_int_cursor, next_cursor
 from sika.api.providers import collection_router
-from sika.api.unit_of_work import PhasedRoute, UnitOfWorkRoute, claimed_key
+from sika.api.unit_of_work import PhasedRoute, UnitOfWorkRoute
 from sika.auth.scopes import Scope
 from sika.core import clock
 from sika.core.context import Actor
@@ -24,7 +25,9 @@ from sika.providers import failover
 
 router = APIRouter(prefix="/payouts", tags=["payouts"], route_class=UnitOfWorkRoute)
 phased_router = APIRouter(prefix="/payouts", tags=["payouts"], route_class=PhasedRoute)
-Platform = Annotated[Actor, Depends(authorize(Scope.platform))]
+platform = authorize(Scope.platform)
+Platform = Annotated[Actor, Depends(platform)]
+PlatformClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform))]
 ReaderOrParty = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read, allow_party=True))]
 Providers = Annotated[failover.CollectionRouter, Depends(collection_router)]
 
@@ -32,10 +35,10 @@ Providers = Annotated[failover.CollectionRouter, Depends(collection_router)]
 @phased_router.post("", status_code=201, response_model=schemas.PayoutOut)
 async def create_payout(
     body: schemas.PayoutCreate,
-    request: Request,
     phases: CurrentPhases,
     settings: CurrentSettings,
     actor: Platform,
+    claim: PlatformClaim,
     providers: Providers,
 ) -> schemas.PayoutOut:
     """Hold the amount on the wallet and start the transfer; the answer shows
@@ -45,7 +48,7 @@ async def create_payout(
         body=body,
         providers=providers,
         payout_providers=settings.PAYOUT_PROVIDERS,
-        idempotency_key=claimed_key(request),
+        idempotency_key=claim.key if claim else None,
         actor=actor,
         clock=clock.now,
     )
