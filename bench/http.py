@@ -6,7 +6,7 @@ Starts its own PostgreSQL (pgserver, in a temporary folder), migrates it and
 makes an admin key, then serves the API from
 
 * ``sika run`` (one process: API, in-process worker, sandbox), then
-* ``uvicorn --factory sika.api.asgi:create --workers N`` (N API processes, no
+* ``uvicorn --factory sika.asgi:create --workers N`` (N API processes, no
   worker) on the same database,
 
 each on loopback with rate limits raised out of the way, and drives three
@@ -381,7 +381,7 @@ def sika_run(env: dict[str, str], logs: Path, *, worker_concurrency: int) -> Ser
 
 def uvicorn_api(env: dict[str, str], logs: Path, *, processes: int) -> Server:
     command = [
-        sys.executable, "-m", "uvicorn", "--factory", "sika.api.asgi:create",
+        sys.executable, "-m", "uvicorn", "--factory", "sika.asgi:create",
         "--host", "127.0.0.1", "--port", env["SIKA_PORT"], "--workers", str(processes),
         "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip

@@ -7,13 +7,13 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from sika.api.app import create_app
+from sika import worker as jobs_worker
+from sika.app import create_app
 from sika.auth import service as auth_service
 from sika.auth.scopes import Scope
 from sika.core import clock, db
 from sika.core.config import Environment, Settings
 from sika.core.context import Actor
-from sika.jobs import worker as jobs_worker
 from tests.support import database
 
 TEST_ACTOR = Actor(id="test", scopes=frozenset({"admin"}), request_id="test-request")

@@ -20,14 +20,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sika.api.app import DASHBOARD_PATH, create_app
+from sika import worker as jobs_worker
+from sika.app import DASHBOARD_PATH, create_app
 from sika.auth import service as auth_service
 from sika.auth.scopes import Scope
 from sika.core import clock, db, invariants, migrate
 from sika.core import logging as sika_logging
 from sika.core.config import Environment, InsecureSettings, Settings, get_settings, reference_markdown
 from sika.core.context import Actor
-from sika.jobs import worker as jobs_worker
 from sika.payments import service as payments_service
 from sika.providers import registry as provider_registry
 from sika.sandbox import app as sandbox_app

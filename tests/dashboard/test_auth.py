@@ -17,7 +17,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.routing import Mount
 
-from sika.api.app import DASHBOARD_PATH, create_app
+from sika.app import DASHBOARD_PATH, create_app
 from sika.auth import service as auth_service
 from sika.auth.scopes import Scope
 from sika.core import clock, db

@@ -20,9 +20,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sika import worker as jobs_worker
 from sika.auth.scopes import Scope
 from sika.core import db
-from sika.jobs import worker as jobs_worker
 from sika.sandbox import signing
 from tests.conftest import make_key
 from tests.support import database

@@ -14,11 +14,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sika import worker as jobs_worker
 from sika.core import clock, db
 from sika.core.config import Settings
 from sika.idempotency.models import IdempotencyKey
 from sika.jobs import app as jobs_app
-from sika.jobs import worker as jobs_worker
 
 WAIT_SECONDS = 20
 

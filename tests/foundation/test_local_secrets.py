@@ -16,13 +16,13 @@ from itsdangerous import URLSafeTimedSerializer
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from sika.api.app import DASHBOARD_PATH, create_app
+from sika import worker as jobs_worker
+from sika.app import DASHBOARD_PATH, create_app
 from sika.auth import service as auth_service
 from sika.auth.scopes import Scope
 from sika.core import clock, db, local_secrets
 from sika.core.config import Environment, Settings
 from sika.dashboard import auth as dashboard_auth
-from sika.jobs import worker as jobs_worker
 from tests.conftest import TEST_ACTOR
 from tests.support.parties import create_party
 

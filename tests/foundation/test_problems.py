@@ -7,9 +7,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sika.api.app import create_app
+from sika import worker as jobs_worker
+from sika.app import create_app
 from sika.core.config import Environment, Settings
-from sika.jobs import worker as jobs_worker
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "code", "request_id"}
 

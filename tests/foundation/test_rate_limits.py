@@ -19,12 +19,12 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from sika.api.app import create_app
+from sika import worker as jobs_worker
 from sika.api.ratelimit import RateLimiter
+from sika.app import create_app
 from sika.auth.scopes import Scope
 from sika.core import client_address
 from sika.core.config import Environment, Settings
-from sika.jobs import worker as jobs_worker
 from sika.sandbox import signing
 from tests.conftest import make_key
 from tests.support.sandbox import SANDBOX_SECRETS
@@ -102,6 +102,19 @@ async def test_per_key_limit(
         assert int(limited.headers["retry-after"]) >= 1
         # Another key has its own allowance.
         assert (await client.get("/v1/api-keys", headers=second)).status_code == 200
+
+
+async def test_a_claimed_request_counts_once_against_its_key(
+    database_url: str, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The Idempotency-Key claim is made for the caller its route authorises, not
+    by authenticating it a second time: a POST with a key costs one request."""
+    app = _app(database_url, engine, RATE_LIMIT_PER_KEY="2/minute")
+    headers = {"Authorization": f"Bearer {await make_key(sessions, Scope.admin)}", "Idempotency-Key": "once"}
+    body = {"name": "counted", "scopes": ["read"]}
+    async with _client(app) as client:
+        codes = [(await client.post("/v1/api-keys", json=body, headers=headers)).status_code for _ in range(3)]
+    assert codes == [201, 201, 429]
 
 
 async def test_failed_authentication_counts_against_the_address(database_url: str, engine: AsyncEngine) -> None:

@@ -12,11 +12,11 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sika import worker as jobs_worker
 from sika.alerts.models import Alert
 from sika.core import clock, db, ids, invariants
 from sika.core.config import Settings
 from sika.jobs import app as jobs_app
-from sika.jobs import worker as jobs_worker
 from sika.payments.models import Collection
 from tests.support.parties import create_party
 from tests.support.sandbox import LiveSandbox, Received

@@ -44,7 +44,7 @@ def live_api(database_url: str, *, workers: int = 2, env: dict[str, str] | None 
             "-m",
             "uvicorn",
             "--factory",
-            "sika.api.asgi:create",
+            "sika.asgi:create",
             "--host",
             "127.0.0.1",
             "--port",

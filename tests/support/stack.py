@@ -103,7 +103,7 @@ class Stack:
                 "-m",
                 "uvicorn",
                 "--factory",
-                "sika.api.asgi:create",
+                "sika.asgi:create",
                 "--host",
                 "127.0.0.1",
                 "--port",

@@ -14,10 +14,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sika import worker as jobs_worker
 from sika.core import clock, db
 from sika.core.config import Settings
 from sika.jobs import app as jobs_app
-from sika.jobs import worker as jobs_worker
 from sika.wallets.service import fee_account_id
 from tests.support.ledger import snapshot
 from tests.wallets.conftest import (

@@ -6,16 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sika.alerts import repository
 from sika.alerts.models import Alert
 from sika.audit import service as audit_service
-from sika.core import errors, ids
+from sika.core import errors, ids, paging
 from sika.core.context import Actor
-
-MAX_PAGE_SIZE = 200
 
 ALERTS_RAISED = Counter("sika_alerts_raised_total", "Alerts raised, by kind", ["kind"])
 
@@ -54,18 +52,12 @@ async def raise_alert(
 async def has_open(session: AsyncSession, *, kind: str, entity_id: str) -> bool:
     """Whether an alert of this kind about this entity awaits acknowledgement:
     a repeating cause (a wrong secret, a flood of forged webhooks) then raises one, not thousands."""
-    found = await session.scalar(
-        sa.select(Alert.id)
-        .where(Alert.kind == kind, Alert.entity_id == entity_id, Alert.acknowledged_at.is_(None))
-        .limit(1)
-    )
-    return found is not None
+    return await repository.has_open(session, kind=kind, entity_id=entity_id)
 
 
 async def count_open(session: AsyncSession) -> int:
     """How many alerts await acknowledgement."""
-    count = await session.scalar(sa.select(sa.func.count()).select_from(Alert).where(Alert.acknowledged_at.is_(None)))
-    return int(count or 0)
+    return await repository.count_open(session)
 
 
 async def list_alerts(
@@ -73,23 +65,14 @@ async def list_alerts(
     *,
     kind: str | None = None,
     is_open: bool | None = None,
-    after_seq: int | None = None,
-    limit: int = 50,
+    page: paging.Page = paging.FIRST_PAGE,
 ) -> Sequence[Alert]:
-    query = sa.select(Alert).order_by(Alert.seq.desc()).limit(min(limit, MAX_PAGE_SIZE))
-    if kind is not None:
-        query = query.where(Alert.kind == kind)
-    if is_open is True:
-        query = query.where(Alert.acknowledged_at.is_(None))
-    elif is_open is False:
-        query = query.where(Alert.acknowledged_at.is_not(None))
-    if after_seq is not None:
-        query = query.where(Alert.seq < after_seq)
-    return (await session.scalars(query)).all()
+    """Newest first."""
+    return await repository.list_alerts(session, kind=kind, is_open=is_open, page=page)
 
 
 async def acknowledge(session: AsyncSession, *, alert_id: str, actor: Actor, now: datetime) -> Alert:
-    alert = await session.get(Alert, alert_id, with_for_update=True)
+    alert = await repository.get_for_update(session, alert_id)
     if alert is None:
         raise AlertNotFound()
     if alert.acknowledged_at is None:

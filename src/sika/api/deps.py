@@ -2,7 +2,8 @@
 work, and authorization. Every route declares the scopes it needs with
 ``authorize(...)`` (or is listed as public in the route-walk test and
 declares its own rate limit), and whether a party token may call it
-(``allow_party=True``)."""
+(``allow_party=True``). Authorizing claims nothing: a route that changes
+something also declares its Idempotency-Key claim (``sika.api.idempotency``)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,8 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from sika.api import unit_of_work
 from sika.api.ratelimit import RateLimiter
 from sika.auth import party_tokens
 from sika.auth import scopes as auth_scopes
@@ -31,6 +31,12 @@ def get_session(request: Request) -> AsyncSession:
     if not isinstance(session, AsyncSession):
         raise RuntimeError("Route is not served by UnitOfWorkRoute")
     return session
+
+
+def get_engine(request: Request) -> AsyncEngine:
+    """The app's engine, for what runs outside the request's unit of work."""
+    engine: AsyncEngine = request.app.state.engine
+    return engine
 
 
 def get_settings(request: Request) -> Settings:
@@ -65,6 +71,7 @@ def get_phases(request: Request) -> Phases:
 
 
 Session = Annotated[AsyncSession, Depends(get_session)]
+Engine = Annotated[AsyncEngine, Depends(get_engine)]
 CurrentSettings = Annotated[Settings, Depends(get_settings)]
 CurrentPhases = Annotated[Phases, Depends(get_phases)]
 """The phases of a ``PhasedRoute`` request: its first one holds the caller's
@@ -90,12 +97,8 @@ def authorize(*needed: auth_scopes.Scope, allow_party: bool = False) -> ScopeChe
                 "Send an API key or a party token as 'Authorization: Bearer <credentials>'."
             )
         if party_tokens.looks_like_token(credentials):
-            actor = await _party_actor(request, token=credentials, allow_party=allow_party)
-        else:
-            actor = await _key_actor(request, secret=credentials, needed_values=needed_values)
-        request.state.actor = actor
-        await unit_of_work.claim_idempotency_key(request, actor)
-        return actor
+            return await _party_actor(request, token=credentials, allow_party=allow_party)
+        return await _key_actor(request, secret=credentials, needed_values=needed_values)
 
     check.sika_scopes = needed_values  # type: ignore[attr-defined]
     check.sika_allow_party = allow_party  # type: ignore[attr-defined]

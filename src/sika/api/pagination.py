@@ -1,7 +1,8 @@
-"""Cursor pagination: a cursor is an opaque token around the last position
-seen, so clients cannot build one by hand and the encoding may change.
+"""Cursor pagination over HTTP: a cursor is an opaque token around the last
+position seen, so clients cannot build one by hand and the encoding may change.
 
-Every list decodes its ``cursor`` with ``decode_int_cursor``: a position is a
+Every list route takes ``page: Page``: its ``cursor`` and ``limit`` query
+parameters, the cursor decoded with ``decode_int_cursor``. A position is a
 ``seq``, a PostgreSQL BIGINT, so a cursor is refused (400 ``invalid_cursor``)
 unless it is short, strict URL-safe base64, and decodes to ASCII digits that
 fit a BIGINT."""
@@ -12,11 +13,12 @@ import base64
 import binascii
 import re
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Annotated, Protocol
 
-from sika.core import errors
+from fastapi import Depends, Query
 
-MAX_LIMIT = 200
+from sika.core import errors, paging
+
 MAX_POSITION = 2**63 - 1
 """The largest BIGINT."""
 MAX_CURSOR_LENGTH = 32
@@ -55,7 +57,17 @@ class Sequenced(Protocol):
     def seq(self) -> int: ...
 
 
+def page_of(
+    cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=paging.MAX_LIMIT)] = paging.DEFAULT_LIMIT
+) -> paging.Page:
+    return paging.Page(after=decode_int_cursor(cursor), limit=limit)
+
+
+Page = Annotated[paging.Page, Depends(page_of)]
+"""The page a list route was asked for (``?cursor=…&limit=…``)."""
+
+
 def next_cursor(rows: Sequence[Sequenced], limit: int) -> str | None:
-    """The cursor after a newest-first page: none when the page was not full,
-    since a short page is the last one."""
+    """The cursor after a page of at most ``limit`` rows: none when it was not
+    full, since a short page is the last one."""
     return encode_cursor(rows[-1].seq) if rows and len(rows) == limit else None

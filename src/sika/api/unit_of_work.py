@@ -1,5 +1,5 @@
-"""One request, one transaction, committed at the edge; and idempotency keys
-decided inside that transaction.
+"""One request, one transaction, committed at the edge; and the answer to an
+idempotency claim (``sika.api.idempotency``) stored inside that transaction.
 
 ``UnitOfWorkRoute`` opens the session before the handler runs and commits
 after it has produced its response, so the stored idempotent answer and the
@@ -10,7 +10,6 @@ out the secrets the route's response model marks ``ShownOnce``
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
 from typing import Any
 
 from fastapi import Request, Response
@@ -18,55 +17,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sika.api import problems
-from sika.core import clock, errors
-from sika.core.config import Settings
-from sika.core.context import Actor
+from sika.api import idempotency, problems
+from sika.core import errors
 from sika.core.phases import Phases
 from sika.idempotency import service as idempotency_service
 from sika.idempotency import shown_once
-
-IDEMPOTENCY_HEADER = "idempotency-key"
-REPLAYED_HEADER = "Idempotent-Replayed"
-MUTATING_METHODS = frozenset({"POST"})
-
-
-class _Replay(Exception):
-    def __init__(self, stored: idempotency_service.StoredResponse) -> None:
-        self.stored = stored
-
-
-async def claim_idempotency_key(request: Request, actor: Actor) -> None:
-    """Called once the caller is known: owns the key or replays its answer."""
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if request.method not in MUTATING_METHODS or key is None:
-        return
-    session: AsyncSession = request.state.session
-    settings: Settings = request.app.state.settings
-    owner = actor.id
-    fingerprint = idempotency_service.fingerprint(
-        method=request.method, path=request.url.path, body=await request.body()
-    )
-    outcome = await idempotency_service.claim(
-        session,
-        owner=owner,
-        key=idempotency_service.check_key(key),
-        fingerprint=fingerprint,
-        now=clock.now(),
-        ttl=timedelta(seconds=settings.IDEMPOTENCY_TTL_SECONDS),
-    )
-    if isinstance(outcome, idempotency_service.StoredResponse):
-        raise _Replay(outcome)
-    request.state.idempotency = (outcome, owner, key, fingerprint)
-
-
-def _replay_response(stored: idempotency_service.StoredResponse) -> Response:
-    return Response(
-        content=stored.body,
-        status_code=stored.status,
-        media_type=stored.content_type,
-        headers={REPLAYED_HEADER: "true"},
-    )
 
 
 def _render_refusal(request: Request, exc: Exception) -> Response | None:
@@ -86,15 +41,15 @@ class UnitOfWorkRoute(APIRoute):
                 async with sessions() as session, session.begin():
                     request.state.session = session
                     response = await handler(request)
-                    claim = getattr(request.state, "idempotency", None)
+                    claim = idempotency.claim_of(request)
                     if claim is not None and response.status_code < 500:
                         await idempotency_service.store(
-                            session, claimed=claim[0], response=_stored(response, secret_fields)
+                            session, claimed=claim.claimed, response=idempotency.stored(response, secret_fields)
                         )
-            except _Replay as replay:
-                return _replay_response(replay.stored)
+            except idempotency.Replay as replay:
+                return idempotency.replay_response(replay.stored)
             except (errors.SikaError, RequestValidationError) as exc:
-                claim = getattr(request.state, "idempotency", None)
+                claim = idempotency.claim_of(request)
                 refusal = (
                     problems.validation_problem(request, exc)
                     if isinstance(exc, RequestValidationError)
@@ -102,37 +57,13 @@ class UnitOfWorkRoute(APIRoute):
                 )
                 if claim is None or refusal is None:
                     raise
-                await _store_refusal(request, sessions, claim, refusal)
+                await idempotency.store_refusal(request, sessions, claim, refusal)
                 return refusal
             finally:
                 request.state.session = None
             return response
 
         return unit_of_work
-
-
-async def _store_refusal(
-    request: Request,
-    sessions: async_sessionmaker[AsyncSession],
-    claim: tuple[idempotency_service.Claimed, str, str, str],
-    refusal: Response,
-) -> None:
-    settings: Settings = request.app.state.settings
-    _, owner, key, fingerprint = claim
-    async with sessions() as session, session.begin():
-        await idempotency_service.store_failure(
-            session,
-            owner=owner,
-            key=key,
-            fingerprint=fingerprint,
-            response=idempotency_service.StoredResponse(
-                status=refusal.status_code,
-                body=bytes(refusal.body),
-                content_type=problems.PROBLEM_CONTENT_TYPE,
-            ),
-            now=clock.now(),
-            ttl=timedelta(seconds=settings.IDEMPOTENCY_TTL_SECONDS),
-        )
 
 
 class PhasedRoute(UnitOfWorkRoute):
@@ -175,10 +106,10 @@ class PhasedRoute(UnitOfWorkRoute):
                 request.state.phases = phases
                 try:
                     response = await handler(request)
-                except _Replay as replay:
-                    return _replay_response(replay.stored)
+                except idempotency.Replay as replay:
+                    return idempotency.replay_response(replay.stored)
                 except (errors.SikaError, RequestValidationError) as exc:
-                    claim = getattr(request.state, "idempotency", None)
+                    claim = idempotency.claim_of(request)
                     refusal = (
                         problems.validation_problem(request, exc)
                         if isinstance(exc, RequestValidationError)
@@ -187,46 +118,23 @@ class PhasedRoute(UnitOfWorkRoute):
                     if claim is None or refusal is None:
                         raise
                     if phases.first_committed:
-                        await _store_answer(sessions, claim, _stored(refusal, secret_fields))
+                        await idempotency.store_answer(sessions, claim, idempotency.stored(refusal, secret_fields))
                     else:
                         await session.rollback()
-                        await _store_refusal(request, sessions, claim, refusal)
+                        await idempotency.store_refusal(request, sessions, claim, refusal)
                     return refusal
                 finally:
                     request.state.session = None
-                claim = getattr(request.state, "idempotency", None)
+                claim = idempotency.claim_of(request)
                 if not phases.first_committed:
                     if claim is not None and response.status_code < 500:
                         await idempotency_service.store(
-                            session, claimed=claim[0], response=_stored(response, secret_fields)
+                            session, claimed=claim.claimed, response=idempotency.stored(response, secret_fields)
                         )
                     await session.commit()
                 elif claim is not None and response.status_code < 500:
-                    await _store_answer(sessions, claim, _stored(response, secret_fields))
+                    await idempotency.store_answer(sessions, claim, idempotency.stored(response, secret_fields))
             return response
 
         return phased
 
-
-def claimed_key(request: Request) -> str | None:
-    """The Idempotency-Key this request claimed, if it sent one."""
-    claim = getattr(request.state, "idempotency", None)
-    return claim[2] if claim is not None else None
-
-
-def _stored(response: Response, secret_fields: frozenset[str]) -> idempotency_service.StoredResponse:
-    """The answer as the idempotency store keeps it: without the secrets it showed once."""
-    return idempotency_service.StoredResponse(
-        status=response.status_code,
-        body=shown_once.redact(bytes(response.body), secret_fields),
-        content_type=response.headers.get("content-type", "application/json"),
-    )
-
-
-async def _store_answer(
-    sessions: async_sessionmaker[AsyncSession],
-    claim: tuple[idempotency_service.Claimed, str, str, str],
-    stored: idempotency_service.StoredResponse,
-) -> None:
-    async with sessions() as session, session.begin():
-        await idempotency_service.store(session, claimed=claim[0], response=stored)

@@ -6,13 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sika.audit import repository
 from sika.audit.models import AuditEvent
+from sika.core import paging
 from sika.core.context import Actor
-
-MAX_PAGE_SIZE = 200
 
 
 async def record(
@@ -24,15 +23,14 @@ async def record(
     entity_id: str,
     data: dict[str, Any] | None = None,
 ) -> None:
-    await session.execute(
-        sa.insert(AuditEvent).values(
-            actor=actor.id,
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            data=data or {},
-            request_id=actor.request_id,
-        )
+    await repository.insert(
+        session,
+        actor=actor.id,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        data=data or {},
+        request_id=actor.request_id,
     )
 
 
@@ -45,23 +43,16 @@ async def list_events(
     action: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    after_seq: int | None = None,
-    limit: int = 50,
+    page: paging.Page = paging.FIRST_PAGE,
 ) -> Sequence[AuditEvent]:
-    """Newest first; ``after_seq`` is the cursor (the last ``seq`` seen)."""
-    query = sa.select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(min(limit, MAX_PAGE_SIZE))
-    if entity_type is not None:
-        query = query.where(AuditEvent.entity_type == entity_type)
-    if entity_id is not None:
-        query = query.where(AuditEvent.entity_id == entity_id)
-    if actor is not None:
-        query = query.where(AuditEvent.actor == actor)
-    if action is not None:
-        query = query.where(AuditEvent.action == action)
-    if since is not None:
-        query = query.where(AuditEvent.created_at >= since)
-    if until is not None:
-        query = query.where(AuditEvent.created_at < until)
-    if after_seq is not None:
-        query = query.where(AuditEvent.seq < after_seq)
-    return (await session.scalars(query)).all()
+    """Newest first."""
+    return await repository.list_events(
+        session,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        actor=actor,
+        action=action,
+        since=since,
+        until=until,
+        page=page,
+    )

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.audit import service as audit_service
+from sika.auth import repository
 from sika.auth.models import ApiKey
 from sika.auth.scopes import Scope
 from sika.core import errors, ids
@@ -110,7 +110,7 @@ async def authenticate(session: AsyncSession, *, secret: str, now: datetime) -> 
     lookup = _parse(secret)
     if lookup is None:
         raise errors.NotAuthenticated("The API key is malformed.")
-    key = await session.scalar(sa.select(ApiKey).where(ApiKey.lookup_prefix == lookup))
+    key = await repository.get_by_lookup_prefix(session, lookup)
     if key is None or not hmac.compare_digest(key.secret_hash, _hash(secret)):
         raise errors.NotAuthenticated("The API key is not valid.")
     if key.revoked_at is not None:
@@ -118,33 +118,26 @@ async def authenticate(session: AsyncSession, *, secret: str, now: datetime) -> 
     if key.expires_at is not None and key.expires_at <= now:
         raise errors.NotAuthenticated("The API key has expired.")
     if key.last_used_at is None or key.last_used_at < now - LAST_USED_RESOLUTION:
-        await session.execute(
-            sa.update(ApiKey)
-            .where(ApiKey.id == key.id)
-            .where(sa.or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USED_RESOLUTION))
-            .values(last_used_at=now)
-        )
+        await repository.mark_used(session, key_id=key.id, now=now, unless_used_since=now - LAST_USED_RESOLUTION)
     return key
 
 
 async def get_live_key(session: AsyncSession, *, key_id: str, now: datetime) -> ApiKey | None:
     """The key with this id while it is neither revoked nor expired: a session
     opened with a key (the dashboard's) ends when the key does."""
-    key = await session.get(ApiKey, key_id, populate_existing=True)
+    key = await repository.get_current(session, key_id)
     if key is None or key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
         return None
     return key
 
 
 async def list_keys(session: AsyncSession, *, include_revoked: bool = False) -> Sequence[ApiKey]:
-    query = sa.select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id)
-    if not include_revoked:
-        query = query.where(ApiKey.revoked_at.is_(None))
-    return (await session.scalars(query)).all()
+    """Newest first."""
+    return await repository.list_keys(session, include_revoked=include_revoked)
 
 
 async def revoke_key(session: AsyncSession, *, key_id: str, actor: Actor, now: datetime) -> ApiKey:
-    key = await session.get(ApiKey, key_id, with_for_update=True)
+    key = await repository.get_for_update(session, key_id)
     if key is None:
         raise ApiKeyNotFound()
     if key.revoked_at is None:
@@ -156,10 +149,5 @@ async def revoke_key(session: AsyncSession, *, key_id: str, actor: Actor, now: d
 
 
 async def any_admin_key(session: AsyncSession, *, now: datetime) -> bool:
-    live = sa.or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now)
-    query = sa.select(
-        sa.exists().where(
-            ApiKey.revoked_at.is_(None), live, sa.literal(Scope.admin.value) == sa.func.any(ApiKey.scopes)
-        )
-    )
-    return bool(await session.scalar(query))
+    """Whether a live key can administer Sika (else ``sika run`` makes one)."""
+    return await repository.any_live_key_with_scope(session, scope=Scope.admin.value, now=now)

@@ -11,7 +11,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.alerts import service as alerts_service
-from sika.core import invariants
+from sika.core import invariants, paging
 from sika.ledger import repository as ledger_repository
 from sika.payments import service as payments_service
 from sika.providers import base as provider_base
@@ -129,7 +129,7 @@ class AlertsPage:
 async def alerts(session: AsyncSession, *, which: AlertFilter, before_seq: int | None) -> AlertsPage:
     is_open = {AlertFilter.open: True, AlertFilter.acknowledged: False, AlertFilter.all: None}[which]
     found = await alerts_service.list_alerts(
-        session, is_open=is_open, after_seq=before_seq, limit=ALERTS_PAGE_SIZE
+        session, is_open=is_open, page=paging.Page(after=before_seq, limit=ALERTS_PAGE_SIZE)
     )
     rows = tuple(
         AlertRow(
@@ -270,7 +270,7 @@ async def webhook_backlog(session: AsyncSession) -> WebhookBacklog:
     attention: list[AttentionEvent] = []
     for status in ATTENTION_STATUSES:
         events = await webhooks_service.list_events(
-            session, provider=None, status=status, reference=None, after_seq=None, limit=ATTENTION_SHOWN
+            session, provider=None, status=status, reference=None, page=paging.Page(limit=ATTENTION_SHOWN)
         )
         attention.extend(
             AttentionEvent(

@@ -7,13 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sika.core import ids
+from sika.core import ids, paging
+from sika.events import repository
 from sika.events.models import Event
-
-MAX_PAGE_SIZE = 200
 
 
 async def emit(
@@ -46,17 +44,7 @@ async def list_events(
     type: str | None = None,
     entity_id: str | None = None,
     party_id: str | None = None,
-    after_seq: int | None = None,
-    limit: int = 50,
+    page: paging.Page = paging.FIRST_PAGE,
 ) -> Sequence[Event]:
-    """Oldest first, as a consumer reads an outbox; ``after_seq`` is the cursor."""
-    query = sa.select(Event).order_by(Event.seq).limit(min(limit, MAX_PAGE_SIZE))
-    if type is not None:
-        query = query.where(Event.type == type)
-    if entity_id is not None:
-        query = query.where(Event.entity_id == entity_id)
-    if party_id is not None:
-        query = query.where(Event.party_id == party_id)
-    if after_seq is not None:
-        query = query.where(Event.seq > after_seq)
-    return (await session.scalars(query)).all()
+    """Oldest first, as a consumer reads an outbox."""
+    return await repository.list_events(session, type=type, entity_id=entity_id, party_id=party_id, page=page)

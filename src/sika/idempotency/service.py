@@ -12,12 +12,10 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.core import errors
-from sika.idempotency.models import IdempotencyKey
+from sika.idempotency import repository
 
 MAX_KEY_LENGTH = 255
 PURGE_BATCH_SIZE = 1000
@@ -70,30 +68,12 @@ async def claim(
 
     An expired key is taken over in the same statement, so expiry needs no
     separate read."""
-    table = IdempotencyKey.__table__
-    statement = (
-        insert(IdempotencyKey)
-        .values(owner=owner, key=key, fingerprint=fingerprint, expires_at=now + ttl)
-        .on_conflict_do_update(
-            index_elements=["owner", "key"],
-            set_={
-                "fingerprint": fingerprint,
-                "expires_at": now + ttl,
-                "response_status": None,
-                "response_body": None,
-                "response_content_type": None,
-                "created_at": sa.func.now(),
-            },
-            where=table.c.expires_at <= now,
-        )
-        .returning(IdempotencyKey.id)
+    row_id = await repository.insert_or_take_over_expired(
+        session, owner=owner, key=key, fingerprint=fingerprint, now=now, expires_at=now + ttl
     )
-    row_id = await session.scalar(statement)
     if row_id is not None:
         return Claimed(row_id=row_id)
-    existing = await session.scalar(
-        sa.select(IdempotencyKey).where(IdempotencyKey.owner == owner, IdempotencyKey.key == key)
-    )
+    existing = await repository.get(session, owner=owner, key=key)
     assert existing is not None, "the conflicting row is committed, so it is visible"
     if existing.fingerprint != fingerprint:
         raise errors.IdempotencyKeyReused(
@@ -110,14 +90,12 @@ async def claim(
 
 
 async def store(session: AsyncSession, *, claimed: Claimed, response: StoredResponse) -> None:
-    await session.execute(
-        sa.update(IdempotencyKey)
-        .where(IdempotencyKey.id == claimed.row_id)
-        .values(
-            response_status=response.status,
-            response_body=response.body,
-            response_content_type=response.content_type,
-        )
+    await repository.set_response(
+        session,
+        row_id=claimed.row_id,
+        status=response.status,
+        body=response.body,
+        content_type=response.content_type,
     )
 
 
@@ -133,29 +111,18 @@ async def store_failure(
 ) -> None:
     """Remember a refusal (4xx) after its transaction rolled back, so a retry
     gets the same answer; if another request took the key meanwhile, it wins."""
-    await session.execute(
-        insert(IdempotencyKey)
-        .values(
-            owner=owner,
-            key=key,
-            fingerprint=fingerprint,
-            expires_at=now + ttl,
-            response_status=response.status,
-            response_body=response.body,
-            response_content_type=response.content_type,
-        )
-        .on_conflict_do_nothing(index_elements=["owner", "key"])
+    await repository.insert_answered_unless_taken(
+        session,
+        owner=owner,
+        key=key,
+        fingerprint=fingerprint,
+        expires_at=now + ttl,
+        status=response.status,
+        body=response.body,
+        content_type=response.content_type,
     )
 
 
 async def purge_expired(session: AsyncSession, *, now: datetime, batch_size: int = PURGE_BATCH_SIZE) -> int:
     """Delete one bounded batch of expired keys; returns how many went."""
-    doomed = (
-        sa.select(IdempotencyKey.id)
-        .where(IdempotencyKey.expires_at <= now)
-        .limit(batch_size)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-    result = await session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.id.in_(doomed)))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return await repository.delete_expired(session, now=now, batch_size=batch_size)

@@ -12,7 +12,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.alerts import service as alerts_service
-from sika.core import clock, db, invariants
+from sika.core import clock, db, invariants, paging
 from sika.core.context import system_actor
 from sika.jobs import app as jobs_app
 from sika.ledger.service import pending as ledger_pending
@@ -73,7 +73,7 @@ async def record_breaches(session: AsyncSession, report: invariants.Report) -> i
     already: set[tuple[str | None, str | None]] = set()
     for domain in sorted({result.domain for result in report.results}):
         open_alerts = await alerts_service.list_alerts(
-            session, kind=alert_kind(domain), is_open=True, limit=alerts_service.MAX_PAGE_SIZE
+            session, kind=alert_kind(domain), is_open=True, page=paging.Page(limit=paging.MAX_LIMIT)
         )
         already |= {(alert.data.get("check"), alert.entity_id) for alert in open_alerts}
     for result in report.results:

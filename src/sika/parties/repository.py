@@ -8,9 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.auth.models import ApiKey
+from sika.core import paging
 from sika.parties.models import Party
-
-MAX_PAGE_SIZE = 200
 
 
 async def get(session: AsyncSession, party_id: str) -> Party | None:
@@ -76,15 +75,12 @@ async def list_parties(
     *,
     status: str | None,
     party_type: str | None,
-    after_seq: int | None,
-    limit: int,
+    page: paging.Page,
 ) -> Sequence[Party]:
-    """Newest first; ``after_seq`` is the cursor (the last ``seq`` seen)."""
-    query = sa.select(Party).order_by(Party.seq.desc()).limit(min(limit, MAX_PAGE_SIZE))
+    """Newest first."""
+    query = paging.paged(sa.select(Party), Party.seq, page)
     if status is not None:
         query = query.where(Party.status == status)
     if party_type is not None:
         query = query.where(Party.type == party_type)
-    if after_seq is not None:
-        query = query.where(Party.seq < after_seq)
     return (await session.scalars(query)).all()

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.audit import service as audit_service
 from sika.auth import party_tokens
-from sika.core import errors, ids
+from sika.core import errors, ids, paging
 from sika.core.config import Settings
 from sika.core.context import Actor
 from sika.parties import repository, schemas
@@ -89,15 +89,14 @@ async def list_parties(
     *,
     status: schemas.PartyStatus | None,
     party_type: schemas.PartyType | None,
-    after_seq: int | None,
-    limit: int,
+    page: paging.Page,
 ) -> Sequence[Party]:
+    """Newest first."""
     return await repository.list_parties(
         session,
         status=status.value if status else None,
         party_type=party_type.value if party_type else None,
-        after_seq=after_seq,
-        limit=limit,
+        page=page,
     )
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends
 
 from sika.api.deps import CurrentPhases, CurrentSettings, Session, authorize
-from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
+from sika.api.idempotency import IdempotencyClaim, idempotency_claim
+from sika.api.pagination import Page, next_cursor
 from sika.api.providers import collection_router
-from sika.api.unit_of_work import PhasedRoute, UnitOfWorkRoute, claimed_key
+from sika.api.unit_of_work import PhasedRoute, UnitOfWorkRoute
 from sika.auth.scopes import Scope
 from sika.core import clock
 from sika.core.context import Actor
@@ -30,11 +31,14 @@ router = APIRouter(route_class=UnitOfWorkRoute)
 phased_router = APIRouter(route_class=PhasedRoute)
 COLLECTIONS = "/collections"
 PAYOUTS = "/payouts"
-Platform = Annotated[Actor, Depends(authorize(Scope.platform))]
-PlatformOrParty = Annotated[Actor, Depends(authorize(Scope.platform, allow_party=True))]
+platform = authorize(Scope.platform)
+Platform = Annotated[Actor, Depends(platform)]
+PlatformClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform))]
+platform_or_party = authorize(Scope.platform, allow_party=True)
+PlatformOrParty = Annotated[Actor, Depends(platform_or_party)]
+PlatformOrPartyClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform_or_party))]
 ReaderOrParty = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read, allow_party=True))]
 Providers = Annotated[failover.CollectionRouter, Depends(collection_router)]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 def _mobile_money(method: schemas.MobileMoney | schemas.PayoutDestination) -> payments_service.MobileMoney:
@@ -44,9 +48,9 @@ def _mobile_money(method: schemas.MobileMoney | schemas.PayoutDestination) -> pa
 @phased_router.post(COLLECTIONS, status_code=201, response_model=schemas.CollectionOut, tags=["collections"])
 async def create_collection(
     body: schemas.CollectionCreate,
-    request: Request,
     phases: CurrentPhases,
     actor: PlatformOrParty,
+    claim: PlatformOrPartyClaim,
     providers: Providers,
 ) -> schemas.CollectionOut:
     """Start a collection. The answer shows where the provider left it: for
@@ -68,7 +72,7 @@ async def create_collection(
         description=body.description,
         return_url=body.return_url,
         providers=providers,
-        idempotency_key=claimed_key(request),
+        idempotency_key=claim.key if claim else None,
         actor=actor,
         clock=clock.now,
     )
@@ -81,6 +85,7 @@ async def submit_collection_otp(
     body: schemas.OtpSubmit,
     phases: CurrentPhases,
     actor: PlatformOrParty,
+    claim: PlatformOrPartyClaim,
     providers: Providers,
 ) -> schemas.CollectionOut:
     collection = await payments_service.submit_collection_otp(
@@ -93,12 +98,11 @@ async def submit_collection_otp(
 async def list_collections(
     session: Session,
     actor: ReaderOrParty,
+    page: Page,
     party_id: str | None = None,
     wallet_id: str | None = None,
     status: CollectionStatus | None = None,
     idempotency_key: str | None = None,
-    cursor: str | None = None,
-    limit: Limit = 50,
 ) -> schemas.CollectionPage:
     """Newest first. ``idempotency_key`` finds the collection one of your own
     requests created, should its answer have been lost."""
@@ -108,13 +112,13 @@ async def list_collections(
         wallet_id=wallet_id,
         status=status,
         idempotency_key=idempotency_key,
-        after_seq=decode_int_cursor(cursor),
-        limit=limit,
+        after_seq=page.after,
+        limit=page.limit,
         actor=actor,
     )
     return schemas.CollectionPage(
         data=[schemas.collection_out(c) for c in collections],
-        next_cursor=next_cursor(collections, limit),
+        next_cursor=next_cursor(collections, page.limit),
     )
 
 
@@ -127,10 +131,10 @@ async def get_collection(collection_id: str, session: Session, actor: ReaderOrPa
 @phased_router.post(PAYOUTS, status_code=201, response_model=schemas.PayoutOut, tags=["payouts"])
 async def create_payout(
     body: schemas.PayoutCreate,
-    request: Request,
     phases: CurrentPhases,
     settings: CurrentSettings,
     actor: Platform,
+    claim: PlatformClaim,
     providers: Providers,
 ) -> schemas.PayoutOut:
     """Hold the amount on the wallet and start the transfer; the answer shows
@@ -146,7 +150,7 @@ async def create_payout(
         reason=body.reason,
         providers=providers,
         payout_providers=settings.PAYOUT_PROVIDERS,
-        idempotency_key=claimed_key(request),
+        idempotency_key=claim.key if claim else None,
         actor=actor,
         clock=clock.now,
     )
@@ -157,12 +161,11 @@ async def create_payout(
 async def list_payouts(
     session: Session,
     actor: ReaderOrParty,
+    page: Page,
     party_id: str | None = None,
     wallet_id: str | None = None,
     status: PayoutStatus | None = None,
     idempotency_key: str | None = None,
-    cursor: str | None = None,
-    limit: Limit = 50,
 ) -> schemas.PayoutPage:
     payouts = await payments_service.list_payouts(
         session,
@@ -170,13 +173,13 @@ async def list_payouts(
         wallet_id=wallet_id,
         status=status,
         idempotency_key=idempotency_key,
-        after_seq=decode_int_cursor(cursor),
-        limit=limit,
+        after_seq=page.after,
+        limit=page.limit,
         actor=actor,
     )
     return schemas.PayoutPage(
         data=[schemas.payout_out(p) for p in payouts],
-        next_cursor=next_cursor(payouts, limit),
+        next_cursor=next_cursor(payouts, page.limit),
     )
 
 

@@ -16,18 +16,26 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from sika.api.deps import Session, authorize
-from sika.api.pagination import MAX_LIMIT, decode_int_cursor, encode_cursor
+from sika.api.idempotency import IdempotencyClaim, idempotency_claim
+from sika.api.pagination import decode_int_cursor, encode_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
 from sika.auth.scopes import Scope
 from sika.core import clock
 from sika.core.context import Actor
+from sika.core.paging import MAX_LIMIT
 from sika.wallets import schemas
 from sika.wallets import service as wallets_service
 
 router = APIRouter(tags=["wallets"], route_class=UnitOfWorkRoute)
-Admin = Annotated[Actor, Depends(authorize(Scope.admin))]
-Platform = Annotated[Actor, Depends(authorize(Scope.platform))]
-PlatformOrParty = Annotated[Actor, Depends(authorize(Scope.platform, allow_party=True))]
+admin = authorize(Scope.admin)
+Admin = Annotated[Actor, Depends(admin)]
+AdminClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(admin))]
+platform = authorize(Scope.platform)
+Platform = Annotated[Actor, Depends(platform)]
+PlatformClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform))]
+platform_or_party = authorize(Scope.platform, allow_party=True)
+PlatformOrParty = Annotated[Actor, Depends(platform_or_party)]
+PlatformOrPartyClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform_or_party))]
 ReaderOrParty = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read, allow_party=True))]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
@@ -66,7 +74,7 @@ def hold_out(view: wallets_service.HoldView) -> schemas.HoldOut:
 
 @router.post("/parties/{party_id}/wallets", status_code=201, response_model=schemas.WalletOut)
 async def open_wallet(
-    party_id: str, body: schemas.WalletCreate, session: Session, actor: Platform
+    party_id: str, body: schemas.WalletCreate, session: Session, actor: Platform, claim: PlatformClaim
 ) -> schemas.WalletOut:
     view = await wallets_service.open_wallet(
         session, party_id=party_id, currency=body.currency, actor=actor, now=clock.now()
@@ -109,7 +117,9 @@ async def wallet_history(
 
 
 @router.post("/wallets/{wallet_id}/top-ups", status_code=201, response_model=schemas.TopUpOut)
-async def top_up(wallet_id: str, body: schemas.TopUpCreate, session: Session, actor: Admin) -> schemas.TopUpOut:
+async def top_up(
+    wallet_id: str, body: schemas.TopUpCreate, session: Session, actor: Admin, claim: AdminClaim
+) -> schemas.TopUpOut:
     done = await wallets_service.top_up(
         session,
         wallet_id=wallet_id,
@@ -132,7 +142,7 @@ async def top_up(wallet_id: str, body: schemas.TopUpCreate, session: Session, ac
 
 @router.post("/wallets/{wallet_id}/holds", status_code=201, response_model=schemas.HoldOut)
 async def place_hold(
-    wallet_id: str, body: schemas.HoldCreate, session: Session, actor: PlatformOrParty
+    wallet_id: str, body: schemas.HoldCreate, session: Session, actor: PlatformOrParty, claim: PlatformOrPartyClaim
 ) -> schemas.HoldOut:
     view = await wallets_service.place_hold(
         session,
@@ -177,7 +187,7 @@ async def get_hold(hold_id: str, session: Session, actor: ReaderOrParty) -> sche
 
 @router.post("/holds/{hold_id}/capture", response_model=schemas.HoldOut)
 async def capture_hold(
-    hold_id: str, body: schemas.HoldCapture, session: Session, actor: PlatformOrParty
+    hold_id: str, body: schemas.HoldCapture, session: Session, actor: PlatformOrParty, claim: PlatformOrPartyClaim
 ) -> schemas.HoldOut:
     view = await wallets_service.capture_hold(
         session,
@@ -193,7 +203,9 @@ async def capture_hold(
 
 
 @router.post("/holds/{hold_id}/release", response_model=schemas.HoldOut)
-async def release_hold(hold_id: str, session: Session, actor: PlatformOrParty) -> schemas.HoldOut:
+async def release_hold(
+    hold_id: str, session: Session, actor: PlatformOrParty, claim: PlatformOrPartyClaim
+) -> schemas.HoldOut:
     view = await wallets_service.release_hold(
         session, hold_id=hold_id, owner=wallets_service.API_OWNER, actor=actor, now=clock.now()
     )

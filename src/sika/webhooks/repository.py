@@ -8,9 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sika.core import paging
 from sika.webhooks.models import InboundEvent
-
-MAX_PAGE_SIZE = 200
 
 
 async def insert_if_new(session: AsyncSession, event: InboundEvent) -> bool:
@@ -42,19 +41,16 @@ async def list_events(
     provider: str | None,
     status: str | None,
     reference: str | None,
-    after_seq: int | None,
-    limit: int,
+    page: paging.Page,
 ) -> Sequence[InboundEvent]:
-    """Newest first; ``after_seq`` is the cursor."""
-    query = sa.select(InboundEvent).order_by(InboundEvent.seq.desc()).limit(min(limit, MAX_PAGE_SIZE))
+    """Newest first."""
+    query = paging.paged(sa.select(InboundEvent), InboundEvent.seq, page)
     if provider is not None:
         query = query.where(InboundEvent.provider == provider)
     if status is not None:
         query = query.where(InboundEvent.status == status)
     if reference is not None:
         query = query.where(InboundEvent.reference == reference)
-    if after_seq is not None:
-        query = query.where(InboundEvent.seq < after_seq)
     return (await session.scalars(query)).all()
 
 

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.alerts import service as alerts_service
 from sika.audit import service as audit_service
-from sika.core import errors, ids, text
+from sika.core import errors, ids, paging, text
 from sika.core.config import Settings
 from sika.core.context import Actor
 from sika.jobs import app as jobs_app
@@ -110,25 +110,56 @@ async def receive(
         signatures.verify(name, body=body, headers=headers, settings=settings, now=now)
     except provider_errors.WebhookSignatureInvalid as exc:
         log.warning("webhook.refused", provider=name.value, reason=exc.reason)
-        if exc.reason in ALERTED_REFUSALS and not await alerts_service.has_open(
-            session, kind="webhook.signature_invalid", entity_id=name.value
-        ):
-            await alerts_service.raise_alert(
-                session,
-                kind="webhook.signature_invalid",
-                severity="critical",
-                message=(
-                    f"A webhook posted as {name.value} was refused ({exc.reason}): forged, replayed, or "
-                    "signed with another secret than Sika's. Further refusals raise no alert until this one "
-                    "is acknowledged."
-                ),
-                entity_type="webhook_provider",
-                entity_id=name.value,
-                data={"reason": exc.reason},
-            )
+        if exc.reason in ALERTED_REFUSALS:
+            await _alert_refusal(session, name, exc)
         return Refused(exc)
     if admit is not None:
         await admit(name.value)
+    event, problem = _read(name, body, now=now)
+    if not await repository.insert_if_new(session, event):
+        log.info("webhook.duplicate", provider=name.value, event_id=event.event_id)
+        return Received(
+            id=await repository.id_of(session, provider=name.value, event_id=event.event_id), duplicate=True
+        )
+    if problem is not None:
+        await alerts_service.raise_alert(
+            session,
+            kind="webhook.unreadable",
+            severity="critical",
+            message=f"A signed {name.value} webhook could not be read: {problem}",
+            entity_type="webhook_event",
+            entity_id=event.id,
+            data={"provider": name.value},
+        )
+    else:
+        await jobs_app.defer(session, PROCESS_EVENT_TASK, event_id=event.id)
+    return Received(id=event.id, duplicate=False)
+
+
+async def _alert_refusal(
+    session: AsyncSession, name: provider_base.ProviderName, exc: provider_errors.WebhookSignatureInvalid
+) -> None:
+    """One alert per provider until acknowledged: a flood of forgeries raises one."""
+    if await alerts_service.has_open(session, kind="webhook.signature_invalid", entity_id=name.value):
+        return
+    await alerts_service.raise_alert(
+        session,
+        kind="webhook.signature_invalid",
+        severity="critical",
+        message=(
+            f"A webhook posted as {name.value} was refused ({exc.reason}): forged, replayed, or "
+            "signed with another secret than Sika's. Further refusals raise no alert until this one "
+            "is acknowledged."
+        ),
+        entity_type="webhook_provider",
+        entity_id=name.value,
+        data={"reason": exc.reason},
+    )
+
+
+def _read(name: provider_base.ProviderName, body: bytes, *, now: datetime) -> tuple[InboundEvent, str | None]:
+    """The event to store for a signed body, and why it could not be read if it
+    could not (then it is stored ``rejected``, under a digest of the body)."""
     status = schemas.EventStatus.received
     problem: str | None = None
     try:
@@ -157,22 +188,7 @@ async def receive(
         received_at=now,
         processed_at=now if status is schemas.EventStatus.rejected else None,
     )
-    if not await repository.insert_if_new(session, event):
-        log.info("webhook.duplicate", provider=name.value, event_id=event_id)
-        return Received(id=await repository.id_of(session, provider=name.value, event_id=event_id), duplicate=True)
-    if status is schemas.EventStatus.rejected:
-        await alerts_service.raise_alert(
-            session,
-            kind="webhook.unreadable",
-            severity="critical",
-            message=f"A signed {name.value} webhook could not be read: {problem}",
-            entity_type="webhook_event",
-            entity_id=event.id,
-            data={"provider": name.value},
-        )
-    else:
-        await jobs_app.defer(session, PROCESS_EVENT_TASK, event_id=event.id)
-    return Received(id=event.id, duplicate=False)
+    return event, problem
 
 
 async def process(session: AsyncSession, *, event_id: str, now: datetime, actor: Actor) -> str:
@@ -294,14 +310,9 @@ async def list_events(
     provider: str | None,
     status: schemas.EventStatus | None,
     reference: str | None,
-    after_seq: int | None,
-    limit: int,
+    page: paging.Page,
 ) -> Sequence[InboundEvent]:
+    """Newest first."""
     return await repository.list_events(
-        session,
-        provider=provider,
-        status=status.value if status else None,
-        reference=reference,
-        after_seq=after_seq,
-        limit=limit,
+        session, provider=provider, status=status.value if status else None, reference=reference, page=page
     )

@@ -1,3 +1,5 @@
+"""Alerts over HTTP: operators (``support``) list them and acknowledge them."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -7,34 +9,36 @@ from fastapi import APIRouter, Depends, Query
 from sika.alerts import schemas
 from sika.alerts import service as alerts_service
 from sika.api.deps import Session, authorize
-from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
+from sika.api.idempotency import IdempotencyClaim, idempotency_claim
+from sika.api.pagination import Page, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
 from sika.auth.scopes import Scope
 from sika.core import clock
 from sika.core.context import Actor
 
 router = APIRouter(prefix="/alerts", tags=["alerts"], route_class=UnitOfWorkRoute)
-Support = Annotated[Actor, Depends(authorize(Scope.support))]
+support = authorize(Scope.support)
+Support = Annotated[Actor, Depends(support)]
+SupportClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(support))]
 
 
 @router.get("", response_model=schemas.AlertPage)
 async def list_alerts(
     session: Session,
     actor: Support,
+    page: Page,
     kind: str | None = None,
     is_open: Annotated[bool | None, Query(alias="open")] = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> schemas.AlertPage:
-    alerts = await alerts_service.list_alerts(
-        session, kind=kind, is_open=is_open, after_seq=decode_int_cursor(cursor), limit=limit
-    )
+    alerts = await alerts_service.list_alerts(session, kind=kind, is_open=is_open, page=page)
     return schemas.AlertPage(
-        data=[schemas.AlertOut.model_validate(a) for a in alerts], next_cursor=next_cursor(alerts, limit)
+        data=[schemas.AlertOut.model_validate(a) for a in alerts], next_cursor=next_cursor(alerts, page.limit)
     )
 
 
 @router.post("/{alert_id}/acknowledge", response_model=schemas.AlertOut)
-async def acknowledge_alert(alert_id: str, session: Session, actor: Support) -> schemas.AlertOut:
+async def acknowledge_alert(
+    alert_id: str, session: Session, actor: Support, claim: SupportClaim
+) -> schemas.AlertOut:
     alert = await alerts_service.acknowledge(session, alert_id=alert_id, actor=actor, now=clock.now())
     return schemas.AlertOut.model_validate(alert)

@@ -1,3 +1,5 @@
+"""The audit log over HTTP: ``support`` reads it, newest first."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -6,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from sika.api.deps import Session, authorize
-from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
+from sika.api.pagination import Page, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
 from sika.audit import schemas
 from sika.audit import service as audit_service
@@ -20,14 +22,13 @@ router = APIRouter(prefix="/audit-events", tags=["audit"], route_class=UnitOfWor
 async def list_audit_events(
     session: Session,
     actor: Annotated[Actor, Depends(authorize(Scope.support))],
+    page: Page,
     entity_type: str | None = None,
     entity_id: str | None = None,
     actor_id: Annotated[str | None, Query(alias="actor")] = None,
     action: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> schemas.AuditEventPage:
     events = await audit_service.list_events(
         session,
@@ -37,9 +38,8 @@ async def list_audit_events(
         action=action,
         since=since,
         until=until,
-        after_seq=decode_int_cursor(cursor),
-        limit=limit,
+        page=page,
     )
     return schemas.AuditEventPage(
-        data=[schemas.AuditEventOut.model_validate(e) for e in events], next_cursor=next_cursor(events, limit)
+        data=[schemas.AuditEventOut.model_validate(e) for e in events], next_cursor=next_cursor(events, page.limit)
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from sika.api.deps import Session, authorize
-from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
+from sika.api.pagination import Page, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
 from sika.auth.scopes import Scope
 from sika.core.context import Actor
@@ -23,16 +23,15 @@ Reader = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope
 async def list_events(
     session: Session,
     actor: Reader,
+    page: Page,
     type: str | None = None,
     entity_id: str | None = None,
     party_id: str | None = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> schemas.EventPage:
     events = await events_service.list_events(
-        session, type=type, entity_id=entity_id, party_id=party_id, after_seq=decode_int_cursor(cursor), limit=limit
+        session, type=type, entity_id=entity_id, party_id=party_id, page=page
     )
     return schemas.EventPage(
         data=[schemas.EventOut.model_validate(e) for e in events],
-        next_cursor=next_cursor(events, limit),
+        next_cursor=next_cursor(events, page.limit),
     )

@@ -1,4 +1,5 @@
-"""Every domain's tasks in one procrastinate app, and running a worker."""
+"""The worker's composition root: every domain's tasks in one procrastinate
+app, and running a worker on it."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The HTTP application: middleware, error mapping and one router per domain
-under ``/v1``; liveness, readiness and metrics at the root."""
+"""The HTTP application, composed: middleware, error mapping, every domain's
+router under ``/v1``, liveness, readiness and metrics at the root, and the
+operator dashboard under ``/dashboard``."""
 
 from __future__ import annotations
 
@@ -11,26 +12,24 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sika import __version__
+from sika.alerts import router as alerts_router
 from sika.api import problems
 from sika.api import providers as api_providers
 from sika.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, TextGuardMiddleware
 from sika.api.ratelimit import RateLimiter
-from sika.api.routers import (
-    alerts,
-    api_keys,
-    audit,
-    events,
-    ledger,
-    parties,
-    system,
-    webhooks,
-)
+from sika.audit import router as audit_router
+from sika.auth import router as auth_router
 from sika.core.config import Settings
 from sika.core.db import make_engine, make_sessionmaker
 from sika.dashboard import app as dashboard_app
+from sika.events import router as events_router
 from sika.ledger import batcher as ledger_batcher
+from sika.ledger import router as ledger_router
+from sika.parties import router as parties_router
 from sika.payments import router as payments_router
+from sika.system import router as system_router
 from sika.wallets import router as wallets_router
+from sika.webhooks import router as webhooks_router
 
 API_PREFIX = "/v1"
 DASHBOARD_PATH = "/dashboard"
@@ -38,7 +37,17 @@ DASHBOARD_PATH = "/dashboard"
 
 def api_router() -> APIRouter:
     v1 = APIRouter(prefix=API_PREFIX)
-    for module in (api_keys, audit, alerts, ledger, parties, wallets_router, payments_router, webhooks, events):
+    for module in (
+        auth_router,
+        audit_router,
+        alerts_router,
+        ledger_router,
+        parties_router,
+        wallets_router,
+        payments_router,
+        webhooks_router,
+        events_router,
+    ):
         v1.include_router(module.router)
     # Provider-calling routes run in phases (``PhasedRoute``), on routers of their own.
     v1.include_router(payments_router.phased_router)
@@ -85,7 +94,7 @@ def create_app(settings: Settings, *, database_url: str, engine: AsyncEngine | N
         system_per_address=settings.RATE_LIMIT_SYSTEM_PER_ADDRESS,
     )
     problems.install(app)
-    app.include_router(system.router)
+    app.include_router(system_router.router)
     app.include_router(api_router())
     # The operator pages sit under this app's middleware: request ids, body limit, security headers.
     app.mount(

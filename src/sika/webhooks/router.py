@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from sika.api import problems
 from sika.api.deps import CurrentSettings, Session, WebhookLimits, authorize, webhook_limits
+from sika.api.idempotency import IdempotencyClaim, idempotency_claim
 from sika.api.middleware import takes_raw_body
-from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
+from sika.api.pagination import Page, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
 from sika.auth.scopes import Scope
 from sika.core import clock
@@ -20,7 +21,9 @@ from sika.webhooks import schemas
 from sika.webhooks import service as webhooks_service
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], route_class=UnitOfWorkRoute)
-Support = Annotated[Actor, Depends(authorize(Scope.support))]
+support = authorize(Scope.support)
+Support = Annotated[Actor, Depends(support)]
+SupportClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(support))]
 
 
 @router.post(
@@ -60,25 +63,26 @@ async def receive_webhook(
 async def list_webhook_events(
     session: Session,
     actor: Support,
+    page: Page,
     provider: str | None = None,
     status: schemas.EventStatus | None = None,
     reference: str | None = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> schemas.InboundEventPage:
     """Received webhooks, newest first: the backlog (``status=received``), the
     unmatched and the failed."""
     events = await webhooks_service.list_events(
-        session, provider=provider, status=status, reference=reference, after_seq=decode_int_cursor(cursor), limit=limit
+        session, provider=provider, status=status, reference=reference, page=page
     )
     return schemas.InboundEventPage(
         data=[schemas.InboundEventOut.model_validate(e) for e in events],
-        next_cursor=next_cursor(events, limit),
+        next_cursor=next_cursor(events, page.limit),
     )
 
 
 @router.post("/events/{event_id}/retry", response_model=schemas.InboundEventOut)
-async def retry_webhook_event(event_id: str, session: Session, actor: Support) -> schemas.InboundEventOut:
+async def retry_webhook_event(
+    event_id: str, session: Session, actor: Support, claim: SupportClaim
+) -> schemas.InboundEventOut:
     """Process a failed or unmatched event again, once its cause is fixed."""
     event = await webhooks_service.retry(session, event_id=event_id, actor=actor, now=clock.now())
     return schemas.InboundEventOut.model_validate(event)

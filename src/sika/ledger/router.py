@@ -13,12 +13,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy.ext.asyncio import AsyncEngine
+from fastapi import APIRouter, Depends, Response
 
-from sika.api.deps import Session, authorize
-from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
-from sika.api.unit_of_work import IDEMPOTENCY_HEADER, UnitOfWorkRoute
+from sika.api.deps import Engine, Session, authorize
+from sika.api.idempotency import IdempotencyClaim, idempotency_claim
+from sika.api.pagination import Page, next_cursor
+from sika.api.unit_of_work import UnitOfWorkRoute
 from sika.auth.scopes import Scope
 from sika.core import clock
 from sika.core.context import Actor
@@ -26,13 +26,16 @@ from sika.ledger import schemas
 from sika.ledger import service as ledger_service
 
 router = APIRouter(prefix="/ledger", tags=["ledger"], route_class=UnitOfWorkRoute)
-Writer = Annotated[Actor, Depends(authorize(Scope.platform))]
+writer = authorize(Scope.platform)
+Writer = Annotated[Actor, Depends(writer)]
+WriterClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(writer))]
 Reader = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read))]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 @router.post("/accounts", status_code=201, response_model=schemas.AccountOut)
-async def create_account(body: schemas.AccountCreate, session: Session, actor: Writer) -> schemas.AccountOut:
+async def create_account(
+    body: schemas.AccountCreate, session: Session, actor: Writer, claim: WriterClaim
+) -> schemas.AccountOut:
     account = await ledger_service.create_account(
         session,
         currency=body.currency,
@@ -51,12 +54,11 @@ async def create_account(body: schemas.AccountCreate, session: Session, actor: W
 async def list_accounts(
     session: Session,
     actor: Reader,
+    page: Page,
     owner_type: str | None = None,
     owner_id: str | None = None,
     currency: str | None = None,
     kind: str | None = None,
-    cursor: str | None = None,
-    limit: Limit = 50,
 ) -> schemas.AccountPage:
     accounts = await ledger_service.list_accounts(
         session,
@@ -64,11 +66,11 @@ async def list_accounts(
         owner_id=owner_id,
         currency=currency,
         kind=kind,
-        after_seq=decode_int_cursor(cursor),
-        limit=limit,
+        after_seq=page.after,
+        limit=page.limit,
     )
     return schemas.AccountPage(
-        data=[schemas.AccountOut.model_validate(a) for a in accounts], next_cursor=next_cursor(accounts, limit)
+        data=[schemas.AccountOut.model_validate(a) for a in accounts], next_cursor=next_cursor(accounts, page.limit)
     )
 
 
@@ -79,7 +81,7 @@ async def get_account(account_id: str, session: Session, actor: Reader) -> schem
 
 
 @router.post("/accounts/{account_id}/close", response_model=schemas.AccountOut)
-async def close_account(account_id: str, session: Session, actor: Writer) -> schemas.AccountOut:
+async def close_account(account_id: str, session: Session, actor: Writer, claim: WriterClaim) -> schemas.AccountOut:
     account = await ledger_service.close_account(
         session, account_id=account_id, allow_managed=False, now=clock.now(), actor=actor
     )
@@ -97,13 +99,12 @@ async def list_account_transfers(
     account_id: str,
     session: Session,
     actor: Reader,
+    page: Page,
     side: Literal["debit", "credit"] | None = None,
     kind: Literal["posted", "pending", "post_pending", "void_pending", "expire_pending"] | None = None,
     code: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    cursor: str | None = None,
-    limit: Limit = 50,
 ) -> schemas.TransferPage:
     transfers = await ledger_service.list_account_transfers(
         session,
@@ -113,11 +114,11 @@ async def list_account_transfers(
         code=code,
         since=since,
         until=until,
-        before_seq=decode_int_cursor(cursor),
-        limit=limit,
+        before_seq=page.after,
+        limit=page.limit,
     )
     return schemas.TransferPage(
-        data=[schemas.TransferOut.model_validate(t) for t in transfers], next_cursor=next_cursor(transfers, limit)
+        data=[schemas.TransferOut.model_validate(t) for t in transfers], next_cursor=next_cursor(transfers, page.limit)
     )
 
 
@@ -128,14 +129,12 @@ async def list_account_transfers(
     responses={200: {"description": "The same transfer id and content was sent before: the original."}},
 )
 async def create_transfer(
-    body: schemas.TransferCreate, request: Request, response: Response, actor: Writer
+    body: schemas.TransferCreate, response: Response, engine: Engine, actor: Writer, claim: WriterClaim
 ) -> schemas.TransferOut:
     """One transfer, on the grouped write path: committed on its own, with the
     transfers that arrive at the same time. Without an ``id``, one is derived
     from the Idempotency-Key when there is one, so a retry after a lost
     answer finds the transfer instead of making a second one."""
-    engine: AsyncEngine = request.app.state.engine
-    idempotency_key = request.headers.get(IDEMPOTENCY_HEADER)
     transfer = await ledger_service.submit_transfer(
         engine,
         debit_account_id=body.debit_account_id,
@@ -146,7 +145,7 @@ async def create_transfer(
         pending=body.pending,
         timeout_seconds=body.timeout_seconds,
         transfer_id=body.id
-        or (ledger_service.transfer_id_for_key(owner=actor.id, key=idempotency_key) if idempotency_key else None),
+        or (ledger_service.transfer_id_for_key(owner=claim.owner, key=claim.key) if claim else None),
         metadata=body.metadata,
         allow_managed=False,
         now=clock.now(),
@@ -159,7 +158,7 @@ async def create_transfer(
 
 @router.post("/journal-entries", status_code=201, response_model=schemas.JournalEntryOut)
 async def create_journal_entry(
-    body: schemas.JournalEntryCreate, session: Session, actor: Writer
+    body: schemas.JournalEntryCreate, session: Session, actor: Writer, claim: WriterClaim
 ) -> schemas.JournalEntryOut:
     """Several transfers, all or nothing; a refusal names the failing leg (0-based)."""
     entry = await ledger_service.create_journal_entry(
@@ -196,7 +195,7 @@ async def get_transfer(transfer_id: str, session: Session, actor: Reader) -> sch
 
 @router.post("/transfers/{transfer_id}/post", status_code=201, response_model=schemas.TransferOut)
 async def post_pending(
-    transfer_id: str, body: schemas.PostPending, session: Session, actor: Writer
+    transfer_id: str, body: schemas.PostPending, session: Session, actor: Writer, claim: WriterClaim
 ) -> schemas.TransferOut:
     transfer = await ledger_service.post_pending(
         session,
@@ -213,7 +212,7 @@ async def post_pending(
 
 @router.post("/transfers/{transfer_id}/void", status_code=201, response_model=schemas.TransferOut)
 async def void_pending(
-    transfer_id: str, body: schemas.VoidPending, session: Session, actor: Writer
+    transfer_id: str, body: schemas.VoidPending, session: Session, actor: Writer, claim: WriterClaim
 ) -> schemas.TransferOut:
     transfer = await ledger_service.void_pending(
         session,

@@ -1,3 +1,5 @@
+"""API keys over HTTP (``/v1/api-keys``): admins create them (the secret shown once), list and revoke them."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -5,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from sika.api.deps import Session, authorize
+from sika.api.idempotency import IdempotencyClaim, idempotency_claim
 from sika.api.unit_of_work import UnitOfWorkRoute
 from sika.auth import schemas
 from sika.auth import service as auth_service
@@ -13,11 +16,15 @@ from sika.core import clock
 from sika.core.context import Actor
 
 router = APIRouter(prefix="/api-keys", tags=["api-keys"], route_class=UnitOfWorkRoute)
-Admin = Annotated[Actor, Depends(authorize(Scope.admin))]
+admin = authorize(Scope.admin)
+Admin = Annotated[Actor, Depends(admin)]
+AdminClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(admin))]
 
 
 @router.post("", status_code=201, response_model=schemas.ApiKeyCreated)
-async def create_api_key(body: schemas.ApiKeyCreate, session: Session, actor: Admin) -> schemas.ApiKeyCreated:
+async def create_api_key(
+    body: schemas.ApiKeyCreate, session: Session, actor: Admin, claim: AdminClaim
+) -> schemas.ApiKeyCreated:
     created = await auth_service.create_key(
         session,
         name=body.name,

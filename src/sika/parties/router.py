@@ -10,7 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from sika.api.deps import CurrentSettings, Session, authorize
-from sika.api.pagination import MAX_LIMIT, decode_int_cursor, next_cursor
+from sika.api.idempotency import IdempotencyClaim, idempotency_claim
+from sika.api.pagination import Page, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
 from sika.auth.scopes import Scope
 from sika.core import clock
@@ -19,13 +20,17 @@ from sika.parties import schemas
 from sika.parties import service as parties_service
 
 router = APIRouter(prefix="/parties", tags=["parties"], route_class=UnitOfWorkRoute)
-Platform = Annotated[Actor, Depends(authorize(Scope.platform))]
+platform = authorize(Scope.platform)
+Platform = Annotated[Actor, Depends(platform)]
+PlatformClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform))]
 Reader = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read))]
 ReaderOrParty = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read, allow_party=True))]
 
 
 @router.post("", status_code=201, response_model=schemas.PartyOut)
-async def create_party(body: schemas.PartyCreate, session: Session, actor: Platform) -> schemas.PartyOut:
+async def create_party(
+    body: schemas.PartyCreate, session: Session, actor: Platform, claim: PlatformClaim
+) -> schemas.PartyOut:
     party = await parties_service.create_party(session, body=body, actor=actor, now=clock.now())
     return schemas.PartyOut.model_validate(party)
 
@@ -34,20 +39,13 @@ async def create_party(body: schemas.PartyCreate, session: Session, actor: Platf
 async def list_parties(
     session: Session,
     actor: Reader,
+    page: Page,
     status: schemas.PartyStatus | None = None,
     party_type: Annotated[schemas.PartyType | None, Query(alias="type")] = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> schemas.PartyPage:
-    parties = await parties_service.list_parties(
-        session,
-        status=status,
-        party_type=party_type,
-        after_seq=decode_int_cursor(cursor),
-        limit=limit,
-    )
+    parties = await parties_service.list_parties(session, status=status, party_type=party_type, page=page)
     return schemas.PartyPage(
-        data=[schemas.PartyOut.model_validate(p) for p in parties], next_cursor=next_cursor(parties, limit)
+        data=[schemas.PartyOut.model_validate(p) for p in parties], next_cursor=next_cursor(parties, page.limit)
     )
 
 
@@ -70,6 +68,7 @@ async def mint_party_token(
     session: Session,
     settings: CurrentSettings,
     actor: Platform,
+    claim: PlatformClaim,
 ) -> schemas.PartyTokenOut:
     minted = await parties_service.mint_token(
         session,
@@ -88,7 +87,9 @@ async def mint_party_token(
 
 
 @router.post("/{party_id}/tokens/revoke", response_model=schemas.PartyOut)
-async def revoke_party_tokens(party_id: str, session: Session, actor: Platform) -> schemas.PartyOut:
+async def revoke_party_tokens(
+    party_id: str, session: Session, actor: Platform, claim: PlatformClaim
+) -> schemas.PartyOut:
     """Refuse from now on every token of the party issued before this moment
     (``tokens_revoked_before``); tokens minted afterwards work."""
     party = await parties_service.revoke_tokens(session, party_id=party_id, actor=actor, now=clock.now())

@@ -1,5 +1,5 @@
 """Entry point for running the API under an external server
-(``uvicorn --factory sika.api.asgi:create``), e.g. with several worker
+(``uvicorn --factory sika.asgi:create``), e.g. with several worker
 processes. Needs ``DATABASE_URL``: processes must not each start a database."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import os
 
 from fastapi import FastAPI
 
-from sika.api.app import create_app
+from sika import worker
+from sika.app import create_app
 from sika.core import logging as sika_logging
 from sika.core.config import get_settings
-from sika.jobs import worker as jobs_worker
 
 
 def create() -> FastAPI:
@@ -20,5 +20,5 @@ def create() -> FastAPI:
     if not database_url:
         raise SystemExit("Set DATABASE_URL to run the API under an external server.")
     sika_logging.configure()
-    jobs_worker.build(database_url)
+    worker.build(database_url)
     return create_app(settings, database_url=database_url)

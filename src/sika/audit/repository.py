@@ -1,0 +1,63 @@
+"""The audit log's queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sika.audit.models import AuditEvent
+from sika.core import paging
+
+
+async def insert(
+    session: AsyncSession,
+    *,
+    actor: str,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    data: dict[str, Any],
+    request_id: str | None,
+) -> None:
+    await session.execute(
+        sa.insert(AuditEvent).values(
+            actor=actor,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            data=data,
+            request_id=request_id,
+        )
+    )
+
+
+async def list_events(
+    session: AsyncSession,
+    *,
+    entity_type: str | None,
+    entity_id: str | None,
+    actor: str | None,
+    action: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    page: paging.Page,
+) -> Sequence[AuditEvent]:
+    """Newest first."""
+    query = paging.paged(sa.select(AuditEvent), AuditEvent.seq, page)
+    if entity_type is not None:
+        query = query.where(AuditEvent.entity_type == entity_type)
+    if entity_id is not None:
+        query = query.where(AuditEvent.entity_id == entity_id)
+    if actor is not None:
+        query = query.where(AuditEvent.actor == actor)
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
+    if since is not None:
+        query = query.where(AuditEvent.created_at >= since)
+    if until is not None:
+        query = query.where(AuditEvent.created_at < until)
+    return (await session.scalars(query)).all()

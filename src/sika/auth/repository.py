@@ -1,0 +1,52 @@
+"""The API keys table's queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sika.auth.models import ApiKey
+
+
+async def get_by_lookup_prefix(session: AsyncSession, lookup_prefix: str) -> ApiKey | None:
+    return await session.scalar(sa.select(ApiKey).where(ApiKey.lookup_prefix == lookup_prefix))
+
+
+async def get_current(session: AsyncSession, key_id: str) -> ApiKey | None:
+    """The key as stored now, even if this session loaded it before."""
+    return await session.get(ApiKey, key_id, populate_existing=True)
+
+
+async def get_for_update(session: AsyncSession, key_id: str) -> ApiKey | None:
+    return await session.get(ApiKey, key_id, with_for_update=True)
+
+
+async def mark_used(session: AsyncSession, *, key_id: str, now: datetime, unless_used_since: datetime) -> None:
+    """Set ``last_used_at`` to ``now`` unless it is already ``unless_used_since`` or later
+    (a concurrent request may have set it)."""
+    await session.execute(
+        sa.update(ApiKey)
+        .where(ApiKey.id == key_id)
+        .where(sa.or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < unless_used_since))
+        .values(last_used_at=now)
+    )
+
+
+async def list_keys(session: AsyncSession, *, include_revoked: bool) -> Sequence[ApiKey]:
+    """Newest first."""
+    query = sa.select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id)
+    if not include_revoked:
+        query = query.where(ApiKey.revoked_at.is_(None))
+    return (await session.scalars(query)).all()
+
+
+async def any_live_key_with_scope(session: AsyncSession, *, scope: str, now: datetime) -> bool:
+    """Whether a key neither revoked nor expired at ``now`` holds ``scope``."""
+    live = sa.or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now)
+    query = sa.select(
+        sa.exists().where(ApiKey.revoked_at.is_(None), live, sa.literal(scope) == sa.func.any(ApiKey.scopes))
+    )
+    return bool(await session.scalar(query))

@@ -1,0 +1,95 @@
+"""The idempotency keys table's statements. A key is one row per (owner, key),
+claimed by an ``INSERT … ON CONFLICT`` so the unique index decides between
+concurrent requests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sika.idempotency.models import IdempotencyKey
+
+
+async def insert_or_take_over_expired(
+    session: AsyncSession, *, owner: str, key: str, fingerprint: str, now: datetime, expires_at: datetime
+) -> int | None:
+    """Insert the key, or take over its row if it expired at ``now`` (its answer
+    forgotten); the row's id, or None when a live row holds the key."""
+    table = IdempotencyKey.__table__
+    statement = (
+        insert(IdempotencyKey)
+        .values(owner=owner, key=key, fingerprint=fingerprint, expires_at=expires_at)
+        .on_conflict_do_update(
+            index_elements=["owner", "key"],
+            set_={
+                "fingerprint": fingerprint,
+                "expires_at": expires_at,
+                "response_status": None,
+                "response_body": None,
+                "response_content_type": None,
+                "created_at": sa.func.now(),
+            },
+            where=table.c.expires_at <= now,
+        )
+        .returning(IdempotencyKey.id)
+    )
+    row_id: int | None = await session.scalar(statement)
+    return row_id
+
+
+async def get(session: AsyncSession, *, owner: str, key: str) -> IdempotencyKey | None:
+    return await session.scalar(
+        sa.select(IdempotencyKey).where(IdempotencyKey.owner == owner, IdempotencyKey.key == key)
+    )
+
+
+async def set_response(session: AsyncSession, *, row_id: int, status: int, body: bytes, content_type: str) -> None:
+    await session.execute(
+        sa.update(IdempotencyKey)
+        .where(IdempotencyKey.id == row_id)
+        .values(response_status=status, response_body=body, response_content_type=content_type)
+    )
+
+
+async def insert_answered_unless_taken(
+    session: AsyncSession,
+    *,
+    owner: str,
+    key: str,
+    fingerprint: str,
+    expires_at: datetime,
+    status: int,
+    body: bytes,
+    content_type: str,
+) -> None:
+    """Insert the key with its answer; nothing if a row already holds the key."""
+    await session.execute(
+        insert(IdempotencyKey)
+        .values(
+            owner=owner,
+            key=key,
+            fingerprint=fingerprint,
+            expires_at=expires_at,
+            response_status=status,
+            response_body=body,
+            response_content_type=content_type,
+        )
+        .on_conflict_do_nothing(index_elements=["owner", "key"])
+    )
+
+
+async def delete_expired(session: AsyncSession, *, now: datetime, batch_size: int) -> int:
+    """Delete at most ``batch_size`` keys expired at ``now``, skipping rows another
+    transaction holds; how many went."""
+    doomed = (
+        sa.select(IdempotencyKey.id)
+        .where(IdempotencyKey.expires_at <= now)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    result = await session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.id.in_(doomed)))
+    return int(result.rowcount)  # type: ignore[attr-defined]

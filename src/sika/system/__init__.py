@@ -1,0 +1,1 @@
+"""The process's own health: liveness, readiness (database, migrations, worker) and metrics."""
