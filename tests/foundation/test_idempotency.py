@@ -1,4 +1,4 @@
-"""Idempotency keys (DESIGN.md §4 rule 5): replay, mismatch, refusals, and
+"""Idempotency keys (the money rules in docs/architecture.md): replay, mismatch, refusals, and
 truly parallel requests with one key executing once."""
 
 from __future__ import annotations

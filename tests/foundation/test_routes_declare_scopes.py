@@ -1,4 +1,4 @@
-"""Every route of the app declares who may call it (DESIGN.md §4 rule 6), and
+"""Every route of the app declares who may call it (the money rules in docs/architecture.md), and
 every POST the claim of its Idempotency-Key, made for the caller the route admits."""
 
 from __future__ import annotations

@@ -298,7 +298,7 @@ async def test_a_deadlock_with_a_callers_own_lock_is_retried_not_surfaced(sessio
 async def test_a_post_at_the_deadline_does_not_deadlock_with_the_expiry_job(sessions: Sessions, books: Books_) -> None:
     """A post locks the accounts, then removes its pending transfer from the
     expiry list. The expiry job, run at that very moment, must take no lock
-    before the accounts' (one global order, DESIGN.md §4 rule 4): were it to
+    before the accounts' (one global order, the money rules in docs/architecture.md): were it to
     hold the list's row while waiting for the accounts, the two would deadlock."""
     start = clock.now()
     async with db.transaction(sessions) as session:

@@ -65,6 +65,8 @@ async def test_a_healthy_ledger_passes_every_check(sessions: Sessions, books: Bo
         ("ledger", "transfer_accounts"),
         ("ledger", "resolutions"),
         ("ledger", "timeouts"),
+        ("payments", "collection_credits"),
+        ("payments", "payout_holds"),
         ("wallets", "wallet_accounts"),
         ("wallets", "wallet_open_holds"),
         ("wallets", "wallet_hold_owners"),

@@ -192,7 +192,7 @@ async def open_transactions(world: World) -> list[str]:
 
 
 class TestPhases:
-    """DESIGN.md §4 rule 1: the first phase commits before the provider is called,
+    """the money rules in docs/architecture.md: the first phase commits before the provider is called,
     and no transaction stays open while it answers."""
 
     async def while_the_provider_answers(self, world: World, request: Awaitable[httpx.Response], table: str) -> Any:

@@ -12,14 +12,13 @@ Memory by default; a Redis URL shares the counts across API processes."""
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 from limits import parse
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
-from sika.core import errors
+from sika.core import clock, errors
 
 
 class RateLimiter:
@@ -71,7 +70,7 @@ class RateLimiter:
         if await self._limiter.hit(limit, namespace, identity):  # type: ignore[arg-type]
             return
         stats = await self._limiter.get_window_stats(limit, namespace, identity)  # type: ignore[arg-type]
-        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        retry_after = max(1, math.ceil(stats.reset_time - clock.now().timestamp()))
         raise errors.RateLimited(
             f"Rate limit {limit} exceeded; retry in {retry_after} s.",
             retry_after_seconds=retry_after,

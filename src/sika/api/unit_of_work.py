@@ -67,7 +67,7 @@ class UnitOfWorkRoute(APIRoute):
 
 
 class PhasedRoute(UnitOfWorkRoute):
-    """For a handler whose service calls a payment provider (DESIGN.md §4 rule 1):
+    """For a handler whose service calls a payment provider (the money rules in docs/architecture.md):
     its transactions are the service's phases, never one around the request.
 
     The request's session opens a transaction in which the caller is

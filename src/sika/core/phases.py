@@ -1,4 +1,4 @@
-"""Flows that call a payment provider run in phases (DESIGN.md §4 rule 1).
+"""Flows that call a payment provider run in phases (the money rules in docs/architecture.md).
 
 A database transaction is never held open across a provider call: the first
 phase records what is about to happen (a collection ``initiated``, a hold

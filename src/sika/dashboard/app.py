@@ -1,4 +1,4 @@
-"""The operator dashboard (DESIGN.md §1, §2): server-rendered pages, mounted
+"""The operator dashboard (docs/architecture.md): server-rendered pages, mounted
 on the API app at ``/dashboard``, that show the ledger's health, alerts, stuck
 payments and the webhook backlog.
 

@@ -238,6 +238,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Chaque réservation d'un portefeuille a son propriétaire, et chaque propriétaire désigne une réservation"
         " de son portefeuille",
     ),
+    "check.collection_credits": (
+        "A succeeded collection credited its wallet once with its amount; any other credited nothing",
+        "Un encaissement réussi a crédité son portefeuille une fois de son montant ; les autres n'ont rien crédité",
+    ),
+    "check.payout_holds": (
+        "A payout's hold is of its amount, on its wallet, and resolved as the payout's state says",
+        "La réservation d'un décaissement est de son montant, sur son portefeuille, et résolue comme le dit"
+        " son état",
+    ),
 }
 
 _MONTHS: dict[str, tuple[str, ...]] = {

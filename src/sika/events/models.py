@@ -1,6 +1,6 @@
 """Domain events: what happened to a collection, a payout (and later an escrow),
 written in the same transaction as the change they announce (a transactional
-outbox, DESIGN.md §4 rule 3), in the order they happened, ready to be sent to
+outbox, the money rules in docs/architecture.md), in the order they happened, ready to be sent to
 platforms as signed outgoing webhooks."""
 
 from __future__ import annotations

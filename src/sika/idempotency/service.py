@@ -1,4 +1,4 @@
-"""Idempotency keys (DESIGN.md §4 rules 2 and 5).
+"""Idempotency keys (the money rules in docs/architecture.md).
 
 The claim is an ``INSERT … ON CONFLICT`` in the request's own transaction:
 a second request with the same key waits on the unique index until the

@@ -1,5 +1,5 @@
 """The procrastinate app on Sika's own PostgreSQL, and deferring jobs inside
-the caller's transaction (DESIGN.md §4 rule 3).
+the caller's transaction (the money rules in docs/architecture.md).
 
 procrastinate can run its INSERT on a connection we hand it, so a job is
 deferred on the very psycopg connection behind our SQLAlchemy session: it

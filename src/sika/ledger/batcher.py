@@ -1,4 +1,4 @@
-"""The grouped write path for standalone transfers (DESIGN.md §3).
+"""The grouped write path for standalone transfers (docs/architecture.md, Money).
 
 Transfers submitted while a group is being written wait for the next group;
 a group is sent as one call of ``ledger_apply_transfers`` on an autocommit

@@ -1,4 +1,4 @@
-"""Amounts on the wire: each provider's unit per currency (DESIGN.md §3).
+"""Amounts on the wire: each provider's unit per currency (docs/architecture.md, Money).
 
 Sika holds amounts in the ISO 4217 minor unit (XOF: francs, exponent 0).
 Providers disagree: Paystack counts every currency in hundredths, so 5 000 XOF

@@ -1,5 +1,5 @@
 """Inbound webhooks: verify, store raw, acknowledge; then process in a job
-(DESIGN.md §4 rule 7).
+(the money rules in docs/architecture.md).
 
 Intake (the HTTP request, one transaction):
 
