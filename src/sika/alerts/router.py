@@ -37,8 +37,6 @@ async def list_alerts(
 
 
 @router.post("/{alert_id}/acknowledge", response_model=schemas.AlertOut)
-async def acknowledge_alert(
-    alert_id: str, session: Session, actor: Support, claim: SupportClaim
-) -> schemas.AlertOut:
+async def acknowledge_alert(alert_id: str, session: Session, actor: Support, claim: SupportClaim) -> schemas.AlertOut:
     alert = await alerts_service.acknowledge(session, alert_id=alert_id, actor=actor, now=clock.now())
     return schemas.AlertOut.model_validate(alert)

@@ -93,9 +93,7 @@ def authorize(*needed: auth_scopes.Scope, allow_party: bool = False) -> ScopeChe
         credentials = credentials.strip()
         if scheme.lower() != "bearer" or not credentials:
             await _failed_authentication(request)
-            raise errors.NotAuthenticated(
-                "Send an API key or a party token as 'Authorization: Bearer <credentials>'."
-            )
+            raise errors.NotAuthenticated("Send an API key or a party token as 'Authorization: Bearer <credentials>'.")
         if party_tokens.looks_like_token(credentials):
             return await _party_actor(request, token=credentials, allow_party=allow_party)
         return await _key_actor(request, secret=credentials, needed_values=needed_values)
@@ -116,8 +114,7 @@ async def _key_actor(request: Request, *, secret: str, needed_values: frozenset[
     held = frozenset(key.scopes)
     if not auth_scopes.allows(held, needed_values):
         raise errors.PermissionDenied(
-            f"This route needs one of the scopes {sorted(needed_values)}; "
-            f"the key has {sorted(held)}."
+            f"This route needs one of the scopes {sorted(needed_values)}; the key has {sorted(held)}."
         )
     return Actor(id=f"key:{key.id}", scopes=held, request_id=request.state.request_id)
 
@@ -134,9 +131,7 @@ async def _party_actor(request: Request, *, token: str, allow_party: bool) -> Ac
     actor_id = f"party:{claims.party_id}"
     await _limiter(request).hit_key(actor_id)
     if not allow_party:
-        raise errors.PermissionDenied(
-            "This route is not open to party tokens; it needs an API key."
-        )
+        raise errors.PermissionDenied("This route is not open to party tokens; it needs an API key.")
     return Actor(id=actor_id, request_id=request.state.request_id, party_id=claims.party_id)
 
 

@@ -137,4 +137,3 @@ class PhasedRoute(UnitOfWorkRoute):
             return response
 
         return phased
-

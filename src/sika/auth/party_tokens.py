@@ -81,13 +81,10 @@ def mint(
     lifetime = settings.PARTY_TOKEN_MAX_SECONDS if lifetime_seconds is None else lifetime_seconds
     if lifetime > settings.PARTY_TOKEN_MAX_SECONDS:
         raise TokenLifetimeTooLong(
-            f"A party token may live at most {settings.PARTY_TOKEN_MAX_SECONDS} seconds; "
-            f"asked {lifetime}."
+            f"A party token may live at most {settings.PARTY_TOKEN_MAX_SECONDS} seconds; asked {lifetime}."
         )
     if lifetime < MIN_LIFETIME_SECONDS:
-        raise errors.ValidationFailed(
-            f"A party token lives at least {MIN_LIFETIME_SECONDS} seconds."
-        )
+        raise errors.ValidationFailed(f"A party token lives at least {MIN_LIFETIME_SECONDS} seconds.")
     kid = settings.PARTY_TOKEN_ACTIVE_KID
     key = settings.PARTY_TOKEN_KEYS.get(kid)
     if key is None:
@@ -139,7 +136,11 @@ def verify(settings: Settings, *, token: str, now: datetime) -> PartyClaims:
     except jwt.PyJWTError:
         raise InvalidPartyToken() from None
     expiry, issued, subject, token_id, minted_by = (
-        claims["exp"], claims["iat"], claims["sub"], claims["jti"], claims["minted_by"]
+        claims["exp"],
+        claims["iat"],
+        claims["sub"],
+        claims["jti"],
+        claims["minted_by"],
     )
     well_formed = (
         isinstance(expiry, int)
@@ -160,9 +161,7 @@ def verify(settings: Settings, *, token: str, now: datetime) -> PartyClaims:
     if issued_at > now + timedelta(seconds=ISSUED_AT_LEEWAY_SECONDS):
         raise InvalidPartyToken("The party token claims to be issued in the future.")
     if expires_at - issued_at > timedelta(seconds=settings.PARTY_TOKEN_MAX_SECONDS):
-        raise InvalidPartyToken(
-            f"The party token lives longer than {settings.PARTY_TOKEN_MAX_SECONDS} seconds."
-        )
+        raise InvalidPartyToken(f"The party token lives longer than {settings.PARTY_TOKEN_MAX_SECONDS} seconds.")
     return PartyClaims(
         party_id=subject,
         token_id=token_id,

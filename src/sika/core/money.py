@@ -39,8 +39,9 @@ def exponent(currency: str) -> int:
     try:
         return CURRENCY_EXPONENTS[currency]
     except KeyError:
-        raise UnknownCurrency(f"Unknown currency {currency!r}; supported: "
-                              + ", ".join(sorted(CURRENCY_EXPONENTS))) from None
+        raise UnknownCurrency(
+            f"Unknown currency {currency!r}; supported: " + ", ".join(sorted(CURRENCY_EXPONENTS))
+        ) from None
 
 
 def check_currency(currency: str) -> str:

@@ -169,9 +169,7 @@ def _render(
         status_code=status_code,
     )
     if request.query_params.get("lang") in i18n.LANGUAGES:
-        _set_cookie(
-            request, response, i18n.LANGUAGE_COOKIE, language, max_age=i18n.LANGUAGE_COOKIE_MAX_AGE_SECONDS
-        )
+        _set_cookie(request, response, i18n.LANGUAGE_COOKIE, language, max_age=i18n.LANGUAGE_COOKIE_MAX_AGE_SECONDS)
     return response
 
 
@@ -368,9 +366,7 @@ async def overview(request: Request, operator: CurrentOperator) -> Response:
     dashboard = _dashboard(request)
     now = clock.now()
     async with db.read_only_transaction(dashboard.sessions) as session:
-        data = await read.overview(
-            session, now=now, stuck_after_seconds=dashboard.settings.RECONCILE_AFTER_SECONDS
-        )
+        data = await read.overview(session, now=now, stuck_after_seconds=dashboard.settings.RECONCILE_AFTER_SECONDS)
     return _render(
         request,
         "overview.html",
@@ -428,9 +424,7 @@ async def stuck_payments(request: Request, operator: CurrentOperator) -> Respons
     dashboard = _dashboard(request)
     now = clock.now()
     async with db.read_only_transaction(dashboard.sessions) as session:
-        data = await read.stuck_payments(
-            session, now=now, after_seconds=dashboard.settings.RECONCILE_AFTER_SECONDS
-        )
+        data = await read.stuck_payments(session, now=now, after_seconds=dashboard.settings.RECONCILE_AFTER_SECONDS)
     return _render(
         request,
         "stuck.html",

@@ -244,8 +244,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "check.payout_holds": (
         "A payout's hold is of its amount, on its wallet, and resolved as the payout's state says",
-        "La réservation d'un décaissement est de son montant, sur son portefeuille, et résolue comme le dit"
-        " son état",
+        "La réservation d'un décaissement est de son montant, sur son portefeuille, et résolue comme le dit son état",
     ),
 }
 

@@ -71,9 +71,7 @@ async def overview(session: AsyncSession, *, now: datetime, stuck_after_seconds:
         for result in report.results
     )
     # The overview shows how many, not which: the stuck page lists them.
-    stuck = await payments_service.stuck(
-        session, created_before=now - timedelta(seconds=stuck_after_seconds), limit=0
-    )
+    stuck = await payments_service.stuck(session, created_before=now - timedelta(seconds=stuck_after_seconds), limit=0)
     counts = await webhooks_repository.count_by_provider_and_status(session)
     return Overview(
         checks=checks,

@@ -28,9 +28,7 @@ async def list_events(
     entity_id: str | None = None,
     party_id: str | None = None,
 ) -> schemas.EventPage:
-    events = await events_service.list_events(
-        session, type=type, entity_id=entity_id, party_id=party_id, page=page
-    )
+    events = await events_service.list_events(session, type=type, entity_id=entity_id, party_id=party_id, page=page)
     return schemas.EventPage(
         data=[schemas.EventOut.model_validate(e) for e in events],
         next_cursor=next_cursor(events, page.limit),

@@ -77,8 +77,7 @@ async def claim(
     assert existing is not None, "the conflicting row is committed, so it is visible"
     if existing.fingerprint != fingerprint:
         raise errors.IdempotencyKeyReused(
-            "This Idempotency-Key was already used with a different request "
-            "(method, path or body differ)."
+            "This Idempotency-Key was already used with a different request (method, path or body differ)."
         )
     if existing.response_status is None or existing.response_body is None:
         raise errors.IdempotencyKeyInFlight()

@@ -57,9 +57,7 @@ GROUP_SIZE = Histogram(
     "Transfers per group on the grouped write path",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
 )
-GROUP_RETRIES = Counter(
-    "sika_ledger_group_retries_total", "Groups tried again, by reason", ["reason"]
-)
+GROUP_RETRIES = Counter("sika_ledger_group_retries_total", "Groups tried again, by reason", ["reason"])
 
 _RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 ITEM_DATA_ERRORS = (psycopg.DataError, UnicodeEncodeError)
@@ -97,9 +95,7 @@ class TransferBatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._dispatch_scheduled = False
 
-    async def submit(
-        self, request: repository.TransferRequest, *, now: datetime
-    ) -> repository.AppliedRow:
+    async def submit(self, request: repository.TransferRequest, *, now: datetime) -> repository.AppliedRow:
         """The database's answer for ``request``, once its group has committed.
         Raises ``TypeError`` or ``ValueError`` at once on metadata that is not JSON."""
         metadata_json = repository.encode_metadata(request.metadata)
@@ -209,9 +205,7 @@ class TransferBatcher:
         if not item.future.done():
             item.future.set_result(row)
 
-    async def _apply(
-        self, group: list[_Pending], *, check_existing: bool | None
-    ) -> list[repository.AppliedRow]:
+    async def _apply(self, group: list[_Pending], *, check_existing: bool | None) -> list[repository.AppliedRow]:
         parameters = repository.apply_parameters(
             [item.request for item in group],
             now=max(item.now for item in group),
@@ -259,9 +253,7 @@ class TransferBatcher:
             connection = self._idle.pop()
             if not connection.closed:
                 return connection
-        return await psycopg.AsyncConnection.connect(
-            self._conninfo, autocommit=True, application_name=APPLICATION_NAME
-        )
+        return await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True, application_name=APPLICATION_NAME)
 
 
 def _fail(items: list[_Pending], exc: Exception) -> None:
@@ -286,9 +278,7 @@ def for_engine(engine: AsyncEngine) -> TransferBatcher:
         by_engine = _batchers[asyncio.get_running_loop()] = weakref.WeakKeyDictionary()
     batcher = by_engine.get(engine)
     if batcher is None:
-        batcher = by_engine[engine] = TransferBatcher(
-            conninfo_of(engine), max_in_flight=MAX_GROUPS_IN_FLIGHT
-        )
+        batcher = by_engine[engine] = TransferBatcher(conninfo_of(engine), max_in_flight=MAX_GROUPS_IN_FLIGHT)
     return batcher
 
 

@@ -45,8 +45,7 @@ class Account(Base):
             name="credits_within_debits",
         ),
         sa.CheckConstraint(
-            "debits_posted >= 0 AND credits_posted >= 0"
-            " AND debits_pending >= 0 AND credits_pending >= 0",
+            "debits_posted >= 0 AND credits_posted >= 0 AND debits_pending >= 0 AND credits_pending >= 0",
             name="totals_not_negative",
         ),
         sa.CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_format"),
@@ -101,13 +100,11 @@ class Transfer(Base):
             name="kind",
         ),
         sa.CheckConstraint(
-            "(pending_id IS NOT NULL)"
-            " = (kind IN ('post_pending', 'void_pending', 'expire_pending'))",
+            "(pending_id IS NOT NULL) = (kind IN ('post_pending', 'void_pending', 'expire_pending'))",
             name="pending_id_iff_resolution",
         ),
         sa.CheckConstraint(
-            "(timeout_seconds IS NULL OR kind = 'pending')"
-            " AND (expires_at IS NULL) = (timeout_seconds IS NULL)",
+            "(timeout_seconds IS NULL OR kind = 'pending') AND (expires_at IS NULL) = (timeout_seconds IS NULL)",
             name="timeout_only_pending",
         ),
         sa.CheckConstraint("timeout_seconds > 0", name="timeout_positive"),
@@ -153,18 +150,14 @@ class Transfer(Base):
     currency: Mapped[str] = mapped_column(sa.String(3))
     code: Mapped[str] = mapped_column(sa.String(64))
     """Why the money moved, e.g. ``wallet.top_up`` or ``hold.captured``."""
-    pending_id: Mapped[str | None] = mapped_column(
-        sa.String(64), sa.ForeignKey("ledger_transfers.id")
-    )
+    pending_id: Mapped[str | None] = mapped_column(sa.String(64), sa.ForeignKey("ledger_transfers.id"))
     """For a resolution, the pending transfer it resolves."""
     timeout_seconds: Mapped[int | None]
     """For a pending transfer: how long it may stay open before the expiry job voids it."""
     expires_at: Mapped[datetime | None]
     journal_id: Mapped[str | None] = mapped_column(sa.String(64))
     """The journal entry (``jrn_…``) this transfer was applied with, all or nothing."""
-    metadata_: Mapped[dict[str, Any]] = mapped_column(
-        "metadata", JSONB, server_default=sa.text("'{}'::jsonb")
-    )
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default=sa.text("'{}'::jsonb"))
     """The caller's own bounded key/values (4 KiB at most)."""
     created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
 
@@ -179,7 +172,5 @@ class PendingTimeout(Base):
     __tablename__ = "ledger_pending_timeouts"
     __table_args__ = (sa.Index("ix_ledger_pending_timeouts_expires_at", "expires_at"),)
 
-    transfer_id: Mapped[str] = mapped_column(
-        sa.String(64), sa.ForeignKey("ledger_transfers.id"), primary_key=True
-    )
+    transfer_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("ledger_transfers.id"), primary_key=True)
     expires_at: Mapped[datetime]

@@ -92,9 +92,7 @@ _APPLY_ARGUMENTS = (
 
 def _apply_sql(placeholder: str) -> str:
     # Built from constants only: no caller-supplied text reaches the statement.
-    arguments = ", ".join(
-        f"CAST({placeholder.format(name)} AS {type_})" for name, type_ in _APPLY_ARGUMENTS
-    )
+    arguments = ", ".join(f"CAST({placeholder.format(name)} AS {type_})" for name, type_ in _APPLY_ARGUMENTS)
     return (
         "SELECT r_error, r_detail, r_replayed, r_id, r_kind, r_debit, r_credit, r_amount,"  # noqa: S608
         " r_currency, r_code, r_pending, r_timeout, r_expires_at, r_journal, r_metadata,"
@@ -171,9 +169,7 @@ async def apply_transfers(
     """Apply ``requests`` in the session's transaction; one answer per request, in order."""
     result = await session.execute(
         _APPLY_TEXT,
-        apply_parameters(
-            requests, now=now, atomic=atomic, lock_retries=IN_TRANSACTION_LOCK_RETRIES
-        ),
+        apply_parameters(requests, now=now, atomic=atomic, lock_retries=IN_TRANSACTION_LOCK_RETRIES),
     )
     return applied_rows([tuple(row) for row in result.all()])
 
@@ -186,9 +182,7 @@ async def get_account_for_update(session: AsyncSession, account_id: str) -> Acco
     """The account, locked against concurrent transfers until the transaction ends.
 
     Take several locks in ascending id order, as the ledger does."""
-    return await session.get(
-        Account, account_id, with_for_update={"key_share": True}, populate_existing=True
-    )
+    return await session.get(Account, account_id, with_for_update={"key_share": True}, populate_existing=True)
 
 
 async def list_accounts(
@@ -267,12 +261,7 @@ async def list_account_transfers(
     page = min(limit, MAX_PAGE_SIZE)
 
     def one_side(column: Any) -> sa.Select[Transfer]:
-        query = (
-            sa.select(Transfer)
-            .where(column == account_id)
-            .order_by(Transfer.seq.desc())
-            .limit(page)
-        )
+        query = sa.select(Transfer).where(column == account_id).order_by(Transfer.seq.desc()).limit(page)
         if kind is not None:
             query = query.where(Transfer.kind == kind)
         if code is not None:
@@ -289,12 +278,8 @@ async def list_account_transfers(
         return (await session.scalars(one_side(Transfer.debit_account_id))).all()
     if side == "credit":
         return (await session.scalars(one_side(Transfer.credit_account_id))).all()
-    both = sa.union_all(
-        one_side(Transfer.debit_account_id), one_side(Transfer.credit_account_id)
-    ).subquery()
-    merged = sa.select(Transfer).from_statement(
-        sa.select(both).order_by(both.c.seq.desc()).limit(page)
-    )
+    both = sa.union_all(one_side(Transfer.debit_account_id), one_side(Transfer.credit_account_id)).subquery()
+    merged = sa.select(Transfer).from_statement(sa.select(both).order_by(both.c.seq.desc()).limit(page))
     return (await session.scalars(merged)).all()
 
 
@@ -305,12 +290,7 @@ async def insert_account_if_absent(session: AsyncSession, account: dict[str, Any
     then does nothing, so callers racing to open one account all succeed. No
     conflict target: the id is also in the (id, currency) unique key, and a
     race caught there instead of on the primary key must not raise either."""
-    statement = (
-        postgresql.insert(Account)
-        .values(**account)
-        .on_conflict_do_nothing()
-        .returning(Account.id)
-    )
+    statement = postgresql.insert(Account).values(**account).on_conflict_do_nothing().returning(Account.id)
     return await session.scalar(statement) is not None
 
 
@@ -466,20 +446,19 @@ async def posted_flows(
         Transfer.created_at >= since,
         Transfer.created_at < until,
     )
-    debits = (
-        sa.select(Transfer.debit_account_id.label("account_id"), Transfer.amount_minor.label("out"),
-                  sa.literal(0, sa.BigInteger).label("in_"))
-        .where(Transfer.debit_account_id.in_(account_ids), moved)
-    )
-    credits = (
-        sa.select(Transfer.credit_account_id.label("account_id"), sa.literal(0, sa.BigInteger).label("out"),
-                  Transfer.amount_minor.label("in_"))
-        .where(Transfer.credit_account_id.in_(account_ids), moved)
-    )
+    debits = sa.select(
+        Transfer.debit_account_id.label("account_id"),
+        Transfer.amount_minor.label("out"),
+        sa.literal(0, sa.BigInteger).label("in_"),
+    ).where(Transfer.debit_account_id.in_(account_ids), moved)
+    credits = sa.select(
+        Transfer.credit_account_id.label("account_id"),
+        sa.literal(0, sa.BigInteger).label("out"),
+        Transfer.amount_minor.label("in_"),
+    ).where(Transfer.credit_account_id.in_(account_ids), moved)
     both = sa.union_all(debits, credits).subquery()
     rows = await session.execute(
-        sa.select(both.c.account_id, sa.func.sum(both.c.out), sa.func.sum(both.c.in_))
-        .group_by(both.c.account_id)
+        sa.select(both.c.account_id, sa.func.sum(both.c.out), sa.func.sum(both.c.in_)).group_by(both.c.account_id)
     )
     flows = {account_id: (0, 0) for account_id in account_ids}
     for account_id, out, in_ in rows:

@@ -16,9 +16,7 @@ class Party(TimestampMixin, Base):
 
     __tablename__ = "parties"
     __table_args__ = (
-        sa.CheckConstraint(
-            "char_length(display_name) BETWEEN 1 AND 200", name="display_name_length"
-        ),
+        sa.CheckConstraint("char_length(display_name) BETWEEN 1 AND 200", name="display_name_length"),
         sa.CheckConstraint("type IN ('individual', 'business')", name="type"),
         sa.CheckConstraint("status IN ('active', 'suspended')", name="status"),
         sa.CheckConstraint("char_length(email) BETWEEN 3 AND 254", name="email_length"),

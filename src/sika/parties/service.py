@@ -49,9 +49,7 @@ def check_owner(actor: Actor, party_id: str) -> None:
         raise NotOwnedByParty()
 
 
-async def create_party(
-    session: AsyncSession, *, body: schemas.PartyCreate, actor: Actor, now: datetime
-) -> Party:
+async def create_party(session: AsyncSession, *, body: schemas.PartyCreate, actor: Actor, now: datetime) -> Party:
     party = Party(
         id=ids.new_id("pty"),
         display_name=body.display_name,

@@ -78,12 +78,8 @@ class WalletOpenHold(Base):
     __tablename__ = "wallet_open_holds"
     __table_args__ = (sa.Index("ix_wallet_open_holds_transfer_id", "transfer_id"),)
 
-    account_id: Mapped[str] = mapped_column(
-        sa.String(64), sa.ForeignKey("ledger_accounts.id"), primary_key=True
-    )
-    transfer_id: Mapped[str] = mapped_column(
-        sa.String(64), sa.ForeignKey("ledger_transfers.id"), primary_key=True
-    )
+    account_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("ledger_accounts.id"), primary_key=True)
+    transfer_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("ledger_transfers.id"), primary_key=True)
 
 
 class WalletHold(Base):

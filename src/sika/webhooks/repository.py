@@ -73,9 +73,7 @@ class StatusCount:
 async def count_by_provider_and_status(session: AsyncSession) -> list[StatusCount]:
     """How many events each provider has in each status, with the oldest one's arrival."""
     rows = await session.execute(
-        sa.select(
-            InboundEvent.provider, InboundEvent.status, sa.func.count(), sa.func.min(InboundEvent.received_at)
-        )
+        sa.select(InboundEvent.provider, InboundEvent.status, sa.func.count(), sa.func.min(InboundEvent.received_at))
         .group_by(InboundEvent.provider, InboundEvent.status)
         .order_by(InboundEvent.provider, InboundEvent.status)
     )
