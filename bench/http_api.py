@@ -1,6 +1,6 @@
 """Sika over HTTP: a real server under wrk, against the in-process ledger figure.
 
-    .venv/bin/python bench/http.py [--seconds 10] [--connections 16,64] [--api-processes 2]
+    .venv/bin/python bench/http_api.py [--seconds 10] [--connections 16,64] [--api-processes 2]
 
 Starts its own PostgreSQL (pgserver, in a temporary folder), migrates it and
 makes an admin key, then serves the API from
@@ -38,14 +38,6 @@ ledger's invariants hold at the end.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, this folder comes first on sys.path, and this file's name
-# would hide the standard library's ``http`` (httpx and uvicorn need it): put
-# the folder last, where ``import ledger`` (bench/ledger.py) still finds it.
-sys.path.append(sys.path.pop(0))
-
 import argparse
 import asyncio
 import contextlib
@@ -58,11 +50,13 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -96,7 +90,7 @@ WRK_GRACE_SECONDS = 60.0
 """Beyond its duration, how long wrk may take to start and report."""
 POLL_SECONDS = 0.2
 WRK_SCRIPT = r"""
--- bench/http.py's wrk script: wrk -t1 ... -s this.lua URL -- LINES PREFIX TOKEN MODE
+-- bench/http_api.py's wrk script: wrk -t1 ... -s this.lua URL -- LINES PREFIX TOKEN MODE
 -- LINES holds one request a line: path, TAB, body, TAB, extra (a Paystack
 -- signature for webhooks; for holds, the capture body for that wallet's holds).
 local lines, capture_body, captures = {}, {}, {}
@@ -189,7 +183,7 @@ def ensure_wrk() -> str:
         found = shutil.which("wrk")
         if found:
             return found
-    raise SystemExit("bench/http.py needs wrk: install it (Debian: apt-get install wrk) and run again.")
+    raise SystemExit("bench/http_api.py needs wrk: install it (Debian: apt-get install wrk) and run again.")
 
 
 def free_port() -> int:
@@ -847,7 +841,7 @@ def main() -> None:
         measured = run(args, work_dir)
     except BaseException:
         shutil.rmtree(work_dir / "pgdata", ignore_errors=True)
-        print(f"bench/http.py failed; the servers' logs are kept in {work_dir / 'logs'}", file=sys.stderr)
+        print(f"bench/http_api.py failed; the servers' logs are kept in {work_dir / 'logs'}", file=sys.stderr)
         raise
     shutil.rmtree(work_dir, ignore_errors=True)
     report = {
