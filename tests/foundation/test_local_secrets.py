@@ -24,7 +24,7 @@ from sika.core import clock, db, local_secrets
 from sika.core.config import Environment, Settings
 from sika.dashboard import auth as dashboard_auth
 from tests.conftest import TEST_ACTOR
-from tests.support.parties import create_party
+from tests.support.factories import create_party
 
 OLD_PARTY_TOKEN_KEY = "change-me-party-token-key-for-development-only"
 OLD_DASHBOARD_SECRET = "change-me-dashboard-session-secret-for-development"

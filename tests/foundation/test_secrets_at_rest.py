@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.idempotency import shown_once
-from tests.support.parties import create_party
+from tests.support.factories import create_party
 
 Sessions = async_sessionmaker[AsyncSession]
 

@@ -15,8 +15,8 @@ from sika.auth.scopes import Scope
 from sika.core import db
 from sika.ledger import batcher
 from tests.conftest import make_key
+from tests.support.factories import create_party, party_headers
 from tests.support.ledger import snapshot, terminate_waiting_batcher_backends
-from tests.support.parties import create_party, party_headers
 from tests.support.tasks import all_of
 
 Sessions = async_sessionmaker[AsyncSession]

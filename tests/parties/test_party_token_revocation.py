@@ -23,8 +23,8 @@ from sika.core.config import Settings
 from sika.core.context import Actor
 from sika.parties import service as parties_service
 from tests.conftest import TEST_ACTOR, make_key
+from tests.support.factories import create_party
 from tests.support.ledger import Snapshot, snapshot
-from tests.support.parties import create_party
 from tests.wallets.conftest import open_wallet, place_hold, top_up
 
 Sessions = async_sessionmaker[AsyncSession]

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.support.parties import party_headers
+from tests.support.factories import party_headers
 from tests.support.payments import (
     OTP,
     Payer,

@@ -10,8 +10,8 @@ import pytest
 
 from sika.ledger import service as ledger_service
 from sika.payments import service as payments_service
+from tests.support.factories import party_headers
 from tests.support.ledger import snapshot
-from tests.support.parties import party_headers
 from tests.support.payments import (
     Payer,
     World,

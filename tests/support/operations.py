@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.alerts import service as alerts_service
 from sika.core import db
-from tests.support.parties import create_party
+from tests.support.factories import create_party
 
 Schema = dict[str, Any]
 Location = tuple[str | int, ...]

@@ -18,7 +18,7 @@ from sika.core import clock, db, ids, invariants
 from sika.core.config import Settings
 from sika.jobs import app as jobs_app
 from sika.payments.models import Collection
-from tests.support.parties import create_party
+from tests.support.factories import create_party
 from tests.support.sandbox import LiveSandbox, Received
 
 SUCCESS_PHONE = "+2250700000101"

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.ledger import service as ledger_service
 from sika.ledger.models import Transfer
-from tests.support.parties import create_party, party_headers
+from tests.support.factories import create_party, party_headers
 from tests.support.tasks import nothing_left_running, settled  # noqa: F401 (fixtures for this folder)
 
 
