@@ -24,7 +24,7 @@ from sika.core import clock, db, local_secrets
 from sika.core.config import Environment, Settings
 from sika.dashboard import auth as dashboard_auth
 from tests.conftest import TEST_ACTOR
-from tests.support.factories import create_party
+from tests.support.factories import create_party, party_headers
 
 OLD_PARTY_TOKEN_KEY = "change-me-party-token-key-for-development-only"
 OLD_DASHBOARD_SECRET = "change-me-dashboard-session-secret-for-development"
@@ -167,10 +167,8 @@ async def test_a_party_token_forged_with_the_old_development_key_is_refused(
         }
         forged = jwt.encode(claims, OLD_PARTY_TOKEN_KEY, algorithm="HS256", headers={"kid": "k1"})
         refused = await client.get(f"/v1/parties/{party['id']}", headers={"Authorization": f"Bearer {forged}"})
-        minted = await client.post(f"/v1/parties/{party['id']}/tokens", json={}, headers=platform)
-        genuine = await client.get(
-            f"/v1/parties/{party['id']}", headers={"Authorization": f"Bearer {minted.json()['token']}"}
-        )
+        as_party = await party_headers(client, platform, party["id"])
+        genuine = await client.get(f"/v1/parties/{party['id']}", headers=as_party)
     assert refused.status_code == 401
     assert refused.json()["code"] == "invalid_party_token"
     assert genuine.status_code == 200

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.alerts import service as alerts_service
 from sika.core import db
-from tests.support.factories import create_party
+from tests.support.factories import funded_wallet
 
 Schema = dict[str, Any]
 Location = tuple[str | int, ...]
@@ -161,10 +161,8 @@ async def real_ids(
         created: dict[str, Any] = response.json()
         return created
 
-    party = await create_party(client, admin)
-    wallet = await made(f"/v1/parties/{party['id']}/wallets", {"currency": "XOF"})
-    await made(f"/v1/wallets/{wallet['id']}/top-ups", {"amount_minor": 5_000})
-    hold = await made(f"/v1/wallets/{wallet['id']}/holds", {"amount_minor": 1_000, "reason": "order 1"})
+    funded = await funded_wallet(client, admin, admin, 5_000)
+    hold = await made(f"/v1/wallets/{funded.wallet_id}/holds", {"amount_minor": 1_000, "reason": "order 1"})
     source = await made("/v1/ledger/accounts", {"currency": "XOF", "kind": "world"})
     target = await made("/v1/ledger/accounts", {"currency": "XOF", "kind": "escrow"})
     pending = await made(
@@ -182,8 +180,8 @@ async def real_ids(
     async with db.transaction(sessions) as session:
         alert = await alerts_service.raise_alert(session, kind="test.walk", message="An alert to acknowledge.")
     return {
-        "party_id": party["id"],
-        "wallet_id": wallet["id"],
+        "party_id": funded.party_id,
+        "wallet_id": funded.wallet_id,
         "hold_id": hold["id"],
         "account_id": target["id"],
         "transfer_id": pending["id"],

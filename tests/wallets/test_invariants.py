@@ -13,7 +13,8 @@ from sika.alerts import service as alerts_service
 from sika.core import db, invariants
 from sika.ledger import tasks as ledger_tasks
 from sika.wallets.models import Wallet
-from tests.wallets.conftest import Owner, place_hold, top_up
+from tests.support.factories import Owner, top_up
+from tests.wallets.conftest import place_hold
 
 Sessions = async_sessionmaker[AsyncSession]
 WALLET_CHECKS = ("wallet_accounts", "wallet_open_holds", "wallet_hold_owners")

@@ -14,7 +14,8 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.wallets.conftest import Owner, place_hold, top_up, transfer_count, wallet_state
+from tests.support.factories import Owner, top_up
+from tests.wallets.conftest import place_hold, transfer_count, wallet_state
 
 Sessions = async_sessionmaker[AsyncSession]
 
