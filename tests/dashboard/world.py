@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -45,6 +46,11 @@ class World:
     payouts: dict[str, datetime]
     open_alert_ids: tuple[str, ...]
     acknowledged_alert_id: str
+
+
+def stopped_at(at: datetime) -> Callable[[], datetime]:
+    """A clock that always reads ``at``: a flow dated in advance."""
+    return lambda: at
 
 
 def paystack_signed(settings: Settings, payload: dict[str, object]) -> tuple[bytes, dict[str, str]]:
@@ -92,7 +98,7 @@ async def build(
                     providers=providers,
                     idempotency_key=None,
                     actor=TEST_ACTOR,
-                    clock=lambda at=at: at,
+                    clock=stopped_at(at),
                 )
             assert collection.status == "action_required", collection.status
             collections[collection.id] = at
@@ -111,7 +117,7 @@ async def build(
                     payout_providers=provider_settings.PAYOUT_PROVIDERS,
                     idempotency_key=None,
                     actor=TEST_ACTOR,
-                    clock=lambda at=at: at,
+                    clock=stopped_at(at),
                 )
             assert payout.status == "processing", payout.status
             payouts[payout.id] = at

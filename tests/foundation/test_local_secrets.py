@@ -8,6 +8,7 @@ from __future__ import annotations
 import multiprocessing
 import stat
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
@@ -47,8 +48,8 @@ GENERATED = {"PARTY_TOKEN_KEYS", *GENERATED_VALUES}
 """Every secret setting: none has a value in the code."""
 
 
-def development(data_dir: Path, **values: object) -> Settings:
-    return Settings(ENV=Environment.development, PGDATA_DIR=data_dir / "pgdata", **values)  # type: ignore[arg-type]
+def development(data_dir: Path, **values: Any) -> Settings:
+    return Settings(ENV=Environment.development, PGDATA_DIR=data_dir / "pgdata", **values)
 
 
 def secrets_of(settings: Settings) -> dict[str, str]:

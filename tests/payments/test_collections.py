@@ -4,7 +4,7 @@ card, failover, declines, and refusals that leave nothing behind."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import httpx
@@ -196,14 +196,17 @@ class TestPhases:
     """DESIGN.md §4 rule 1: the first phase commits before the provider is called,
     and no transaction stays open while it answers."""
 
-    async def while_the_provider_answers(self, world: World, request: Awaitable[httpx.Response], table: str) -> Any:
+    async def while_the_provider_answers(
+        self, world: World, request: Coroutine[Any, Any, httpx.Response], table: str
+    ) -> dict[str, Any]:
         async with world.sandbox.admin() as admin:
             await admin.patch("/config", json={"latency_seconds": IN_FLIGHT_SECONDS})
         started = asyncio.create_task(request)
         await eventually(lambda: count(world.sessions, table), what="the first phase to commit")
         assert not started.done(), "the first phase committed before the provider was called"
         assert await open_transactions(world) == []
-        return (await started).json()
+        shown: dict[str, Any] = (await started).json()
+        return shown
 
     async def test_a_collection(self, world: World, kofi: PartyWallet) -> None:
         request = world.collect(mtn(kofi, "+2250700000054"))

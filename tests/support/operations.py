@@ -94,10 +94,16 @@ class Bodies:
             schema = self.components[schema["$ref"].rsplit("/", 1)[-1]]
         return schema
 
+    @staticmethod
+    def alternatives(schema: Schema) -> list[Schema]:
+        """The alternatives of a union (``anyOf`` or ``oneOf``) but null; none for any other schema."""
+        union: list[Schema] = schema["anyOf"] if "anyOf" in schema else schema.get("oneOf", [])
+        return [alternative for alternative in union if alternative.get("type") != "null"]
+
     def example(self, schema: Schema) -> Any:
         """A plausible value: the first alternative, enum member or example; otherwise the simplest."""
         schema = self.resolve(schema)
-        alternatives = [a for a in schema.get("anyOf", schema.get("oneOf", [])) if a.get("type") != "null"]
+        alternatives = self.alternatives(schema)
         if alternatives:
             return self.example(alternatives[0])
         for key in ("const", "default"):
@@ -119,7 +125,7 @@ class Bodies:
         ``bad`` inside the string there, and where (as pydantic locates it; a key as
         ``….<key>.[key]``, with the bad character shown as U+FFFD)."""
         schema = self.resolve(schema)
-        alternatives = [a for a in schema.get("anyOf", schema.get("oneOf", [])) if a.get("type") != "null"]
+        alternatives = self.alternatives(schema)
         if alternatives:
             for alternative in alternatives:
                 yield from self.with_bad_text(alternative, bad, location)

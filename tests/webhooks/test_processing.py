@@ -100,7 +100,9 @@ class TestRetries:
             await world.run_jobs()
             assert (await stored(world.sessions))[1:3] == ("received", attempts)
             # Deferred again no sooner than the delay after this attempt; waited for, not slept.
-            assert await retry_due_at(world.sessions) >= started + timedelta(seconds=delay)
+            due_at = await retry_due_at(world.sessions)
+            assert due_at is not None
+            assert due_at >= started + timedelta(seconds=delay)
             await eventually(lambda: retry_due_at(world.sessions, due=True), what=f"the retry after {delay} s")
         await world.run_jobs()
         assert (await stored(world.sessions))[1:3] == ("failed", 3)
