@@ -276,10 +276,12 @@ async def check_invariants(url: str) -> dict[str, Any]:
 
 def server_settings(url: str) -> dict[str, str]:
     with psycopg.connect(db.libpq_url(url)) as connection:
-        return {
-            name: str(connection.execute(f"SHOW {name}").fetchone()[0])  # type: ignore[index]
-            for name in ("server_version", "fsync", "synchronous_commit", "shared_buffers", "max_connections")
-        }
+        shown: dict[str, str] = {}
+        for name in ("server_version", "fsync", "synchronous_commit", "shared_buffers", "max_connections"):
+            row = connection.execute(f"SHOW {name}").fetchone()
+            assert row is not None  # SHOW answers one row, or raises
+            shown[name] = str(row[0])
+        return shown
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 
 import httpx
 import pytest
@@ -71,13 +72,15 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def make_key(sessions: async_sessionmaker[AsyncSession], *scopes: Scope, **kwargs: object) -> str:
+async def make_key(
+    sessions: async_sessionmaker[AsyncSession], *scopes: Scope, expires_at: datetime | None = None
+) -> str:
     async with db.transaction(sessions) as session:
         created = await auth_service.create_key(
             session,
             name="test key",
             scopes=[s.value for s in scopes],
-            expires_at=kwargs.get("expires_at"),  # type: ignore[arg-type]
+            expires_at=expires_at,
             actor=TEST_ACTOR,
         )
     return created.secret

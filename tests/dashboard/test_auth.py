@@ -12,7 +12,6 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
-from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.routing import Mount
@@ -26,6 +25,7 @@ from sika.dashboard import auth
 from tests.conftest import TEST_ACTOR, make_key
 from tests.dashboard import pages
 from tests.dashboard.conftest import DASHBOARD, form_token, sign_in
+from tests.support.routes import Route, api_routes
 
 PUBLIC_PAGES = {"/login"}
 """The one page (and its form) anyone may open: the sign-in page."""
@@ -55,11 +55,11 @@ def _set_cookies(response: httpx.Response) -> dict[str, SimpleCookie]:
     return found
 
 
-def _dashboard_routes(app: FastAPI) -> list[RouteContext]:
+def _dashboard_routes(app: FastAPI) -> list[Route]:
     mount = next(r for r in app.routes if isinstance(r, Mount) and r.path == DASHBOARD_PATH)
     dashboard = mount.app
     assert isinstance(dashboard, FastAPI)
-    return [r for r in iter_route_contexts(dashboard.routes) if isinstance(r.original_route, APIRoute)]
+    return api_routes(dashboard.routes)
 
 
 @pytest.mark.parametrize("scope", [Scope.admin, Scope.support])
@@ -220,6 +220,8 @@ async def test_a_session_expires_after_its_max_age(
     secret = await make_key(sessions, Scope.admin)
     key_id = await _key_id(sessions, secret)
     max_age = settings.DASHBOARD_SESSION_MAX_AGE_SECONDS
+    session_secret = settings.DASHBOARD_SESSION_SECRET
+    assert session_secret is not None
 
     def issued(seconds_ago: int) -> str:
         class Backdated(TimestampSigner):
@@ -227,7 +229,7 @@ async def test_a_session_expires_after_its_max_age(
                 return int(time.time()) - seconds_ago
 
         serializer = URLSafeTimedSerializer(
-            settings.DASHBOARD_SESSION_SECRET.get_secret_value(), salt=auth.SESSION_SALT, signer=Backdated
+            session_secret.get_secret_value(), salt=auth.SESSION_SALT, signer=Backdated
         )
         return serializer.dumps({"k": key_id, "c": "token"})
 

@@ -102,6 +102,7 @@ async def test_a_breached_invariant_shows_as_breached(
             ),
             {"party": world.party_id},
         )
+        assert isinstance(tampered, sa.CursorResult)
         assert tampered.rowcount == 1
     page = (await operator.get(f"{DASHBOARD}/")).text
     assert pages.tile(page, "ledger") == ("breached", "")
@@ -144,8 +145,8 @@ async def test_the_chart_draws_each_day_s_collections_and_payouts(
     three_days_ago = (today - timedelta(days=3)).isoformat()
     assert heights[(three_days_ago, "collections")] == 2 * heights[(today.isoformat(), "collections")] == 112.0
     assert heights[(three_days_ago, "payouts")] == 0.0
-    table = pages.row_cells(page, "data-day", today.isoformat())
-    assert table == [i18n.day(today, "en"), "1", "1"]
+    cells = pages.row_cells(page, "data-day", today.isoformat())
+    assert cells == [i18n.day(today, "en"), "1", "1"]
 
 
 async def test_stuck_payments_lists_open_ones_older_than_the_threshold(

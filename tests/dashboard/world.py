@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,14 +20,12 @@ from sika.alerts import service as alerts_service
 from sika.core import db
 from sika.core.config import Settings
 from sika.core.phases import standalone
-from sika.parties import schemas as parties_schemas
-from sika.parties import service as parties_service
 from sika.payments import service as payments_service
 from sika.providers import registry as provider_registry
 from sika.providers.base import MobileOperator
-from sika.wallets import service as wallets_service
 from sika.webhooks import service as webhooks_service
 from tests.conftest import TEST_ACTOR
+from tests.support.factories import funded_wallet_in
 
 SUCCESS_PHONE = "+2250700000101"
 """A number the sandbox lets through without a scenario."""
@@ -49,6 +48,11 @@ class World:
     acknowledged_alert_id: str
 
 
+def stopped_at(at: datetime) -> Callable[[], datetime]:
+    """A clock that always reads ``at``: a flow dated in advance."""
+    return lambda: at
+
+
 def paystack_signed(settings: Settings, payload: dict[str, object]) -> tuple[bytes, dict[str, str]]:
     assert settings.PAYSTACK_SECRET_KEY is not None
     body = json.dumps(payload).encode()
@@ -69,29 +73,13 @@ async def build(
 ) -> World:
     """``provider_settings`` point at a live sandbox; ``settings`` are the app's (webhook secrets)."""
     async with db.transaction(sessions) as session:
-        party = await parties_service.create_party(
+        party, wallet = await funded_wallet_in(
             session,
-            body=parties_schemas.PartyCreate(
-                display_name="Awa Traoré",
-                type=parties_schemas.PartyType.individual,
-                country="CI",
-                email="awa@example.ci",
-            ),
-            actor=TEST_ACTOR,
-            now=now - timedelta(days=30),
-        )
-        opened = await wallets_service.open_wallet(
-            session, party_id=party.id, currency="XOF", actor=TEST_ACTOR, now=now - timedelta(days=30)
-        )
-        wallet = opened.wallet
-        await wallets_service.top_up(
-            session,
-            wallet_id=wallet.id,
             amount_minor=TOP_UP_MINOR,
-            reference=None,
-            reason="dashboard test",
-            actor=TEST_ACTOR,
             now=now - timedelta(days=30),
+            display_name="Awa Traoré",
+            country="CI",
+            email="awa@example.ci",
         )
     collections: dict[str, datetime] = {}
     payouts: dict[str, datetime] = {}
@@ -110,7 +98,7 @@ async def build(
                     providers=providers,
                     idempotency_key=None,
                     actor=TEST_ACTOR,
-                    clock=lambda at=at: at,
+                    clock=stopped_at(at),
                 )
             assert collection.status == "action_required", collection.status
             collections[collection.id] = at
@@ -129,7 +117,7 @@ async def build(
                     payout_providers=provider_settings.PAYOUT_PROVIDERS,
                     idempotency_key=None,
                     actor=TEST_ACTOR,
-                    clock=lambda at=at: at,
+                    clock=stopped_at(at),
                 )
             assert payout.status == "processing", payout.status
             payouts[payout.id] = at

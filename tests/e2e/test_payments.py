@@ -26,17 +26,16 @@ from sika.core import db
 from sika.sandbox import signing
 from tests.conftest import make_key
 from tests.support import database
+from tests.support.factories import PartyWallet, top_up
 from tests.support.payments import (
     OTP,
     SUCCESS_PHONE,
-    Payer,
     alerts_for,
     collection_body,
     count,
     mobile_money,
     payer,
     payout_body,
-    top_up,
     wallet_state,
 )
 from tests.support.sandbox import eventually, sandbox_settings
@@ -103,7 +102,7 @@ async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def ama(api: httpx.AsyncClient, platform: dict[str, str]) -> Payer:
+async def ama(api: httpx.AsyncClient, platform: dict[str, str]) -> PartyWallet:
     return await payer(api, platform)
 
 
@@ -216,7 +215,7 @@ class TestOperatorFlows:
         stack: Stack,
         api: httpx.AsyncClient,
         platform: dict[str, str],
-        ama: Payer,
+        ama: PartyWallet,
         e2e_sessions: async_sessionmaker[AsyncSession],
     ) -> None:
         body = collection_body(ama, amount_minor=AMOUNT, method=mobile_money("orange"))
@@ -235,7 +234,7 @@ class TestOperatorFlows:
         stack: Stack,
         api: httpx.AsyncClient,
         platform: dict[str, str],
-        ama: Payer,
+        ama: PartyWallet,
         e2e_sessions: async_sessionmaker[AsyncSession],
     ) -> None:
         with stack.sandbox_admin() as admin:
@@ -253,7 +252,7 @@ class TestOperatorFlows:
         assert_check_clean(stack)
 
     async def test_wave_with_a_redirect(
-        self, stack: Stack, api: httpx.AsyncClient, platform: dict[str, str], ama: Payer
+        self, stack: Stack, api: httpx.AsyncClient, platform: dict[str, str], ama: PartyWallet
     ) -> None:
         body = collection_body(ama, amount_minor=AMOUNT, method=mobile_money("wave"))
         collection = (await api.post("/v1/collections", json=body, headers=platform)).json()
@@ -269,7 +268,7 @@ class TestOperatorFlows:
         stack: Stack,
         api: httpx.AsyncClient,
         platform: dict[str, str],
-        ama: Payer,
+        ama: PartyWallet,
         e2e_sessions: async_sessionmaker[AsyncSession],
     ) -> None:
         body = collection_body(ama, amount_minor=AMOUNT, method={"type": "card", "card_token": "pm_card_visa"})
@@ -280,7 +279,7 @@ class TestOperatorFlows:
         assert_check_clean(stack)
 
     async def test_a_paystack_outage_fails_over_to_fedapay(
-        self, stack: Stack, api: httpx.AsyncClient, platform: dict[str, str], ama: Payer
+        self, stack: Stack, api: httpx.AsyncClient, platform: dict[str, str], ama: PartyWallet
     ) -> None:
         with stack.sandbox_admin() as admin:
             admin.put("/scenarios/paystack", json={"scenario": "outage"}).raise_for_status()
@@ -298,7 +297,7 @@ class TestWebhookRaces:
         stack: Stack,
         api: httpx.AsyncClient,
         platform: dict[str, str],
-        ama: Payer,
+        ama: PartyWallet,
         e2e_sessions: async_sessionmaker[AsyncSession],
     ) -> None:
         # The sandbox withholds this charge's webhook: the test delivers it, ten times at once.
@@ -330,7 +329,7 @@ class TestWebhookRaces:
         stack: Stack,
         api: httpx.AsyncClient,
         platform: dict[str, str],
-        ama: Payer,
+        ama: PartyWallet,
         e2e_sessions: async_sessionmaker[AsyncSession],
     ) -> None:
         # The sandbox delivers charge.success to Sika before it answers the charge call.
@@ -354,7 +353,7 @@ class TestWebhookRaces:
         stack: Stack,
         api: httpx.AsyncClient,
         platform: dict[str, str],
-        ama: Payer,
+        ama: PartyWallet,
         e2e_sessions: async_sessionmaker[AsyncSession],
     ) -> None:
         body = collection_body(ama, amount_minor=AMOUNT, method=mobile_money("mtn", "+2250700000065"))
@@ -370,7 +369,7 @@ class TestWebhookRaces:
         stack: Stack,
         api: httpx.AsyncClient,
         platform: dict[str, str],
-        ama: Payer,
+        ama: PartyWallet,
         e2e_sessions: async_sessionmaker[AsyncSession],
     ) -> None:
         body = collection_body(ama, amount_minor=AMOUNT, method=mobile_money("mtn", "+2250700000064"))
@@ -405,7 +404,7 @@ class TestCrashes:
         stack: Stack,
         api: httpx.AsyncClient,
         platform: dict[str, str],
-        ama: Payer,
+        ama: PartyWallet,
         e2e_sessions: async_sessionmaker[AsyncSession],
     ) -> None:
         with stack.sandbox_admin() as admin:
@@ -453,7 +452,7 @@ class TestCrashes:
         stack: Stack,
         api: httpx.AsyncClient,
         platform: dict[str, str],
-        ama: Payer,
+        ama: PartyWallet,
         e2e_sessions: async_sessionmaker[AsyncSession],
     ) -> None:
         with stack.sandbox_admin() as admin:
@@ -515,7 +514,7 @@ class TestPayouts:
         stack: Stack,
         api: httpx.AsyncClient,
         keys: dict[str, dict[str, str]],
-        who: Payer,
+        who: PartyWallet,
         *,
         phone: str = SUCCESS_PHONE,
         outcome: str = "succeeded",
@@ -538,7 +537,7 @@ class TestPayouts:
         return payout
 
     async def test_a_payout_that_succeeds_leaves_the_wallet_exact(
-        self, stack: Stack, api: httpx.AsyncClient, keys: dict[str, dict[str, str]], ama: Payer
+        self, stack: Stack, api: httpx.AsyncClient, keys: dict[str, dict[str, str]], ama: PartyWallet
     ) -> None:
         payout = await self.payout(stack, api, keys, ama)
         await payout_reaches(api, keys["platform"], payout["id"], "succeeded")
@@ -546,7 +545,7 @@ class TestPayouts:
         assert_check_clean(stack)
 
     async def test_a_payout_that_fails_leaves_the_wallet_exact(
-        self, stack: Stack, api: httpx.AsyncClient, keys: dict[str, dict[str, str]], ama: Payer
+        self, stack: Stack, api: httpx.AsyncClient, keys: dict[str, dict[str, str]], ama: PartyWallet
     ) -> None:
         payout = await self.payout(stack, api, keys, ama, phone="+2250700000002", outcome="failed")
         await payout_reaches(api, keys["platform"], payout["id"], "failed")
@@ -558,7 +557,7 @@ class TestPayouts:
         stack: Stack,
         api: httpx.AsyncClient,
         keys: dict[str, dict[str, str]],
-        ama: Payer,
+        ama: PartyWallet,
         e2e_sessions: async_sessionmaker[AsyncSession],
     ) -> None:
         payout = await self.payout(stack, api, keys, ama, phone="+2250700000063")

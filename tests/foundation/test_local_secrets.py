@@ -8,6 +8,7 @@ from __future__ import annotations
 import multiprocessing
 import stat
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
@@ -24,7 +25,7 @@ from sika.core import clock, db, local_secrets
 from sika.core.config import Environment, Settings
 from sika.dashboard import auth as dashboard_auth
 from tests.conftest import TEST_ACTOR
-from tests.support.parties import create_party
+from tests.support.factories import create_party, party_headers
 
 OLD_PARTY_TOKEN_KEY = "change-me-party-token-key-for-development-only"
 OLD_DASHBOARD_SECRET = "change-me-dashboard-session-secret-for-development"
@@ -47,8 +48,8 @@ GENERATED = {"PARTY_TOKEN_KEYS", *GENERATED_VALUES}
 """Every secret setting: none has a value in the code."""
 
 
-def development(data_dir: Path, **values: object) -> Settings:
-    return Settings(ENV=Environment.development, PGDATA_DIR=data_dir / "pgdata", **values)  # type: ignore[arg-type]
+def development(data_dir: Path, **values: Any) -> Settings:
+    return Settings(ENV=Environment.development, PGDATA_DIR=data_dir / "pgdata", **values)
 
 
 def secrets_of(settings: Settings) -> dict[str, str]:
@@ -167,10 +168,8 @@ async def test_a_party_token_forged_with_the_old_development_key_is_refused(
         }
         forged = jwt.encode(claims, OLD_PARTY_TOKEN_KEY, algorithm="HS256", headers={"kid": "k1"})
         refused = await client.get(f"/v1/parties/{party['id']}", headers={"Authorization": f"Bearer {forged}"})
-        minted = await client.post(f"/v1/parties/{party['id']}/tokens", json={}, headers=platform)
-        genuine = await client.get(
-            f"/v1/parties/{party['id']}", headers={"Authorization": f"Bearer {minted.json()['token']}"}
-        )
+        as_party = await party_headers(client, platform, party["id"])
+        genuine = await client.get(f"/v1/parties/{party['id']}", headers=as_party)
     assert refused.status_code == 401
     assert refused.json()["code"] == "invalid_party_token"
     assert genuine.status_code == 200

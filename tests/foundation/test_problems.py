@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -87,7 +89,7 @@ async def test_413_declared(strict_client: httpx.AsyncClient, admin_headers: dic
 
 
 async def test_413_streamed_without_length(strict_client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(10):
             yield b"x" * 512
 
@@ -104,7 +106,9 @@ async def test_422_per_field(client: httpx.AsyncClient, admin_headers: dict[str,
         "/v1/api-keys", json={"name": "", "scopes": []}, headers={**admin_headers, "x-request-id": "req-422"}
     )
     body = assert_problem(response, 422, "validation_failed", "req-422")
-    fields = {error["field"] for error in body["errors"]}  # type: ignore[attr-defined]
+    errors = body["errors"]
+    assert isinstance(errors, list)
+    fields = {error["field"] for error in errors}
     assert fields == {"body.name", "body.scopes"}
 
 

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -68,8 +69,9 @@ def _client(app: FastAPI, *, peer: str = "127.0.0.1") -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url="http://sika.test")
 
 
-def _app(database_url: str, engine: AsyncEngine, **limits: object) -> FastAPI:
-    settings = Settings(ENV=Environment.test, **SANDBOX_SECRETS, **limits)  # type: ignore[arg-type]
+def _app(database_url: str, engine: AsyncEngine, **limits: Any) -> FastAPI:
+    values: dict[str, Any] = {**SANDBOX_SECRETS, **limits}
+    settings = Settings(ENV=Environment.test, **values)
     jobs_worker.build(database_url)  # a stored webhook defers its processing job
     return create_app(settings, database_url=database_url, engine=engine)
 

@@ -3,12 +3,11 @@ every POST the claim of its Idempotency-Key, made for the caller the route admit
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+
+from tests.support.routes import Route, api_routes
 
 # The few routes anyone may call, by name. Adding one here is a decision to review.
 PUBLIC_ROUTES = {
@@ -19,42 +18,23 @@ PUBLIC_ROUTES = {
 }
 
 
-def _dependency_calls(dependant: Dependant) -> Iterator[Any]:
-    for sub in dependant.dependencies:
-        yield sub.call
-        yield from _dependency_calls(sub)
-
-
-def _declared_scopes(route: RouteContext) -> frozenset[str] | None:
-    for call in _dependency_calls(route.dependant):
+def _declared_scopes(route: Route) -> frozenset[str] | None:
+    for call in route.dependency_calls():
         scopes = getattr(call, "sika_scopes", None)
         if scopes is not None:
             return frozenset(scopes)
     return None
 
 
-def _scope_checks(route: RouteContext) -> set[Any]:
-    return {call for call in _dependency_calls(route.dependant) if hasattr(call, "sika_scopes")}
-
-
-def _claims_idempotency_key(route: RouteContext) -> bool:
-    return any(getattr(call, "sika_idempotency_claim", False) for call in _dependency_calls(route.dependant))
-
-
-def _is_public(route: RouteContext) -> bool:
-    return any(getattr(call, "sika_public", False) for call in _dependency_calls(route.dependant))
-
-
-def _api_routes(app: FastAPI) -> list[RouteContext]:
-    """Every API route with its effective path and dependencies, through included routers."""
-    return [r for r in iter_route_contexts(app.routes) if isinstance(r.original_route, APIRoute)]
+def _scope_checks(route: Route) -> set[Any]:
+    return {call for call in route.dependency_calls() if hasattr(call, "sika_scopes")}
 
 
 def test_every_route_declares_its_scopes(app: FastAPI) -> None:
     undeclared = []
-    for route in _api_routes(app):
+    for route in api_routes(app.routes):
         if route.name in PUBLIC_ROUTES:
-            assert _is_public(route), f"public route {route.name} must be rate limited per address"
+            assert route.marked("sika_public"), f"public route {route.name} must be rate limited per address"
             continue
         scopes = _declared_scopes(route)
         if not scopes:
@@ -64,7 +44,7 @@ def test_every_route_declares_its_scopes(app: FastAPI) -> None:
 
 def test_the_walk_finds_the_routes(app: FastAPI) -> None:
     """Guards the test above against walking nothing."""
-    routes = _api_routes(app)
+    routes = api_routes(app.routes)
     assert len(routes) >= 8
     assert any(_declared_scopes(r) == frozenset({"admin"}) for r in routes)
 
@@ -73,11 +53,11 @@ def test_every_mutating_post_declares_its_idempotency_claim(app: FastAPI) -> Non
     """A POST changes something, so a retry with its Idempotency-Key must not do it twice;
     other methods are idempotent by nature and claim nothing."""
     wrong = []
-    for route in _api_routes(app):
+    for route in api_routes(app.routes):
         if route.name in PUBLIC_ROUTES:
-            assert not _claims_idempotency_key(route), f"public route {route.name} has no caller to own a key"
+            assert not route.marked("sika_idempotency_claim"), f"public route {route.name} has no caller to own a key"
             continue
-        if _claims_idempotency_key(route) != ("POST" in route.methods):
+        if route.marked("sika_idempotency_claim") != ("POST" in route.methods):
             wrong.append(f"{sorted(route.methods)} {route.path} ({route.name})")
     assert wrong == []
 
@@ -85,8 +65,8 @@ def test_every_mutating_post_declares_its_idempotency_claim(app: FastAPI) -> Non
 def test_the_claim_is_made_for_the_caller_the_route_admits(app: FastAPI) -> None:
     """One scope check per route: the claim's owner is the route's actor, and the
     caller is authenticated (and counted against its rate limit) once."""
-    routes = _api_routes(app)
-    assert sum(1 for route in routes if _claims_idempotency_key(route)) >= 10
+    routes = api_routes(app.routes)
+    assert sum(1 for route in routes if route.marked("sika_idempotency_claim")) >= 10
     assert [
         route.name for route in routes if route.name not in PUBLIC_ROUTES and len(_scope_checks(route)) != 1
     ] == []

@@ -10,11 +10,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
-from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.idempotency import shown_once
-from tests.support.parties import create_party
+from tests.support.factories import create_party
+from tests.support.routes import api_routes
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -59,9 +59,9 @@ async def places_holding(sessions: Sessions, needle: str, *, regex: bool = False
 def test_the_routes_with_secrets_are_these(app: FastAPI) -> None:
     """A new route that answers a secret must join the scan below."""
     routes = {
-        route.name: shown_once.fields_of(route.original_route.response_model)
-        for route in iter_route_contexts(app.routes)
-        if isinstance(route.original_route, APIRoute) and shown_once.fields_of(route.original_route.response_model)
+        route.name: shown_once.fields_of(route.original.response_model)
+        for route in api_routes(app.routes)
+        if shown_once.fields_of(route.original.response_model)
     }
     assert routes == {"create_api_key": {"secret"}, "mint_party_token": {"token"}}
 

@@ -89,7 +89,6 @@ class TestAccountEntries:
     async def test_each_entry_carries_the_totals_around_it(self, sessions: Sessions) -> None:
         funding, wallet = await open_pair(sessions)
         async with db.transaction(sessions) as session:
-            kw = {"now": NOW, "actor": TEST_ACTOR}
             await ledger_service.create_transfer(
                 session,
                 debit_account_id=funding,
@@ -97,7 +96,8 @@ class TestAccountEntries:
                 amount_minor=1000,
                 currency="XOF",
                 code="top_up",
-                **kw,
+                now=NOW,
+                actor=TEST_ACTOR,
             )
             first = await ledger_service.create_transfer(
                 session,
@@ -108,9 +108,10 @@ class TestAccountEntries:
                 code="hold",
                 pending=True,
                 metadata={"reason": "order 1"},
-                **kw,
+                now=NOW,
+                actor=TEST_ACTOR,
             )
-            await ledger_service.post_pending(session, pending_id=first.id, amount_minor=200, **kw)
+            await ledger_service.post_pending(session, pending_id=first.id, amount_minor=200, now=NOW, actor=TEST_ACTOR)
             second = await ledger_service.create_transfer(
                 session,
                 debit_account_id=wallet,
@@ -119,9 +120,10 @@ class TestAccountEntries:
                 currency="XOF",
                 code="hold",
                 pending=True,
-                **kw,
+                now=NOW,
+                actor=TEST_ACTOR,
             )
-            await ledger_service.void_pending(session, pending_id=second.id, **kw)
+            await ledger_service.void_pending(session, pending_id=second.id, now=NOW, actor=TEST_ACTOR)
         async with sessions() as session:
             entries = await ledger_service.list_account_entries(session, account_id=wallet)
         assert [(e.kind, e.side, e.amount_minor, e.before, e.after) for e in entries] == [

@@ -8,15 +8,15 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
-from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.auth.scopes import Scope
 from sika.core import db
 from sika.ledger import batcher
 from tests.conftest import make_key
+from tests.support.factories import create_party, party_headers
 from tests.support.ledger import snapshot, terminate_waiting_batcher_backends
-from tests.support.parties import create_party, party_headers
+from tests.support.routes import api_routes
 from tests.support.tasks import all_of
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -248,8 +248,8 @@ async def test_scopes(client: httpx.AsyncClient, sessions: Sessions, platform_he
 def _ledger_routes(app: FastAPI) -> list[tuple[str, str]]:
     return sorted(
         (method, route.path)
-        for route in iter_route_contexts(app.routes)
-        if isinstance(route.original_route, APIRoute) and "ledger" in route.original_route.tags
+        for route in api_routes(app.routes)
+        if "ledger" in route.original.tags
         for method in route.methods
     )
 

@@ -14,6 +14,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from sika.core import clock, db
+from sika.core.context import Actor
 from sika.ledger import batcher, repository
 from sika.ledger import service as ledger_service
 from tests.conftest import TEST_ACTOR
@@ -24,10 +25,10 @@ from tests.support.tasks import all_of
 Sessions = async_sessionmaker[AsyncSession]
 
 
-async def submit(engine: AsyncEngine, **kwargs: Any) -> ledger_service.TransferRecord:
+async def submit(engine: AsyncEngine, *, actor: Actor = TEST_ACTOR, **kwargs: Any) -> ledger_service.TransferRecord:
     kwargs.setdefault("currency", "XOF")
     kwargs.setdefault("code", "grouped")
-    return await ledger_service.submit_transfer(engine, now=clock.now(), actor=TEST_ACTOR, **kwargs)
+    return await ledger_service.submit_transfer(engine, now=clock.now(), actor=actor, **kwargs)
 
 
 def group_count() -> float:
@@ -159,7 +160,7 @@ async def test_one_bad_transfer_among_30_good_ones_is_refused_alone_with_422(
 ) -> None:
     groups_before = group_count()
     before = await snapshot(sessions)
-    good = {"debit_account_id": books.world, "credit_account_id": books.bob, "amount_minor": 1}
+    good: dict[str, Any] = {"debit_account_id": books.world, "credit_account_id": books.bob, "amount_minor": 1}
     results = await asyncio.gather(
         *(submit(engine, **good) for _ in range(15)),
         submit(engine, **{**good, **bad}),
@@ -184,13 +185,11 @@ async def test_a_transfer_the_database_refuses_inside_its_group_fails_alone_with
     is written again in halves, the 30 others commit and it alone is refused."""
     groups_before, grouped_before, splits_before = group_count(), grouped_transfers(), split_count()
     before = await snapshot(sessions)
-    good = {"debit_account_id": books.world, "credit_account_id": books.bob, "amount_minor": 1}
+    good: dict[str, Any] = {"debit_account_id": books.world, "credit_account_id": books.bob, "amount_minor": 1}
     broken_actor = dataclasses.replace(TEST_ACTOR, id="test\u0000")
     results = await asyncio.gather(
         *(submit(engine, **good) for _ in range(15)),
-        ledger_service.submit_transfer(
-            engine, currency="XOF", code="grouped", now=clock.now(), actor=broken_actor, **good
-        ),
+        submit(engine, actor=broken_actor, **good),
         *(submit(engine, **good) for _ in range(15)),
         return_exceptions=True,
     )

@@ -16,7 +16,7 @@ from sika.core import clock
 from sika.core.config import Settings
 from sika.parties.models import Party
 from tests.conftest import make_key
-from tests.support.parties import create_party, party_headers
+from tests.support.factories import create_party, party_headers
 
 Sessions = async_sessionmaker[AsyncSession]
 

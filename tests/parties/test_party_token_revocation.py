@@ -23,9 +23,9 @@ from sika.core.config import Settings
 from sika.core.context import Actor
 from sika.parties import service as parties_service
 from tests.conftest import TEST_ACTOR, make_key
+from tests.support.factories import PartyWallet, funded_wallet, party_headers
 from tests.support.ledger import Snapshot, snapshot
-from tests.support.parties import create_party
-from tests.wallets.conftest import open_wallet, place_hold, top_up
+from tests.wallets.conftest import place_hold
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -64,28 +64,15 @@ async def platform_key(client: httpx.AsyncClient, admin_headers: dict[str, str],
     return Platform(key_id=key["id"], headers={"Authorization": f"Bearer {key['secret']}"})
 
 
-async def mint(client: httpx.AsyncClient, headers: dict[str, str], party_id: str) -> dict[str, str]:
-    response = await client.post(f"/v1/parties/{party_id}/tokens", json={}, headers=headers)
-    assert response.status_code == 201, response.text
-    return {"Authorization": f"Bearer {response.json()['token']}"}
-
-
-@dataclass(frozen=True)
-class Funded:
-    party_id: str
-    wallet_id: str
-
-
 @pytest.fixture
-async def funded(client: httpx.AsyncClient, admin_headers: dict[str, str], platform_headers: dict[str, str]) -> Funded:
-    party = await create_party(client, platform_headers)
-    wallet = await open_wallet(client, platform_headers, party["id"])
-    await top_up(client, admin_headers, wallet["id"], 10_000)
-    return Funded(party_id=party["id"], wallet_id=wallet["id"])
+async def funded(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], platform_headers: dict[str, str]
+) -> PartyWallet:
+    return await funded_wallet(client, platform_headers, admin_headers, 10_000)
 
 
 async def refused_hold(
-    client: httpx.AsyncClient, sessions: Sessions, funded: Funded, headers: dict[str, str], detail: str
+    client: httpx.AsyncClient, sessions: Sessions, funded: PartyWallet, headers: dict[str, str], detail: str
 ) -> None:
     """The token may not hold money any more: 401 for ``detail``, nothing moved or written."""
     before = await footprint(sessions)
@@ -105,12 +92,12 @@ async def set_column(sessions: Sessions, table: str, column: str, row_id: str, v
 
 class TestTheMintingKey:
     async def test_a_revoked_keys_tokens_are_refused(
-        self, client: httpx.AsyncClient, sessions: Sessions, admin_headers: dict[str, str], funded: Funded
+        self, client: httpx.AsyncClient, sessions: Sessions, admin_headers: dict[str, str], funded: PartyWallet
     ) -> None:
         doomed = await platform_key(client, admin_headers)
         other = await platform_key(client, admin_headers)
-        token = await mint(client, doomed.headers, funded.party_id)
-        sibling = await mint(client, other.headers, funded.party_id)
+        token = await party_headers(client, doomed.headers, funded.party_id)
+        sibling = await party_headers(client, other.headers, funded.party_id)
         assert (await client.get(f"/v1/parties/{funded.party_id}", headers=token)).status_code == 200
 
         revoked = await client.delete(f"/v1/api-keys/{doomed.key_id}", headers=admin_headers)
@@ -123,17 +110,17 @@ class TestTheMintingKey:
         assert (await place_hold(client, sibling, funded.wallet_id, 1000)).status_code == 201
 
     async def test_an_expired_keys_tokens_are_refused(
-        self, client: httpx.AsyncClient, sessions: Sessions, admin_headers: dict[str, str], funded: Funded
+        self, client: httpx.AsyncClient, sessions: Sessions, admin_headers: dict[str, str], funded: PartyWallet
     ) -> None:
         expiring = await platform_key(client, admin_headers, expires_at=(clock.now() + timedelta(hours=1)).isoformat())
-        token = await mint(client, expiring.headers, funded.party_id)
+        token = await party_headers(client, expiring.headers, funded.party_id)
         assert (await client.get(f"/v1/parties/{funded.party_id}", headers=token)).status_code == 200
         # The hour passes.
         await set_column(sessions, "auth_api_keys", "expires_at", expiring.key_id, clock.now() - timedelta(seconds=1))
         await refused_hold(client, sessions, funded, token, "The API key that minted this party token has expired.")
 
     async def test_a_token_naming_no_key_is_refused(
-        self, client: httpx.AsyncClient, sessions: Sessions, settings: Settings, funded: Funded
+        self, client: httpx.AsyncClient, sessions: Sessions, settings: Settings, funded: PartyWallet
     ) -> None:
         minted = party_tokens.mint(
             settings, party_id=funded.party_id, minted_by="key_never_was", lifetime_seconds=600, now=clock.now()
@@ -153,9 +140,9 @@ class TestSuspension:
         client: httpx.AsyncClient,
         sessions: Sessions,
         platform_headers: dict[str, str],
-        funded: Funded,
+        funded: PartyWallet,
     ) -> None:
-        token = await mint(client, platform_headers, funded.party_id)
+        token = await party_headers(client, platform_headers, funded.party_id)
         suspend = await client.patch(
             f"/v1/parties/{funded.party_id}", json={"status": "suspended"}, headers=platform_headers
         )
@@ -172,7 +159,7 @@ class TestSuspension:
         assert (await client.get(f"/v1/parties/{funded.party_id}", headers=token)).status_code == 200
 
     async def test_no_token_is_minted_for_a_suspended_party(
-        self, client: httpx.AsyncClient, sessions: Sessions, platform_headers: dict[str, str], funded: Funded
+        self, client: httpx.AsyncClient, sessions: Sessions, platform_headers: dict[str, str], funded: PartyWallet
     ) -> None:
         await client.patch(f"/v1/parties/{funded.party_id}", json={"status": "suspended"}, headers=platform_headers)
         before = await footprint(sessions)
@@ -189,9 +176,9 @@ class TestRevokeAll:
         client: httpx.AsyncClient,
         sessions: Sessions,
         platform_headers: dict[str, str],
-        funded: Funded,
+        funded: PartyWallet,
     ) -> None:
-        old = await mint(client, platform_headers, funded.party_id)
+        old = await party_headers(client, platform_headers, funded.party_id)
         assert (await client.get(f"/v1/parties/{funded.party_id}", headers=old)).status_code == 200
 
         asked_at = clock.now()
@@ -206,7 +193,7 @@ class TestRevokeAll:
 
         await refused_hold(client, sessions, funded, old, "The party token has been revoked.")
         # Minted right after, within the same second as likely as not: it works.
-        new = await mint(client, platform_headers, funded.party_id)
+        new = await party_headers(client, platform_headers, funded.party_id)
         assert (await place_hold(client, new, funded.wallet_id, 1000)).status_code == 201
 
         async with sessions() as session:
@@ -231,7 +218,9 @@ class TestRevokeAll:
         # The replay revoked nothing more: the token minted since still works.
         assert (await client.get(f"/v1/parties/{funded.party_id}", headers=new)).status_code == 200
 
-    async def test_the_cut_is_to_the_millisecond(self, sessions: Sessions, settings: Settings, funded: Funded) -> None:
+    async def test_the_cut_is_to_the_millisecond(
+        self, sessions: Sessions, settings: Settings, funded: PartyWallet
+    ) -> None:
         """A token minted a few milliseconds after the revocation, in the same second, works;
         one minted a few milliseconds before is refused."""
         second = clock.now().replace(microsecond=0) - timedelta(seconds=5)
@@ -271,10 +260,10 @@ class TestRevokeAll:
         client: httpx.AsyncClient,
         sessions: Sessions,
         platform_headers: dict[str, str],
-        funded: Funded,
+        funded: PartyWallet,
         scope: str,
     ) -> None:
-        token = await mint(client, platform_headers, funded.party_id)
+        token = await party_headers(client, platform_headers, funded.party_id)
         other = {"Authorization": f"Bearer {await make_key(sessions, Scope(scope))}"}
         before = await footprint(sessions)
         for headers in (other, token):
@@ -318,7 +307,7 @@ class TestTokensNoMinterMakes:
         sessions: Sessions,
         settings: Settings,
         admin_headers: dict[str, str],
-        funded: Funded,
+        funded: PartyWallet,
     ) -> None:
         key = await platform_key(client, admin_headers)
         now = int(clock.now().timestamp())
@@ -335,7 +324,7 @@ class TestTokensNoMinterMakes:
         sessions: Sessions,
         settings: Settings,
         admin_headers: dict[str, str],
-        funded: Funded,
+        funded: PartyWallet,
     ) -> None:
         key = await platform_key(client, admin_headers)
         now = int(clock.now().timestamp())

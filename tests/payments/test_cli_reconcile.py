@@ -8,13 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.payments import Payer, World, initiated_collection
+from tests.support.factories import PartyWallet
+from tests.support.payments import World, initiated_collection
 from tests.support.sandbox import SANDBOX_SECRETS
 
 SIKA = str(Path(sys.executable).with_name("sika"))
 
 
-async def test_reconcile_command_fails_a_collection_no_provider_got(world: World, kofi: Payer) -> None:
+async def test_reconcile_command_fails_a_collection_no_provider_got(world: World, kofi: PartyWallet) -> None:
     collection_id = await initiated_collection(world.sessions, kofi, amount_minor=1_500)
     env = {
         **os.environ,

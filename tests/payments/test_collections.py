@@ -4,17 +4,16 @@ card, failover, declines, and refusals that leave nothing behind."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.support.parties import party_headers
+from tests.support.factories import PartyWallet, party_headers
 from tests.support.payments import (
     OTP,
-    Payer,
     World,
     alerts_for,
     assert_ledger_clean,
@@ -30,7 +29,7 @@ AMOUNT = 5000
 IN_FLIGHT_SECONDS = 2.0
 
 
-def mtn(who: Payer, phone: str | None = None) -> dict[str, Any]:
+def mtn(who: PartyWallet, phone: str | None = None) -> dict[str, Any]:
     method = mobile_money("mtn", phone) if phone else mobile_money("mtn")
     return collection_body(who, amount_minor=AMOUNT, method=method)
 
@@ -41,7 +40,7 @@ async def event_types(world: World, collection_id: str) -> list[str]:
     return [event["type"] for event in response.json()["data"]]
 
 
-async def credited_by_webhook(world: World, who: Payer, collection_id: str) -> None:
+async def credited_by_webhook(world: World, who: PartyWallet, collection_id: str) -> None:
     """The sandbox's one webhook, delivered and processed, credits the wallet."""
     await world.deliver(1)
     await world.run_jobs()
@@ -52,7 +51,7 @@ async def credited_by_webhook(world: World, who: Payer, collection_id: str) -> N
 
 class TestOperatorFlows:
     async def test_orange_money_asks_for_an_otp_and_credits_the_wallet_once_it_is_submitted(
-        self, world: World, kofi: Payer
+        self, world: World, kofi: PartyWallet
     ) -> None:
         started = await world.collect(collection_body(kofi, amount_minor=AMOUNT, method=mobile_money("orange")))
         assert started.status_code == 201, started.text
@@ -85,7 +84,7 @@ class TestOperatorFlows:
         ]
 
     async def test_mtn_asks_for_approval_on_the_phone_and_the_webhook_credits_the_wallet(
-        self, world: World, kofi: Payer
+        self, world: World, kofi: PartyWallet
     ) -> None:
         collection = (await world.collect(mtn(kofi))).json()
         assert collection["status"] == "action_required"
@@ -100,7 +99,7 @@ class TestOperatorFlows:
         assert await world.wallet(kofi) == (AMOUNT, 0)
         await assert_ledger_clean(world.sessions)
 
-    async def test_wave_sends_the_customer_to_a_redirect_url(self, world: World, kofi: Payer) -> None:
+    async def test_wave_sends_the_customer_to_a_redirect_url(self, world: World, kofi: PartyWallet) -> None:
         collection = (
             await world.collect(collection_body(kofi, amount_minor=AMOUNT, method=mobile_money("wave")))
         ).json()
@@ -114,7 +113,7 @@ class TestOperatorFlows:
         await credited_by_webhook(world, kofi, collection["id"])
 
     async def test_a_card_payment_succeeds_at_once_and_its_webhook_changes_nothing(
-        self, world: World, kofi: Payer
+        self, world: World, kofi: PartyWallet
     ) -> None:
         card = {"type": "card", "card_token": "pm_card_visa"}
         collection = (await world.collect(collection_body(kofi, amount_minor=AMOUNT, method=card))).json()
@@ -127,7 +126,7 @@ class TestOperatorFlows:
         unchanged = "status = 'processed' AND outcome = 'unchanged'"
         assert await count(world.sessions, "webhooks_inbound_events", unchanged) == 1
 
-    async def test_a_card_with_3d_secure_goes_through_a_redirect(self, world: World, kofi: Payer) -> None:
+    async def test_a_card_with_3d_secure_goes_through_a_redirect(self, world: World, kofi: PartyWallet) -> None:
         card = {"type": "card", "card_token": "pm_card_authenticationRequired"}
         collection = (await world.collect(collection_body(kofi, amount_minor=AMOUNT, method=card))).json()
         assert collection["status"] == "action_required"
@@ -138,7 +137,9 @@ class TestOperatorFlows:
 
 
 class TestFailoverAndDeclines:
-    async def test_a_paystack_outage_sends_the_collection_through_fedapay(self, world: World, kofi: Payer) -> None:
+    async def test_a_paystack_outage_sends_the_collection_through_fedapay(
+        self, world: World, kofi: PartyWallet
+    ) -> None:
         async with world.sandbox.admin() as admin:
             assert (await admin.put("/scenarios/paystack", json={"scenario": "outage"})).status_code == 200
         collection = (await world.collect(mtn(kofi))).json()
@@ -150,7 +151,7 @@ class TestFailoverAndDeclines:
         shown = await world.shown("collections", collection["id"])
         assert shown["provider_reference"] == collection["provider_reference"]
 
-    async def test_a_decline_fails_the_collection_and_credits_nothing(self, world: World, kofi: Payer) -> None:
+    async def test_a_decline_fails_the_collection_and_credits_nothing(self, world: World, kofi: PartyWallet) -> None:
         response = await world.collect(mtn(kofi, "+2250700000051"))
         assert response.status_code == 201
         collection = response.json()
@@ -161,7 +162,7 @@ class TestFailoverAndDeclines:
         assert await world.wallet(kofi) == (0, 0)
         assert await count(world.sessions, "ledger_transfers", "code = 'collection.succeeded'") == 0
 
-    async def test_a_wrong_otp_fails_the_collection(self, world: World, kofi: Payer) -> None:
+    async def test_a_wrong_otp_fails_the_collection(self, world: World, kofi: PartyWallet) -> None:
         collection = (
             await world.collect(collection_body(kofi, amount_minor=AMOUNT, method=mobile_money("orange")))
         ).json()
@@ -195,21 +196,24 @@ class TestPhases:
     """the money rules in docs/architecture.md: the first phase commits before the provider is called,
     and no transaction stays open while it answers."""
 
-    async def while_the_provider_answers(self, world: World, request: Awaitable[httpx.Response], table: str) -> Any:
+    async def while_the_provider_answers(
+        self, world: World, request: Coroutine[Any, Any, httpx.Response], table: str
+    ) -> dict[str, Any]:
         async with world.sandbox.admin() as admin:
             await admin.patch("/config", json={"latency_seconds": IN_FLIGHT_SECONDS})
         started = asyncio.create_task(request)
         await eventually(lambda: count(world.sessions, table), what="the first phase to commit")
         assert not started.done(), "the first phase committed before the provider was called"
         assert await open_transactions(world) == []
-        return (await started).json()
+        shown: dict[str, Any] = (await started).json()
+        return shown
 
-    async def test_a_collection(self, world: World, kofi: Payer) -> None:
+    async def test_a_collection(self, world: World, kofi: PartyWallet) -> None:
         request = world.collect(mtn(kofi, "+2250700000054"))
         shown = await self.while_the_provider_answers(world, request, "payments_collections")
         assert shown["status"] == "action_required"
 
-    async def test_a_payout(self, world: World, kofi: Payer) -> None:
+    async def test_a_payout(self, world: World, kofi: PartyWallet) -> None:
         await world.top_up(kofi, AMOUNT)
         request = world.pay_out(payout_body(kofi, amount_minor=AMOUNT, phone="+2250700000054"))
         shown = await self.while_the_provider_answers(world, request, "payments_payouts")
@@ -217,7 +221,7 @@ class TestPhases:
 
 
 class TestIdempotency:
-    async def test_the_same_key_replays_the_answer_and_charges_once(self, world: World, kofi: Payer) -> None:
+    async def test_the_same_key_replays_the_answer_and_charges_once(self, world: World, kofi: PartyWallet) -> None:
         first = await world.collect(mtn(kofi), key="order-77")
         before = await world.footprint()
         second = await world.collect(mtn(kofi), key="order-77")
@@ -233,7 +237,7 @@ class TestIdempotency:
         assert [c["id"] for c in listed.json()["data"]] == [first.json()["id"]]
 
     async def test_a_duplicate_while_the_first_waits_for_the_provider_gets_409_and_never_reaches_it(
-        self, world: World, kofi: Payer
+        self, world: World, kofi: PartyWallet
     ) -> None:
         # The sandbox takes latency_seconds to answer this number: long enough for the
         # duplicate to arrive in between however slowly this machine runs, below the timeout.
@@ -257,7 +261,7 @@ class TestIdempotency:
         assert before["payments_collections"] == before["sandbox payments"] == 1
 
     async def test_a_key_whose_stored_answer_expired_still_makes_no_second_collection(
-        self, world: World, kofi: Payer
+        self, world: World, kofi: PartyWallet
     ) -> None:
         assert (await world.collect(mtn(kofi), key="order-79")).status_code == 201
         async with world.sessions() as session, session.begin():
@@ -268,7 +272,7 @@ class TestIdempotency:
         assert again.json()["code"] == "idempotency_key_already_used"
         assert await world.footprint() == before
 
-    async def test_the_same_key_with_another_body_is_refused(self, world: World, kofi: Payer) -> None:
+    async def test_the_same_key_with_another_body_is_refused(self, world: World, kofi: PartyWallet) -> None:
         assert (await world.collect(mtn(kofi), key="order-78")).status_code == 201
         before = await world.footprint()
         other = await world.collect({**mtn(kofi), "amount_minor": AMOUNT + 1}, key="order-78")
@@ -277,34 +281,34 @@ class TestIdempotency:
         assert await world.footprint() == before
 
 
-async def _another_partys_wallet(world: World, kofi: Payer) -> tuple[dict[str, Any], dict[str, str]]:
+async def _another_partys_wallet(world: World, kofi: PartyWallet) -> tuple[dict[str, Any], dict[str, str]]:
     other = await payer(world.client, world.platform)
     return {**mtn(kofi), "wallet_id": other.wallet_id}, world.platform
 
 
-async def _no_route(world: World, kofi: Payer) -> tuple[dict[str, Any], dict[str, str]]:
+async def _no_route(world: World, kofi: PartyWallet) -> tuple[dict[str, Any], dict[str, str]]:
     euro = await payer(world.client, world.platform, currency="EUR")
     return collection_body(euro, amount_minor=AMOUNT, currency="EUR", method=mobile_money("mtn")), world.platform
 
 
-async def _another_currency(world: World, kofi: Payer) -> tuple[dict[str, Any], dict[str, str]]:
+async def _another_currency(world: World, kofi: PartyWallet) -> tuple[dict[str, Any], dict[str, str]]:
     return collection_body(kofi, amount_minor=AMOUNT, currency="GHS", method=mobile_money("mtn")), world.platform
 
 
-async def _a_float(world: World, kofi: Payer) -> tuple[dict[str, Any], dict[str, str]]:
+async def _a_float(world: World, kofi: PartyWallet) -> tuple[dict[str, Any], dict[str, str]]:
     return {**mtn(kofi), "amount_minor": 5000.5}, world.platform
 
 
-async def _whole_but_a_float(world: World, kofi: Payer) -> tuple[dict[str, Any], dict[str, str]]:
+async def _whole_but_a_float(world: World, kofi: PartyWallet) -> tuple[dict[str, Any], dict[str, str]]:
     return {**mtn(kofi), "amount_minor": 5000.0}, world.platform
 
 
-async def _another_partys_token(world: World, kofi: Payer) -> tuple[dict[str, Any], dict[str, str]]:
+async def _another_partys_token(world: World, kofi: PartyWallet) -> tuple[dict[str, Any], dict[str, str]]:
     other = await payer(world.client, world.platform)
     return mtn(kofi), await party_headers(world.client, world.platform, other.party_id)
 
 
-Refusal = Callable[[World, Payer], Awaitable[tuple[dict[str, Any], dict[str, str]]]]
+Refusal = Callable[[World, PartyWallet], Awaitable[tuple[dict[str, Any], dict[str, str]]]]
 
 
 class TestRefusals:
@@ -321,7 +325,7 @@ class TestRefusals:
         ids=["wallet_of_another_party", "no_route", "wallet_in_another_currency", "float", "whole_float", "token"],
     )
     async def test_is_answered_and_leaves_nothing_behind(
-        self, world: World, kofi: Payer, make: Refusal, status: int, code: str | None
+        self, world: World, kofi: PartyWallet, make: Refusal, status: int, code: str | None
     ) -> None:
         body, headers = await make(world, kofi)
         before = await world.footprint()
@@ -332,13 +336,13 @@ class TestRefusals:
         assert await world.footprint() == before
         assert await world.wallet(kofi) == (0, 0)
 
-    async def test_a_party_token_sees_none_of_another_partys_collections(self, world: World, kofi: Payer) -> None:
+    async def test_a_party_token_sees_none_of_another_partys_collections(self, world: World, kofi: PartyWallet) -> None:
         assert (await world.collect(mtn(kofi))).status_code == 201
         other = await payer(world.client, world.platform)
         headers = await party_headers(world.client, world.platform, other.party_id)
         assert (await world.client.get("/v1/collections", headers=headers)).json()["data"] == []
 
-    async def test_a_party_token_collects_into_its_own_wallet(self, world: World, kofi: Payer) -> None:
+    async def test_a_party_token_collects_into_its_own_wallet(self, world: World, kofi: PartyWallet) -> None:
         headers = await party_headers(world.client, world.platform, kofi.party_id)
         response = await world.collect(mtn(kofi), headers=headers)
         assert response.status_code == 201
@@ -349,7 +353,7 @@ class TestRefusals:
 
 class TestAmountMismatch:
     async def test_a_webhook_stating_another_amount_credits_nothing_and_raises_an_alert(
-        self, world: World, kofi: Payer
+        self, world: World, kofi: PartyWallet
     ) -> None:
         collection = (await world.collect(mtn(kofi, "+2250700000065"))).json()
         await world.deliver(1)

@@ -9,16 +9,9 @@ from typing import Any
 
 import httpx
 
+from tests.support.factories import PartyWallet
 from tests.support.ledger import snapshot
-from tests.support.payments import (
-    Payer,
-    World,
-    assert_ledger_clean,
-    collection_body,
-    deliver,
-    mobile_money,
-    payout_body,
-)
+from tests.support.payments import World, assert_ledger_clean, collection_body, deliver, mobile_money, payout_body
 from tests.support.tasks import nothing_left_running  # noqa: F401 (closes the grouped path's connections)
 
 AMOUNT = 5_000
@@ -56,7 +49,7 @@ def assert_reserved(response: httpx.Response) -> None:
 
 
 async def test_a_collections_credit_id_taken_ahead_is_refused_and_the_credit_still_lands(
-    world: World, kofi: Payer
+    world: World, kofi: PartyWallet
 ) -> None:
     started = await world.collect(collection_body(kofi, amount_minor=AMOUNT, method=mobile_money("mtn")))
     assert started.status_code == 201, started.text
@@ -74,7 +67,7 @@ async def test_a_collections_credit_id_taken_ahead_is_refused_and_the_credit_sti
 
 
 async def test_a_payouts_reversal_id_taken_ahead_is_refused_and_the_money_still_comes_back(
-    world: World, kofi: Payer
+    world: World, kofi: PartyWallet
 ) -> None:
     await world.top_up(kofi, FUNDS)
     # The sandbox confirms this number's payout, then reverses it.

@@ -10,18 +10,9 @@ import pytest
 
 from sika.ledger import service as ledger_service
 from sika.payments import service as payments_service
+from tests.support.factories import PartyWallet, party_headers
 from tests.support.ledger import snapshot
-from tests.support.parties import party_headers
-from tests.support.payments import (
-    Payer,
-    World,
-    alerts_for,
-    assert_ledger_clean,
-    count,
-    deliver,
-    payer,
-    payout_body,
-)
+from tests.support.payments import World, alerts_for, assert_ledger_clean, count, deliver, payer, payout_body
 from tests.support.tasks import nothing_left_running  # noqa: F401 (closes the grouped path's connections)
 
 FUNDS = 10_000
@@ -39,7 +30,7 @@ async def clearing_posted(world: World) -> int:
             return 0
 
 
-async def funded_payout(world: World, who: Payer, *, phone: str | None = None) -> dict[str, Any]:
+async def funded_payout(world: World, who: PartyWallet, *, phone: str | None = None) -> dict[str, Any]:
     """Top ``who`` up with FUNDS and pay AMOUNT out to ``phone``; the payout as answered."""
     await world.top_up(who, FUNDS)
     body = payout_body(who, amount_minor=AMOUNT, **({"phone": phone} if phone else {}))
@@ -51,7 +42,7 @@ async def funded_payout(world: World, who: Payer, *, phone: str | None = None) -
 
 class TestPayouts:
     async def test_a_payout_holds_the_amount_then_captures_it_when_the_provider_confirms(
-        self, world: World, kofi: Payer
+        self, world: World, kofi: PartyWallet
     ) -> None:
         payout = await funded_payout(world, kofi)
         assert payout["status"] == "processing"
@@ -73,7 +64,7 @@ class TestPayouts:
     # The transfers route writes on the grouped path, whose connections that fixture closes.
     @pytest.mark.usefixtures("nothing_left_running")
     async def test_the_raw_ledger_api_can_read_the_clearing_account_but_not_move_or_close_it(
-        self, world: World, kofi: Payer
+        self, world: World, kofi: PartyWallet
     ) -> None:
         await funded_payout(world, kofi)
         await world.deliver(1)
@@ -107,7 +98,7 @@ class TestPayouts:
         assert await clearing_posted(world) == AMOUNT
         await assert_ledger_clean(world.sessions)
 
-    async def test_a_payout_the_provider_fails_releases_the_hold(self, world: World, kofi: Payer) -> None:
+    async def test_a_payout_the_provider_fails_releases_the_hold(self, world: World, kofi: PartyWallet) -> None:
         payout = await funded_payout(world, kofi, phone="+2250700000002")
         assert payout["status"] == "processing"
         await world.deliver(1)
@@ -120,7 +111,7 @@ class TestPayouts:
         await assert_ledger_clean(world.sessions)
 
     async def test_a_reversal_heard_before_the_success_releases_the_hold_and_the_stale_success_changes_nothing(
-        self, world: World, kofi: Payer
+        self, world: World, kofi: PartyWallet
     ) -> None:
         payout = await funded_payout(world, kofi, phone="+2250700000063")
         reversed_, stale_success = await world.sandbox.receiver.wait_for(2)
@@ -137,7 +128,7 @@ class TestPayouts:
         assert await count(world.sessions, "webhooks_inbound_events", "outcome = 'unchanged'") == 1
         await assert_ledger_clean(world.sessions)
 
-    async def test_a_reversal_after_the_capture_gives_the_money_back(self, world: World, kofi: Payer) -> None:
+    async def test_a_reversal_after_the_capture_gives_the_money_back(self, world: World, kofi: PartyWallet) -> None:
         payout = await funded_payout(world, kofi, phone="+2250700000063")
         reversed_, success = await world.sandbox.receiver.wait_for(2)
         assert (await deliver(world.client, success)).status_code == 200
@@ -154,7 +145,7 @@ class TestPayouts:
         await assert_ledger_clean(world.sessions)
 
     async def test_a_payout_the_provider_refuses_at_once_fails_and_releases_the_hold(
-        self, world: World, kofi: Payer
+        self, world: World, kofi: PartyWallet
     ) -> None:
         payout = await funded_payout(world, kofi, phone="+2250700000051")
         assert payout["status"] == "failed"
@@ -163,7 +154,7 @@ class TestPayouts:
         await assert_ledger_clean(world.sessions)
 
     async def test_a_provider_that_wants_an_otp_for_transfers_raises_an_alert_and_keeps_the_hold(
-        self, world: World, kofi: Payer
+        self, world: World, kofi: PartyWallet
     ) -> None:
         async with world.sandbox.admin() as admin:
             await admin.patch("/config", json={"paystack_transfer_otp": True})
@@ -178,7 +169,7 @@ class TestThePayoutOwnsItsHold:
     @pytest.mark.parametrize("action", ["capture", "release"])
     @pytest.mark.parametrize("credential", ["its party's token", "platform key", "admin key"])
     async def test_the_holds_api_cannot_resolve_it_and_the_payout_still_completes(
-        self, world: World, kofi: Payer, credential: str, action: str
+        self, world: World, kofi: PartyWallet, credential: str, action: str
     ) -> None:
         payout = await funded_payout(world, kofi)
         accomplice = await payer(world.client, world.platform)
@@ -210,7 +201,7 @@ class TestThePayoutOwnsItsHold:
 
 class TestPayoutRefusals:
     async def test_a_payout_above_the_available_money_is_refused_and_holds_nothing(
-        self, world: World, kofi: Payer
+        self, world: World, kofi: PartyWallet
     ) -> None:
         await world.top_up(kofi, AMOUNT - 1)
         before = await world.footprint()
@@ -220,7 +211,7 @@ class TestPayoutRefusals:
         assert await world.footprint() == before
         assert await world.wallet(kofi) == (AMOUNT - 1, 0)
 
-    async def test_a_suspended_partys_wallet_pays_nothing_out(self, world: World, kofi: Payer) -> None:
+    async def test_a_suspended_partys_wallet_pays_nothing_out(self, world: World, kofi: PartyWallet) -> None:
         await world.top_up(kofi, FUNDS)
         suspended = await world.client.patch(
             f"/v1/parties/{kofi.party_id}", json={"status": "suspended"}, headers=world.platform
@@ -233,7 +224,7 @@ class TestPayoutRefusals:
         assert await world.footprint() == before
         assert await world.wallet(kofi) == (FUNDS, 0)
 
-    async def test_the_same_key_pays_out_once(self, world: World, kofi: Payer) -> None:
+    async def test_the_same_key_pays_out_once(self, world: World, kofi: PartyWallet) -> None:
         await world.top_up(kofi, FUNDS)
         first = await world.pay_out(payout_body(kofi, amount_minor=AMOUNT), key="withdraw-1")
         before = await world.footprint()
@@ -244,7 +235,7 @@ class TestPayoutRefusals:
         assert before["payments_payouts"] == before["sandbox payouts"] == 1
         assert await world.wallet(kofi) == (FUNDS, AMOUNT)
 
-    async def test_a_party_token_cannot_pay_out(self, world: World, kofi: Payer) -> None:
+    async def test_a_party_token_cannot_pay_out(self, world: World, kofi: PartyWallet) -> None:
         await world.top_up(kofi, FUNDS)
         headers = await party_headers(world.client, world.platform, kofi.party_id)
         before = await world.footprint()

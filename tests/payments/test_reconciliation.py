@@ -17,9 +17,9 @@ from sika.payments import service as payments_service
 from sika.providers import registry
 from sika.providers.base import CollectionRequest, CollectionStatus, MobileOperator, PaymentMethod, ProviderName
 from sika.providers.failover import CollectionRouter
+from tests.support.factories import PartyWallet
 from tests.support.payments import (
     SUCCESS_PHONE,
-    Payer,
     World,
     alerts_for,
     assert_ledger_clean,
@@ -63,7 +63,7 @@ class TestUnknownOutcome:
         return impatient(settings)
 
     async def test_an_unknown_outcome_is_finished_by_asking_the_provider(
-        self, world: World, kofi: Payer, providers: CollectionRouter
+        self, world: World, kofi: PartyWallet, providers: CollectionRouter
     ) -> None:
         # The sandbox records the charge but answers after the provider timeout.
         body = collection_body(kofi, amount_minor=AMOUNT, method=mobile_money("mtn", "+2250700000052"))
@@ -81,7 +81,7 @@ class TestUnknownOutcome:
 
 class TestCollections:
     async def test_a_collection_no_provider_ever_got_fails_and_credits_nothing(
-        self, world: World, kofi: Payer, providers: CollectionRouter
+        self, world: World, kofi: PartyWallet, providers: CollectionRouter
     ) -> None:
         collection_id = await initiated_collection(world.sessions, kofi, amount_minor=AMOUNT)
         report = await reconcile(world, providers)
@@ -91,7 +91,7 @@ class TestCollections:
         assert await world.wallet(kofi) == (0, 0)
 
     async def test_a_crash_after_the_provider_took_the_charge_is_finished_at_the_provider_that_took_it(
-        self, world: World, kofi: Payer, providers: CollectionRouter
+        self, world: World, kofi: PartyWallet, providers: CollectionRouter
     ) -> None:
         async with world.sandbox.admin() as admin:
             await admin.put("/scenarios/paystack", json={"scenario": "outage"})
@@ -123,7 +123,7 @@ class TestCollections:
 
 class TestPayouts:
     async def test_a_payout_whose_webhook_never_came_is_finished_by_asking_the_provider(
-        self, world: World, kofi: Payer, providers: CollectionRouter
+        self, world: World, kofi: PartyWallet, providers: CollectionRouter
     ) -> None:
         await world.top_up(kofi, AMOUNT)
         payout = (await world.pay_out(payout_body(kofi, amount_minor=AMOUNT, phone="+2250700000064"))).json()
@@ -136,7 +136,7 @@ class TestPayouts:
 
 class TestDisagreements:
     async def test_a_provider_success_for_a_failed_collection_changes_nothing_and_raises_an_alert(
-        self, world: World, kofi: Payer, providers: CollectionRouter
+        self, world: World, kofi: PartyWallet, providers: CollectionRouter
     ) -> None:
         collection_id = await initiated_collection(world.sessions, kofi, amount_minor=AMOUNT)
         await reconcile(world, providers)
@@ -167,7 +167,7 @@ class TestBatchIsolation:
         self,
         client: httpx.AsyncClient,
         platform_headers: dict[str, str],
-        kofi: Payer,
+        kofi: PartyWallet,
         sessions: async_sessionmaker[AsyncSession],
         settings: Settings,
     ) -> None:

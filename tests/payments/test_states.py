@@ -13,15 +13,8 @@ from sika.payments import service as payments_service
 from sika.payments.models import Payout
 from sika.providers.base import CollectionStatus, NextAction, PayoutStatus, ProviderName
 from sika.wallets import service as wallets_service
-from tests.support.payments import (
-    SUCCESS_PHONE,
-    Payer,
-    World,
-    alerts_for,
-    assert_ledger_clean,
-    count,
-    initiated_collection,
-)
+from tests.support.factories import PartyWallet
+from tests.support.payments import SUCCESS_PHONE, World, alerts_for, assert_ledger_clean, count, initiated_collection
 
 AMOUNT = 1_500
 FUNDS = 10_000
@@ -86,7 +79,7 @@ async def event_types(world: World, entity_id: str) -> list[str]:
         return list(rows)
 
 
-async def processing_payout(world: World, who: Payer) -> str:
+async def processing_payout(world: World, who: PartyWallet) -> str:
     """A payout of AMOUNT from a wallet of FUNDS, its hold placed, as the provider
     accepted it: what every piece of news below is applied to."""
     await world.top_up(who, FUNDS)
@@ -129,7 +122,7 @@ async def processing_payout(world: World, who: Payer) -> str:
 
 class TestCollectionStates:
     async def test_a_webhook_before_the_providers_answer_wins_and_the_answer_changes_nothing(
-        self, world: World, kofi: Payer
+        self, world: World, kofi: PartyWallet
     ) -> None:
         collection_id = await initiated_collection(world.sessions, kofi, amount_minor=AMOUNT)
         success = news(Source.webhook, CollectionStatus.succeeded)
@@ -140,7 +133,7 @@ class TestCollectionStates:
         assert await event_types(world, collection_id) == ["collection.succeeded"]
         await assert_ledger_clean(world.sessions)
 
-    async def test_a_duplicate_success_credits_once(self, world: World, kofi: Payer) -> None:
+    async def test_a_duplicate_success_credits_once(self, world: World, kofi: PartyWallet) -> None:
         collection_id = await initiated_collection(world.sessions, kofi, amount_minor=AMOUNT)
         for _ in range(3):
             await apply(world, collection_id, news(Source.webhook, CollectionStatus.succeeded))
@@ -148,7 +141,7 @@ class TestCollectionStates:
         assert await count(world.sessions, "ledger_transfers", "code = 'collection.succeeded'") == 1
         assert await alerts_for(world.sessions, collection_id) == []
 
-    async def test_a_stale_pending_never_moves_a_state_back(self, world: World, kofi: Payer) -> None:
+    async def test_a_stale_pending_never_moves_a_state_back(self, world: World, kofi: PartyWallet) -> None:
         collection_id = await initiated_collection(world.sessions, kofi, amount_minor=AMOUNT)
         waiting = news(Source.api, CollectionStatus.pending, next_action=NextAction.approve_on_phone)
         assert (await apply(world, collection_id, waiting))[0] == "action_required"
@@ -158,7 +151,7 @@ class TestCollectionStates:
         assert await apply(world, collection_id, waiting) == ("failed", Applied.unchanged)
         assert await event_types(world, collection_id) == ["collection.action_required", "collection.failed"]
 
-    async def test_news_from_another_provider_is_refused_and_alerted(self, world: World, kofi: Payer) -> None:
+    async def test_news_from_another_provider_is_refused_and_alerted(self, world: World, kofi: PartyWallet) -> None:
         collection_id = await initiated_collection(world.sessions, kofi, amount_minor=AMOUNT)
         waiting = news(Source.api, CollectionStatus.pending, next_action=NextAction.approve_on_phone)
         await apply(world, collection_id, waiting)
@@ -168,7 +161,7 @@ class TestCollectionStates:
         assert await world.wallet(kofi) == (0, 0)
         assert await alerts_for(world.sessions, collection_id) == [("collection.provider_disagreement", "critical")]
 
-    async def test_a_success_in_another_currency_is_an_amount_mismatch(self, world: World, kofi: Payer) -> None:
+    async def test_a_success_in_another_currency_is_an_amount_mismatch(self, world: World, kofi: PartyWallet) -> None:
         collection_id = await initiated_collection(world.sessions, kofi, amount_minor=AMOUNT)
         in_cedis = news(Source.webhook, CollectionStatus.succeeded, currency="GHS")
         assert await apply(world, collection_id, in_cedis) == ("amount_mismatch", Applied.mismatch)
@@ -181,7 +174,7 @@ class TestCollectionStates:
 
 class TestPayoutStates:
     async def test_a_duplicate_success_captures_once_and_a_stale_pending_changes_nothing(
-        self, world: World, kofi: Payer
+        self, world: World, kofi: PartyWallet
     ) -> None:
         payout_id = await processing_payout(world, kofi)
         for _ in range(3):
@@ -195,7 +188,7 @@ class TestPayoutStates:
         assert await alerts_for(world.sessions, payout_id) == []
         await assert_ledger_clean(world.sessions)
 
-    async def test_a_success_after_a_failure_is_alerted_and_pays_nothing(self, world: World, kofi: Payer) -> None:
+    async def test_a_success_after_a_failure_is_alerted_and_pays_nothing(self, world: World, kofi: PartyWallet) -> None:
         payout_id = await processing_payout(world, kofi)
         assert await apply_to_payout(world, payout_id, payout_news(PayoutStatus.failed)) == ("failed", Applied.changed)
         assert await world.wallet(kofi) == (FUNDS, 0)
@@ -209,7 +202,7 @@ class TestPayoutStates:
         await assert_ledger_clean(world.sessions)
 
     async def test_a_failure_after_a_success_is_alerted_and_gives_nothing_back(
-        self, world: World, kofi: Payer
+        self, world: World, kofi: PartyWallet
     ) -> None:
         payout_id = await processing_payout(world, kofi)
         await apply_to_payout(world, payout_id, payout_news(PayoutStatus.succeeded))
@@ -221,7 +214,7 @@ class TestPayoutStates:
         assert await alerts_for(world.sessions, payout_id) == [("payout.provider_disagreement", "critical")]
 
     async def test_a_reversal_gives_the_money_back_once_and_nothing_moves_after_it(
-        self, world: World, kofi: Payer
+        self, world: World, kofi: PartyWallet
     ) -> None:
         payout_id = await processing_payout(world, kofi)
         await apply_to_payout(world, payout_id, payout_news(PayoutStatus.succeeded))
@@ -237,7 +230,7 @@ class TestPayoutStates:
         await assert_ledger_clean(world.sessions)
 
     async def test_a_success_stating_another_amount_keeps_the_hold_and_is_alerted(
-        self, world: World, kofi: Payer
+        self, world: World, kofi: PartyWallet
     ) -> None:
         payout_id = await processing_payout(world, kofi)
         short = payout_news(PayoutStatus.succeeded, amount_minor=AMOUNT - 1)

@@ -12,15 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 
 import sika.payments
-from tests.support.payments import (
-    Payer,
-    World,
-    assert_ledger_clean,
-    collection_body,
-    deliver,
-    mobile_money,
-    payout_body,
-)
+from tests.support.factories import PartyWallet
+from tests.support.payments import World, assert_ledger_clean, collection_body, deliver, mobile_money, payout_body
 from tests.support.tasks import nothing_left_running  # noqa: F401 (closes the grouped path's connections)
 
 AMOUNT = 5_000
@@ -37,7 +30,7 @@ LEDGER_WRITES = {
 """The ledger service's functions that move money."""
 
 
-async def wallet_ledger(world: World, who: Payer) -> list[tuple[Any, ...]]:
+async def wallet_ledger(world: World, who: PartyWallet) -> list[tuple[Any, ...]]:
     """Every transfer touching ``who``'s wallet account, oldest first: (id,
     kind, debit account, credit account, amount, currency, code, metadata),
     with the wallet's own account named ``wallet``."""
@@ -58,7 +51,7 @@ async def wallet_ledger(world: World, who: Payer) -> list[tuple[Any, ...]]:
 
 
 async def test_a_collections_credit_is_one_transfer_from_clearing_to_the_wallet_under_its_derived_id(
-    world: World, kofi: Payer
+    world: World, kofi: PartyWallet
 ) -> None:
     started = await world.collect(collection_body(kofi, amount_minor=AMOUNT, method=mobile_money("mtn")))
     assert started.status_code == 201, started.text
@@ -86,7 +79,7 @@ async def test_a_collections_credit_is_one_transfer_from_clearing_to_the_wallet_
 
 
 async def test_a_reversed_payouts_money_comes_back_as_one_transfer_under_its_derived_id(
-    world: World, kofi: Payer
+    world: World, kofi: PartyWallet
 ) -> None:
     await world.top_up(kofi, FUNDS)
     # The sandbox confirms this number's payout, then reverses it.

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.alerts import service as alerts_service
 from sika.core import db
-from tests.support.parties import create_party
+from tests.support.factories import funded_wallet
 
 Schema = dict[str, Any]
 Location = tuple[str | int, ...]
@@ -94,10 +94,16 @@ class Bodies:
             schema = self.components[schema["$ref"].rsplit("/", 1)[-1]]
         return schema
 
+    @staticmethod
+    def alternatives(schema: Schema) -> list[Schema]:
+        """The alternatives of a union (``anyOf`` or ``oneOf``) but null; none for any other schema."""
+        union: list[Schema] = schema["anyOf"] if "anyOf" in schema else schema.get("oneOf", [])
+        return [alternative for alternative in union if alternative.get("type") != "null"]
+
     def example(self, schema: Schema) -> Any:
         """A plausible value: the first alternative, enum member or example; otherwise the simplest."""
         schema = self.resolve(schema)
-        alternatives = [a for a in schema.get("anyOf", schema.get("oneOf", [])) if a.get("type") != "null"]
+        alternatives = self.alternatives(schema)
         if alternatives:
             return self.example(alternatives[0])
         for key in ("const", "default"):
@@ -119,7 +125,7 @@ class Bodies:
         ``bad`` inside the string there, and where (as pydantic locates it; a key as
         ``….<key>.[key]``, with the bad character shown as U+FFFD)."""
         schema = self.resolve(schema)
-        alternatives = [a for a in schema.get("anyOf", schema.get("oneOf", [])) if a.get("type") != "null"]
+        alternatives = self.alternatives(schema)
         if alternatives:
             for alternative in alternatives:
                 yield from self.with_bad_text(alternative, bad, location)
@@ -161,10 +167,8 @@ async def real_ids(
         created: dict[str, Any] = response.json()
         return created
 
-    party = await create_party(client, admin)
-    wallet = await made(f"/v1/parties/{party['id']}/wallets", {"currency": "XOF"})
-    await made(f"/v1/wallets/{wallet['id']}/top-ups", {"amount_minor": 5_000})
-    hold = await made(f"/v1/wallets/{wallet['id']}/holds", {"amount_minor": 1_000, "reason": "order 1"})
+    funded = await funded_wallet(client, admin, admin, 5_000)
+    hold = await made(f"/v1/wallets/{funded.wallet_id}/holds", {"amount_minor": 1_000, "reason": "order 1"})
     source = await made("/v1/ledger/accounts", {"currency": "XOF", "kind": "world"})
     target = await made("/v1/ledger/accounts", {"currency": "XOF", "kind": "escrow"})
     pending = await made(
@@ -182,8 +186,8 @@ async def real_ids(
     async with db.transaction(sessions) as session:
         alert = await alerts_service.raise_alert(session, kind="test.walk", message="An alert to acknowledge.")
     return {
-        "party_id": party["id"],
-        "wallet_id": wallet["id"],
+        "party_id": funded.party_id,
+        "wallet_id": funded.wallet_id,
         "hold_id": hold["id"],
         "account_id": target["id"],
         "transfer_id": pending["id"],

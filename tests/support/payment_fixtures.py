@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.api import providers as api_providers
 from sika.core.config import Settings
-from tests.support.payments import Payer, World, payer
+from tests.support.factories import PartyWallet
+from tests.support.payments import World, payer
 from tests.support.sandbox import LiveSandbox
 
 
@@ -62,5 +63,5 @@ def world(
 
 
 @pytest.fixture
-async def kofi(client: httpx.AsyncClient, platform_headers: dict[str, str]) -> Payer:
+async def kofi(client: httpx.AsyncClient, platform_headers: dict[str, str]) -> PartyWallet:
     return await payer(client, platform_headers)

@@ -1,5 +1,5 @@
-"""Helpers for tests of collections, payouts and webhooks: parties with a
-wallet over HTTP, webhooks handed from the sandbox to Sika exactly as sent,
+"""Helpers for tests of collections, payouts and webhooks: the payer they
+start from, webhooks handed from the sandbox to Sika exactly as sent,
 queued jobs run in-process, and the checks every money test ends with
 (the ledger clean; after a refusal, nothing changed anywhere)."""
 
@@ -18,7 +18,7 @@ from sika.core import clock, db, ids, invariants
 from sika.core.config import Settings
 from sika.jobs import app as jobs_app
 from sika.payments.models import Collection
-from tests.support.parties import create_party
+from tests.support.factories import PartyWallet, party_with_wallet, top_up
 from tests.support.sandbox import LiveSandbox, Received
 
 SUCCESS_PHONE = "+2250700000101"
@@ -27,37 +27,19 @@ OTP = "123456"
 """The one OTP the sandbox accepts."""
 
 
-@dataclass(frozen=True)
-class Payer:
-    party: dict[str, Any]
-    wallet: dict[str, Any]
-
-    @property
-    def party_id(self) -> str:
-        return str(self.party["id"])
-
-    @property
-    def wallet_id(self) -> str:
-        return str(self.wallet["id"])
-
-
 async def payer(
     client: httpx.AsyncClient, headers: dict[str, str], *, currency: str = "XOF", country: str = "CI"
-) -> Payer:
-    """A party in ``country`` with an email, and its wallet in ``currency``."""
-    party = await create_party(
-        client, headers, display_name="Kofi Mensah", country=country, email="kofi@example.ci", phone="+2250700000001"
+) -> PartyWallet:
+    """Kofi, a party in ``country`` with the email providers ask for, and his wallet in ``currency``."""
+    return await party_with_wallet(
+        client,
+        headers,
+        currency=currency,
+        display_name="Kofi Mensah",
+        country=country,
+        email="kofi@example.ci",
+        phone="+2250700000001",
     )
-    response = await client.post(f"/v1/parties/{party['id']}/wallets", json={"currency": currency}, headers=headers)
-    assert response.status_code == 201, response.text
-    return Payer(party=party, wallet=response.json())
-
-
-async def top_up(client: httpx.AsyncClient, admin_headers: dict[str, str], wallet_id: str, amount_minor: int) -> None:
-    response = await client.post(
-        f"/v1/wallets/{wallet_id}/top-ups", json={"amount_minor": amount_minor}, headers=admin_headers
-    )
-    assert response.status_code == 201, response.text
 
 
 async def wallet_state(client: httpx.AsyncClient, headers: dict[str, str], wallet_id: str) -> tuple[int, int]:
@@ -72,7 +54,9 @@ def mobile_money(operator: str, phone: str = SUCCESS_PHONE) -> dict[str, Any]:
     return {"type": "mobile_money", "operator": operator, "phone": phone}
 
 
-def collection_body(who: Payer, *, amount_minor: int, method: dict[str, Any], currency: str = "XOF") -> dict[str, Any]:
+def collection_body(
+    who: PartyWallet, *, amount_minor: int, method: dict[str, Any], currency: str = "XOF"
+) -> dict[str, Any]:
     return {
         "party_id": who.party_id,
         "wallet_id": who.wallet_id,
@@ -82,7 +66,9 @@ def collection_body(who: Payer, *, amount_minor: int, method: dict[str, Any], cu
     }
 
 
-def payout_body(who: Payer, *, amount_minor: int, phone: str = SUCCESS_PHONE, operator: str = "mtn") -> dict[str, Any]:
+def payout_body(
+    who: PartyWallet, *, amount_minor: int, phone: str = SUCCESS_PHONE, operator: str = "mtn"
+) -> dict[str, Any]:
     return {
         "party_id": who.party_id,
         "wallet_id": who.wallet_id,
@@ -95,7 +81,7 @@ def payout_body(who: Payer, *, amount_minor: int, phone: str = SUCCESS_PHONE, op
 
 
 async def initiated_collection(
-    sessions: async_sessionmaker[AsyncSession], who: Payer, *, amount_minor: int, operator: str = "mtn"
+    sessions: async_sessionmaker[AsyncSession], who: PartyWallet, *, amount_minor: int, operator: str = "mtn"
 ) -> str:
     """A collection as its first phase commits it, before any provider was
     called: what a crash right after that commit leaves behind."""
@@ -199,11 +185,11 @@ class World:
     database_url: str
     settings: Settings
 
-    async def wallet(self, who: Payer) -> tuple[int, int]:
+    async def wallet(self, who: PartyWallet) -> tuple[int, int]:
         """(balance, held) of ``who``'s wallet."""
         return await wallet_state(self.client, self.platform, who.wallet_id)
 
-    async def top_up(self, who: Payer, amount_minor: int) -> None:
+    async def top_up(self, who: PartyWallet, amount_minor: int) -> None:
         await top_up(self.client, self.admin, who.wallet_id, amount_minor)
 
     async def collect(self, body: dict[str, Any], **sent: Any) -> httpx.Response:

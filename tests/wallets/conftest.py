@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -10,42 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.ledger import service as ledger_service
 from sika.ledger.models import Transfer
-from tests.support.parties import create_party, party_headers
+from tests.support.factories import Owner, owner, top_up
 from tests.support.tasks import nothing_left_running, settled  # noqa: F401 (fixtures for this folder)
-
-
-@dataclass
-class Owner:
-    party: dict[str, Any]
-    wallet: dict[str, Any]
-    headers: dict[str, str]
-    """A party token for this party."""
-
-    @property
-    def wallet_id(self) -> str:
-        return str(self.wallet["id"])
-
-
-async def open_wallet(
-    client: httpx.AsyncClient, headers: dict[str, str], party_id: str, currency: str = "XOF"
-) -> dict[str, Any]:
-    response = await client.post(f"/v1/parties/{party_id}/wallets", json={"currency": currency}, headers=headers)
-    assert response.status_code == 201, response.text
-    wallet: dict[str, Any] = response.json()
-    return wallet
-
-
-async def top_up(
-    client: httpx.AsyncClient, admin_headers: dict[str, str], wallet_id: str, amount_minor: int
-) -> dict[str, Any]:
-    response = await client.post(
-        f"/v1/wallets/{wallet_id}/top-ups",
-        json={"amount_minor": amount_minor, "reference": f"tu-{amount_minor}"},
-        headers=admin_headers,
-    )
-    assert response.status_code == 201, response.text
-    done: dict[str, Any] = response.json()
-    return done
 
 
 async def place_hold(
@@ -73,13 +38,16 @@ async def transfer_count(sessions: async_sessionmaker[AsyncSession]) -> int:
 
 @pytest.fixture
 async def buyer(client: httpx.AsyncClient, platform_headers: dict[str, str]) -> Owner:
-    party = await create_party(client, platform_headers, display_name="Awa Buyer")
-    wallet = await open_wallet(client, platform_headers, party["id"])
-    return Owner(party=party, wallet=wallet, headers=await party_headers(client, platform_headers, party["id"]))
+    return await owner(client, platform_headers, display_name="Awa Buyer")
 
 
 @pytest.fixture
 async def merchant(client: httpx.AsyncClient, platform_headers: dict[str, str]) -> Owner:
-    party = await create_party(client, platform_headers, display_name="Kofi Shop", type="business", country="GH")
-    wallet = await open_wallet(client, platform_headers, party["id"])
-    return Owner(party=party, wallet=wallet, headers=await party_headers(client, platform_headers, party["id"]))
+    return await owner(client, platform_headers, display_name="Kofi Shop", type="business", country="GH")
+
+
+@pytest.fixture
+async def funded(client: httpx.AsyncClient, admin_headers: dict[str, str], buyer: Owner) -> Owner:
+    """The buyer with 10,000 in the wallet."""
+    await top_up(client, admin_headers, buyer.wallet_id, 10000)
+    return buyer

@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.core import db, invariants
 from sika.wallets.models import Wallet
+from tests.support.factories import Owner, top_up
 from tests.support.ledger import refused_by_database
-from tests.wallets.conftest import Owner, place_hold, top_up, wallet_state
+from tests.wallets.conftest import place_hold, wallet_state
 
 Sessions = async_sessionmaker[AsyncSession]
 

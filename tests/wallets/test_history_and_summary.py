@@ -13,7 +13,8 @@ from sika.core.context import system_actor
 from sika.ledger import service as ledger_service
 from sika.wallets.models import Wallet
 from tests.conftest import TEST_ACTOR
-from tests.wallets.conftest import Owner, open_wallet, place_hold, top_up
+from tests.support.factories import Owner, open_wallet, top_up
+from tests.wallets.conftest import place_hold
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -42,7 +43,7 @@ async def one_of_each(
     merchant: Owner,
 ) -> dict[str, str]:
     """A top-up, then a hold captured in part, a hold released and a hold expired."""
-    await top_up(client, admin_headers, buyer.wallet_id, 10000)
+    await top_up(client, admin_headers, buyer.wallet_id, 10000, reference="tu-10000")
     captured = (await place_hold(client, platform_headers, buyer.wallet_id, 3000, reference="ord-1")).json()
     await client.post(
         f"/v1/holds/{captured['id']}/capture",

@@ -22,8 +22,9 @@ from sika.payments import service as payments_service
 from sika.payments.models import Payout
 from sika.wallets import service as wallets_service
 from sika.wallets.models import WalletHold
+from tests.support.factories import Owner
 from tests.support.ledger import snapshot
-from tests.wallets.conftest import Owner, place_hold, top_up, wallet_state
+from tests.wallets.conftest import place_hold, wallet_state
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -91,12 +92,6 @@ async def hold_shown(client: httpx.AsyncClient, headers: dict[str, str], hold_id
     assert response.status_code == 200, response.text
     shown: dict[str, Any] = response.json()
     return shown
-
-
-@pytest.fixture
-async def funded(client: httpx.AsyncClient, admin_headers: dict[str, str], buyer: Owner) -> Owner:
-    await top_up(client, admin_headers, buyer.wallet_id, 10000)
-    return buyer
 
 
 @pytest.mark.parametrize("action", ["capture", "release"])

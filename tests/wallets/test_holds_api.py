@@ -19,16 +19,9 @@ from sika.core import clock, db
 from sika.core.config import Settings
 from sika.jobs import app as jobs_app
 from sika.wallets.service import fee_account_id
+from tests.support.factories import Owner, open_wallet
 from tests.support.ledger import snapshot
-from tests.wallets.conftest import (
-    Owner,
-    account_posted,
-    open_wallet,
-    place_hold,
-    top_up,
-    transfer_count,
-    wallet_state,
-)
+from tests.wallets.conftest import account_posted, place_hold, transfer_count, wallet_state
 
 Sessions = async_sessionmaker[AsyncSession]
 JOB_WAIT_SECONDS = 90
@@ -38,12 +31,6 @@ JOB_WAIT_SECONDS = 90
 def balances(answer: dict[str, Any]) -> tuple[int, int, int]:
     wallet = answer["wallet"]
     return wallet["balance_minor"], wallet["held_minor"], wallet["available_minor"]
-
-
-@pytest.fixture
-async def funded(client: httpx.AsyncClient, admin_headers: dict[str, str], buyer: Owner) -> Owner:
-    await top_up(client, admin_headers, buyer.wallet_id, 10000)
-    return buyer
 
 
 class TestPlaceHold:

@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sika.api.messages_fr import DETAILS_FR
 from sika.wallets.models import HOLDS_ACCOUNT_KIND, WALLET_ACCOUNT_KIND
 from sika.wallets.service import fee_account_id, funding_account_id
+from tests.support.factories import Owner, top_up
 from tests.support.ledger import refused_by_database, snapshot
-from tests.wallets.conftest import Owner, place_hold, top_up, wallet_state
+from tests.wallets.conftest import place_hold, wallet_state
 
 Sessions = async_sessionmaker[AsyncSession]
 

@@ -4,17 +4,16 @@ changes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.wallets.conftest import Owner, place_hold, top_up, transfer_count, wallet_state
+from tests.support.factories import Owner, top_up
+from tests.support.routes import api_routes
+from tests.wallets.conftest import place_hold, transfer_count, wallet_state
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -39,16 +38,6 @@ OWN_TAGS = {"parties", "wallets"}
 """The routers this table covers; other domains keep tables of their own."""
 
 
-def _dependency_calls(dependant: Dependant) -> Iterator[Any]:
-    for sub in dependant.dependencies:
-        yield sub.call
-        yield from _dependency_calls(sub)
-
-
-def _allows_party(route: RouteContext) -> bool:
-    return any(getattr(call, "sika_allow_party", False) for call in _dependency_calls(route.dependant))
-
-
 def _url(path: str, owner: Owner, hold_id: str) -> str:
     return path.format(party_id=owner.party["id"], wallet_id=owner.wallet_id, hold_id=hold_id)
 
@@ -61,10 +50,8 @@ def _body(method: str, path: str, other: Owner) -> dict[str, Any] | None:
 def test_the_table_names_every_party_and_wallet_route_open_to_party_tokens(app: FastAPI) -> None:
     open_routes = {
         (method, route.path)
-        for route in iter_route_contexts(app.routes)
-        if isinstance(route.original_route, APIRoute)
-        and set(route.original_route.tags) & OWN_TAGS
-        and _allows_party(route)
+        for route in api_routes(app.routes)
+        if set(route.original.tags) & OWN_TAGS and route.marked("sika_allow_party")
         for method in route.methods
     }
     assert open_routes == set(PARTY_ROUTES)

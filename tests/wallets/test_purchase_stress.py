@@ -20,6 +20,7 @@ from sika.auth.scopes import Scope
 from sika.ledger import service as ledger_service
 from sika.wallets.service import fee_account_id
 from tests.conftest import make_key
+from tests.support.factories import funded_wallet, party_headers, party_with_wallet
 from tests.support.server import live_api
 from tests.support.tasks import all_of
 
@@ -87,35 +88,14 @@ async def test_exactly_the_covered_purchases_succeed_and_sika_check_is_clean(
     with live_api(database_url, workers=WORKERS) as base_url:
         limits = httpx.Limits(max_connections=PURCHASES, max_keepalive_connections=PURCHASES)
         async with httpx.AsyncClient(base_url=base_url, timeout=REQUEST_TIMEOUT_SECONDS, limits=limits) as api:
-            buyer = (
-                await api.post(
-                    "/v1/parties",
-                    json={"display_name": "Buyer", "type": "individual", "country": "SN"},
-                    headers=platform,
-                )
-            ).json()
-            shop = (
-                await api.post(
-                    "/v1/parties", json={"display_name": "Shop", "type": "business", "country": "SN"}, headers=platform
-                )
-            ).json()
-            wallet = (
-                await api.post(f"/v1/parties/{buyer['id']}/wallets", json={"currency": "XOF"}, headers=platform)
-            ).json()
-            shop_wallet = (
-                await api.post(f"/v1/parties/{shop['id']}/wallets", json={"currency": "XOF"}, headers=platform)
-            ).json()
-            topped = await api.post(
-                f"/v1/wallets/{wallet['id']}/top-ups", json={"amount_minor": COVERED * PRICE_MINOR}, headers=admin
-            )
-            assert topped.status_code == 201, topped.text
-            token = (await api.post(f"/v1/parties/{buyer['id']}/tokens", json={}, headers=platform)).json()["token"]
-            as_buyer = {"Authorization": f"Bearer {token}"}
+            buyer = await funded_wallet(api, platform, admin, COVERED * PRICE_MINOR, display_name="Buyer")
+            shop = await party_with_wallet(api, platform, display_name="Shop", type="business")
+            as_buyer = await party_headers(api, platform, buyer.party_id)
 
             started = time.perf_counter()
             # The platform places and captures: a party token sets no fee, and the hold guarantees the shop.
             outcomes = await all_of(
-                *(purchase(api, platform, wallet["id"], shop_wallet["id"], n) for n in range(PURCHASES))
+                *(purchase(api, platform, buyer.wallet_id, shop.wallet_id, n) for n in range(PURCHASES))
             )
             elapsed = time.perf_counter() - started
 
@@ -126,12 +106,12 @@ async def test_exactly_the_covered_purchases_succeed_and_sika_check_is_clean(
             assert {answer["code"] for answer in refused} == {"insufficient_funds"}
             assert all(answer["status"] == "captured" and answer["captured_minor"] == PRICE_MINOR for answer in bought)
 
-            final = (await api.get(f"/v1/wallets/{wallet['id']}", headers=as_buyer)).json()
+            final = (await api.get(f"/v1/wallets/{buyer.wallet_id}", headers=as_buyer)).json()
             assert (final["balance_minor"], final["held_minor"], final["available_minor"]) == (0, 0, 0)
-            shop_final = (await api.get(f"/v1/wallets/{shop_wallet['id']}", headers=platform)).json()
+            shop_final = (await api.get(f"/v1/wallets/{shop.wallet_id}", headers=platform)).json()
             assert shop_final["balance_minor"] == COVERED * (PRICE_MINOR - FEE_MINOR)
 
-            entries = await history(api, as_buyer, wallet["id"])
+            entries = await history(api, as_buyer, buyer.wallet_id)
             assert sorted(e["type"] for e in entries) == sorted(
                 ["credit"] + ["hold_placed"] * COVERED + ["hold_captured"] * COVERED
             )
@@ -140,7 +120,7 @@ async def test_exactly_the_covered_purchases_succeed_and_sika_check_is_clean(
                 assert newer["balance_before_minor"] == older["balance_after_minor"]
                 assert newer["held_before_minor"] == older["held_after_minor"]
             assert (entries[0]["balance_after_minor"], entries[0]["held_after_minor"]) == (0, 0)
-            assert len(await history(api, platform, shop_wallet["id"])) == COVERED
+            assert len(await history(api, platform, shop.wallet_id)) == COVERED
 
     async with sessions() as session:
         fees = await ledger_service.get_balance(session, account_id=fee_account_id("XOF"))

@@ -11,10 +11,10 @@ from sika.audit.models import AuditEvent
 from sika.ledger.models import Account
 from sika.wallets.models import Wallet
 from sika.wallets.service import funding_account_id
+from tests.support.factories import Owner, create_party, top_up
 from tests.support.ledger import snapshot
-from tests.support.parties import create_party
 from tests.support.tasks import all_of
-from tests.wallets.conftest import Owner, account_posted, top_up, transfer_count, wallet_state
+from tests.wallets.conftest import account_posted, transfer_count, wallet_state
 
 Sessions = async_sessionmaker[AsyncSession]
 

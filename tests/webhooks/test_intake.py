@@ -15,7 +15,8 @@ import sqlalchemy as sa
 
 from sika.core.config import Environment, InsecureSettings, Settings
 from sika.sandbox import signing
-from tests.support.payments import Payer, World, alerts_for, count, initiated_collection, mobile_money
+from tests.support.factories import PartyWallet
+from tests.support.payments import World, alerts_for, count, initiated_collection, mobile_money
 
 JOBS = "procrastinate_jobs"
 PROCESS_JOBS = "task_name = 'webhooks.process_event'"
@@ -112,7 +113,7 @@ class TestMissingSecret:
 
 class TestDuplicates:
     async def test_the_same_event_ten_times_at_once_is_stored_once_and_credits_once(
-        self, world: World, kofi: Payer
+        self, world: World, kofi: PartyWallet
     ) -> None:
         body = {
             "party_id": kofi.party_id,
@@ -147,7 +148,9 @@ class TestUnreadable:
             event_id = await session.scalar(sa.text("SELECT id FROM webhooks_inbound_events"))
         assert await alerts_for(world.sessions, str(event_id)) == [("webhook.unreadable", "critical")]
 
-    async def test_a_fractional_amount_is_kept_unread_and_credits_nothing(self, world: World, kofi: Payer) -> None:
+    async def test_a_fractional_amount_is_kept_unread_and_credits_nothing(
+        self, world: World, kofi: PartyWallet
+    ) -> None:
         # Truncated, 2500.4 francs would have matched the collection of 2 500 and credited it.
         collection_id = await initiated_collection(world.sessions, kofi, amount_minor=2_500)
         approved = {

@@ -15,15 +15,8 @@ from sika.core import clock, db
 from sika.ledger import service as ledger_service
 from sika.wallets.models import Wallet
 from tests.conftest import TEST_ACTOR, make_key
-from tests.support.payments import (
-    Payer,
-    World,
-    alerts_for,
-    assert_ledger_clean,
-    collection_body,
-    count,
-    mobile_money,
-)
+from tests.support.factories import PartyWallet
+from tests.support.payments import World, alerts_for, assert_ledger_clean, collection_body, count, mobile_money
 from tests.support.sandbox import eventually
 from tests.webhooks.test_intake import charge_success, post, signed
 
@@ -63,7 +56,7 @@ async def retry_due_at(sessions: async_sessionmaker[AsyncSession], *, due: bool 
     return at
 
 
-async def collecting(world: World, who: Payer) -> str:
+async def collecting(world: World, who: PartyWallet) -> str:
     """An Orange Money collection waiting for its OTP: no webhook comes but the one a test posts."""
     response = await world.collect(collection_body(who, amount_minor=AMOUNT, method=mobile_money("orange")))
     assert response.json()["status"] == "action_required"
@@ -89,7 +82,7 @@ class TestUnknownReference:
 
 class TestRetries:
     async def test_a_failing_event_is_retried_after_each_delay_then_failed_and_alerted_and_can_be_retried(
-        self, world: World, kofi: Payer, support_headers: dict[str, str]
+        self, world: World, kofi: PartyWallet, support_headers: dict[str, str]
     ) -> None:
         collection_id = await collecting(world, kofi)
         # The wallet's account closed meanwhile: the credit is refused, so processing fails.
@@ -107,7 +100,9 @@ class TestRetries:
             await world.run_jobs()
             assert (await stored(world.sessions))[1:3] == ("received", attempts)
             # Deferred again no sooner than the delay after this attempt; waited for, not slept.
-            assert await retry_due_at(world.sessions) >= started + timedelta(seconds=delay)
+            due_at = await retry_due_at(world.sessions)
+            assert due_at is not None
+            assert due_at >= started + timedelta(seconds=delay)
             await eventually(lambda: retry_due_at(world.sessions, due=True), what=f"the retry after {delay} s")
         await world.run_jobs()
         assert (await stored(world.sessions))[1:3] == ("failed", 3)
@@ -125,7 +120,7 @@ class TestRetries:
         assert await world.footprint() == before
         await assert_ledger_clean(world.sessions)
 
-    async def test_an_event_processes_once_even_if_its_job_runs_twice(self, world: World, kofi: Payer) -> None:
+    async def test_an_event_processes_once_even_if_its_job_runs_twice(self, world: World, kofi: PartyWallet) -> None:
         collection_id = await collecting(world, kofi)
         body, headers = signed("paystack", charge_success(collection_id, amount_wire=AMOUNT * 100), world.settings)
         await post(world.client, "paystack", body, headers)
