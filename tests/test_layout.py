@@ -81,9 +81,7 @@ def test_every_domain_with_money_states_its_invariants(domain: str) -> None:
 
 
 def sized_sources() -> list[Path]:
-    return sorted(
-        path for path in PACKAGE.rglob("*.py") if not UNSIZED & set(path.relative_to(PACKAGE).parts)
-    )
+    return sorted(path for path in PACKAGE.rglob("*.py") if not UNSIZED & set(path.relative_to(PACKAGE).parts))
 
 
 def test_no_source_file_passes_the_line_limit() -> None:

@@ -203,9 +203,7 @@ async def test_a_tampered_or_foreign_cookie_is_no_session(
     genuine = client.cookies.get(auth.SESSION_COOKIE, path=DASHBOARD)
     assert genuine is not None
     key_id = await _key_id(sessions, secret)
-    foreign = URLSafeTimedSerializer("another secret" * 3, salt=auth.SESSION_SALT).dumps(
-        {"k": key_id, "c": "token"}
-    )
+    foreign = URLSafeTimedSerializer("another secret" * 3, salt=auth.SESSION_SALT).dumps({"k": key_id, "c": "token"})
     for value in (genuine[:-2] + ("AA" if not genuine.endswith("AA") else "BB"), foreign, form_cookie):
         client.cookies.clear()
         client.cookies.set(auth.SESSION_COOKIE, value, path=DASHBOARD)
@@ -228,9 +226,7 @@ async def test_a_session_expires_after_its_max_age(
             def get_timestamp(self) -> int:
                 return int(time.time()) - seconds_ago
 
-        serializer = URLSafeTimedSerializer(
-            session_secret.get_secret_value(), salt=auth.SESSION_SALT, signer=Backdated
-        )
+        serializer = URLSafeTimedSerializer(session_secret.get_secret_value(), salt=auth.SESSION_SALT, signer=Backdated)
         return serializer.dumps({"k": key_id, "c": "token"})
 
     client.cookies.set(auth.SESSION_COOKIE, issued(max_age - 60), path=DASHBOARD)

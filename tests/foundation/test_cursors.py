@@ -67,4 +67,3 @@ def test_a_cursor_the_api_gives_decodes_to_its_position(position: int) -> None:
     cursor = pagination.encode_cursor(position)
     assert len(cursor) <= pagination.MAX_CURSOR_LENGTH
     assert pagination.decode_int_cursor(cursor) == position
-

@@ -223,8 +223,9 @@ class TestForwardedFor:
         app = _app(database_url, engine, RATE_LIMIT_PER_ADDRESS="2/minute", TRUSTED_PROXIES=["10.0.0.0/8"])
         async with _client(app, peer="203.0.113.5") as client:
             codes = [
-                (await client.get("/v1/api-keys", headers={**BAD_KEY, "x-forwarded-for": f"198.51.100.{n}"}))
-                .status_code
+                (
+                    await client.get("/v1/api-keys", headers={**BAD_KEY, "x-forwarded-for": f"198.51.100.{n}"})
+                ).status_code
                 for n in range(3)
             ]
         assert codes == [401, 401, 429]
@@ -234,8 +235,9 @@ class TestForwardedFor:
         assert app.state.settings.TRUSTED_PROXIES == []
         async with _client(app, peer="10.1.2.3") as client:
             codes = [
-                (await client.get("/v1/api-keys", headers={**BAD_KEY, "x-forwarded-for": f"198.51.100.{n}"}))
-                .status_code
+                (
+                    await client.get("/v1/api-keys", headers={**BAD_KEY, "x-forwarded-for": f"198.51.100.{n}"})
+                ).status_code
                 for n in range(3)
             ]
         assert codes == [401, 401, 429]

@@ -67,6 +67,4 @@ def test_the_claim_is_made_for_the_caller_the_route_admits(app: FastAPI) -> None
     caller is authenticated (and counted against its rate limit) once."""
     routes = api_routes(app.routes)
     assert sum(1 for route in routes if route.marked("sika_idempotency_claim")) >= 10
-    assert [
-        route.name for route in routes if route.name not in PUBLIC_ROUTES and len(_scope_checks(route)) != 1
-    ] == []
+    assert [route.name for route in routes if route.name not in PUBLIC_ROUTES and len(_scope_checks(route)) != 1] == []

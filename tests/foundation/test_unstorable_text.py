@@ -228,9 +228,7 @@ def exchange_on_one_connection(base_url: str, admin: dict[str, str]) -> list[int
     return statuses
 
 
-async def test_a_refusal_keeps_the_keep_alive_connection_open(
-    database_url: str, admin_headers: dict[str, str]
-) -> None:
+async def test_a_refusal_keeps_the_keep_alive_connection_open(database_url: str, admin_headers: dict[str, str]) -> None:
     with live_api(database_url, workers=1) as base_url:
         statuses = await asyncio.to_thread(exchange_on_one_connection, base_url, admin_headers)
     assert statuses == [status for *_, status in KEPT_ALIVE_EXCHANGE]

@@ -117,8 +117,7 @@ async def batcher_connections(sessions: Sessions) -> int:
     async with sessions() as session:
         count = await session.scalar(
             sa.text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND application_name = :name"
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = :name"
             ),
             {"name": batcher.APPLICATION_NAME},
         )

@@ -63,9 +63,7 @@ class TestCreateParty:
             "status": "active",
             "tokens_revoked_before": None,
         }
-        assert await audit_actions(sessions, party["id"]) == [
-            ("party.created", {"type": "business", "country": "GH"})
-        ]
+        assert await audit_actions(sessions, party["id"]) == [("party.created", {"type": "business", "country": "GH"})]
 
     @pytest.mark.parametrize(
         ("field", "value"),
@@ -95,9 +93,7 @@ class TestCreateParty:
         assert [e["field"] for e in response.json()["errors"]] == [f"body.{field}"]
         assert await party_count(sessions) == 0
 
-    async def test_needs_the_platform_scope(
-        self, client: httpx.AsyncClient, sessions: Sessions
-    ) -> None:
+    async def test_needs_the_platform_scope(self, client: httpx.AsyncClient, sessions: Sessions) -> None:
         reader = {"Authorization": f"Bearer {await make_key(sessions, Scope.read)}"}
         body = {"display_name": "Awa", "type": "individual", "country": "SN"}
         response = await client.post("/v1/parties", json=body, headers=reader)
@@ -118,17 +114,13 @@ class TestCreateParty:
 
 
 class TestReadParties:
-    async def test_gets_one_party(
-        self, client: httpx.AsyncClient, platform_headers: dict[str, str]
-    ) -> None:
+    async def test_gets_one_party(self, client: httpx.AsyncClient, platform_headers: dict[str, str]) -> None:
         party = await create_party(client, platform_headers)
         response = await client.get(f"/v1/parties/{party['id']}", headers=platform_headers)
         assert response.status_code == 200
         assert response.json() == party
 
-    async def test_unknown_party_is_404(
-        self, client: httpx.AsyncClient, platform_headers: dict[str, str]
-    ) -> None:
+    async def test_unknown_party_is_404(self, client: httpx.AsyncClient, platform_headers: dict[str, str]) -> None:
         response = await client.get("/v1/parties/pty_nobody", headers=platform_headers)
         assert response.status_code == 404
         assert response.json()["code"] == "party_not_found"
@@ -155,9 +147,7 @@ class TestReadParties:
         party = await create_party(client, platform_headers)
         for scope in (Scope.support, Scope.read):
             headers = {"Authorization": f"Bearer {await make_key(sessions, scope)}"}
-            assert (
-                await client.get(f"/v1/parties/{party['id']}", headers=headers)
-            ).status_code == 200
+            assert (await client.get(f"/v1/parties/{party['id']}", headers=headers)).status_code == 200
             assert (await client.get("/v1/parties", headers=headers)).status_code == 200
 
 
@@ -199,9 +189,7 @@ class TestUpdateParty:
         self, client: httpx.AsyncClient, platform_headers: dict[str, str], sessions: Sessions
     ) -> None:
         party = await create_party(client, platform_headers)
-        response = await client.patch(
-            f"/v1/parties/{party['id']}", json={"country": "SN"}, headers=platform_headers
-        )
+        response = await client.patch(f"/v1/parties/{party['id']}", json={"country": "SN"}, headers=platform_headers)
         assert response.json() == party
         assert len(await audit_actions(sessions, party["id"])) == 1
 
@@ -213,9 +201,7 @@ class TestUpdateParty:
         field: str,
     ) -> None:
         party = await create_party(client, platform_headers)
-        response = await client.patch(
-            f"/v1/parties/{party['id']}", json={field: None}, headers=platform_headers
-        )
+        response = await client.patch(f"/v1/parties/{party['id']}", json={field: None}, headers=platform_headers)
         assert response.status_code == 422
         after = await client.get(f"/v1/parties/{party['id']}", headers=platform_headers)
         assert after.json() == party
@@ -223,9 +209,7 @@ class TestUpdateParty:
     async def test_unknown_party_is_404(
         self, client: httpx.AsyncClient, platform_headers: dict[str, str], sessions: Sessions
     ) -> None:
-        response = await client.patch(
-            "/v1/parties/pty_nobody", json={"display_name": "X"}, headers=platform_headers
-        )
+        response = await client.patch("/v1/parties/pty_nobody", json={"display_name": "X"}, headers=platform_headers)
         assert response.status_code == 404
         assert response.json()["code"] == "party_not_found"
         assert await party_count(sessions) == 0
@@ -283,27 +267,21 @@ class TestPartyTokens:
     async def test_unknown_party_gets_no_token(
         self, client: httpx.AsyncClient, platform_headers: dict[str, str], sessions: Sessions
     ) -> None:
-        response = await client.post(
-            "/v1/parties/pty_nobody/tokens", json={}, headers=platform_headers
-        )
+        response = await client.post("/v1/parties/pty_nobody/tokens", json={}, headers=platform_headers)
         assert response.status_code == 404
         assert response.json()["code"] == "party_not_found"
         assert await audit_actions(sessions, "pty_nobody") == []
 
 
 class TestPartyTokenAccess:
-    async def test_reads_its_own_party(
-        self, client: httpx.AsyncClient, platform_headers: dict[str, str]
-    ) -> None:
+    async def test_reads_its_own_party(self, client: httpx.AsyncClient, platform_headers: dict[str, str]) -> None:
         party = await create_party(client, platform_headers)
         headers = await party_headers(client, platform_headers, party["id"])
         response = await client.get(f"/v1/parties/{party['id']}", headers=headers)
         assert response.status_code == 200
         assert response.json() == party
 
-    async def test_another_party_is_403(
-        self, client: httpx.AsyncClient, platform_headers: dict[str, str]
-    ) -> None:
+    async def test_another_party_is_403(self, client: httpx.AsyncClient, platform_headers: dict[str, str]) -> None:
         mine = await create_party(client, platform_headers)
         theirs = await create_party(client, platform_headers, display_name="Someone else")
         headers = await party_headers(client, platform_headers, mine["id"])
@@ -332,9 +310,7 @@ class TestPartyTokenAccess:
     ) -> None:
         party = await create_party(client, platform_headers)
         headers = await party_headers(client, platform_headers, party["id"])
-        response = await client.request(
-            method, path.format(own=party["id"]), json=body, headers=headers
-        )
+        response = await client.request(method, path.format(own=party["id"]), json=body, headers=headers)
         assert response.status_code == 403
         assert response.json()["code"] == "permission_denied"
         assert await party_count(sessions) == 1
@@ -350,16 +326,12 @@ class TestPartyTokenAccess:
             lifetime_seconds=60,
             now=clock.now() - timedelta(seconds=61),
         )
-        response = await client.get(
-            f"/v1/parties/{party['id']}", headers={"Authorization": f"Bearer {old.token}"}
-        )
+        response = await client.get(f"/v1/parties/{party['id']}", headers={"Authorization": f"Bearer {old.token}"})
         assert response.status_code == 401
         assert response.json()["code"] == "invalid_party_token"
         assert response.json()["detail"] == "The party token has expired."
 
-    async def test_a_tampered_token_is_401(
-        self, client: httpx.AsyncClient, platform_headers: dict[str, str]
-    ) -> None:
+    async def test_a_tampered_token_is_401(self, client: httpx.AsyncClient, platform_headers: dict[str, str]) -> None:
         mine = await create_party(client, platform_headers)
         theirs = await create_party(client, platform_headers, display_name="Someone else")
         headers = await party_headers(client, platform_headers, mine["id"])
@@ -367,7 +339,5 @@ class TestPartyTokenAccess:
         header, _payload, signature = token.split(".")
         other = (await party_headers(client, platform_headers, theirs["id"]))["Authorization"]
         forged = f"{header}.{other.removeprefix('Bearer ').split('.')[1]}.{signature}"
-        response = await client.get(
-            f"/v1/parties/{theirs['id']}", headers={"Authorization": f"Bearer {forged}"}
-        )
+        response = await client.get(f"/v1/parties/{theirs['id']}", headers={"Authorization": f"Bearer {forged}"})
         assert response.status_code == 401

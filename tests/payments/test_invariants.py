@@ -7,7 +7,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from sika.core import db, invariants
-from tests.support.payments import Payer, World, collection_body, deliver, mobile_money, payout_body
+from tests.support.factories import PartyWallet
+from tests.support.payments import World, collection_body, deliver, mobile_money, payout_body
 from tests.support.tasks import nothing_left_running  # noqa: F401 (closes the grouped path's connections)
 
 AMOUNT = 5_000
@@ -25,7 +26,7 @@ async def by_hand(world: World, statement: str, **params: object) -> None:
         await session.execute(sa.text(statement), params)
 
 
-async def succeeded_collection(world: World, who: Payer) -> str:
+async def succeeded_collection(world: World, who: PartyWallet) -> str:
     started = await world.collect(collection_body(who, amount_minor=AMOUNT, method=mobile_money("mtn")))
     assert started.status_code == 201, started.text
     await world.deliver(1)
@@ -35,7 +36,7 @@ async def succeeded_collection(world: World, who: Payer) -> str:
     return collection_id
 
 
-async def succeeded_payout(world: World, who: Payer, *, webhooks_before: int = 0) -> str:
+async def succeeded_payout(world: World, who: PartyWallet, *, webhooks_before: int = 0) -> str:
     response = await world.pay_out(payout_body(who, amount_minor=AMOUNT))
     assert response.status_code == 201, response.text
     confirmation = (await world.sandbox.receiver.wait_for(webhooks_before + 1))[-1]
@@ -46,7 +47,7 @@ async def succeeded_payout(world: World, who: Payer, *, webhooks_before: int = 0
     return payout_id
 
 
-async def test_every_payments_check_is_registered_and_holds_after_real_flows(world: World, kofi: Payer) -> None:
+async def test_every_payments_check_is_registered_and_holds_after_real_flows(world: World, kofi: PartyWallet) -> None:
     await succeeded_collection(world, kofi)
     await succeeded_payout(world, kofi, webhooks_before=1)
     results = await payment_results(world)
@@ -54,7 +55,7 @@ async def test_every_payments_check_is_registered_and_holds_after_real_flows(wor
     assert {name: result.breach_count for name, result in results.items()} == dict.fromkeys(PAYMENT_CHECKS, 0)
 
 
-async def test_a_collection_whose_credit_is_not_its_amount_is_a_breach(world: World, kofi: Payer) -> None:
+async def test_a_collection_whose_credit_is_not_its_amount_is_a_breach(world: World, kofi: PartyWallet) -> None:
     collection_id = await succeeded_collection(world, kofi)
     await by_hand(
         world, "UPDATE payments_collections SET amount_minor = amount_minor + 1 WHERE id = :id", id=collection_id
@@ -65,7 +66,7 @@ async def test_a_collection_whose_credit_is_not_its_amount_is_a_breach(world: Wo
     assert [(b.entity_type, b.entity_id) for b in result.breaches] == [("collection", collection_id)]
 
 
-async def test_a_failed_collection_with_a_credit_is_a_breach(world: World, kofi: Payer) -> None:
+async def test_a_failed_collection_with_a_credit_is_a_breach(world: World, kofi: PartyWallet) -> None:
     collection_id = await succeeded_collection(world, kofi)
     await by_hand(
         world,
@@ -77,7 +78,7 @@ async def test_a_failed_collection_with_a_credit_is_a_breach(world: World, kofi:
     assert [(b.entity_id, b.data["status"]) for b in result.breaches] == [(collection_id, "failed")]
 
 
-async def test_an_open_payout_whose_hold_was_captured_is_a_breach(world: World, kofi: Payer) -> None:
+async def test_an_open_payout_whose_hold_was_captured_is_a_breach(world: World, kofi: PartyWallet) -> None:
     await world.top_up(kofi, AMOUNT)
     payout_id = await succeeded_payout(world, kofi)
     await by_hand(
@@ -90,7 +91,7 @@ async def test_an_open_payout_whose_hold_was_captured_is_a_breach(world: World, 
     ]
 
 
-async def test_a_failed_payout_whose_hold_was_captured_is_a_breach(world: World, kofi: Payer) -> None:
+async def test_a_failed_payout_whose_hold_was_captured_is_a_breach(world: World, kofi: PartyWallet) -> None:
     await world.top_up(kofi, AMOUNT)
     payout_id = await succeeded_payout(world, kofi)
     await by_hand(world, "UPDATE payments_payouts SET status = 'failed' WHERE id = :id", id=payout_id)
@@ -100,7 +101,7 @@ async def test_a_failed_payout_whose_hold_was_captured_is_a_breach(world: World,
     assert (await payment_results(world))["collection_credits"].breach_count == 0
 
 
-async def test_a_reversed_payout_without_its_reversal_transfer_is_a_breach(world: World, kofi: Payer) -> None:
+async def test_a_reversed_payout_without_its_reversal_transfer_is_a_breach(world: World, kofi: PartyWallet) -> None:
     await world.top_up(kofi, AMOUNT)
     payout_id = await succeeded_payout(world, kofi)
     await by_hand(world, "UPDATE payments_payouts SET status = 'reversed' WHERE id = :id", id=payout_id)

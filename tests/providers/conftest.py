@@ -27,9 +27,7 @@ def providers(sandbox: LiveSandbox, http_client: httpx.AsyncClient) -> dict[Prov
 
 
 @pytest.fixture
-def impatient_providers(
-    sandbox: LiveSandbox, http_client: httpx.AsyncClient
-) -> dict[ProviderName, PaymentProvider]:
+def impatient_providers(sandbox: LiveSandbox, http_client: httpx.AsyncClient) -> dict[ProviderName, PaymentProvider]:
     """Adapters that give up before the ``no_answer`` scenario answers."""
     return registry.build_providers(impatient(sandbox.settings), http_client)
 

@@ -227,4 +227,3 @@ class TestEveryAdapter:
         assert stated_amount(provider, payload) == WIRE_AMOUNT[provider] - ONE_FRANC_ON_THE_WIRE[provider]
         status = await providers[provider].collection_status(StatusLookup(request.reference, result.provider_reference))
         assert status.amount_minor == builders.XOF_AMOUNT
-

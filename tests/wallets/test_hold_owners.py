@@ -231,9 +231,7 @@ class TestTheServiceChecksTheOwner:
     ) -> None:
         hold_id = await placed(placer, client, sessions, platform_headers, funded)
         owner = (
-            wallets_service.API_OWNER
-            if resolver == "the holds API"
-            else payments_service.hold_owner(ids.new_id("po"))
+            wallets_service.API_OWNER if resolver == "the holds API" else payments_service.hold_owner(ids.new_id("po"))
         )
         before = await snapshot(sessions)
         with pytest.raises(errors.Conflict) as refused:

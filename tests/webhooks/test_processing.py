@@ -74,9 +74,7 @@ class TestUnknownReference:
         event_id, status, attempts, outcome = await stored(world.sessions)
         assert (status, attempts, outcome) == ("unmatched", 0, None)
         assert await alerts_for(world.sessions, event_id) == [("webhook.unknown_reference", "warning")]
-        listed = await world.client.get(
-            "/v1/webhooks/events", params={"status": "unmatched"}, headers=support_headers
-        )
+        listed = await world.client.get("/v1/webhooks/events", params={"status": "unmatched"}, headers=support_headers)
         assert [(e["id"], e["reference"]) for e in listed.json()["data"]] == [(event_id, "col_nobody")]
 
 
