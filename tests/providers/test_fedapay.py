@@ -7,7 +7,8 @@ import httpx
 import pytest
 
 from sika.core import clock
-from sika.providers import errors, signatures
+from sika.providers import errors, events, signatures, wire
+from sika.providers import fedapay as fedapay_adapter
 from sika.providers.base import (
     CollectionStatus,
     MobileOperator,
@@ -23,14 +24,11 @@ from tests.support.sandbox import LiveSandbox
 
 
 class TestFedapayCollect:
-    @pytest.mark.parametrize(
-        ("operator", "mode"),
-        [(MobileOperator.mtn, "mtn_ci"), (MobileOperator.moov, "moov_ci"), (MobileOperator.orange, "orange_ci")],
-    )
+    @pytest.mark.parametrize(("operator", "country", "mode"), [(MobileOperator.mtn, "CI", "mtn_ci")])
     async def test_sends_the_request_to_the_phone_and_succeeds_by_webhook(
-        self, sandbox: LiveSandbox, fedapay: PaymentProvider, operator: MobileOperator, mode: str
+        self, sandbox: LiveSandbox, fedapay: PaymentProvider, operator: MobileOperator, country: str, mode: str
     ) -> None:
-        request = builders.mobile_money(operator=operator)
+        request = dataclasses.replace(builders.mobile_money(operator=operator), country=country)
         result = await fedapay.collect(request)
         assert result.provider is ProviderName.fedapay
         assert result.status is CollectionStatus.pending
@@ -53,6 +51,63 @@ class TestFedapayCollect:
         status = await fedapay.collection_status(StatusLookup(request.reference, result.provider_reference))
         assert status.status is CollectionStatus.succeeded
         assert status.provider_status == "approved"
+
+    @pytest.mark.parametrize(
+        ("operator", "country"),
+        [(MobileOperator.orange, "CI"), (MobileOperator.moov, "CI"), (MobileOperator.orange, "SN")],
+    )
+    async def test_a_mode_fedapay_cannot_send_without_a_redirect_goes_through_the_checkout(
+        self, sandbox: LiveSandbox, fedapay: PaymentProvider, operator: MobileOperator, country: str
+    ) -> None:
+        request = dataclasses.replace(
+            builders.mobile_money(operator=operator, return_url="https://shop.test/back"), country=country
+        )
+        result = await fedapay.collect(request)
+        assert result.status is CollectionStatus.pending
+        assert result.next_action is NextAction.redirect
+        assert result.redirect_url is not None
+        assert result.redirect_url.startswith(
+            f"{sandbox.url}/_sandbox/checkout/fedapay/{result.provider_reference}?token="
+        )
+        [payment] = await sandbox.listed("payments", provider="fedapay")
+        assert (payment["mode"], payment["status"]) == (None, "pending")
+        assert sandbox.receiver.received == []
+        async with httpx.AsyncClient() as browser:
+            page = await browser.get(result.redirect_url)
+        assert page.headers["location"] == "https://shop.test/back"
+        [webhook] = await sandbox.receiver.wait_for(1)
+        assert json.loads(webhook.body)["name"] == "transaction.approved"
+        status = await fedapay.collection_status(StatusLookup(request.reference, result.provider_reference))
+        assert status.status is CollectionStatus.succeeded
+
+    async def test_asks_for_the_currency_and_leaves_the_reference_in_custom_metadata(
+        self, sandbox: LiveSandbox, fedapay: PaymentProvider
+    ) -> None:
+        request = builders.mobile_money()
+        result = await fedapay.collect(request)
+        [payment] = await sandbox.listed("payments", provider="fedapay")
+        assert payment["request"]["include"] == "currency"
+        assert payment["request"]["custom_metadata"] == {"sika_reference": request.reference}
+        assert payment["metadata"] == {"sika_reference": request.reference}
+        for lookup in (StatusLookup(request.reference, result.provider_reference), StatusLookup(request.reference)):
+            status = await fedapay.collection_status(lookup)
+            assert (status.currency, status.amount_minor) == ("XOF", builders.XOF_AMOUNT)
+
+    async def test_a_webhook_that_names_its_currency_by_id_only_is_read(
+        self, sandbox: LiveSandbox, fedapay: PaymentProvider
+    ) -> None:
+        request = builders.mobile_money()
+        await fedapay.collect(request)
+        [webhook] = await sandbox.receiver.wait_for(1)
+        entity = json.loads(webhook.body)["entity"]
+        assert "currency" not in entity
+        assert entity["currency_id"] == 1
+        event = events.parse(ProviderName.fedapay, webhook.body)
+        assert (event.reference, event.currency, event.amount_minor) == (
+            request.reference,
+            "XOF",
+            builders.XOF_AMOUNT,
+        )
 
     async def test_wave_redirects_to_the_checkout_and_succeeds_when_the_customer_pays(
         self, sandbox: LiveSandbox, fedapay: PaymentProvider
@@ -111,6 +166,18 @@ class TestFedapayCollect:
         assert await sandbox.listed("payments", provider="fedapay") == []
 
 
+class TestFedapayCurrency:
+    def test_a_transaction_with_a_currency_id_alone_is_read_as_xof(self) -> None:
+        transaction = {"id": 1, "amount": 5000, "status": "approved", "currency_id": 1}
+        assert fedapay_adapter.currency_of(transaction) == "XOF"
+
+    def test_a_currency_id_sika_does_not_know_is_refused_not_guessed(self) -> None:
+        with pytest.raises(wire.CurrencyNotSupported):
+            fedapay_adapter.currency_of({"id": 1, "amount": 5000, "currency_id": 99})
+        with pytest.raises(wire.CurrencyNotSupported):
+            fedapay_adapter.currency_of({"id": 1, "amount": 5000})
+
+
 class TestFedapayPayout:
     async def test_a_payout_is_created_started_and_sent(self, sandbox: LiveSandbox, fedapay: PaymentProvider) -> None:
         request = builders.payout()
@@ -121,6 +188,7 @@ class TestFedapayPayout:
         [payout] = await sandbox.listed("payouts", provider="fedapay")
         assert payout["amount"] == 5_000
         assert payout["mode"] == "mtn_ci"
+        assert payout["request"]["include"] == "currency"
         [webhook] = await sandbox.receiver.wait_for(1)
         assert json.loads(webhook.body)["name"] == "payout.sent"
         status = await fedapay.payout_status(StatusLookup(request.reference, result.provider_reference))

@@ -167,6 +167,73 @@ class TestFedapayWire:
             "errors": {"mode": ["is invalid"]},
         }
 
+    @pytest.mark.parametrize("mode", ["orange_ci", "moov_ci", "orange_sn", "wave_ci", "wave_sn"])
+    async def test_refuses_to_send_now_a_mode_that_pays_on_the_checkout_only(
+        self, sandbox: LiveSandbox, client: httpx.AsyncClient, mode: str
+    ) -> None:
+        transaction = await self._transaction(client, "+2250700000000")
+        token = (await client.post(f"/fedapay/v1/transactions/{transaction['id']}/token", headers=FEDAPAY)).json()
+        refused = await client.post(f"/fedapay/v1/{mode}", json={"token": token["token"]}, headers=FEDAPAY)
+        assert refused.status_code == 400
+        assert refused.json() == {
+            "message": f"The payment mode {mode!r} is not available without redirection",
+            "errors": {"mode": ["is not available without redirection"]},
+        }
+        fetched = (await client.get(f"/fedapay/v1/transactions/{transaction['id']}", headers=FEDAPAY)).json()
+        assert (fetched["v1/transaction"]["status"], fetched["v1/transaction"]["mode"]) == ("pending", None)
+        # The refused call used nothing up: the same token still sends on a mode FedaPay sends at once.
+        sent = await client.post("/fedapay/v1/mtn_ci", json={"token": token["token"]}, headers=FEDAPAY)
+        assert sent.status_code == 200
+        [webhook] = await sandbox.receiver.wait_for(1)
+        assert json.loads(webhook.body)["entity"]["mode"] == "mtn_ci"
+
+    async def test_states_the_currency_object_only_when_include_asks_for_it(self, client: httpx.AsyncClient) -> None:
+        bare = await self._transaction(client)
+        assert "currency" not in bare
+        assert bare["currency_id"] == 1
+        included = await client.post(
+            "/fedapay/v1/transactions",
+            json={
+                "description": "Order 43",
+                "amount": 5_000,
+                "currency": {"iso": "XOF"},
+                "merchant_reference": "ref-43",
+                "customer": {"email": "awa@example.com"},
+                "include": "customer,currency",
+            },
+            headers=FEDAPAY,
+        )
+        assert included.json()["v1/transaction"]["currency"]["iso"] == "XOF"
+        for path in (f"/fedapay/v1/transactions/{bare['id']}", "/fedapay/v1/transactions/merchant/ref-43"):
+            without = (await client.get(path, headers=FEDAPAY)).json()["v1/transaction"]
+            assert "currency" not in without
+            assert without["currency_id"] == 1
+            asked = await client.get(path, params={"include": "currency"}, headers=FEDAPAY)
+            assert asked.json()["v1/transaction"]["currency"] == {
+                "klass": "v1/currency",
+                "id": 1,
+                "iso": "XOF",
+                "name": "FCFA",
+            }
+
+    async def test_keeps_custom_metadata_not_metadata(self, client: httpx.AsyncClient) -> None:
+        created = await client.post(
+            "/fedapay/v1/transactions",
+            json={
+                "description": "Order 44",
+                "amount": 5_000,
+                "currency": {"iso": "XOF"},
+                "customer": {"email": "awa@example.com"},
+                "custom_metadata": {"order": "44"},
+                "metadata": {"ignored": True},
+            },
+            headers=FEDAPAY,
+        )
+        transaction_id = created.json()["v1/transaction"]["id"]
+        fetched = (await client.get(f"/fedapay/v1/transactions/{transaction_id}", headers=FEDAPAY)).json()
+        assert fetched["v1/transaction"]["custom_metadata"] == {"order": "44"}
+        assert "metadata" not in fetched["v1/transaction"]
+
     async def test_refuses_a_missing_key_and_unknown_objects(self, client: httpx.AsyncClient) -> None:
         assert (await client.get("/fedapay/v1/transactions/1")).status_code == 401
         missing = await client.get("/fedapay/v1/transactions/1", headers=FEDAPAY)

@@ -1,10 +1,13 @@
 """FedaPay over its REST API (https://docs.fedapay.com/): a transaction is
 created, a payment token is generated for it, then either the customer is sent
-to the token's checkout URL (Wave, cards) or the mobile-money request is sent
-at once to the customer's phone ("send now", ``POST /v1/{mode}``).
+to the token's checkout URL (cards, and every mode FedaPay cannot send without
+a redirect) or the mobile-money request is sent at once to the customer's phone
+("send now", ``POST /v1/{mode}``).
 
 Objects come wrapped by their class, ``{"v1/transaction": {...}}``; amounts in
-XOF are whole francs; our reference travels as ``merchant_reference``.
+XOF are whole francs; our reference travels as ``merchant_reference`` and in
+``custom_metadata``. FedaPay states an object's currency as ``currency_id``
+only, unless ``include=currency`` asks for the currency object too.
 """
 
 from __future__ import annotations
@@ -44,8 +47,16 @@ MODES: dict[tuple[MobileOperator, str], str] = {
 }
 """FedaPay's payment ``mode`` per (operator, country)."""
 
-REDIRECT_OPERATORS = frozenset({MobileOperator.wave})
-"""Operators whose customers approve in the operator's app after a redirect, not on a prompt."""
+SEND_NOW_MODES = frozenset({"mtn_open", "moov", "sbin", "moov_tg", "togocel", "mtn_ci", "airtel_ne", "free_sn"})
+"""The modes FedaPay can send to the phone without a redirect (its payment-methods page,
+"Modes de Paiement disponibles sans Redirection"); every other mode (Orange, Moov CI,
+Wave) is paid on FedaPay's checkout page."""
+
+CURRENCY_IDS: dict[int, str] = {1: "XOF"}
+"""FedaPay's currency ids, for objects that carry ``currency_id`` alone (its SDKs' tests: XOF is 1)."""
+
+INCLUDE = "currency"
+"""What every call asks FedaPay to embed, so an answer names its currency rather than an id."""
 
 _TRANSACTION_STATUSES: dict[str, CollectionStatus] = {
     "approved": CollectionStatus.succeeded,
@@ -99,7 +110,9 @@ class FedapayProvider:
             "amount": wire.to_wire(NAME, request.currency, request.amount_minor),
             "currency": {"iso": request.currency},
             "merchant_reference": request.reference,
+            "custom_metadata": {"sika_reference": request.reference},
             "customer": customer,
+            "include": INCLUDE,
         }
         if request.return_url:
             body["callback_url"] = request.return_url
@@ -115,7 +128,7 @@ class FedapayProvider:
         token = tokened.body
         if tokened.status_code >= 400:
             raise _declined(tokened, reference=transaction_id)
-        if mode is None or request.operator in REDIRECT_OPERATORS:
+        if mode is None or mode not in SEND_NOW_MODES:
             return _transaction_result(
                 transaction,
                 request.reference,
@@ -179,6 +192,7 @@ class FedapayProvider:
                 "currency": {"iso": request.currency},
                 "mode": mode,
                 "merchant_reference": request.reference,
+                "include": INCLUDE,
                 "customer": {
                     "firstname": first,
                     "lastname": last or first,
@@ -225,7 +239,7 @@ class FedapayProvider:
 
     async def _found(self, path: str, klass: str, *, provider_reference: str | None) -> dict[str, Any]:
         """The object a lookup found, unwrapped from its ``klass``."""
-        answer = await self._api.request("GET", path, mutates=False)
+        answer = await self._api.request("GET", path, mutates=False, params={"include": INCLUDE})
         if answer.status_code == 404:
             raise errors.NotFoundAtProvider(
                 str(answer.body.get("message", "")), provider=NAME.value, provider_reference=provider_reference
@@ -258,11 +272,20 @@ def _declined(answer: http.Answer, *, reference: str) -> errors.ProviderDeclined
 
 
 def currency_of(entity: dict[str, Any]) -> str:
-    """FedaPay states a currency as an object (``{"iso": "XOF"}``) or, in places, as its code."""
+    """FedaPay states a currency as an object (``{"iso": "XOF"}``) when asked to include it, in
+    places as its code, and otherwise only as ``currency_id`` (webhooks, answers without ``include``)."""
     currency = entity.get("currency")
-    if isinstance(currency, dict):
+    if isinstance(currency, dict) and currency.get("iso"):
         return str(currency["iso"])
-    return str(currency)
+    if isinstance(currency, str) and currency:
+        return currency
+    currency_id = entity.get("currency_id")
+    known = CURRENCY_IDS.get(currency_id) if isinstance(currency_id, int) else None
+    if known is None:
+        raise wire.CurrencyNotSupported(
+            f"FedaPay named no currency Sika knows (currency_id {currency_id!r})", provider=NAME.value
+        )
+    return known
 
 
 def _transaction_result(

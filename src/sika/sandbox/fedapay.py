@@ -1,10 +1,12 @@
 """A fake FedaPay: transactions, payment tokens, mobile-money "send now"
-(``/v1/{mode}`` and ``/v1/transactions/{mode}``), payouts and their start,
-with ``transaction.*`` and ``payout.*`` webhooks signed with
-``X-FEDAPAY-SIGNATURE: t=<unix>,s=<hex>``.
+(``/v1/{mode}`` and ``/v1/transactions/{mode}``, only for the modes FedaPay
+sends without a redirect), payouts and their start, with ``transaction.*`` and
+``payout.*`` webhooks signed with ``X-FEDAPAY-SIGNATURE: t=<unix>,s=<hex>``.
 
 Objects are wrapped by their class (``{"v1/transaction": {..., "klass":
-"v1/transaction"}}``); XOF amounts are whole francs; errors are
+"v1/transaction"}}``) and name their currency by ``currency_id`` only, unless
+``include`` (in the body of a create, in the query of a lookup) asks for the
+``currency`` object; XOF amounts are whole francs; errors are
 ``{"message": str, "errors": {...}}``; ``Authorization: Bearer <secret key>``.
 """
 
@@ -18,7 +20,7 @@ from fastapi.responses import JSONResponse
 
 from sika.core import clock
 from sika.sandbox import wire
-from sika.sandbox.common import base_url, bearer, json_body, metadata, sandbox_of
+from sika.sandbox.common import base_url, bearer, json_body, sandbox_of
 from sika.sandbox.scenarios import WEBHOOK_SCENARIOS, Scenario
 from sika.sandbox.state import Answer, Event, Payment, Payout, Sandbox
 
@@ -41,7 +43,12 @@ MODES: dict[str, str] = {
 }
 """FedaPay payment modes the sandbox knows, with the operator behind each."""
 
+SEND_NOW_MODES = frozenset({"mtn_open", "moov", "sbin", "moov_tg", "togocel", "mtn_ci", "airtel_ne", "free_sn"})
+"""The modes FedaPay sends to the phone without a redirect (its payment-methods page, "Modes de
+Paiement disponibles sans Redirection"); the others are paid on the checkout page only."""
+
 CURRENCY_IDS = {"XOF": 1, "GNF": 2}
+"""XOF is 1 in FedaPay's SDK tests; GNF's id is the sandbox's own (FedaPay documents none)."""
 
 
 def error(status_code: int, message: str, errors: dict[str, list[str]] | None = None) -> JSONResponse:
@@ -92,29 +99,29 @@ async def create_transaction(request: Request, sandbox: Sandbox = Depends(guard)
         created_at=clock.now(),
         merchant_reference=merchant_reference,
         return_url=str(body["callback_url"]) if body.get("callback_url") else None,
-        metadata=metadata(body),
+        metadata=_custom_metadata(body),
     )
     sandbox.payments[(PROVIDER, payment.id)] = payment
     await sandbox.delay_answer(scenario)
-    return JSONResponse({"v1/transaction": transaction(payment)})
+    return JSONResponse({"v1/transaction": transaction(payment, include=body.get("include"))})
 
 
 @router.get("/v1/transactions/merchant/{merchant_reference}")
 async def get_transaction_by_merchant_reference(
-    merchant_reference: str, sandbox: Sandbox = Depends(guard)
+    merchant_reference: str, request: Request, sandbox: Sandbox = Depends(guard)
 ) -> JSONResponse:
     for payment in sandbox.payments.values():
         if payment.provider == PROVIDER and payment.merchant_reference == merchant_reference:
-            return JSONResponse({"v1/transaction": transaction(payment)})
+            return JSONResponse({"v1/transaction": transaction(payment, include=request.query_params.get("include"))})
     return error(404, "Transaction not found")
 
 
 @router.get("/v1/transactions/{transaction_id}")
-async def get_transaction(transaction_id: str, sandbox: Sandbox = Depends(guard)) -> JSONResponse:
+async def get_transaction(transaction_id: str, request: Request, sandbox: Sandbox = Depends(guard)) -> JSONResponse:
     payment = sandbox.payments.get((PROVIDER, transaction_id))
     if payment is None:
         return error(404, "Transaction not found")
-    return JSONResponse({"v1/transaction": transaction(payment)})
+    return JSONResponse({"v1/transaction": transaction(payment, include=request.query_params.get("include"))})
 
 
 @router.post("/v1/transactions/{transaction_id}/token")
@@ -167,7 +174,7 @@ async def create_payout(request: Request, sandbox: Sandbox = Depends(guard)) -> 
     )
     sandbox.payouts[(PROVIDER, payout.id)] = payout
     await sandbox.delay_answer(scenario)
-    return JSONResponse({"v1/payout": payout_object(payout)})
+    return JSONResponse({"v1/payout": payout_object(payout, include=body.get("include"))})
 
 
 @router.put("/v1/payouts/start")
@@ -188,15 +195,15 @@ async def start_payouts(request: Request, sandbox: Sandbox = Depends(guard)) -> 
         payout.status = "started"
         succeeded = payout.scenario is not Scenario.declined
         sandbox.later(sandbox.config.approval_delay_seconds, _completion(sandbox, payout, succeeded=succeeded))
-    return JSONResponse({"v1/payouts": [payout_object(p) for p in started]})
+    return JSONResponse({"v1/payouts": [payout_object(p, include=body.get("include")) for p in started]})
 
 
 @router.get("/v1/payouts/{payout_id}")
-async def get_payout(payout_id: str, sandbox: Sandbox = Depends(guard)) -> JSONResponse:
+async def get_payout(payout_id: str, request: Request, sandbox: Sandbox = Depends(guard)) -> JSONResponse:
     payout = sandbox.payouts.get((PROVIDER, payout_id))
     if payout is None:
         return error(404, "Payout not found")
-    return JSONResponse({"v1/payout": payout_object(payout)})
+    return JSONResponse({"v1/payout": payout_object(payout, include=request.query_params.get("include"))})
 
 
 @router.post("/v1/transactions/{mode}")
@@ -205,6 +212,12 @@ async def send_now(mode: str, request: Request, sandbox: Sandbox = Depends(guard
     body = await json_body(request, error)
     if mode not in MODES:
         return error(400, f"Invalid payment mode {mode!r}", {"mode": ["is invalid"]})
+    if mode not in SEND_NOW_MODES:
+        return error(
+            400,
+            f"The payment mode {mode!r} is not available without redirection",
+            {"mode": ["is not available without redirection"]},
+        )
     token = str(body.get("token") or "")
     payment = next(
         (p for p in sandbox.payments.values() if p.provider == PROVIDER and p.token == token and token),
@@ -313,6 +326,17 @@ def _money(body: dict[str, Any]) -> tuple[str, int]:
     return currency, amount
 
 
+def _custom_metadata(body: dict[str, Any]) -> dict[str, Any]:
+    """What the merchant attached: FedaPay documents ``custom_metadata`` on creation."""
+    value = body.get("custom_metadata")
+    return value if isinstance(value, dict) else {}
+
+
+def _includes_currency(include: object) -> bool:
+    """Whether ``include`` (``"customer,currency"``, as FedaPay's SDKs send it) asks for the currency."""
+    return isinstance(include, str) and "currency" in (part.strip() for part in include.split(","))
+
+
 def _customer(body: dict[str, Any]) -> dict[str, Any]:
     customer = body.get("customer")
     return customer if isinstance(customer, dict) else {}
@@ -364,11 +388,13 @@ def _intent(payment: Payment, *, status: str, message: str) -> dict[str, Any]:
     }
 
 
-def transaction(payment: Payment) -> dict[str, Any]:
+def transaction(payment: Payment, *, include: object = None) -> dict[str, Any]:
+    """The transaction as FedaPay states it; its ``currency`` only when ``include`` asks for it."""
+
     def at(status: str) -> str | None:
         return payment.paid_at.isoformat() if payment.status == status and payment.paid_at else None
 
-    return {
+    stated: dict[str, Any] = {
         "klass": "v1/transaction",
         "id": payment.numeric_id,
         "reference": f"trx_{payment.numeric_id}",
@@ -379,9 +405,8 @@ def transaction(payment: Payment) -> dict[str, Any]:
         "mode": payment.mode,
         "operation": "payment",
         "currency_id": CURRENCY_IDS.get(payment.currency, 0),
-        "currency": _currency(payment.currency),
         "merchant_reference": payment.merchant_reference,
-        "metadata": payment.metadata,
+        "custom_metadata": payment.metadata,
         "last_error_code": payment.error_code,
         "customer": {
             "klass": "v1/customer",
@@ -391,10 +416,14 @@ def transaction(payment: Payment) -> dict[str, Any]:
         "created_at": payment.created_at.isoformat(),
         "approved_at": at("approved"),
     }
+    if _includes_currency(include):
+        stated["currency"] = _currency(payment.currency)
+    return stated
 
 
-def payout_object(payout: Payout) -> dict[str, Any]:
-    return {
+def payout_object(payout: Payout, *, include: object = None) -> dict[str, Any]:
+    """The payout as FedaPay states it; its ``currency`` only when ``include`` asks for it."""
+    stated: dict[str, Any] = {
         "klass": "v1/payout",
         "id": payout.numeric_id,
         "reference": payout.reference,
@@ -402,7 +431,6 @@ def payout_object(payout: Payout) -> dict[str, Any]:
         "status": payout.status,
         "mode": payout.mode,
         "currency_id": CURRENCY_IDS.get(payout.currency, 0),
-        "currency": _currency(payout.currency),
         "merchant_reference": payout.merchant_reference,
         "customer": payout.recipient,
         "last_error_code": payout.failures,
@@ -410,3 +438,6 @@ def payout_object(payout: Payout) -> dict[str, Any]:
         "sent_at": payout.completed_at.isoformat() if payout.completed_at and payout.status == "sent" else None,
         "failed_at": payout.completed_at.isoformat() if payout.completed_at and payout.status == "failed" else None,
     }
+    if _includes_currency(include):
+        stated["currency"] = _currency(payout.currency)
+    return stated
