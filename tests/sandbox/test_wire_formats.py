@@ -237,6 +237,29 @@ class TestStripeWire:
         assert other.json()["error"]["type"] == "idempotency_error"
         assert len((await admin.get("/payments")).json()) == 1
 
+    @pytest.mark.parametrize(
+        ("method", "path"),
+        [
+            ("GET", "/v1/customers/cus_1"),
+            ("POST", "/v1/payment_intents/pi_1/capture"),
+            ("DELETE", "/v1/payment_intents"),
+            ("PUT", "/v1/payment_intents/pi_1"),
+        ],
+    )
+    async def test_an_unknown_route_or_method_is_a_404_in_stripes_error_envelope(
+        self, client: httpx.AsyncClient, admin: httpx.AsyncClient, method: str, path: str
+    ) -> None:
+        response = await client.request(method, f"/stripe{path}", headers=STRIPE)
+        assert response.status_code == 404
+        assert response.json() == {
+            "error": {
+                "type": "invalid_request_error",
+                "message": f"Unrecognized request URL ({method}: {path}). "
+                "Please see https://stripe.com/docs or we can help at https://support.stripe.com/.",
+            }
+        }
+        assert (await admin.get("/payments")).json() == []
+
     async def test_signs_webhooks_with_t_and_v1(self, sandbox: LiveSandbox, client: httpx.AsyncClient) -> None:
         await client.post(
             "/stripe/v1/payment_intents",

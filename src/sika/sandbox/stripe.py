@@ -234,6 +234,18 @@ async def retrieve_payment_intent(intent_id: str, request: Request, sandbox: San
     return JSONResponse(intent(payment, base_url(request)))
 
 
+@router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+async def unrecognized(path: str, request: Request) -> JSONResponse:
+    """Any other path or method, answered as Stripe does: 404 in its error envelope
+    ("Unrecognized request URL"), never a 405 (https://docs.stripe.com/api/errors).
+    Declared last, so a known path with another method reaches it too."""
+    return error(
+        404,
+        f"Unrecognized request URL ({request.method}: /{path}). "
+        "Please see https://stripe.com/docs or we can help at https://support.stripe.com/.",
+    )
+
+
 async def _confirm(sandbox: Sandbox, payment: Payment, sandbox_url: str) -> tuple[int, dict[str, Any]]:
     if payment.scenario in DECLINES:
         await fail_intent(sandbox, payment, sandbox_url)
