@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -85,7 +86,7 @@ class TestStripeCollect:
         async with httpx.AsyncClient() as browser:
             page = await browser.get(result.redirect_url)
         assert page.status_code == 303
-        status = await stripe.collection_status(StatusLookup(request.reference))
+        status = await stripe.collection_status(StatusLookup(request.reference, result.provider_reference))
         assert status.status is CollectionStatus.succeeded
         await sandbox.receiver.wait_for(1)
 
@@ -119,6 +120,59 @@ class TestStripeCollect:
         with pytest.raises(errors.OperationNotSupported):
             await stripe.payout(builders.payout())
         assert await sandbox.listed("payments", provider="stripe") == []
+
+
+class TestStripeLostCreate:
+    """Search is not read-after-write (https://docs.stripe.com/search#data-freshness): a lost
+    create is found by replaying it under its key, and a Search miss proves nothing."""
+
+    @pytest.fixture(autouse=True)
+    async def search_lags(self, sandbox: LiveSandbox) -> None:
+        async with sandbox.admin() as admin:
+            changed = await admin.patch("/config", json={"stripe_search_lag_seconds": 3600})
+        assert changed.json()["stripe_search_lag_seconds"] == 3600
+
+    async def test_a_create_whose_answer_was_lost_is_found_by_replaying_it(
+        self,
+        sandbox: LiveSandbox,
+        stripe: PaymentProvider,
+        impatient_providers: dict[ProviderName, PaymentProvider],
+    ) -> None:
+        request = builders.card(await builders.stripe_card(sandbox, builders.stripe_number("0052")))
+        sent_at = clock.now()
+        with pytest.raises(errors.OutcomeUnknown):
+            await impatient_providers[ProviderName.stripe].collect(request)
+        found = await stripe.collection_status(StatusLookup(request.reference, request=request, requested_at=sent_at))
+        assert found.status is CollectionStatus.succeeded
+        [intent] = await sandbox.listed("payments", provider="stripe")
+        assert found.provider_reference == intent["id"]
+
+    async def test_a_replayed_decline_reads_as_failed_with_its_reason(
+        self, sandbox: LiveSandbox, stripe: PaymentProvider
+    ) -> None:
+        request = builders.card("pm_card_chargeDeclinedInsufficientFunds")
+        with pytest.raises(errors.ProviderDeclined):
+            await stripe.collect(request)
+        found = await stripe.collection_status(
+            StatusLookup(request.reference, request=request, requested_at=clock.now())
+        )
+        assert (found.status, found.failure_reason) == (CollectionStatus.failed, "insufficient_funds")
+        assert len(await sandbox.listed("payments", provider="stripe")) == 1
+
+    async def test_a_search_miss_is_an_unknown_outcome_never_not_found(
+        self, sandbox: LiveSandbox, stripe: PaymentProvider
+    ) -> None:
+        request = builders.card("pm_card_visa")
+        assert (await stripe.collect(request)).status is CollectionStatus.succeeded
+        long_ago = clock.now() - timedelta(days=2)
+        for lookup in (
+            StatusLookup(request.reference),
+            # Past the key's 24 h a replay could charge again: only Search is asked.
+            StatusLookup(request.reference, request=request, requested_at=long_ago),
+        ):
+            with pytest.raises(errors.OutcomeUnknown):
+                await stripe.collection_status(lookup)
+        assert len(await sandbox.listed("payments", provider="stripe")) == 1
 
 
 class TestStripeAmounts:

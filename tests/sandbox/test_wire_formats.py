@@ -237,6 +237,20 @@ class TestStripeWire:
         assert other.json()["error"]["type"] == "idempotency_error"
         assert len((await admin.get("/payments")).json()) == 1
 
+    async def test_search_sees_an_intent_only_once_the_index_caught_up(
+        self, client: httpx.AsyncClient, admin: httpx.AsyncClient
+    ) -> None:
+        await admin.patch("/config", json={"stripe_search_lag_seconds": 0.5})
+        form = {"amount": "5000", "currency": "xof", "payment_method": "pm_card_visa", "confirm": "true"}
+        created = await client.post("/stripe/v1/payment_intents", data={**form, "metadata[ref]": "r1"}, headers=STRIPE)
+        query = {"query": "metadata['ref']:'r1'"}
+        missed = await client.get("/stripe/v1/payment_intents/search", params=query, headers=STRIPE)
+        assert missed.json()["data"] == []
+        await asyncio.sleep(0.8)
+        found = await client.get("/stripe/v1/payment_intents/search", params=query, headers=STRIPE)
+        assert [intent["id"] for intent in found.json()["data"]] == [created.json()["id"]]
+        assert found.json()["data"][0]["status"] == "succeeded"
+
     @pytest.mark.parametrize(
         ("method", "path"),
         [

@@ -175,6 +175,7 @@ async def create_payment_intent(request: Request, sandbox: Sandbox = Depends(gua
         status_code, body = await _confirm(sandbox, payment, base_url(request))
     else:
         status_code, body = 200, intent(payment, base_url(request))
+    index(sandbox, payment, base_url(request))
     if key:
         sandbox.idempotency[key] = (hashlib.sha256(raw).hexdigest(), status_code, body)
     await sandbox.delay_answer(scenario)
@@ -201,21 +202,19 @@ async def confirm_payment_intent(intent_id: str, request: Request, sandbox: Sand
             code="payment_intent_unexpected_state",
         )
     status_code, body = await _confirm(sandbox, payment, base_url(request))
+    index(sandbox, payment, base_url(request))
     return JSONResponse(body, status_code=status_code)
 
 
 @router.get("/v1/payment_intents/search")
 async def search_payment_intents(request: Request, query: str = "", sandbox: Sandbox = Depends(guard)) -> JSONResponse:
-    """Only the metadata clause of Stripe's search language: ``metadata['key']:'value'``."""
+    """Only the metadata clause of Stripe's search language: ``metadata['key']:'value'``,
+    over the index as it was ``stripe_search_lag_seconds`` ago (Search is not read-after-write)."""
     match = SEARCH_CLAUSE.fullmatch(query.strip())
     if match is None:
         return error(400, "The sandbox searches by one metadata clause only.", param="query")
     key, value = match.group("key"), match.group("value")
-    found = [
-        intent(payment, base_url(request))
-        for payment in sandbox.payments.values()
-        if payment.provider == PROVIDER and payment.metadata.get(key) == value
-    ]
+    found = [indexed for indexed in sandbox.stripe_search_index.values() if indexed["metadata"].get(key) == value]
     return JSONResponse(
         {
             "object": "search_result",
@@ -270,6 +269,7 @@ async def succeed_intent(sandbox: Sandbox, payment: Payment, sandbox_url: str) -
     payment.status = "succeeded"
     payment.paid_at = clock.now()
     payment.error_code = None
+    index(sandbox, payment, sandbox_url)
     scenario = payment.scenario if payment.scenario in WEBHOOK_SCENARIOS else Scenario.success
     final = Event(
         PROVIDER,
@@ -291,6 +291,7 @@ async def fail_intent(sandbox: Sandbox, payment: Payment, sandbox_url: str) -> N
         return
     payment.status = "requires_payment_method"
     payment.error_code = DECLINES.get(payment.scenario, DECLINES[Scenario.declined])[0]
+    index(sandbox, payment, sandbox_url)
     event = Event(
         PROVIDER,
         "payment_intent.payment_failed",
@@ -298,6 +299,20 @@ async def fail_intent(sandbox: Sandbox, payment: Payment, sandbox_url: str) -> N
         _event(sandbox, "payment_intent.payment_failed", intent(payment, sandbox_url)),
     )
     await sandbox.announce(Scenario.success, event, currency=payment.currency)
+
+
+def index(sandbox: Sandbox, payment: Payment, sandbox_url: str) -> None:
+    """Show the intent as it is now to Search, ``stripe_search_lag_seconds`` from now."""
+    snapshot = intent(payment, sandbox_url)
+    lag = sandbox.config.stripe_search_lag_seconds
+
+    async def publish() -> None:
+        sandbox.stripe_search_index[payment.id] = snapshot
+
+    if lag <= 0:
+        sandbox.stripe_search_index[payment.id] = snapshot
+    else:
+        sandbox.later(lag, publish)
 
 
 def intent(payment: Payment, sandbox_url: str) -> dict[str, Any]:
