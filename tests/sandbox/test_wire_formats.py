@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
+from datetime import datetime
 
 import httpx
 import pytest
@@ -30,6 +31,73 @@ MTN_CHARGE = {
     "currency": "XOF",
     "mobile_money": {"phone": "+2250500000000", "provider": "mtn"},
 }
+
+
+NONE = type(None)
+# Paystack's Transfer API answers, field by field and type by type
+# (https://paystack.com/docs/api/transfer/: initiate, finalize and verify).
+PAYSTACK_TRANSFER_INITIATED = {
+    "transfersessionid": list,
+    "transfertrials": list,
+    "domain": str,
+    "amount": int,
+    "currency": str,
+    "reference": str,
+    "source": str,
+    "source_details": NONE,
+    "reason": str,
+    "status": str,
+    "failures": NONE,
+    "transfer_code": str,
+    "titan_code": NONE,
+    "transferred_at": NONE,
+    "id": int,
+    "integration": int,
+    "request": int,
+    "recipient": int,
+    "createdAt": str,
+    "updatedAt": str,
+}
+PAYSTACK_RECIPIENT_DETAILS = {
+    "authorization_code": NONE,
+    "account_number": str,
+    "account_name": str,
+    "bank_code": str,
+    "bank_name": str,
+}
+PAYSTACK_RECIPIENT_CREATED = {
+    "active": bool,
+    "createdAt": str,
+    "currency": str,
+    "domain": str,
+    "id": int,
+    "integration": int,
+    "name": str,
+    "recipient_code": str,
+    "type": str,
+    "updatedAt": str,
+    "is_deleted": bool,
+    "details": dict,
+}
+PAYSTACK_TRANSFER_VERIFIED = {
+    **{k: v for k, v in PAYSTACK_TRANSFER_INITIATED.items() if k not in ("transfersessionid", "transfertrials")},
+    "recipient": dict,
+    "session": dict,
+    "fee_charged": int,
+    "fees_breakdown": NONE,
+    "gateway_response": NONE,
+}
+PAYSTACK_RECIPIENT_IN_A_TRANSFER = {
+    **PAYSTACK_RECIPIENT_CREATED,
+    "description": str,
+    "email": NONE,
+    "metadata": NONE,
+    "isDeleted": bool,
+}
+
+
+def shape(obj: dict[str, object]) -> dict[str, type]:
+    return {key: type(value) for key, value in obj.items()}
 
 
 class TestPaystackWire:
@@ -88,6 +156,41 @@ class TestPaystackWire:
         done = await client.get("/paystack/charge/ref-2", headers=PAYSTACK)
         assert done.json()["data"]["status"] == "success"
         assert done.json()["data"]["amount"] == 500_000
+
+    async def test_transfer_answers_carry_every_documented_field_in_its_documented_type(
+        self, client: httpx.AsyncClient, admin: httpx.AsyncClient
+    ) -> None:
+        await admin.patch("/config", json={"paystack_transfer_otp": True})
+        recipient = {
+            "type": "mobile_money",
+            "name": "Awa",
+            "account_number": "+2250700000000",
+            "bank_code": "MTN",
+            "currency": "XOF",
+        }
+        created = (await client.post("/paystack/transferrecipient", json=recipient, headers=PAYSTACK)).json()["data"]
+        assert shape(created) == PAYSTACK_RECIPIENT_CREATED
+        assert shape(created["details"]) == PAYSTACK_RECIPIENT_DETAILS
+        order = {"source": "balance", "amount": 500_000, "currency": "XOF", "reason": "Payout", "reference": "po_1"}
+        initiated = await client.post(
+            "/paystack/transfer", json={**order, "recipient": created["recipient_code"]}, headers=PAYSTACK
+        )
+        data = initiated.json()["data"]
+        assert shape(data) == PAYSTACK_TRANSFER_INITIATED
+        assert (data["status"], data["recipient"]) == ("otp", created["id"])
+        finalized = await client.post(
+            "/paystack/transfer/finalize_transfer",
+            json={"transfer_code": data["transfer_code"], "otp": "123456"},
+            headers=PAYSTACK,
+        )
+        assert shape(finalized.json()["data"]) == PAYSTACK_TRANSFER_INITIATED
+        verified = (await client.get("/paystack/transfer/verify/po_1", headers=PAYSTACK)).json()["data"]
+        assert shape(verified) == PAYSTACK_TRANSFER_VERIFIED
+        assert shape(verified["recipient"]) == PAYSTACK_RECIPIENT_IN_A_TRANSFER
+        assert verified["session"] == {"provider": None, "id": None}
+        for moment in (verified["createdAt"], verified["updatedAt"], verified["recipient"]["updatedAt"]):
+            assert moment.endswith("Z")
+            datetime.fromisoformat(moment)
 
     async def test_signs_webhooks_with_the_hex_hmac_sha512_of_the_raw_body(
         self, sandbox: LiveSandbox, client: httpx.AsyncClient

@@ -129,6 +129,8 @@ class Payout:
     mode: str | None = None
     failures: str | None = None
     completed_at: datetime | None = None
+    updated_at: datetime | None = None
+    """When its status last changed (Paystack's ``updatedAt``); None until it first does."""
 
 
 @dataclass(frozen=True)
