@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from sika.core import clock
 from sika.providers import errors, signatures
 from sika.providers.base import (
+    CollectionResult,
     CollectionStatus,
     NextAction,
     PaymentProvider,
@@ -104,6 +106,17 @@ class TestStripeCollect:
         assert again.status is CollectionStatus.succeeded
         [intent] = await sandbox.listed("payments", provider="stripe")
         assert intent["id"] == again.provider_reference
+
+    async def test_a_create_sent_while_the_first_still_runs_is_an_unknown_outcome_not_a_decline(
+        self, sandbox: LiveSandbox, stripe: PaymentProvider
+    ) -> None:
+        request = builders.card(await builders.stripe_card(sandbox, builders.stripe_number("0054")))
+        first, second = await asyncio.gather(stripe.collect(request), stripe.collect(request), return_exceptions=True)
+        outcomes = sorted([first, second], key=lambda outcome: isinstance(outcome, BaseException))
+        assert isinstance(outcomes[0], CollectionResult)
+        assert outcomes[0].status is CollectionStatus.succeeded
+        assert isinstance(outcomes[1], errors.OutcomeUnknown)
+        assert len(await sandbox.listed("payments", provider="stripe")) == 1
 
     async def test_euros_travel_in_cents(self, sandbox: LiveSandbox, stripe: PaymentProvider) -> None:
         result = await stripe.collect(builders.card("pm_card_visa", amount_minor=1234, currency="EUR"))

@@ -340,6 +340,27 @@ class TestStripeWire:
         assert other.json()["error"]["type"] == "idempotency_error"
         assert len((await admin.get("/payments")).json()) == 1
 
+    async def test_a_key_whose_first_request_still_runs_is_in_use_and_the_same_parameters_in_any_order_replay(
+        self, client: httpx.AsyncClient, admin: httpx.AsyncClient
+    ) -> None:
+        pm = await client.post(
+            "/stripe/v1/payment_methods", data={"type": "card", "card[number]": "4000000000000054"}, headers=STRIPE
+        )
+        form = {"amount": "5000", "currency": "xof", "payment_method": pm.json()["id"], "confirm": "true"}
+        headers = {**STRIPE, "Idempotency-Key": "col_slow"}
+        first, second = await asyncio.gather(
+            client.post("/stripe/v1/payment_intents", data=form, headers=headers),
+            client.post("/stripe/v1/payment_intents", data=form, headers=headers),
+        )
+        assert sorted([first.status_code, second.status_code]) == [200, 409]
+        in_use = first if first.status_code == 409 else second
+        assert in_use.json()["error"]["code"] == "idempotency_key_in_use"
+        reordered = dict(reversed(list(form.items())))
+        replay = await client.post("/stripe/v1/payment_intents", data=reordered, headers=headers)
+        assert replay.headers["idempotent-replayed"] == "true"
+        assert replay.json()["id"] == (second if first.status_code == 409 else first).json()["id"]
+        assert len((await admin.get("/payments")).json()) == 1
+
     async def test_search_sees_an_intent_only_once_the_index_caught_up(
         self, client: httpx.AsyncClient, admin: httpx.AsyncClient
     ) -> None:

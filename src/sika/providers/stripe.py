@@ -91,7 +91,7 @@ class StripeProvider:
             form["description"] = request.description
         if request.return_url:
             form["return_url"] = request.return_url
-        return await self._api.request(
+        created = await self._api.request(
             "POST",
             "/v1/payment_intents",
             mutates=True,
@@ -99,6 +99,15 @@ class StripeProvider:
             headers={"Idempotency-Key": request.reference},
             data=form,
         )
+        if created.status_code == 409 or _error(created.body).get("type") == "idempotency_error":
+            # The key is held by a create still running, or was used by another: whatever
+            # that one did stands, and it is not this answer to say.
+            raise errors.OutcomeUnknown(
+                f"Stripe: {_error(created.body).get('message', 'idempotency key conflict')}",
+                provider=NAME.value,
+                provider_reference=request.reference,
+            )
+        return created
 
     async def submit_otp(self, submission: OtpSubmission) -> CollectionResult:
         raise errors.OperationNotSupported(

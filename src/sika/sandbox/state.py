@@ -229,6 +229,8 @@ class Sandbox:
         """Stripe payment method -> card number."""
         self.idempotency: dict[str, tuple[str, int, dict[str, Any]]] = {}
         """Stripe Idempotency-Key -> (request fingerprint, status code, body)."""
+        self.stripe_keys_running: set[str] = set()
+        """Stripe Idempotency-Keys whose first request is still running."""
         self.stripe_search_index: dict[str, dict[str, Any]] = {}
         """Stripe intent id -> the intent as Search sees it (``stripe_search_lag_seconds`` behind)."""
         self._numbers = itertools.count(4_000_001)
@@ -248,6 +250,7 @@ class Sandbox:
         self.authorizations.clear()
         self.payment_methods.clear()
         self.idempotency.clear()
+        self.stripe_keys_running.clear()
         self.stripe_search_index.clear()
 
     async def close(self) -> None:

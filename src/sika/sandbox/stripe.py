@@ -113,20 +113,41 @@ async def create_payment_method(request: Request, sandbox: Sandbox = Depends(gua
 
 @router.post("/v1/payment_intents")
 async def create_payment_intent(request: Request, sandbox: Sandbox = Depends(guard)) -> JSONResponse:
-    raw = await request.body()
+    """Keyed by ``Idempotency-Key`` as Stripe does (https://docs.stripe.com/api/idempotent_requests):
+    the first answer is saved once the endpoint runs and replayed; the key with other parameters
+    is an ``idempotency_error``; while the first is still running, a 409 that saves nothing."""
+    form = _parse(await request.body())
     key = request.headers.get("idempotency-key")
-    if key:
-        fingerprint = hashlib.sha256(raw).hexdigest()
-        replay = sandbox.idempotency.get(key)
-        if replay is not None:
-            if replay[0] != fingerprint:
-                return error(
-                    400,
-                    "Keys for idempotent requests can only be used with the same parameters they were first used with.",
-                    kind="idempotency_error",
-                )
-            return JSONResponse(replay[2], status_code=replay[1], headers={"Idempotent-Replayed": "true"})
-    form = _parse(raw)
+    if not key:
+        return await _create_payment_intent(request, sandbox, form, key=None)
+    saved = sandbox.idempotency.get(key)
+    if saved is not None:
+        if saved[0] != _fingerprint(form):
+            return error(
+                400,
+                "Keys for idempotent requests can only be used with the same parameters they were first used "
+                f"with. Try using a key other than '{key}' if you meant to execute a different request.",
+                kind="idempotency_error",
+            )
+        return JSONResponse(saved[2], status_code=saved[1], headers={"Idempotent-Replayed": "true"})
+    if key in sandbox.stripe_keys_running:
+        return error(
+            409,
+            "There is currently another in-progress request using this Idempotent Key (that probably means "
+            "you submitted twice, and the other request is still going through): "
+            f"{key}. Please try again later.",
+            code="idempotency_key_in_use",
+        )
+    sandbox.stripe_keys_running.add(key)
+    try:
+        return await _create_payment_intent(request, sandbox, form, key=key)
+    finally:
+        sandbox.stripe_keys_running.discard(key)
+
+
+async def _create_payment_intent(
+    request: Request, sandbox: Sandbox, form: dict[str, str], *, key: str | None
+) -> JSONResponse:
     amount_text = form.get("amount", "")
     currency = form.get("currency", "").upper()
     if not amount_text.isdigit():
@@ -177,7 +198,8 @@ async def create_payment_intent(request: Request, sandbox: Sandbox = Depends(gua
         status_code, body = 200, intent(payment, base_url(request))
     index(sandbox, payment, base_url(request))
     if key:
-        sandbox.idempotency[key] = (hashlib.sha256(raw).hexdigest(), status_code, body)
+        # Saved before a slow answer goes out: a retry meanwhile gets this very answer.
+        sandbox.idempotency[key] = (_fingerprint(form), status_code, body)
     await sandbox.delay_answer(scenario)
     return JSONResponse(body, status_code=status_code)
 
@@ -408,6 +430,11 @@ def _parse(raw: bytes) -> dict[str, str]:
         return dict(parse_qsl(raw.decode(), keep_blank_values=True))
     except UnicodeDecodeError:
         raise Answer(error(400, "The request body is not valid form data.")) from None
+
+
+def _fingerprint(form: dict[str, str]) -> str:
+    """What two requests must share to be the same one: their parameters, in any order."""
+    return hashlib.sha256(repr(sorted(form.items())).encode()).hexdigest()
 
 
 def _metadata(form: dict[str, str]) -> dict[str, str]:
