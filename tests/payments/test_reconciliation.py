@@ -4,6 +4,7 @@ an unknown outcome, a crash after the first phase, a webhook never sent."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from sika.payments import service as payments_service
 from sika.providers import registry
 from sika.providers.base import CollectionRequest, CollectionStatus, MobileOperator, PaymentMethod, ProviderName
 from sika.providers.failover import CollectionRouter
+from tests.providers import builders as provider_builders
 from tests.support.factories import PartyWallet
 from tests.support.payments import (
     SUCCESS_PHONE,
@@ -77,6 +79,57 @@ class TestUnknownOutcome:
         assert (report.checked, report.changed) == (0, 0)
         assert await world.footprint() == before
         await assert_ledger_clean(world.sessions)
+
+
+class TestLostStripeCreate:
+    """Stripe's Search lags behind writes (https://docs.stripe.com/search#data-freshness): a card
+    create whose answer was lost is found by replaying it, and is never failed on a Search miss."""
+
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return impatient(settings)
+
+    async def lost_card_collection(self, world: World, kofi: PartyWallet) -> dict[str, Any]:
+        async with world.sandbox.admin() as admin:
+            await admin.patch("/config", json={"stripe_search_lag_seconds": 3600})
+        token = await provider_builders.stripe_card(world.sandbox, provider_builders.stripe_number("0052"))
+        body = collection_body(kofi, amount_minor=AMOUNT, method={"type": "card", "card_token": token})
+        collection: dict[str, Any] = (await world.collect(body)).json()
+        assert (collection["status"], collection["provider"], collection["provider_reference"]) == (
+            "processing",
+            "stripe",
+            None,
+        )
+        return collection
+
+    async def test_is_found_by_replaying_the_create_while_search_lags(
+        self, world: World, kofi: PartyWallet, providers: CollectionRouter
+    ) -> None:
+        collection = await self.lost_card_collection(world, kofi)
+        report = await reconcile(world, providers)
+        assert (report.checked, report.changed, report.unreachable) == (1, 1, 0)
+        [intent] = await world.sandbox.listed("payments", provider="stripe")
+        shown = await world.shown("collections", collection["id"])
+        assert (shown["status"], shown["provider_reference"]) == ("succeeded", intent["id"])
+        assert await world.wallet(kofi) == (AMOUNT, 0)
+        await assert_ledger_clean(world.sessions)
+
+    async def test_past_the_keys_lifetime_a_search_miss_leaves_it_open(
+        self, world: World, kofi: PartyWallet, providers: CollectionRouter
+    ) -> None:
+        collection = await self.lost_card_collection(world, kofi)
+        async with db.transaction(world.sessions) as session:
+            await session.execute(
+                sa.text("UPDATE payments_collections SET created_at = created_at - interval '2 days' WHERE id = :id"),
+                {"id": collection["id"]},
+            )
+        before = await world.footprint()
+        report = await reconcile(world, providers)
+        assert (report.checked, report.changed, report.unreachable) == (1, 0, 1)
+        assert (await world.shown("collections", collection["id"]))["status"] == "processing"
+        assert await world.wallet(kofi) == (0, 0)
+        assert len(await world.sandbox.listed("payments", provider="stripe")) == 1
+        assert await world.footprint() == before
 
 
 class TestCollections:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import asyncio
 import json
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -9,6 +11,7 @@ import pytest
 from sika.core import clock
 from sika.providers import errors, signatures
 from sika.providers.base import (
+    CollectionResult,
     CollectionStatus,
     NextAction,
     PaymentProvider,
@@ -85,7 +88,7 @@ class TestStripeCollect:
         async with httpx.AsyncClient() as browser:
             page = await browser.get(result.redirect_url)
         assert page.status_code == 303
-        status = await stripe.collection_status(StatusLookup(request.reference))
+        status = await stripe.collection_status(StatusLookup(request.reference, result.provider_reference))
         assert status.status is CollectionStatus.succeeded
         await sandbox.receiver.wait_for(1)
 
@@ -104,6 +107,17 @@ class TestStripeCollect:
         [intent] = await sandbox.listed("payments", provider="stripe")
         assert intent["id"] == again.provider_reference
 
+    async def test_a_create_sent_while_the_first_still_runs_is_an_unknown_outcome_not_a_decline(
+        self, sandbox: LiveSandbox, stripe: PaymentProvider
+    ) -> None:
+        request = builders.card(await builders.stripe_card(sandbox, builders.stripe_number("0054")))
+        first, second = await asyncio.gather(stripe.collect(request), stripe.collect(request), return_exceptions=True)
+        outcomes = sorted([first, second], key=lambda outcome: isinstance(outcome, BaseException))
+        assert isinstance(outcomes[0], CollectionResult)
+        assert outcomes[0].status is CollectionStatus.succeeded
+        assert isinstance(outcomes[1], errors.OutcomeUnknown)
+        assert len(await sandbox.listed("payments", provider="stripe")) == 1
+
     async def test_euros_travel_in_cents(self, sandbox: LiveSandbox, stripe: PaymentProvider) -> None:
         result = await stripe.collect(builders.card("pm_card_visa", amount_minor=1234, currency="EUR"))
         assert result.amount_minor == 1234
@@ -119,6 +133,59 @@ class TestStripeCollect:
         with pytest.raises(errors.OperationNotSupported):
             await stripe.payout(builders.payout())
         assert await sandbox.listed("payments", provider="stripe") == []
+
+
+class TestStripeLostCreate:
+    """Search is not read-after-write (https://docs.stripe.com/search#data-freshness): a lost
+    create is found by replaying it under its key, and a Search miss proves nothing."""
+
+    @pytest.fixture(autouse=True)
+    async def search_lags(self, sandbox: LiveSandbox) -> None:
+        async with sandbox.admin() as admin:
+            changed = await admin.patch("/config", json={"stripe_search_lag_seconds": 3600})
+        assert changed.json()["stripe_search_lag_seconds"] == 3600
+
+    async def test_a_create_whose_answer_was_lost_is_found_by_replaying_it(
+        self,
+        sandbox: LiveSandbox,
+        stripe: PaymentProvider,
+        impatient_providers: dict[ProviderName, PaymentProvider],
+    ) -> None:
+        request = builders.card(await builders.stripe_card(sandbox, builders.stripe_number("0052")))
+        sent_at = clock.now()
+        with pytest.raises(errors.OutcomeUnknown):
+            await impatient_providers[ProviderName.stripe].collect(request)
+        found = await stripe.collection_status(StatusLookup(request.reference, request=request, requested_at=sent_at))
+        assert found.status is CollectionStatus.succeeded
+        [intent] = await sandbox.listed("payments", provider="stripe")
+        assert found.provider_reference == intent["id"]
+
+    async def test_a_replayed_decline_reads_as_failed_with_its_reason(
+        self, sandbox: LiveSandbox, stripe: PaymentProvider
+    ) -> None:
+        request = builders.card("pm_card_chargeDeclinedInsufficientFunds")
+        with pytest.raises(errors.ProviderDeclined):
+            await stripe.collect(request)
+        found = await stripe.collection_status(
+            StatusLookup(request.reference, request=request, requested_at=clock.now())
+        )
+        assert (found.status, found.failure_reason) == (CollectionStatus.failed, "insufficient_funds")
+        assert len(await sandbox.listed("payments", provider="stripe")) == 1
+
+    async def test_a_search_miss_is_an_unknown_outcome_never_not_found(
+        self, sandbox: LiveSandbox, stripe: PaymentProvider
+    ) -> None:
+        request = builders.card("pm_card_visa")
+        assert (await stripe.collect(request)).status is CollectionStatus.succeeded
+        long_ago = clock.now() - timedelta(days=2)
+        for lookup in (
+            StatusLookup(request.reference),
+            # Past the key's 24 h a replay could charge again: only Search is asked.
+            StatusLookup(request.reference, request=request, requested_at=long_ago),
+        ):
+            with pytest.raises(errors.OutcomeUnknown):
+                await stripe.collection_status(lookup)
+        assert len(await sandbox.listed("payments", provider="stripe")) == 1
 
 
 class TestStripeAmounts:

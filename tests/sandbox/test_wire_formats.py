@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
+from datetime import datetime
 
 import httpx
 import pytest
@@ -30,6 +31,73 @@ MTN_CHARGE = {
     "currency": "XOF",
     "mobile_money": {"phone": "+2250500000000", "provider": "mtn"},
 }
+
+
+NONE = type(None)
+# Paystack's Transfer API answers, field by field and type by type
+# (https://paystack.com/docs/api/transfer/: initiate, finalize and verify).
+PAYSTACK_TRANSFER_INITIATED = {
+    "transfersessionid": list,
+    "transfertrials": list,
+    "domain": str,
+    "amount": int,
+    "currency": str,
+    "reference": str,
+    "source": str,
+    "source_details": NONE,
+    "reason": str,
+    "status": str,
+    "failures": NONE,
+    "transfer_code": str,
+    "titan_code": NONE,
+    "transferred_at": NONE,
+    "id": int,
+    "integration": int,
+    "request": int,
+    "recipient": int,
+    "createdAt": str,
+    "updatedAt": str,
+}
+PAYSTACK_RECIPIENT_DETAILS = {
+    "authorization_code": NONE,
+    "account_number": str,
+    "account_name": str,
+    "bank_code": str,
+    "bank_name": str,
+}
+PAYSTACK_RECIPIENT_CREATED = {
+    "active": bool,
+    "createdAt": str,
+    "currency": str,
+    "domain": str,
+    "id": int,
+    "integration": int,
+    "name": str,
+    "recipient_code": str,
+    "type": str,
+    "updatedAt": str,
+    "is_deleted": bool,
+    "details": dict,
+}
+PAYSTACK_TRANSFER_VERIFIED = {
+    **{k: v for k, v in PAYSTACK_TRANSFER_INITIATED.items() if k not in ("transfersessionid", "transfertrials")},
+    "recipient": dict,
+    "session": dict,
+    "fee_charged": int,
+    "fees_breakdown": NONE,
+    "gateway_response": NONE,
+}
+PAYSTACK_RECIPIENT_IN_A_TRANSFER = {
+    **PAYSTACK_RECIPIENT_CREATED,
+    "description": str,
+    "email": NONE,
+    "metadata": NONE,
+    "isDeleted": bool,
+}
+
+
+def shape(obj: dict[str, object]) -> dict[str, type]:
+    return {key: type(value) for key, value in obj.items()}
 
 
 class TestPaystackWire:
@@ -88,6 +156,41 @@ class TestPaystackWire:
         done = await client.get("/paystack/charge/ref-2", headers=PAYSTACK)
         assert done.json()["data"]["status"] == "success"
         assert done.json()["data"]["amount"] == 500_000
+
+    async def test_transfer_answers_carry_every_documented_field_in_its_documented_type(
+        self, client: httpx.AsyncClient, admin: httpx.AsyncClient
+    ) -> None:
+        await admin.patch("/config", json={"paystack_transfer_otp": True})
+        recipient = {
+            "type": "mobile_money",
+            "name": "Awa",
+            "account_number": "+2250700000000",
+            "bank_code": "MTN",
+            "currency": "XOF",
+        }
+        created = (await client.post("/paystack/transferrecipient", json=recipient, headers=PAYSTACK)).json()["data"]
+        assert shape(created) == PAYSTACK_RECIPIENT_CREATED
+        assert shape(created["details"]) == PAYSTACK_RECIPIENT_DETAILS
+        order = {"source": "balance", "amount": 500_000, "currency": "XOF", "reason": "Payout", "reference": "po_1"}
+        initiated = await client.post(
+            "/paystack/transfer", json={**order, "recipient": created["recipient_code"]}, headers=PAYSTACK
+        )
+        data = initiated.json()["data"]
+        assert shape(data) == PAYSTACK_TRANSFER_INITIATED
+        assert (data["status"], data["recipient"]) == ("otp", created["id"])
+        finalized = await client.post(
+            "/paystack/transfer/finalize_transfer",
+            json={"transfer_code": data["transfer_code"], "otp": "123456"},
+            headers=PAYSTACK,
+        )
+        assert shape(finalized.json()["data"]) == PAYSTACK_TRANSFER_INITIATED
+        verified = (await client.get("/paystack/transfer/verify/po_1", headers=PAYSTACK)).json()["data"]
+        assert shape(verified) == PAYSTACK_TRANSFER_VERIFIED
+        assert shape(verified["recipient"]) == PAYSTACK_RECIPIENT_IN_A_TRANSFER
+        assert verified["session"] == {"provider": None, "id": None}
+        for moment in (verified["createdAt"], verified["updatedAt"], verified["recipient"]["updatedAt"]):
+            assert moment.endswith("Z")
+            datetime.fromisoformat(moment)
 
     async def test_signs_webhooks_with_the_hex_hmac_sha512_of_the_raw_body(
         self, sandbox: LiveSandbox, client: httpx.AsyncClient
@@ -303,6 +406,64 @@ class TestStripeWire:
         assert other.status_code == 400
         assert other.json()["error"]["type"] == "idempotency_error"
         assert len((await admin.get("/payments")).json()) == 1
+
+    async def test_a_key_whose_first_request_still_runs_is_in_use_and_the_same_parameters_in_any_order_replay(
+        self, client: httpx.AsyncClient, admin: httpx.AsyncClient
+    ) -> None:
+        pm = await client.post(
+            "/stripe/v1/payment_methods", data={"type": "card", "card[number]": "4000000000000054"}, headers=STRIPE
+        )
+        form = {"amount": "5000", "currency": "xof", "payment_method": pm.json()["id"], "confirm": "true"}
+        headers = {**STRIPE, "Idempotency-Key": "col_slow"}
+        first, second = await asyncio.gather(
+            client.post("/stripe/v1/payment_intents", data=form, headers=headers),
+            client.post("/stripe/v1/payment_intents", data=form, headers=headers),
+        )
+        assert sorted([first.status_code, second.status_code]) == [200, 409]
+        in_use = first if first.status_code == 409 else second
+        assert in_use.json()["error"]["code"] == "idempotency_key_in_use"
+        reordered = dict(reversed(list(form.items())))
+        replay = await client.post("/stripe/v1/payment_intents", data=reordered, headers=headers)
+        assert replay.headers["idempotent-replayed"] == "true"
+        assert replay.json()["id"] == (second if first.status_code == 409 else first).json()["id"]
+        assert len((await admin.get("/payments")).json()) == 1
+
+    async def test_search_sees_an_intent_only_once_the_index_caught_up(
+        self, client: httpx.AsyncClient, admin: httpx.AsyncClient
+    ) -> None:
+        await admin.patch("/config", json={"stripe_search_lag_seconds": 0.5})
+        form = {"amount": "5000", "currency": "xof", "payment_method": "pm_card_visa", "confirm": "true"}
+        created = await client.post("/stripe/v1/payment_intents", data={**form, "metadata[ref]": "r1"}, headers=STRIPE)
+        query = {"query": "metadata['ref']:'r1'"}
+        missed = await client.get("/stripe/v1/payment_intents/search", params=query, headers=STRIPE)
+        assert missed.json()["data"] == []
+        await asyncio.sleep(0.8)
+        found = await client.get("/stripe/v1/payment_intents/search", params=query, headers=STRIPE)
+        assert [intent["id"] for intent in found.json()["data"]] == [created.json()["id"]]
+        assert found.json()["data"][0]["status"] == "succeeded"
+
+    @pytest.mark.parametrize(
+        ("method", "path"),
+        [
+            ("GET", "/v1/customers/cus_1"),
+            ("POST", "/v1/payment_intents/pi_1/capture"),
+            ("DELETE", "/v1/payment_intents"),
+            ("PUT", "/v1/payment_intents/pi_1"),
+        ],
+    )
+    async def test_an_unknown_route_or_method_is_a_404_in_stripes_error_envelope(
+        self, client: httpx.AsyncClient, admin: httpx.AsyncClient, method: str, path: str
+    ) -> None:
+        response = await client.request(method, f"/stripe{path}", headers=STRIPE)
+        assert response.status_code == 404
+        assert response.json() == {
+            "error": {
+                "type": "invalid_request_error",
+                "message": f"Unrecognized request URL ({method}: {path}). "
+                "Please see https://stripe.com/docs or we can help at https://support.stripe.com/.",
+            }
+        }
+        assert (await admin.get("/payments")).json() == []
 
     async def test_signs_webhooks_with_t_and_v1(self, sandbox: LiveSandbox, client: httpx.AsyncClient) -> None:
         await client.post(

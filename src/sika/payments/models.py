@@ -70,6 +70,7 @@ class Collection(Base):
         sa.CheckConstraint("char_length(display_text) <= 500", name="display_text_length"),
         sa.CheckConstraint("char_length(redirect_url) <= 2000", name="redirect_url_length"),
         sa.CheckConstraint("char_length(return_url) <= 2000", name="return_url_length"),
+        sa.CheckConstraint("char_length(card_token) BETWEEN 1 AND 200", name="card_token_length"),
         sa.CheckConstraint("char_length(failure_code) BETWEEN 1 AND 100", name="failure_code_length"),
         sa.CheckConstraint("char_length(failure_message) <= 500", name="failure_message_length"),
         sa.CheckConstraint("char_length(idempotency_key) BETWEEN 1 AND 255", name="idempotency_key_length"),
@@ -101,6 +102,9 @@ class Collection(Base):
     description: Mapped[str] = mapped_column(sa.Text, server_default="")
     return_url: Mapped[str | None] = mapped_column(sa.Text)
     """Where a redirect flow sends the customer back."""
+    card_token: Mapped[str | None] = mapped_column(sa.Text)
+    """The provider's token for the card (Stripe ``pm_…``, never a card number): kept so
+    reconciliation can replay a create whose answer was lost with the very same parameters."""
     status: Mapped[str] = mapped_column(sa.String(20))
     provider: Mapped[str | None] = mapped_column(sa.String(16))
     """Who took the collection; unknown until a provider answers (the route may fail over)."""

@@ -10,6 +10,7 @@ provider as its reference or idempotency key, so a retry never pays twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -140,6 +141,11 @@ class StatusLookup:
     provider_reference: str | None = None
     """The provider's id, when its answer arrived; without it the lookup goes by ``reference``
     (after an ``OutcomeUnknown`` the provider's id was never heard)."""
+    request: CollectionRequest | None = None
+    """The create as it was sent, for a provider whose lookup by ``reference`` is not
+    read-after-write (Stripe's Search): it finds a lost create by replaying it."""
+    requested_at: datetime | None = None
+    """When the create was first sent: a replay is safe only while the provider keeps its key."""
 
 
 class PaymentProvider(Protocol):

@@ -4,14 +4,23 @@ create returns the same intent instead of charging twice.
 
 Stripe counts XOF, XAF and GNF in whole units (zero-decimal currencies) and
 EUR or USD in cents; currencies travel in lower case.
+
+A create whose answer was lost is found by sending it again with the same key
+and parameters: Stripe answers with what the first one did
+(https://docs.stripe.com/api/idempotent_requests). Search is not read-after-write
+(https://docs.stripe.com/search#data-freshness: a minute behind, more during an
+outage), so it is only the fallback once the key may be gone, and a miss there
+says nothing: the outcome stays unknown.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
+from sika.core import clock
 from sika.providers import errors, http, wire
 from sika.providers.base import (
     CollectionRequest,
@@ -38,6 +47,11 @@ _STATUSES: dict[str, tuple[CollectionStatus, NextAction]] = {
 }
 
 
+REPLAY_WINDOW = timedelta(hours=23)
+"""How long after the first create a replay is sent: Stripe keeps a key at least 24 h,
+and a replay after it was pruned would create (and charge) a second intent."""
+
+
 class StripeProvider:
     def __init__(self, client: httpx.AsyncClient, *, base_url: str, secret_key: str, timeout: httpx.Timeout) -> None:
         self._api = http.Endpoint(
@@ -49,6 +63,14 @@ class StripeProvider:
         return NAME
 
     async def collect(self, request: CollectionRequest) -> CollectionResult:
+        created = await self._create(request)
+        if created.status_code >= 400:
+            raise _declined(created.body)
+        return _intent_result(created.body, request.reference)
+
+    async def _create(self, request: CollectionRequest) -> http.Answer:
+        """Create and confirm the intent, keyed by our reference: the same request sent again
+        answers what the first one did."""
         if request.method is not PaymentMethod.card:
             raise errors.OperationNotSupported("Stripe collects cards only", provider=NAME.value)
         if request.card_token is None:
@@ -77,9 +99,15 @@ class StripeProvider:
             headers={"Idempotency-Key": request.reference},
             data=form,
         )
-        if created.status_code >= 400:
-            raise _declined(created.body)
-        return _intent_result(created.body, request.reference)
+        if created.status_code == 409 or _error(created.body).get("type") == "idempotency_error":
+            # The key is held by a create still running, or was used by another: whatever
+            # that one did stands, and it is not this answer to say.
+            raise errors.OutcomeUnknown(
+                f"Stripe: {_error(created.body).get('message', 'idempotency key conflict')}",
+                provider=NAME.value,
+                provider_reference=request.reference,
+            )
+        return created
 
     async def submit_otp(self, submission: OtpSubmission) -> CollectionResult:
         raise errors.OperationNotSupported(
@@ -90,6 +118,9 @@ class StripeProvider:
 
     async def collection_status(self, lookup: StatusLookup) -> CollectionResult:
         if not lookup.provider_reference:
+            if _replayable(lookup):
+                assert lookup.request is not None
+                return await self._replay(lookup.request)
             return await self._find(lookup.reference)
         found = await self._api.request("GET", f"/v1/payment_intents/{lookup.provider_reference}", mutates=False)
         if found.status_code == 404:
@@ -104,8 +135,20 @@ class StripeProvider:
             )
         return _intent_result(found.body, lookup.reference)
 
+    async def _replay(self, request: CollectionRequest) -> CollectionResult:
+        """The create sent again under its key: Stripe answers with the intent the first one
+        made (declined included), or makes it now if the first never arrived."""
+        replayed = await self._create(request)
+        intent = _error(replayed.body).get("payment_intent")
+        if replayed.status_code == 402 and isinstance(intent, dict):
+            return _intent_result(intent, request.reference)
+        if replayed.status_code >= 400:
+            raise _declined(replayed.body)
+        return _intent_result(replayed.body, request.reference)
+
     async def _find(self, reference: str) -> CollectionResult:
-        """The intent created for ``reference``, by the metadata we stored on it."""
+        """The intent created for ``reference``, by the metadata we stored on it. Search
+        lags behind writes, so a miss is no proof that there is none."""
         searched = await self._api.request(
             "GET",
             "/v1/payment_intents/search",
@@ -116,7 +159,10 @@ class StripeProvider:
             raise errors.ProviderUnavailable(f"Stripe answered {searched.status_code} to a search", provider=NAME.value)
         found = searched.body.get("data")
         if not isinstance(found, list) or not found or not isinstance(found[0], dict):
-            raise errors.NotFoundAtProvider(f"Stripe has no payment intent for {reference}", provider=NAME.value)
+            raise errors.OutcomeUnknown(
+                f"Stripe's search shows no payment intent for {reference} yet; search lags behind writes",
+                provider=NAME.value,
+            )
         return _intent_result(found[0], reference)
 
     async def payout(self, request: PayoutRequest) -> PayoutResult:
@@ -127,6 +173,13 @@ class StripeProvider:
 
     async def payout_status(self, lookup: StatusLookup) -> PayoutResult:
         raise errors.OperationNotSupported("Sika pays out to mobile money, which Stripe does not", provider=NAME.value)
+
+
+def _replayable(lookup: StatusLookup) -> bool:
+    """Whether the create can be sent again under its key: while Stripe surely keeps it."""
+    if lookup.request is None or lookup.request.card_token is None or lookup.requested_at is None:
+        return False
+    return clock.now() - lookup.requested_at < REPLAY_WINDOW
 
 
 def _error(body: dict[str, Any]) -> dict[str, Any]:

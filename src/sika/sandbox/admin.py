@@ -53,6 +53,7 @@ class ConfigChange(BaseModel):
     webhook_late_seconds: float | None = Field(default=None, ge=0, le=3600)
     auto_approve: bool | None = None
     paystack_transfer_otp: bool | None = None
+    stripe_search_lag_seconds: float | None = Field(default=None, ge=0, le=3600)
     webhook_retry_delays_seconds: list[float] | None = Field(default=None, max_length=10)
 
 

@@ -9,6 +9,7 @@ hundredths of every currency; ``Authorization: Bearer <secret key>``.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -32,6 +33,8 @@ DISPLAY_TEXT = {
     "open_url": "Complete the 3-D Secure check",
 }
 TRANSFER_TYPES = frozenset({"mobile_money", "nuban", "ghipss", "basa", "authorization"})
+INTEGRATION = 100001
+"""The sandbox's one Paystack integration (business) id."""
 
 
 def error(status_code: int, message: str) -> JSONResponse:
@@ -195,17 +198,21 @@ async def create_recipient(request: Request, sandbox: Sandbox = Depends(guard)) 
     if currency not in wire.WIRE_EXPONENTS[PROVIDER]:
         return error(400, f"Currency {currency} is not supported")
     code = sandbox.token("RCP_", 15)
+    created = timestamp(clock.now())
     recipient = {
         "active": True,
-        "createdAt": clock.now().isoformat(),
+        "createdAt": created,
         "currency": currency,
         "domain": "test",
         "id": sandbox.next_number(),
-        "integration": 100001,
+        "integration": INTEGRATION,
         "name": name,
         "recipient_code": code,
         "type": kind,
+        "updatedAt": created,
+        "is_deleted": False,
         "details": {
+            "authorization_code": None,
             "account_number": account_number,
             "account_name": name,
             "bank_code": bank_code,
@@ -263,10 +270,10 @@ async def create_transfer(request: Request, sandbox: Sandbox = Depends(guard)) -
     if sandbox.config.paystack_transfer_otp:
         payout.status = "otp"
         await sandbox.delay_answer(scenario)
-        return ok("Transfer requires OTP to continue", transfer(payout))
+        return ok("Transfer requires OTP to continue", transfer_initiated(payout))
     _queue_transfer(sandbox, payout)
     await sandbox.delay_answer(scenario)
-    return ok("Transfer has been queued", transfer(payout))
+    return ok("Transfer has been queued", transfer_initiated(payout))
 
 
 @router.post("/transfer/finalize_transfer")
@@ -280,8 +287,9 @@ async def finalize_transfer(request: Request, sandbox: Sandbox = Depends(guard))
     if str(body.get("otp", "")) != VALID_OTP:
         return error(400, "Invalid OTP")
     payout.status = "pending"
+    payout.updated_at = clock.now()
     _queue_transfer(sandbox, payout)
-    return ok("Transfer has been queued", transfer(payout))
+    return ok("Transfer has been queued", transfer_initiated(payout))
 
 
 @router.get("/transfer/verify/{reference}")
@@ -327,7 +335,7 @@ async def complete_charge(sandbox: Sandbox, payment: Payment, *, succeeded: bool
 async def complete_transfer(sandbox: Sandbox, payout: Payout, *, succeeded: bool) -> None:
     if payout.status in ("success", "failed", "reversed"):
         return
-    payout.completed_at = clock.now()
+    payout.completed_at = payout.updated_at = clock.now()
     if not succeeded:
         payout.status = "failed"
         payout.failures = "The recipient's wallet could not be credited"
@@ -415,22 +423,72 @@ def transaction(payment: Payment) -> dict[str, Any]:
     }
 
 
-def transfer(payout: Payout) -> dict[str, Any]:
+def transfer_initiated(payout: Payout) -> dict[str, Any]:
+    """A transfer as initiating or finalising it answers: the recipient by its integer id
+    (https://paystack.com/docs/api/transfer/#initiate)."""
     return {
-        "id": payout.numeric_id,
-        "integration": 100001,
+        "transfersessionid": [],
+        "transfertrials": [],
         "domain": "test",
         "amount": payout.amount,
         "currency": payout.currency,
+        "reference": payout.reference,
         "source": "balance",
+        "source_details": None,
+        "reason": payout.reason,
+        "status": payout.status,
+        "failures": payout.failures,
+        "transfer_code": payout.transfer_code,
+        "titan_code": None,
+        "transferred_at": _transferred_at(payout),
+        "id": payout.numeric_id,
+        "integration": INTEGRATION,
+        "request": payout.numeric_id,
+        "recipient": payout.recipient["id"],
+        "createdAt": timestamp(payout.created_at),
+        "updatedAt": timestamp(payout.updated_at or payout.created_at),
+    }
+
+
+def transfer(payout: Payout) -> dict[str, Any]:
+    """A transfer as verifying it (and its webhooks) shows it: the recipient in full, and its
+    session (https://paystack.com/docs/api/transfer/#verify)."""
+    return {
+        "amount": payout.amount,
+        "createdAt": timestamp(payout.created_at),
+        "currency": payout.currency,
+        "domain": "test",
+        "failures": payout.failures,
+        "id": payout.numeric_id,
+        "integration": INTEGRATION,
         "reason": payout.reason,
         "reference": payout.reference,
-        "recipient": payout.recipient,
+        "source": "balance",
+        "source_details": None,
         "status": payout.status,
+        "titan_code": None,
         "transfer_code": payout.transfer_code,
-        "failures": payout.failures,
-        "createdAt": payout.created_at.isoformat(),
-        "transferred_at": payout.completed_at.isoformat()
-        if payout.completed_at and payout.status != "failed"
-        else None,
+        "request": payout.numeric_id,
+        "transferred_at": _transferred_at(payout),
+        "updatedAt": timestamp(payout.updated_at or payout.created_at),
+        "recipient": {
+            **payout.recipient,
+            "description": "",
+            "email": None,
+            "metadata": None,
+            "isDeleted": payout.recipient["is_deleted"],
+        },
+        "session": {"provider": None, "id": None},
+        "fee_charged": 0,
+        "fees_breakdown": None,
+        "gateway_response": None,
     }
+
+
+def _transferred_at(payout: Payout) -> str | None:
+    return timestamp(payout.completed_at) if payout.completed_at and payout.status != "failed" else None
+
+
+def timestamp(moment: datetime) -> str:
+    """Paystack's way of writing an instant: UTC to the millisecond, ``2025-08-04T10:32:40.000Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

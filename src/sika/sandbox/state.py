@@ -54,6 +54,9 @@ class SandboxConfig:
     """Approve phone prompts by themselves after ``approval_delay_seconds``."""
     paystack_transfer_otp: bool = False
     """Paystack transfers wait for ``/transfer/finalize_transfer`` with an OTP."""
+    stripe_search_lag_seconds: float = 1.0
+    """How far Stripe's Search index lags behind writes: "under 1 minute" normally, up to
+    an hour during an outage (https://docs.stripe.com/search#data-freshness)."""
     webhook_retry_delays_seconds: list[float] = field(
         default_factory=lambda: list(DEFAULT_WEBHOOK_RETRY_DELAYS_SECONDS)
     )
@@ -126,6 +129,8 @@ class Payout:
     mode: str | None = None
     failures: str | None = None
     completed_at: datetime | None = None
+    updated_at: datetime | None = None
+    """When its status last changed (Paystack's ``updatedAt``); None until it first does."""
 
 
 @dataclass(frozen=True)
@@ -224,6 +229,10 @@ class Sandbox:
         """Stripe payment method -> card number."""
         self.idempotency: dict[str, tuple[str, int, dict[str, Any]]] = {}
         """Stripe Idempotency-Key -> (request fingerprint, status code, body)."""
+        self.stripe_keys_running: set[str] = set()
+        """Stripe Idempotency-Keys whose first request is still running."""
+        self.stripe_search_index: dict[str, dict[str, Any]] = {}
+        """Stripe intent id -> the intent as Search sees it (``stripe_search_lag_seconds`` behind)."""
         self._numbers = itertools.count(4_000_001)
         self._tasks: set[asyncio.Task[None]] = set()
         self.client: httpx.AsyncClient | None = None
@@ -241,6 +250,8 @@ class Sandbox:
         self.authorizations.clear()
         self.payment_methods.clear()
         self.idempotency.clear()
+        self.stripe_keys_running.clear()
+        self.stripe_search_index.clear()
 
     async def close(self) -> None:
         for task in self._tasks:

@@ -113,20 +113,41 @@ async def create_payment_method(request: Request, sandbox: Sandbox = Depends(gua
 
 @router.post("/v1/payment_intents")
 async def create_payment_intent(request: Request, sandbox: Sandbox = Depends(guard)) -> JSONResponse:
-    raw = await request.body()
+    """Keyed by ``Idempotency-Key`` as Stripe does (https://docs.stripe.com/api/idempotent_requests):
+    the first answer is saved once the endpoint runs and replayed; the key with other parameters
+    is an ``idempotency_error``; while the first is still running, a 409 that saves nothing."""
+    form = _parse(await request.body())
     key = request.headers.get("idempotency-key")
-    if key:
-        fingerprint = hashlib.sha256(raw).hexdigest()
-        replay = sandbox.idempotency.get(key)
-        if replay is not None:
-            if replay[0] != fingerprint:
-                return error(
-                    400,
-                    "Keys for idempotent requests can only be used with the same parameters they were first used with.",
-                    kind="idempotency_error",
-                )
-            return JSONResponse(replay[2], status_code=replay[1], headers={"Idempotent-Replayed": "true"})
-    form = _parse(raw)
+    if not key:
+        return await _create_payment_intent(request, sandbox, form, key=None)
+    saved = sandbox.idempotency.get(key)
+    if saved is not None:
+        if saved[0] != _fingerprint(form):
+            return error(
+                400,
+                "Keys for idempotent requests can only be used with the same parameters they were first used "
+                f"with. Try using a key other than '{key}' if you meant to execute a different request.",
+                kind="idempotency_error",
+            )
+        return JSONResponse(saved[2], status_code=saved[1], headers={"Idempotent-Replayed": "true"})
+    if key in sandbox.stripe_keys_running:
+        return error(
+            409,
+            "There is currently another in-progress request using this Idempotent Key (that probably means "
+            "you submitted twice, and the other request is still going through): "
+            f"{key}. Please try again later.",
+            code="idempotency_key_in_use",
+        )
+    sandbox.stripe_keys_running.add(key)
+    try:
+        return await _create_payment_intent(request, sandbox, form, key=key)
+    finally:
+        sandbox.stripe_keys_running.discard(key)
+
+
+async def _create_payment_intent(
+    request: Request, sandbox: Sandbox, form: dict[str, str], *, key: str | None
+) -> JSONResponse:
     amount_text = form.get("amount", "")
     currency = form.get("currency", "").upper()
     if not amount_text.isdigit():
@@ -175,8 +196,10 @@ async def create_payment_intent(request: Request, sandbox: Sandbox = Depends(gua
         status_code, body = await _confirm(sandbox, payment, base_url(request))
     else:
         status_code, body = 200, intent(payment, base_url(request))
+    index(sandbox, payment, base_url(request))
     if key:
-        sandbox.idempotency[key] = (hashlib.sha256(raw).hexdigest(), status_code, body)
+        # Saved before a slow answer goes out: a retry meanwhile gets this very answer.
+        sandbox.idempotency[key] = (_fingerprint(form), status_code, body)
     await sandbox.delay_answer(scenario)
     return JSONResponse(body, status_code=status_code)
 
@@ -201,21 +224,19 @@ async def confirm_payment_intent(intent_id: str, request: Request, sandbox: Sand
             code="payment_intent_unexpected_state",
         )
     status_code, body = await _confirm(sandbox, payment, base_url(request))
+    index(sandbox, payment, base_url(request))
     return JSONResponse(body, status_code=status_code)
 
 
 @router.get("/v1/payment_intents/search")
 async def search_payment_intents(request: Request, query: str = "", sandbox: Sandbox = Depends(guard)) -> JSONResponse:
-    """Only the metadata clause of Stripe's search language: ``metadata['key']:'value'``."""
+    """Only the metadata clause of Stripe's search language: ``metadata['key']:'value'``,
+    over the index as it was ``stripe_search_lag_seconds`` ago (Search is not read-after-write)."""
     match = SEARCH_CLAUSE.fullmatch(query.strip())
     if match is None:
         return error(400, "The sandbox searches by one metadata clause only.", param="query")
     key, value = match.group("key"), match.group("value")
-    found = [
-        intent(payment, base_url(request))
-        for payment in sandbox.payments.values()
-        if payment.provider == PROVIDER and payment.metadata.get(key) == value
-    ]
+    found = [indexed for indexed in sandbox.stripe_search_index.values() if indexed["metadata"].get(key) == value]
     return JSONResponse(
         {
             "object": "search_result",
@@ -232,6 +253,18 @@ async def retrieve_payment_intent(intent_id: str, request: Request, sandbox: San
     if payment is None:
         return _missing(intent_id)
     return JSONResponse(intent(payment, base_url(request)))
+
+
+@router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+async def unrecognized(path: str, request: Request) -> JSONResponse:
+    """Any other path or method, answered as Stripe does: 404 in its error envelope
+    ("Unrecognized request URL"), never a 405 (https://docs.stripe.com/api/errors).
+    Declared last, so a known path with another method reaches it too."""
+    return error(
+        404,
+        f"Unrecognized request URL ({request.method}: /{path}). "
+        "Please see https://stripe.com/docs or we can help at https://support.stripe.com/.",
+    )
 
 
 async def _confirm(sandbox: Sandbox, payment: Payment, sandbox_url: str) -> tuple[int, dict[str, Any]]:
@@ -258,6 +291,7 @@ async def succeed_intent(sandbox: Sandbox, payment: Payment, sandbox_url: str) -
     payment.status = "succeeded"
     payment.paid_at = clock.now()
     payment.error_code = None
+    index(sandbox, payment, sandbox_url)
     scenario = payment.scenario if payment.scenario in WEBHOOK_SCENARIOS else Scenario.success
     final = Event(
         PROVIDER,
@@ -279,6 +313,7 @@ async def fail_intent(sandbox: Sandbox, payment: Payment, sandbox_url: str) -> N
         return
     payment.status = "requires_payment_method"
     payment.error_code = DECLINES.get(payment.scenario, DECLINES[Scenario.declined])[0]
+    index(sandbox, payment, sandbox_url)
     event = Event(
         PROVIDER,
         "payment_intent.payment_failed",
@@ -286,6 +321,20 @@ async def fail_intent(sandbox: Sandbox, payment: Payment, sandbox_url: str) -> N
         _event(sandbox, "payment_intent.payment_failed", intent(payment, sandbox_url)),
     )
     await sandbox.announce(Scenario.success, event, currency=payment.currency)
+
+
+def index(sandbox: Sandbox, payment: Payment, sandbox_url: str) -> None:
+    """Show the intent as it is now to Search, ``stripe_search_lag_seconds`` from now."""
+    snapshot = intent(payment, sandbox_url)
+    lag = sandbox.config.stripe_search_lag_seconds
+
+    async def publish() -> None:
+        sandbox.stripe_search_index[payment.id] = snapshot
+
+    if lag <= 0:
+        sandbox.stripe_search_index[payment.id] = snapshot
+    else:
+        sandbox.later(lag, publish)
 
 
 def intent(payment: Payment, sandbox_url: str) -> dict[str, Any]:
@@ -381,6 +430,11 @@ def _parse(raw: bytes) -> dict[str, str]:
         return dict(parse_qsl(raw.decode(), keep_blank_values=True))
     except UnicodeDecodeError:
         raise Answer(error(400, "The request body is not valid form data.")) from None
+
+
+def _fingerprint(form: dict[str, str]) -> str:
+    """What two requests must share to be the same one: their parameters, in any order."""
+    return hashlib.sha256(repr(sorted(form.items())).encode()).hexdigest()
 
 
 def _metadata(form: dict[str, str]) -> dict[str, str]:

@@ -121,21 +121,10 @@ async def create_collection(
     await _announce(session, collection, now=now, actor=actor, data={"amount_minor": amount_minor})
     await phases.commit_first()
 
-    request = provider_base.CollectionRequest(
-        reference=collection.id,
-        amount_minor=collection.amount_minor,
-        currency=collection.currency,
-        method=payment_method,
-        customer_email=collection.customer_email,
-        phone=collection.phone,
-        operator=provider_base.MobileOperator(collection.operator) if collection.operator else None,
-        country=collection.country,
-        card_token=method.token if isinstance(method, Card) else None,
-        description=collection.description,
-        return_url=collection.return_url,
-    )
     try:
-        update = collection_update_from_result(await providers.collect(request, now=clock()), Source.api)
+        update = collection_update_from_result(
+            await providers.collect(provider_request(collection), now=clock()), Source.api
+        )
     except provider_errors.ProviderError as exc:
         update = collection_update_from_error(exc)
     async with phases.phase() as session:
@@ -143,6 +132,24 @@ async def create_collection(
             session, collection_id=collection.id, update=update, now=clock(), actor=actor
         )
     return collection
+
+
+def provider_request(collection: Collection) -> provider_base.CollectionRequest:
+    """The create a provider is sent for ``collection``: built from the row alone, so
+    reconciliation can send the very same one again (a replay under the same key)."""
+    return provider_base.CollectionRequest(
+        reference=collection.id,
+        amount_minor=collection.amount_minor,
+        currency=collection.currency,
+        method=provider_base.PaymentMethod(collection.method),
+        customer_email=collection.customer_email,
+        phone=collection.phone,
+        operator=provider_base.MobileOperator(collection.operator) if collection.operator else None,
+        country=collection.country,
+        card_token=collection.card_token,
+        description=collection.description,
+        return_url=collection.return_url,
+    )
 
 
 def _payment_method(method: MobileMoney | Card) -> provider_base.PaymentMethod:
@@ -179,6 +186,7 @@ def _new_collection(
         customer_email=customer_email,
         description=description,
         return_url=return_url,
+        card_token=method.token if isinstance(method, Card) else None,
         status=CollectionStatus.initiated.value,
         provider=None,
         provider_reference=None,

@@ -154,6 +154,8 @@ async def reconcile_collection(
         lookup = provider_base.StatusLookup(
             reference=collection.id,
             provider_reference=collection.provider_reference if collection.provider == name.value else None,
+            request=collection_flow.provider_request(collection),
+            requested_at=collection.created_at,
         )
         try:
             result = await providers.provider(name).collection_status(lookup)
