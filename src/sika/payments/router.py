@@ -24,6 +24,7 @@ from sika.core import clock
 from sika.core.context import Actor
 from sika.payments import schemas
 from sika.payments import service as payments_service
+from sika.payments.models import Collection, Payout
 from sika.payments.states import CollectionStatus, PayoutStatus
 from sika.providers import failover
 
@@ -37,6 +38,9 @@ PlatformClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(pla
 platform_or_party = authorize(Scope.platform, allow_party=True)
 PlatformOrParty = Annotated[Actor, Depends(platform_or_party)]
 PlatformOrPartyClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform_or_party))]
+operator = authorize(Scope.admin)
+Operator = Annotated[Actor, Depends(operator)]
+OperatorClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(operator))]
 ReaderOrParty = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read, allow_party=True))]
 Providers = Annotated[failover.CollectionRouter, Depends(collection_router)]
 
@@ -128,6 +132,16 @@ async def get_collection(collection_id: str, session: Session, actor: ReaderOrPa
     return schemas.collection_out(collection)
 
 
+@router.post(f"{COLLECTIONS}/{{collection_id}}/requeue", response_model=schemas.CollectionOut, tags=["collections"])
+async def requeue_collection(
+    collection_id: str, session: Session, actor: Operator, claim: OperatorClaim
+) -> schemas.CollectionOut:
+    """Put a collection reconciliation gave up on (``collection.reconcile_given_up``
+    alert) back among those it asks the provider about every minute."""
+    collection = await payments_service.requeue(session, Collection, collection_id, now=clock.now())
+    return schemas.collection_out(collection)
+
+
 @phased_router.post(PAYOUTS, status_code=201, response_model=schemas.PayoutOut, tags=["payouts"])
 async def create_payout(
     body: schemas.PayoutCreate,
@@ -154,6 +168,14 @@ async def create_payout(
         actor=actor,
         clock=clock.now,
     )
+    return schemas.payout_out(payout)
+
+
+@router.post(f"{PAYOUTS}/{{payout_id}}/requeue", response_model=schemas.PayoutOut, tags=["payouts"])
+async def requeue_payout(payout_id: str, session: Session, actor: Operator, claim: OperatorClaim) -> schemas.PayoutOut:
+    """Put a payout reconciliation gave up on (``payout.reconcile_given_up`` alert)
+    back among those it asks the provider about every minute."""
+    payout = await payments_service.requeue(session, Payout, payout_id, now=clock.now())
     return schemas.payout_out(payout)
 
 

@@ -22,6 +22,7 @@ from sika.providers.base import (
     PaymentMethod,
     PayoutRequest,
     PayoutResult,
+    PendingStep,
     ProviderName,
     StatusLookup,
 )
@@ -118,6 +119,17 @@ class StripeProvider:
         if not isinstance(found, list) or not found or not isinstance(found[0], dict):
             raise errors.NotFoundAtProvider(f"Stripe has no payment intent for {reference}", provider=NAME.value)
         return _intent_result(found[0], reference)
+
+    async def collection_pending_step(self, lookup: StatusLookup) -> PendingStep:
+        """A PaymentIntent's lookup carries its ``next_action`` (the 3-D Secure redirect):
+        the pending step is in the status."""
+        result = await self.collection_status(lookup)
+        return PendingStep(
+            next_action=result.next_action,
+            provider_status=result.provider_status,
+            display_text=result.display_text,
+            redirect_url=result.redirect_url,
+        )
 
     async def payout(self, request: PayoutRequest) -> PayoutResult:
         raise errors.OperationNotSupported("Sika pays out to mobile money, which Stripe does not", provider=NAME.value)

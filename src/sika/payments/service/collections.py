@@ -73,6 +73,9 @@ class CollectionUpdate:
     failure_message: str | None = None
     detail: str | None = None
     """For logs: the provider's event or status word."""
+    restores_step: bool = False
+    """Reconciliation asked the provider for the step it waits for (``next_action``):
+    it may move the collection back to it (``COLLECTION_STATES.recovery``)."""
 
 
 async def create_collection(
@@ -364,16 +367,21 @@ async def apply_collection_update(
             ),
         )
 
-    stopped = await flow.judged(
-        session,
-        collection,
-        machine=COLLECTION_STATES,
-        current=current,
-        target=target,
-        learned=learned,
-        source=update.source,
-        now=now,
-        contradicted=contradicted,
+    recovering = update.restores_step and target is not None and COLLECTION_STATES.may_recover(current, target)
+    stopped = (
+        None
+        if recovering
+        else await flow.judged(
+            session,
+            collection,
+            machine=COLLECTION_STATES,
+            current=current,
+            target=target,
+            learned=learned,
+            source=update.source,
+            now=now,
+            contradicted=contradicted,
+        )
     )
     if stopped is not None:
         return collection, stopped
