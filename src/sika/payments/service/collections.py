@@ -208,10 +208,12 @@ async def submit_collection_otp(
     collection_id: str,
     otp: str,
     providers: failover.CollectionRouter,
+    idempotency_key: str | None = None,
     actor: Actor,
     clock: Clock,
 ) -> Collection:
-    """Hand the customer's OTP to the provider that asked for it."""
+    """Hand the customer's OTP to the provider that asked for it. The submission's
+    event names its Idempotency-Key: what a client whose answer was lost looks for."""
     session = phases.first
     now = clock()
     collection = await flow.locked(session, Collection, collection_id)
@@ -220,7 +222,9 @@ async def submit_collection_otp(
         raise CollectionNotAwaitingOtp(f"The collection is {collection.status}, not waiting for an OTP.")
     assert collection.provider_reference is not None
     _move(collection, CollectionStatus.processing, now=now)
-    await _announce(session, collection, now=now, actor=actor, data={"after": "otp_submitted"})
+    await _announce(
+        session, collection, now=now, actor=actor, data={"after": "otp_submitted", "idempotency_key": idempotency_key}
+    )
     await phases.commit_first()
 
     provider = provider_base.ProviderName(collection.provider)
