@@ -43,13 +43,9 @@ async def providers(settings: Settings) -> AsyncIterator[CollectionRouter]:
 async def reconcile(
     world: World, providers: CollectionRouter, *, give_up_after_seconds: int | None = None
 ) -> payments_service.ReconcileReport:
+    giving_up = {} if give_up_after_seconds is None else {"give_up_after_seconds": give_up_after_seconds}
     return await payments_service.reconcile(
-        world.sessions,
-        providers=providers,
-        after_seconds=0,
-        actor=ACTOR,
-        clock=clock.now,
-        give_up_after_seconds=give_up_after_seconds,
+        world.sessions, providers=providers, after_seconds=0, actor=ACTOR, clock=clock.now, **giving_up
     )
 
 
