@@ -172,3 +172,24 @@ async def test_parallel_requests_with_one_key_execute_once(
     assert sum(1 for r in responses if r.json()["secret"].startswith("sika_")) == 1
     assert await _count(sessions, ApiKey) == keys_before + 1
     assert await _count(sessions, AuditEvent) == audit_before + 1
+
+
+async def test_a_key_claimed_without_an_answer_says_since_when(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """What a request killed between its phases leaves: the caller's route decides, by
+    that age (its lease) and what the key made, whether a retry gets its state or 409."""
+    now = clock.now()
+    fingerprint = idempotency_service.fingerprint(method="POST", path="/v1/x", body=b"{}")
+    async with db.transaction(sessions) as session:
+        claimed = await idempotency_service.claim(
+            session, owner="key:b", key="k", fingerprint=fingerprint, now=now, ttl=timedelta(hours=24)
+        )
+        assert isinstance(claimed, idempotency_service.Claimed)
+    async with db.transaction(sessions) as session:
+        retry = await idempotency_service.claim(
+            session, owner="key:b", key="k", fingerprint=fingerprint, now=now, ttl=timedelta(hours=24)
+        )
+        stored = await session.scalar(sa.select(IdempotencyKey).where(IdempotencyKey.owner == "key:b"))
+    assert isinstance(retry, idempotency_service.Unanswered)
+    assert stored is not None
+    assert retry.started_at == stored.created_at
+    assert stored.response_status is None

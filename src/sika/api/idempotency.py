@@ -9,7 +9,15 @@ that request either owns the key and runs, or gets the answer stored under it
 back (``Replay``), or is refused (422 ``idempotency_key_reused`` when the key
 came with another request, 409 while the first is still in flight). Without
 one, the claim is None. The route classes of ``unit_of_work`` store the answer
-on the claim."""
+on the claim.
+
+A route that calls a provider (``PhasedRoute``) commits its claim with its first
+phase and stores the answer after its last, so a crash in between leaves the key
+claimed with no answer. Such a route declares ``recover``: how to find what the
+key made and show it as the route does. A retry then gets that state, with
+``Idempotent-Replayed: true``, once every phase of the first request has run, or
+once its lease (``IDEMPOTENCY_LEASE_SECONDS``) has passed (its process is
+presumed dead); before, 409 ``idempotency_key_in_flight``."""
 
 from __future__ import annotations
 
@@ -18,11 +26,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from fastapi import Depends, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.api import problems
 from sika.api.deps import ScopeCheck, get_session, get_settings
-from sika.core import clock
+from sika.core import clock, errors
 from sika.core.context import Actor
 from sika.idempotency import service as idempotency_service
 from sika.idempotency import shown_once
@@ -49,12 +60,27 @@ class Replay(Exception):
         self.stored = stored
 
 
+@dataclass(frozen=True)
+class Recovered:
+    """What an unanswered key's request made, as its route would show it now."""
+
+    body: BaseModel
+    status: int
+    """The route's success status."""
+    settled: bool
+    """Every phase of that request has run: this is the answer it would have stored."""
+
+
+Recover = Callable[[Request, Actor, str], Awaitable[Recovered | None]]
+"""Find what the request with this key (for this actor) made, in the request's
+session (``deps.get_session``); None if nothing."""
 ClaimCheck = Callable[..., Awaitable[IdempotencyClaim | None]]
 
 
-def idempotency_claim(guard: ScopeCheck) -> ClaimCheck:
+def idempotency_claim(guard: ScopeCheck, *, recover: Recover | None = None) -> ClaimCheck:
     """A dependency that claims the request's Idempotency-Key for the caller
-    ``guard`` admits (the route's own scope check: FastAPI runs it once)."""
+    ``guard`` admits (the route's own scope check: FastAPI runs it once); a
+    route whose claim may be left unanswered by a crash gives ``recover``."""
 
     async def claim(request: Request, actor: Actor = Depends(guard)) -> IdempotencyClaim | None:
         key = request.headers.get(IDEMPOTENCY_HEADER)
@@ -73,6 +99,8 @@ def idempotency_claim(guard: ScopeCheck) -> ClaimCheck:
         )
         if isinstance(outcome, idempotency_service.StoredResponse):
             raise Replay(outcome)
+        if isinstance(outcome, idempotency_service.Unanswered):
+            raise Replay(await _from_state(request, actor, key, outcome, recover))
         made = IdempotencyClaim(owner=actor.id, key=key, fingerprint=fingerprint, claimed=outcome)
         # For the route class, which stores the answer once the route has given it.
         request.state.idempotency_claim = made
@@ -80,6 +108,27 @@ def idempotency_claim(guard: ScopeCheck) -> ClaimCheck:
 
     claim.sika_idempotency_claim = True  # type: ignore[attr-defined]
     return claim
+
+
+async def _from_state(
+    request: Request, actor: Actor, key: str, unanswered: idempotency_service.Unanswered, recover: Recover | None
+) -> idempotency_service.StoredResponse:
+    """The answer to a retry of a request that stored none: the state of what it
+    made, once its phases are done or its lease has passed; else 409."""
+    lease = timedelta(seconds=get_settings(request).IDEMPOTENCY_LEASE_SECONDS)
+    age = clock.now() - unanswered.started_at
+    found = await recover(request, actor, key) if recover is not None else None
+    if found is None or not (found.settled or age >= lease):
+        remaining = max(int((lease - age).total_seconds()), 1)
+        raise errors.IdempotencyKeyInFlight(
+            f"The request with this Idempotency-Key started {int(age.total_seconds())} s ago and has no answer "
+            f"yet: it may still be waiting for a provider, or it was cut short. Retry in {remaining} s at most "
+            "for the state of what it made."
+        )
+    shown = JSONResponse(content=jsonable_encoder(found.body), status_code=found.status)
+    return idempotency_service.StoredResponse(
+        status=found.status, body=bytes(shown.body), content_type="application/json"
+    )
 
 
 def claim_of(request: Request) -> IdempotencyClaim | None:

@@ -37,7 +37,10 @@ DETAILS_FR: dict[str, str] = {
     "idempotency_key_already_used": (
         "Cette clé d'idempotence a déjà créé un encaissement ou un décaissement (sa réponse enregistrée a expiré)."
     ),
-    "idempotency_key_in_flight": "Une requête avec cette clé d'idempotence est encore en cours de traitement.",
+    "idempotency_key_in_flight": (
+        "Une requête avec cette clé d'idempotence n'a pas encore de réponse : réessayez plus tard pour obtenir "
+        "son résultat."
+    ),
     "idempotency_key_invalid": "L'en-tête Idempotency-Key doit compter de 1 à 255 caractères ASCII visibles.",
     "idempotency_key_reused": "Cette clé d'idempotence a déjà servi pour une autre requête.",
     "insufficient_funds": "Le compte débité n'a pas assez de fonds disponibles.",
@@ -103,6 +106,7 @@ DETAILS_FR: dict[str, str] = {
         "Les identifiants qui commencent comme un identifiant Sika (xfr_…, hold_…, col_….credit) "
         "sont réservés aux virements que Sika crée lui-même ; choisissez-en un autre."
     ),
+    "reconcile_not_open": "Seul un encaissement ou un décaissement ouvert peut être remis en rapprochement.",
     "transfer_in_flight": (
         "Un virement avec cet identifiant est en cours d'écriture par une autre requête ; "
         "réessayez pour obtenir sa réponse."

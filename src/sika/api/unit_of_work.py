@@ -80,17 +80,20 @@ class PhasedRoute(UnitOfWorkRoute):
 
     * a duplicate that arrives while the first request is between phases finds
       the claim committed without an answer and gets 409
-      ``idempotency_key_in_flight`` (retry later for the stored answer): it
-      never reaches the provider, whose call is never made twice;
+      ``idempotency_key_in_flight`` (retry later): it never reaches the
+      provider, whose call is never made twice;
     * a duplicate after the answer is stored gets it back, as with
       ``UnitOfWorkRoute``;
     * a refusal before the first commit rolls the first phase back and is
       stored as ``UnitOfWorkRoute`` stores refusals; after it, it is stored on
       the committed claim;
-    * if the process dies between phases, the claim stays without an answer
-      (duplicates get 409 until it expires), the recovery point is finished by
-      reconciliation, and the service also records the key on what it created
-      (a unique constraint per creator), so the client can find it by the key.
+    * if the process dies between phases, the claim stays without an answer,
+      the recovery point is finished by reconciliation, and the service also
+      records the key on what it created (a unique constraint per creator), so
+      the client can find it by the key. A duplicate then gets the state of
+      what the key made (``Idempotent-Replayed: true``, the route's ``recover``
+      in ``sika.api.idempotency``) once its phases are done, or once the claim's
+      lease (``IDEMPOTENCY_LEASE_SECONDS``) has passed; 409 before.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:

@@ -93,6 +93,10 @@ class Settings(BaseSettings):
 
     IDEMPOTENCY_TTL_SECONDS: int = 24 * 3600
     """How long an Idempotency-Key and its stored answer are kept."""
+    IDEMPOTENCY_LEASE_SECONDS: int = 300
+    """How long a request that calls a provider holds its Idempotency-Key without an answer
+    (well above PROVIDER_TIMEOUT_SECONDS times the providers a collection may try). A retry
+    after it, its process presumably dead, gets the state of what the key created."""
     WORKER_HEARTBEAT_SECONDS: int = 15
     """How often a worker records that it is alive."""
     WORKER_HEARTBEAT_STALE_SECONDS: int = 90
@@ -174,6 +178,10 @@ class Settings(BaseSettings):
     """Delays between attempts at processing a stored webhook event."""
     RECONCILE_AFTER_SECONDS: int = 300
     """A collection or payout not final after this long is checked with its provider."""
+    RECONCILE_GIVE_UP_AFTER_SECONDS: int = 7 * 24 * 3600
+    """A collection or payout that has not moved for this long is alerted once and no longer
+    checked every minute; an operator re-queues it with `POST /v1/collections/{id}/requeue`
+    (or `/v1/payouts/{id}/requeue`)."""
     PAYOUT_PROVIDERS: dict[str, str] = {"XOF": "paystack", "GHS": "paystack"}
     """The provider that pays out each currency to mobile money (payouts do not fail over)."""
 

@@ -35,6 +35,15 @@ class StoredResponse:
 
 
 @dataclass(frozen=True)
+class Unanswered:
+    """Another request owns the key and has stored no answer: it is still running, or
+    its process died between its phases (``sika.core.phases``). ``started_at`` is
+    when it claimed the key, what its lease counts from."""
+
+    started_at: datetime
+
+
+@dataclass(frozen=True)
 class Claimed:
     """This request owns the key and must run; ``row_id`` is where its answer goes."""
 
@@ -63,8 +72,9 @@ async def claim(
     fingerprint: str,
     now: datetime,
     ttl: timedelta,
-) -> Claimed | StoredResponse:
-    """Own the key, or get the answer already stored under it.
+) -> Claimed | StoredResponse | Unanswered:
+    """Own the key, or get the answer already stored under it, or learn that the
+    request owning it has none yet.
 
     An expired key is taken over in the same statement, so expiry needs no
     separate read."""
@@ -80,7 +90,7 @@ async def claim(
             "This Idempotency-Key was already used with a different request (method, path or body differ)."
         )
     if existing.response_status is None or existing.response_body is None:
-        raise errors.IdempotencyKeyInFlight()
+        return Unanswered(started_at=existing.created_at)
     return StoredResponse(
         status=existing.response_status,
         body=existing.response_body,

@@ -5,7 +5,7 @@ ones reconciliation checks), so each query here serves both."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -83,9 +83,17 @@ async def list_rows(
     return (await session.scalars(query)).all()
 
 
-async def due_for_check(session: AsyncSession, model: type[Row], *, older_than: datetime, limit: int) -> Sequence[str]:
+async def due_for_check(
+    session: AsyncSession,
+    model: type[Row],
+    *,
+    older_than: datetime,
+    moved_after: datetime | None,
+    limit: int,
+) -> Sequence[str]:
     """Ids of the open rows created before ``older_than`` and not checked since,
-    least recently checked first."""
+    least recently checked first; with ``moved_after``, only those that moved
+    (or were re-queued) after it: the others were given up."""
     query = (
         sa.select(model.id)
         .where(
@@ -96,11 +104,36 @@ async def due_for_check(session: AsyncSession, model: type[Row], *, older_than: 
         .order_by(model.last_checked_at.asc().nulls_first(), model.seq)
         .limit(limit)
     )
+    if moved_after is not None:
+        query = query.where(model.updated_at > moved_after)
+    return (await session.scalars(query)).all()
+
+
+async def newly_given_up(
+    session: AsyncSession, model: type[Row], *, give_up_after: timedelta, now: datetime, limit: int
+) -> Sequence[str]:
+    """Ids of the open rows that have not moved for ``give_up_after`` and were not
+    checked since that age was reached: each is given up once."""
+    query = (
+        sa.select(model.id)
+        .where(
+            model.status.in_(OPEN_STATUSES[model]),
+            model.updated_at <= now - give_up_after,
+            sa.or_(model.last_checked_at.is_(None), model.last_checked_at < model.updated_at + give_up_after),
+        )
+        .order_by(model.updated_at, model.seq)
+        .limit(limit)
+    )
     return (await session.scalars(query)).all()
 
 
 async def mark_checked(session: AsyncSession, model: type[Row], row_id: str, *, now: datetime) -> None:
     await session.execute(sa.update(model).where(model.id == row_id).values(last_checked_at=now))
+
+
+async def requeue(session: AsyncSession, model: type[Row], row_id: str, *, now: datetime) -> None:
+    """Put a given-up row back among those reconciliation checks, for another give-up age."""
+    await session.execute(sa.update(model).where(model.id == row_id).values(updated_at=now, last_checked_at=None))
 
 
 async def list_open_created_before(

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
-from sika.api.deps import CurrentPhases, CurrentSettings, Session, authorize
-from sika.api.idempotency import IdempotencyClaim, idempotency_claim
+from sika.api.deps import CurrentPhases, CurrentSettings, Session, authorize, get_session
+from sika.api.idempotency import IdempotencyClaim, Recovered, idempotency_claim
 from sika.api.pagination import Page, next_cursor
 from sika.api.providers import collection_router
 from sika.api.unit_of_work import PhasedRoute, UnitOfWorkRoute
@@ -24,6 +24,7 @@ from sika.core import clock
 from sika.core.context import Actor
 from sika.payments import schemas
 from sika.payments import service as payments_service
+from sika.payments.models import Collection, Payout
 from sika.payments.states import CollectionStatus, PayoutStatus
 from sika.providers import failover
 
@@ -33,12 +34,68 @@ COLLECTIONS = "/collections"
 PAYOUTS = "/payouts"
 platform = authorize(Scope.platform)
 Platform = Annotated[Actor, Depends(platform)]
-PlatformClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform))]
 platform_or_party = authorize(Scope.platform, allow_party=True)
 PlatformOrParty = Annotated[Actor, Depends(platform_or_party)]
-PlatformOrPartyClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform_or_party))]
+operator = authorize(Scope.admin)
+Operator = Annotated[Actor, Depends(operator)]
+OperatorClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(operator))]
 ReaderOrParty = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read, allow_party=True))]
 Providers = Annotated[failover.CollectionRouter, Depends(collection_router)]
+
+
+async def _collection_made(request: Request, actor: Actor, key: str) -> Recovered | None:
+    """The collection a create request with this key made: its phases are done once
+    the provider's answer (or reconciliation) has moved it past ``initiated``."""
+    found = await payments_service.list_collections(
+        get_session(request),
+        party_id=None,
+        wallet_id=None,
+        status=None,
+        idempotency_key=key,
+        after_seq=None,
+        limit=1,
+        actor=actor,
+    )
+    if not found:
+        return None
+    settled = found[0].status != CollectionStatus.initiated.value
+    return Recovered(body=schemas.collection_out(found[0]), status=201, settled=settled)
+
+
+async def _otp_submitted(request: Request, actor: Actor, key: str) -> Recovered | None:
+    """The collection an OTP was submitted to (its claim commits with the move to
+    ``processing``): done once it has moved on from there; ``processing`` may be the
+    provider's answer or a crash before it, which the lease tells apart."""
+    collection = await payments_service.get_collection(
+        get_session(request), collection_id=request.path_params["collection_id"], actor=actor
+    )
+    settled = collection.status != CollectionStatus.processing.value
+    return Recovered(body=schemas.collection_out(collection), status=200, settled=settled)
+
+
+async def _payout_made(request: Request, actor: Actor, key: str) -> Recovered | None:
+    """The payout a create request with this key made: done once past ``initiated``."""
+    found = await payments_service.list_payouts(
+        get_session(request),
+        party_id=None,
+        wallet_id=None,
+        status=None,
+        idempotency_key=key,
+        after_seq=None,
+        limit=1,
+        actor=actor,
+    )
+    if not found:
+        return None
+    settled = found[0].status != PayoutStatus.initiated.value
+    return Recovered(body=schemas.payout_out(found[0]), status=201, settled=settled)
+
+
+PayoutClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform, recover=_payout_made))]
+CollectionClaim = Annotated[
+    IdempotencyClaim | None, Depends(idempotency_claim(platform_or_party, recover=_collection_made))
+]
+OtpClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform_or_party, recover=_otp_submitted))]
 
 
 def _mobile_money(method: schemas.MobileMoney | schemas.PayoutDestination) -> payments_service.MobileMoney:
@@ -50,7 +107,7 @@ async def create_collection(
     body: schemas.CollectionCreate,
     phases: CurrentPhases,
     actor: PlatformOrParty,
-    claim: PlatformOrPartyClaim,
+    claim: CollectionClaim,
     providers: Providers,
 ) -> schemas.CollectionOut:
     """Start a collection. The answer shows where the provider left it: for
@@ -85,11 +142,19 @@ async def submit_collection_otp(
     body: schemas.OtpSubmit,
     phases: CurrentPhases,
     actor: PlatformOrParty,
-    claim: PlatformOrPartyClaim,
+    claim: OtpClaim,
     providers: Providers,
 ) -> schemas.CollectionOut:
+    """Hand the customer's OTP to the provider. With an Idempotency-Key, a retry gets
+    the collection's state (the submission's event names the key)."""
     collection = await payments_service.submit_collection_otp(
-        phases, collection_id=collection_id, otp=body.otp, providers=providers, actor=actor, clock=clock.now
+        phases,
+        collection_id=collection_id,
+        otp=body.otp,
+        providers=providers,
+        idempotency_key=claim.key if claim else None,
+        actor=actor,
+        clock=clock.now,
     )
     return schemas.collection_out(collection)
 
@@ -128,13 +193,23 @@ async def get_collection(collection_id: str, session: Session, actor: ReaderOrPa
     return schemas.collection_out(collection)
 
 
+@router.post(f"{COLLECTIONS}/{{collection_id}}/requeue", response_model=schemas.CollectionOut, tags=["collections"])
+async def requeue_collection(
+    collection_id: str, session: Session, actor: Operator, claim: OperatorClaim
+) -> schemas.CollectionOut:
+    """Put a collection reconciliation gave up on (``collection.reconcile_given_up``
+    alert) back among those it asks the provider about every minute."""
+    collection = await payments_service.requeue(session, Collection, collection_id, now=clock.now())
+    return schemas.collection_out(collection)
+
+
 @phased_router.post(PAYOUTS, status_code=201, response_model=schemas.PayoutOut, tags=["payouts"])
 async def create_payout(
     body: schemas.PayoutCreate,
     phases: CurrentPhases,
     settings: CurrentSettings,
     actor: Platform,
-    claim: PlatformClaim,
+    claim: PayoutClaim,
     providers: Providers,
 ) -> schemas.PayoutOut:
     """Hold the amount on the wallet and start the transfer; the answer shows
@@ -154,6 +229,14 @@ async def create_payout(
         actor=actor,
         clock=clock.now,
     )
+    return schemas.payout_out(payout)
+
+
+@router.post(f"{PAYOUTS}/{{payout_id}}/requeue", response_model=schemas.PayoutOut, tags=["payouts"])
+async def requeue_payout(payout_id: str, session: Session, actor: Operator, claim: OperatorClaim) -> schemas.PayoutOut:
+    """Put a payout reconciliation gave up on (``payout.reconcile_given_up`` alert)
+    back among those it asks the provider about every minute."""
+    payout = await payments_service.requeue(session, Payout, payout_id, now=clock.now())
     return schemas.payout_out(payout)
 
 

@@ -87,6 +87,9 @@ class StateMachine(Generic[Status]):
     """Moves out of a final state (a payout's success taken back)."""
     same_fact: frozenset[tuple[Status, Status]] = frozenset()
     """(state, reported) pairs that tell one fact: not a contradiction."""
+    recovery: frozenset[tuple[Status, Status]] = frozenset()
+    """Moves back between open states, made only when reconciliation learns from the
+    provider a step a crash lost (it still waits for the customer's OTP): never by news."""
 
     def __post_init__(self) -> None:
         if set(self.rank) != set(self.states):
@@ -101,6 +104,9 @@ class StateMachine(Generic[Status]):
         if current in self.final:
             return (current, target) in self.reopening
         return self.rank[target] > self.rank[current]
+
+    def may_recover(self, current: Status, target: Status) -> bool:
+        return (current, target) in self.recovery
 
     def judge(self, current: Status, target: Status | None) -> Verdict:
         """What news that maps to ``target`` (None: to no state) does to ``current``."""
@@ -133,8 +139,12 @@ COLLECTION_STATES = StateMachine(
     final=frozenset({CollectionStatus.succeeded, CollectionStatus.failed, CollectionStatus.amount_mismatch}),
     # The provider says it succeeded (with its amount): that is what was alerted.
     same_fact=frozenset({(CollectionStatus.amount_mismatch, CollectionStatus.succeeded)}),
+    # A crash after the provider asked for an OTP (or a redirect, an approval) but
+    # before its answer was recorded leaves the collection processing, its next step lost.
+    recovery=frozenset({(CollectionStatus.processing, CollectionStatus.action_required)}),
 )
-"""initiated → action_required → processing → succeeded | failed | amount_mismatch."""
+"""initiated → action_required → processing → succeeded | failed | amount_mismatch;
+and processing → action_required when reconciliation restores a lost next step."""
 
 PAYOUT_STATES = StateMachine(
     states=PayoutStatus,

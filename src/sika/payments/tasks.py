@@ -26,6 +26,7 @@ async def reconcile(context: procrastinate.JobContext, timestamp: int) -> int:
             runtime.sessions,
             providers=registry.build_router(runtime.settings, client),
             after_seconds=runtime.settings.RECONCILE_AFTER_SECONDS,
+            give_up_after_seconds=runtime.settings.RECONCILE_GIVE_UP_AFTER_SECONDS,
             actor=ACTOR,
             clock=clock.now,
         )

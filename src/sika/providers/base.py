@@ -148,6 +148,17 @@ class StatusLookup:
     """When the create was first sent: a replay is safe only while the provider keeps its key."""
 
 
+@dataclass(frozen=True)
+class PendingStep:
+    """What a pending collection waits for from the customer, as the provider tells it now."""
+
+    next_action: NextAction
+    """``none`` when it waits for nothing the customer can do (or is no longer pending)."""
+    provider_status: str
+    display_text: str | None = None
+    redirect_url: str | None = None
+
+
 class PaymentProvider(Protocol):
     """One payment provider. Every call may raise ``ProviderDeclined``,
     ``ProviderUnavailable`` or ``OutcomeUnknown`` (``sika.providers.errors``);
@@ -165,6 +176,11 @@ class PaymentProvider(Protocol):
         ...
 
     async def collection_status(self, lookup: StatusLookup) -> CollectionResult: ...
+
+    async def collection_pending_step(self, lookup: StatusLookup) -> PendingStep:
+        """The step a pending collection waits for (an OTP, an approval, a redirect):
+        what a crash before the answer to ``collect`` was recorded lost."""
+        ...
 
     async def payout(self, request: PayoutRequest) -> PayoutResult: ...
 

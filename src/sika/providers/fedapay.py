@@ -28,6 +28,7 @@ from sika.providers.base import (
     PayoutRequest,
     PayoutResult,
     PayoutStatus,
+    PendingStep,
     ProviderName,
     StatusLookup,
 )
@@ -175,6 +176,18 @@ class FedapayProvider:
         )
         transaction = await self._found(path, "v1/transaction", provider_reference=lookup.provider_reference)
         return _transaction_result(transaction, lookup.reference, next_action=NextAction.none)
+
+    async def collection_pending_step(self, lookup: StatusLookup) -> PendingStep:
+        """A FedaPay transaction's lookup is all FedaPay tells of it: its customer
+        approves on the phone or at a payment link only the creation answered, so
+        nothing more is to be learned than its status."""
+        result = await self.collection_status(lookup)
+        return PendingStep(
+            next_action=result.next_action,
+            provider_status=result.provider_status,
+            display_text=result.display_text,
+            redirect_url=result.redirect_url,
+        )
 
     async def payout(self, request: PayoutRequest) -> PayoutResult:
         mode = MODES.get((request.operator, request.country.upper()))

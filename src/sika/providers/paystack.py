@@ -26,6 +26,7 @@ from sika.providers.base import (
     PayoutRequest,
     PayoutResult,
     PayoutStatus,
+    PendingStep,
     ProviderName,
     StatusLookup,
 )
@@ -144,6 +145,24 @@ class PaystackProvider:
             currency=currency,
             provider_status=provider_status,
             failure_reason=str(data.get("gateway_response")) if status is CollectionStatus.failed else None,
+        )
+
+    async def collection_pending_step(self, lookup: StatusLookup) -> PendingStep:
+        """Paystack's "check pending charge" (``GET /charge/{reference}``) answers a
+        pending charge as ``/charge`` did: its step (``send_otp``, ``pay_offline``,
+        ``open_url``) and ``display_text``; a settled one as a transaction."""
+        paystack_reference = lookup.provider_reference or lookup.reference
+        data = _data(await self._found(f"/charge/{paystack_reference}", reference=paystack_reference))
+        provider_status = str(data.get("status", ""))
+        redirect_url = _optional_str(data.get("url"))
+        action = _PENDING_CHARGE_ACTIONS.get(provider_status, NextAction.none)
+        if redirect_url and provider_status not in ("success", "failed"):
+            action = NextAction.redirect
+        return PendingStep(
+            next_action=action,
+            provider_status=provider_status,
+            display_text=_optional_str(data.get("display_text")) if action is not NextAction.none else None,
+            redirect_url=redirect_url if action is NextAction.redirect else None,
         )
 
     async def payout(self, request: PayoutRequest) -> PayoutResult:

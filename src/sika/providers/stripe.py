@@ -31,6 +31,7 @@ from sika.providers.base import (
     PaymentMethod,
     PayoutRequest,
     PayoutResult,
+    PendingStep,
     ProviderName,
     StatusLookup,
 )
@@ -164,6 +165,17 @@ class StripeProvider:
                 provider=NAME.value,
             )
         return _intent_result(found[0], reference)
+
+    async def collection_pending_step(self, lookup: StatusLookup) -> PendingStep:
+        """A PaymentIntent's lookup carries its ``next_action`` (the 3-D Secure redirect):
+        the pending step is in the status."""
+        result = await self.collection_status(lookup)
+        return PendingStep(
+            next_action=result.next_action,
+            provider_status=result.provider_status,
+            display_text=result.display_text,
+            redirect_url=result.redirect_url,
+        )
 
     async def payout(self, request: PayoutRequest) -> PayoutResult:
         raise errors.OperationNotSupported("Sika pays out to mobile money, which Stripe does not", provider=NAME.value)

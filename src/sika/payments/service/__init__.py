@@ -68,12 +68,14 @@ from sika.payments.service.payouts import (
     payout_update_from_result,
 )
 from sika.payments.service.reconciliation import (
+    NotOpen,
     ReconcileReport,
     Stuck,
     created_per_day,
     reconcile,
     reconcile_collection,
     reconcile_payout,
+    requeue,
     stuck,
 )
 
@@ -88,6 +90,7 @@ __all__ = [
     "IdempotencyKeyAlreadyUsed",
     "MobileMoney",
     "NoPayoutProvider",
+    "NotOpen",
     "PayoutNotFound",
     "PayoutUpdate",
     "ReconcileReport",
@@ -115,6 +118,7 @@ __all__ = [
     "reconcile",
     "reconcile_collection",
     "reconcile_payout",
+    "requeue",
     "stuck",
     "submit_collection_otp",
 ]

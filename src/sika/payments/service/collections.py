@@ -73,6 +73,9 @@ class CollectionUpdate:
     failure_message: str | None = None
     detail: str | None = None
     """For logs: the provider's event or status word."""
+    restores_step: bool = False
+    """Reconciliation asked the provider for the step it waits for (``next_action``):
+    it may move the collection back to it (``COLLECTION_STATES.recovery``)."""
 
 
 async def create_collection(
@@ -213,10 +216,12 @@ async def submit_collection_otp(
     collection_id: str,
     otp: str,
     providers: failover.CollectionRouter,
+    idempotency_key: str | None = None,
     actor: Actor,
     clock: Clock,
 ) -> Collection:
-    """Hand the customer's OTP to the provider that asked for it."""
+    """Hand the customer's OTP to the provider that asked for it. The submission's
+    event names its Idempotency-Key: what a client whose answer was lost looks for."""
     session = phases.first
     now = clock()
     collection = await flow.locked(session, Collection, collection_id)
@@ -225,7 +230,9 @@ async def submit_collection_otp(
         raise CollectionNotAwaitingOtp(f"The collection is {collection.status}, not waiting for an OTP.")
     assert collection.provider_reference is not None
     _move(collection, CollectionStatus.processing, now=now)
-    await _announce(session, collection, now=now, actor=actor, data={"after": "otp_submitted"})
+    await _announce(
+        session, collection, now=now, actor=actor, data={"after": "otp_submitted", "idempotency_key": idempotency_key}
+    )
     await phases.commit_first()
 
     provider = provider_base.ProviderName(collection.provider)
@@ -372,16 +379,21 @@ async def apply_collection_update(
             ),
         )
 
-    stopped = await flow.judged(
-        session,
-        collection,
-        machine=COLLECTION_STATES,
-        current=current,
-        target=target,
-        learned=learned,
-        source=update.source,
-        now=now,
-        contradicted=contradicted,
+    recovering = update.restores_step and target is not None and COLLECTION_STATES.may_recover(current, target)
+    stopped = (
+        None
+        if recovering
+        else await flow.judged(
+            session,
+            collection,
+            machine=COLLECTION_STATES,
+            current=current,
+            target=target,
+            learned=learned,
+            source=update.source,
+            now=now,
+            contradicted=contradicted,
+        )
     )
     if stopped is not None:
         return collection, stopped

@@ -10,6 +10,7 @@ per day.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -17,11 +18,12 @@ from datetime import date, datetime, timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sika.core import db
+from sika.core import db, errors
 from sika.core.context import Actor
 from sika.payments import repository
 from sika.payments.models import Collection, Payout
 from sika.payments.service import collections as collection_flow
+from sika.payments.service import flow
 from sika.payments.service import payouts as payout_flow
 from sika.payments.service.flow import Applied, Clock, Source
 from sika.payments.states import (
@@ -48,6 +50,14 @@ class ReconcileReport:
     changed: int
     unreachable: int
     """Left for the next run: the provider could not be asked."""
+    given_up: int = 0
+    """Not moved for the give-up age: alerted once, asked no more until re-queued."""
+
+
+class NotOpen(errors.Conflict):
+    """Only an open collection or payout can be re-queued for reconciliation."""
+
+    code = "reconcile_not_open"
 
 
 @dataclass(frozen=True)
@@ -89,15 +99,25 @@ async def reconcile(
     after_seconds: int,
     actor: Actor,
     clock: Clock,
+    give_up_after_seconds: int | None = None,
     batch_size: int = RECONCILE_BATCH_SIZE,
 ) -> ReconcileReport:
     """Ask the providers about every collection and payout still open after
     ``after_seconds`` (and not asked since), and finish them. Each is looked up
-    with no transaction open and updated in its own."""
-    older_than = clock() - timedelta(seconds=after_seconds)
+    with no transaction open and updated in its own. One that has not moved for
+    ``give_up_after_seconds`` is alerted once and asked no more (``requeue``)."""
+    now = clock()
+    older_than = now - timedelta(seconds=after_seconds)
+    give_up = timedelta(seconds=give_up_after_seconds) if give_up_after_seconds is not None else None
+    given_up = await _give_up(sessions, give_up=give_up, now=now, batch_size=batch_size) if give_up else 0
+    moved_after = now - give_up if give_up else None
     async with db.transaction(sessions) as session:
-        collection_ids = await repository.due_for_check(session, Collection, older_than=older_than, limit=batch_size)
-        payout_ids = await repository.due_for_check(session, Payout, older_than=older_than, limit=batch_size)
+        collection_ids = await repository.due_for_check(
+            session, Collection, older_than=older_than, moved_after=moved_after, limit=batch_size
+        )
+        payout_ids = await repository.due_for_check(
+            session, Payout, older_than=older_than, moved_after=moved_after, limit=batch_size
+        )
     outcomes = [
         await _isolated(
             reconcile_collection(sessions, collection_id=collection_id, providers=providers, actor=actor, clock=clock),
@@ -115,7 +135,58 @@ async def reconcile(
         checked=len(outcomes),
         changed=outcomes.count(Applied.changed),
         unreachable=outcomes.count(None),
+        given_up=given_up,
     )
+
+
+async def _give_up(
+    sessions: async_sessionmaker[AsyncSession], *, give_up: timedelta, now: datetime, batch_size: int
+) -> int:
+    """Alert once about each item that has not moved for ``give_up``: the provider
+    kept saying it is pending, so asking every minute is noise; an operator looks."""
+    async with db.transaction(sessions) as session:
+        count = await _give_up_rows(session, Collection, give_up=give_up, now=now, batch_size=batch_size)
+    async with db.transaction(sessions) as session:
+        count += await _give_up_rows(session, Payout, give_up=give_up, now=now, batch_size=batch_size)
+    if count:
+        log.warning("reconcile.given_up", count=count)
+    return count
+
+
+async def _give_up_rows(
+    session: AsyncSession, model: type[repository.Row], *, give_up: timedelta, now: datetime, batch_size: int
+) -> int:
+    entity_type = model.__name__.lower()
+    row_ids = await repository.newly_given_up(session, model, give_up_after=give_up, now=now, limit=batch_size)
+    for row_id in row_ids:
+        await flow.alert_once(
+            session,
+            kind=f"{entity_type}.reconcile_given_up",
+            severity="warning",
+            message=(
+                f"{model.__name__} {row_id} has not moved for {give_up}: reconciliation stopped asking "
+                f"its provider. Look at it there, then re-queue it (POST /v1/{entity_type}s/{row_id}/requeue)."
+            ),
+            entity_type=entity_type,
+            entity_id=row_id,
+            data={"give_up_after_seconds": int(give_up.total_seconds())},
+        )
+        await repository.mark_checked(session, model, row_id, now=now)
+    return len(row_ids)
+
+
+async def requeue(session: AsyncSession, model: type[repository.Row], row_id: str, *, now: datetime) -> repository.Row:
+    """An operator puts a given-up collection or payout back among those asked every run."""
+    row = await flow.locked(session, model, row_id)
+    finals: frozenset[str] = frozenset(
+        state.value for state in (COLLECTION_STATES.final if model is Collection else PAYOUT_STATES.final)
+    )
+    if row.status in finals:
+        raise NotOpen(f"{model.__name__} {row_id} is {row.status}: there is nothing left to reconcile.")
+    await repository.requeue(session, model, row_id, now=now)
+    await session.refresh(row)
+    log.info("reconcile.requeued", entity_id=row_id)
+    return row
 
 
 async def _isolated(check: Awaitable[Applied | None], *, what: str) -> Applied | None:
@@ -157,14 +228,17 @@ async def reconcile_collection(
             request=collection_flow.provider_request(collection),
             requested_at=collection.created_at,
         )
+        provider = providers.provider(name)
         try:
-            result = await providers.provider(name).collection_status(lookup)
+            result = await provider.collection_status(lookup)
         except provider_errors.NotFoundAtProvider:
             continue
         except provider_errors.ProviderError as exc:
             log.warning("reconcile.lookup_failed", collection_id=collection.id, provider=name.value, error=exc.code)
             return None
         update = collection_flow.collection_update_from_result(result, Source.reconciliation)
+        if result.status is ReportedCollectionStatus.pending and collection.next_action is None:
+            update = await _with_pending_step(provider, lookup, update)
         break
     if update is None:
         update = collection_flow.CollectionUpdate(
@@ -181,6 +255,31 @@ async def reconcile_collection(
         )
     log.info("reconcile.collection", collection_id=collection.id, applied=applied.value, reported=update.status.value)
     return applied
+
+
+async def _with_pending_step(
+    provider: provider_base.PaymentProvider,
+    lookup: provider_base.StatusLookup,
+    update: collection_flow.CollectionUpdate,
+) -> collection_flow.CollectionUpdate:
+    """A pending collection Sika shows no step for may wait for one a crash lost
+    (the answer to ``collect`` never recorded, an OTP submission cut short): ask
+    the provider which, so the customer is asked again instead of it waiting forever."""
+    try:
+        step = await provider.collection_pending_step(lookup)
+    except provider_errors.ProviderError as exc:
+        log.warning("reconcile.pending_step_failed", collection_id=lookup.reference, error=exc.code)
+        return update
+    if step.next_action is provider_base.NextAction.none:
+        return update
+    return dataclasses.replace(
+        update,
+        next_action=step.next_action,
+        display_text=step.display_text,
+        redirect_url=step.redirect_url,
+        detail=step.provider_status,
+        restores_step=True,
+    )
 
 
 async def reconcile_payout(
