@@ -22,7 +22,8 @@ from sika.payments import service as payments_service
 from sika.payments.models import Collection
 from sika.providers import registry
 from sika.providers.failover import CollectionRouter
-from tests.support.payments import Payer, World, collection_body, initiated_collection, mobile_money, payout_body
+from tests.support.factories import PartyWallet
+from tests.support.payments import World, collection_body, initiated_collection, mobile_money, payout_body
 
 AMOUNT = 2_000
 OTP = "123456"
@@ -47,7 +48,7 @@ async def set_row(world: World, collection_id: str, **values: object) -> None:
         await session.execute(sa.update(Collection).where(Collection.id == collection_id).values(**values))
 
 
-async def platform_owner(world: World, kofi: Payer) -> str:
+async def platform_owner(world: World, kofi: PartyWallet) -> str:
     """Whose key space the platform key's Idempotency-Keys are in (what it creates names it)."""
     made = await world.collect(collection_body(kofi, amount_minor=AMOUNT, method=mobile_money("mtn")))
     async with world.sessions() as session:
@@ -93,7 +94,9 @@ def lease(settings: Settings) -> timedelta:
 
 
 class TestCollectionCreate:
-    async def test_a_retry_after_every_phase_committed_gets_the_collection(self, world: World, kofi: Payer) -> None:
+    async def test_a_retry_after_every_phase_committed_gets_the_collection(
+        self, world: World, kofi: PartyWallet
+    ) -> None:
         body = collection_body(kofi, amount_minor=AMOUNT, method=mobile_money("orange"))
         first = await world.collect(body, key="crash-1")
         assert first.json()["status"] == "action_required"
@@ -105,7 +108,7 @@ class TestCollectionCreate:
         assert await world.footprint() == before
 
     async def test_a_retry_within_the_lease_of_a_request_cut_short_gets_409_then_the_state_after_it(
-        self, world: World, kofi: Payer, settings: Settings
+        self, world: World, kofi: PartyWallet, settings: Settings
     ) -> None:
         owner = await platform_owner(world, kofi)
         # Killed while the provider was being called: the first phase's collection and claim.
@@ -129,7 +132,9 @@ class TestCollectionCreate:
 
 
 class TestOtpSubmission:
-    async def test_a_retry_after_every_phase_committed_gets_the_collection(self, world: World, kofi: Payer) -> None:
+    async def test_a_retry_after_every_phase_committed_gets_the_collection(
+        self, world: World, kofi: PartyWallet
+    ) -> None:
         started = await world.collect(collection_body(kofi, amount_minor=AMOUNT, method=mobile_money("orange")))
         collection_id = started.json()["id"]
         otp = f"/v1/collections/{collection_id}/otp"
@@ -145,7 +150,7 @@ class TestOtpSubmission:
         assert await world.wallet(kofi) == (AMOUNT, 0)
 
     async def test_a_submission_cut_short_answers_its_state_after_the_lease(
-        self, world: World, kofi: Payer, settings: Settings, providers: CollectionRouter
+        self, world: World, kofi: PartyWallet, settings: Settings, providers: CollectionRouter
     ) -> None:
         started = await world.collect(collection_body(kofi, amount_minor=AMOUNT, method=mobile_money("orange")))
         collection_id = started.json()["id"]
@@ -179,7 +184,7 @@ class TestOtpSubmission:
 
 
 class TestPayoutCreate:
-    async def test_a_retry_after_every_phase_committed_gets_the_payout(self, world: World, kofi: Payer) -> None:
+    async def test_a_retry_after_every_phase_committed_gets_the_payout(self, world: World, kofi: PartyWallet) -> None:
         await world.top_up(kofi, 10_000)
         body = payout_body(kofi, amount_minor=AMOUNT)
         first = await world.pay_out(body, key="pay-1")

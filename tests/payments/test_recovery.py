@@ -19,9 +19,9 @@ from sika.payments.models import Collection
 from sika.providers import registry
 from sika.providers.base import CollectionRequest, MobileOperator, PaymentMethod, ProviderName, StatusLookup
 from sika.providers.failover import CollectionRouter
+from tests.support.factories import PartyWallet
 from tests.support.payments import (
     SUCCESS_PHONE,
-    Payer,
     World,
     alerts_for,
     assert_ledger_clean,
@@ -49,7 +49,7 @@ async def reconcile(
     )
 
 
-async def charged_at_paystack(world: World, providers: CollectionRouter, kofi: Payer) -> str:
+async def charged_at_paystack(world: World, providers: CollectionRouter, kofi: PartyWallet) -> str:
     """An Orange Money collection Paystack asked an OTP for, whose answer Sika never
     recorded: what a crash during the call to ``/charge`` leaves (the row ``initiated``)."""
     collection_id = await initiated_collection(world.sessions, kofi, amount_minor=AMOUNT, operator="orange")
@@ -80,7 +80,7 @@ async def submit_otp(world: World, collection_id: str) -> httpx.Response:
 
 class TestLostNextStep:
     async def test_paystack_answers_the_pending_step_of_a_charge(
-        self, world: World, kofi: Payer, providers: CollectionRouter
+        self, world: World, kofi: PartyWallet, providers: CollectionRouter
     ) -> None:
         collection_id = await charged_at_paystack(world, providers, kofi)
         step = await providers.provider(ProviderName.paystack).collection_pending_step(
@@ -93,7 +93,7 @@ class TestLostNextStep:
         )
 
     async def test_a_crash_before_the_otp_request_was_recorded_asks_the_customer_again(
-        self, world: World, kofi: Payer, providers: CollectionRouter
+        self, world: World, kofi: PartyWallet, providers: CollectionRouter
     ) -> None:
         collection_id = await charged_at_paystack(world, providers, kofi)
 
@@ -110,7 +110,7 @@ class TestLostNextStep:
         await assert_ledger_clean(world.sessions)
 
     async def test_a_collection_left_processing_moves_back_to_the_step_the_provider_waits_for(
-        self, world: World, kofi: Payer, providers: CollectionRouter
+        self, world: World, kofi: PartyWallet, providers: CollectionRouter
     ) -> None:
         # What an earlier reconciliation made of the crash: processing, no step shown.
         collection_id = await charged_at_paystack(world, providers, kofi)
@@ -137,7 +137,7 @@ class TestLostNextStep:
 
 class TestGiveUp:
     async def test_an_item_that_never_moves_is_alerted_once_and_left_until_an_operator_requeues_it(
-        self, world: World, kofi: Payer, providers: CollectionRouter
+        self, world: World, kofi: PartyWallet, providers: CollectionRouter
     ) -> None:
         collection_id = await charged_at_paystack(world, providers, kofi)
         await set_row(world.sessions, collection_id, updated_at=clock.now() - timedelta(hours=2))
@@ -159,7 +159,7 @@ class TestGiveUp:
         assert (await world.shown("collections", collection_id))["status"] == "action_required"
 
     async def test_a_final_collection_is_not_requeued(
-        self, world: World, kofi: Payer, providers: CollectionRouter
+        self, world: World, kofi: PartyWallet, providers: CollectionRouter
     ) -> None:
         collection_id = await charged_at_paystack(world, providers, kofi)
         await reconcile(world, providers)
