@@ -1,5 +1,7 @@
 """The quick start's first command: ``sika run`` on a machine with no
-PostgreSQL brings everything up, answers /ready, and stops cleanly."""
+PostgreSQL brings everything up, answers /ready, and stops cleanly; it
+survives a crash, says plainly when its port is taken, and two of them on
+one machine each keep to their own sandbox."""
 
 from __future__ import annotations
 
@@ -8,7 +10,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -16,60 +22,132 @@ import psutil
 from tests.support.server import free_port
 
 STARTUP_TIMEOUT_SECONDS = 90
+STOP_TIMEOUT_SECONDS = 30
 
 
-def _postgres_running_in(data_dir: Path) -> bool:
+def _postgres_in(data_dir: Path) -> list[psutil.Process]:
+    found = []
     for process in psutil.process_iter(["cmdline"]):
         cmdline = process.info["cmdline"] or []
         if any("postgres" in part for part in cmdline[:1]) and str(data_dir) in cmdline:
-            return True
-    return False
+            found.append(process)
+    return found
 
 
-def test_sika_run_serves_ready_and_stops_cleanly(tmp_path: Path) -> None:
-    port = free_port()
-    sandbox_port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
-        "SIKA_PORT": str(port),
-        "SIKA_SANDBOX_PORT": str(sandbox_port),
-        "SIKA_PGDATA_DIR": str(tmp_path / "pgdata"),
-    }
-    log_path = tmp_path / "run.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "sika", "run"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    try:
+def _postgres_running_in(data_dir: Path) -> bool:
+    return bool(_postgres_in(data_dir))
+
+
+def _kill_postgres_in(data_dir: Path) -> None:
+    """Whatever a failed test left running on its data folder."""
+    for process in _postgres_in(data_dir):
+        process.kill()
+
+
+@dataclass
+class SikaRun:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    port: int
+    sandbox_port: int
+    data_dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.log_path.read_text()
+
+    def wait_ready(self) -> httpx.Response:
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         ready = None
-        while time.monotonic() < deadline and process.poll() is None:
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
-                ready = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2)
+                ready = httpx.get(f"{self.url}/ready", timeout=5)
                 if ready.status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             time.sleep(0.5)
-        output = log_path.read_text()
-        assert ready is not None, output[-3000:]
-        assert ready.status_code == 200, output[-3000:]
-        assert ready.json()["checks"]["worker"]["ok"] is True
+        assert ready is not None, self.output()[-3000:]
+        assert ready.status_code == 200, self.output()[-3000:]
+        return ready
 
-        key = (tmp_path / "admin-key").read_text().strip()  # beside the data folder
-        assert key in output
-        keys = httpx.get(f"http://127.0.0.1:{port}/v1/api-keys", headers={"Authorization": f"Bearer {key}"})
-        assert keys.status_code == 200
-        assert [k["name"] for k in keys.json()] == ["first admin"]
-        assert f"Dashboard  http://127.0.0.1:{port}/dashboard/" in output
-        login = httpx.get(f"http://127.0.0.1:{port}/dashboard/login", timeout=5)
-        assert login.status_code == 200
-        assert "Sign in with an API key that has the admin or support scope." in login.text
-        assert _postgres_running_in(tmp_path / "pgdata")
-        sandbox = httpx.get(f"http://127.0.0.1:{sandbox_port}/_sandbox/openapi.json", timeout=5)
-        assert sandbox.status_code == 200
-        assert "Sika PSP sandbox" in sandbox.text
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+
+    def crash(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+
+
+@contextmanager
+def sika_run(folder: Path, data_dir: Path, **settings: Any) -> Iterator[SikaRun]:
+    """``sika run`` from ``folder`` on free ports, killed at the end whatever happened."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = int(settings.pop("PORT", 0)) or free_port()
+    sandbox_port = int(settings.pop("SANDBOX_PORT", 0)) or free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("SIKA_")},
+        "SIKA_PORT": str(port),
+        "SIKA_SANDBOX_PORT": str(sandbox_port),
+        "SIKA_PGDATA_DIR": str(data_dir),
+        **{f"SIKA_{name}": str(value) for name, value in settings.items()},
+    }
+    log_path = folder / f"run-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sika", "run"], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        yield SikaRun(process, log_path, port, sandbox_port, data_dir)
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-    assert not _postgres_running_in(tmp_path / "pgdata")
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+
+
+def test_sika_run_serves_ready_and_stops_cleanly(tmp_path: Path) -> None:
+    data_dir = tmp_path / "pgdata"
+    try:
+        with sika_run(tmp_path, data_dir) as run:
+            ready = run.wait_ready()
+            output = run.output()
+            assert ready.json()["checks"]["worker"]["ok"] is True
+
+            key = (tmp_path / "admin-key").read_text().strip()  # beside the data folder
+            assert key in output
+            keys = httpx.get(f"{run.url}/v1/api-keys", headers={"Authorization": f"Bearer {key}"})
+            assert keys.status_code == 200
+            assert [k["name"] for k in keys.json()] == ["first admin"]
+            assert f"Dashboard  {run.url}/dashboard/" in output
+            login = httpx.get(f"{run.url}/dashboard/login", timeout=5)
+            assert login.status_code == 200
+            assert "Sign in with an API key that has the admin or support scope." in login.text
+            assert _postgres_running_in(data_dir)
+            sandbox = httpx.get(f"http://127.0.0.1:{run.sandbox_port}/_sandbox/openapi.json", timeout=5)
+            assert sandbox.status_code == 200
+            assert "Sika PSP sandbox" in sandbox.text
+            run.stop()
+        assert not _postgres_running_in(data_dir)
+    finally:
+        _kill_postgres_in(data_dir)
+
+
+def test_a_clean_stop_after_a_crash_stops_postgres(tmp_path: Path) -> None:
+    """A SIGKILL leaves the postmaster running (nothing can stop it then); the next
+    run takes it over, and that run's clean stop must stop it."""
+    data_dir = tmp_path / "pgdata"
+    try:
+        with sika_run(tmp_path, data_dir) as crashed:
+            crashed.wait_ready()
+            crashed.crash()
+        assert _postgres_running_in(data_dir)
+        with sika_run(tmp_path, data_dir) as restarted:
+            restarted.wait_ready()
+            restarted.stop()
+        assert not _postgres_running_in(data_dir)
+    finally:
+        _kill_postgres_in(data_dir)
