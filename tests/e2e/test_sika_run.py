@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -151,3 +152,61 @@ def test_a_clean_stop_after_a_crash_stops_postgres(tmp_path: Path) -> None:
         assert not _postgres_running_in(data_dir)
     finally:
         _kill_postgres_in(data_dir)
+
+
+def _wait_for(run: SikaRun, text: str) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while text not in run.output():
+        assert time.monotonic() < deadline, run.output()[-3000:]
+        assert run.process.poll() is None, run.output()[-3000:]
+        time.sleep(0.01)
+
+
+def test_the_banner_shows_once_the_api_answers_and_names_the_key_file(tmp_path: Path) -> None:
+    """"Sika is up" is true when it is printed; the first admin key is saved beside
+    the data folder, wherever that is, and the banner says where."""
+    data_dir = tmp_path / "elsewhere" / "pgdata"
+    try:
+        with sika_run(tmp_path / "checkout", data_dir) as run:
+            _wait_for(run, "Sika is up")
+            assert httpx.get(f"{run.url}/health", timeout=5).status_code == 200
+            assert httpx.get(f"http://127.0.0.1:{run.sandbox_port}/_sandbox", timeout=5).status_code == 200
+            _wait_for(run, "First admin key")
+            key_file = tmp_path / "elsewhere" / "admin-key"
+            key = key_file.read_text().strip()
+            assert f"First admin key (shown once, also in {key_file}): {key}" in run.output()
+            assert not (tmp_path / "checkout" / ".sika" / "admin-key").exists()
+            run.stop()
+    finally:
+        _kill_postgres_in(data_dir)
+
+
+def _run_on_taken_port(tmp_path: Path, setting: str) -> tuple[int, str, int]:
+    data_dir = tmp_path / "pgdata"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        try:
+            with sika_run(tmp_path, data_dir, **{setting: port}) as run:
+                code = run.process.wait(timeout=STARTUP_TIMEOUT_SECONDS)
+                assert not _postgres_running_in(data_dir)
+                return code, run.output(), port
+        finally:
+            _kill_postgres_in(data_dir)
+
+
+def test_a_taken_api_port_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
+    code, output, port = _run_on_taken_port(tmp_path, "PORT")
+    assert code == 2, output
+    assert output.strip().splitlines() == [
+        f"Port {port} on 127.0.0.1 is already in use: set SIKA_PORT (or --port) to a free port."
+    ]
+
+
+def test_a_taken_sandbox_port_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
+    code, output, port = _run_on_taken_port(tmp_path, "SANDBOX_PORT")
+    assert code == 2, output
+    assert output.strip().splitlines() == [
+        f"Port {port} on 127.0.0.1 is already in use: set SIKA_SANDBOX_PORT to a free port."
+    ]

@@ -55,7 +55,9 @@ class Settings(BaseSettings):
     DATABASE_URL: str | None = Field(default=None, validation_alias="DATABASE_URL")
     """An external PostgreSQL; without it Sika runs an embedded one in PGDATA_DIR."""
     PGDATA_DIR: Path = Path(".sika/pgdata")
-    """Data folder of the embedded PostgreSQL, reused on the next run."""
+    """Data folder of the embedded PostgreSQL, reused on the next run. Its parent folder keeps
+    what belongs to that database: the first admin key (`admin-key`) and, outside production,
+    the generated secrets (`secrets/`)."""
     DB_POOL_SIZE: int = 10
     """Connections each process keeps open to PostgreSQL."""
     DB_POOL_MAX_OVERFLOW: int = 10
@@ -287,7 +289,7 @@ def reference_markdown() -> str:
         env = field.validation_alias if isinstance(field.validation_alias, str) else f"SIKA_{name}"
         default = field.default
         if name in GENERATED_SECRETS:
-            shown = f"*(outside production: generated in `.sika/{local_secrets.SECRETS_FOLDER}/`)*"
+            shown = f"*(outside production: generated in `{local_secrets.SECRETS_FOLDER}/` beside `SIKA_PGDATA_DIR`)*"
         elif default is None:
             shown = "*(none)*"
         else:
