@@ -35,6 +35,7 @@ from sika.core.context import Actor
 from sika.payments import service as payments_service
 from sika.providers import registry as provider_registry
 from sika.sandbox import app as sandbox_app
+from sika.system import service as system_service
 
 app = typer.Typer(help="Sika: money movement on a double-entry ledger.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -242,6 +243,7 @@ async def _serve(
             await asyncio.sleep(STARTED_POLL_SECONDS)
         if all(server.started for server in servers):
             on_up()
+            await _warn_of_unreachable_providers(settings)
         await serving[0]
     finally:
         for server in servers[1:]:
@@ -250,6 +252,19 @@ async def _serve(
         worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await worker
+
+
+async def _warn_of_unreachable_providers(settings: Settings) -> None:
+    """One line at start, rather than a first collection failing with no_provider_available."""
+    found = await system_service.provider_reachability(settings, wait_seconds=settings.PROVIDER_CONNECT_TIMEOUT_SECONDS)
+    down = [f"{it.provider} at {it.base_url} ({it.error}; {it.setting})" for it in found if not it.reachable]
+    if down:
+        err_console.print(
+            f"Warning: unreachable at start: {', '.join(down)}. Collections through them fail until they answer.",
+            style="bold yellow",
+            soft_wrap=True,
+            highlight=False,
+        )
 
 
 @app.command()

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import psutil
 
+from tests.support.payments import mobile_money
 from tests.support.server import free_port
 
 STARTUP_TIMEOUT_SECONDS = 90
@@ -163,7 +164,7 @@ def _wait_for(run: SikaRun, text: str) -> None:
 
 
 def test_the_banner_shows_once_the_api_answers_and_names_the_key_file(tmp_path: Path) -> None:
-    """"Sika is up" is true when it is printed; the first admin key is saved beside
+    """ "Sika is up" is true when it is printed; the first admin key is saved beside
     the data folder, wherever that is, and the banner says where."""
     data_dir = tmp_path / "elsewhere" / "pgdata"
     try:
@@ -210,3 +211,69 @@ def test_a_taken_sandbox_port_is_one_line_and_exit_code_2(tmp_path: Path) -> Non
     assert output.strip().splitlines() == [
         f"Port {port} on 127.0.0.1 is already in use: set SIKA_SANDBOX_PORT to a free port."
     ]
+
+
+def _collect(run: SikaRun, amount_minor: int) -> dict[str, Any]:
+    """A collection by mobile money through the run's API, as its first admin."""
+    key = (run.data_dir.parent / "admin-key").read_text().strip()
+    with httpx.Client(base_url=run.url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as api:
+        party = api.post(
+            "/v1/parties",
+            json={
+                "display_name": "Kofi Mensah",
+                "type": "individual",
+                "country": "CI",
+                "email": "kofi@example.ci",
+                "phone": "+2250700000001",
+            },
+        )
+        assert party.status_code == 201, party.text
+        wallet = api.post(f"/v1/parties/{party.json()['id']}/wallets", json={"currency": "XOF"})
+        assert wallet.status_code == 201, wallet.text
+        body = {
+            "party_id": party.json()["id"],
+            "wallet_id": wallet.json()["id"],
+            "amount_minor": amount_minor,
+            "currency": "XOF",
+            "method": mobile_money("mtn"),
+        }
+        collection = api.post("/v1/collections", json=body)
+        assert collection.status_code in (200, 201, 202), collection.text
+        shown: dict[str, Any] = collection.json()
+        return shown
+
+
+def _sandbox_payments(run: SikaRun) -> list[str]:
+    listed = httpx.get(f"http://127.0.0.1:{run.sandbox_port}/_sandbox/payments", timeout=10)
+    assert listed.status_code == 200, listed.text
+    return [f"{payment['provider']}:{payment['id']}" for payment in listed.json()]
+
+
+def test_two_runs_on_one_machine_each_reach_their_own_sandbox(tmp_path: Path) -> None:
+    """Provider URLs left unset follow SIKA_SANDBOX_PORT; one set explicitly to where
+    nothing answers is named in one warning line at start and shown unreachable by
+    /ready, which stays ready (the other providers still serve)."""
+    closed = f"http://127.0.0.1:{free_port()}/stripe"
+    data_dirs = [tmp_path / "a" / "pgdata", tmp_path / "b" / "pgdata"]
+    try:
+        with (
+            sika_run(tmp_path / "a", data_dirs[0]) as first,
+            sika_run(tmp_path / "b", data_dirs[1], STRIPE_BASE_URL=closed) as second,
+        ):
+            assert first.wait_ready().json()["providers"] == {
+                name: {"reachable": True, "error": None} for name in ("paystack", "fedapay", "stripe")
+            }
+            ready = second.wait_ready().json()
+            assert ready["providers"]["paystack"] == {"reachable": True, "error": None}
+            assert ready["providers"]["stripe"] == {"reachable": False, "error": "ConnectionRefusedError"}
+            assert "Warning: unreachable at start: stripe at " + closed in second.output()
+            assert "Warning" not in first.output()
+
+            mine, theirs = _collect(first, 5_000), _collect(second, 7_000)
+            assert _sandbox_payments(first) == [f"paystack:{mine['id']}"]
+            assert _sandbox_payments(second) == [f"paystack:{theirs['id']}"]
+            first.stop()
+            second.stop()
+    finally:
+        for data_dir in data_dirs:
+            _kill_postgres_in(data_dir)

@@ -92,3 +92,16 @@ def test_the_readme_says_where_the_admin_key_and_generated_secrets_live(tmp_path
     readme = " ".join((Path(__file__).parents[2] / "README.md").read_text().split())
     assert "The key is also saved in `admin-key` in the parent folder of `SIKA_PGDATA_DIR`" in readme
     assert "generated on first start into `secrets/` beside the data folder" in readme
+
+
+def test_provider_urls_left_unset_follow_the_sandbox() -> None:
+    moved = Settings(ENV=Environment.test, SANDBOX_PORT=9123)
+    assert (moved.PAYSTACK_BASE_URL, moved.FEDAPAY_BASE_URL, moved.STRIPE_BASE_URL) == (
+        "http://127.0.0.1:9123/paystack",
+        "http://127.0.0.1:9123/fedapay",
+        "http://127.0.0.1:9123/stripe",
+    )
+    assert Settings(ENV=Environment.test, SANDBOX_HOST="0.0.0.0").FEDAPAY_BASE_URL == "http://127.0.0.1:8100/fedapay"  # noqa: S104 (no binding: where it is reached from)
+    assert Settings(ENV=Environment.test, SANDBOX_HOST="::").FEDAPAY_BASE_URL == "http://[::1]:8100/fedapay"
+    chosen = Settings(ENV=Environment.test, SANDBOX_PORT=9123, STRIPE_BASE_URL="https://api.stripe.com")
+    assert chosen.STRIPE_BASE_URL == "https://api.stripe.com"
