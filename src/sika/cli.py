@@ -236,22 +236,30 @@ async def _serve(
             settings, database_url=url, concurrency=worker_concurrency, install_signal_handlers=False
         )
     )
-    serving = [asyncio.create_task(server.serve([sock])) for server, sock in zip(servers, listening, strict=True)]
+    # The API serves in this very coroutine: the SIGTERM its uvicorn re-raises after a
+    # graceful shutdown must come out here, where the finally below stops the rest.
+    beside = [
+        asyncio.create_task(server.serve([sock])) for server, sock in zip(servers[1:], listening[1:], strict=True)
+    ]
+    announce = asyncio.create_task(_announce_when_up(settings, servers, on_up))
     try:
-        # uvicorn says it has started with a flag, not an event.
-        while not all(server.started for server in servers) and not any(task.done() for task in serving):  # noqa: ASYNC110
-            await asyncio.sleep(STARTED_POLL_SECONDS)
-        if all(server.started for server in servers):
-            on_up()
-            await _warn_of_unreachable_providers(settings)
-        await serving[0]
+        await servers[0].serve([listening[0]])
     finally:
+        announce.cancel()
         for server in servers[1:]:
             server.should_exit = True
-        await asyncio.gather(*serving[1:], return_exceptions=True)
+        await asyncio.gather(announce, *beside, return_exceptions=True)
         worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await worker
+
+
+async def _announce_when_up(settings: Settings, servers: list[uvicorn.Server], on_up: Callable[[], None]) -> None:
+    # uvicorn says it has started with a flag, not an event.
+    while not all(server.started for server in servers):  # noqa: ASYNC110
+        await asyncio.sleep(STARTED_POLL_SECONDS)
+    on_up()
+    await _warn_of_unreachable_providers(settings)
 
 
 async def _warn_of_unreachable_providers(settings: Settings) -> None:

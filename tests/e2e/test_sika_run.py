@@ -6,10 +6,12 @@ one machine each keep to their own sandbox."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +21,7 @@ from typing import Any
 
 import httpx
 import psutil
+import pytest
 
 from tests.support.payments import mobile_money
 from tests.support.server import free_port
@@ -44,6 +47,16 @@ def _kill_postgres_in(data_dir: Path) -> None:
     """Whatever a failed test left running on its data folder."""
     for process in _postgres_in(data_dir):
         process.kill()
+
+
+@pytest.fixture
+def work_dir() -> Iterator[Path]:
+    """A folder for the runs and their data, outside pytest's own temporary folders: run
+    as root, pgserver opens the data folder's parents to its own user, and any pytest
+    session starting meanwhile (on a shared machine) closes pytest-of-<user> again."""
+    folder = Path(tempfile.mkdtemp(prefix="sika-run-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass
@@ -111,15 +124,15 @@ def sika_run(folder: Path, data_dir: Path, **settings: Any) -> Iterator[SikaRun]
             process.wait(timeout=STOP_TIMEOUT_SECONDS)
 
 
-def test_sika_run_serves_ready_and_stops_cleanly(tmp_path: Path) -> None:
-    data_dir = tmp_path / "pgdata"
+def test_sika_run_serves_ready_and_stops_cleanly(work_dir: Path) -> None:
+    data_dir = work_dir / "pgdata"
     try:
-        with sika_run(tmp_path, data_dir) as run:
+        with sika_run(work_dir, data_dir) as run:
             ready = run.wait_ready()
             output = run.output()
             assert ready.json()["checks"]["worker"]["ok"] is True
 
-            key = (tmp_path / "admin-key").read_text().strip()  # beside the data folder
+            key = (work_dir / "admin-key").read_text().strip()  # beside the data folder
             assert key in output
             keys = httpx.get(f"{run.url}/v1/api-keys", headers={"Authorization": f"Bearer {key}"})
             assert keys.status_code == 200
@@ -133,21 +146,22 @@ def test_sika_run_serves_ready_and_stops_cleanly(tmp_path: Path) -> None:
             assert sandbox.status_code == 200
             assert "Sika PSP sandbox" in sandbox.text
             run.stop()
+            assert "Traceback" not in run.output()
         assert not _postgres_running_in(data_dir)
     finally:
         _kill_postgres_in(data_dir)
 
 
-def test_a_clean_stop_after_a_crash_stops_postgres(tmp_path: Path) -> None:
+def test_a_clean_stop_after_a_crash_stops_postgres(work_dir: Path) -> None:
     """A SIGKILL leaves the postmaster running (nothing can stop it then); the next
     run takes it over, and that run's clean stop must stop it."""
-    data_dir = tmp_path / "pgdata"
+    data_dir = work_dir / "pgdata"
     try:
-        with sika_run(tmp_path, data_dir) as crashed:
+        with sika_run(work_dir, data_dir) as crashed:
             crashed.wait_ready()
             crashed.crash()
         assert _postgres_running_in(data_dir)
-        with sika_run(tmp_path, data_dir) as restarted:
+        with sika_run(work_dir, data_dir) as restarted:
             restarted.wait_ready()
             restarted.stop()
         assert not _postgres_running_in(data_dir)
@@ -163,33 +177,33 @@ def _wait_for(run: SikaRun, text: str) -> None:
         time.sleep(0.01)
 
 
-def test_the_banner_shows_once_the_api_answers_and_names_the_key_file(tmp_path: Path) -> None:
+def test_the_banner_shows_once_the_api_answers_and_names_the_key_file(work_dir: Path) -> None:
     """ "Sika is up" is true when it is printed; the first admin key is saved beside
     the data folder, wherever that is, and the banner says where."""
-    data_dir = tmp_path / "elsewhere" / "pgdata"
+    data_dir = work_dir / "elsewhere" / "pgdata"
     try:
-        with sika_run(tmp_path / "checkout", data_dir) as run:
+        with sika_run(work_dir / "checkout", data_dir) as run:
             _wait_for(run, "Sika is up")
             assert httpx.get(f"{run.url}/health", timeout=5).status_code == 200
             assert httpx.get(f"http://127.0.0.1:{run.sandbox_port}/_sandbox", timeout=5).status_code == 200
             _wait_for(run, "First admin key")
-            key_file = tmp_path / "elsewhere" / "admin-key"
+            key_file = work_dir / "elsewhere" / "admin-key"
             key = key_file.read_text().strip()
             assert f"First admin key (shown once, also in {key_file}): {key}" in run.output()
-            assert not (tmp_path / "checkout" / ".sika" / "admin-key").exists()
+            assert not (work_dir / "checkout" / ".sika" / "admin-key").exists()
             run.stop()
     finally:
         _kill_postgres_in(data_dir)
 
 
-def _run_on_taken_port(tmp_path: Path, setting: str) -> tuple[int, str, int]:
-    data_dir = tmp_path / "pgdata"
+def _run_on_taken_port(work_dir: Path, setting: str) -> tuple[int, str, int]:
+    data_dir = work_dir / "pgdata"
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         try:
-            with sika_run(tmp_path, data_dir, **{setting: port}) as run:
+            with sika_run(work_dir, data_dir, **{setting: port}) as run:
                 code = run.process.wait(timeout=STARTUP_TIMEOUT_SECONDS)
                 assert not _postgres_running_in(data_dir)
                 return code, run.output(), port
@@ -197,16 +211,16 @@ def _run_on_taken_port(tmp_path: Path, setting: str) -> tuple[int, str, int]:
             _kill_postgres_in(data_dir)
 
 
-def test_a_taken_api_port_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
-    code, output, port = _run_on_taken_port(tmp_path, "PORT")
+def test_a_taken_api_port_is_one_line_and_exit_code_2(work_dir: Path) -> None:
+    code, output, port = _run_on_taken_port(work_dir, "PORT")
     assert code == 2, output
     assert output.strip().splitlines() == [
         f"Port {port} on 127.0.0.1 is already in use: set SIKA_PORT (or --port) to a free port."
     ]
 
 
-def test_a_taken_sandbox_port_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
-    code, output, port = _run_on_taken_port(tmp_path, "SANDBOX_PORT")
+def test_a_taken_sandbox_port_is_one_line_and_exit_code_2(work_dir: Path) -> None:
+    code, output, port = _run_on_taken_port(work_dir, "SANDBOX_PORT")
     assert code == 2, output
     assert output.strip().splitlines() == [
         f"Port {port} on 127.0.0.1 is already in use: set SIKA_SANDBOX_PORT to a free port."
@@ -249,16 +263,16 @@ def _sandbox_payments(run: SikaRun) -> list[str]:
     return [f"{payment['provider']}:{payment['id']}" for payment in listed.json()]
 
 
-def test_two_runs_on_one_machine_each_reach_their_own_sandbox(tmp_path: Path) -> None:
+def test_two_runs_on_one_machine_each_reach_their_own_sandbox(work_dir: Path) -> None:
     """Provider URLs left unset follow SIKA_SANDBOX_PORT; one set explicitly to where
     nothing answers is named in one warning line at start and shown unreachable by
     /ready, which stays ready (the other providers still serve)."""
     closed = f"http://127.0.0.1:{free_port()}/stripe"
-    data_dirs = [tmp_path / "a" / "pgdata", tmp_path / "b" / "pgdata"]
+    data_dirs = [work_dir / "a" / "pgdata", work_dir / "b" / "pgdata"]
     try:
         with (
-            sika_run(tmp_path / "a", data_dirs[0]) as first,
-            sika_run(tmp_path / "b", data_dirs[1], STRIPE_BASE_URL=closed) as second,
+            sika_run(work_dir / "a", data_dirs[0]) as first,
+            sika_run(work_dir / "b", data_dirs[1], STRIPE_BASE_URL=closed) as second,
         ):
             assert first.wait_ready().json()["providers"] == {
                 name: {"reachable": True, "error": None} for name in ("paystack", "fedapay", "stripe")
