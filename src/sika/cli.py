@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import functools
 import ipaddress
 import os
 import signal
-from collections.abc import AsyncIterator, Iterator
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, NoReturn
 
 import httpx
 import typer
@@ -31,6 +35,7 @@ from sika.core.context import Actor
 from sika.payments import service as payments_service
 from sika.providers import registry as provider_registry
 from sika.sandbox import app as sandbox_app
+from sika.system import service as system_service
 
 app = typer.Typer(help="Sika: money movement on a double-entry ledger.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -42,6 +47,9 @@ err_console = Console(stderr=True)
 
 CLI_ACTOR = Actor(id="cli", scopes=frozenset({Scope.admin.value}))
 ADMIN_KEY_FILE = "admin-key"
+LISTEN_BACKLOG = 2048
+"""uvicorn's own default."""
+STARTED_POLL_SECONDS = 0.05
 
 
 def _settings() -> Settings:
@@ -139,53 +147,132 @@ def run(
     port = port or settings.PORT
     served = [host] if settings.ENV is Environment.production else [host, settings.SANDBOX_HOST]
     _refuse_exposed_development(settings, hosts=served, insecure_dev=insecure_dev)
-    with _database(settings) as url:
-        migrate.upgrade(url)
-        secret = asyncio.run(_ensure_admin_key(url, settings))
-        base = f"http://{host}:{port}"
-        console.rule("[bold green]Sika is up")
-        console.print(f"API        {base}/v1   (docs: {base}/docs)")
-        console.print(f"Dashboard  {base}{DASHBOARD_PATH}/   (admin or support key)")
-        console.print(f"Readiness  {base}/ready")
-        console.print(f"Metrics    {base}/metrics")
+    listening: list[socket.socket] = []
+    try:
+        listening.append(_listen(host, port, setting="SIKA_PORT (or --port)"))
         if settings.ENV is not Environment.production:
-            console.print(f"Sandbox    http://{settings.SANDBOX_HOST}:{settings.SANDBOX_PORT}/_sandbox/docs")
-        if secret is not None:
-            key_file = settings.local_dir / ADMIN_KEY_FILE
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            key_file.write_text(secret + "\n")
-            os.chmod(key_file, 0o600)
-            console.print(f"[bold yellow]First admin key (shown once, also in {key_file}):[/] {secret}")
-        asyncio.run(_serve(settings, url, host=host, port=port, worker_concurrency=worker_concurrency))
+            listening.append(_listen(settings.SANDBOX_HOST, settings.SANDBOX_PORT, setting="SIKA_SANDBOX_PORT"))
+        with _database(settings) as url:
+            migrate.upgrade(url)
+            secret = asyncio.run(_ensure_admin_key(url, settings))
+            key_file = _save_admin_key(settings, secret) if secret is not None else None
+            banner = functools.partial(_print_banner, settings, host=host, port=port, secret=secret, key_file=key_file)
+            serve = _serve(
+                settings, url, listening, host=host, port=port, worker_concurrency=worker_concurrency, on_up=banner
+            )
+            asyncio.run(serve)
+    finally:
+        for sock in listening:
+            sock.close()
 
 
-async def _serve(settings: Settings, url: str, *, host: str, port: int, worker_concurrency: int) -> None:
+def _listen(host: str, port: int, *, setting: str) -> socket.socket:
+    """A socket bound and listening now, before anything starts: a port already taken
+    is one plain line (and exit code 2), and whatever prints "up" is true."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        _refuse_to_listen(f"Cannot listen on {host}:{port} ({exc.strerror or exc}): change {setting}.")
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(LISTEN_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            _refuse_to_listen(f"Port {port} on {host} is already in use: set {setting} to a free port.")
+        _refuse_to_listen(f"Cannot listen on {host}:{port} ({exc.strerror or exc}): change {setting}.")
+    return sock
+
+
+def _refuse_to_listen(message: str) -> NoReturn:
+    err_console.print(message, style="bold red", soft_wrap=True, highlight=False)
+    raise typer.Exit(2)
+
+
+def _save_admin_key(settings: Settings, secret: str) -> Path:
+    key_file = (settings.local_dir / ADMIN_KEY_FILE).absolute()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key_file.write_text(secret + "\n")
+    os.chmod(key_file, 0o600)
+    return key_file
+
+
+def _print_banner(settings: Settings, *, host: str, port: int, secret: str | None, key_file: Path | None) -> None:
+    base = f"http://{host}:{port}"
+    console.rule("[bold green]Sika is up")
+    console.print(f"API        {base}/v1   (docs: {base}/docs)")
+    console.print(f"Dashboard  {base}{DASHBOARD_PATH}/   (admin or support key)")
+    console.print(f"Readiness  {base}/ready")
+    console.print(f"Metrics    {base}/metrics")
+    if settings.ENV is not Environment.production:
+        console.print(f"Sandbox    http://{settings.SANDBOX_HOST}:{settings.SANDBOX_PORT}/_sandbox/docs")
+    if secret is not None:
+        console.print(f"[bold yellow]First admin key (shown once, also in {key_file}):[/] {secret}", soft_wrap=True)
+
+
+async def _serve(
+    settings: Settings,
+    url: str,
+    listening: list[socket.socket],
+    *,
+    host: str,
+    port: int,
+    worker_concurrency: int,
+    on_up: Callable[[], None],
+) -> None:
     api = create_app(settings, database_url=url)
     jobs_worker.build(url)
     # Which proxy may name the client is SIKA_TRUSTED_PROXIES' call alone, not uvicorn's.
     config = uvicorn.Config(api, host=host, port=port, log_config=None, access_log=False, proxy_headers=False)
-    server = uvicorn.Server(config)
+    servers = [uvicorn.Server(config)]
+    if len(listening) > 1:
+        # The sandbox posts its webhooks to this very API unless told otherwise.
+        target = settings.SANDBOX_WEBHOOK_TARGET or f"http://{host}:{port}/v1/webhooks"
+        servers.append(sandbox_app.build_server(settings, webhook_target=target, embedded=True))
     worker = asyncio.create_task(
         jobs_worker.run_worker(
             settings, database_url=url, concurrency=worker_concurrency, install_signal_handlers=False
         )
     )
-    sandbox: uvicorn.Server | None = None
-    sandbox_task: asyncio.Task[None] | None = None
-    if settings.ENV is not Environment.production:
-        # The sandbox posts its webhooks to this very API unless told otherwise.
-        target = settings.SANDBOX_WEBHOOK_TARGET or f"http://{host}:{port}/v1/webhooks"
-        sandbox = sandbox_app.build_server(settings, webhook_target=target, embedded=True)
-        sandbox_task = asyncio.create_task(sandbox.serve())
+    # The API serves in this very coroutine: the SIGTERM its uvicorn re-raises after a
+    # graceful shutdown must come out here, where the finally below stops the rest.
+    beside = [
+        asyncio.create_task(server.serve([sock])) for server, sock in zip(servers[1:], listening[1:], strict=True)
+    ]
+    announce = asyncio.create_task(_announce_when_up(settings, servers, on_up))
     try:
-        await server.serve()
+        await servers[0].serve([listening[0]])
     finally:
-        if sandbox is not None and sandbox_task is not None:
-            sandbox.should_exit = True
-            await sandbox_task
+        announce.cancel()
+        for server in servers[1:]:
+            server.should_exit = True
+        await asyncio.gather(announce, *beside, return_exceptions=True)
         worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await worker
+
+
+async def _announce_when_up(settings: Settings, servers: list[uvicorn.Server], on_up: Callable[[], None]) -> None:
+    # uvicorn says it has started with a flag, not an event.
+    while not all(server.started for server in servers):  # noqa: ASYNC110
+        await asyncio.sleep(STARTED_POLL_SECONDS)
+    on_up()
+    await _warn_of_unreachable_providers(settings)
+
+
+async def _warn_of_unreachable_providers(settings: Settings) -> None:
+    """One line at start, rather than a first collection failing with no_provider_available."""
+    found = await system_service.provider_reachability(settings, wait_seconds=settings.PROVIDER_CONNECT_TIMEOUT_SECONDS)
+    down = [f"{it.provider} at {it.base_url} ({it.error}; {it.setting})" for it in found if not it.reachable]
+    if down:
+        err_console.print(
+            f"Warning: unreachable at start: {', '.join(down)}. Collections through them fail until they answer.",
+            style="bold yellow",
+            soft_wrap=True,
+            highlight=False,
+        )
 
 
 @app.command()

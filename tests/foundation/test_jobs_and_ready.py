@@ -1,11 +1,13 @@
 """Jobs deferred inside our transaction exist only if it commits; a worker
-runs them; /ready reports the database, the migrations and the worker."""
+runs them; /ready reports the database, the migrations and the worker, and
+(for information) whether each provider can be reached."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
 import httpx
@@ -16,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika import worker as jobs_worker
 from sika.core import clock, db
-from sika.core.config import Settings
+from sika.core.config import Environment, Settings
 from sika.idempotency.models import IdempotencyKey
 from sika.jobs import app as jobs_app
+from tests.support.server import free_port
 
 WAIT_SECONDS = 20
 
@@ -109,6 +112,42 @@ async def test_ready_needs_a_live_worker(client: httpx.AsyncClient, settings: Se
             await asyncio.sleep(0.1)
     assert ready.status_code == 200
     assert ready.json()["checks"]["worker"]["ok"] is True
+
+
+class TestProvidersOnReady:
+    @pytest.fixture
+    def listening_port(self) -> Iterator[int]:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            sock.listen()
+            yield sock.getsockname()[1]
+
+    @pytest.fixture
+    def settings(self, listening_port: int) -> Settings:
+        closed = free_port()
+        return Settings(
+            ENV=Environment.test,
+            PAYSTACK_BASE_URL=f"http://127.0.0.1:{listening_port}/paystack",
+            FEDAPAY_BASE_URL=f"http://127.0.0.1:{closed}/fedapay",
+            STRIPE_BASE_URL=f"http://127.0.0.1:{closed}/stripe",
+        )
+
+    async def test_an_unreachable_provider_is_shown_and_leaves_ready(
+        self, client: httpx.AsyncClient, settings: Settings, database_url: str
+    ) -> None:
+        async with running_worker(settings, database_url):
+            for _ in range(WAIT_SECONDS * 10):
+                ready = await client.get("/ready")
+                if ready.status_code == 200:
+                    break
+                await asyncio.sleep(0.1)
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["status"] == "ready"
+        assert ready.json()["providers"] == {
+            "paystack": {"reachable": True, "error": None},
+            "fedapay": {"reachable": False, "error": "ConnectionRefusedError"},
+            "stripe": {"reachable": False, "error": "ConnectionRefusedError"},
+        }
 
 
 async def test_metrics_expose_requests_pool_and_queue(client: httpx.AsyncClient) -> None:

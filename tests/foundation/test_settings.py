@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -82,3 +83,26 @@ def test_all_problems_are_named_at_once() -> None:
 def test_defaults_are_fine_outside_production() -> None:
     Settings(ENV=Environment.development).check_safe_to_start()
     Settings(ENV=Environment.test, DEBUG=True, CORS_ORIGINS=["*"]).check_safe_to_start()
+
+
+def test_the_readme_says_where_the_admin_key_and_generated_secrets_live(tmp_path: Path) -> None:
+    """They belong to the database in the data folder, so they sit beside it (a second
+    Sika with its own SIKA_PGDATA_DIR keeps its own); the README says so precisely."""
+    settings = Settings(ENV=Environment.test, PGDATA_DIR=tmp_path / "elsewhere" / "pgdata")
+    assert settings.local_dir == tmp_path / "elsewhere"
+    readme = " ".join((Path(__file__).parents[2] / "README.md").read_text().split())
+    assert "The key is also saved in `admin-key` in the parent folder of `SIKA_PGDATA_DIR`" in readme
+    assert "generated on first start into `secrets/` beside the data folder" in readme
+
+
+def test_provider_urls_left_unset_follow_the_sandbox() -> None:
+    moved = Settings(ENV=Environment.test, SANDBOX_PORT=9123)
+    assert (moved.PAYSTACK_BASE_URL, moved.FEDAPAY_BASE_URL, moved.STRIPE_BASE_URL) == (
+        "http://127.0.0.1:9123/paystack",
+        "http://127.0.0.1:9123/fedapay",
+        "http://127.0.0.1:9123/stripe",
+    )
+    assert Settings(ENV=Environment.test, SANDBOX_HOST="0.0.0.0").FEDAPAY_BASE_URL == "http://127.0.0.1:8100/fedapay"  # noqa: S104 (no binding: where it is reached from)
+    assert Settings(ENV=Environment.test, SANDBOX_HOST="::").FEDAPAY_BASE_URL == "http://[::1]:8100/fedapay"
+    chosen = Settings(ENV=Environment.test, SANDBOX_PORT=9123, STRIPE_BASE_URL="https://api.stripe.com")
+    assert chosen.STRIPE_BASE_URL == "https://api.stripe.com"

@@ -12,6 +12,7 @@ and nobody else knows it; production must be given every one.
 from __future__ import annotations
 
 import functools
+import ipaddress
 from enum import StrEnum
 from pathlib import Path
 
@@ -55,7 +56,9 @@ class Settings(BaseSettings):
     DATABASE_URL: str | None = Field(default=None, validation_alias="DATABASE_URL")
     """An external PostgreSQL; without it Sika runs an embedded one in PGDATA_DIR."""
     PGDATA_DIR: Path = Path(".sika/pgdata")
-    """Data folder of the embedded PostgreSQL, reused on the next run."""
+    """Data folder of the embedded PostgreSQL, reused on the next run. Its parent folder keeps
+    what belongs to that database: the first admin key (`admin-key`) and, outside production,
+    the generated secrets (`secrets/`)."""
     DB_POOL_SIZE: int = 10
     """Connections each process keeps open to PostgreSQL."""
     DB_POOL_MAX_OVERFLOW: int = 10
@@ -138,18 +141,18 @@ class Settings(BaseSettings):
     SANDBOX_WEBHOOK_LATE_SECONDS: float = 10.0
     """Delay of a webhook in the ``webhook_late`` scenario."""
 
-    PAYSTACK_BASE_URL: str = "http://127.0.0.1:8100/paystack"
-    """Paystack API base URL (the sandbox by default)."""
+    PAYSTACK_BASE_URL: str = ""
+    """Paystack API base URL; unset, the sandbox's, wherever SANDBOX_HOST and SANDBOX_PORT put it."""
     PAYSTACK_SECRET_KEY: SecretStr | None = None
     """Paystack secret key; also signs Paystack webhooks."""
-    FEDAPAY_BASE_URL: str = "http://127.0.0.1:8100/fedapay"
-    """FedaPay API base URL (the sandbox by default)."""
+    FEDAPAY_BASE_URL: str = ""
+    """FedaPay API base URL; unset, the sandbox's, wherever SANDBOX_HOST and SANDBOX_PORT put it."""
     FEDAPAY_SECRET_KEY: SecretStr | None = None
     """FedaPay secret API key."""
     FEDAPAY_WEBHOOK_SECRET: SecretStr | None = None
     """FedaPay webhook signing secret."""
-    STRIPE_BASE_URL: str = "http://127.0.0.1:8100/stripe"
-    """Stripe API base URL (the sandbox by default)."""
+    STRIPE_BASE_URL: str = ""
+    """Stripe API base URL; unset, the sandbox's, wherever SANDBOX_HOST and SANDBOX_PORT put it."""
     STRIPE_SECRET_KEY: SecretStr | None = None
     """Stripe secret key."""
     STRIPE_WEBHOOK_SECRET: SecretStr | None = None
@@ -190,6 +193,15 @@ class Settings(BaseSettings):
         """The data folder beside the embedded PostgreSQL's (``.sika/``): the first admin
         key and, outside production, the generated secrets."""
         return self.PGDATA_DIR.parent
+
+    @model_validator(mode="after")
+    def _point_unset_providers_at_the_sandbox(self) -> Settings:
+        """A provider URL left unset follows the sandbox: two Sikas on one machine, each
+        with its own SANDBOX_PORT, must each reach their own sandbox."""
+        for name, path in SANDBOX_PROVIDER_PATHS.items():
+            if not getattr(self, name):
+                setattr(self, name, f"{sandbox_url(self.SANDBOX_HOST, self.SANDBOX_PORT)}/{path}")
+        return self
 
     @model_validator(mode="after")
     def _fill_local_secrets(self) -> Settings:
@@ -265,6 +277,26 @@ GENERATED_SECRETS: dict[str, str] = {
 test keys carry (so a log line shows which kind of key it is)."""
 
 
+SANDBOX_PROVIDER_PATHS: dict[str, str] = {
+    "PAYSTACK_BASE_URL": "paystack",
+    "FEDAPAY_BASE_URL": "fedapay",
+    "STRIPE_BASE_URL": "stripe",
+}
+"""Each provider's base URL setting, and where that provider lives in the sandbox."""
+
+
+def sandbox_url(host: str, port: int) -> str:
+    """How a process on this machine reaches a sandbox listening on ``host:port``
+    (one listening on every address is reached on loopback)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return f"http://{host}:{port}"
+    if address.is_unspecified:
+        address = ipaddress.ip_address("::1" if address.version == 6 else "127.0.0.1")
+    return f"http://[{address}]:{port}" if address.version == 6 else f"http://{address}:{port}"
+
+
 def _is_public(secret: str) -> bool:
     return secret in _PUBLISHED_SECRETS or PLACEHOLDER_MARKER in secret
 
@@ -294,8 +326,10 @@ def reference_markdown() -> str:
     for name, field in Settings.model_fields.items():
         env = field.validation_alias if isinstance(field.validation_alias, str) else f"SIKA_{name}"
         default = field.default
-        if name in GENERATED_SECRETS:
-            shown = f"*(outside production: generated in `.sika/{local_secrets.SECRETS_FOLDER}/`)*"
+        if name in SANDBOX_PROVIDER_PATHS:
+            shown = f"*(the sandbox's: `http://SANDBOX_HOST:SANDBOX_PORT/{SANDBOX_PROVIDER_PATHS[name]}`)*"
+        elif name in GENERATED_SECRETS:
+            shown = f"*(outside production: generated in `{local_secrets.SECRETS_FOLDER}/` beside `SIKA_PGDATA_DIR`)*"
         elif default is None:
             shown = "*(none)*"
         else:

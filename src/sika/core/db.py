@@ -8,6 +8,7 @@ the edge by whoever opened it; services never commit.
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import warnings
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+import psutil  # pgserver depends on it and uses it the same way
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -98,6 +100,8 @@ class EmbeddedPostgres:
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with _EMBEDDED_LOCK:
+            with pgserver.postgres_server.PostgresServer._lock:
+                _forget_dead_handles(self.data_dir / HANDLES_FILE)
             self._server = pgserver.get_server(  # type: ignore[attr-defined]
                 self.data_dir, cleanup_mode="stop"
             )
@@ -111,6 +115,36 @@ class EmbeddedPostgres:
 
 
 _EMBEDDED_LOCK = threading.Lock()
+
+HANDLES_FILE = ".handle_pids.json"
+"""pgserver's list of the processes using the server: the last one to leave stops it."""
+
+
+def _forget_dead_handles(handles: Path) -> None:
+    """Drop from pgserver's handle list every process that is gone.
+
+    A process killed outright (SIGKILL, OOM, power cut) never removes itself, and
+    pgserver stops the server only when the leaving process is the last one listed:
+    one dead entry would leave the postmaster running after every later clean stop.
+    A PID the kernel has since given to a process started after the list was last
+    written (give or take a second of clock rounding) is not the one listed, so it
+    counts as gone too."""
+    try:
+        listed: list[int] = json.loads(handles.read_text())
+        written_at = handles.stat().st_mtime
+    except (FileNotFoundError, ValueError):
+        return
+    alive = [pid for pid in listed if _alive_since(pid, written_at)]
+    if alive != listed:
+        handles.write_text(json.dumps(alive))
+
+
+def _alive_since(pid: int, written_at: float) -> bool:
+    try:
+        process = psutil.Process(pid)
+        return bool(process.status() != psutil.STATUS_ZOMBIE and process.create_time() <= written_at + 1)
+    except psutil.Error:
+        return False
 
 
 def resolve_database_url(database_url: str | None, data_dir: Path) -> tuple[str, EmbeddedPostgres | None]:

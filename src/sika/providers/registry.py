@@ -3,7 +3,8 @@
 The caller owns the ``httpx.AsyncClient`` (one per process, closed at
 shutdown); every adapter shares it and passes its own explicit timeout on each
 call. In development and tests the base URLs point at the sandbox
-(``sika sandbox``); in production at the providers.
+(``sika sandbox``, or the one ``sika run`` serves), wherever it listens; in
+production at the providers.
 """
 
 from __future__ import annotations
@@ -37,6 +38,16 @@ def build_providers(settings: Settings, client: httpx.AsyncClient) -> dict[Provi
             client, base_url=settings.STRIPE_BASE_URL, secret_key=key, timeout=timeout
         )
     return providers
+
+
+def configured_base_urls(settings: Settings) -> dict[ProviderName, tuple[str, str]]:
+    """Every configured provider's base URL, and the setting that holds it."""
+    configured = {
+        ProviderName.paystack: (settings.PAYSTACK_SECRET_KEY, settings.PAYSTACK_BASE_URL, "SIKA_PAYSTACK_BASE_URL"),
+        ProviderName.fedapay: (settings.FEDAPAY_SECRET_KEY, settings.FEDAPAY_BASE_URL, "SIKA_FEDAPAY_BASE_URL"),
+        ProviderName.stripe: (settings.STRIPE_SECRET_KEY, settings.STRIPE_BASE_URL, "SIKA_STRIPE_BASE_URL"),
+    }
+    return {name: (url, setting) for name, (key, url, setting) in configured.items() if _secret(key)}
 
 
 def build_router(settings: Settings, client: httpx.AsyncClient) -> CollectionRouter:

@@ -3,6 +3,7 @@ bucket of their own (``deps.system_rate_limit``)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Response
@@ -23,11 +24,24 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready")
 async def ready(engine: Engine, settings: CurrentSettings) -> JSONResponse:
-    readiness = await system_service.readiness(
-        engine, now=clock.now(), stale_after=timedelta(seconds=settings.WORKER_HEARTBEAT_STALE_SECONDS)
+    """Ready when the database answers at the code's schema and a worker beats. Each
+    configured provider's reachability is shown too, for information only: a provider
+    down is the failover's business, and taking every API process out of rotation
+    for it would refuse the calls that need no provider."""
+    readiness, providers = await asyncio.gather(
+        system_service.readiness(
+            engine, now=clock.now(), stale_after=timedelta(seconds=settings.WORKER_HEARTBEAT_STALE_SECONDS)
+        ),
+        system_service.provider_reachability(
+            settings, wait_seconds=min(settings.PROVIDER_CONNECT_TIMEOUT_SECONDS, system_service.READY_PROBE_SECONDS)
+        ),
     )
     return JSONResponse(
-        {"status": "ready" if readiness.ready else "not_ready", "checks": readiness.checks},
+        {
+            "status": "ready" if readiness.ready else "not_ready",
+            "checks": readiness.checks,
+            "providers": {found.provider: {"reachable": found.reachable, "error": found.error} for found in providers},
+        },
         status_code=200 if readiness.ready else 503,
     )
 
