@@ -23,5 +23,6 @@ async def purge_keys(context: procrastinate.JobContext, timestamp: int) -> int:
         total += deleted
         if deleted < idempotency_service.PURGE_BATCH_SIZE:
             break
-    log.info("idempotency_keys_purged", count=total)
+    # Info only when keys were purged; an idle run is debug noise.
+    (log.info if total else log.debug)("idempotency_keys_purged", count=total)
     return total

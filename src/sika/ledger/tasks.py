@@ -53,7 +53,8 @@ async def expire_pending(context: procrastinate.JobContext, timestamp: int) -> i
         if expired < ledger_pending.EXPIRY_BATCH_SIZE:
             break
     PENDING_EXPIRED.inc(total)
-    log.info("ledger_pending_expired", count=total)
+    # A periodic job logs at info only when it did something: an idle minute is debug noise.
+    (log.info if total else log.debug)("ledger_pending_expired", count=total)
     return total
 
 
@@ -96,5 +97,5 @@ async def record_breaches(session: AsyncSession, report: invariants.Report) -> i
     if total:
         log.error("ledger_invariants_breached", breaches=total)
     else:
-        log.info("ledger_invariants_hold")
+        log.debug("ledger_invariants_hold")
     return total

@@ -30,5 +30,9 @@ async def reconcile(context: procrastinate.JobContext, timestamp: int) -> int:
             actor=ACTOR,
             clock=clock.now,
         )
-    log.info("payments.reconciled", checked=report.checked, changed=report.changed, unreachable=report.unreachable)
+    # Info only when reconciliation found something; an idle minute is debug noise.
+    acted = report.checked or report.changed or report.unreachable
+    (log.info if acted else log.debug)(
+        "payments.reconciled", checked=report.checked, changed=report.changed, unreachable=report.unreachable
+    )
     return report.changed
