@@ -7,11 +7,18 @@ import asyncio
 from datetime import timedelta
 
 import httpx
+import pytest
 import sqlalchemy as sa
+from fastapi import APIRouter, Depends, FastAPI, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sika.api.deps import authorize
+from sika.api.idempotency import IdempotencyClaim, idempotency_claim
+from sika.api.unit_of_work import PhasedRoute, UnitOfWorkRoute
 from sika.audit.models import AuditEvent
 from sika.auth.models import ApiKey
+from sika.auth.scopes import Scope
 from sika.core import clock, db
 from sika.idempotency import service as idempotency_service
 from sika.idempotency import shown_once
@@ -193,3 +200,49 @@ async def test_a_key_claimed_without_an_answer_says_since_when(sessions: async_s
     assert stored is not None
     assert retry.started_at == stored.created_at
     assert stored.response_status is None
+
+
+def _flaky_route(app: FastAPI, route_class: type[UnitOfWorkRoute], path: str) -> list[str]:
+    """A POST on ``path`` that answers 503 (its provider down) on its first call,
+    fails with a bug (500) on its second, then succeeds; the calls it saw."""
+    calls: list[str] = []
+    claim_check = idempotency_claim(authorize(Scope.admin))
+
+    async def flaky(claim: IdempotencyClaim | None = Depends(claim_check)) -> Response:
+        calls.append("call")
+        if len(calls) == 1:
+            return JSONResponse({"detail": "the provider is down"}, status_code=503)
+        if len(calls) == 2:
+            raise RuntimeError("a bug")
+        return JSONResponse({"ok": True}, status_code=201)
+
+    router = APIRouter(route_class=route_class)
+    router.add_api_route(path, flaky, methods=["POST"])
+    app.include_router(router)
+    return calls
+
+
+@pytest.mark.parametrize("route_class", [UnitOfWorkRoute, PhasedRoute])
+async def test_a_5xx_answer_keeps_nothing_and_the_retry_runs(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    sessions: async_sessionmaker[AsyncSession],
+    route_class: type[UnitOfWorkRoute],
+) -> None:
+    calls = _flaky_route(app, route_class, "/v1/test-flaky")
+    headers = {**admin_headers, "Idempotency-Key": "flaky-1"}
+    keys_before = await _count(sessions, IdempotencyKey)
+
+    for status in (503, 500):
+        failed = await client.post("/v1/test-flaky", json={"a": 1}, headers=headers)
+        assert failed.status_code == status
+        assert await _count(sessions, IdempotencyKey) == keys_before
+
+    retried = await client.post("/v1/test-flaky", json={"a": 1}, headers=headers)
+    assert retried.status_code == 201
+    assert "idempotent-replayed" not in retried.headers
+    assert len(calls) == 3
+    replayed = await client.post("/v1/test-flaky", json={"a": 1}, headers=headers)
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert len(calls) == 3

@@ -9,7 +9,10 @@ that request either owns the key and runs, or gets the answer stored under it
 back (``Replay``), or is refused (422 ``idempotency_key_reused`` when the key
 came with another request, 409 while the first is still in flight). Without
 one, the claim is None. The route classes of ``unit_of_work`` store the answer
-on the claim.
+on the claim once the route has run (a success or a domain refusal); a request
+refused before it ran (``unit_of_work.NOT_EXECUTED``, a malformed body) or
+failing with a 5xx stores nothing and leaves no claim, so its corrected retry
+runs, as with Stripe's keys.
 
 A route that calls a provider (``PhasedRoute``) commits its claim with its first
 phase and stores the answer after its last, so a crash in between leaves the key
@@ -45,7 +48,8 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 @dataclass(frozen=True)
 class IdempotencyClaim:
     """This request owns ``key`` for its caller (``owner``, the actor's id);
-    ``fingerprint`` is of its method, path and body."""
+    ``fingerprint`` is of its method, path and canonical body
+    (``idempotency_service.fingerprint``)."""
 
     owner: str
     key: str

@@ -13,7 +13,6 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,11 +22,39 @@ from sika.core.phases import Phases
 from sika.idempotency import service as idempotency_service
 from sika.idempotency import shown_once
 
+NOT_EXECUTED: tuple[type[errors.SikaError], ...] = (
+    errors.ValidationFailed,
+    errors.NotAuthenticated,
+    errors.PermissionDenied,
+    errors.RateLimited,
+    errors.PayloadTooLarge,
+)
+"""Refusals of a request the route did not carry out (its parameters, its
+caller, its rate): as with Stripe, nothing is stored under the key, so the
+corrected retry runs."""
 
-def _render_refusal(request: Request, exc: Exception) -> Response | None:
-    if isinstance(exc, errors.SikaError) and 400 <= exc.status < 500:
+
+def _refusal_to_keep(request: Request, exc: Exception) -> Response | None:
+    """The problem a retry with the same key must get back: a domain refusal (4xx)
+    of a request the route carried out; None if nothing is to be kept."""
+    if isinstance(exc, errors.SikaError) and 400 <= exc.status < 500 and not isinstance(exc, NOT_EXECUTED):
         return problems.domain_problem(request, exc)
     return None
+
+
+async def _keep_or_release(
+    session: AsyncSession, claim: idempotency.IdempotencyClaim | None, response: Response, secret_fields: frozenset[str]
+) -> None:
+    """Store the answer on the claim in the request's transaction; a 5xx answer
+    releases the claim instead, so the retry runs."""
+    if claim is None:
+        return
+    if response.status_code >= 500:
+        await idempotency_service.release(session, claimed=claim.claimed)
+    else:
+        await idempotency_service.store(
+            session, claimed=claim.claimed, response=idempotency.stored(response, secret_fields)
+        )
 
 
 class UnitOfWorkRoute(APIRoute):
@@ -41,20 +68,13 @@ class UnitOfWorkRoute(APIRoute):
                 async with sessions() as session, session.begin():
                     request.state.session = session
                     response = await handler(request)
-                    claim = idempotency.claim_of(request)
-                    if claim is not None and response.status_code < 500:
-                        await idempotency_service.store(
-                            session, claimed=claim.claimed, response=idempotency.stored(response, secret_fields)
-                        )
+                    await _keep_or_release(session, idempotency.claim_of(request), response, secret_fields)
             except idempotency.Replay as replay:
                 return idempotency.replay_response(replay.stored)
-            except (errors.SikaError, RequestValidationError) as exc:
+            except errors.SikaError as exc:
+                # The transaction rolled back, claim included: a refusal to keep is stored anew.
                 claim = idempotency.claim_of(request)
-                refusal = (
-                    problems.validation_problem(request, exc)
-                    if isinstance(exc, RequestValidationError)
-                    else _render_refusal(request, exc)
-                )
+                refusal = _refusal_to_keep(request, exc)
                 if claim is None or refusal is None:
                     raise
                 await idempotency.store_refusal(request, sessions, claim, refusal)
@@ -64,6 +84,32 @@ class UnitOfWorkRoute(APIRoute):
             return response
 
         return unit_of_work
+
+
+async def _phased_refusal(
+    request: Request,
+    sessions: async_sessionmaker[AsyncSession],
+    phases: Phases,
+    exc: errors.SikaError,
+    secret_fields: frozenset[str],
+) -> Response | None:
+    """The refusal a phased route answers with, stored under its key when the
+    route has run; None to let ``exc`` go on (nothing stored)."""
+    claim = idempotency.claim_of(request)
+    if phases.first_committed:
+        # Its claim is committed and it may have called its provider: a 4xx is its
+        # answer, whatever the kind; a 5xx leaves the claim to ``recover``.
+        if claim is None or not 400 <= exc.status < 500:
+            return None
+        refusal = problems.domain_problem(request, exc)
+        await idempotency.store_answer(sessions, claim, idempotency.stored(refusal, secret_fields))
+        return refusal
+    await phases.first.rollback()
+    kept = _refusal_to_keep(request, exc)
+    if claim is None or kept is None:
+        return None
+    await idempotency.store_refusal(request, sessions, claim, kept)
+    return kept
 
 
 class PhasedRoute(UnitOfWorkRoute):
@@ -84,9 +130,10 @@ class PhasedRoute(UnitOfWorkRoute):
       provider, whose call is never made twice;
     * a duplicate after the answer is stored gets it back, as with
       ``UnitOfWorkRoute``;
-    * a refusal before the first commit rolls the first phase back and is
-      stored as ``UnitOfWorkRoute`` stores refusals; after it, it is stored on
-      the committed claim;
+    * a refusal before the first commit rolls the first phase back, claim
+      included, and is kept as ``UnitOfWorkRoute`` keeps refusals (a domain
+      refusal stored, a ``NOT_EXECUTED`` one or a 5xx not); after it, any 4xx
+      is stored on the committed claim;
     * if the process dies between phases, the claim stays without an answer,
       the recovery point is finished by reconciliation, and the service also
       records the key on what it created (a unique constraint per creator), so
@@ -111,29 +158,16 @@ class PhasedRoute(UnitOfWorkRoute):
                     response = await handler(request)
                 except idempotency.Replay as replay:
                     return idempotency.replay_response(replay.stored)
-                except (errors.SikaError, RequestValidationError) as exc:
-                    claim = idempotency.claim_of(request)
-                    refusal = (
-                        problems.validation_problem(request, exc)
-                        if isinstance(exc, RequestValidationError)
-                        else _render_refusal(request, exc)
-                    )
-                    if claim is None or refusal is None:
+                except errors.SikaError as exc:
+                    refusal = await _phased_refusal(request, sessions, phases, exc, secret_fields)
+                    if refusal is None:
                         raise
-                    if phases.first_committed:
-                        await idempotency.store_answer(sessions, claim, idempotency.stored(refusal, secret_fields))
-                    else:
-                        await session.rollback()
-                        await idempotency.store_refusal(request, sessions, claim, refusal)
                     return refusal
                 finally:
                     request.state.session = None
                 claim = idempotency.claim_of(request)
                 if not phases.first_committed:
-                    if claim is not None and response.status_code < 500:
-                        await idempotency_service.store(
-                            session, claimed=claim.claimed, response=idempotency.stored(response, secret_fields)
-                        )
+                    await _keep_or_release(session, claim, response, secret_fields)
                     await session.commit()
                 elif claim is not None and response.status_code < 500:
                     await idempotency.store_answer(sessions, claim, idempotency.stored(response, secret_fields))

@@ -54,6 +54,10 @@ async def set_response(session: AsyncSession, *, row_id: int, status: int, body:
     )
 
 
+async def delete(session: AsyncSession, *, row_id: int) -> None:
+    await session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.id == row_id))
+
+
 async def insert_answered_unless_taken(
     session: AsyncSession,
     *,

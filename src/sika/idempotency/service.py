@@ -9,6 +9,7 @@ So concurrent requests with one key execute once, decided by the database.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,9 +51,41 @@ class Claimed:
     row_id: int
 
 
+class _Number(str):
+    """A JSON number as written, so ``1.0`` and ``1`` (or a long decimal and its
+    rounded float) stay different requests."""
+
+
+class _Object(list[tuple[str, object]]):
+    """A JSON object's members in the order written, duplicates kept."""
+
+
+def canonical_body(body: bytes) -> bytes:
+    """The body as the key compares it: JSON with its members in key order and no
+    insignificant whitespace, so a client that serialises the same object in
+    another order sends the same request; a body that is not JSON, as sent."""
+    try:
+        parsed = json.loads(body, parse_float=_Number, parse_int=_Number, object_pairs_hook=_Object)
+        return _canonical(parsed).encode()
+    except (ValueError, RecursionError):
+        return body
+
+
+def _canonical(value: object) -> str:
+    if isinstance(value, _Number):
+        return str.__str__(value)
+    if isinstance(value, _Object):
+        members = sorted(value, key=lambda member: member[0])
+        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{_canonical(v)}" for k, v in members) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_canonical(item) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
 def fingerprint(*, method: str, path: str, body: bytes) -> str:
+    """Of the method, the path and the canonical body (``canonical_body``)."""
     digest = hashlib.sha256()
-    for part in (method.encode(), path.encode(), body):
+    for part in (method.encode(), path.encode(), canonical_body(body)):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
@@ -108,6 +141,11 @@ async def store(session: AsyncSession, *, claimed: Claimed, response: StoredResp
     )
 
 
+async def release(session: AsyncSession, *, claimed: Claimed) -> None:
+    """Give the key up: the request failed (5xx) and keeps no answer, so its retry runs."""
+    await repository.delete(session, row_id=claimed.row_id)
+
+
 async def store_failure(
     session: AsyncSession,
     *,
@@ -118,8 +156,8 @@ async def store_failure(
     now: datetime,
     ttl: timedelta,
 ) -> None:
-    """Remember a refusal (4xx) after its transaction rolled back, so a retry
-    gets the same answer; if another request took the key meanwhile, it wins."""
+    """Remember a domain refusal (4xx) after its transaction rolled back, so a
+    retry gets the same answer; if another request took the key meanwhile, it wins."""
     await repository.insert_answered_unless_taken(
         session,
         owner=owner,
