@@ -103,6 +103,23 @@ def authorize(*needed: auth_scopes.Scope, allow_party: bool = False) -> ScopeChe
     return check
 
 
+def _listed(scopes: frozenset[str]) -> str:
+    """The scopes a key holds, in the order of ``Scope``: "platform, read"."""
+    names = [scope.value for scope in auth_scopes.Scope if scope.value in scopes]
+    return ", ".join(names)
+
+
+def _in_words(needed: frozenset[str]) -> str:
+    """The scopes a route takes, admin always among them, as the caller reads
+    them: "a platform, support or admin"."""
+    names = [
+        scope.value for scope in auth_scopes.Scope if scope.value in needed and scope is not auth_scopes.Scope.admin
+    ]
+    names.append(auth_scopes.Scope.admin.value)
+    words = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    return f"{'an' if words[0] in 'aeiou' else 'a'} {words}"
+
+
 async def _key_actor(request: Request, *, secret: str, needed_values: frozenset[str]) -> Actor:
     session = get_session(request)
     try:
@@ -114,7 +131,7 @@ async def _key_actor(request: Request, *, secret: str, needed_values: frozenset[
     held = frozenset(key.scopes)
     if not auth_scopes.allows(held, needed_values):
         raise errors.PermissionDenied(
-            f"This route needs one of the scopes {sorted(needed_values)}; the key has {sorted(held)}."
+            f"This route needs {_in_words(needed_values)} key; this key has: {_listed(held) or 'no scopes'}."
         )
     return Actor(id=f"key:{key.id}", scopes=held, request_id=request.state.request_id)
 

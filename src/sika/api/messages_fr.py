@@ -114,6 +114,9 @@ DETAILS_FR: dict[str, str] = {
     "transfer_not_found": "Virement introuvable.",
     "transfer_not_pending": "Ce virement n'est pas un virement en attente.",
     "unknown_currency": "Cette devise n'est pas prise en charge.",
+    "unsupported_media_type": (
+        "Cette route prend un corps JSON : envoyez-le avec l'en-tête Content-Type: application/json."
+    ),
     "validation_failed": "La requête n'est pas valide ; voyez les erreurs champ par champ.",
     "wallet_currency_mismatch": "Le portefeuille est dans une autre devise.",
     "wallet_exists": "Cette partie a déjà un portefeuille dans cette devise.",

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Literal, TypeVar
 
 import structlog
+from fastapi import params
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from prometheus_client import Counter, Histogram
 from starlette.datastructures import Headers, QueryParams, UploadFile
@@ -200,7 +201,11 @@ class TextGuardMiddleware:
     store (``sika.core.text``): one 422 ``invalid_text`` naming every such
     field, before any route, authentication or transaction runs. One place for
     every route, present and future, instead of a check per field; what a
-    database refuses anyway is mapped in ``sika.api.problems``."""
+    database refuses anyway is mapped in ``sika.api.problems``.
+
+    It also answers 415 ``unsupported_media_type`` to a body sent to a JSON
+    route without a JSON Content-Type, which the app would otherwise read as
+    bytes and refuse field by field ("Input should be a valid dictionary")."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -210,6 +215,9 @@ class TextGuardMiddleware:
             await self.app(scope, receive, send)
             return
         matched = _matched_route(scope)
+        if matched is not None and _refuses_media_type(matched[0], scope):
+            await problems.domain_problem(Request(scope), problems.UnsupportedMediaType())(scope, receive, send)
+            return
         fields = [*_path_fields(scope, matched), *_query_fields(scope)]
         kind = None if matched is not None and _takes_raw_body(matched[0]) else _body_kind(scope)
         if kind is not None:
@@ -236,6 +244,20 @@ def _field(location: str, problem: str) -> Field:
 def _takes_raw_body(route: RouteContext) -> bool:
     original = route.original_route
     return isinstance(original, APIRoute) and getattr(original.endpoint, "sika_raw_body", False)
+
+
+def _refuses_media_type(route: RouteContext, scope: Scope) -> bool:
+    """A JSON route (not a form's, not a raw body's) sent a body whose
+    Content-Type is missing or not JSON: what FastAPI, strict about the type,
+    would not parse as JSON. A request without a body is left to the route."""
+    original = route.original_route
+    if not isinstance(original, APIRoute) or original.body_field is None or _takes_raw_body(route):
+        return False
+    if isinstance(original.body_field.field_info, params.Form):
+        return False
+    headers = Headers(scope=scope)
+    has_body = headers.get("content-length", "0").strip() not in ("", "0") or "transfer-encoding" in headers
+    return has_body and (not headers.get("content-type") or _body_kind(scope) != "json")
 
 
 def _path_fields(scope: Scope, matched: tuple[RouteContext, Scope] | None) -> list[Field]:

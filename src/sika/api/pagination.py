@@ -27,7 +27,7 @@ _POSITION = re.compile(rb"[0-9]{1,19}")
 
 
 class InvalidCursor(errors.SikaError):
-    """The pagination cursor is not valid: pass back a ``next_cursor`` exactly as it was given."""
+    """The pagination cursor is not valid: pass back the next_cursor exactly as it was given."""
 
     code = "invalid_cursor"
 

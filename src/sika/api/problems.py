@@ -37,6 +37,7 @@ TITLES_FR: dict[str, str] = {
     "Service unavailable": "Service indisponible",
     "Internal server error": "Erreur interne du serveur",
     "Method not allowed": "Méthode non autorisée",
+    "Unsupported media type": "Type de contenu non pris en charge",
 }
 
 _HTTP_CODES: dict[int, tuple[str, str]] = {
@@ -162,6 +163,14 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
         detail=str(exc.detail),
         headers=dict(exc.headers) if exc.headers else None,
     )
+
+
+class UnsupportedMediaType(errors.SikaError):
+    """This route takes a JSON body: send it with Content-Type: application/json."""
+
+    status = 415
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
 
 
 class InvalidValue(errors.ValidationFailed):

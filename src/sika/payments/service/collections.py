@@ -37,7 +37,7 @@ from sika.wallets import models as wallets_models
 
 
 class CustomerEmailRequired(errors.ValidationFailed):
-    """The provider needs the customer's email: send ``email`` or give the party one."""
+    """The provider needs the customer's email: send "email" or give the party one."""
 
     code = "customer_email_required"
 

@@ -43,6 +43,8 @@ what a new hold may take.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -190,20 +192,29 @@ async def place_hold(
     wallet = await wallets.owned_wallet(session, wallet_id=wallet_id, actor=actor)
     await parties_service.lock_debitable(session, party_id=wallet.party_id)
     await _expire_lapsed(session, wallet=wallet, actor=actor, now=now)
-    pending = await ledger_service.create_transfer(
-        session,
-        debit_account_id=wallet.account_id,
-        credit_account_id=wallet.holds_account_id,
-        amount_minor=amount_minor,
-        currency=wallet.currency,
-        code=HOLD_CODE,
-        pending=True,
-        timeout_seconds=expires_in_seconds,
-        transfer_id=ids.new_id("hold"),
-        metadata=wallets.movement_metadata(wallet_id=wallet.id, reference=reference, reason=reason),
-        now=now,
-        actor=actor,
-    )
+    try:
+        pending = await ledger_service.create_transfer(
+            session,
+            debit_account_id=wallet.account_id,
+            credit_account_id=wallet.holds_account_id,
+            amount_minor=amount_minor,
+            currency=wallet.currency,
+            code=HOLD_CODE,
+            pending=True,
+            timeout_seconds=expires_in_seconds,
+            transfer_id=ids.new_id("hold"),
+            metadata=wallets.movement_metadata(wallet_id=wallet.id, reference=reference, reason=reason),
+            now=now,
+            actor=actor,
+        )
+    except ledger_service.InsufficientFunds:
+        # The ledger names the wallet's internal account and the hold id it would have
+        # used; the caller sent a wallet id, and that hold was never written.
+        view = await wallets.wallet_view(session, wallet, now=now)
+        raise ledger_service.InsufficientFunds(
+            f"Wallet {wallet.id} has {view.available_minor} available; {amount_minor} requested"
+            f" (minor units of {wallet.currency})."
+        ) from None
     record = WalletHold(
         id=pending.id,
         wallet_id=wallet.id,
@@ -320,14 +331,18 @@ async def capture_hold(
     await ledger_service.lock_accounts(
         session, account_ids=[wallet.account_id, wallet.holds_account_id, *(leg.credit_account_id for leg in legs)]
     )
-    await ledger_service.post_pending(
-        session,
-        pending_id=hold_id,
-        amount_minor=captured,
-        metadata={"destination_wallet_id": destination.id if destination else None, "platform_fee_minor": to_platform},
-        now=now,
-        actor=actor,
-    )
+    with _as_hold_refusal(hold_id):
+        await ledger_service.post_pending(
+            session,
+            pending_id=hold_id,
+            amount_minor=captured,
+            metadata={
+                "destination_wallet_id": destination.id if destination else None,
+                "platform_fee_minor": to_platform,
+            },
+            now=now,
+            actor=actor,
+        )
     await ledger_service.create_journal_entry(session, legs=legs, now=now, actor=actor)
     await audit_service.record(
         session,
@@ -443,9 +458,10 @@ async def capture_hold_to_account(
     a suspension decided meanwhile must not keep out of the books."""
     pending, record, wallet = await _resolvable_hold(session, hold_id=hold_id, owner=owner, actor=actor)
     await ledger_service.lock_accounts(session, account_ids=[wallet.account_id, wallet.holds_account_id, account_id])
-    await ledger_service.post_pending(
-        session, pending_id=hold_id, metadata={"destination_account_id": account_id}, now=now, actor=actor
-    )
+    with _as_hold_refusal(hold_id):
+        await ledger_service.post_pending(
+            session, pending_id=hold_id, metadata={"destination_account_id": account_id}, now=now, actor=actor
+        )
     await ledger_service.create_transfer(
         session,
         debit_account_id=wallet.holds_account_id,
@@ -474,7 +490,8 @@ async def release_hold(
     """Void the hold: all of it returns to the wallet's available money. Only
     for ``owner``'s own holds."""
     pending, record, wallet = await _resolvable_hold(session, hold_id=hold_id, owner=owner, actor=actor)
-    await ledger_service.void_pending(session, pending_id=pending.id, now=now, actor=actor)
+    with _as_hold_refusal(hold_id):
+        await ledger_service.void_pending(session, pending_id=pending.id, now=now, actor=actor)
     await audit_service.record(
         session,
         actor=actor,
@@ -508,7 +525,26 @@ async def _resolvable_hold(
     """The hold, if ``owner``'s flow, run by ``actor``, may capture or release it."""
     pending, record, wallet = await _reachable_hold(session, hold_id=hold_id, actor=actor)
     _check_resolver(record, owner=owner, actor=actor)
+    resolution = (await ledger_service.get_resolutions(session, pending_ids=[hold_id])).get(hold_id)
+    if resolution is not None:
+        status = _HOLD_STATUS_BY_RESOLUTION[resolution.kind].value
+        raise ledger_service.PendingTransferAlreadyResolved(f"Hold {hold_id} is already {status}.")
     return pending, record, wallet
+
+
+@contextlib.contextmanager
+def _as_hold_refusal(hold_id: str) -> Iterator[None]:
+    """The ledger's refusal to resolve a hold, told of the hold the caller
+    named: the ledger names its pending transfer, and its ``transfer_id`` is
+    that of the resolving transfer, which was never written."""
+    try:
+        yield
+    except ledger_service.PendingTransferAlreadyResolved:
+        raise ledger_service.PendingTransferAlreadyResolved(
+            f"Hold {hold_id} was already captured, released or expired."
+        ) from None
+    except ledger_service.PendingTransferExpired:
+        raise ledger_service.PendingTransferExpired(f"Hold {hold_id} has expired.") from None
 
 
 def _check_resolver(record: WalletHold, *, owner: HoldOwner, actor: Actor) -> None:
