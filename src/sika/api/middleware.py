@@ -40,6 +40,10 @@ LATENCY = Histogram(
 )
 
 _REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+_MAY_HOLD_UNSTORABLE = re.compile(rb"\x00|\xed[\xa0-\xbf]|\\u(?:0000|[dD][89a-fA-F])")
+"""What a JSON body must contain to decode to text PostgreSQL cannot store: a NUL byte, a surrogate
+encoded in the bytes (JSON is decoded with ``surrogatepass``), or the escape of either. A body
+without any (nearly every one) is not parsed a second time on its way to the route."""
 
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-content-type-options", b"nosniff"),
@@ -332,6 +336,8 @@ async def _body_fields(scope: Scope, kind: BodyKind, body: bytes) -> list[Field]
     if not body:
         return []
     if kind == "json":
+        if _MAY_HOLD_UNSTORABLE.search(body) is None:
+            return []
         try:
             document = json.loads(body)
         except (ValueError, RecursionError):
