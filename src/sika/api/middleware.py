@@ -55,16 +55,24 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 ]
 
 
+_MATCHED = "sika.matched_route"
+"""Where the request's scope keeps its match, so the middlewares walk the route table once between them."""
+
+
 def _matched_route(scope: Scope) -> tuple[RouteContext, Scope] | None:
     """The route the app will serve this request with, and what matching it
     adds to the scope (its ``path_params``)."""
-    app = scope.get("app")
-    routes = getattr(app, "routes", [])
-    for route in iter_route_contexts(routes):
+    if _MATCHED in scope:
+        found: tuple[RouteContext, Scope] | None = scope[_MATCHED]
+        return found
+    found = None
+    for route in iter_route_contexts(getattr(scope.get("app"), "routes", [])):
         match, child_scope = route.matches(scope)
         if match is Match.FULL:
-            return route, child_scope
-    return None
+            found = (route, child_scope)
+            break
+    scope[_MATCHED] = found
+    return found
 
 
 def _route_template(scope: Scope) -> str:
