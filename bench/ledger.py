@@ -112,8 +112,12 @@ async def setup_accounts(url: str) -> tuple[list[str], str, str]:
     sessions = db.make_sessionmaker(engine)
     now = clock.now()
     async with db.transaction(sessions) as session:
-        world = await ledger_service.create_account(session, currency="XOF", kind="bench.world", now=now, actor=ACTOR)
-        hot = await ledger_service.create_account(session, currency="XOF", kind="bench.hot", now=now, actor=ACTOR)
+        world = await ledger_service.create_account(
+            session, currency="XOF", kind="bench.world", platform_id=None, now=now, actor=ACTOR
+        )
+        hot = await ledger_service.create_account(
+            session, currency="XOF", kind="bench.hot", platform_id=None, now=now, actor=ACTOR
+        )
         world_id, hot_id = world.id, hot.id
     # Creating 10,000 accounts one service call at a time would time the ORM,
     # not the ledger: insert them in bulk (they start at zero), then fund them

@@ -27,6 +27,7 @@ from sika.ledger import batcher as ledger_batcher
 from sika.ledger import router as ledger_router
 from sika.parties import router as parties_router
 from sika.payments import router as payments_router
+from sika.platforms import router as platforms_router
 from sika.system import router as system_router
 from sika.wallets import router as wallets_router
 from sika.webhooks import router as webhooks_router
@@ -38,6 +39,7 @@ DASHBOARD_PATH = "/dashboard"
 def api_router() -> APIRouter:
     v1 = APIRouter(prefix=API_PREFIX)
     for module in (
+        platforms_router,
         auth_router,
         audit_router,
         alerts_router,

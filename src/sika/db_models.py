@@ -9,6 +9,7 @@ from sika.idempotency import models as idempotency_models
 from sika.ledger import models as ledger_models
 from sika.parties import models as parties_models
 from sika.payments import models as payments_models
+from sika.platforms import models as platforms_models
 from sika.wallets import models as wallets_models
 from sika.webhooks import models as webhooks_models
 
@@ -22,6 +23,7 @@ __all__ = [
     "ledger_models",
     "parties_models",
     "payments_models",
+    "platforms_models",
     "wallets_models",
     "webhooks_models",
 ]

@@ -78,5 +78,6 @@ async def open_alert(sessions: async_sessionmaker[AsyncSession]) -> str:
             message="Paystack reported 2 500 000 XOF for a collection of 25 000 XOF; nothing was credited.",
             entity_type="collection",
             entity_id="col_mismatch",
+            platform_id=None,
         )
     return alert.id

@@ -158,7 +158,11 @@ async def build(
         )
         assert isinstance(rejected, webhooks_service.Received)
         handled = await alerts_service.raise_alert(
-            session, kind="reconciliation.provider_unreachable", message="Paystack did not answer", severity="info"
+            session,
+            kind="reconciliation.provider_unreachable",
+            message="Paystack did not answer",
+            severity="info",
+            platform_id=None,
         )
         await alerts_service.acknowledge(session, alert_id=handled.id, actor=TEST_ACTOR, now=now)
     async with db.transaction(sessions) as session:

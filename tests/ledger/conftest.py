@@ -26,7 +26,9 @@ class Books:
 async def books(sessions: async_sessionmaker[AsyncSession]) -> Books:
     now = clock.now()
     async with db.transaction(sessions) as session:
-        world = await ledger_service.create_account(session, currency="XOF", kind="world", now=now, actor=TEST_ACTOR)
+        world = await ledger_service.create_account(
+            session, currency="XOF", kind="world", platform_id=None, now=now, actor=TEST_ACTOR
+        )
         alice, bob = [
             await ledger_service.create_account(
                 session,
@@ -35,13 +37,20 @@ async def books(sessions: async_sessionmaker[AsyncSession]) -> Books:
                 owner_type="party",
                 owner_id=owner,
                 debits_must_not_exceed_credits=True,
+                platform_id=None,
                 now=now,
                 actor=TEST_ACTOR,
             )
             for owner in ("pty_alice", "pty_bob")
         ]
         receivable = await ledger_service.create_account(
-            session, currency="XOF", kind="receivable", credits_must_not_exceed_debits=True, now=now, actor=TEST_ACTOR
+            session,
+            currency="XOF",
+            kind="receivable",
+            credits_must_not_exceed_debits=True,
+            platform_id=None,
+            now=now,
+            actor=TEST_ACTOR,
         )
         await ledger_service.create_transfer(
             session,

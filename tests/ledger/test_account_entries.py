@@ -25,7 +25,7 @@ async def open_pair(sessions: Sessions) -> tuple[str, str]:
     """A funding account and a wallet-like account in XOF."""
     async with db.transaction(sessions) as session:
         funding = await ledger_service.create_account(
-            session, currency="XOF", kind="funding", now=NOW, actor=TEST_ACTOR
+            session, currency="XOF", kind="funding", platform_id=None, now=NOW, actor=TEST_ACTOR
         )
         wallet = await ledger_service.create_account(
             session,
@@ -34,6 +34,7 @@ async def open_pair(sessions: Sessions) -> tuple[str, str]:
             owner_type="party",
             owner_id="pty_x",
             debits_must_not_exceed_credits=True,
+            platform_id=None,
             now=NOW,
             actor=TEST_ACTOR,
         )
@@ -49,6 +50,7 @@ class TestEnsureAccount:
                     account_id="acct_fees_xof",
                     currency="XOF",
                     kind="platform.fees",
+                    platform_id=None,
                     now=NOW,
                     actor=TEST_ACTOR,
                 )
@@ -65,7 +67,13 @@ class TestEnsureAccount:
     async def test_refuses_an_existing_id_with_other_attributes(self, sessions: Sessions) -> None:
         async with db.transaction(sessions) as session:
             await ledger_service.ensure_account(
-                session, account_id="acct_fees_xof", currency="XOF", kind="platform.fees", now=NOW, actor=TEST_ACTOR
+                session,
+                account_id="acct_fees_xof",
+                currency="XOF",
+                kind="platform.fees",
+                platform_id=None,
+                now=NOW,
+                actor=TEST_ACTOR,
             )
         before = await snapshot(sessions)
         async with db.transaction(sessions) as session:
@@ -76,6 +84,7 @@ class TestEnsureAccount:
                     currency="XOF",
                     kind="platform.fees",
                     debits_must_not_exceed_credits=True,
+                    platform_id=None,
                     now=NOW,
                     actor=TEST_ACTOR,
                 )

@@ -43,11 +43,19 @@ async def funded_wallets(sessions: Sessions, *, count: int, amount_minor: int) -
     """A world account and ``count`` overdraft-protected accounts it funded with ``amount_minor`` each."""
     now = clock.now()
     async with db.transaction(sessions) as session:
-        world = await ledger_service.create_account(session, currency="XOF", kind="world", now=now, actor=TEST_ACTOR)
+        world = await ledger_service.create_account(
+            session, currency="XOF", kind="world", platform_id=None, now=now, actor=TEST_ACTOR
+        )
         wallets = []
         for _ in range(count):
             wallet = await ledger_service.create_account(
-                session, currency="XOF", kind="wallet", debits_must_not_exceed_credits=True, now=now, actor=TEST_ACTOR
+                session,
+                currency="XOF",
+                kind="wallet",
+                debits_must_not_exceed_credits=True,
+                platform_id=None,
+                now=now,
+                actor=TEST_ACTOR,
             )
             await ledger_service.create_transfer(
                 session,

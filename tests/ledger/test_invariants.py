@@ -144,7 +144,7 @@ async def test_every_way_a_transfer_can_miss_its_accounts_is_found(sessions: Ses
     writer must be reported, whichever side is wrong and however."""
     async with db.transaction(sessions) as session:
         euro = await ledger_service.create_account(
-            session, currency="EUR", kind="world", now=clock.now(), actor=TEST_ACTOR
+            session, currency="EUR", kind="world", platform_id=None, now=clock.now(), actor=TEST_ACTOR
         )
     forged = {
         "no_debit_account": ("acct_nowhere", books.alice, "XOF"),

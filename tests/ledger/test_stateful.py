@@ -132,6 +132,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 kind="test",
                 debits_must_not_exceed_credits=dflag,
                 credits_must_not_exceed_debits=cflag,
+                platform_id=None,
                 now=self.now,
                 actor=TEST_ACTOR,
             )

@@ -62,6 +62,7 @@ class TestCreateParty:
             "phone": "+233200000001",
             "status": "active",
             "tokens_revoked_before": None,
+            "platform_id": "plt_default",
         }
         assert await audit_actions(sessions, party["id"]) == [("party.created", {"type": "business", "country": "GH"})]
 
@@ -322,6 +323,7 @@ class TestPartyTokenAccess:
         old = party_tokens.mint(
             settings,
             party_id=party["id"],
+            platform_id="plt_default",
             minted_by="key_any",
             lifetime_seconds=60,
             now=clock.now() - timedelta(seconds=61),

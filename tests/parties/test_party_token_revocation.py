@@ -123,7 +123,12 @@ class TestTheMintingKey:
         self, client: httpx.AsyncClient, sessions: Sessions, settings: Settings, funded: PartyWallet
     ) -> None:
         minted = party_tokens.mint(
-            settings, party_id=funded.party_id, minted_by="key_never_was", lifetime_seconds=600, now=clock.now()
+            settings,
+            party_id=funded.party_id,
+            platform_id="plt_default",
+            minted_by="key_never_was",
+            lifetime_seconds=600,
+            now=clock.now(),
         )
         await refused_hold(
             client,
@@ -238,6 +243,7 @@ class TestRevokeAll:
             minted = party_tokens.mint(
                 settings,
                 party_id=funded.party_id,
+                platform_id="plt_default",
                 minted_by=key.id,
                 lifetime_seconds=600,
                 now=second + timedelta(milliseconds=minted_at_ms),

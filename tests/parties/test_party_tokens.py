@@ -28,7 +28,9 @@ def settings_with(keys: dict[str, str], active: str) -> Settings:
 class TestMint:
     def test_carries_issuer_audience_subject_expiry_and_id(self) -> None:
         settings = settings_with({"k1": KEY_1}, "k1")
-        minted = party_tokens.mint(settings, party_id="pty_a", minted_by=MINTER, lifetime_seconds=600, now=NOW)
+        minted = party_tokens.mint(
+            settings, party_id="pty_a", platform_id="plt_default", minted_by=MINTER, lifetime_seconds=600, now=NOW
+        )
         header = jwt.get_unverified_header(minted.token)
         claims = jwt.decode(
             minted.token,
@@ -46,13 +48,16 @@ class TestMint:
             "exp": int(NOW.timestamp()) + 600,
             "jti": minted.token_id,
             "minted_by": MINTER,
+            "plt": "plt_default",
         }
         assert minted.expires_at == NOW + timedelta(seconds=600)
 
     def test_issued_at_carries_milliseconds_and_expiry_whole_seconds(self) -> None:
         settings = settings_with({"k1": KEY_1}, "k1")
         now = NOW + timedelta(microseconds=123_456)
-        minted = party_tokens.mint(settings, party_id="pty_a", minted_by=MINTER, lifetime_seconds=600, now=now)
+        minted = party_tokens.mint(
+            settings, party_id="pty_a", platform_id="plt_default", minted_by=MINTER, lifetime_seconds=600, now=now
+        )
         claims = jwt.decode(minted.token, options={"verify_signature": False})
         assert claims["iat"] == NOW.timestamp() + 0.123
         assert claims["exp"] == int(NOW.timestamp()) + 600
@@ -62,52 +67,71 @@ class TestMint:
 
     def test_defaults_to_the_longest_lifetime_allowed(self) -> None:
         settings = settings_with({"k1": KEY_1}, "k1")
-        minted = party_tokens.mint(settings, party_id="pty_a", minted_by=MINTER, lifetime_seconds=None, now=NOW)
+        minted = party_tokens.mint(
+            settings, party_id="pty_a", platform_id="plt_default", minted_by=MINTER, lifetime_seconds=None, now=NOW
+        )
         assert minted.expires_at == NOW + timedelta(seconds=3600)
 
     def test_refuses_a_lifetime_over_the_maximum(self) -> None:
         settings = settings_with({"k1": KEY_1}, "k1")
         with pytest.raises(party_tokens.TokenLifetimeTooLong):
-            party_tokens.mint(settings, party_id="pty_a", minted_by=MINTER, lifetime_seconds=3601, now=NOW)
+            party_tokens.mint(
+                settings, party_id="pty_a", platform_id="plt_default", minted_by=MINTER, lifetime_seconds=3601, now=NOW
+            )
 
     def test_each_token_has_its_own_id(self) -> None:
         settings = settings_with({"k1": KEY_1}, "k1")
-        first = party_tokens.mint(settings, party_id="pty_a", minted_by=MINTER, lifetime_seconds=60, now=NOW)
-        second = party_tokens.mint(settings, party_id="pty_a", minted_by=MINTER, lifetime_seconds=60, now=NOW)
+        first = party_tokens.mint(
+            settings, party_id="pty_a", platform_id="plt_default", minted_by=MINTER, lifetime_seconds=60, now=NOW
+        )
+        second = party_tokens.mint(
+            settings, party_id="pty_a", platform_id="plt_default", minted_by=MINTER, lifetime_seconds=60, now=NOW
+        )
         assert first.token_id != second.token_id
 
 
 class TestVerify:
     def test_accepts_a_live_token(self) -> None:
         settings = settings_with({"k1": KEY_1}, "k1")
-        minted = party_tokens.mint(settings, party_id="pty_a", minted_by=MINTER, lifetime_seconds=60, now=NOW)
+        minted = party_tokens.mint(
+            settings, party_id="pty_a", platform_id="plt_default", minted_by=MINTER, lifetime_seconds=60, now=NOW
+        )
         claims = party_tokens.verify(settings, token=minted.token, now=NOW + timedelta(seconds=59))
         assert claims == party_tokens.PartyClaims(
             party_id="pty_a",
             token_id=minted.token_id,
             key_id="k1",
             minted_by=MINTER,
+            platform_id="plt_default",
             issued_at=NOW,
             expires_at=NOW + timedelta(seconds=60),
         )
 
     def test_refuses_an_expired_token(self) -> None:
         settings = settings_with({"k1": KEY_1}, "k1")
-        minted = party_tokens.mint(settings, party_id="pty_a", minted_by=MINTER, lifetime_seconds=60, now=NOW)
+        minted = party_tokens.mint(
+            settings, party_id="pty_a", platform_id="plt_default", minted_by=MINTER, lifetime_seconds=60, now=NOW
+        )
         with pytest.raises(party_tokens.InvalidPartyToken, match="expired"):
             party_tokens.verify(settings, token=minted.token, now=NOW + timedelta(seconds=60))
 
     def test_old_key_still_verifies_after_rotation_and_new_key_signs(self) -> None:
         before = settings_with({"k1": KEY_1}, "k1")
-        old_token = party_tokens.mint(before, party_id="pty_a", minted_by=MINTER, lifetime_seconds=60, now=NOW).token
+        old_token = party_tokens.mint(
+            before, party_id="pty_a", platform_id="plt_default", minted_by=MINTER, lifetime_seconds=60, now=NOW
+        ).token
         after = settings_with({"k1": KEY_1, "k2": KEY_2}, "k2")
-        new_token = party_tokens.mint(after, party_id="pty_a", minted_by=MINTER, lifetime_seconds=60, now=NOW).token
+        new_token = party_tokens.mint(
+            after, party_id="pty_a", platform_id="plt_default", minted_by=MINTER, lifetime_seconds=60, now=NOW
+        ).token
         assert party_tokens.verify(after, token=old_token, now=NOW).key_id == "k1"
         assert party_tokens.verify(after, token=new_token, now=NOW).key_id == "k2"
 
     def test_refuses_a_token_whose_key_was_retired(self) -> None:
         before = settings_with({"k1": KEY_1}, "k1")
-        token = party_tokens.mint(before, party_id="pty_a", minted_by=MINTER, lifetime_seconds=60, now=NOW).token
+        token = party_tokens.mint(
+            before, party_id="pty_a", platform_id="plt_default", minted_by=MINTER, lifetime_seconds=60, now=NOW
+        ).token
         retired = settings_with({"k2": KEY_2}, "k2")
         with pytest.raises(party_tokens.InvalidPartyToken, match="unknown key"):
             party_tokens.verify(retired, token=token, now=NOW)

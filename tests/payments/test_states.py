@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from sika.core import clock, db, ids
 from sika.core.context import system_actor
+from sika.core.tenancy import DEFAULT_PLATFORM_ID
 from sika.events.models import Event
 from sika.payments import service as payments_service
 from sika.payments.models import Payout
@@ -101,6 +102,7 @@ async def processing_payout(world: World, who: PartyWallet) -> str:
             Payout(
                 id=payout_id,
                 party_id=who.party_id,
+                platform_id=DEFAULT_PLATFORM_ID,
                 wallet_id=who.wallet_id,
                 amount_minor=AMOUNT,
                 currency="XOF",

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.alerts import service as alerts_service
 from sika.core import db
+from sika.core.tenancy import DEFAULT_PLATFORM_ID
 from tests.support.factories import funded_wallet
 
 Schema = dict[str, Any]
@@ -184,7 +185,9 @@ async def real_ids(
     )
     key = await made("/v1/api-keys", {"name": "walked", "scopes": ["read"]})
     async with db.transaction(sessions) as session:
-        alert = await alerts_service.raise_alert(session, kind="test.walk", message="An alert to acknowledge.")
+        alert = await alerts_service.raise_alert(
+            session, kind="test.walk", message="An alert to acknowledge.", platform_id=None
+        )
     return {
         "party_id": funded.party_id,
         "wallet_id": funded.wallet_id,
@@ -193,6 +196,7 @@ async def real_ids(
         "transfer_id": pending["id"],
         "key_id": key["id"],
         "alert_id": alert.id,
+        "platform_id": DEFAULT_PLATFORM_ID,
         "collection_id": "col_none",
         "payout_id": "pay_none",
         "event_id": "whe_none",

@@ -16,6 +16,7 @@ from sika import worker as jobs_worker
 from sika.alerts.models import Alert
 from sika.core import clock, db, ids, invariants
 from sika.core.config import Settings
+from sika.core.tenancy import DEFAULT_PLATFORM_ID
 from sika.jobs import app as jobs_app
 from sika.payments.models import Collection
 from tests.support.factories import PartyWallet, party_with_wallet, top_up
@@ -89,6 +90,7 @@ async def initiated_collection(
     collection = Collection(
         id=ids.new_id("col"),
         party_id=who.party_id,
+        platform_id=DEFAULT_PLATFORM_ID,
         wallet_id=who.wallet_id,
         amount_minor=amount_minor,
         currency="XOF",

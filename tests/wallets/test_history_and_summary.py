@@ -152,6 +152,7 @@ class TestSummary:
                 "received_this_month_minor": 0,
                 "paid_out_this_month_minor": 0,
                 "escrow_pending_minor": 0,
+                "fees_paid_this_month_minor": 0,
             }
         ]
 
@@ -175,6 +176,7 @@ class TestSummary:
                 kind="escrow",
                 owner_type="party",
                 owner_id=buyer.party["id"],
+                platform_id=buyer.party["platform_id"],
                 now=clock.now(),
                 actor=TEST_ACTOR,
             )
@@ -198,6 +200,7 @@ class TestSummary:
                 "received_this_month_minor": 0,
                 "paid_out_this_month_minor": 0,
                 "escrow_pending_minor": 0,
+                "fees_paid_this_month_minor": 0,
             },
             {
                 "currency": "XOF",
@@ -207,6 +210,7 @@ class TestSummary:
                 "received_this_month_minor": 10000,
                 "paid_out_this_month_minor": 3500,
                 "escrow_pending_minor": 1500,
+                "fees_paid_this_month_minor": 100,
             },
         ]
         merchant_summary = (

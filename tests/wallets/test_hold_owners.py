@@ -377,6 +377,7 @@ def _payout(payout_id: str, payer: Owner, *, hold_id: str) -> Payout:
     return Payout(
         id=payout_id,
         party_id=payer.party["id"],
+        platform_id=payer.party["platform_id"],
         wallet_id=payer.wallet_id,
         amount_minor=1000,
         currency="XOF",

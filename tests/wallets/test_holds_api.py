@@ -171,7 +171,7 @@ class TestCapture:
         assert captured["resolved_at"] is not None
         assert balances(captured) == (6000, 0, 6000)
         assert await wallet_state(client, platform_headers, merchant.wallet_id) == (3850, 0, 3850)
-        assert await account_posted(sessions, fee_account_id("XOF")) == 150
+        assert await account_posted(sessions, fee_account_id("plt_default", "XOF")) == 150
 
     async def test_partial_capture_returns_the_rest(
         self, client: httpx.AsyncClient, platform_headers: dict[str, str], funded: Owner, merchant: Owner
@@ -194,7 +194,7 @@ class TestCapture:
         response = await client.post(f"/v1/holds/{hold['id']}/capture", json={}, headers=platform_headers)
         assert response.status_code == 200, response.text
         assert balances(response.json()) == (9700, 0, 9700)
-        assert await account_posted(sessions, fee_account_id("XOF")) == 300
+        assert await account_posted(sessions, fee_account_id("plt_default", "XOF")) == 300
 
     async def test_a_party_captures_its_own_hold(
         self, client: httpx.AsyncClient, funded: Owner, merchant: Owner

@@ -117,8 +117,8 @@ async def test_a_hold_without_its_owner_and_a_stray_owner_are_found_and_alerted_
         sessions,
         "wallet_holds",
         "DELETE FROM wallet_holds WHERE id = :hold",
-        "INSERT INTO wallet_holds (id, wallet_id, owner_type, placed_by)"
-        " SELECT id, :wallet, 'api', 'key:forged' FROM ledger_transfers"
+        "INSERT INTO wallet_holds (id, wallet_id, platform_id, owner_type, placed_by)"
+        " SELECT id, :wallet, 'plt_default', 'api', 'key:forged' FROM ledger_transfers"
         " WHERE kind = 'posted' AND credit_account_id = :account",
         hold=hold_id,
         wallet=wallet.id,

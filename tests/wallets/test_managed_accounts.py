@@ -90,7 +90,7 @@ async def managed(
         wallet=by_kind[WALLET_ACCOUNT_KIND],
         holds=by_kind[HOLDS_ACCOUNT_KIND],
         funding=funding_account_id("XOF"),
-        fees=fee_account_id("XOF"),
+        fees=fee_account_id("plt_default", "XOF"),
         open_hold_transfer=newest_hold["id"],
         platform_account=own["id"],
     )
@@ -103,19 +103,45 @@ def assert_managed_refusal(response: httpx.Response, account_id: str) -> None:
     assert account_id in problem["detail"]
 
 
+SYSTEM_ACCOUNTS = frozenset({"funding"})
+"""Accounts of the installation, not of a platform: only a key bound to no platform sees them."""
+
+
+def caller_of(name: str, platform_headers: dict[str, str], admin_headers: dict[str, str]) -> dict[str, str]:
+    return admin_headers if name in SYSTEM_ACCOUNTS else platform_headers
+
+
 class TestManagedAccountsAreReadOnlyOverTheLedgerApi:
-    async def test_every_domain_account_is_marked_managed_and_stays_readable(
+    async def test_a_system_account_is_not_there_for_a_platform_key(
         self, client: httpx.AsyncClient, platform_headers: dict[str, str], managed: Managed
     ) -> None:
-        for account_id in (managed.wallet, managed.holds, managed.funding, managed.fees):
-            account = await client.get(f"/v1/ledger/accounts/{account_id}", headers=platform_headers)
-            assert account.status_code == 200, account.text
-            assert account.json()["is_managed"] is True
-            balance = await client.get(f"/v1/ledger/accounts/{account_id}/balance", headers=platform_headers)
-            assert balance.status_code == 200, balance.text
-            transfers = await client.get(f"/v1/ledger/accounts/{account_id}/transfers", headers=platform_headers)
-            assert transfers.status_code == 200, transfers.text
-            assert transfers.json()["data"] != []
+        for path in ("", "/balance", "/transfers"):
+            response = await client.get(f"/v1/ledger/accounts/{managed.funding}{path}", headers=platform_headers)
+            assert (response.status_code, response.json()["code"]) == (404, "account_not_found"), path
+
+    @pytest.mark.parametrize("name", ["wallet", "holds", "funding", "fees"])
+    async def test_every_domain_account_is_marked_managed_and_stays_readable(
+        self,
+        client: httpx.AsyncClient,
+        platform_headers: dict[str, str],
+        admin_headers: dict[str, str],
+        managed: Managed,
+        name: str,
+    ) -> None:
+        headers = caller_of(name, platform_headers, admin_headers)
+        account_id = getattr(managed, name)
+        account = await client.get(f"/v1/ledger/accounts/{account_id}", headers=headers)
+        assert account.status_code == 200, account.text
+        assert account.json()["is_managed"] is True
+        balance = await client.get(f"/v1/ledger/accounts/{account_id}/balance", headers=headers)
+        assert balance.status_code == 200, balance.text
+        transfers = await client.get(f"/v1/ledger/accounts/{account_id}/transfers", headers=headers)
+        assert transfers.status_code == 200, transfers.text
+        assert transfers.json()["data"] != []
+
+    async def test_the_platforms_own_account_and_a_hold_transfer_are_readable(
+        self, client: httpx.AsyncClient, platform_headers: dict[str, str], managed: Managed
+    ) -> None:
         own = await client.get(f"/v1/ledger/accounts/{managed.platform_account}", headers=platform_headers)
         assert own.json()["is_managed"] is False
         hold = await client.get(f"/v1/ledger/transfers/{managed.open_hold_transfer}", headers=platform_headers)
@@ -126,15 +152,17 @@ class TestManagedAccountsAreReadOnlyOverTheLedgerApi:
         self,
         client: httpx.AsyncClient,
         platform_headers: dict[str, str],
+        admin_headers: dict[str, str],
         managed: Managed,
         sessions: Sessions,
         name: str,
     ) -> None:
         account_id = getattr(managed, name)
+        headers = caller_of(name, platform_headers, admin_headers)
         before = await snapshot(sessions)
-        out_of = await transfer(client, platform_headers, account_id, managed.platform_account)
+        out_of = await transfer(client, headers, account_id, managed.platform_account)
         assert_managed_refusal(out_of, account_id)
-        into = await transfer(client, platform_headers, managed.platform_account, account_id, pending=True)
+        into = await transfer(client, headers, managed.platform_account, account_id, pending=True)
         assert_managed_refusal(into, account_id)
         assert await snapshot(sessions) == before
 
@@ -143,15 +171,17 @@ class TestManagedAccountsAreReadOnlyOverTheLedgerApi:
         self,
         client: httpx.AsyncClient,
         platform_headers: dict[str, str],
+        admin_headers: dict[str, str],
         managed: Managed,
         sessions: Sessions,
         name: str,
     ) -> None:
         account_id = getattr(managed, name)
+        headers = caller_of(name, platform_headers, admin_headers)
         before = await snapshot(sessions)
-        response = await client.post(f"/v1/ledger/accounts/{account_id}/close", headers=platform_headers)
+        response = await client.post(f"/v1/ledger/accounts/{account_id}/close", headers=headers)
         assert_managed_refusal(response, account_id)
-        account = await client.get(f"/v1/ledger/accounts/{account_id}", headers=platform_headers)
+        account = await client.get(f"/v1/ledger/accounts/{account_id}", headers=headers)
         assert account.json()["closed_at"] is None
         assert await snapshot(sessions) == before
 

@@ -123,7 +123,7 @@ async def test_exactly_the_covered_purchases_succeed_and_sika_check_is_clean(
             assert len(await history(api, platform, shop.wallet_id)) == COVERED
 
     async with sessions() as session:
-        fees = await ledger_service.get_balance(session, account_id=fee_account_id("XOF"))
+        fees = await ledger_service.get_balance(session, account_id=fee_account_id("plt_default", "XOF"))
     assert fees.posted_minor == COVERED * FEE_MINOR
     checked = await asyncio.to_thread(sika_check, database_url)
     assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -8,13 +8,15 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sika.core.db import Base, TimestampMixin
+from sika.core.tenancy import PlatformOwned
 
 
-class Alert(TimestampMixin, Base):
+class Alert(PlatformOwned, TimestampMixin, Base):
     __tablename__ = "alerts"
     __table_args__ = (
         sa.CheckConstraint("severity IN ('info', 'warning', 'critical')", name="severity"),
         sa.Index("ix_alerts_open", "acknowledged_at", "seq"),
+        sa.Index("ix_alerts_platform", "platform_id", "seq"),
     )
 
     seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), unique=True)
@@ -25,6 +27,8 @@ class Alert(TimestampMixin, Base):
     message: Mapped[str] = mapped_column(sa.Text)
     entity_type: Mapped[str | None] = mapped_column(sa.String(50))
     entity_id: Mapped[str | None] = mapped_column(sa.String(64))
+    platform_id: Mapped[str | None] = mapped_column(sa.String(64), sa.ForeignKey("platforms.id"))
+    """The platform whose object the alert is about; null for the installation's own (invariants, providers)."""
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(sa.String(100))

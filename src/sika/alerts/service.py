@@ -33,7 +33,10 @@ async def raise_alert(
     entity_type: str | None = None,
     entity_id: str | None = None,
     data: dict[str, Any] | None = None,
+    platform_id: str | None,
 ) -> Alert:
+    """``platform_id``: the platform whose object the alert is about, when it is one
+    platform's (its support staff see it); None for the installation's own."""
     alert = Alert(
         id=ids.new_id("alrt"),
         kind=kind,
@@ -42,6 +45,7 @@ async def raise_alert(
         entity_type=entity_type,
         entity_id=entity_id,
         data=data or {},
+        platform_id=platform_id,
     )
     session.add(alert)
     await session.flush()
@@ -79,6 +83,11 @@ async def acknowledge(session: AsyncSession, *, alert_id: str, actor: Actor, now
         alert.acknowledged_at = now
         alert.acknowledged_by = actor.id
         await audit_service.record(
-            session, actor=actor, action="alert.acknowledged", entity_type="alert", entity_id=alert.id
+            session,
+            actor=actor,
+            platform_id=alert.platform_id,
+            action="alert.acknowledged",
+            entity_type="alert",
+            entity_id=alert.id,
         )
     return alert

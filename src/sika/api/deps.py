@@ -19,7 +19,7 @@ from sika.auth import party_tokens
 from sika.auth import scopes as auth_scopes
 from sika.auth import service as auth_service
 from sika.core import client_address as addresses
-from sika.core import clock, errors
+from sika.core import clock, errors, tenancy
 from sika.core.config import Settings
 from sika.core.context import Actor
 from sika.core.phases import Phases
@@ -95,8 +95,12 @@ def authorize(*needed: auth_scopes.Scope, allow_party: bool = False) -> ScopeChe
             await _failed_authentication(request)
             raise errors.NotAuthenticated("Send an API key or a party token as 'Authorization: Bearer <credentials>'.")
         if party_tokens.looks_like_token(credentials):
-            return await _party_actor(request, token=credentials, allow_party=allow_party)
-        return await _key_actor(request, secret=credentials, needed_values=needed_values)
+            actor = await _party_actor(request, token=credentials, allow_party=allow_party)
+        else:
+            actor = await _key_actor(request, secret=credentials, needed_values=needed_values)
+        # From here on, the request's session sees only the caller's platform (if bound to one).
+        tenancy.bind(get_session(request), actor.platform_id)
+        return actor
 
     check.sika_scopes = needed_values  # type: ignore[attr-defined]
     check.sika_allow_party = allow_party  # type: ignore[attr-defined]
@@ -133,7 +137,7 @@ async def _key_actor(request: Request, *, secret: str, needed_values: frozenset[
         raise errors.PermissionDenied(
             f"This route needs {_in_words(needed_values)} key; this key has: {_listed(held) or 'no scopes'}."
         )
-    return Actor(id=f"key:{key.id}", scopes=held, request_id=request.state.request_id)
+    return Actor(id=f"key:{key.id}", scopes=held, request_id=request.state.request_id, platform_id=key.platform_id)
 
 
 async def _party_actor(request: Request, *, token: str, allow_party: bool) -> Actor:
@@ -141,7 +145,7 @@ async def _party_actor(request: Request, *, token: str, allow_party: bool) -> Ac
     try:
         claims = party_tokens.verify(get_settings(request), token=token, now=now)
         # Signed is not enough: its key, its party and the party's revocations have a say.
-        await parties_service.check_token_standing(get_session(request), claims=claims, now=now)
+        platform_id = await parties_service.check_token_standing(get_session(request), claims=claims, now=now)
     except errors.NotAuthenticated:
         await _failed_authentication(request)
         raise
@@ -149,7 +153,7 @@ async def _party_actor(request: Request, *, token: str, allow_party: bool) -> Ac
     await _limiter(request).hit_key(actor_id)
     if not allow_party:
         raise errors.PermissionDenied("This route is not open to party tokens; it needs an API key.")
-    return Actor(id=actor_id, request_id=request.state.request_id, party_id=claims.party_id)
+    return Actor(id=actor_id, request_id=request.state.request_id, party_id=claims.party_id, platform_id=platform_id)
 
 
 async def system_rate_limit(request: Request) -> None:

@@ -73,6 +73,11 @@ DETAILS_FR: dict[str, str] = {
         "et omettez platform_fee_minor."
     ),
     "party_not_found": "Partie introuvable.",
+    "platform_not_found": "Plateforme introuvable.",
+    "platform_required": "Cette installation compte plusieurs plateformes : indiquez laquelle avec platform_id.",
+    "bound_key_cannot_create_platforms": (
+        "Seule une clé rattachée à aucune plateforme (un opérateur de l'installation) crée des plateformes."
+    ),
     "party_suspended": "La partie est suspendue : ses portefeuilles ne peuvent pas être débités.",
     "party_suspended_no_token": "La partie est suspendue : aucun jeton de partie ne lui est délivré.",
     "payload_too_large": "Le corps de la requête est trop volumineux.",

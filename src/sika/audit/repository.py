@@ -17,6 +17,7 @@ async def insert(
     session: AsyncSession,
     *,
     actor: str,
+    platform_id: str | None,
     action: str,
     entity_type: str,
     entity_id: str,
@@ -26,6 +27,7 @@ async def insert(
     await session.execute(
         sa.insert(AuditEvent).values(
             actor=actor,
+            platform_id=platform_id,
             action=action,
             entity_type=entity_type,
             entity_id=entity_id,

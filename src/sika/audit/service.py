@@ -18,14 +18,18 @@ async def record(
     session: AsyncSession,
     *,
     actor: Actor,
+    platform_id: str | None,
     action: str,
     entity_type: str,
     entity_id: str,
     data: dict[str, Any] | None = None,
 ) -> None:
+    """One audit row. ``platform_id`` is the platform whose object changed (None for
+    the installation's own): its support staff read the row, no other platform's do."""
     await repository.insert(
         session,
         actor=actor.id,
+        platform_id=platform_id,
         action=action,
         entity_type=entity_type,
         entity_id=entity_id,

@@ -65,6 +65,8 @@ class PartyClaims:
     """The ``kid`` of the signing key."""
     minted_by: str
     """The id of the API key that minted the token."""
+    platform_id: str | None
+    """The party's platform (``plt``); None in a token minted before platforms existed."""
     issued_at: datetime
     """To the millisecond."""
     expires_at: datetime
@@ -76,7 +78,13 @@ def looks_like_token(credentials: str) -> bool:
 
 
 def mint(
-    settings: Settings, *, party_id: str, minted_by: str, lifetime_seconds: int | None, now: datetime
+    settings: Settings,
+    *,
+    party_id: str,
+    platform_id: str,
+    minted_by: str,
+    lifetime_seconds: int | None,
+    now: datetime,
 ) -> MintedToken:
     lifetime = settings.PARTY_TOKEN_MAX_SECONDS if lifetime_seconds is None else lifetime_seconds
     if lifetime > settings.PARTY_TOKEN_MAX_SECONDS:
@@ -104,6 +112,7 @@ def mint(
             "exp": int(expires_at.timestamp()),
             "jti": token_id,
             "minted_by": minted_by,
+            "plt": platform_id,
         },
         key.get_secret_value(),
         algorithm=ALGORITHM,
@@ -149,7 +158,8 @@ def verify(settings: Settings, *, token: str, now: datetime) -> PartyClaims:
         and not isinstance(issued, bool)
         and all(isinstance(value, str) and value for value in (subject, token_id, minted_by))
     )
-    if not well_formed:
+    platform_id = claims.get("plt")
+    if not well_formed or not (platform_id is None or (isinstance(platform_id, str) and platform_id)):
         raise InvalidPartyToken()
     try:
         expires_at = EPOCH + timedelta(seconds=expiry)
@@ -167,6 +177,7 @@ def verify(settings: Settings, *, token: str, now: datetime) -> PartyClaims:
         token_id=token_id,
         key_id=kid,
         minted_by=minted_by,
+        platform_id=platform_id,
         issued_at=issued_at,
         expires_at=expires_at,
     )

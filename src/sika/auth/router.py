@@ -30,6 +30,7 @@ async def create_api_key(
         name=body.name,
         scopes=[scope.value for scope in body.scopes],
         expires_at=body.expires_at,
+        platform_id=body.platform_id,
         actor=actor,
     )
     out = schemas.ApiKeyOut.model_validate(created.key)

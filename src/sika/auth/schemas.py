@@ -16,6 +16,10 @@ class ApiKeyCreate(BaseModel):
     scopes: list[Scope] = Field(min_length=1, max_length=4)
     expires_at: FutureDatetime | None = None
     """When the key stops working; a moment already past is refused (422 on this field)."""
+    platform_id: str | None = Field(default=None, max_length=64)
+    """The platform the key acts for. A ``platform`` key always has one (left out, the
+    installation's only platform); another key left without one is a global operator's.
+    A key bound to a platform creates keys of that platform only."""
 
 
 class ApiKeyOut(BaseModel):
@@ -25,6 +29,8 @@ class ApiKeyOut(BaseModel):
     name: str
     lookup_prefix: str
     scopes: list[str]
+    platform_id: str | None
+    """None: an operator of the whole installation."""
     created_by: str
     created_at: datetime
     expires_at: datetime | None

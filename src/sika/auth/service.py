@@ -23,6 +23,7 @@ from sika.auth.models import ApiKey
 from sika.auth.scopes import Scope
 from sika.core import errors, ids
 from sika.core.context import Actor
+from sika.platforms import service as platforms_service
 
 KEY_PREFIX = "sika_"
 LOOKUP_PREFIX_LENGTH = 12
@@ -75,12 +76,15 @@ async def create_key(
     scopes: Sequence[str],
     expires_at: datetime | None,
     actor: Actor,
+    platform_id: str | None = None,
 ) -> CreatedKey:
+    """A new key. Its platform: see ``_platform_of_new_key``."""
     unknown = set(scopes) - {s.value for s in Scope}
     if unknown or not scopes:
         raise InvalidScopes(
             f"Scopes must be a non-empty subset of {sorted(s.value for s in Scope)}; unknown: {sorted(unknown)}"
         )
+    bound_to = await _platform_of_new_key(session, actor=actor, requested=platform_id, scopes=scopes)
     lookup = secrets.token_hex(LOOKUP_PREFIX_LENGTH // 2)
     secret = f"{KEY_PREFIX}{lookup}_{secrets.token_urlsafe(32)}"
     key = ApiKey(
@@ -91,18 +95,30 @@ async def create_key(
         scopes=sorted(set(scopes)),
         created_by=actor.id,
         expires_at=expires_at,
+        platform_id=bound_to,
     )
     session.add(key)
     await session.flush()
     await audit_service.record(
         session,
         actor=actor,
+        platform_id=bound_to,
         action="api_key.created",
         entity_type="api_key",
         entity_id=key.id,
         data={"name": name, "scopes": key.scopes, "expires_at": expires_at.isoformat() if expires_at else None},
     )
     return CreatedKey(key=key, secret=secret)
+
+
+async def _platform_of_new_key(
+    session: AsyncSession, *, actor: Actor, requested: str | None, scopes: Sequence[str]
+) -> str | None:
+    """A key made by a platform's own admin key is that platform's; a ``platform`` key
+    always has a platform; any other key has one only when it is named."""
+    if actor.platform_id is None and requested is None and Scope.platform.value not in scopes:
+        return None
+    return await platforms_service.platform_for_new(session, actor=actor, requested=requested)
 
 
 async def authenticate(session: AsyncSession, *, secret: str, now: datetime) -> ApiKey:
@@ -143,7 +159,12 @@ async def revoke_key(session: AsyncSession, *, key_id: str, actor: Actor, now: d
     if key.revoked_at is None:
         key.revoked_at = now
         await audit_service.record(
-            session, actor=actor, action="api_key.revoked", entity_type="api_key", entity_id=key.id
+            session,
+            actor=actor,
+            platform_id=key.platform_id,
+            action="api_key.revoked",
+            entity_type="api_key",
+            entity_id=key.id,
         )
     return key
 

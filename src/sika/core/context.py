@@ -15,6 +15,8 @@ class Actor:
     request_id: str | None = None
     party_id: str | None = None
     """Set when the actor is a party token: it may touch only this party's resources."""
+    platform_id: str | None = None
+    """The platform the actor is bound to (``sika.core.tenancy``); None for a global operator."""
 
     @property
     def is_party(self) -> bool:

@@ -218,7 +218,11 @@ async def current_operator(request: Request) -> auth.Operator:
         if key is None or not auth.may_sign_in(frozenset(key.scopes)):
             raise auth.LoginRequired(ended=True)
         return auth.Operator(
-            key_id=key.id, key_name=key.name, scopes=frozenset(key.scopes), csrf_token=claims.csrf_token
+            key_id=key.id,
+            key_name=key.name,
+            scopes=frozenset(key.scopes),
+            csrf_token=claims.csrf_token,
+            platform_id=key.platform_id,
         )
 
 
@@ -334,6 +338,7 @@ async def login(request: Request) -> Response:
         await audit_service.record(
             session,
             actor=Actor(id=f"key:{key_id}", scopes=scopes, request_id=_request_id(request)),
+            platform_id=key.platform_id,
             action="dashboard.signed_in",
             entity_type="api_key",
             entity_id=key_id,
@@ -352,6 +357,7 @@ async def logout(request: Request, operator: CurrentOperator) -> Response:
         await audit_service.record(
             session,
             actor=operator.actor(request_id=_request_id(request)),
+            platform_id=operator.platform_id,
             action="dashboard.signed_out",
             entity_type="api_key",
             entity_id=operator.key_id,

@@ -49,9 +49,11 @@ class Operator:
     key_name: str
     scopes: frozenset[str]
     csrf_token: str
+    platform_id: str | None
+    """The platform the key is bound to: the dashboard then shows only that platform."""
 
     def actor(self, *, request_id: str | None) -> Actor:
-        return Actor(id=f"key:{self.key_id}", scopes=self.scopes, request_id=request_id)
+        return Actor(id=f"key:{self.key_id}", scopes=self.scopes, request_id=request_id, platform_id=self.platform_id)
 
 
 @dataclass(frozen=True)

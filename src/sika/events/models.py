@@ -13,9 +13,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sika.core.db import Base
+from sika.core.tenancy import PlatformOwned
 
 
-class Event(Base):
+class Event(PlatformOwned, Base):
     __tablename__ = "events"
     __table_args__ = (
         sa.CheckConstraint(r"type ~ '^[a-z][a-z_]*\.[a-z][a-z_]*$'", name="type_format"),
@@ -23,6 +24,7 @@ class Event(Base):
         sa.CheckConstraint("octet_length(data::text) <= 16384", name="data_size"),
         sa.Index("ix_events_entity", "entity_type", "entity_id", "seq"),
         sa.Index("ix_events_type", "type", "seq"),
+        sa.Index("ix_events_platform", "platform_id", "seq"),
     )
 
     seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), unique=True)
@@ -35,6 +37,8 @@ class Event(Base):
     entity_id: Mapped[str] = mapped_column(sa.String(64))
     party_id: Mapped[str | None] = mapped_column(sa.String(64))
     """The party the event concerns, when there is one."""
+    platform_id: Mapped[str | None] = mapped_column(sa.String(64), sa.ForeignKey("platforms.id"))
+    """The platform the event concerns; null for the installation's own."""
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     """The entity as the API shows it, right after the change."""
     occurred_at: Mapped[datetime]

@@ -22,6 +22,7 @@ async def emit(
     entity_id: str,
     data: dict[str, Any],
     party_id: str | None = None,
+    platform_id: str | None,
     now: datetime,
 ) -> Event:
     event = Event(
@@ -30,6 +31,7 @@ async def emit(
         entity_type=entity_type,
         entity_id=entity_id,
         party_id=party_id,
+        platform_id=platform_id,
         data=data,
         occurred_at=now,
     )

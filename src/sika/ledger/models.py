@@ -17,13 +17,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from sika.core import tenancy
 from sika.core.db import Base
+from sika.core.tenancy import PlatformOwned
 
 TRANSFER_KINDS = ("posted", "pending", "post_pending", "void_pending", "expire_pending")
 RESOLUTION_KINDS = ("post_pending", "void_pending", "expire_pending")
 
 
-class Account(Base):
+class Account(PlatformOwned, Base):
     __tablename__ = "ledger_accounts"
     __table_args__ = (
         # For composite foreign keys from other tables (a wallet's account and
@@ -54,6 +56,7 @@ class Account(Base):
         sa.CheckConstraint("(owner_type IS NULL) = (owner_id IS NULL)", name="owner_whole"),
         sa.Index("ix_ledger_accounts_owner", "owner_type", "owner_id"),
         sa.Index("ix_ledger_accounts_seq", "seq", unique=True),
+        sa.Index("ix_ledger_accounts_platform", "platform_id", "seq"),
     )
 
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
@@ -67,6 +70,9 @@ class Account(Base):
     owner_type: Mapped[str | None] = mapped_column(sa.String(50))
     """Who the account belongs to (``party``, ``escrow``…); none for system accounts."""
     owner_id: Mapped[str | None] = mapped_column(sa.String(64))
+    platform_id: Mapped[str | None] = mapped_column(sa.String(64), sa.ForeignKey("platforms.id"))
+    """The platform that opened it or whose party it serves; null for system accounts
+    (funding, provider clearing), which only global operators see."""
     debits_must_not_exceed_credits: Mapped[bool] = mapped_column(server_default=sa.false())
     """Overdraft protection for credit-normal accounts (a wallet): posted and
     pending debits together may never exceed posted credits."""
@@ -174,3 +180,14 @@ class PendingTimeout(Base):
 
     transfer_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("ledger_transfers.id"), primary_key=True)
     expires_at: Mapped[datetime]
+
+
+def _transfer_of_platform(platform_id: str) -> sa.ColumnElement[bool]:
+    """A transfer is a platform's when one of its accounts is (a top-up moves money
+    from a system account into the platform's wallet; both sides see it)."""
+    return sa.exists().where(
+        Account.id.in_([Transfer.debit_account_id, Transfer.credit_account_id]), Account.platform_id == platform_id
+    )
+
+
+tenancy.visible_when(Transfer, _transfer_of_platform)

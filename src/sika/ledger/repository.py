@@ -11,8 +11,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from sika.core import tenancy
 from sika.ledger.models import Account, Transfer
 
 MAX_PAGE_SIZE = 200
@@ -174,8 +175,36 @@ async def apply_transfers(
     return applied_rows([tuple(row) for row in result.all()])
 
 
-async def get_account(session: AsyncSession, account_id: str) -> Account | None:
-    return await session.get(Account, account_id, populate_existing=True)
+async def get_account(session: AsyncSession, account_id: str, *, all_platforms: bool = False) -> Account | None:
+    """The account; with ``all_platforms``, even one a bound session would not see
+    (a system account a domain reaches on a platform's behalf)."""
+    options = tenancy.ALL_PLATFORMS if all_platforms else {}
+    return await session.get(Account, account_id, populate_existing=True, execution_options=options)
+
+
+async def platforms_of_accounts(
+    source: AsyncSession | AsyncEngine, account_ids: Sequence[str]
+) -> dict[str, str | None]:
+    """Each existing account's platform, whatever platform ``source`` is bound to."""
+    query = sa.select(Account.id, Account.platform_id).where(Account.id.in_(account_ids))
+    if isinstance(source, AsyncSession):
+        rows = (await source.execute(query.execution_options(**tenancy.ALL_PLATFORMS))).all()
+    else:
+        async with source.connect() as connection:
+            rows = (await connection.execute(query)).all()
+    return {account_id: platform_id for account_id, platform_id in rows}
+
+
+async def accounts_of_transfer(session: AsyncSession, transfer_id: str) -> tuple[str, str] | None:
+    """The debit and credit accounts of a transfer, whatever platform the session is bound to."""
+    row = (
+        await session.execute(
+            sa.select(Transfer.debit_account_id, Transfer.credit_account_id)
+            .where(Transfer.id == transfer_id)
+            .execution_options(**tenancy.ALL_PLATFORMS)
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
 
 
 async def get_account_for_update(session: AsyncSession, account_id: str) -> Account | None:
@@ -194,9 +223,12 @@ async def list_accounts(
     kind: str | None,
     after_seq: int | None,
     limit: int,
+    platform_id: str | None = None,
 ) -> Sequence[Account]:
     """Oldest first; ``after_seq`` is the last ``seq`` seen."""
     query = sa.select(Account).order_by(Account.seq).limit(min(limit, MAX_PAGE_SIZE))
+    if platform_id is not None:
+        query = query.where(Account.platform_id == platform_id)
     if owner_type is not None:
         query = query.where(Account.owner_type == owner_type)
     if owner_id is not None:
@@ -435,16 +467,22 @@ async def list_account_entries(
 
 
 async def posted_flows(
-    session: AsyncSession, *, account_ids: Sequence[str], since: datetime, until: datetime
+    session: AsyncSession,
+    *,
+    account_ids: Sequence[str],
+    since: datetime,
+    until: datetime,
+    code: str | None = None,
 ) -> dict[str, tuple[int, int]]:
     """Per account, the money posted out of it and into it in ``[since, until)``:
-    posted transfers and the posted part of pending ones."""
+    posted transfers and the posted part of pending ones; only those with ``code`` if given."""
     if not account_ids:
         return {}
     moved = sa.and_(
         Transfer.kind.in_(("posted", "post_pending")),
         Transfer.created_at >= since,
         Transfer.created_at < until,
+        sa.true() if code is None else Transfer.code == code,
     )
     debits = sa.select(
         Transfer.debit_account_id.label("account_id"),

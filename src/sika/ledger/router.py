@@ -44,6 +44,7 @@ async def create_account(
         owner_id=body.owner_id,
         debits_must_not_exceed_credits=body.debits_must_not_exceed_credits,
         credits_must_not_exceed_debits=body.credits_must_not_exceed_debits,
+        platform_id=actor.platform_id,
         now=clock.now(),
         actor=actor,
     )

@@ -92,6 +92,7 @@ async def record_breaches(session: AsyncSession, report: invariants.Report) -> i
                 entity_type=breach.entity_type,
                 entity_id=breach.entity_id,
                 data=data,
+                platform_id=None,
             )
     total = sum(result.breach_count for result in report.results)
     if total:

@@ -6,12 +6,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sika.core.db import Base, TimestampMixin
+from sika.core.tenancy import PlatformOwned
 
 PARTY_TYPES = ("individual", "business")
 PARTY_STATUSES = ("active", "suspended")
 
 
-class Party(TimestampMixin, Base):
+class Party(PlatformOwned, TimestampMixin, Base):
     """A person or business whose money Sika holds."""
 
     __tablename__ = "parties"
@@ -22,11 +23,16 @@ class Party(TimestampMixin, Base):
         sa.CheckConstraint("char_length(email) BETWEEN 3 AND 254", name="email_length"),
         sa.CheckConstraint(r"phone ~ '^\+[1-9][0-9]{6,14}$'", name="phone_e164"),
         sa.CheckConstraint("country ~ '^[A-Z]{2}$'", name="country_alpha2"),
+        # For composite foreign keys: a party's wallets, collections and payouts share its platform.
+        sa.UniqueConstraint("id", "platform_id", name="uq_parties_id_platform_id"),
+        sa.Index("ix_parties_platform", "platform_id", "seq"),
     )
 
     seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), unique=True)
     """Insertion order; the cursor for pagination."""
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    platform_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("platforms.id"))
+    """The platform that owns it (``sika.core.tenancy``)."""
     display_name: Mapped[str] = mapped_column(sa.Text)
     type: Mapped[str] = mapped_column(sa.String(16))
     """``individual`` or ``business``."""

@@ -36,6 +36,7 @@ class TokenStanding:
     """What decides whether a party token still stands, beyond its signature."""
 
     party_status: str
+    platform_id: str
     tokens_revoked_before: datetime | None
     key_found: bool
     key_revoked_at: datetime | None
@@ -48,6 +49,7 @@ async def token_standing(session: AsyncSession, *, party_id: str, key_id: str) -
         await session.execute(
             sa.select(
                 Party.status,
+                Party.platform_id,
                 Party.tokens_revoked_before,
                 ApiKey.id,
                 ApiKey.revoked_at,
@@ -60,9 +62,10 @@ async def token_standing(session: AsyncSession, *, party_id: str, key_id: str) -
     ).one_or_none()
     if row is None:
         return None
-    status, revoked_before, found_key, key_revoked_at, key_expires_at = row
+    status, platform_id, revoked_before, found_key, key_revoked_at, key_expires_at = row
     return TokenStanding(
         party_status=status,
+        platform_id=platform_id,
         tokens_revoked_before=revoked_before,
         key_found=found_key is not None,
         key_revoked_at=key_revoked_at,

@@ -42,6 +42,9 @@ class PartyCreate(BaseModel):
     country: Country
     email: Email | None = None
     phone: Phone | None = None
+    platform_id: str | None = Field(default=None, max_length=64)
+    """Only for an operator's key bound to no platform, when the installation has several;
+    a platform's key creates its own parties."""
 
 
 class PartyUpdate(BaseModel):
@@ -68,6 +71,7 @@ class PartyOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: str
+    platform_id: str
     display_name: str
     type: PartyType
     email: str | None

@@ -16,6 +16,7 @@ from sika.core.config import Settings
 from sika.core.context import Actor
 from sika.parties import repository, schemas
 from sika.parties.models import Party
+from sika.platforms import service as platforms_service
 
 
 class PartyNotFound(errors.NotFound):
@@ -50,8 +51,10 @@ def check_owner(actor: Actor, party_id: str) -> None:
 
 
 async def create_party(session: AsyncSession, *, body: schemas.PartyCreate, actor: Actor, now: datetime) -> Party:
+    platform_id = await platforms_service.platform_for_new(session, actor=actor, requested=body.platform_id)
     party = Party(
         id=ids.new_id("pty"),
+        platform_id=platform_id,
         display_name=body.display_name,
         type=body.type.value,
         email=body.email,
@@ -66,6 +69,7 @@ async def create_party(session: AsyncSession, *, body: schemas.PartyCreate, acto
     await audit_service.record(
         session,
         actor=actor,
+        platform_id=party.platform_id,
         action="party.created",
         entity_type="party",
         entity_id=party.id,
@@ -123,6 +127,7 @@ async def update_party(
     await audit_service.record(
         session,
         actor=actor,
+        platform_id=party.platform_id,
         action="party.updated",
         entity_type="party",
         entity_id=party.id,
@@ -152,11 +157,17 @@ async def mint_token(
     if party.status == schemas.PartyStatus.suspended.value:
         raise SuspendedPartyGetsNoToken()
     minted = party_tokens.mint(
-        settings, party_id=party.id, minted_by=minted_by, lifetime_seconds=lifetime_seconds, now=now
+        settings,
+        party_id=party.id,
+        platform_id=party.platform_id,
+        minted_by=minted_by,
+        lifetime_seconds=lifetime_seconds,
+        now=now,
     )
     await audit_service.record(
         session,
         actor=actor,
+        platform_id=party.platform_id,
         action="party_token.minted",
         entity_type="party",
         entity_id=party.id,
@@ -183,6 +194,7 @@ async def revoke_tokens(session: AsyncSession, *, party_id: str, actor: Actor, n
     await audit_service.record(
         session,
         actor=actor,
+        platform_id=party.platform_id,
         action="party_tokens.revoked",
         entity_type="party",
         entity_id=party.id,
@@ -191,10 +203,11 @@ async def revoke_tokens(session: AsyncSession, *, party_id: str, actor: Actor, n
     return party
 
 
-async def check_token_standing(session: AsyncSession, *, claims: party_tokens.PartyClaims, now: datetime) -> None:
-    """Refuse a well-signed token whose party is gone or suspended, whose
-    party's tokens were revoked after it was issued, or whose minting key is
-    revoked or expired: one indexed lookup of the party and the key together."""
+async def check_token_standing(session: AsyncSession, *, claims: party_tokens.PartyClaims, now: datetime) -> str:
+    """The platform of a well-signed token's party; refuse the token if its party is
+    gone or suspended, or not of the platform the token names, if the party's tokens
+    were revoked after it was issued, or if its minting key is revoked or expired:
+    one indexed lookup of the party and the key together."""
     standing = await repository.token_standing(session, party_id=claims.party_id, key_id=claims.minted_by)
     if standing is None:
         raise party_tokens.InvalidPartyToken("The party token names no party.")
@@ -206,6 +219,9 @@ async def check_token_standing(session: AsyncSession, *, claims: party_tokens.Pa
         raise party_tokens.InvalidPartyToken("The API key that minted this party token has been revoked.")
     if standing.key_expires_at is not None and standing.key_expires_at <= now:
         raise party_tokens.InvalidPartyToken("The API key that minted this party token has expired.")
+    if claims.platform_id is not None and claims.platform_id != standing.platform_id:
+        raise party_tokens.InvalidPartyToken("The party token names another platform.")
+    return standing.platform_id
 
 
 async def lock_party(session: AsyncSession, *, party_id: str) -> Party:

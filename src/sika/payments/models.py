@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sika.core.db import Base
+from sika.core.tenancy import PlatformOwned
 from sika.payments.states import COLLECTION_STATES, PAYOUT_STATES, CollectionStatus, PayoutStatus, StateMachine
 
 COLLECTION_STATUSES = tuple(status.value for status in CollectionStatus)
@@ -39,7 +40,7 @@ def _open(machine: StateMachine[CollectionStatus] | StateMachine[PayoutStatus]) 
     return sa.text(_in("status", tuple(state.value for state in machine.open)))
 
 
-class Collection(Base):
+class Collection(PlatformOwned, Base):
     __tablename__ = "payments_collections"
     __table_args__ = (
         sa.CheckConstraint("amount_minor > 0", name="amount_positive"),
@@ -77,6 +78,10 @@ class Collection(Base):
         # One Idempotency-Key makes at most one collection, even after its stored answer expired.
         sa.UniqueConstraint("created_by", "idempotency_key", name="uq_payments_collections_idempotency"),
         sa.Index("ix_payments_collections_party", "party_id", "seq"),
+        sa.Index("ix_payments_collections_platform", "platform_id", "seq"),
+        sa.ForeignKeyConstraint(
+            ["party_id", "platform_id"], ["parties.id", "parties.platform_id"], name="fk_collections_party_platform"
+        ),
         sa.Index("ix_payments_collections_wallet", "wallet_id", "seq"),
         sa.Index("ix_payments_collections_open", "last_checked_at", postgresql_where=_open(COLLECTION_STATES)),
     )
@@ -87,6 +92,8 @@ class Collection(Base):
     """``col_…``; also the reference every provider is given, so a retry never charges twice."""
     party_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("parties.id"))
     wallet_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("wallets.id"))
+    platform_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("platforms.id"))
+    """Its party's platform (a composite foreign key says so)."""
     """The wallet credited when the collection succeeds."""
     amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
     currency: Mapped[str] = mapped_column(sa.String(3))
@@ -133,7 +140,7 @@ class Collection(Base):
     """When reconciliation last asked the provider about it."""
 
 
-class Payout(Base):
+class Payout(PlatformOwned, Base):
     __tablename__ = "payments_payouts"
     __table_args__ = (
         sa.CheckConstraint("amount_minor > 0", name="amount_positive"),
@@ -152,6 +159,10 @@ class Payout(Base):
         sa.CheckConstraint("char_length(idempotency_key) BETWEEN 1 AND 255", name="idempotency_key_length"),
         sa.UniqueConstraint("created_by", "idempotency_key", name="uq_payments_payouts_idempotency"),
         sa.Index("ix_payments_payouts_party", "party_id", "seq"),
+        sa.Index("ix_payments_payouts_platform", "platform_id", "seq"),
+        sa.ForeignKeyConstraint(
+            ["party_id", "platform_id"], ["parties.id", "parties.platform_id"], name="fk_payouts_party_platform"
+        ),
         sa.Index("ix_payments_payouts_wallet", "wallet_id", "seq"),
         sa.Index("ix_payments_payouts_open", "last_checked_at", postgresql_where=_open(PAYOUT_STATES)),
     )
@@ -161,6 +172,8 @@ class Payout(Base):
     """``po_…``; also the provider's reference and idempotency key for the transfer."""
     party_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("parties.id"))
     wallet_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("wallets.id"))
+    platform_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("platforms.id"))
+    """Its party's platform (a composite foreign key says so)."""
     """The wallet debited."""
     amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
     currency: Mapped[str] = mapped_column(sa.String(3))

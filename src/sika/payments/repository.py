@@ -111,11 +111,11 @@ async def due_for_check(
 
 async def newly_given_up(
     session: AsyncSession, model: type[Row], *, give_up_after: timedelta, now: datetime, limit: int
-) -> Sequence[str]:
-    """Ids of the open rows that have not moved for ``give_up_after`` and were not
-    checked since that age was reached: each is given up once."""
+) -> Sequence[tuple[str, str]]:
+    """Ids and platforms of the open rows that have not moved for ``give_up_after`` and
+    were not checked since that age was reached: each is given up once."""
     query = (
-        sa.select(model.id)
+        sa.select(model.id, model.platform_id)
         .where(
             model.status.in_(OPEN_STATUSES[model]),
             model.updated_at <= now - give_up_after,
@@ -124,7 +124,7 @@ async def newly_given_up(
         .order_by(model.updated_at, model.seq)
         .limit(limit)
     )
-    return (await session.scalars(query)).all()
+    return [(row_id, platform_id) for row_id, platform_id in (await session.execute(query)).all()]
 
 
 async def mark_checked(session: AsyncSession, model: type[Row], row_id: str, *, now: datetime) -> None:

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sika.core.db import Base
+from sika.core.tenancy import PlatformOwned
 
 WALLET_ACCOUNT_KIND = "wallet"
 HOLDS_ACCOUNT_KIND = "wallet.holds"
@@ -32,7 +33,7 @@ class HoldOwnerType(StrEnum):
     payout = "payout"
 
 
-class Wallet(Base):
+class Wallet(PlatformOwned, Base):
     __tablename__ = "wallets"
     __table_args__ = (
         sa.UniqueConstraint("party_id", "currency", name="uq_wallets_party_id_currency"),
@@ -49,6 +50,10 @@ class Wallet(Base):
         ),
         sa.CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_format"),
         sa.CheckConstraint("account_id <> holds_account_id", name="two_accounts"),
+        sa.ForeignKeyConstraint(
+            ["party_id", "platform_id"], ["parties.id", "parties.platform_id"], name="fk_wallets_party_platform"
+        ),
+        sa.UniqueConstraint("id", "platform_id", name="uq_wallets_id_platform_id"),
     )
 
     seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), unique=True)
@@ -56,6 +61,8 @@ class Wallet(Base):
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     """``wal_…``."""
     party_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("parties.id"))
+    platform_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("platforms.id"))
+    """Its party's platform (a composite foreign key says so)."""
     currency: Mapped[str] = mapped_column(sa.String(3))
     account_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
     """The ledger account that holds the money: debits (posted and pending)
@@ -82,7 +89,7 @@ class WalletOpenHold(Base):
     transfer_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("ledger_transfers.id"), primary_key=True)
 
 
-class WalletHold(Base):
+class WalletHold(PlatformOwned, Base):
     """Who owns a hold and who placed it: one row per hold, keyed by the
     hold's pending transfer id, written in the transaction that places it and
     never changed (migration ``0005`` refuses updates and deletes, and refuses
@@ -100,11 +107,16 @@ class WalletHold(Base):
         ),
         sa.CheckConstraint("(owner_type = 'api') = (owner_id IS NULL)", name="owner_id_iff_domain"),
         sa.CheckConstraint("char_length(placed_by) BETWEEN 1 AND 100", name="placed_by_length"),
+        sa.ForeignKeyConstraint(
+            ["wallet_id", "platform_id"], ["wallets.id", "wallets.platform_id"], name="fk_wallet_holds_wallet_platform"
+        ),
     )
 
     id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("ledger_transfers.id"), primary_key=True)
     """The hold's id: its pending transfer's."""
     wallet_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("wallets.id"))
+    platform_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("platforms.id"))
+    """Its wallet's platform."""
     owner_type: Mapped[str] = mapped_column(sa.String(16))
     """A ``HoldOwnerType``."""
     owner_id: Mapped[str | None] = mapped_column(sa.String(64))

@@ -37,6 +37,7 @@ platform_or_party = authorize(Scope.platform, allow_party=True)
 PlatformOrParty = Annotated[Actor, Depends(platform_or_party)]
 PlatformOrPartyClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform_or_party))]
 ReaderOrParty = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read, allow_party=True))]
+Reader = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read))]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
@@ -92,6 +93,15 @@ async def list_party_wallets(party_id: str, session: Session, actor: ReaderOrPar
 async def party_summary(party_id: str, session: Session, actor: ReaderOrParty) -> schemas.PartySummaryOut:
     summary = await wallets_service.party_summary(session, party_id=party_id, actor=actor, now=clock.now())
     return schemas.PartySummaryOut.model_validate(summary)
+
+
+@router.get("/platforms/{platform_id}/fees", response_model=schemas.PlatformFeesOut)
+async def platform_fees(platform_id: str, session: Session, actor: Reader) -> schemas.PlatformFeesOut:
+    """What the platform's fee accounts have earned, per currency."""
+    balances = await wallets_service.platform_fees(session, platform_id=platform_id)
+    return schemas.PlatformFeesOut(
+        platform_id=platform_id, data=[schemas.FeeBalanceOut.model_validate(b) for b in balances]
+    )
 
 
 @router.get("/wallets/{wallet_id}", response_model=schemas.WalletOut)

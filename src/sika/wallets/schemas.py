@@ -76,15 +76,16 @@ class HoldCreate(BaseModel):
 class HoldCapture(BaseModel):
     """Capture a hold in full (no ``amount_minor``) or in part, the rest
     returning to the wallet. The captured money goes to ``destination_wallet_id``
-    less ``platform_fee_minor``, which goes to the platform's fee account;
-    without a destination wallet all of it goes to the platform's fee account.
-    A party token names a destination and sets no fee."""
+    less the platform's fee, which goes to the platform's fee account: ``platform_fee_minor``
+    if given, else what the platform's fee policy takes in the hold's currency.
+    Without a destination wallet all of it goes to the platform's fee account.
+    A party token names a destination and sets no fee (its platform's policy applies)."""
 
     model_config = ConfigDict(extra="forbid")
 
     amount_minor: AmountMinor | None = None
     destination_wallet_id: str | None = Field(default=None, min_length=1, max_length=64)
-    platform_fee_minor: Annotated[int, Field(ge=0, le=MAX_AMOUNT_MINOR, strict=True)] = 0
+    platform_fee_minor: Annotated[int, Field(ge=0, le=MAX_AMOUNT_MINOR, strict=True)] | None = None
 
 
 class HoldOut(BaseModel):
@@ -158,12 +159,29 @@ class CurrencySummaryOut(BaseModel):
     received_this_month_minor: int
     paid_out_this_month_minor: int
     escrow_pending_minor: int
+    fees_paid_this_month_minor: int
+    """What the party's captured holds paid its platform in fees this month."""
 
 
 class PartySummaryOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     party_id: str
+    platform_id: str
     month_start: datetime
     """The start (UTC) of the month the monthly figures cover."""
     currencies: list[CurrencySummaryOut]
+
+
+class FeeBalanceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    currency: str
+    account_id: str
+    earned_minor: int
+    """Everything the platform's fee account holds in this currency."""
+
+
+class PlatformFeesOut(BaseModel):
+    platform_id: str
+    data: list[FeeBalanceOut]

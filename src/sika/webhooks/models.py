@@ -15,11 +15,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sika.core.db import Base
+from sika.core.tenancy import PlatformOwned
 
 EVENT_STATUSES = ("received", "processed", "ignored", "unmatched", "rejected", "failed")
 
 
-class InboundEvent(Base):
+class InboundEvent(PlatformOwned, Base):
     __tablename__ = "webhooks_inbound_events"
     __table_args__ = (
         sa.UniqueConstraint("provider", "event_id", name="uq_webhooks_inbound_events_provider_event"),
@@ -36,6 +37,7 @@ class InboundEvent(Base):
         sa.CheckConstraint("(status = 'received') = (processed_at IS NULL)", name="processed_iff_done"),
         sa.Index("ix_webhooks_inbound_events_status", "status", "seq"),
         sa.Index("ix_webhooks_inbound_events_reference", "reference"),
+        sa.Index("ix_webhooks_inbound_events_platform", "platform_id", "seq"),
     )
 
     seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), unique=True)
@@ -56,6 +58,8 @@ class InboundEvent(Base):
     """``collection`` or ``payout``."""
     reference: Mapped[str | None] = mapped_column(sa.String(200))
     """Sika's id of the collection or payout it is about, as the provider stated it."""
+    platform_id: Mapped[str | None] = mapped_column(sa.String(64), sa.ForeignKey("platforms.id"))
+    """The platform of the collection or payout it matched; null until it matches one."""
     outcome: Mapped[str | None] = mapped_column(sa.String(20))
     """What processing did: ``changed``, ``unchanged`` (a duplicate or a stale event),
     ``disagreement`` or ``mismatch`` (both alerted)."""

@@ -130,6 +130,7 @@ async def receive(
             entity_type="webhook_event",
             entity_id=event.id,
             data={"provider": name.value},
+            platform_id=None,
         )
     else:
         await jobs_app.defer(session, PROCESS_EVENT_TASK, event_id=event.id)
@@ -154,6 +155,7 @@ async def _alert_refusal(
         entity_type="webhook_provider",
         entity_id=name.value,
         data={"reason": exc.reason},
+        platform_id=None,
     )
 
 
@@ -204,21 +206,24 @@ async def process(session: AsyncSession, *, event_id: str, now: datetime, actor:
     if parsed.reference is not None:
         try:
             if parsed.subject is provider_events.EventSubject.collection:
-                _, applied = await payments_service.apply_collection_update(
+                collection, applied = await payments_service.apply_collection_update(
                     session,
                     collection_id=parsed.reference,
                     update=payments_service.collection_update_from_event(parsed),
                     now=now,
                     actor=actor,
                 )
+                # The event now belongs to the platform of what it is about.
+                event.platform_id = collection.platform_id
             else:
-                _, applied = await payments_service.apply_payout_update(
+                payout, applied = await payments_service.apply_payout_update(
                     session,
                     payout_id=parsed.reference,
                     update=payments_service.payout_update_from_event(parsed),
                     now=now,
                     actor=actor,
                 )
+                event.platform_id = payout.platform_id
         except (payments_service.CollectionNotFound, payments_service.PayoutNotFound):
             applied = None
     if applied is None:
@@ -233,6 +238,7 @@ async def process(session: AsyncSession, *, event_id: str, now: datetime, actor:
             entity_type="webhook_event",
             entity_id=event.id,
             data={"provider": event.provider, "event_type": parsed.event_type, "reference": parsed.reference},
+            platform_id=None,
         )
         return _finish(event, schemas.EventStatus.unmatched, now=now)
     event.outcome = applied.value
@@ -271,6 +277,7 @@ async def record_failure(
         entity_type="webhook_event",
         entity_id=event.id,
         data={"provider": event.provider, "reference": event.reference, "attempts": event.attempts},
+        platform_id=event.platform_id,
     )
     return None
 
@@ -289,6 +296,7 @@ async def retry(session: AsyncSession, *, event_id: str, actor: Actor, now: date
     await audit_service.record(
         session,
         actor=actor,
+        platform_id=event.platform_id,
         action="webhook_event.retried",
         entity_type="webhook_event",
         entity_id=event.id,

@@ -44,10 +44,12 @@ async def create_account(
     credits_must_not_exceed_debits: bool = False,
     account_id: str | None = None,
     managed: bool = False,
+    platform_id: str | None,
     now: datetime,
     actor: Actor,
 ) -> Account:
-    """Open an account with zero totals.
+    """Open an account with zero totals, ``platform_id``'s (None: a system account,
+    which only the installation's operators see).
 
     ``debits_must_not_exceed_credits`` is overdraft protection (a wallet);
     ``credits_must_not_exceed_debits`` its mirror; at most one of them.
@@ -73,6 +75,7 @@ async def create_account(
         debits_must_not_exceed_credits=debits_must_not_exceed_credits,
         credits_must_not_exceed_debits=credits_must_not_exceed_debits,
         is_managed=managed,
+        platform_id=platform_id,
         debits_posted=0,
         credits_posted=0,
         debits_pending=0,
@@ -86,6 +89,7 @@ async def create_account(
     await audit_service.record(
         session,
         actor=actor,
+        platform_id=platform_id,
         action="ledger.account_created",
         entity_type="ledger_account",
         entity_id=account.id,
@@ -109,10 +113,12 @@ async def ensure_account(
     debits_must_not_exceed_credits: bool = False,
     credits_must_not_exceed_debits: bool = False,
     managed: bool = False,
+    platform_id: str | None,
     now: datetime,
     actor: Actor,
 ) -> Account:
-    """The system account with this fixed id, opened on first use.
+    """The account with this fixed id, opened on first use: a system account
+    (``platform_id`` None), or one a platform has one of per currency (its fees).
 
     For the accounts there is one of per currency (a funding source, a fee
     account) that concurrent requests may all reach for first: racing callers
@@ -134,12 +140,17 @@ async def ensure_account(
             "debits_must_not_exceed_credits": debits_must_not_exceed_credits,
             "credits_must_not_exceed_debits": credits_must_not_exceed_debits,
             "is_managed": managed,
+            "platform_id": platform_id,
             "created_at": now,
             "updated_at": now,
         },
     )
-    account = await get_account(session, account_id=account_id)
+    # A bound session may reach a system account here, on its platform's behalf.
+    account = await repository.get_account(session, account_id, all_platforms=True)
+    if account is None:
+        raise AccountNotFound(f"No ledger account {account_id}.")
     expected = (
+        platform_id,
         currency,
         kind,
         None,
@@ -148,6 +159,7 @@ async def ensure_account(
         managed,
     )
     found = (
+        account.platform_id,
         account.currency,
         account.kind,
         account.owner_type,
@@ -161,6 +173,7 @@ async def ensure_account(
         await audit_service.record(
             session,
             actor=actor,
+            platform_id=platform_id,
             action="ledger.account_created",
             entity_type="ledger_account",
             entity_id=account.id,
@@ -191,9 +204,11 @@ async def list_accounts(
     kind: str | None = None,
     after_seq: int | None = None,
     limit: int = 50,
+    platform_id: str | None = None,
 ) -> Sequence[Account]:
     return await repository.list_accounts(
         session,
+        platform_id=platform_id,
         owner_type=owner_type,
         owner_id=owner_id,
         currency=currency,
@@ -230,6 +245,7 @@ async def close_account(
     await audit_service.record(
         session,
         actor=actor,
+        platform_id=account.platform_id,
         action="ledger.account_closed",
         entity_type="ledger_account",
         entity_id=account.id,

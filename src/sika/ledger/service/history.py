@@ -66,8 +66,14 @@ async def list_account_entries(
 
 
 async def posted_flows(
-    session: AsyncSession, *, account_ids: Sequence[str], since: datetime, until: datetime
+    session: AsyncSession,
+    *,
+    account_ids: Sequence[str],
+    since: datetime,
+    until: datetime,
+    code: str | None = None,
 ) -> dict[str, tuple[int, int]]:
     """Per account, ``(out, in)``: what was posted out of it and into it in
-    ``[since, until)``, counting the posted part of pending transfers."""
-    return await repository.posted_flows(session, account_ids=account_ids, since=since, until=until)
+    ``[since, until)``, counting the posted part of pending transfers; with
+    ``code``, only the transfers of that code."""
+    return await repository.posted_flows(session, account_ids=account_ids, since=since, until=until, code=code)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.core.context import Actor
-from sika.ledger.service import writer
+from sika.ledger.service import reach, writer
 from sika.ledger.service.values import TransferRecord
 
 EXPIRY_BATCH_SIZE = 200
@@ -81,6 +81,8 @@ async def _resolve(
     now: datetime,
     actor: Actor,
 ) -> TransferRecord:
+    if not allow_managed:
+        await reach.check_pending(session, actor=actor, pending_id=pending_id)
     request = writer.resolution_request(
         kind=kind,
         pending_id=pending_id,

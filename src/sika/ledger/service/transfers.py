@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sika.core import errors, ids
 from sika.core.context import Actor
 from sika.ledger import batcher
-from sika.ledger.service import writer
+from sika.ledger.service import reach, writer
 from sika.ledger.service.errors import InvalidTransfer, LedgerBusy
 from sika.ledger.service.validation import check_transfer_id
 from sika.ledger.service.values import JournalEntry, Leg, TransferRecord
@@ -106,6 +106,12 @@ async def create_journal_entry(
             raise type(exc)(f"Leg {index}: {exc.detail}", leg=index) from None
     if len({r.id for r in requests}) != len(requests):
         raise InvalidTransfer("The legs of a journal entry need distinct transfer ids.")
+    if not allow_managed:
+        await reach.check_accounts(
+            session,
+            actor=actor,
+            account_ids=[account for leg in legs for account in (leg.debit_account_id, leg.credit_account_id)],
+        )
     rows = await writer.apply(session, requests, now=now, atomic=True)
     for index, row in enumerate(rows):
         if row.error_code is not None:
@@ -150,6 +156,8 @@ async def submit_transfer(
         actor=actor,
         allow_managed=allow_managed,
     )
+    if not allow_managed:
+        await reach.check_accounts(engine, actor=actor, account_ids=(debit_account_id, credit_account_id))
     try:
         row = await batcher.for_engine(engine).submit(request, now=now)
     except batcher.ITEM_DATA_ERRORS as exc:

@@ -179,6 +179,7 @@ def _new_collection(
     return Collection(
         id=ids.new_id("col"),
         party_id=party.id,
+        platform_id=party.platform_id,
         wallet_id=wallet.id,
         amount_minor=amount_minor,
         currency=wallet.currency,
@@ -478,6 +479,7 @@ async def _amount_mismatch(session: AsyncSession, collection: Collection, update
         message=f"Collection {collection.id}: {collection.failure_message} Nothing was credited.",
         entity_type="collection",
         entity_id=collection.id,
+        platform_id=collection.platform_id,
         data={
             "expected_amount_minor": collection.amount_minor,
             "expected_currency": collection.currency,
@@ -513,6 +515,7 @@ async def _disagreement(
         message=message,
         entity_type="collection",
         entity_id=collection.id,
+        platform_id=collection.platform_id,
         data={
             "status": collection.status,
             "provider": collection.provider,

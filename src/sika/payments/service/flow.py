@@ -138,6 +138,7 @@ async def clearing_account(
         currency=currency,
         kind=CLEARING_ACCOUNT_KIND,
         managed=True,
+        platform_id=None,
         now=now,
         actor=actor,
     )
@@ -247,6 +248,7 @@ async def alert_once(
     message: str,
     entity_type: str,
     entity_id: str,
+    platform_id: str,
     data: dict[str, Any],
 ) -> None:
     """Raise an alert unless one of this kind about this collection or payout awaits an
@@ -263,6 +265,7 @@ async def alert_once(
         entity_type=entity_type,
         entity_id=entity_id,
         data=data,
+        platform_id=platform_id,
     )
 
 
@@ -283,12 +286,14 @@ async def announce(
         entity_type=entity_type,
         entity_id=row.id,
         party_id=row.party_id,
+        platform_id=row.platform_id,
         data=shown,
         now=now,
     )
     await audit_service.record(
         session,
         actor=actor,
+        platform_id=row.platform_id,
         action=f"{entity_type}.{row.status}",
         entity_type=entity_type,
         entity_id=row.id,

@@ -167,6 +167,7 @@ def _new_payout(
     return Payout(
         id=payout_id,
         party_id=party.id,
+        platform_id=party.platform_id,
         wallet_id=wallet.id,
         amount_minor=amount_minor,
         currency=wallet.currency,
@@ -446,6 +447,7 @@ async def _alert(
         message=message,
         entity_type="payout",
         entity_id=payout.id,
+        platform_id=payout.platform_id,
         data={
             "status": payout.status,
             "provider": payout.provider,

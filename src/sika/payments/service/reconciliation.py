@@ -157,8 +157,8 @@ async def _give_up_rows(
     session: AsyncSession, model: type[repository.Row], *, give_up: timedelta, now: datetime, batch_size: int
 ) -> int:
     entity_type = model.__name__.lower()
-    row_ids = await repository.newly_given_up(session, model, give_up_after=give_up, now=now, limit=batch_size)
-    for row_id in row_ids:
+    rows = await repository.newly_given_up(session, model, give_up_after=give_up, now=now, limit=batch_size)
+    for row_id, platform_id in rows:
         await flow.alert_once(
             session,
             kind=f"{entity_type}.reconcile_given_up",
@@ -169,10 +169,11 @@ async def _give_up_rows(
             ),
             entity_type=entity_type,
             entity_id=row_id,
+            platform_id=platform_id,
             data={"give_up_after_seconds": int(give_up.total_seconds())},
         )
         await repository.mark_checked(session, model, row_id, now=now)
-    return len(row_ids)
+    return len(rows)
 
 
 async def requeue(session: AsyncSession, model: type[repository.Row], row_id: str, *, now: datetime) -> repository.Row:

@@ -13,6 +13,7 @@ Every movement of a wallet's money goes through here: other domains credit
 a wallet with ``credit`` and debit it through a hold they own.
 """
 
+from sika.wallets.service.fees import FeeBalance, fee_account_id, platform_fees
 from sika.wallets.service.history import (
     CurrencySummary,
     HistoryEntry,
@@ -33,7 +34,6 @@ from sika.wallets.service.holds import (
     PartyCannotSetFee,
     capture_hold,
     capture_hold_to_account,
-    fee_account_id,
     get_hold,
     list_holds,
     place_hold,
@@ -56,6 +56,7 @@ from sika.wallets.service.wallets import (
 __all__ = [
     "API_OWNER",
     "CurrencySummary",
+    "FeeBalance",
     "HistoryEntry",
     "HistoryPage",
     "HoldNotFound",
@@ -85,6 +86,7 @@ __all__ = [
     "owned_wallet",
     "party_summary",
     "place_hold",
+    "platform_fees",
     "release_hold",
     "top_up",
 ]

@@ -12,6 +12,7 @@ from sika.ledger import models as ledger_models
 from sika.ledger import service as ledger_service
 from sika.parties import service as parties_service
 from sika.wallets import repository, schemas
+from sika.wallets.service import fees as platform_fees
 from sika.wallets.service import wallets
 
 ESCROW_ACCOUNT_KIND_PREFIX = "escrow"
@@ -58,11 +59,14 @@ class CurrencySummary:
     received_this_month_minor: int
     paid_out_this_month_minor: int
     escrow_pending_minor: int
+    fees_paid_this_month_minor: int = 0
+    """What the party's captured holds paid its platform's fee account this month."""
 
 
 @dataclass(frozen=True)
 class PartySummary:
     party_id: str
+    platform_id: str
     month_start: datetime
     currencies: list[CurrencySummary]
 
@@ -117,6 +121,13 @@ async def party_summary(session: AsyncSession, *, party_id: str, actor: Actor, n
     flows = await ledger_service.posted_flows(
         session, account_ids=[w.account_id for w in party_wallets], since=month_start, until=next_month
     )
+    fees = await ledger_service.posted_flows(
+        session,
+        account_ids=[w.holds_account_id for w in party_wallets],
+        since=month_start,
+        until=next_month,
+        code=platform_fees.FEE_CODE,
+    )
     escrow: dict[str, int] = {}
     for account in await _party_accounts(session, party_id=party.id):
         if account.kind.startswith(ESCROW_ACCOUNT_KIND_PREFIX):
@@ -134,12 +145,14 @@ async def party_summary(session: AsyncSession, *, party_id: str, actor: Actor, n
             received_this_month_minor=received,
             paid_out_this_month_minor=paid_out,
             escrow_pending_minor=escrow.get(wallet.currency, 0),
+            fees_paid_this_month_minor=fees[wallet.holds_account_id][0],
         )
     for currency, amount in escrow.items():
         if currency not in by_currency:
             by_currency[currency] = CurrencySummary(currency, 0, 0, 0, 0, 0, amount)
     return PartySummary(
         party_id=party.id,
+        platform_id=party.platform_id,
         month_start=month_start,
         currencies=[by_currency[c] for c in sorted(by_currency)],
     )

@@ -57,14 +57,14 @@ from sika.core.context import Actor, system_actor
 from sika.ledger import models as ledger_models
 from sika.ledger import service as ledger_service
 from sika.parties import service as parties_service
+from sika.platforms import service as platforms_service
 from sika.wallets import repository, schemas
 from sika.wallets.models import HoldOwnerType, Wallet, WalletHold
 from sika.wallets.service import wallets
+from sika.wallets.service.fees import FEE_ACCOUNT_KIND, FEE_CODE, fee_account_id
 
 HOLD_CODE = "hold.placed"
 CAPTURE_CODE = "hold.captured"
-FEE_CODE = "platform.fee"
-FEE_ACCOUNT_KIND = "platform.fees"
 
 _HOLD_STATUS_BY_RESOLUTION = {
     "post_pending": schemas.HoldStatus.captured,
@@ -164,11 +164,6 @@ class HoldView:
         return 0
 
 
-def fee_account_id(currency: str) -> str:
-    """The platform's fee account, one per currency."""
-    return f"acct_platform_fees_{currency.lower()}"
-
-
 def _is_due(pending: ledger_models.Transfer, now: datetime) -> bool:
     return pending.expires_at is not None and pending.expires_at <= now
 
@@ -222,12 +217,14 @@ async def place_hold(
         owner_id=owner.id,
         placed_by=actor.id,
         placed_by_party_id=actor.party_id,
+        platform_id=wallet.platform_id,
         created_at=now,
     )
     await repository.add(session, record)
     await audit_service.record(
         session,
         actor=actor,
+        platform_id=wallet.platform_id,
         action="hold.placed",
         entity_type="hold",
         entity_id=pending.id,
@@ -282,10 +279,11 @@ async def list_holds(
     return holds, (pendings[-1].seq if len(pendings) == limit else None)
 
 
-def _check_party_capture(*, destination_wallet_id: str | None, platform_fee_minor: int) -> None:
-    """A party token pays a destination wallet in full: it sets no fee, and
-    without a destination the whole capture would be the platform's fee."""
-    if destination_wallet_id is None or platform_fee_minor:
+def _check_party_capture(*, destination_wallet_id: str | None, platform_fee_minor: int | None) -> None:
+    """A party token pays a destination wallet: it sets no fee (its platform's fee
+    policy decides), and without a destination the whole capture would be the
+    platform's fee."""
+    if destination_wallet_id is None or platform_fee_minor is not None:
         raise PartyCannotSetFee()
 
 
@@ -295,15 +293,16 @@ async def capture_hold(
     hold_id: str,
     amount_minor: int | None,
     destination_wallet_id: str | None,
-    platform_fee_minor: int,
+    platform_fee_minor: int | None,
     owner: HoldOwner,
     actor: Actor,
     now: datetime,
 ) -> HoldView:
     """Post the hold (all of it, or ``amount_minor``; the rest returns to the
     wallet) and pay the captured money to the destination wallet, less the
-    platform's fee, in one transaction. Only for ``owner``'s own holds, and
-    for a party token only with a destination and no fee."""
+    platform's fee (``platform_fee_minor``, or its fee policy's when None), in
+    one transaction. Only for ``owner``'s own holds, and for a party token only
+    with a destination and no fee of its own."""
     pending, record, wallet = await _resolvable_hold(session, hold_id=hold_id, owner=owner, actor=actor)
     if actor.is_party:
         _check_party_capture(destination_wallet_id=destination_wallet_id, platform_fee_minor=platform_fee_minor)
@@ -347,6 +346,7 @@ async def capture_hold(
     await audit_service.record(
         session,
         actor=actor,
+        platform_id=wallet.platform_id,
         action="hold.captured",
         entity_type="hold",
         entity_id=hold_id,
@@ -367,18 +367,26 @@ async def _capture_split(
     wallet: Wallet,
     amount_minor: int | None,
     destination_wallet_id: str | None,
-    platform_fee_minor: int,
+    platform_fee_minor: int | None,
 ) -> tuple[int, Wallet | None, int]:
     """What a capture takes, where it goes, and the platform's part:
     (captured, destination wallet or None, to the platform). Without a
-    destination the platform takes it all."""
+    destination the platform takes it all; with one, the fee asked or, if none
+    was, the platform's fee policy's."""
     captured = pending.amount_minor if amount_minor is None else amount_minor
     if captured > pending.amount_minor:
         raise ledger_service.AmountExceedsPending(
             f"Cannot capture {captured}: hold {pending.id} holds {pending.amount_minor}."
         )
     destination = await _destination(session, wallet=wallet, destination_wallet_id=destination_wallet_id)
-    to_platform = captured if destination is None else platform_fee_minor
+    if destination is None:
+        to_platform = captured
+    elif platform_fee_minor is None:
+        to_platform = await platforms_service.fee_of_platform(
+            session, platform_id=wallet.platform_id, currency=wallet.currency, amount_minor=captured
+        )
+    else:
+        to_platform = platform_fee_minor
     if destination is None and platform_fee_minor:
         raise InvalidCapture(
             "Without a destination wallet the whole capture goes to the platform; leave platform_fee_minor out."
@@ -417,11 +425,12 @@ async def _capture_legs(
     if to_platform:
         fees = await ledger_service.ensure_account(
             session,
-            account_id=fee_account_id(wallet.currency),
+            account_id=fee_account_id(wallet.platform_id, wallet.currency),
             currency=wallet.currency,
             kind=FEE_ACCOUNT_KIND,
             debits_must_not_exceed_credits=True,
             managed=True,
+            platform_id=wallet.platform_id,
             now=now,
             actor=actor,
         )
@@ -476,6 +485,7 @@ async def capture_hold_to_account(
     await audit_service.record(
         session,
         actor=actor,
+        platform_id=wallet.platform_id,
         action="hold.captured",
         entity_type="hold",
         entity_id=hold_id,
@@ -495,6 +505,7 @@ async def release_hold(
     await audit_service.record(
         session,
         actor=actor,
+        platform_id=wallet.platform_id,
         action="hold.released",
         entity_type="hold",
         entity_id=hold_id,
@@ -577,6 +588,9 @@ async def _destination(session: AsyncSession, *, wallet: Wallet, destination_wal
         raise wallets.WalletNotFound(f"No destination wallet {destination_wallet_id}.")
     if destination.id == wallet.id:
         raise InvalidCapture("A hold cannot be captured to its own wallet; release it instead.")
+    if destination.platform_id != wallet.platform_id:
+        # Only an operator bound to no platform sees both wallets to get here.
+        raise InvalidCapture(f"Wallet {destination.id} belongs to another platform: money does not cross platforms.")
     if destination.currency != wallet.currency:
         raise ledger_service.CurrencyMismatch(
             f"The hold is in {wallet.currency}; wallet {destination.id} is in {destination.currency}."

@@ -112,6 +112,7 @@ async def open_wallet(
             owner_id=party.id,
             debits_must_not_exceed_credits=True,
             managed=True,
+            platform_id=party.platform_id,
             now=now,
             actor=actor,
         )
@@ -120,6 +121,7 @@ async def open_wallet(
     wallet = Wallet(
         id=ids.new_id("wal"),
         party_id=party.id,
+        platform_id=party.platform_id,
         currency=currency,
         account_id=accounts[0].id,
         holds_account_id=accounts[1].id,
@@ -129,6 +131,7 @@ async def open_wallet(
     await audit_service.record(
         session,
         actor=actor,
+        platform_id=wallet.platform_id,
         action="wallet.opened",
         entity_type="wallet",
         entity_id=wallet.id,
@@ -155,6 +158,7 @@ async def top_up(
         currency=wallet.currency,
         kind=FUNDING_ACCOUNT_KIND,
         managed=True,
+        platform_id=None,
         now=now,
         actor=actor,
     )
@@ -172,6 +176,7 @@ async def top_up(
     await audit_service.record(
         session,
         actor=actor,
+        platform_id=wallet.platform_id,
         action="wallet.topped_up",
         entity_type="wallet",
         entity_id=wallet.id,
