@@ -70,10 +70,14 @@ class TestPayouts:
         await world.deliver(1)
         await world.run_jobs()
         clearing = payments_service.clearing_account_id("paystack", "XOF")
-        shown = await world.client.get(f"/v1/ledger/accounts/{clearing}", headers=world.platform)
+        # A provider's clearing account is the installation's: a key bound to no platform reads it,
+        # a platform's key does not see it at all.
+        shown = await world.client.get(f"/v1/ledger/accounts/{clearing}", headers=world.admin)
         assert (shown.status_code, shown.json()["is_managed"]) == (200, True)
+        hidden = await world.client.get(f"/v1/ledger/accounts/{clearing}", headers=world.platform)
+        assert (hidden.status_code, hidden.json()["code"]) == (404, "account_not_found")
         opened = await world.client.post(
-            "/v1/ledger/accounts", json={"currency": "XOF", "kind": "world"}, headers=world.platform
+            "/v1/ledger/accounts", json={"currency": "XOF", "kind": "world"}, headers=world.admin
         )
         own = opened.json()["id"]
         before = await snapshot(world.sessions)
@@ -87,11 +91,11 @@ class TestPayouts:
                     "currency": "XOF",
                     "code": "raw",
                 },
-                headers=world.platform,
+                headers=world.admin,
             )
             assert moved.status_code == 409, moved.text
             assert moved.json()["code"] == "account_managed"
-        closed = await world.client.post(f"/v1/ledger/accounts/{clearing}/close", headers=world.platform)
+        closed = await world.client.post(f"/v1/ledger/accounts/{clearing}/close", headers=world.admin)
         assert closed.status_code == 409, closed.text
         assert closed.json()["code"] == "account_managed"
         assert await snapshot(world.sessions) == before

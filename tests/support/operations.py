@@ -36,6 +36,8 @@ COUNTED_TABLES = (
     "parties",
     "payments_collections",
     "payments_payouts",
+    "platforms",
+    "wallet_holds",
     "wallet_open_holds",
     "wallets",
     "webhooks_inbound_events",

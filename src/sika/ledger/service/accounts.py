@@ -145,29 +145,18 @@ async def ensure_account(
             "updated_at": now,
         },
     )
+    wanted = {
+        "platform_id": platform_id,
+        "currency": currency,
+        "kind": kind,
+        "owner_type": None,
+        "debits_must_not_exceed_credits": debits_must_not_exceed_credits,
+        "credits_must_not_exceed_debits": credits_must_not_exceed_debits,
+        "is_managed": managed,
+    }
     # A bound session may reach a system account here, on its platform's behalf.
     account = await repository.get_account(session, account_id, all_platforms=True)
-    if account is None:
-        raise AccountNotFound(f"No ledger account {account_id}.")
-    expected = (
-        platform_id,
-        currency,
-        kind,
-        None,
-        debits_must_not_exceed_credits,
-        credits_must_not_exceed_debits,
-        managed,
-    )
-    found = (
-        account.platform_id,
-        account.currency,
-        account.kind,
-        account.owner_type,
-        account.debits_must_not_exceed_credits,
-        account.credits_must_not_exceed_debits,
-        account.is_managed,
-    )
-    if found != expected:
+    if account is None or any(getattr(account, name) != value for name, value in wanted.items()):
         raise InvalidAccount(f"Account {account_id} exists with other attributes.")
     if inserted:
         await audit_service.record(

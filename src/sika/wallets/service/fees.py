@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sika.core import tenancy
 from sika.ledger import service as ledger_service
 from sika.platforms import service as platforms_service
+from sika.wallets.models import Wallet
 
 FEE_CODE = "platform.fee"
 FEE_ACCOUNT_KIND = "platform.fees"
@@ -23,6 +24,16 @@ def fee_account_id(platform_id: str, currency: str) -> str:
     if platform_id == tenancy.DEFAULT_PLATFORM_ID:
         return f"acct_platform_fees_{currency.lower()}"
     return f"acct_platform_fees_{platform_id}_{currency.lower()}"
+
+
+async def capture_fee(session: AsyncSession, wallet: Wallet, captured: int, asked: int | None) -> int:
+    """The platform's part of a capture to another wallet: what the caller asked,
+    or else what the wallet's platform's fee policy takes."""
+    if asked is not None:
+        return asked
+    return await platforms_service.fee_of_platform(
+        session, platform_id=wallet.platform_id, currency=wallet.currency, amount_minor=captured
+    )
 
 
 @dataclass(frozen=True)

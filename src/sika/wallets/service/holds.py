@@ -57,11 +57,10 @@ from sika.core.context import Actor, system_actor
 from sika.ledger import models as ledger_models
 from sika.ledger import service as ledger_service
 from sika.parties import service as parties_service
-from sika.platforms import service as platforms_service
 from sika.wallets import repository, schemas
 from sika.wallets.models import HoldOwnerType, Wallet, WalletHold
 from sika.wallets.service import wallets
-from sika.wallets.service.fees import FEE_ACCOUNT_KIND, FEE_CODE, fee_account_id
+from sika.wallets.service.fees import FEE_ACCOUNT_KIND, FEE_CODE, capture_fee, fee_account_id
 
 HOLD_CODE = "hold.placed"
 CAPTURE_CODE = "hold.captured"
@@ -379,14 +378,7 @@ async def _capture_split(
             f"Cannot capture {captured}: hold {pending.id} holds {pending.amount_minor}."
         )
     destination = await _destination(session, wallet=wallet, destination_wallet_id=destination_wallet_id)
-    if destination is None:
-        to_platform = captured
-    elif platform_fee_minor is None:
-        to_platform = await platforms_service.fee_of_platform(
-            session, platform_id=wallet.platform_id, currency=wallet.currency, amount_minor=captured
-        )
-    else:
-        to_platform = platform_fee_minor
+    to_platform = captured if destination is None else await capture_fee(session, wallet, captured, platform_fee_minor)
     if destination is None and platform_fee_minor:
         raise InvalidCapture(
             "Without a destination wallet the whole capture goes to the platform; leave platform_fee_minor out."
