@@ -247,11 +247,13 @@ def postmaster_pid(data_dir: Path) -> int:
 
 
 async def create_admin_key(url: str) -> str:
+    """A key with the admin and platform scopes: with platforms, a platform key is bound to the
+    installation's only platform, so every workload runs through the platform filter."""
     engine = db.make_engine(url, pool_size=1, max_overflow=0)
     try:
         async with db.transaction(db.make_sessionmaker(engine)) as session:
             created = await auth_service.create_key(
-                session, name="bench", scopes=["admin"], expires_at=None, actor=ACTOR
+                session, name="bench", scopes=["admin", "platform"], expires_at=None, actor=ACTOR
             )
     finally:
         await engine.dispose()

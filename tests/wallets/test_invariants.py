@@ -88,6 +88,26 @@ async def test_a_wallet_account_handed_to_another_owner_is_found(
     assert [breach.entity_id for breach in results["wallet_accounts"].breaches] == [wallet.id]
 
 
+async def test_a_wallet_account_moved_to_another_platform_is_found(
+    sessions: Sessions, holding: tuple[Wallet, str]
+) -> None:
+    wallet, _ = holding
+    # Nor its platform: an account of another platform would show this wallet's money there.
+    async with db.transaction(sessions) as session:
+        await session.execute(
+            sa.text("INSERT INTO platforms (id, name, default_currency) VALUES ('plt_x', 'X', 'XOF')")
+        )
+        await session.execute(
+            sa.text("UPDATE ledger_accounts SET platform_id = 'plt_x' WHERE id = :account"),
+            {"account": wallet.account_id},
+        )
+    results = await wallet_results(sessions)
+    assert [(name, result.breach_count) for name, result in results.items() if result.breach_count] == [
+        ("wallet_accounts", 1)
+    ]
+    assert [breach.entity_id for breach in results["wallet_accounts"].breaches] == [wallet.id]
+
+
 async def test_an_open_holds_list_out_of_step_is_found(sessions: Sessions, holding: tuple[Wallet, str]) -> None:
     wallet, hold_id = holding
     await around_the_guards(

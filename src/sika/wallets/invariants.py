@@ -1,9 +1,10 @@
 """The wallets' invariants, checked over every wallet beside the ledger's.
 
 * ``wallet_accounts``: every wallet's two accounts are of the wallet kinds,
-  overdraft-protected, owned by its party and in its currency (checked when
-  the wallet is written; nothing in the database stops an account's owner
-  being rewritten afterwards);
+  overdraft-protected, owned by its party, of its platform and in its
+  currency (checked when the wallet is written; nothing in the database stops
+  an account's owner or platform being rewritten afterwards, and an account
+  of another platform would show the wallet's money to that platform);
 * ``wallet_open_holds``: the open-holds list holds exactly the open pending
   transfers on wallet accounts. The database checks each wallet account's
   pending totals against this list at commit, and the ledger's
@@ -39,6 +40,7 @@ _WALLET_ACCOUNTS = sa.text(
         OR a.owner_type IS DISTINCT FROM 'party' OR a.owner_id IS DISTINCT FROM w.party_id
         OR h.owner_type IS DISTINCT FROM 'party' OR h.owner_id IS DISTINCT FROM w.party_id
         OR a.currency <> w.currency OR h.currency <> w.currency
+        OR a.platform_id IS DISTINCT FROM w.platform_id OR h.platform_id IS DISTINCT FROM w.platform_id
      ORDER BY w.id
      LIMIT :limit
     """
