@@ -386,7 +386,7 @@ def keys_create(
         except platforms_service.PlatformNotFound:
             _refuse(f"No platform {platform}: see sika platforms list.")
         except platforms_service.PlatformRequired:
-            _refuse("This installation has several platforms: name the key's with --platform plt_….")
+            _refuse("This installation has several platforms: name the key's platform with --platform plt_….")
     bound = f"bound to {created.key.platform_id}" if created.key.platform_id else "global (every platform)"
     console.print(f"Created {created.key.id} with scopes {', '.join(created.key.scopes)}, {bound}")
     console.print(f"Secret (shown once): [bold]{created.secret}[/]")
