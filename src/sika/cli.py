@@ -28,11 +28,14 @@ from sika import worker as jobs_worker
 from sika.app import DASHBOARD_PATH, create_app
 from sika.auth import service as auth_service
 from sika.auth.scopes import Scope
-from sika.core import clock, db, invariants, migrate
+from sika.core import clock, db, invariants, migrate, paging
 from sika.core import logging as sika_logging
 from sika.core.config import Environment, InsecureSettings, Settings, get_settings, reference_markdown
 from sika.core.context import Actor
 from sika.payments import service as payments_service
+from sika.platforms import schemas as platforms_schemas
+from sika.platforms import service as platforms_service
+from sika.platforms.models import Platform
 from sika.providers import registry as provider_registry
 from sika.sandbox import app as sandbox_app
 from sika.system import service as system_service
@@ -40,6 +43,10 @@ from sika.system import service as system_service
 app = typer.Typer(help="Sika: money movement on a double-entry ledger.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+platforms_app = typer.Typer(
+    help="Platforms (tenants): each owns its parties and everything under them.", no_args_is_help=True
+)
+app.add_typer(platforms_app, name="platforms")
 docs_app = typer.Typer(help="Reference documents generated from the code.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
 console = Console()
@@ -346,6 +353,13 @@ def keys_create(
     name: Annotated[str, typer.Option(help="What the key is for.")],
     scope: Annotated[list[Scope], typer.Option(help="Scope (repeatable).")],
     expires_at: Annotated[datetime | None, typer.Option(help="Expiry in UTC, e.g. 2027-01-31T18:00:00.")] = None,
+    platform: Annotated[
+        str | None,
+        typer.Option(
+            help="The platform (plt_…) the key acts for. A platform key always has one (the only platform "
+            "when left out); a support, read or admin key without one is global: it sees every platform."
+        ),
+    ] = None,
 ) -> None:
     """Create an API key; its secret is printed once."""
     settings = _settings()
@@ -358,13 +372,30 @@ def keys_create(
     async def create(url: str) -> auth_service.CreatedKey:
         async with _session(url) as session:
             return await auth_service.create_key(
-                session, name=name, scopes=[s.value for s in scope], expires_at=expires_at, actor=CLI_ACTOR
+                session,
+                name=name,
+                scopes=[s.value for s in scope],
+                expires_at=expires_at,
+                actor=CLI_ACTOR,
+                platform_id=platform,
             )
 
     with _database(settings) as url:
-        created = asyncio.run(create(url))
-    console.print(f"Created {created.key.id} with scopes {', '.join(created.key.scopes)}")
+        try:
+            created = asyncio.run(create(url))
+        except platforms_service.PlatformNotFound:
+            _refuse(f"No platform {platform}: see sika platforms list.")
+        except platforms_service.PlatformRequired:
+            _refuse("This installation has several platforms: name the key's platform with --platform plt_….")
+    bound = f"bound to {created.key.platform_id}" if created.key.platform_id else "global (every platform)"
+    console.print(f"Created {created.key.id} with scopes {', '.join(created.key.scopes)}, {bound}")
     console.print(f"Secret (shown once): [bold]{created.secret}[/]")
+
+
+def _refuse(message: str) -> NoReturn:
+    """A refused command: one line on stderr, exit code 2 (as for a wrong option)."""
+    err_console.print(message, style="bold red", soft_wrap=True, highlight=False, markup=False)
+    raise typer.Exit(2)
 
 
 @keys_app.command("list")
@@ -373,7 +404,7 @@ def keys_list(include_revoked: Annotated[bool, typer.Option(help="Show revoked k
     settings = _settings()
 
     async def fetch(url: str) -> Table:
-        table = Table("id", "name", "prefix", "scopes", "expires", "revoked", "last used")
+        table = Table("id", "name", "prefix", "scopes", "platform", "expires", "revoked", "last used")
         async with _session(url) as session:
             for key in await auth_service.list_keys(session, include_revoked=include_revoked):
                 table.add_row(
@@ -381,6 +412,7 @@ def keys_list(include_revoked: Annotated[bool, typer.Option(help="Show revoked k
                     key.name,
                     key.lookup_prefix,
                     ",".join(key.scopes),
+                    key.platform_id or "(global)",
                     str(key.expires_at or "-"),
                     str(key.revoked_at or "-"),
                     str(key.last_used_at or "-"),
@@ -403,6 +435,61 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_�
     with _database(settings) as url:
         asyncio.run(revoke(url))
     console.print(f"Revoked {key_id}")
+
+
+@platforms_app.command("create")
+def platforms_create(
+    name: Annotated[str, typer.Option(help="The platform's name (a marketplace, an app, a brand).")],
+    currency: Annotated[str, typer.Option(help="Its default currency (ISO 4217, e.g. XOF).")] = "XOF",
+) -> None:
+    """Create a platform; then give it keys with sika keys create --platform."""
+    settings = _settings()
+    try:
+        body = platforms_schemas.PlatformCreate(name=name, default_currency=currency.upper())
+    except ValueError:
+        _refuse(f"Cannot create {name!r} in {currency!r}: the name is 1 to 200 characters, the currency 3 letters.")
+
+    async def create(url: str) -> Platform:
+        async with _session(url) as session:
+            return await platforms_service.create_platform(session, body=body, actor=CLI_ACTOR, now=clock.now())
+
+    with _database(settings) as url:
+        platform = asyncio.run(create(url))
+    console.print(f"Created {platform.id} ({platform.name}, {platform.default_currency})", markup=False)
+
+
+@platforms_app.command("list")
+def platforms_list() -> None:
+    """List the platforms, newest first."""
+    settings = _settings()
+
+    async def fetch(url: str) -> Table:
+        table = Table("id", "name", "currency", "fee policy", "created")
+        page = paging.Page(limit=paging.MAX_LIMIT)
+        async with _session(url) as session:
+            while found := await platforms_service.list_platforms(session, page=page):
+                for platform in found:
+                    table.add_row(
+                        platform.id,
+                        escape(platform.name),
+                        platform.default_currency,
+                        _fee_policy(platform),
+                        platform.created_at.isoformat(timespec="seconds"),
+                    )
+                page = paging.Page(after=found[-1].seq, limit=paging.MAX_LIMIT)
+        return table
+
+    with _database(settings) as url:
+        console.print(asyncio.run(fetch(url)))
+
+
+def _fee_policy(platform: Platform) -> str:
+    """``XOF 1.5% + 100`` per currency, ``-`` for none."""
+    rules = []
+    for currency, rule in sorted(platform.fee_policy.items()):
+        parsed = platforms_schemas.FeeRule.model_validate(rule)
+        rules.append(f"{currency} {parsed.percent_bps / 100:g}% + {parsed.fixed_minor}")
+    return ", ".join(rules) or "-"
 
 
 @docs_app.command("config")
