@@ -119,3 +119,11 @@ async def browser() -> AsyncIterator[Browser]:
             yield launched
         finally:
             await launched.close()
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where a browser test keeps its screenshots: ``$SIKA_DASHBOARD_SCREENSHOTS`` when set."""
+    chosen = os.environ.get("SIKA_DASHBOARD_SCREENSHOTS")
+    folder = Path(chosen) if chosen else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

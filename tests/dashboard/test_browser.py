@@ -10,7 +10,6 @@ Playwright's own browser download cannot run here, so it drives the
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,16 +18,9 @@ from playwright.async_api import Browser, ConsoleMessage, Page, Request, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.core import db
-from tests.dashboard.conftest import TIMEOUT_MS
+from tests.dashboard.conftest import TIMEOUT_MS, screenshot_dir
 from tests.dashboard.world import World
 from tests.support.server import live_api
-
-
-def _screenshot_dir(tmp_path: Path) -> Path:
-    chosen = os.environ.get("SIKA_DASHBOARD_SCREENSHOTS")
-    folder = Path(chosen) if chosen else tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 async def _acknowledged_by(sessions: async_sessionmaker[AsyncSession], alert_id: str) -> str | None:
@@ -45,7 +37,7 @@ async def test_an_operator_signs_in_reads_the_chart_acknowledges_and_switches_to
     sessions: async_sessionmaker[AsyncSession],
     tmp_path: Path,
 ) -> None:
-    screenshots = _screenshot_dir(tmp_path)
+    screenshots = screenshot_dir(tmp_path)
     with live_api(database_url, workers=1) as base_url:
         context = await browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-US")
         page: Page = await context.new_page()

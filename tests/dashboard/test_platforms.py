@@ -21,7 +21,7 @@ from sika.auth.scopes import Scope
 from sika.core import clock, db
 from sika.wallets.service import fee_account_id
 from tests.dashboard import pages, tenants
-from tests.dashboard.conftest import DASHBOARD, TIMEOUT_MS, form_token, sign_in
+from tests.dashboard.conftest import DASHBOARD, TIMEOUT_MS, form_token, screenshot_dir, sign_in
 from tests.dashboard.tenants import Tenant, Tenants
 from tests.support.sandbox import LiveSandbox
 from tests.support.server import live_api
@@ -254,7 +254,7 @@ async def test_choosing_a_platform_in_the_browser_narrows_the_pages(
         await expect(page.locator("tr[data-alert]")).to_have_count(1)
         await expect(page.locator(f'tr[data-alert="{a.alert_id}"]')).to_be_visible()
         await expect(page.get_by_text(b.alert_message)).to_have_count(0)
-        await page.screenshot(path=str(tmp_path / "alerts-one-platform.png"), full_page=True)
+        await page.screenshot(path=str(screenshot_dir(tmp_path) / "dashboard-alerts-one-platform.png"), full_page=True)
 
         # The choice holds across the pages.
         await page.get_by_role("navigation").get_by_role("link", name="Stuck payments", exact=True).click()
@@ -272,4 +272,5 @@ async def test_choosing_a_platform_in_the_browser_narrows_the_pages(
         await expect(page.locator("#tile-alerts .tile-value")).to_have_text("2")
         fees = page.locator(f'tr[data-fee-account="{fee_account_id(b.platform_id, "XOF")}"] td.num')
         await expect(fees).to_have_text("3,400 XOF")
+        await page.screenshot(path=str(screenshot_dir(tmp_path) / "dashboard-overview-platforms.png"), full_page=True)
         await context.close()
