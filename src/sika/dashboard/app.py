@@ -5,14 +5,14 @@ payments and the webhook backlog.
 Pages read through the domains' services in read-only transactions; the one
 write is acknowledging an alert, through ``sika.alerts.service.acknowledge``,
 which records it in the audit log. An operator never edits money here.
-
-Tenancy (``sika.core.tenancy``): every session a page reads in is opened by
-``_read``, bound to the platform in view. An operator whose key is bound to a
-platform sees that platform only, whatever the address asks; a global operator
-sees every platform, or the one chosen in the header's filter (``?platform=``,
-carried by every link).
 Templates are Jinja2 with autoescaping; the CSS and the favicon are served
 from this package, and no script runs in the browser.
+
+Tenancy (``sika.core.tenancy``): every session a page reads in is opened by
+``_read``, bound to the platform in view, and acknowledging is bound the same
+way. An operator whose key is bound to a platform sees that platform only,
+whatever the address asks; a global operator sees every platform, or the one
+chosen in the header's filter (``?platform=``, carried by every link).
 """
 
 from __future__ import annotations
