@@ -3,12 +3,15 @@ sign-in form, its token and the session cookie, as a browser does it)."""
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from playwright.async_api import Browser, async_playwright
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.alerts import service as alerts_service
@@ -81,3 +84,46 @@ async def open_alert(sessions: async_sessionmaker[AsyncSession]) -> str:
             platform_id=None,
         )
     return alert.id
+
+
+# The real browser (test_browser.py, test_platforms.py) ----------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_PRESENT = CHROMIUM.exists()
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TIMEOUT_MS = 20_000
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not CHROMIUM_PRESENT:
+        message = (
+            f"{CHROMIUM} is missing: the browser test needs Debian's chromium package "
+            "(scripts/test installs it with apt-get when run as root; or: apt-get install -y chromium)"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where a browser test keeps its screenshots: ``$SIKA_DASHBOARD_SCREENSHOTS`` when set."""
+    chosen = os.environ.get("SIKA_DASHBOARD_SCREENSHOTS")
+    folder = Path(chosen) if chosen else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -10,58 +10,17 @@ Playwright's own browser download cannot run here, so it drives the
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
 import sqlalchemy as sa
-from playwright.async_api import Browser, ConsoleMessage, Page, Request, async_playwright, expect
+from playwright.async_api import Browser, ConsoleMessage, Page, Request, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.core import db
+from tests.dashboard.conftest import TIMEOUT_MS, screenshot_dir
 from tests.dashboard.world import World
 from tests.support.server import live_api
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_PRESENT = CHROMIUM.exists()
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-TIMEOUT_MS = 20_000
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM_PRESENT:
-        message = (
-            f"{CHROMIUM} is missing: the browser test needs Debian's chromium package "
-            "(scripts/test installs it with apt-get when run as root; or: apt-get install -y chromium)"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-def _screenshot_dir(tmp_path: Path) -> Path:
-    chosen = os.environ.get("SIKA_DASHBOARD_SCREENSHOTS")
-    folder = Path(chosen) if chosen else tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 async def _acknowledged_by(sessions: async_sessionmaker[AsyncSession], alert_id: str) -> str | None:
@@ -78,7 +37,7 @@ async def test_an_operator_signs_in_reads_the_chart_acknowledges_and_switches_to
     sessions: async_sessionmaker[AsyncSession],
     tmp_path: Path,
 ) -> None:
-    screenshots = _screenshot_dir(tmp_path)
+    screenshots = screenshot_dir(tmp_path)
     with live_api(database_url, workers=1) as base_url:
         context = await browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-US")
         page: Page = await context.new_page()

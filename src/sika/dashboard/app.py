@@ -7,11 +7,19 @@ write is acknowledging an alert, through ``sika.alerts.service.acknowledge``,
 which records it in the audit log. An operator never edits money here.
 Templates are Jinja2 with autoescaping; the CSS and the favicon are served
 from this package, and no script runs in the browser.
+
+Tenancy (``sika.core.tenancy``): every session a page reads in is opened by
+``_read``, bound to the platform in view, and acknowledging is bound the same
+way. An operator whose key is bound to a platform sees that platform only,
+whatever the address asks; a global operator sees every platform, or the one
+chosen in the header's filter (``?platform=``, carried by every link).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Protocol
@@ -31,7 +39,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sika.alerts import service as alerts_service
 from sika.audit import service as audit_service
 from sika.auth import service as auth_service
-from sika.core import client_address, clock, db, errors
+from sika.core import client_address, clock, db, errors, tenancy
 from sika.core.config import Environment, Settings
 from sika.core.context import Actor
 from sika.dashboard import auth, chart, i18n, read
@@ -40,6 +48,11 @@ PACKAGE_DIR = Path(__file__).parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
 STATIC_DIR = PACKAGE_DIR / "static"
 _ALERT_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+_PLATFORM_ID = _ALERT_ID
+PLATFORM_PARAM = "platform"
+"""The query parameter (and form field) naming the platform a global operator filters on."""
+_KEPT_BY_FILTER = ("status",)
+"""Query parameters the platform filter's form keeps when it reloads the page."""
 
 
 class AddressLimiter(Protocol):
@@ -134,12 +147,27 @@ def _delete_cookie(request: Request, response: Response, name: str) -> None:
     )
 
 
-def _language_links(request: Request) -> list[tuple[str, str]]:
+def _language_links(request: Request, view: View | None) -> list[tuple[str, str]]:
     links = []
     for code in i18n.LANGUAGES:
         query = {**request.query_params, "lang": code}
+        if view is not None and not view.filterable:
+            # A bound operator's platform is fixed: a ?platform= in the address is not echoed back.
+            query.pop(PLATFORM_PARAM, None)
         links.append((code, f"{request.url.path}?{urlencode(query)}"))
     return links
+
+
+def _linker(request: Request, view: View | None) -> Callable[..., str]:
+    """``href(path, **params)``: a link to a page of the dashboard that keeps the platform in view."""
+
+    def href(path: str, **params: object) -> str:
+        query = {name: str(value) for name, value in params.items() if value is not None}
+        if view is not None and view.filterable and view.platform_id is not None:
+            query[PLATFORM_PARAM] = view.platform_id
+        return f"{_base(request)}{path}" + (f"?{urlencode(query)}" if query else "")
+
+    return href
 
 
 def _render(
@@ -147,6 +175,7 @@ def _render(
     template: str,
     *,
     operator: auth.Operator | None,
+    view: View | None = None,
     page: str = "",
     status_code: int = 200,
     **context: Any,
@@ -161,8 +190,13 @@ def _render(
             "fmt": i18n.Formatter(language),
             "base": _base(request),
             "operator": operator,
+            "view": view,
+            "href": _linker(request, view),
+            "filter_kept": [
+                (name, request.query_params[name]) for name in _KEPT_BY_FILTER if name in request.query_params
+            ],
             "page": page,
-            "language_links": _language_links(request),
+            "language_links": _language_links(request, view),
             "known_messages": i18n.MESSAGES,
             **context,
         },
@@ -229,6 +263,63 @@ async def current_operator(request: Request) -> auth.Operator:
 CurrentOperator = Annotated[auth.Operator, Depends(current_operator)]
 
 
+@dataclass(frozen=True)
+class View:
+    """Who is looking, and at which platform: every session a page reads in is
+    bound to ``platform_id`` (None: every platform, for a global operator)."""
+
+    operator: auth.Operator
+    platform: read.PlatformChoice | None
+    platforms: tuple[read.PlatformChoice, ...]
+    """What the header's filter offers: every platform for a global operator, the
+    operator's own for a bound one."""
+
+    @property
+    def platform_id(self) -> str | None:
+        return self.platform.id if self.platform is not None else None
+
+    @property
+    def filterable(self) -> bool:
+        """A global operator chooses the platform; a bound one has it fixed."""
+        return self.operator.platform_id is None
+
+
+def _platform_in_view(operator: auth.Operator, asked: str | None) -> str | None:
+    """The platform ``operator``'s pages are bound to: a bound key's own, whatever
+    is asked (an address naming another platform neither widens nor switches it);
+    for a global operator, the one asked, if any."""
+    if operator.platform_id is not None:
+        return operator.platform_id
+    return asked or None
+
+
+@asynccontextmanager
+async def _read(request: Request, platform_id: str | None) -> AsyncIterator[AsyncSession]:
+    """The one way pages open a session: read-only, bound to ``platform_id``."""
+    async with db.read_only_transaction(_dashboard(request).sessions) as session:
+        tenancy.bind(session, platform_id)
+        yield session
+
+
+async def current_view(request: Request, operator: CurrentOperator) -> View:
+    """The view of the page asked for; an unknown ``?platform=`` is the 404 page."""
+    platform_id = _platform_in_view(operator, request.query_params.get(PLATFORM_PARAM))
+    if platform_id is not None and not _PLATFORM_ID.match(platform_id):
+        raise StarletteHTTPException(404, detail="platform_not_found")
+    # Bound as the key is, not as asked: a bound operator's list is its own platform.
+    async with _read(request, operator.platform_id) as session:
+        platforms = await read.platforms(session)
+        chosen = None if platform_id is None else await read.platform(session, platform_id=platform_id)
+    if platform_id is not None and chosen is None:
+        raise StarletteHTTPException(404, detail="platform_not_found")
+    if chosen is not None and chosen not in platforms:
+        platforms = (*platforms, chosen)
+    return View(operator=operator, platform=chosen, platforms=platforms)
+
+
+CurrentView = Annotated[View, Depends(current_view)]
+
+
 async def _login_required(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, auth.LoginRequired)
     params: dict[str, str] = {}
@@ -250,8 +341,8 @@ async def _csrf_refused(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     message = {404: "error.not_found", 400: "error.bad_request"}.get(exc.status_code, "error.bad_request")
-    if exc.detail == "alert_not_found":
-        message = "error.alert_not_found"
+    if exc.detail in {"alert_not_found", "platform_not_found"}:
+        message = f"error.{exc.detail}"
     return _error_page(request, message, status_code=exc.status_code)
 
 
@@ -368,15 +459,22 @@ async def logout(request: Request, operator: CurrentOperator) -> Response:
 
 
 @router.get("/", name="overview")
-async def overview(request: Request, operator: CurrentOperator) -> Response:
+async def overview(request: Request, view: CurrentView) -> Response:
     dashboard = _dashboard(request)
     now = clock.now()
-    async with db.read_only_transaction(dashboard.sessions) as session:
-        data = await read.overview(session, now=now, stuck_after_seconds=dashboard.settings.RECONCILE_AFTER_SECONDS)
+    async with _read(request, view.platform_id) as session:
+        data = await read.overview(
+            session,
+            now=now,
+            stuck_after_seconds=dashboard.settings.RECONCILE_AFTER_SECONDS,
+            with_checks=view.filterable,
+            fee_platforms=(view.platform,) if view.platform is not None else view.platforms,
+        )
     return _render(
         request,
         "overview.html",
-        operator=operator,
+        operator=view.operator,
+        view=view,
         page="overview",
         now=now,
         overview=data,
@@ -388,17 +486,18 @@ async def overview(request: Request, operator: CurrentOperator) -> Response:
 @router.get("/alerts", name="alerts")
 async def alerts(
     request: Request,
-    operator: CurrentOperator,
+    view: CurrentView,
     status: read.AlertFilter = read.AlertFilter.open,
     before: int | None = None,
     acknowledged: str | None = None,
 ) -> Response:
-    async with db.read_only_transaction(_dashboard(request).sessions) as session:
+    async with _read(request, view.platform_id) as session:
         data = await read.alerts(session, which=status, before_seq=before)
     return _render(
         request,
         "alerts.html",
-        operator=operator,
+        operator=view.operator,
+        view=view,
         page="alerts",
         now=clock.now(),
         alerts=data,
@@ -414,27 +513,34 @@ async def acknowledge_alert(request: Request, alert_id: str, operator: CurrentOp
     _check_csrf(operator, form)
     shown = _field(form, "status")
     which = shown if shown in {f.value for f in read.AlertFilter} else read.AlertFilter.open.value
+    asked = _field(form, PLATFORM_PARAM)
+    platform_id = _platform_in_view(operator, asked if asked and _PLATFORM_ID.match(asked) else None)
     async with db.transaction(_dashboard(request).sessions) as session:
+        # Bound as the page was: another platform's alert is not there (404).
+        tenancy.bind(session, platform_id)
         try:
             await alerts_service.acknowledge(
                 session, alert_id=alert_id, actor=operator.actor(request_id=_request_id(request)), now=clock.now()
             )
         except alerts_service.AlertNotFound:
             raise StarletteHTTPException(404, detail="alert_not_found") from None
-    query = urlencode({"status": which, "acknowledged": alert_id})
-    return RedirectResponse(f"{_base(request)}/alerts?{query}", status_code=303)
+    query = {"status": which, "acknowledged": alert_id}
+    if operator.platform_id is None and platform_id is not None:
+        query[PLATFORM_PARAM] = platform_id
+    return RedirectResponse(f"{_base(request)}/alerts?{urlencode(query)}", status_code=303)
 
 
 @router.get("/payments/stuck", name="stuck_payments")
-async def stuck_payments(request: Request, operator: CurrentOperator) -> Response:
+async def stuck_payments(request: Request, view: CurrentView) -> Response:
     dashboard = _dashboard(request)
     now = clock.now()
-    async with db.read_only_transaction(dashboard.sessions) as session:
+    async with _read(request, view.platform_id) as session:
         data = await read.stuck_payments(session, now=now, after_seconds=dashboard.settings.RECONCILE_AFTER_SECONDS)
     return _render(
         request,
         "stuck.html",
-        operator=operator,
+        operator=view.operator,
+        view=view,
         page="stuck",
         now=now,
         stuck=data,
@@ -443,8 +549,8 @@ async def stuck_payments(request: Request, operator: CurrentOperator) -> Respons
 
 
 @router.get("/webhooks", name="webhooks")
-async def webhooks(request: Request, operator: CurrentOperator) -> Response:
+async def webhooks(request: Request, view: CurrentView) -> Response:
     now = clock.now()
-    async with db.read_only_transaction(_dashboard(request).sessions) as session:
+    async with _read(request, view.platform_id) as session:
         data = await read.webhook_backlog(session)
-    return _render(request, "webhooks.html", operator=operator, page="webhooks", now=now, backlog=data)
+    return _render(request, "webhooks.html", operator=view.operator, view=view, page="webhooks", now=now, backlog=data)

@@ -35,6 +35,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Lecture seule : l'opérateur surveille et acquitte ; l'argent ne bouge que par l'API.",
     ),
     "time.utc_now": ("As of {time}", "Au {time}"),
+    # Platforms (tenants)
+    "platform.filter": ("Platform", "Plateforme"),
+    "platform.all": ("All platforms", "Toutes les plateformes"),
+    "platform.show": ("Show", "Afficher"),
+    "platform.fixed": ("Platform: {name} ({id})", "Plateforme : {name} ({id})"),
     # Sign-in
     "login.title": ("Sign in", "Connexion"),
     "login.intro": (
@@ -73,6 +78,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "error.not_found": ("There is no such page.", "Cette page n'existe pas."),
     "error.alert_not_found": ("There is no such alert.", "Cette alerte n'existe pas."),
+    "error.platform_not_found": (
+        "There is no such platform: choose one in the list.",
+        "Cette plateforme n'existe pas : choisissez-en une dans la liste.",
+    ),
     "error.bad_request": ("The address is not valid.", "L'adresse n'est pas valide."),
     "error.back": ("Back to the overview", "Retour à la vue d'ensemble"),
     # Overview
@@ -82,6 +91,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "overview.health_breached": (
         "The ledger's invariants are breached: see the alerts and run `sika check`.",
         "Des invariants du grand livre sont enfreints : voir les alertes et lancer `sika check`.",
+    ),
+    "overview.health_installation": (
+        "These checks cover the whole installation, every platform included.",
+        "Ces contrôles portent sur toute l'installation, toutes plateformes comprises.",
     ),
     "overview.check": ("Check", "Contrôle"),
     "overview.result": ("Result", "Résultat"),
@@ -114,6 +127,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "overview.activity_table": ("Show the numbers", "Afficher les chiffres"),
     "overview.day": ("Day", "Jour"),
+    # Platform fees
+    "fees.title": ("Platform fees", "Commissions des plateformes"),
+    "fees.platform": ("Platform", "Plateforme"),
+    "fees.account": ("Fee account", "Compte de commissions"),
+    "fees.earned": ("Earned", "Perçu"),
+    "fees.none_yet": ("No fee earned yet.", "Aucune commission perçue pour l'instant."),
+    "fees.no_platform": ("No platform yet.", "Aucune plateforme pour l'instant."),
     # Chart
     "chart.collections": ("Collections", "Encaissements"),
     "chart.payouts": ("Payouts", "Décaissements"),

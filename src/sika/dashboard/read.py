@@ -14,7 +14,9 @@ from sika.alerts import service as alerts_service
 from sika.core import invariants, paging
 from sika.ledger import repository as ledger_repository
 from sika.payments import service as payments_service
+from sika.platforms import service as platforms_service
 from sika.providers import base as provider_base
+from sika.wallets import service as wallets_service
 from sika.webhooks import repository as webhooks_repository
 from sika.webhooks import schemas as webhooks_schemas
 from sika.webhooks import service as webhooks_service
@@ -47,8 +49,19 @@ class CheckRow:
 
 
 @dataclass(frozen=True)
+class PlatformFees:
+    """What one platform's fee accounts hold, per currency (none before its first fee)."""
+
+    platform_id: str
+    name: str
+    balances: tuple[wallets_service.FeeBalance, ...]
+
+
+@dataclass(frozen=True)
 class Overview:
-    checks: tuple[CheckRow, ...]
+    checks: tuple[CheckRow, ...] | None
+    """None for an operator bound to a platform: the invariants span the whole
+    installation (every platform's accounts), which is not theirs to see."""
     totals: tuple[ledger_repository.CurrencyTotals, ...]
     open_alerts: int
     stuck_collections: int
@@ -56,20 +69,32 @@ class Overview:
     webhooks_waiting: int
     webhooks_failed: int
     activity: tuple[chart.DayCount, ...]
+    fees: tuple[PlatformFees, ...]
 
     @property
     def ledger_ok(self) -> bool:
-        return all(check.ok for check in self.checks)
+        return all(check.ok for check in self.checks or ())
 
 
-async def overview(session: AsyncSession, *, now: datetime, stuck_after_seconds: int) -> Overview:
+async def overview(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    stuck_after_seconds: int,
+    with_checks: bool,
+    fee_platforms: tuple[PlatformChoice, ...],
+) -> Overview:
     """Everything in one snapshot: the invariants run first in the transaction
-    (they set REPEATABLE READ), so every number on the page agrees with them."""
-    report = await invariants.check_all(session)
-    checks = tuple(
-        CheckRow(name=result.name, description=result.description, breach_count=result.breach_count)
-        for result in report.results
-    )
+    (they set REPEATABLE READ), so every number on the page agrees with them.
+    ``with_checks`` false leaves them out; ``fee_platforms`` are the platforms
+    whose fees the page lists."""
+    checks = None
+    if with_checks:
+        report = await invariants.check_all(session)
+        checks = tuple(
+            CheckRow(name=result.name, description=result.description, breach_count=result.breach_count)
+            for result in report.results
+        )
     # The overview shows how many, not which: the stuck page lists them.
     stuck = await payments_service.stuck(session, created_before=now - timedelta(seconds=stuck_after_seconds), limit=0)
     counts = await webhooks_repository.count_by_provider_and_status(session)
@@ -82,7 +107,13 @@ async def overview(session: AsyncSession, *, now: datetime, stuck_after_seconds:
         webhooks_waiting=sum(c.count for c in counts if c.status == webhooks_schemas.EventStatus.received),
         webhooks_failed=sum(c.count for c in counts if c.status == webhooks_schemas.EventStatus.failed),
         activity=await activity(session, today=now.date(), days=ACTIVITY_DAYS),
+        fees=tuple([await _fees(session, platform) for platform in fee_platforms]),
     )
+
+
+async def _fees(session: AsyncSession, platform: PlatformChoice) -> PlatformFees:
+    balances = await wallets_service.platform_fees(session, platform_id=platform.id)
+    return PlatformFees(platform_id=platform.id, name=platform.name, balances=tuple(balances))
 
 
 async def activity(session: AsyncSession, *, today: date, days: int) -> tuple[chart.DayCount, ...]:
@@ -95,6 +126,31 @@ async def activity(session: AsyncSession, *, today: date, days: int) -> tuple[ch
         chart.DayCount(day=day, collections=collections.get(day, 0), payouts=payouts.get(day, 0))
         for day in (first + timedelta(days=offset) for offset in range(days))
     )
+
+
+@dataclass(frozen=True)
+class PlatformChoice:
+    id: str
+    name: str
+
+
+PLATFORMS_SHOWN = paging.MAX_LIMIT
+"""Platforms offered in the filter (and whose fees the overview lists), newest first."""
+
+
+async def platforms(session: AsyncSession) -> tuple[PlatformChoice, ...]:
+    """The platforms ``session`` sees (a bound one: its own), by name."""
+    found = await platforms_service.list_platforms(session, page=paging.Page(limit=PLATFORMS_SHOWN))
+    return tuple(sorted((PlatformChoice(id=p.id, name=p.name) for p in found), key=lambda p: (p.name, p.id)))
+
+
+async def platform(session: AsyncSession, *, platform_id: str) -> PlatformChoice | None:
+    """The platform ``platform_id`` if ``session`` sees it."""
+    try:
+        found = await platforms_service.get_platform(session, platform_id=platform_id)
+    except platforms_service.PlatformNotFound:
+        return None
+    return PlatformChoice(id=found.id, name=found.name)
 
 
 class AlertFilter(StrEnum):
