@@ -433,7 +433,10 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_â€
             await auth_service.revoke_key(session, key_id=key_id, actor=CLI_ACTOR, now=clock.now())
 
     with _database(settings) as url:
-        asyncio.run(revoke(url))
+        try:
+            asyncio.run(revoke(url))
+        except auth_service.ApiKeyNotFound:
+            _refuse(f"No API key {key_id}: see sika keys list.")
     console.print(f"Revoked {key_id}")
 
 

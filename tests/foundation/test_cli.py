@@ -65,6 +65,12 @@ def test_keys_create_list_revoke(database_url: str) -> None:
     assert key_id in sika(database_url, "keys", "list", "--include-revoked").stdout
 
 
+def test_keys_revoke_names_an_unknown_key_in_one_line(database_url: str) -> None:
+    result = sika(database_url, "keys", "revoke", "key_nowhere")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "No API key key_nowhere: see sika keys list."
+
+
 def test_keys_create_refuses_an_unknown_scope(database_url: str) -> None:
     result = sika(database_url, "keys", "create", "--name", "x", "--scope", "root")
     assert result.returncode == 2
