@@ -4,6 +4,8 @@ operator dashboard under ``/dashboard``."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,9 +20,10 @@ from sika.api import providers as api_providers
 from sika.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, TextGuardMiddleware
 from sika.api.ratelimit import RateLimiter
 from sika.audit import router as audit_router
+from sika.auth import key_cache
 from sika.auth import router as auth_router
 from sika.core.config import Settings
-from sika.core.db import make_engine, make_sessionmaker
+from sika.core.db import libpq_url, make_engine, make_sessionmaker
 from sika.dashboard import app as dashboard_app
 from sika.events import router as events_router
 from sika.ledger import batcher as ledger_batcher
@@ -67,7 +70,14 @@ def create_app(settings: Settings, *, database_url: str, engine: AsyncEngine | N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        listener = None
+        if settings.API_KEY_CACHE_SECONDS > 0:
+            listener = asyncio.create_task(key_cache.listen(libpq_url(database_url), app.state.key_cache))
         yield
+        if listener is not None:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
         await ledger_batcher.close_for_engine(engine)
         await api_providers.close(app)
         await app.state.rate_limiter.aclose()
@@ -88,6 +98,8 @@ def create_app(settings: Settings, *, database_url: str, engine: AsyncEngine | N
     app.state.database_url = database_url
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
+    # Answers nothing until its listener hears revocations (started with the app's lifespan).
+    app.state.key_cache = key_cache.KeyCache(ttl_seconds=settings.API_KEY_CACHE_SECONDS)
     app.state.rate_limiter = RateLimiter(
         storage_url=settings.RATE_LIMIT_STORAGE_URL,
         per_key=settings.RATE_LIMIT_PER_KEY,

@@ -127,7 +127,9 @@ def _in_words(needed: frozenset[str]) -> str:
 async def _key_actor(request: Request, *, secret: str, needed_values: frozenset[str]) -> Actor:
     session = get_session(request)
     try:
-        key = await auth_service.authenticate(session, secret=secret, now=clock.now())
+        key = await auth_service.authenticate(
+            session, secret=secret, now=clock.now(), cache=request.app.state.key_cache
+        )
     except errors.NotAuthenticated:
         await _failed_authentication(request)
         raise

@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sika.auth.key_cache import CHANNEL
 from sika.auth.models import ApiKey
 
 
@@ -33,6 +34,11 @@ async def mark_used(session: AsyncSession, *, key_id: str, now: datetime, unless
         .where(sa.or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < unless_used_since))
         .values(last_used_at=now)
     )
+
+
+async def announce_revoked(session: AsyncSession, *, lookup_prefix: str) -> None:
+    """Tell every API process, once this transaction commits, to forget the key."""
+    await session.execute(sa.select(sa.func.pg_notify(CHANNEL, lookup_prefix)))
 
 
 async def list_keys(session: AsyncSession, *, include_revoked: bool) -> Sequence[ApiKey]:

@@ -12,13 +12,14 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.audit import service as audit_service
 from sika.auth import repository
+from sika.auth.key_cache import KeyCache, VerifiedKey
 from sika.auth.models import ApiKey
 from sika.auth.scopes import Scope
 from sika.core import errors, ids
@@ -121,12 +122,21 @@ async def _platform_of_new_key(
     return await platforms_service.platform_for_new(session, actor=actor, requested=requested)
 
 
-async def authenticate(session: AsyncSession, *, secret: str, now: datetime) -> ApiKey:
-    """The live key behind this secret, or NotAuthenticated with the reason."""
+async def authenticate(
+    session: AsyncSession, *, secret: str, now: datetime, cache: KeyCache | None = None
+) -> VerifiedKey:
+    """The live key behind this secret, or NotAuthenticated with the reason; from
+    ``cache`` when it has the key (no database round trip), else from the table."""
     lookup = _parse(secret)
     if lookup is None:
         raise errors.NotAuthenticated("The API key is malformed.")
-    key = await repository.get_by_lookup_prefix(session, lookup)
+    key = cache.get(lookup) if cache is not None else None
+    if key is None:
+        generation = cache.generation if cache is not None else 0
+        row = await repository.get_by_lookup_prefix(session, lookup)
+        key = _verified(row) if row is not None else None
+        if key is not None and cache is not None:
+            cache.put(lookup, key, read_at_generation=generation)
     if key is None or not hmac.compare_digest(key.secret_hash, _hash(secret)):
         raise errors.NotAuthenticated("The API key is not valid.")
     if key.revoked_at is not None:
@@ -135,7 +145,22 @@ async def authenticate(session: AsyncSession, *, secret: str, now: datetime) -> 
         raise errors.NotAuthenticated("The API key has expired.")
     if key.last_used_at is None or key.last_used_at < now - LAST_USED_RESOLUTION:
         await repository.mark_used(session, key_id=key.id, now=now, unless_used_since=now - LAST_USED_RESOLUTION)
+        key = replace(key, last_used_at=now)
+        if cache is not None:
+            cache.put(lookup, key, read_at_generation=cache.generation)
     return key
+
+
+def _verified(row: ApiKey) -> VerifiedKey:
+    return VerifiedKey(
+        id=row.id,
+        secret_hash=row.secret_hash,
+        scopes=tuple(row.scopes),
+        platform_id=row.platform_id,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+        last_used_at=row.last_used_at,
+    )
 
 
 async def get_live_key(session: AsyncSession, *, key_id: str, now: datetime) -> ApiKey | None:
@@ -158,6 +183,8 @@ async def revoke_key(session: AsyncSession, *, key_id: str, actor: Actor, now: d
         raise ApiKeyNotFound()
     if key.revoked_at is None:
         key.revoked_at = now
+        # Every API process forgets the key when this transaction commits (``key_cache``).
+        await repository.announce_revoked(session, lookup_prefix=key.lookup_prefix)
         await audit_service.record(
             session,
             actor=actor,

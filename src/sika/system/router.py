@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
@@ -23,11 +23,13 @@ async def health() -> dict[str, str]:
 
 
 @router.get("/ready")
-async def ready(engine: Engine, settings: CurrentSettings) -> JSONResponse:
+async def ready(request: Request, engine: Engine, settings: CurrentSettings) -> JSONResponse:
     """Ready when the database answers at the code's schema and a worker beats. Each
     configured provider's reachability is shown too, for information only: a provider
     down is the failover's business, and taking every API process out of rotation
-    for it would refuse the calls that need no provider."""
+    for it would refuse the calls that need no provider. So is whether this process's
+    API key cache hears revocations (``listening``; ``deaf`` while it reconnects, when
+    every request reads its key from the database; ``off`` when turned off)."""
     readiness, providers = await asyncio.gather(
         system_service.readiness(
             engine, now=clock.now(), stale_after=timedelta(seconds=settings.WORKER_HEARTBEAT_STALE_SECONDS)
@@ -41,6 +43,7 @@ async def ready(engine: Engine, settings: CurrentSettings) -> JSONResponse:
             "status": "ready" if readiness.ready else "not_ready",
             "checks": readiness.checks,
             "providers": {found.provider: {"reachable": found.reachable, "error": found.error} for found in providers},
+            "api_key_cache": request.app.state.key_cache.state,
         },
         status_code=200 if readiness.ready else 503,
     )
