@@ -35,6 +35,11 @@ def _attempts(world: TwoPlatforms) -> list[tuple[str, dict[str, Any]]]:
         ("/v1/ledger/transfers", _transfer(a["account_id"], b["account_id"])),
         ("/v1/ledger/transfers", _transfer(b["account_id"], a["account_id"])),
         ("/v1/ledger/transfers", {**_transfer(a["account_id"], b["account_id"]), "pending": True}),
+        # B's wallet's own ledger accounts, and the installation's funding account: no platform's to move.
+        ("/v1/ledger/transfers", _transfer(world.b.more["wallet_account"], a["account_id"])),
+        ("/v1/ledger/transfers", _transfer(a["account_id"], world.b.more["wallet_holds_account"])),
+        ("/v1/ledger/transfers", _transfer(world.system["funding_account"], a["account_id"])),
+        ("/v1/ledger/transfers", _transfer(a["account_id"], world.system["funding_account"])),
         ("/v1/ledger/journal-entries", {"transfers": [_transfer(a["account_id"], b["account_id"])]}),
         (
             "/v1/ledger/journal-entries",

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tests.support.ledger import snapshot
 from tests.support.operations import operations, row_counts
 from tests.tenancy.footprint import MAY_GROW, marks, owned_rows, since
-from tests.tenancy.walker import PUBLIC, walk
+from tests.tenancy.walker import PUBLIC, calls, walk
 from tests.tenancy.world import TwoPlatforms
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -35,7 +35,7 @@ async def test_every_operation_by_every_caller_of_a_refuses_b(
     ledger_before, rows_before, mark = await snapshot(sessions), await row_counts(sessions), await marks(sessions)
     b_before = await owned_rows(sessions, world.b.platform_id)
 
-    walked = await walk(app, client, world.callers, {**world.b.ids, **world.b.more})
+    walked = await walk(app, client, world.callers, world.foreign())
 
     assert walked.leaks == [], "\n".join(map(str, walked.leaks))
     assert walked.operations == len(documented) - len(PUBLIC)
@@ -91,3 +91,22 @@ async def test_no_key_bound_to_a_platform_creates_a_platform(
     }
     written = await since(sessions, mark, world.a.platform_id)
     assert (written.audited, written.stored_for_others) == ([], 0)
+
+
+async def test_the_walk_names_real_objects(app: FastAPI, client: httpx.AsyncClient, world: TwoPlatforms) -> None:
+    """A walk of ids that name nothing would pass and prove nothing: every GET the walk
+    sends, by a global admin, finds B's object, and every filtered list lists some of B's."""
+    objects = world.foreign()
+    checked = 0
+    for operation in operations(app):
+        if operation.method != "GET" or str(operation) in PUBLIC:
+            continue
+        for call in calls(app, operation, objects):
+            if not call.sent:
+                continue
+            response = await client.get(call.path, params=call.query, headers=world.admin)
+            assert response.status_code == 200, f"{call}: {response.text}"
+            if not call.names_in_path:  # a list filtered on B's object lists some of B's
+                assert any(value in response.text for value in objects.values()), f"{call} shows none of B's"
+            checked += 1
+    assert checked >= 25

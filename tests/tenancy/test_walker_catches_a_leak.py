@@ -55,7 +55,7 @@ async def test_the_walker_names_a_route_that_reads_another_platforms_party(
     app.openapi_schema = None  # the document is built again, with the new route in it
     assert {LEAKY, LEAKY_LIST} <= {str(operation) for operation in operations(app)}
 
-    walked = await walk(app, client, world.callers, {**world.b.ids, **world.b.more})
+    walked = await walk(app, client, world.callers, world.foreign())
 
     assert {leak.operation for leak in walked.leaks} == {LEAKY, LEAKY_LIST}
     party_id = world.b.ids["party_id"]

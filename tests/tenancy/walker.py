@@ -89,7 +89,7 @@ QUERY_OBJECTS = {
 
 ALTERNATIVES = {
     "wallet_id": ("second_wallet",),
-    "account_id": ("target_account",),
+    "account_id": ("target_account", "wallet_account", "wallet_holds_account", "funding_account"),
     "transfer_id": ("posted_transfer", "hold_id", "payout_hold"),
     "hold_id": ("payout_hold",),
 }
@@ -150,30 +150,32 @@ class Call:
 
 def calls(app: FastAPI, operation: Operation, objects: dict[str, str]) -> Iterator[Call]:
     """The calls of ``operation`` naming ``objects`` (the other platform's, by kind):
-    once with the main object of each path parameter, once per further object."""
+    once with the main object of each path parameter, once per further object; a
+    list filtered on an object is also walked unfiltered."""
     fill = {**objects, "provider": "paystack"}
     known = {**VALID_FIELDS, **{field: objects[kind] for field, kind in BODY_OBJECTS.items()}}
-    bodies = Bodies(app, known=known)
-    body = bodies.example(operation.body) if operation.body is not None else None
-    if isinstance(body, dict) and "transfers" in body:  # a journal entry: one transfer between the other's accounts
-        body["transfers"] = [
-            {
-                "debit_account_id": objects["account_id"],
-                "credit_account_id": objects["target_account"],
-                "amount_minor": 100,
-                "currency": "XOF",
-                "code": "walk",
-            }
-        ]
-    query = {name: objects[kind] for name, kind in QUERY_OBJECTS.items() if name in operation.query_params}
-    variants = [fill] + [
-        {**fill, name: objects[other]} for name in operation.path_params for other in ALTERNATIVES.get(name, ())
+    # A journal entry: one transfer between the other platform's two accounts.
+    known["transfers"] = [
+        {**{field: known[field] for field in ("amount_minor", "code", "currency")}, **_accounts(objects)}
     ]
+    body = Bodies(app, known=known).example(operation.body) if operation.body is not None else None
+    query = {name: objects[kind] for name, kind in QUERY_OBJECTS.items() if name in operation.query_params}
+    variants = [(fill, query)]
+    variants += [
+        ({**fill, name: objects[other]}, query)
+        for name in operation.path_params
+        for other in ALTERNATIVES.get(name, ())
+    ]
+    variants += [(fill, {})] if query else []
     foreign = set(objects.values())
-    for values in variants:
+    for values, filters in variants:
         path = url(operation, values)
-        named = {v for v in foreign if v in json.dumps([path, query, body])}
-        yield Call(operation, path, query, body, frozenset(named), bool(operation.path_params))
+        named = {v for v in foreign if v in json.dumps([path, filters, body])}
+        yield Call(operation, path, filters, body, frozenset(named), bool(operation.path_params))
+
+
+def _accounts(objects: dict[str, str]) -> dict[str, str]:
+    return {field: objects[kind] for field, kind in BODY_OBJECTS.items() if field.endswith("_account_id")}
 
 
 async def send(client: httpx.AsyncClient, call: Call, headers: Headers) -> httpx.Response:

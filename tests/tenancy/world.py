@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.alerts import service as alerts_service
@@ -21,6 +22,7 @@ from sika.payments.models import Collection, Payout
 from sika.payments.service import flow
 from sika.payments.service import payouts as payouts_service
 from sika.wallets import service as wallets_service
+from sika.wallets.service.wallets import FUNDING_ACCOUNT_KIND
 from sika.webhooks.models import InboundEvent
 from tests.support.factories import PartyWallet, funded_wallet, party_headers
 from tests.support.payments import SUCCESS_PHONE
@@ -54,6 +56,13 @@ class TwoPlatforms:
     """A's callers by name: its platform key, its support key, a token of one of its parties."""
     admin: Headers
     """A global admin key (bound to no platform)."""
+    system: dict[str, str]
+    """Objects of no platform, which no platform's caller may reach either: the
+    funding account top-ups are drawn from."""
+
+    def foreign(self) -> dict[str, str]:
+        """What A's callers must not reach, by kind: B's objects and the installation's."""
+        return {**self.b.ids, **self.b.more, **self.system}
 
 
 async def _made(client: httpx.AsyncClient, path: str, body: dict[str, Any], headers: Headers) -> dict[str, Any]:
@@ -198,11 +207,32 @@ async def two_platforms(client: httpx.AsyncClient, admin: Headers, sessions: Ses
     paid = await _payments(sessions, b, b_funded)
     b.ids.update(key_id=b_key["id"], collection_id=paid["collection_id"], payout_id=paid["payout_id"])
     b.ids.update(event_id=paid["event_id"], alert_id=paid["alert_id"])
-    b.more.update(payout_hold=paid["payout_hold"])
+    b.more.update(payout_hold=paid["payout_hold"], **await _wallet_accounts(sessions, b.ids["wallet_id"]))
     callers = {
         "A's platform key": a.platform,
         "A's support key": await _key(client, admin, a.platform_id, "support", "read"),
         "A's admin key": await _key(client, admin, a.platform_id, "admin"),
         "a token of A's party": await party_headers(client, a.platform, a_funded.party_id),
     }
-    return TwoPlatforms(a=a, b=b, callers=callers, admin=admin)
+    return TwoPlatforms(a=a, b=b, callers=callers, admin=admin, system=await _system(sessions))
+
+
+async def _wallet_accounts(sessions: Sessions, wallet_id: str) -> dict[str, str]:
+    """The ledger accounts under a wallet, which the raw ledger API could name."""
+    async with sessions() as session:
+        row = (
+            await session.execute(
+                sa.text("SELECT account_id, holds_account_id FROM wallets WHERE id = :id"), {"id": wallet_id}
+            )
+        ).one()
+    return {"wallet_account": row[0], "wallet_holds_account": row[1]}
+
+
+async def _system(sessions: Sessions) -> dict[str, str]:
+    async with sessions() as session:
+        funding = await session.scalar(
+            sa.text("SELECT id FROM ledger_accounts WHERE platform_id IS NULL AND kind = :kind AND currency = 'XOF'"),
+            {"kind": FUNDING_ACCOUNT_KIND},
+        )
+    assert isinstance(funding, str)
+    return {"funding_account": funding}
