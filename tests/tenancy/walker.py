@@ -121,8 +121,9 @@ class Walked:
 
 
 def ghost(value: str) -> str:
-    """An id of the same shape as ``value`` that names nothing."""
-    return value[:-1] + ("0" if value[-1] != "0" else "1")
+    """An id of the same shape as ``value`` (its last character changed, within the
+    alphabet of Sika's ids) that names nothing."""
+    return value[:-1] + ("a" if value[-1] != "a" else "b")
 
 
 @dataclass(frozen=True)
