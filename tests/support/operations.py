@@ -86,9 +86,10 @@ def url(operation: Operation, ids: dict[str, str], **replaced: str) -> str:
 
 class Bodies:
     """Example bodies of an OpenAPI document's schemas; a field named in ``known``
-    (``wallet_id``) holds that value, so the body names real things."""
+    (``wallet_id``) holds that value, so the body names real things (or passes
+    validation: ``currency`` ``XOF``)."""
 
-    def __init__(self, app: FastAPI, known: dict[str, str] | None = None) -> None:
+    def __init__(self, app: FastAPI, known: dict[str, Any] | None = None) -> None:
         self.components: dict[str, Schema] = app.openapi().get("components", {}).get("schemas", {})
         self.known = known or {}
 
@@ -119,7 +120,7 @@ class Bodies:
         kind = schema.get("type", "object")
         if kind == "object":
             properties = schema.get("properties", {}).items()
-            return {name: self.known.get(name) or self.example(sub) for name, sub in properties}
+            return {name: self.known[name] if name in self.known else self.example(sub) for name, sub in properties}
         simple = {"string": "x", "integer": 1, "number": 1, "boolean": False, "array": [], "null": None}
         return "2030-01-01T00:00:00Z" if schema.get("format") == "date-time" else simple[kind]
 

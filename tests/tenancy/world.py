@@ -1,0 +1,238 @@
+"""Two platforms side by side, A and B, each created by a global admin key, for
+the tests that prove one never reaches the other: B holds an object of every
+kind the API can name (a party, wallets, money, a hold, a payout owning its
+hold, a collection, raw ledger accounts with a posted and a pending transfer, a
+key, an alert, a domain event, a matched webhook event, audit rows), and A has
+the three kinds of caller bound to it (its platform key, its own support key, a
+party token) plus a funded wallet and ledger accounts of its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sika.alerts import service as alerts_service
+from sika.core import clock, db, ids
+from sika.core.context import Actor
+from sika.payments.models import Collection, Payout
+from sika.payments.service import flow
+from sika.payments.service import payouts as payouts_service
+from sika.wallets import service as wallets_service
+from sika.wallets.service.wallets import FUNDING_ACCOUNT_KIND
+from sika.webhooks.models import InboundEvent
+from tests.support.factories import PartyWallet, funded_wallet, party_headers
+from tests.support.payments import SUCCESS_PHONE
+
+Sessions = async_sessionmaker[AsyncSession]
+Headers = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Side:
+    """One platform's keys and the things it owns, by the name of the path
+    parameter (``party_id``, ``wallet_id``, …) that would name each."""
+
+    platform_id: str
+    platform: Headers
+    """Headers of its platform key."""
+    ids: dict[str, str]
+    more: dict[str, str]
+    """Further objects of a kind ``ids`` already names (a second wallet, account, a
+    hold used as a transfer id), walked too: every object B owns is tried."""
+
+    def every_id(self) -> set[str]:
+        return {*self.ids.values(), *self.more.values()}
+
+
+@dataclass(frozen=True)
+class TwoPlatforms:
+    a: Side
+    b: Side
+    callers: dict[str, Headers]
+    """A's callers by name: its platform key, its support key, a token of one of its parties."""
+    admin: Headers
+    """A global admin key (bound to no platform)."""
+    system: dict[str, str]
+    """Objects of no platform, which no platform's caller may reach either: the
+    funding account top-ups are drawn from."""
+
+    def foreign(self) -> dict[str, str]:
+        """What A's callers must not reach, by kind: B's objects and the installation's."""
+        return {**self.b.ids, **self.b.more, **self.system}
+
+
+async def _made(client: httpx.AsyncClient, path: str, body: dict[str, Any], headers: Headers) -> dict[str, Any]:
+    response = await client.post(path, json=body, headers=headers)
+    assert response.status_code == 201, f"{path}: {response.text}"
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def _key(client: httpx.AsyncClient, admin: Headers, platform_id: str, *scopes: str) -> Headers:
+    """Headers of a new key bound to ``platform_id``, made over the API by the global admin."""
+    body = {"name": f"{platform_id} {'+'.join(scopes)}", "scopes": list(scopes), "platform_id": platform_id}
+    created = await _made(client, "/v1/api-keys", body, admin)
+    return {"Authorization": f"Bearer {created['secret']}"}
+
+
+async def _ledger(client: httpx.AsyncClient, platform: Headers) -> dict[str, str]:
+    """Two raw accounts of the platform, a posted and a pending transfer between them."""
+    source = await _made(client, "/v1/ledger/accounts", {"currency": "XOF", "kind": "world"}, platform)
+    target = await _made(client, "/v1/ledger/accounts", {"currency": "XOF", "kind": "escrow"}, platform)
+    transfer = {"debit_account_id": source["id"], "credit_account_id": target["id"], "currency": "XOF"}
+    posted = await _made(client, "/v1/ledger/transfers", {**transfer, "amount_minor": 900, "code": "t"}, platform)
+    pending = await _made(
+        client, "/v1/ledger/transfers", {**transfer, "amount_minor": 700, "code": "t", "pending": True}, platform
+    )
+    return {"source": source["id"], "target": target["id"], "posted": posted["id"], "pending": pending["id"]}
+
+
+async def _side(client: httpx.AsyncClient, admin: Headers, name: str) -> tuple[Side, PartyWallet]:
+    """A platform made over the API with its key, a funded party with an open hold, raw ledger accounts."""
+    platform = await _made(client, "/v1/platforms", {"name": name, "default_currency": "XOF"}, admin)
+    headers = await _key(client, admin, platform["id"], "platform")
+    funded = await funded_wallet(client, headers, admin, 50_000, display_name=f"{name} payer")
+    hold = await _made(client, f"/v1/wallets/{funded.wallet_id}/holds", {"amount_minor": 1_000, "reason": "x"}, headers)
+    second = await _made(client, f"/v1/parties/{funded.party_id}/wallets", {"currency": "GHS"}, headers)
+    ledger = await _ledger(client, headers)
+    ids_ = {
+        "platform_id": platform["id"],
+        "party_id": funded.party_id,
+        "wallet_id": funded.wallet_id,
+        "hold_id": hold["id"],
+        "account_id": ledger["source"],
+        "transfer_id": ledger["pending"],
+    }
+    more = {"second_wallet": second["id"], "target_account": ledger["target"], "posted_transfer": ledger["posted"]}
+    return Side(platform_id=platform["id"], platform=headers, ids=ids_, more=more), funded
+
+
+def _rows(
+    who: PartyWallet, platform_id: str, *, payout_id: str, hold_id: str, actor: Actor
+) -> tuple[Collection, Payout]:
+    """A collection and a payout (owning the hold ``hold_id``) as their first phase writes them."""
+    now = clock.now()
+    common = {"party_id": who.party_id, "platform_id": platform_id, "wallet_id": who.wallet_id}
+    money = {"currency": "XOF", "operator": "mtn", "phone": SUCCESS_PHONE, "country": "CI", "status": "initiated"}
+    made = {"created_by": actor.id, "created_at": now, "updated_at": now}
+    collection = Collection(
+        id=ids.new_id("col"),
+        **common,
+        **money,
+        **made,
+        amount_minor=3_000,
+        method="mobile_money",
+        customer_email="b@example.ci",
+        description="",
+    )
+    payout = Payout(
+        id=payout_id,
+        **common,
+        **money,
+        **made,
+        amount_minor=2_000,
+        recipient_name="B recipient",
+        reason="",
+        provider="paystack",
+        hold_id=hold_id,
+    )
+    return collection, payout
+
+
+async def _payments(sessions: Sessions, side: Side, who: PartyWallet) -> dict[str, str]:
+    """B's collection and payout (no provider is called in these tests), each with
+    its event and audit row, the payout owning a hold; a webhook event matched to
+    the payout, whose processing failed (so it could be retried); an alert."""
+    now = clock.now()
+    actor = Actor(id="test:platform-b", scopes=frozenset({"platform"}), platform_id=side.platform_id)
+    payout_id = ids.new_id("po")
+    async with db.transaction(sessions) as session:
+        hold = await wallets_service.place_hold(
+            session,
+            wallet_id=who.wallet_id,
+            amount_minor=2_000,
+            reason="payout",
+            reference=payout_id,
+            expires_in_seconds=None,
+            owner=payouts_service.hold_owner(payout_id),
+            actor=actor,
+            now=now,
+        )
+        collection, payout = _rows(who, side.platform_id, payout_id=payout_id, hold_id=hold.pending.id, actor=actor)
+        for row, kind in ((collection, "collection"), (payout, "payout")):
+            session.add(row)
+            await flow.announce(session, row, kind, shown={"id": row.id}, now=now, actor=actor, data={})
+        event = InboundEvent(
+            id=ids.new_id("whe"),
+            provider="paystack",
+            event_id=f"evt-{payout_id}",
+            event_type="transfer.failed",
+            body=b"{}",
+            status="failed",
+            subject="payout",
+            reference=payout_id,
+            platform_id=side.platform_id,
+            attempts=3,
+            received_at=now,
+            processed_at=now,
+        )
+        session.add(event)
+        alert = await alerts_service.raise_alert(
+            session,
+            kind="test.tenancy",
+            message="About B's collection.",
+            entity_type="collection",
+            entity_id=collection.id,
+            platform_id=side.platform_id,
+        )
+    return {
+        "collection_id": collection.id,
+        "payout_id": payout_id,
+        "payout_hold": hold.pending.id,
+        "event_id": event.id,
+        "alert_id": alert.id,
+    }
+
+
+async def two_platforms(client: httpx.AsyncClient, admin: Headers, sessions: Sessions) -> TwoPlatforms:
+    a, a_funded = await _side(client, admin, "Platform A")
+    b, b_funded = await _side(client, admin, "Platform B")
+    b_key = await _made(
+        client, "/v1/api-keys", {"name": "B read", "scopes": ["read"], "platform_id": b.platform_id}, admin
+    )
+    paid = await _payments(sessions, b, b_funded)
+    b.ids.update(key_id=b_key["id"], collection_id=paid["collection_id"], payout_id=paid["payout_id"])
+    b.ids.update(event_id=paid["event_id"], alert_id=paid["alert_id"])
+    b.more.update(payout_hold=paid["payout_hold"], **await _wallet_accounts(sessions, b.ids["wallet_id"]))
+    callers = {
+        "A's platform key": a.platform,
+        "A's support key": await _key(client, admin, a.platform_id, "support", "read"),
+        "A's admin key": await _key(client, admin, a.platform_id, "admin"),
+        "a token of A's party": await party_headers(client, a.platform, a_funded.party_id),
+    }
+    return TwoPlatforms(a=a, b=b, callers=callers, admin=admin, system=await _system(sessions))
+
+
+async def _wallet_accounts(sessions: Sessions, wallet_id: str) -> dict[str, str]:
+    """The ledger accounts under a wallet, which the raw ledger API could name."""
+    async with sessions() as session:
+        row = (
+            await session.execute(
+                sa.text("SELECT account_id, holds_account_id FROM wallets WHERE id = :id"), {"id": wallet_id}
+            )
+        ).one()
+    return {"wallet_account": row[0], "wallet_holds_account": row[1]}
+
+
+async def _system(sessions: Sessions) -> dict[str, str]:
+    async with sessions() as session:
+        funding = await session.scalar(
+            sa.text("SELECT id FROM ledger_accounts WHERE platform_id IS NULL AND kind = :kind AND currency = 'XOF'"),
+            {"kind": FUNDING_ACCOUNT_KIND},
+        )
+    assert isinstance(funding, str)
+    return {"funding_account": funding}
