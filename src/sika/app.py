@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sika import __version__
 from sika.alerts import router as alerts_router
-from sika.api import docs_ui, problems
+from sika.api import docs_ui, openapi, problems
 from sika.api import providers as api_providers
 from sika.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, TextGuardMiddleware
 from sika.api.ratelimit import RateLimiter
@@ -97,6 +97,7 @@ def create_app(settings: Settings, *, database_url: str, engine: AsyncEngine | N
         system_per_address=settings.RATE_LIMIT_SYSTEM_PER_ADDRESS,
     )
     problems.install(app)
+    openapi.describe(app)
     if not is_production:
         docs_ui.install(app, openapi_url=app.openapi_url or "/openapi.json")
     app.include_router(system_router.router)

@@ -124,6 +124,8 @@ async def test_swagger_ui_shows_every_operation_with_nothing_from_outside(
     await expect(create_party).to_be_visible(timeout=TIMEOUT_MS)
     await expect(page.locator(".opblock")).to_have_count(len(_operations(document)))
     await expect(page.locator(".info .title")).to_contain_text("Sika")
+    # The document's security schemes give the page its Authorize button (an API key or a party token).
+    await expect(page.get_by_role("button", name="Authorize")).to_be_visible()
     # The stylesheet applied: a refused one leaves the POST blocks without their green tint.
     tint = await create_party.evaluate("block => getComputedStyle(block).backgroundColor")
     assert tint == "rgba(73, 204, 144, 0.1)"
