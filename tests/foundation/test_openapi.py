@@ -78,6 +78,16 @@ def test_every_operation_has_the_security_its_route_declares(app: FastAPI) -> No
     assert parties, "some operations take party tokens"
 
 
+def test_operation_ids_are_the_route_names(app: FastAPI) -> None:
+    """Stable: a route's id moves with neither its path nor its method (client generators name methods by it)."""
+    routes = _routes(app)
+    ids = [operation["operationId"] for _, _, operation in _operations(app)]
+    assert len(set(ids)) == len(ids)
+    for method, path, operation in _operations(app):
+        assert operation["operationId"] == routes[(method, path)].name
+    assert "create_party" in ids
+
+
 def test_every_operation_that_claims_a_key_takes_the_idempotency_header(app: FastAPI) -> None:
     routes = _routes(app)
     claiming = 0

@@ -6,11 +6,11 @@ Sika's dependencies do: who may call a route (``deps.authorize``: its scopes,
 whether party tokens are taken), that a POST claims an Idempotency-Key
 (``idempotency.idempotency_claim``), and which refusals every route can answer
 with, all as ``application/problem+json`` (``problems``). ``describe`` reads
-the same marks the route-walk test reads (``sika_scopes``,
-``sika_allow_party``, ``sika_idempotency_claim``, ``sika_public``) and adds
-them to every operation: its security and scopes, the Idempotency-Key header,
-and its error answers, 422 included in Sika's own shape rather than FastAPI's
-``HTTPValidationError``. ``/metrics`` is Prometheus text, not JSON."""
+the marks the route-walk test reads (``sika_scopes``, ``sika_allow_party``,
+``sika_idempotency_claim``) and adds to every operation its security and
+scopes, the Idempotency-Key header, a stable ``operationId`` (the route's
+name), and its error answers, 422 included, in Sika's own shape rather than
+FastAPI's ``HTTPValidationError``. ``/metrics`` is Prometheus text, not JSON."""
 
 from __future__ import annotations
 
@@ -114,6 +114,8 @@ STATUS_TITLES = {
 class Declared:
     """What a route's dependencies declare about it."""
 
+    name: str
+    """Its function's name: its ``operationId``, which moves with neither its path nor its method."""
     scopes: frozenset[str] | None
     """Those that may call it (admin always may); None for a public route."""
     allow_party: bool
@@ -139,6 +141,7 @@ def declarations(app: FastAPI) -> dict[tuple[str, str], Declared]:
         calls = list(_calls(context.dependant))
         scopes = next((frozenset(call.sika_scopes) for call in calls if hasattr(call, "sika_scopes")), None)
         declared = Declared(
+            name=str(context.name),
             scopes=scopes,
             allow_party=any(getattr(call, "sika_allow_party", False) for call in calls),
             claims_idempotency=any(getattr(call, "sika_idempotency_claim", False) for call in calls),
@@ -198,6 +201,8 @@ def _security(operation: dict[str, Any], declared: Declared) -> None:
 
 
 def _complete_operation(method: str, operation: dict[str, Any], declared: Declared) -> None:
+    # FastAPI's ids (``create_party_v1_parties_post``) change with the path; client generators name methods by them.
+    operation["operationId"] = declared.name
     _security(operation, declared)
     if declared.claims_idempotency:
         operation.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
