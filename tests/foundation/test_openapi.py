@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -138,7 +139,7 @@ async def test_the_server_answers_as_documented(
     assert (await client.get("/openapi.json")).json() == app.openapi(), "the served document is the completed one"
     metrics = await client.get("/metrics")
     assert metrics.headers["content-type"] in app.openapi()["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
-    checked = 0
+    answers = []
     for method, path, operation in _operations(app):
         if not operation["security"]:
             continue
@@ -150,8 +151,18 @@ async def test_the_server_answers_as_documented(
         allowed = "read" in operation["x-sika-scopes"]
         assert (with_read.status_code == 403) != allowed, f"{method} {path}: {with_read.status_code}"
         assert str(with_read.status_code) in documented, f"{method} {path}: {with_read.status_code}"
+        answers += [anonymous, with_read]
         if "requestBody" in operation:
             text = await client.request(method, url, headers={**admin, "Content-Type": "text/plain"}, content=b"x")
             assert text.status_code == 415, f"{method} {path}: {text.text}"
-        checked += 1
-    assert checked >= 40
+            invalid = await client.request(method, url, headers=admin, json=[])
+            assert str(invalid.status_code) in documented, f"{method} {path}: {invalid.text}"
+            answers += [text, invalid]
+    assert len(answers) >= 100
+    # Every refusal is an instance of the documented Problem schema (422's per-field errors among them).
+    problem = OAS31Validator({"$ref": f"#/components/schemas/{PROBLEM}", **app.openapi()})
+    refusals = [answer for answer in answers if answer.status_code >= 400]
+    assert {answer.status_code for answer in refusals} >= {401, 403, 404, 415, 422}
+    for answer in refusals:
+        assert answer.headers["content-type"] == problems.PROBLEM_CONTENT_TYPE
+        problem.validate(answer.json())
