@@ -97,10 +97,13 @@ def test_every_operation_that_claims_a_key_takes_the_idempotency_header(app: Fas
         if routes[(method, path)].marked("sika_idempotency_claim"):
             claiming += 1
             assert [p["name"] for p in headers] == ["Idempotency-Key"], f"{method} {path}"
+            for answer in operation["responses"].values():
+                assert "Idempotent-Replayed" in answer["headers"], f"{method} {path}"
             assert headers[0]["required"] is False
             assert headers[0]["schema"]["maxLength"] == 255
         else:
             assert headers == [], f"{method} {path}"
+            assert all("Idempotent-Replayed" not in a.get("headers", {}) for a in operation["responses"].values())
     assert claiming >= 10
 
 
@@ -119,6 +122,7 @@ def test_every_error_is_documented_as_a_problem(app: FastAPI) -> None:
         if operation["security"] and method in ("POST", "PATCH", "DELETE"):
             assert {409, 503} <= documented, where
         for status, answer in responses.items():
+            assert "X-Request-ID" in answer["headers"], f"{where} {status}"
             if int(status) >= 400 and (path, status) != ("/ready", "503"):
                 assert answer["content"] == PROBLEM_CONTENT, f"{where} {status}"
 
@@ -165,4 +169,5 @@ async def test_the_server_answers_as_documented(
     assert {answer.status_code for answer in refusals} >= {401, 403, 404, 415, 422}
     for answer in refusals:
         assert answer.headers["content-type"] == problems.PROBLEM_CONTENT_TYPE
+        assert answer.headers["x-request-id"]
         problem.validate(answer.json())

@@ -24,7 +24,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from sika.api import problems
+from sika.api import idempotency, problems
 from sika.api.unit_of_work import PhasedRoute
 from sika.auth.scopes import Scope
 from sika.idempotency.service import MAX_KEY_LENGTH
@@ -93,6 +93,15 @@ PROBLEM_SCHEMAS: dict[str, Any] = {
         "required": ["field", "message"],
         "properties": {"field": {"type": "string"}, "message": {"type": "string"}, "type": {"type": "string"}},
     },
+}
+
+REQUEST_ID_HEADER: dict[str, Any] = {
+    "description": "The request's id (the one sent in X-Request-ID, or a new one): quote it when reporting a problem.",
+    "schema": {"type": "string"},
+}
+REPLAYED_HEADER: dict[str, Any] = {
+    "description": "`true` when this is the answer stored under the Idempotency-Key, sent again.",
+    "schema": {"type": "string", "enum": ["true"]},
 }
 
 STATUS_TITLES = {
@@ -215,6 +224,11 @@ def _complete_operation(method: str, operation: dict[str, Any], declared: Declar
             # FastAPI's 422 is its own HTTPValidationError; Sika answers every error as problem+json.
             kept = existing.get("description") if existing is not None and status != 422 else None
             responses[str(status)] = _problem(status, kept)
+    for answer in responses.values():
+        headers = answer.setdefault("headers", {})
+        headers["X-Request-ID"] = REQUEST_ID_HEADER
+        if declared.claims_idempotency:  # a stored domain refusal is replayed as well as a success
+            headers[idempotency.REPLAYED_HEADER] = REPLAYED_HEADER
 
 
 def complete(document: dict[str, Any], declared: dict[tuple[str, str], Declared]) -> None:
@@ -230,10 +244,10 @@ def complete(document: dict[str, Any], declared: dict[tuple[str, str], Declared]
                 _complete_operation(method.upper(), operation, found)
     metrics = document["paths"].get(METRICS_PATH, {}).get("get")
     if metrics is not None:
-        metrics["responses"]["200"] = {
-            "description": "The Prometheus metrics, in its text exposition format.",
-            "content": {METRICS_CONTENT_TYPE: {"schema": {"type": "string"}}},
-        }
+        metrics["responses"]["200"].update(
+            description="The Prometheus metrics, in its text exposition format.",
+            content={METRICS_CONTENT_TYPE: {"schema": {"type": "string"}}},
+        )
     # FastAPI's validation error shapes, unless something still refers to them.
     for name in ("HTTPValidationError", "ValidationError"):
         if f'"#/components/schemas/{name}"' not in json.dumps(document):
