@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sika import __version__
 from sika.alerts import router as alerts_router
-from sika.api import problems
+from sika.api import docs_ui, openapi, problems
 from sika.api import providers as api_providers
 from sika.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, TextGuardMiddleware
 from sika.api.ratelimit import RateLimiter
@@ -91,7 +91,8 @@ def create_app(settings: Settings, *, database_url: str, engine: AsyncEngine | N
         description="Money movement on a double-entry ledger: wallets, holds, collections, payouts.",
         lifespan=lifespan,
         debug=settings.DEBUG and not is_production,
-        docs_url=None if is_production else "/docs",
+        # The reference pages are served by ``docs_ui`` (offline, under a strict CSP), never from a CDN.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.settings = settings
@@ -108,6 +109,9 @@ def create_app(settings: Settings, *, database_url: str, engine: AsyncEngine | N
         system_per_address=settings.RATE_LIMIT_SYSTEM_PER_ADDRESS,
     )
     problems.install(app)
+    openapi.describe(app)
+    if not is_production:
+        docs_ui.install(app, openapi_url=app.openapi_url or "/openapi.json")
     app.include_router(system_router.router)
     app.include_router(api_router())
     # The operator pages sit under this app's middleware: request ids, body limit, security headers.

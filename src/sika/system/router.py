@@ -22,7 +22,15 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready")
+@router.get(
+    "/ready",
+    responses={
+        503: {
+            "description": "Not ready: the same shape, naming the checks that failed.",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 async def ready(request: Request, engine: Engine, settings: CurrentSettings) -> JSONResponse:
     """Ready when the database answers at the code's schema and a worker beats. Each
     configured provider's reachability is shown too, for information only: a provider
