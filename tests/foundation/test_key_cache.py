@@ -11,10 +11,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sika.auth.key_cache import KeyCache, VerifiedKey
+from sika.auth.key_cache import KeyCache, TokenStanding, VerifiedKey
 from sika.auth.scopes import Scope
 from sika.core import db
 from tests.conftest import make_key
+from tests.support.factories import create_party, party_headers
 from tests.support.server import live_api
 
 WORKERS = 2
@@ -32,14 +33,22 @@ KEY = VerifiedKey(
     revoked_at=None,
     last_used_at=datetime(2026, 11, 26, tzinfo=UTC),
 )
+STANDING = TokenStanding(
+    party_status="active",
+    platform_id="plt_default",
+    tokens_revoked_before=None,
+    key_found=True,
+    key_revoked_at=None,
+    key_expires_at=None,
+)
 
 
-async def statuses(base_url: str, secret: str) -> list[int]:
+async def statuses(base_url: str, secret: str, path: str = "/v1/parties") -> list[int]:
     """Each request on a connection of its own, so the kernel spreads them over the workers."""
     answers = []
     for _ in range(REQUESTS):
         async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
-            response = await client.get("/v1/parties", headers={"Authorization": f"Bearer {secret}"})
+            response = await client.get(path, headers={"Authorization": f"Bearer {secret}"})
             answers.append(response.status_code)
     return answers
 
@@ -89,6 +98,48 @@ async def test_a_revocation_reaches_every_api_process_at_once(
         revoked = await client.delete(f"/v1/api-keys/{key_id}", headers={"Authorization": f"Bearer {admin}"})
     assert revoked.status_code == 200, revoked.text
     assert await statuses(served, secret) == [401] * REQUESTS
+
+
+@pytest.mark.parametrize("revoke", ["tokens", "suspension"])
+async def test_a_party_tokens_revocation_reaches_every_api_process_at_once(
+    served: str, sessions: async_sessionmaker[AsyncSession], revoke: str
+) -> None:
+    key = {"Authorization": f"Bearer {await make_key(sessions, Scope.platform)}"}
+    async with httpx.AsyncClient(base_url=served, timeout=10) as client:
+        party = (await create_party(client, key))["id"]
+        token = (await party_headers(client, key, party))["Authorization"].removeprefix("Bearer ")
+    own = f"/v1/parties/{party}"
+    assert await statuses(served, token, own) == [200] * REQUESTS
+
+    # Served from memory: a suspension written around Sika is not seen for a while.
+    async with db.transaction(sessions) as session:
+        await session.execute(sa.text("UPDATE parties SET status = 'suspended' WHERE id = :id"), {"id": party})
+    assert await statuses(served, token, own) == [200] * REQUESTS
+    async with db.transaction(sessions) as session:
+        await session.execute(sa.text("UPDATE parties SET status = 'active' WHERE id = :id"), {"id": party})
+
+    async with httpx.AsyncClient(base_url=served, timeout=10) as client:
+        if revoke == "tokens":
+            done = await client.post(f"{own}/tokens/revoke", headers=key)
+        else:
+            done = await client.patch(own, json={"status": "suspended"}, headers=key)
+    assert done.status_code == 200, done.text
+    assert await statuses(served, token, own) == [401] * REQUESTS
+
+
+def test_a_revoked_key_takes_the_standing_of_its_tokens_with_it() -> None:
+    cache = KeyCache(ttl_seconds=CACHE_SECONDS)
+    cache.listening = True
+    cache.put_standing(("pty_a", "key_a"), STANDING, read_at_generation=cache.generation)
+    cache.put_standing(("pty_a", "key_b"), STANDING, read_at_generation=cache.generation)
+    cache.heard("key:lookupa:key_a")
+    assert cache.get_standing(("pty_a", "key_a")) is None
+    assert cache.get_standing(("pty_a", "key_b")) == STANDING
+    cache.heard("party:pty_a")
+    assert cache.get_standing(("pty_a", "key_b")) is None
+    cache.put_standing(("pty_b", "key_b"), STANDING, read_at_generation=cache.generation)
+    cache.heard("something a newer version says")
+    assert cache.get_standing(("pty_b", "key_b")) is None
 
 
 def test_a_key_read_while_a_revocation_arrived_is_not_kept() -> None:

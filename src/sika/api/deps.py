@@ -147,7 +147,9 @@ async def _party_actor(request: Request, *, token: str, allow_party: bool) -> Ac
     try:
         claims = party_tokens.verify(get_settings(request), token=token, now=now)
         # Signed is not enough: its key, its party and the party's revocations have a say.
-        platform_id = await parties_service.check_token_standing(get_session(request), claims=claims, now=now)
+        platform_id = await parties_service.check_token_standing(
+            get_session(request), claims=claims, now=now, cache=request.app.state.key_cache
+        )
     except errors.NotAuthenticated:
         await _failed_authentication(request)
         raise

@@ -36,9 +36,9 @@ async def mark_used(session: AsyncSession, *, key_id: str, now: datetime, unless
     )
 
 
-async def announce_revoked(session: AsyncSession, *, lookup_prefix: str) -> None:
-    """Tell every API process, once this transaction commits, to forget the key."""
-    await session.execute(sa.select(sa.func.pg_notify(CHANNEL, lookup_prefix)))
+async def announce(session: AsyncSession, payload: str) -> None:
+    """Tell every API process, once this transaction commits, what to forget (``key_cache``)."""
+    await session.execute(sa.select(sa.func.pg_notify(CHANNEL, payload)))
 
 
 async def list_keys(session: AsyncSession, *, include_revoked: bool) -> Sequence[ApiKey]:

@@ -163,6 +163,11 @@ def _verified(row: ApiKey) -> VerifiedKey:
     )
 
 
+async def announce_party_changed(session: AsyncSession, *, party_id: str) -> None:
+    """Every API process forgets the standing of the party's tokens when this transaction commits."""
+    await repository.announce(session, f"party:{party_id}")
+
+
 async def get_live_key(session: AsyncSession, *, key_id: str, now: datetime) -> ApiKey | None:
     """The key with this id while it is neither revoked nor expired: a session
     opened with a key (the dashboard's) ends when the key does."""
@@ -184,7 +189,7 @@ async def revoke_key(session: AsyncSession, *, key_id: str, actor: Actor, now: d
     if key.revoked_at is None:
         key.revoked_at = now
         # Every API process forgets the key when this transaction commits (``key_cache``).
-        await repository.announce_revoked(session, lookup_prefix=key.lookup_prefix)
+        await repository.announce(session, f"key:{key.lookup_prefix}:{key.id}")
         await audit_service.record(
             session,
             actor=actor,

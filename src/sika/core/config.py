@@ -101,9 +101,11 @@ class Settings(BaseSettings):
     (well above PROVIDER_TIMEOUT_SECONDS times the providers a collection may try). A retry
     after it, its process presumably dead, gets the state of what the key created."""
     API_KEY_CACHE_SECONDS: float = Field(default=30.0, ge=0)
-    """How long an API process keeps a verified API key in memory. A revocation through
-    Sika reaches every process at once (LISTEN/NOTIFY) whatever this is; it bounds only how
-    long a key changed around Sika (hand-written SQL) may still be served. 0 turns it off."""
+    """How long an API process keeps a verified API key, and the standing of a party token
+    (its party's status and revocations, its minting key), in memory. A revocation or
+    suspension through Sika reaches every process at once (LISTEN/NOTIFY) whatever this is;
+    it bounds only how long a row changed around Sika (hand-written SQL) may still be
+    served. 0 turns it off."""
     WORKER_HEARTBEAT_SECONDS: int = 15
     """How often a worker records that it is alive."""
     WORKER_HEARTBEAT_STALE_SECONDS: int = 90

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sika.auth.key_cache import TokenStanding
 from sika.auth.models import ApiKey
 from sika.core import paging
 from sika.parties.models import Party
@@ -29,18 +28,6 @@ async def get_for_share(session: AsyncSession, party_id: str) -> Party | None:
         .with_for_update(read=True)
         .execution_options(populate_existing=True)
     )
-
-
-@dataclass(frozen=True)
-class TokenStanding:
-    """What decides whether a party token still stands, beyond its signature."""
-
-    party_status: str
-    platform_id: str
-    tokens_revoked_before: datetime | None
-    key_found: bool
-    key_revoked_at: datetime | None
-    key_expires_at: datetime | None
 
 
 async def token_standing(session: AsyncSession, *, party_id: str, key_id: str) -> TokenStanding | None:

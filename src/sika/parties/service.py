@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.audit import service as audit_service
 from sika.auth import party_tokens
+from sika.auth import service as auth_service
+from sika.auth.key_cache import KeyCache
 from sika.core import errors, ids, paging
 from sika.core.config import Settings
 from sika.core.context import Actor
@@ -120,6 +122,9 @@ async def update_party(
         return party
     party.updated_at = now
     await session.flush()
+    if "status" in changed:
+        # A suspension refuses the party's tokens in every API process once this commits.
+        await auth_service.announce_party_changed(session, party_id=party.id)
     # Contact details stay out of the audit log; which fields changed is enough to trace it.
     data: dict[str, object] = {"fields": changed}
     if "status" in changed:
@@ -191,6 +196,7 @@ async def revoke_tokens(session: AsyncSession, *, party_id: str, actor: Actor, n
     revoked_before = max(now, party.tokens_revoked_before or now)
     party.tokens_revoked_before = revoked_before
     await session.flush()
+    await auth_service.announce_party_changed(session, party_id=party.id)
     await audit_service.record(
         session,
         actor=actor,
@@ -203,12 +209,21 @@ async def revoke_tokens(session: AsyncSession, *, party_id: str, actor: Actor, n
     return party
 
 
-async def check_token_standing(session: AsyncSession, *, claims: party_tokens.PartyClaims, now: datetime) -> str:
+async def check_token_standing(
+    session: AsyncSession, *, claims: party_tokens.PartyClaims, now: datetime, cache: KeyCache | None = None
+) -> str:
     """The platform of a well-signed token's party; refuse the token if its party is
     gone or suspended, or not of the platform the token names, if the party's tokens
     were revoked after it was issued, or if its minting key is revoked or expired:
-    one indexed lookup of the party and the key together."""
-    standing = await repository.token_standing(session, party_id=claims.party_id, key_id=claims.minted_by)
+    from ``cache`` when it has the standing, else one indexed lookup of the party
+    and the key together."""
+    of = (claims.party_id, claims.minted_by)
+    standing = cache.get_standing(of) if cache is not None else None
+    if standing is None:
+        generation = cache.generation if cache is not None else 0
+        standing = await repository.token_standing(session, party_id=claims.party_id, key_id=claims.minted_by)
+        if standing is not None and cache is not None:
+            cache.put_standing(of, standing, read_at_generation=generation)
     if standing is None:
         raise party_tokens.InvalidPartyToken("The party token names no party.")
     if standing.party_status == schemas.PartyStatus.suspended.value:
