@@ -30,6 +30,7 @@ roles are split; see docs/decisions/0005-tenancy.md."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -61,15 +62,17 @@ class CrossPlatformWrite(RuntimeError):
     """A bound session was about to write another platform's row: a bug, never a refusal."""
 
 
-Criteria = Callable[[str], sa.ColumnElement[bool]]
+Criteria = Callable[[str], Callable[[Any], sa.ColumnElement[bool]]]
 _EXTRA: list[tuple[type[Any], Criteria]] = []
 """Models whose visibility is not their own ``platform_id`` column (a platform is
 visible to itself; a ledger transfer to the platforms of its accounts)."""
 
 
 def visible_when(model: type[Any], criteria: Criteria) -> None:
-    """Declare how a bound session sees ``model``: ``criteria(platform_id)``."""
+    """Declare how a bound session sees ``model``: ``criteria(platform_id)`` is a lambda of
+    the mapped class (so SQLAlchemy caches its SQL and binds the platform as a parameter)."""
     _EXTRA.append((model, criteria))
+    _criteria_options.cache_clear()
 
 
 def bind(session: AsyncSession, platform_id: str | None) -> None:
@@ -86,18 +89,13 @@ def bound_platform(session: AsyncSession) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _criteria_options(platform_id: str) -> list[orm.LoaderCriteriaOption]:
-    options = [
-        orm.with_loader_criteria(
-            PlatformOwned,
-            lambda cls: cls.platform_id == platform_id,
-            include_aliases=True,
-        )
-    ]
-    options.extend(
-        orm.with_loader_criteria(model, criteria(platform_id), include_aliases=True) for model, criteria in _EXTRA
-    )
-    return options
+@functools.lru_cache(maxsize=4096)
+def _criteria_options(platform_id: str) -> tuple[orm.LoaderCriteriaOption, ...]:
+    """The options that filter a statement to ``platform_id``, made once per platform:
+    building them is most of what the filter costs, and they never change."""
+    own = orm.with_loader_criteria(PlatformOwned, lambda cls: cls.platform_id == platform_id, include_aliases=True)
+    extra = (orm.with_loader_criteria(model, criteria(platform_id), include_aliases=True) for model, criteria in _EXTRA)
+    return (own, *extra)
 
 
 @event.listens_for(orm.Session, "do_orm_execute")

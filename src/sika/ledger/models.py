@@ -10,6 +10,7 @@ function that writes every transfer).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -182,11 +183,11 @@ class PendingTimeout(Base):
     expires_at: Mapped[datetime]
 
 
-def _transfer_of_platform(platform_id: str) -> sa.ColumnElement[bool]:
+def _transfer_of_platform(platform_id: str) -> Callable[[type[Transfer]], sa.ColumnElement[bool]]:
     """A transfer is a platform's when one of its accounts is (a top-up moves money
     from a system account into the platform's wallet; both sides see it)."""
-    return sa.exists().where(
-        Account.id.in_([Transfer.debit_account_id, Transfer.credit_account_id]), Account.platform_id == platform_id
+    return lambda cls: sa.exists().where(
+        Account.id.in_([cls.debit_account_id, cls.credit_account_id]), Account.platform_id == platform_id
     )
 
 

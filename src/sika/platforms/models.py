@@ -3,6 +3,7 @@ app), each owning its parties and everything under them (``sika.core.tenancy``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -39,4 +40,8 @@ class Platform(Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
 
 
-tenancy.visible_when(Platform, lambda platform_id: Platform.id == platform_id)
+def _platform_itself(platform_id: str) -> Callable[[type[Platform]], sa.ColumnElement[bool]]:
+    return lambda cls: cls.id == platform_id
+
+
+tenancy.visible_when(Platform, _platform_itself)
