@@ -34,10 +34,23 @@ logging.getLogger("uvicorn.error").info("Application startup complete.")
 """
 
 
-def _emitted(env: str) -> list[str]:
+EMIT_ERROR = """
+import structlog
+from sika.core import logging as sika_logging
+sika_logging.configure()
+def fail(secret_local):
+    raise RuntimeError("boom")
+try:
+    fail("a-local-value")
+except RuntimeError as exc:
+    structlog.get_logger("sika.test").error("unhandled_error", exc_info=exc)
+"""
+
+
+def _emitted(env: str, program: str = EMIT) -> list[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("SIKA_")} | {"SIKA_ENV": env}
     done = subprocess.run(
-        [sys.executable, "-c", EMIT], capture_output=True, text=True, env=environ, timeout=60, check=True
+        [sys.executable, "-c", program], capture_output=True, text=True, env=environ, timeout=60, check=True
     )
     return done.stderr.strip().splitlines()
 
@@ -49,6 +62,17 @@ def test_development_logs_are_readable_lines() -> None:
     assert "hello" in lines[0]
     assert "n=1" in lines[0]
     assert "[info" in lines[0]
+
+
+def test_development_draws_an_error_as_a_plain_traceback_without_locals() -> None:
+    """Rich's boxed tracebacks with every frame's locals cost tens of milliseconds each on the
+    event loop: under load, a burst of them stalled an API process for seconds."""
+    lines = _emitted("development", EMIT_ERROR)
+    assert "unhandled_error" in lines[0]
+    assert "Traceback (most recent call last):" in lines
+    assert lines[-1] == "RuntimeError: boom"
+    assert not [line for line in lines if "╭" in line or "│" in line]
+    assert not [line for line in lines if "a-local-value" in line and "fail(" not in line]
 
 
 def test_other_environments_log_one_json_object_a_line() -> None:

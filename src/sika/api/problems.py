@@ -14,6 +14,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from sika.api import messages_fr
@@ -21,6 +22,7 @@ from sika.core import errors, text
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://sika.dev/problems/"
+CLIENT_CLOSED_REQUEST = 499
 
 log = structlog.get_logger(__name__)
 
@@ -216,6 +218,14 @@ async def _on_encode_error(request: Request, exc: Exception) -> Response:
     return domain_problem(request, text.InvalidText())
 
 
+async def _on_client_disconnect(request: Request, exc: Exception) -> Response:
+    """The client went away while its request was being read: nobody is there to answer,
+    and nothing went wrong on our side (the request's transaction rolled back). 499, the
+    status proxies log for it, so that the request log says what happened."""
+    log.info("client_disconnected", path=request.url.path)
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
+
+
 async def _on_unexpected_error(request: Request, exc: Exception) -> Response:
     log.error("unhandled_error", path=request.url.path, exc_info=exc)
     return problem_response(
@@ -238,4 +248,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(sa.exc.DataError, _on_data_error)
     app.add_exception_handler(psycopg.DataError, _on_data_error)
     app.add_exception_handler(UnicodeEncodeError, _on_encode_error)
+    app.add_exception_handler(ClientDisconnect, _on_client_disconnect)
     app.add_exception_handler(Exception, _on_unexpected_error)

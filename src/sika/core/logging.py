@@ -43,7 +43,10 @@ def json_logs(env: Environment) -> bool:
 def renderer(*, json: bool) -> structlog.types.Processor:
     if json:
         return structlog.processors.JSONRenderer()
-    return structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    # Plain tracebacks: rich's boxed ones with every frame's locals take tens of milliseconds to
+    # draw on the event loop, and a burst of errors under load (clients dropping at once) kept an
+    # API process drawing them for whole seconds while every request waited.
+    return structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback)
 
 
 def configure(*, json: bool | None = None, level: int = logging.INFO) -> None:
