@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.alerts import service as alerts_service
@@ -20,6 +20,7 @@ from sika.core import clock, db
 from sika.core.config import Settings
 from tests.conftest import make_key
 from tests.dashboard.world import World, build
+from tests.support.browser import chromium
 from tests.support.sandbox import LiveSandbox, live_sandbox
 
 DASHBOARD = "/dashboard"
@@ -88,37 +89,13 @@ async def open_alert(sessions: async_sessionmaker[AsyncSession]) -> str:
 
 # The real browser (test_browser.py, test_platforms.py) ----------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_PRESENT = CHROMIUM.exists()
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TIMEOUT_MS = 20_000
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM_PRESENT:
-        message = (
-            f"{CHROMIUM} is missing: the browser test needs Debian's chromium package "
-            "(scripts/test installs it with apt-get when run as root; or: apt-get install -y chromium)"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    async with chromium() as launched:
+        yield launched
 
 
 def screenshot_dir(tmp_path: Path) -> Path:

@@ -130,9 +130,10 @@ async def authenticate(
     lookup = _parse(secret)
     if lookup is None:
         raise errors.NotAuthenticated("The API key is malformed.")
+    # Whatever is stored below was read at this generation: a revocation heard meanwhile wins.
+    generation = cache.generation if cache is not None else 0
     key = cache.get(lookup) if cache is not None else None
     if key is None:
-        generation = cache.generation if cache is not None else 0
         row = await repository.get_by_lookup_prefix(session, lookup)
         key = _verified(row) if row is not None else None
         if key is not None and cache is not None:
@@ -147,7 +148,7 @@ async def authenticate(
         await repository.mark_used(session, key_id=key.id, now=now, unless_used_since=now - LAST_USED_RESOLUTION)
         key = replace(key, last_used_at=now)
         if cache is not None:
-            cache.put(lookup, key, read_at_generation=cache.generation)
+            cache.put(lookup, key, read_at_generation=generation)
     return key
 
 
