@@ -46,6 +46,8 @@ def wallet_out(view: wallets_service.WalletView) -> schemas.WalletOut:
         id=view.wallet.id,
         party_id=view.wallet.party_id,
         currency=view.wallet.currency,
+        account_id=view.wallet.account_id,
+        holds_account_id=view.wallet.holds_account_id,
         balance_minor=view.balance_minor,
         held_minor=view.held_minor,
         available_minor=view.available_minor,
@@ -55,6 +57,7 @@ def wallet_out(view: wallets_service.WalletView) -> schemas.WalletOut:
 
 def hold_out(view: wallets_service.HoldView) -> schemas.HoldOut:
     described = view.pending.metadata_
+    capture = view.capture
     return schemas.HoldOut(
         id=view.pending.id,
         wallet_id=view.wallet.wallet.id,
@@ -62,6 +65,11 @@ def hold_out(view: wallets_service.HoldView) -> schemas.HoldOut:
         amount_minor=view.pending.amount_minor,
         status=view.status,
         captured_minor=view.captured_minor,
+        returned_minor=view.returned_minor,
+        destination_wallet_id=capture.destination_wallet_id,
+        destination_minor=capture.destination_minor,
+        platform_fee_minor=capture.platform_fee_minor,
+        fee_account_id=capture.fee_account_id,
         owner_type=view.record.owner_type,
         owner_id=view.record.owner_id,
         reason=described.get("reason", ""),

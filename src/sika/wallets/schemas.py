@@ -28,6 +28,12 @@ class WalletOut(BaseModel):
     id: str
     party_id: str
     currency: str
+    account_id: str
+    """The ledger account holding the wallet's money: its posted totals are the balance, its
+    pending debits the held money (``GET /v1/ledger/accounts/{id}`` shows it to operators)."""
+    holds_account_id: str
+    """The wallet's own ledger account its holds reserve money towards; empty between requests,
+    since a capture pays out of it in the transaction that fills it."""
     balance_minor: int
     """Posted money: credits less debits."""
     held_minor: int
@@ -98,6 +104,18 @@ class HoldOut(BaseModel):
     """``expired`` as soon as ``expires_at`` has passed, even before the expiry job records it."""
     captured_minor: int
     """What was captured (0 unless captured); the rest went back to the wallet."""
+    returned_minor: int
+    """What went back to the wallet's available money: the hold less what was captured once
+    captured, all of it once released or expired, 0 while open."""
+    destination_wallet_id: str | None
+    """The wallet the capture paid; null unless captured to a wallet (a capture without one pays
+    the platform everything; a payout's hold pays the provider)."""
+    destination_minor: int
+    """What the destination wallet received: ``captured_minor`` less ``platform_fee_minor``."""
+    platform_fee_minor: int
+    """The platform's part of the capture (everything when captured to no wallet)."""
+    fee_account_id: str | None
+    """The platform's fee ledger account that received ``platform_fee_minor``; null when no fee was taken."""
     owner_type: str
     """``api`` for a hold placed over this API; otherwise the domain object whose flow alone
     captures or releases it (``payout``)."""
@@ -139,6 +157,11 @@ class HistoryEntryOut(BaseModel):
     held_before_minor: int
     held_after_minor: int
     hold_id: str | None
+    """The hold this entry placed, captured, released or expired, or whose capture paid this credit."""
+    collection_id: str | None
+    """The collection whose success credited this wallet."""
+    payout_id: str | None
+    """The payout this entry's hold guarantees, or whose reversal gave the money back."""
     reference: str | None
     reason: str | None
     created_at: datetime

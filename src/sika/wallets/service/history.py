@@ -12,6 +12,7 @@ from sika.ledger import models as ledger_models
 from sika.ledger import service as ledger_service
 from sika.parties import service as parties_service
 from sika.wallets import repository, schemas
+from sika.wallets.models import HoldOwnerType
 from sika.wallets.service import fees as platform_fees
 from sika.wallets.service import wallets
 
@@ -38,6 +39,8 @@ class HistoryEntry:
     held_before_minor: int
     held_after_minor: int
     hold_id: str | None
+    collection_id: str | None
+    payout_id: str | None
     reference: str | None
     reason: str | None
     created_at: datetime
@@ -75,16 +78,37 @@ async def history(
     session: AsyncSession, *, wallet_id: str, before_seq: int | None, limit: int, actor: Actor
 ) -> HistoryPage:
     """Every movement of the wallet's money, newest first, with its balance and
-    held money before and after, derived from the ledger entries."""
+    held money before and after, derived from the ledger entries, and the hold,
+    collection or payout behind it."""
     wallet = await wallets.owned_wallet(session, wallet_id=wallet_id, actor=actor)
     rows = await ledger_service.list_account_entries(
         session, account_id=wallet.account_id, before_seq=before_seq, limit=limit
     )
-    entries = [entry for row in rows if (entry := _history_entry(row)) is not None]
+    owners = await _payouts_of_holds(session, rows)
+    entries = [entry for row in rows if (entry := _history_entry(row, owners)) is not None]
     return HistoryPage(entries=entries, next_before_seq=rows[-1].seq if len(rows) == limit else None)
 
 
-def _history_entry(row: ledger_service.AccountEntry) -> HistoryEntry | None:
+def _hold_of(row: ledger_service.AccountEntry) -> str | None:
+    """The hold an entry of the wallet's own account moves: its pending transfer, for a
+    debit that places or resolves one."""
+    if row.side == "debit" and row.kind != "posted":
+        return row.pending_id or row.transfer_id
+    return None
+
+
+async def _payouts_of_holds(session: AsyncSession, rows: list[ledger_service.AccountEntry]) -> dict[str, str]:
+    """The payout each hold of these entries guarantees, from the holds' owner records."""
+    hold_ids = sorted({hold_id for row in rows if (hold_id := _hold_of(row)) is not None})
+    records = await repository.get_holds(session, hold_ids) if hold_ids else {}
+    return {
+        hold_id: record.owner_id
+        for hold_id, record in records.items()
+        if record.owner_type == HoldOwnerType.payout.value and record.owner_id is not None
+    }
+
+
+def _history_entry(row: ledger_service.AccountEntry, payouts: dict[str, str]) -> HistoryEntry | None:
     if row.side == "debit":
         kind = _ENTRY_TYPE_BY_DEBIT[row.kind]
     elif row.kind in ("posted", "post_pending"):
@@ -94,7 +118,10 @@ def _history_entry(row: ledger_service.AccountEntry) -> HistoryEntry | None:
         # neither its balance nor its held money moved.
         return None
     described = row.pending_metadata if row.pending_id is not None else row.metadata
-    is_hold = row.kind != "posted" and row.side == "debit"
+    # A credit names what paid it in its own metadata: a capture's payment its hold, a
+    # collection's credit its collection, a payout given back its payout.
+    paid_by = row.metadata or {}
+    hold_id = _hold_of(row) or paid_by.get("hold_id")
     return HistoryEntry(
         seq=row.seq,
         transfer_id=row.transfer_id,
@@ -104,7 +131,9 @@ def _history_entry(row: ledger_service.AccountEntry) -> HistoryEntry | None:
         balance_after_minor=row.after.credits_posted - row.after.debits_posted,
         held_before_minor=row.before.debits_pending,
         held_after_minor=row.after.debits_pending,
-        hold_id=(row.pending_id or row.transfer_id) if is_hold else None,
+        hold_id=hold_id,
+        collection_id=paid_by.get("collection_id"),
+        payout_id=payouts.get(hold_id or "") or paid_by.get("payout_id"),
         reference=(described or {}).get("reference"),
         reason=(described or {}).get("reason"),
         created_at=row.created_at,

@@ -162,6 +162,38 @@ class HoldView:
             return self.resolution.amount_minor
         return 0
 
+    @property
+    def returned_minor(self) -> int:
+        """What went back to the wallet: all of a released or expired hold, the uncaptured rest of a captured one."""
+        if self.status is schemas.HoldStatus.open:
+            return 0
+        return self.pending.amount_minor - self.captured_minor
+
+    @property
+    def capture(self) -> CaptureSplit:
+        """Where the captured money went, as the capture recorded it on the ledger (the
+        metadata of its post, written since holds exist)."""
+        resolution = self.resolution
+        recorded = resolution.metadata_ if resolution is not None and resolution.kind == "post_pending" else {}
+        fee = int(recorded.get("platform_fee_minor") or 0)
+        destination = recorded.get("destination_wallet_id")
+        return CaptureSplit(
+            destination_wallet_id=destination,
+            destination_minor=self.captured_minor - fee if destination else 0,
+            platform_fee_minor=fee,
+            fee_account_id=fee_account_id(self.record.platform_id, self.pending.currency) if fee else None,
+        )
+
+
+@dataclass(frozen=True)
+class CaptureSplit:
+    """A capture's split: what the destination wallet got, and the platform's fee and its account."""
+
+    destination_wallet_id: str | None
+    destination_minor: int
+    platform_fee_minor: int
+    fee_account_id: str | None
+
 
 def _is_due(pending: ledger_models.Transfer, now: datetime) -> bool:
     return pending.expires_at is not None and pending.expires_at <= now
