@@ -51,8 +51,8 @@ Method = Annotated[MobileMoney | Card, Field(discriminator="type")]
 class CollectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    party_id: Id
-    """Who pays; the wallet must be this party's."""
+    party_id: Id | None = None
+    """Who pays; the wallet's party when left out. Given, it must be the wallet's party."""
     wallet_id: Id
     """The wallet credited on success."""
     amount_minor: AmountMinor

@@ -81,7 +81,7 @@ class CollectionUpdate:
 async def create_collection(
     phases: Phases,
     *,
-    party_id: str,
+    party_id: str | None,
     wallet_id: str,
     amount_minor: int,
     currency: str,
@@ -94,9 +94,9 @@ async def create_collection(
     actor: Actor,
     clock: Clock,
 ) -> Collection:
-    """Start a collection and return it as the provider's answer left it:
-    ``action_required`` with what the customer must do, ``processing``,
-    ``succeeded`` (the wallet credited) or ``failed``."""
+    """Start a collection into ``wallet_id`` (of ``party_id``, or of the wallet's own party
+    when None) and return it as the provider's answer left it: ``action_required`` with
+    what the customer must do, ``processing``, ``succeeded`` (the wallet credited) or ``failed``."""
     session = phases.first
     now = clock()
     party, wallet = await flow.party_and_wallet(

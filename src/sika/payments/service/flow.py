@@ -146,13 +146,25 @@ async def clearing_account(
 
 
 async def party_and_wallet(
-    session: AsyncSession, *, party_id: str, wallet_id: str, currency: str, actor: Actor
+    session: AsyncSession, *, party_id: str | None, wallet_id: str, currency: str, actor: Actor
 ) -> tuple[parties_models.Party, wallets_models.Wallet]:
-    """The party money moves for, and its wallet in ``currency``, as ``actor`` may reach them."""
-    party = await parties_service.get_party(session, party_id=party_id, actor=actor)
-    wallet = await wallets_service.owned_wallet(session, wallet_id=wallet_id, actor=actor)
+    """The party money moves for, and its wallet in ``currency``, as ``actor`` may reach them;
+    without ``party_id``, the wallet's own party."""
+    if party_id is None:
+        wallet = await wallets_service.owned_wallet(session, wallet_id=wallet_id, actor=actor)
+        party = await parties_service.get_party(session, party_id=wallet.party_id, actor=actor)
+    else:
+        party = await parties_service.get_party(session, party_id=party_id, actor=actor)
+        wallet = await wallets_service.owned_wallet(session, wallet_id=wallet_id, actor=actor)
     if wallet.party_id != party.id:
-        raise WalletNotOfParty()
+        raise WalletNotOfParty(
+            f"wallet_id {wallet.id} is not a wallet of party_id {party.id}; send the wallet's own party,"
+            " or leave party_id out.",
+            errors=[
+                {"field": "body.party_id", "message": "Not the party of wallet_id.", "type": WalletNotOfParty.code},
+                {"field": "body.wallet_id", "message": "Not a wallet of party_id.", "type": WalletNotOfParty.code},
+            ],
+        )
     if wallet.currency != currency:
         raise WalletCurrencyMismatch(f"The wallet holds {wallet.currency}, not {currency}.")
     return party, wallet
