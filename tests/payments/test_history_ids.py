@@ -13,6 +13,14 @@ FUNDS = 10_000
 AMOUNT = 4_000
 REVERSED_PHONE = "+2250700000063"
 """The sandbox's ``webhook_out_of_order`` number: the transfer succeeds, then is reversed."""
+STORY = (
+    "captured_minor",
+    "returned_minor",
+    "destination_wallet_id",
+    "destination_minor",
+    "platform_fee_minor",
+    "fee_account_id",
+)
 
 
 async def history(world: World, who: PartyWallet) -> list[tuple[Any, ...]]:
@@ -49,3 +57,6 @@ class TestHistoryIds:
             ("hold_placed", AMOUNT, hold_id, None, payout_id),
             ("credit", FUNDS, None, None, None),
         ]
+        # The payout's hold paid the provider: no wallet, no platform fee, nothing returned.
+        hold = (await world.client.get(f"/v1/holds/{hold_id}", headers=world.platform)).json()
+        assert [hold[field] for field in STORY] == [AMOUNT, 0, None, 0, 0, None]
