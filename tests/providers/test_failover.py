@@ -10,6 +10,7 @@ from structlog.testing import capture_logs
 from sika.providers import errors, registry
 from sika.providers.base import (
     CollectionStatus,
+    MobileOperator,
     PaymentMethod,
     PaymentProvider,
     ProviderName,
@@ -142,6 +143,56 @@ class TestCollectionRouter:
         assert [name for name, _ in none.value.attempts] == ["paystack", "fedapay"]
         assert await sandbox.listed("payments", provider="paystack") == []
         assert await sandbox.listed("payments", provider="fedapay") == []
+
+    async def test_a_wave_customer_with_a_return_url_goes_where_it_is_forwarded(
+        self, sandbox: LiveSandbox, providers: dict[ProviderName, PaymentProvider]
+    ) -> None:
+        router = make_router(providers)
+        before = failovers("paystack", "fedapay", "return_url_not_forwarded")
+        request = builders.mobile_money(operator=MobileOperator.wave, return_url="https://shop.test/back")
+        result = await router.collect(request, now=NOW)
+        assert result.provider is ProviderName.fedapay
+        assert failovers("paystack", "fedapay", "return_url_not_forwarded") == before + 1
+        assert await sandbox.listed("payments", provider="paystack") == []
+        assert result.redirect_url is not None
+        async with httpx.AsyncClient() as browser:
+            page = await browser.get(result.redirect_url)
+        assert page.status_code == 303
+        assert page.headers["location"] == "https://shop.test/back"
+        # Paystack's circuit saw no call, so it stays as it was.
+        assert router.breaker(ProviderName.paystack).consecutive_failures == 0
+
+    @pytest.mark.parametrize(
+        ("operator", "return_url"),
+        [(MobileOperator.wave, None), (MobileOperator.orange, "https://shop.test/back")],
+        ids=["wave-without-return-url", "orange-prompted-on-the-phone"],
+    )
+    async def test_a_customer_who_never_leaves_the_phone_stays_on_the_first_provider(
+        self,
+        sandbox: LiveSandbox,
+        providers: dict[ProviderName, PaymentProvider],
+        operator: MobileOperator,
+        return_url: str | None,
+    ) -> None:
+        router = make_router(providers)
+        result = await router.collect(builders.mobile_money(operator=operator, return_url=return_url), now=NOW)
+        assert result.provider is ProviderName.paystack
+        assert await sandbox.listed("payments", provider="fedapay") == []
+
+    async def test_a_route_where_no_provider_forwards_the_return_url_says_so(
+        self, sandbox: LiveSandbox, providers: dict[ProviderName, PaymentProvider]
+    ) -> None:
+        router = CollectionRouter(
+            providers,
+            routes=parse_routes({"XOF:mobile_money": ["paystack"]}),
+            failure_threshold=FAILURE_THRESHOLD,
+            open_seconds=OPEN_SECONDS,
+        )
+        request = builders.mobile_money(operator=MobileOperator.wave, return_url="https://shop.test/back")
+        with pytest.raises(errors.NoProviderAvailable) as none:
+            await router.collect(request, now=NOW)
+        assert none.value.attempts == [("paystack", "it cannot send the customer back to return_url")]
+        assert await sandbox.listed("payments", provider="paystack") == []
 
     async def test_cards_follow_their_own_route(
         self, sandbox: LiveSandbox, providers: dict[ProviderName, PaymentProvider]

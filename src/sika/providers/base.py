@@ -81,6 +81,13 @@ class CollectionRequest:
     return_url: str | None = None
     """Where a redirect flow sends the customer back."""
 
+    @property
+    def sends_customer_away(self) -> bool:
+        """The customer leaves for the operator's page and must come back to
+        ``return_url``: Wave pays by redirect, the other operators by a prompt on
+        the phone, where there is nothing to come back from."""
+        return self.return_url is not None and self.operator is MobileOperator.wave
+
 
 @dataclass(frozen=True)
 class CollectionResult:
@@ -166,6 +173,12 @@ class PaymentProvider(Protocol):
 
     @property
     def name(self) -> ProviderName: ...
+
+    @property
+    def forwards_return_url(self) -> bool:
+        """Whether a collection's ``return_url`` reaches the provider, so a customer
+        sent away to pay is sent back to it."""
+        ...
 
     async def collect(self, request: CollectionRequest) -> CollectionResult:
         """Start a collection. A final refusal raises ``ProviderDeclined``."""

@@ -3,7 +3,9 @@
 For a (currency, method) the route names providers in order of preference
 (``PROVIDER_ROUTES``). A collection goes to the first whose circuit lets it
 through; it moves to the next one only when that provider is *unavailable*
-(``ProviderUnavailable``: nothing happened there). A decline is final, and an
+(``ProviderUnavailable``: nothing happened there), or when the customer pays
+away from the phone (Wave's page) with a ``return_url`` that provider does not
+forward, so would never come back. A decline is final, and an
 unknown outcome is never tried elsewhere: the first provider may have charged
 the customer already, and reconciliation will tell.
 
@@ -60,6 +62,7 @@ class CircuitState(StrEnum):
 class SkipReason(StrEnum):
     unavailable = "unavailable"
     circuit_open = "circuit_open"
+    return_url_not_forwarded = "return_url_not_forwarded"
 
 
 @dataclass
@@ -189,6 +192,11 @@ class CollectionRouter:
         passed_over: list[tuple[ProviderName, str]] = []
         for position, name in enumerate(route):
             following = route[position + 1] if position + 1 < len(route) else None
+            if request.sends_customer_away and not self._providers[name].forwards_return_url:
+                why = "it cannot send the customer back to return_url"
+                passed_over.append((name, why))
+                _announce_switch(name, following, SkipReason.return_url_not_forwarded, why, request.reference)
+                continue
             breaker = self._breakers[name]
             if not breaker.allow(now):
                 passed_over.append((name, "circuit open"))

@@ -88,6 +88,11 @@ class FedapayProvider:
     def name(self) -> ProviderName:
         return NAME
 
+    @property
+    def forwards_return_url(self) -> bool:
+        # Sent as the transaction's ``callback_url``.
+        return True
+
     async def collect(self, request: CollectionRequest) -> CollectionResult:
         mode: str | None = None
         if request.method is PaymentMethod.mobile_money:

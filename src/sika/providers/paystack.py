@@ -65,6 +65,11 @@ class PaystackProvider:
     def name(self) -> ProviderName:
         return NAME
 
+    @property
+    def forwards_return_url(self) -> bool:
+        # Paystack's Charge API takes no per-charge return URL.
+        return False
+
     async def collect(self, request: CollectionRequest) -> CollectionResult:
         body: dict[str, Any] = {
             "email": request.customer_email,

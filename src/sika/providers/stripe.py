@@ -63,6 +63,11 @@ class StripeProvider:
     def name(self) -> ProviderName:
         return NAME
 
+    @property
+    def forwards_return_url(self) -> bool:
+        # Sent as the PaymentIntent's ``return_url``.
+        return True
+
     async def collect(self, request: CollectionRequest) -> CollectionResult:
         created = await self._create(request)
         if created.status_code >= 400:
