@@ -22,14 +22,12 @@ from sika.wallets.service.history import (
     history,
     party_summary,
 )
+from sika.wallets.service.hold_views import API_OWNER, HoldOwner, HoldView
 from sika.wallets.service.holds import (
-    API_OWNER,
     HoldNotFound,
     HoldNotPlacedByCaller,
     HoldOwnedByApi,
     HoldOwnedByPayout,
-    HoldOwner,
-    HoldView,
     InvalidCapture,
     PartyCannotSetFee,
     capture_hold,

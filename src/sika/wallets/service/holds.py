@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -57,19 +57,18 @@ from sika.core.context import Actor, system_actor
 from sika.ledger import models as ledger_models
 from sika.ledger import service as ledger_service
 from sika.parties import service as parties_service
-from sika.wallets import repository, schemas
+from sika.wallets import repository
 from sika.wallets.models import HoldOwnerType, Wallet, WalletHold
 from sika.wallets.service import wallets
 from sika.wallets.service.fees import FEE_ACCOUNT_KIND, FEE_CODE, capture_fee, fee_account_id
+from sika.wallets.service.hold_views import (
+    HOLD_STATUS_BY_RESOLUTION,
+    HoldOwner,
+    HoldView,
+)
 
 HOLD_CODE = "hold.placed"
 CAPTURE_CODE = "hold.captured"
-
-_HOLD_STATUS_BY_RESOLUTION = {
-    "post_pending": schemas.HoldStatus.captured,
-    "void_pending": schemas.HoldStatus.released,
-    "expire_pending": schemas.HoldStatus.expired,
-}
 
 
 class HoldNotFound(errors.NotFound):
@@ -112,91 +111,6 @@ _OWNED_BY: dict[HoldOwnerType, type[errors.Conflict]] = {
     HoldOwnerType.api: HoldOwnedByApi,
     HoldOwnerType.payout: HoldOwnedByPayout,
 }
-
-
-@dataclass(frozen=True)
-class HoldOwner:
-    """Who a hold belongs to: the holds API (``id`` None) or one domain object."""
-
-    type: HoldOwnerType
-    id: str | None = None
-
-    def __post_init__(self) -> None:
-        if (self.type is HoldOwnerType.api) != (self.id is None):
-            raise ValueError("An api hold has no owner id; a domain's hold names its object.")
-
-
-API_OWNER = HoldOwner(HoldOwnerType.api)
-"""The owner of holds placed, captured and released over the holds API."""
-
-
-@dataclass(frozen=True)
-class HoldView:
-    pending: ledger_models.Transfer
-    resolution: ledger_models.Transfer | None
-    record: WalletHold
-    wallet: wallets.WalletView
-    now: datetime
-    """When it was read: a hold past its expiry then reads as expired."""
-
-    @property
-    def lapsed(self) -> bool:
-        """Past its expiry, though the ledger has not expired it yet."""
-        return self.resolution is None and _is_due(self.pending, self.now)
-
-    @property
-    def status(self) -> schemas.HoldStatus:
-        if self.resolution is not None:
-            return _HOLD_STATUS_BY_RESOLUTION[self.resolution.kind]
-        return schemas.HoldStatus.expired if self.lapsed else schemas.HoldStatus.open
-
-    @property
-    def resolved_at(self) -> datetime | None:
-        if self.resolution is not None:
-            return self.resolution.created_at
-        return self.pending.expires_at if self.lapsed else None
-
-    @property
-    def captured_minor(self) -> int:
-        if self.resolution is not None and self.resolution.kind == "post_pending":
-            return self.resolution.amount_minor
-        return 0
-
-    @property
-    def returned_minor(self) -> int:
-        """What went back to the wallet: all of a released or expired hold, the uncaptured rest of a captured one."""
-        if self.status is schemas.HoldStatus.open:
-            return 0
-        return self.pending.amount_minor - self.captured_minor
-
-    @property
-    def capture(self) -> CaptureSplit:
-        """Where the captured money went, as the capture recorded it on the ledger (the
-        metadata of its post, written since holds exist)."""
-        resolution = self.resolution
-        recorded = resolution.metadata_ if resolution is not None and resolution.kind == "post_pending" else {}
-        fee = int(recorded.get("platform_fee_minor") or 0)
-        destination = recorded.get("destination_wallet_id")
-        return CaptureSplit(
-            destination_wallet_id=destination,
-            destination_minor=self.captured_minor - fee if destination else 0,
-            platform_fee_minor=fee,
-            fee_account_id=fee_account_id(self.record.platform_id, self.pending.currency) if fee else None,
-        )
-
-
-@dataclass(frozen=True)
-class CaptureSplit:
-    """A capture's split: what the destination wallet got, and the platform's fee and its account."""
-
-    destination_wallet_id: str | None
-    destination_minor: int
-    platform_fee_minor: int
-    fee_account_id: str | None
-
-
-def _is_due(pending: ledger_models.Transfer, now: datetime) -> bool:
-    return pending.expires_at is not None and pending.expires_at <= now
 
 
 async def place_hold(
@@ -562,7 +476,7 @@ async def _resolvable_hold(
     _check_resolver(record, owner=owner, actor=actor)
     resolution = (await ledger_service.get_resolutions(session, pending_ids=[hold_id])).get(hold_id)
     if resolution is not None:
-        status = _HOLD_STATUS_BY_RESOLUTION[resolution.kind].value
+        status = HOLD_STATUS_BY_RESOLUTION[resolution.kind].value
         raise ledger_service.PendingTransferAlreadyResolved(f"Hold {hold_id} is already {status}.")
     return pending, record, wallet
 
