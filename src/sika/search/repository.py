@@ -82,7 +82,8 @@ def _phone_is(keys: Keys, column: Any) -> list[sa.ColumnElement[bool]]:
     if keys.phone is not None:
         return [column == keys.phone]
     if keys.phone_suffix is not None:
-        return [column.like(f"%{keys.phone_suffix}")]
+        # Reversed, the last digits are a prefix: an index on reverse(phone) can serve it (docs/support.md).
+        return [sa.func.reverse(column).like(f"{keys.phone_suffix[::-1]}%")]
     return []
 
 
