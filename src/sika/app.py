@@ -58,6 +58,8 @@ def api_router() -> APIRouter:
         v1.include_router(module.router)
     # Provider-calling routes run in phases (``PhasedRoute``), on routers of their own.
     v1.include_router(payments_router.phased_router)
+    # Support's reading of a collection, under the collection's path.
+    v1.include_router(search_router.timeline_router)
     return v1
 
 

@@ -5,7 +5,8 @@ Each is one query whose conditions are ORed: the kind's id, and those of the
 query's readings (``Keys``) that the kind has a column for; an amount window
 then narrows the kinds that carry an amount and leaves out those that do not.
 The indexes these rely on, and those they would need at scale, are in
-docs/support.md."""
+docs/support.md. Below them, what a timeline reads: the rows other domains
+wrote about one object."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from sika.alerts.models import Alert
+from sika.audit.models import AuditEvent
 from sika.ledger.models import Transfer
 from sika.parties.models import Party
 from sika.payments.models import Collection, Payout
@@ -216,3 +219,36 @@ async def webhook_events(session: AsyncSession, keys: Keys, within: Window, *, l
     statement = sa.select(InboundEvent).where(where).order_by(InboundEvent.received_at.desc(), InboundEvent.seq.desc())
     rows, more = await _read(session, statement, limit)
     return Found([row[0] for row in rows], more)
+
+
+# The story of one object (its timeline) -----------------------------------------
+
+
+async def audit_rows(session: AsyncSession, *, entity_type: str, entity_id: str) -> list[AuditEvent]:
+    """Its audit rows in the order they were written (``ix_audit_events_entity``)."""
+    statement = (
+        sa.select(AuditEvent)
+        .where(AuditEvent.entity_type == entity_type, AuditEvent.entity_id == entity_id)
+        .order_by(AuditEvent.seq)
+    )
+    return list(await session.scalars(statement))
+
+
+async def alerts_about(session: AsyncSession, *, entity_type: str, entity_id: str) -> list[Alert]:
+    statement = (
+        sa.select(Alert).where(Alert.entity_type == entity_type, Alert.entity_id == entity_id).order_by(Alert.seq)
+    )
+    return list(await session.scalars(statement))
+
+
+async def webhook_events_naming(session: AsyncSession, *, reference: str) -> list[InboundEvent]:
+    """The webhook events that named ``reference`` (``ix_webhooks_inbound_events_reference``)."""
+    statement = sa.select(InboundEvent).where(InboundEvent.reference == reference).order_by(InboundEvent.seq)
+    return list(await session.scalars(statement))
+
+
+async def transfers(session: AsyncSession, transfer_ids: list[str]) -> list[Transfer]:
+    if not transfer_ids:
+        return []
+    statement = sa.select(Transfer).where(Transfer.id.in_(transfer_ids)).order_by(Transfer.seq)
+    return list(await session.scalars(statement))

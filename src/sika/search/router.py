@@ -1,6 +1,7 @@
-"""Search over HTTP: ``support`` (or ``admin``) finds any object by what a customer
-or an integrator knows. A support key bound to a platform finds that platform's
-objects only (its session is bound by ``authorize``)."""
+"""Search and timelines over HTTP: ``support`` (or ``admin``) finds any object by
+what a customer or an integrator knows, and reads a collection's story. A
+support key bound to a platform reaches that platform's objects only (its
+session is bound by ``authorize``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sika.search import schemas
 from sika.search import service as search_service
 
 router = APIRouter(prefix="/search", tags=["search"], route_class=UnitOfWorkRoute)
+timeline_router = APIRouter(prefix="/collections", tags=["collections"], route_class=UnitOfWorkRoute)
 
 
 @router.get("", response_model=schemas.SearchOut)
@@ -43,3 +45,37 @@ async def search(
     within = search_service.window(amount_minor=amount_minor, currency=currency, since=since, until=until)
     found = await search_service.search(session, query=q, within=within, actor=actor, now=clock.now())
     return schemas.SearchOut.model_validate(found)
+
+
+@timeline_router.get("/{collection_id}/timeline", response_model=schemas.TimelineOut)
+async def collection_timeline(
+    session: Session, collection_id: str, actor: Annotated[Actor, Depends(authorize(Scope.support))]
+) -> schemas.TimelineOut:
+    """The collection's story, oldest first: each state change with its cause, the
+    webhooks that named it, the ledger transfers that moved its money, its alerts
+    and audit rows. Built from what Sika records; no secret, card data or webhook
+    body is in it."""
+    story = await search_service.collection_timeline(session, collection_id=collection_id, actor=actor)
+    row = story.collection
+    return schemas.TimelineOut(
+        collection=schemas.CollectionSummary(
+            id=row.id,
+            state=row.status,
+            amount_minor=row.amount_minor,
+            currency=row.currency,
+            method=row.method,
+            operator=row.operator,
+            provider=row.provider,
+            provider_reference=row.provider_reference,
+            next_action=row.next_action,
+            failure_code=row.failure_code,
+            failure_message=row.failure_message,
+            party_id=row.party_id,
+            wallet_id=row.wallet_id,
+            platform_id=row.platform_id,
+            created_at=row.created_at,
+            completed_at=row.completed_at,
+            last_checked_at=row.last_checked_at,
+        ),
+        entries=[schemas.TimelineEntry.model_validate(entry) for entry in story.entries],
+    )

@@ -1,8 +1,9 @@
-"""The shape of a search's answer: one group per kind, each newest first."""
+"""The shapes of a search's answer (one group per kind, each newest first) and of a timeline."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,3 +44,50 @@ class SearchOut(BaseModel):
     payouts: Group
     holds: Group
     webhook_events: Group
+
+
+class CollectionSummary(BaseModel):
+    """The collection as its row stands now, with the provider's answers Sika kept."""
+
+    id: str
+    state: str
+    amount_minor: int
+    currency: str
+    method: str
+    operator: str | None
+    provider: str | None
+    provider_reference: str | None
+    next_action: str | None
+    failure_code: str | None
+    failure_message: str | None
+    party_id: str
+    wallet_id: str
+    platform_id: str
+    created_at: datetime
+    completed_at: datetime | None
+    last_checked_at: datetime | None = Field(description="When reconciliation last asked the provider.")
+
+
+class Cause(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    actor: str = Field(description="key:<id> (an API call), party:<id>, system:<job> (a worker's job), cli.")
+    request_id: str | None
+    source: str | None = Field(description="Where the news came from: api, webhook or reconciliation.")
+
+
+class TimelineEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    kind: str = Field(description="state_change, webhook_received, ledger_transfer, alert, audit or provider_checked.")
+    id: str | None = Field(description="The webhook event, ledger transfer or alert it shows.")
+    state: str | None
+    action: str | None
+    cause: Cause | None
+    details: dict[str, Any]
+
+
+class TimelineOut(BaseModel):
+    collection: CollectionSummary
+    entries: list[TimelineEntry] = Field(description="Oldest first.")
