@@ -128,9 +128,11 @@ async def test_a_platform_key_is_refused(client: httpx.AsyncClient, world: TwoPl
     ],
 )
 async def test_bad_input_is_a_422_problem(
-    client: httpx.AsyncClient, admin_headers: dict[str, str], params: dict[str, str]
+    client: httpx.AsyncClient, admin_headers: dict[str, str], sessions: Sessions, params: dict[str, str]
 ) -> None:
+    before = await row_counts(sessions)
     response = await client.get("/v1/search", params=params, headers=admin_headers)
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["detail"]
+    assert await row_counts(sessions) == before

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from sika.auth.scopes import Scope
 from tests.conftest import make_key
 from tests.support.factories import PartyWallet
+from tests.support.operations import row_counts
 from tests.support.payments import OTP, World, collection_body, deliver, mobile_money
 
 AMOUNT = 5_000
@@ -109,20 +110,25 @@ async def test_only_support_of_its_platform_reads_it(
     world: World, kofi: PartyWallet, admin_headers: dict[str, str]
 ) -> None:
     collection_id, _ = await _paid_after_otp(world, kofi)
-    path = f"/v1/collections/{collection_id}/timeline"
-    refused = await world.client.get(path, headers=world.platform)
-    assert refused.status_code == 403
-    assert refused.headers["content-type"].startswith("application/problem+json")
     other = await world.client.post(
         "/v1/platforms", json={"name": "Elsewhere", "default_currency": "XOF"}, headers=admin_headers
     )
+    assert other.status_code == 201, other.text
     key = await world.client.post(
         "/v1/api-keys",
         json={"name": "elsewhere support", "scopes": ["support"], "platform_id": other.json()["id"]},
         headers=admin_headers,
     )
+    assert key.status_code == 201, key.text
     elsewhere = {"Authorization": f"Bearer {key.json()['secret']}"}
+    path = f"/v1/collections/{collection_id}/timeline"
+    before = await row_counts(world.sessions)
+
+    refused = await world.client.get(path, headers=world.platform)
+    assert refused.status_code == 403
+    assert refused.headers["content-type"].startswith("application/problem+json")
     hidden = await world.client.get(path, headers=elsewhere)
     made_up = await world.client.get("/v1/collections/col_aaaaaaaaaaaaaaaaaaaaaaaaaa/timeline", headers=elsewhere)
     assert (hidden.status_code, hidden.json()["code"]) == (404, "collection_not_found")
     assert (made_up.status_code, made_up.json()["code"]) == (404, "collection_not_found")
+    assert await row_counts(world.sessions) == before
