@@ -31,6 +31,7 @@ from sika.ledger import router as ledger_router
 from sika.parties import router as parties_router
 from sika.payments import router as payments_router
 from sika.platforms import router as platforms_router
+from sika.search import router as search_router
 from sika.system import router as system_router
 from sika.wallets import router as wallets_router
 from sika.webhooks import router as webhooks_router
@@ -52,10 +53,13 @@ def api_router() -> APIRouter:
         payments_router,
         webhooks_router,
         events_router,
+        search_router,
     ):
         v1.include_router(module.router)
     # Provider-calling routes run in phases (``PhasedRoute``), on routers of their own.
     v1.include_router(payments_router.phased_router)
+    # Support's reading of a collection, under the collection's path.
+    v1.include_router(search_router.timeline_router)
     return v1
 
 

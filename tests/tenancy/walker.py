@@ -84,8 +84,12 @@ QUERY_OBJECTS = {
     "entity_id": "collection_id",
     "owner_id": "party_id",
     "reference": "payout_id",
+    "q": "collection_id",
 }
 """Query filters naming an object: a list filtered on another platform's object is empty."""
+
+NEEDS_QUERY = {"q"}
+"""Filters a route cannot go without (search must be told what to look for): not walked unfiltered."""
 
 ALTERNATIVES = {
     "wallet_id": ("second_wallet",),
@@ -167,7 +171,7 @@ def calls(app: FastAPI, operation: Operation, objects: dict[str, str]) -> Iterat
         for name in operation.path_params
         for other in ALTERNATIVES.get(name, ())
     ]
-    variants += [(fill, {})] if query else []
+    variants += [(fill, {})] if query and not NEEDS_QUERY & set(query) else []
     foreign = set(objects.values())
     for values, filters in variants:
         path = url(operation, values)

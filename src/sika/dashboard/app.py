@@ -42,7 +42,7 @@ from sika.auth import service as auth_service
 from sika.core import client_address, clock, db, errors, tenancy
 from sika.core.config import Environment, Settings
 from sika.core.context import Actor
-from sika.dashboard import auth, chart, i18n, read
+from sika.dashboard import auth, chart, i18n, lookup, read
 
 PACKAGE_DIR = Path(__file__).parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -51,7 +51,7 @@ _ALERT_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _PLATFORM_ID = _ALERT_ID
 PLATFORM_PARAM = "platform"
 """The query parameter (and form field) naming the platform a global operator filters on."""
-_KEPT_BY_FILTER = ("status",)
+_KEPT_BY_FILTER = ("status", "q", "amount", "since", "until")
 """Query parameters the platform filter's form keeps when it reloads the page."""
 
 
@@ -554,3 +554,27 @@ async def webhooks(request: Request, view: CurrentView) -> Response:
     async with _read(request, view.platform_id) as session:
         data = await read.webhook_backlog(session)
     return _render(request, "webhooks.html", operator=view.operator, view=view, page="webhooks", now=now, backlog=data)
+
+
+@router.get("/search", name="search")
+async def search(
+    request: Request, view: CurrentView, q: str = "", amount: str = "", since: str = "", until: str = ""
+) -> Response:
+    """The search box and what it found, in the platform in view (a GET: it changes nothing)."""
+    asked = lookup.Asked(q=q, amount=amount, since=since, until=until)
+    answer = lookup.Answer(None, None)
+    if not asked.empty:
+        actor = view.operator.actor(request_id=_request_id(request))
+        async with _read(request, view.platform_id) as session:
+            answer = await lookup.run(session, asked, actor=actor, now=clock.now())
+    return _render(
+        request,
+        "search.html",
+        operator=view.operator,
+        view=view,
+        page="search",
+        asked=asked,
+        answer=answer,
+        kinds=lookup.KINDS,
+        status_code=422 if answer.error else 200,
+    )

@@ -27,6 +27,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.alerts": ("Alerts", "Alertes"),
     "nav.stuck": ("Stuck payments", "Paiements bloqués"),
     "nav.webhooks": ("Webhook backlog", "Webhooks en attente"),
+    "nav.search": ("Search", "Recherche"),
     "nav.language": ("Language", "Langue"),
     "nav.signed_in_as": ("Signed in with {name} ({scopes})", "Connecté avec {name} ({scopes})"),
     "nav.sign_out": ("Sign out", "Se déconnecter"),
@@ -206,6 +207,62 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "webhooks.attempts": ("Attempts", "Tentatives"),
     "webhooks.error": ("Last error", "Dernière erreur"),
     "webhooks.received_at": ("Received", "Reçu"),
+    # Search
+    "search.title": ("Search", "Recherche"),
+    "search.q_label": (
+        "Id, phone number, email, provider reference or Idempotency-Key",
+        "Identifiant, numéro de téléphone, e-mail, référence du prestataire ou Idempotency-Key",
+    ),
+    "search.q_placeholder": ("e.g. 07 00 00 01 01", "ex. 07 00 00 01 01"),
+    "search.amount_label": ("Amount (minor unit: francs, cents)", "Montant (unité mineure : francs, centimes)"),
+    "search.since_label": ("From (UTC)", "Du (UTC)"),
+    "search.until_label": ("To (UTC, included)", "Au (UTC, inclus)"),
+    "search.submit": ("Search", "Rechercher"),
+    "search.help": (
+        "A phone number may be typed with spaces, with 00 or + before the country code, or by its last digits. "
+        "An amount alone finds the collections, payouts and holds of exactly that amount.",
+        "Un numéro peut être saisi avec des espaces, avec 00 ou + devant l'indicatif, ou par ses derniers chiffres. "
+        "Un montant seul trouve les encaissements, décaissements et réservations de ce montant exact.",
+    ),
+    "search.read_as": ("Read as:", "Lu comme :"),
+    "search.as.id:party": ("a party's id", "l'identifiant d'une partie"),
+    "search.as.id:wallet": ("a wallet's id", "l'identifiant d'un portefeuille"),
+    "search.as.id:ledger_account": ("a ledger account's id", "l'identifiant d'un compte du grand livre"),
+    "search.as.id:collection": ("a collection's id", "l'identifiant d'un encaissement"),
+    "search.as.id:payout": ("a payout's id", "l'identifiant d'un décaissement"),
+    "search.as.id:hold": ("a hold's id", "l'identifiant d'une réservation"),
+    "search.as.id:webhook_event": ("a webhook event's id", "l'identifiant d'un événement webhook"),
+    "search.as.email": ("an email", "un e-mail"),
+    "search.as.phone": ("a phone number", "un numéro de téléphone"),
+    "search.as.phone_suffix": ("the last digits of a phone number", "les derniers chiffres d'un numéro"),
+    "search.as.reference": (
+        "a provider reference or Idempotency-Key",
+        "une référence du prestataire ou une Idempotency-Key",
+    ),
+    "search.as.amount": ("an amount", "un montant"),
+    "search.kind.collections": ("Collections ({count})", "Encaissements ({count})"),
+    "search.kind.payouts": ("Payouts ({count})", "Décaissements ({count})"),
+    "search.kind.holds": ("Holds ({count})", "Réservations ({count})"),
+    "search.kind.parties": ("Parties ({count})", "Parties ({count})"),
+    "search.kind.wallets": ("Wallets ({count})", "Portefeuilles ({count})"),
+    "search.kind.webhook_events": ("Webhook events ({count})", "Événements webhook ({count})"),
+    "search.more": (
+        "The {shown} newest are shown: narrow the search with an amount or dates.",
+        "Les {shown} plus récents sont affichés : précisez avec un montant ou des dates.",
+    ),
+    "search.party": ("party", "partie"),
+    "search.nothing": ("Nothing found.", "Aucun résultat."),
+    "search.invalid": (
+        "Type an id, a phone number, an email or a reference (at most 200 characters), or an amount; "
+        "the start date must not be after the end date.",
+        "Saisissez un identifiant, un numéro, un e-mail ou une référence (200 caractères au plus), ou un montant ; "
+        "la date de début ne doit pas suivre celle de fin.",
+    ),
+    "search.invalid_amount": (
+        "The amount must be a whole number of the currency's minor unit, above zero.",
+        "Le montant doit être un nombre entier de l'unité mineure de la devise, supérieur à zéro.",
+    ),
+    "search.invalid_date": ("Dates are written YYYY-MM-DD.", "Les dates s'écrivent AAAA-MM-JJ."),
     # States
     "status.received": ("waiting", "en attente"),
     "status.processed": ("processed", "traités"),
@@ -221,6 +278,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "status.reversed": ("reversed", "annulé"),
     "status.open": ("open", "ouverte"),
     "status.acknowledged": ("acknowledged", "acquittée"),
+    "status.captured": ("captured", "capturée"),
+    "status.released": ("released", "libérée"),
+    "status.expired": ("expired", "expirée"),
+    "status.active": ("active", "active"),
+    "status.suspended": ("suspended", "suspendue"),
     # The invariants' checks, by name (sika.core.invariants.load())
     "check.balanced": (
         "Per currency, total debits equal total credits",

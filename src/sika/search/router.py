@@ -1,0 +1,81 @@
+"""Search and timelines over HTTP: ``support`` (or ``admin``) finds any object by
+what a customer or an integrator knows, and reads a collection's story. A
+support key bound to a platform reaches that platform's objects only (its
+session is bound by ``authorize``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from sika.api.deps import Session, authorize
+from sika.api.unit_of_work import UnitOfWorkRoute
+from sika.auth.scopes import Scope
+from sika.core import clock, money
+from sika.core.context import Actor
+from sika.search import schemas
+from sika.search import service as search_service
+
+router = APIRouter(prefix="/search", tags=["search"], route_class=UnitOfWorkRoute)
+timeline_router = APIRouter(prefix="/collections", tags=["collections"], route_class=UnitOfWorkRoute)
+
+
+@router.get("", response_model=schemas.SearchOut)
+async def search(
+    session: Session,
+    actor: Annotated[Actor, Depends(authorize(Scope.support))],
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=search_service.MAX_QUERY_LENGTH,
+            description="An id Sika issued, a phone number (or its last digits), an email, "
+            "a provider's reference or an Idempotency-Key.",
+        ),
+    ] = None,
+    amount_minor: Annotated[int | None, Query(gt=0, le=money.MAX_AMOUNT_MINOR)] = None,
+    currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> schemas.SearchOut:
+    """Parties, wallets, collections, payouts, holds and webhook events matching ``q``
+    and the amount and date window, newest first, a bounded number of each.
+    Send ``q``, ``amount_minor`` or both."""
+    within = search_service.window(amount_minor=amount_minor, currency=currency, since=since, until=until)
+    found = await search_service.search(session, query=q, within=within, actor=actor, now=clock.now())
+    return schemas.SearchOut.model_validate(found)
+
+
+@timeline_router.get("/{collection_id}/timeline", response_model=schemas.TimelineOut)
+async def collection_timeline(
+    session: Session, collection_id: str, actor: Annotated[Actor, Depends(authorize(Scope.support))]
+) -> schemas.TimelineOut:
+    """The collection's story, oldest first: each state change with its cause, the
+    webhooks that named it, the ledger transfers that moved its money, its alerts
+    and audit rows. Built from what Sika records; no secret, card data or webhook
+    body is in it."""
+    story = await search_service.collection_timeline(session, collection_id=collection_id, actor=actor)
+    row = story.collection
+    return schemas.TimelineOut(
+        collection=schemas.CollectionSummary(
+            id=row.id,
+            state=row.status,
+            amount_minor=row.amount_minor,
+            currency=row.currency,
+            method=row.method,
+            operator=row.operator,
+            provider=row.provider,
+            provider_reference=row.provider_reference,
+            next_action=row.next_action,
+            failure_code=row.failure_code,
+            failure_message=row.failure_message,
+            party_id=row.party_id,
+            wallet_id=row.wallet_id,
+            platform_id=row.platform_id,
+            created_at=row.created_at,
+            completed_at=row.completed_at,
+            last_checked_at=row.last_checked_at,
+        ),
+        entries=[schemas.TimelineEntry.model_validate(entry) for entry in story.entries],
+    )

@@ -1,0 +1,93 @@
+"""The shapes of a search's answer (one group per kind, each newest first) and of a timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Hit(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    state: str | None = Field(
+        description="Its status (a hold: open, captured, released or expired); a wallet has none."
+    )
+    amount_minor: int | None = Field(
+        description="A payment's or hold's amount, a wallet's available balance; none for a party or a webhook event."
+    )
+    currency: str | None
+    created_at: datetime = Field(description="When it was made; a webhook event, when it was received.")
+    platform_id: str | None
+    party_id: str | None
+    wallet_id: str | None
+
+
+class Group(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    data: list[Hit]
+    more: bool = Field(description="More matched than are shown: narrow the query (an amount, a date window).")
+
+
+class SearchOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    understood_as: list[str] = Field(
+        description="How the query was read: id:<kind>, email, phone, phone_suffix, reference, amount."
+    )
+    parties: Group
+    wallets: Group
+    collections: Group
+    payouts: Group
+    holds: Group
+    webhook_events: Group
+
+
+class CollectionSummary(BaseModel):
+    """The collection as its row stands now, with the provider's answers Sika kept."""
+
+    id: str
+    state: str
+    amount_minor: int
+    currency: str
+    method: str
+    operator: str | None
+    provider: str | None
+    provider_reference: str | None
+    next_action: str | None
+    failure_code: str | None
+    failure_message: str | None
+    party_id: str
+    wallet_id: str
+    platform_id: str
+    created_at: datetime
+    completed_at: datetime | None
+    last_checked_at: datetime | None = Field(description="When reconciliation last asked the provider.")
+
+
+class Cause(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    actor: str = Field(description="key:<id> (an API call), party:<id>, system:<job> (a worker's job), cli.")
+    request_id: str | None
+    source: str | None = Field(description="Where the news came from: api, webhook or reconciliation.")
+
+
+class TimelineEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    kind: str = Field(description="state_change, webhook_received, ledger_transfer, alert, audit or provider_checked.")
+    id: str | None = Field(description="The webhook event, ledger transfer or alert it shows.")
+    state: str | None
+    action: str | None
+    cause: Cause | None
+    details: dict[str, Any]
+
+
+class TimelineOut(BaseModel):
+    collection: CollectionSummary
+    entries: list[TimelineEntry] = Field(description="Oldest first.")

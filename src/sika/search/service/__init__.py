@@ -1,0 +1,35 @@
+"""Search (``finding``: any object by what a customer or an integrator knows) and
+the timeline of one object (``timeline``: its story from what Sika records)."""
+
+from sika.search.service.finding import (
+    ID_KINDS,
+    LIMIT_PER_KIND,
+    MAX_QUERY_LENGTH,
+    MIN_PHONE_DIGITS,
+    Group,
+    Hit,
+    Results,
+    phone_keys,
+    read_query,
+    search,
+    window,
+)
+from sika.search.service.timeline import Cause, Entry, Timeline, collection_timeline
+
+__all__ = [
+    "ID_KINDS",
+    "LIMIT_PER_KIND",
+    "MAX_QUERY_LENGTH",
+    "MIN_PHONE_DIGITS",
+    "Cause",
+    "Entry",
+    "Group",
+    "Hit",
+    "Results",
+    "Timeline",
+    "collection_timeline",
+    "phone_keys",
+    "read_query",
+    "search",
+    "window",
+]

@@ -1,0 +1,134 @@
+"""GET /v1/collections/{id}/timeline: an Orange Money collection that asked for an
+OTP, was paid once the OTP was submitted, then heard of again by Paystack's
+webhook (news already known) and once more by its retry (a duplicate, stored
+nowhere) tells that story in order, each step with its cause; no secret, card
+data or webhook body is in it; another platform's support key cannot read it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import SecretStr
+
+from sika.auth.scopes import Scope
+from tests.conftest import make_key
+from tests.support.factories import PartyWallet
+from tests.support.operations import row_counts
+from tests.support.payments import OTP, World, collection_body, deliver, mobile_money
+
+AMOUNT = 5_000
+CARD_TOKEN = "pm_card_visa"
+"""A card the sandbox (Stripe) charges at once."""
+
+
+async def _paid_after_otp(world: World, kofi: PartyWallet) -> tuple[str, list[Any]]:
+    started = await world.collect(collection_body(kofi, amount_minor=AMOUNT, method=mobile_money("orange")))
+    assert started.status_code == 201, started.text
+    collection_id = started.json()["id"]
+    otp = await world.client.post(f"/v1/collections/{collection_id}/otp", json={"otp": OTP}, headers=world.platform)
+    assert otp.json()["status"] == "succeeded", otp.text
+    received = await world.deliver(1)
+    await world.run_jobs()
+    retried = await deliver(world.client, received[0])
+    assert retried.json() == {"received": True, "duplicate": True}
+    return collection_id, received
+
+
+async def _support(world: World) -> dict[str, str]:
+    return {"Authorization": f"Bearer {await make_key(world.sessions, Scope.support)}"}
+
+
+def _steps(timeline: dict[str, Any]) -> list[tuple[str, str | None]]:
+    return [(entry["kind"], entry["state"]) for entry in timeline["entries"]]
+
+
+async def test_a_collection_tells_its_story_in_order_with_each_cause(world: World, kofi: PartyWallet) -> None:
+    collection_id, _ = await _paid_after_otp(world, kofi)
+    response = await world.client.get(f"/v1/collections/{collection_id}/timeline", headers=await _support(world))
+    assert response.status_code == 200, response.text
+    timeline = response.json()
+    assert timeline["collection"]["state"] == "succeeded"
+    assert timeline["collection"]["provider"] == "paystack"
+    assert _steps(timeline) == [
+        ("state_change", "initiated"),
+        ("state_change", "action_required"),
+        ("state_change", "processing"),
+        ("state_change", "succeeded"),
+        ("ledger_transfer", None),
+        ("webhook_received", "processed"),
+    ]
+    entries = timeline["entries"]
+    # Every step by the API names the platform's key and its request; the OTP step says it came after the OTP.
+    platform_key = {entry["cause"]["actor"] for entry in entries[:4]}
+    assert len(platform_key) == 1
+    assert next(iter(platform_key)).startswith("key:key_")
+    assert all(entry["cause"]["request_id"] for entry in entries[:4])
+    assert entries[2]["details"]["after"] == "otp_submitted"
+    assert [entry["cause"]["source"] for entry in entries[1:4]] == ["api", None, "api"]
+    credit = entries[4]
+    assert credit["id"] == f"{collection_id}.credit"
+    assert (credit["details"]["code"], credit["details"]["amount_minor"]) == ("collection.succeeded", AMOUNT)
+    webhook = entries[5]
+    assert webhook["details"]["event_type"] == "charge.success"
+    assert (webhook["details"]["outcome"], webhook["details"]["duplicate"]) == ("unchanged", True)
+    assert webhook["details"]["signature"] == "verified"
+    changes = [entry["at"] for entry in entries if entry["kind"] != "ledger_transfer"]
+    assert changes == sorted(changes)
+
+
+async def test_no_secret_card_data_or_webhook_body_is_in_a_timeline(world: World, kofi: PartyWallet) -> None:
+    """Scans the timelines of a mobile-money and a card collection, each with its webhook, for
+    every configured secret, the keys used, the webhooks' signatures and bodies, and the card token."""
+    support = await _support(world)
+    orange_id, orange_webhooks = await _paid_after_otp(world, kofi)
+    card = await world.collect(
+        collection_body(kofi, amount_minor=AMOUNT, method={"type": "card", "card_token": CARD_TOKEN})
+    )
+    assert card.json()["status"] == "succeeded", card.text
+    card_webhooks = await world.deliver(1)
+    await world.run_jobs()
+    secrets = [
+        value.get_secret_value()
+        for value in world.settings.model_dump().values()
+        if isinstance(value, SecretStr) and len(value.get_secret_value()) >= 8
+    ]
+    assert len(secrets) >= 3, "the provider keys and webhook secrets are configured"
+    secrets += [world.platform["Authorization"].split()[1], support["Authorization"].split()[1], CARD_TOKEN]
+    for webhook in (*orange_webhooks, *card_webhooks):
+        secrets += [value for name, value in webhook.headers.items() if "signature" in name]
+        secrets.append(webhook.body.decode())
+    for collection_id in (orange_id, card.json()["id"]):
+        timeline = await world.client.get(f"/v1/collections/{collection_id}/timeline", headers=support)
+        assert timeline.status_code == 200, timeline.text
+        assert len(timeline.json()["entries"]) >= 4
+        assert [secret for secret in secrets if secret in timeline.text] == []
+        assert "authorization_code" not in timeline.text
+        assert "card_token" not in timeline.text
+
+
+async def test_only_support_of_its_platform_reads_it(
+    world: World, kofi: PartyWallet, admin_headers: dict[str, str]
+) -> None:
+    collection_id, _ = await _paid_after_otp(world, kofi)
+    other = await world.client.post(
+        "/v1/platforms", json={"name": "Elsewhere", "default_currency": "XOF"}, headers=admin_headers
+    )
+    assert other.status_code == 201, other.text
+    key = await world.client.post(
+        "/v1/api-keys",
+        json={"name": "elsewhere support", "scopes": ["support"], "platform_id": other.json()["id"]},
+        headers=admin_headers,
+    )
+    assert key.status_code == 201, key.text
+    elsewhere = {"Authorization": f"Bearer {key.json()['secret']}"}
+    path = f"/v1/collections/{collection_id}/timeline"
+    before = await row_counts(world.sessions)
+
+    refused = await world.client.get(path, headers=world.platform)
+    assert refused.status_code == 403
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    hidden = await world.client.get(path, headers=elsewhere)
+    made_up = await world.client.get("/v1/collections/col_aaaaaaaaaaaaaaaaaaaaaaaaaa/timeline", headers=elsewhere)
+    assert (hidden.status_code, hidden.json()["code"]) == (404, "collection_not_found")
+    assert (made_up.status_code, made_up.json()["code"]) == (404, "collection_not_found")
+    assert await row_counts(world.sessions) == before
