@@ -119,6 +119,8 @@ def test_every_error_is_documented_as_a_problem(app: FastAPI) -> None:
             assert {400, 413, 415, 422} <= documented, where
         if any(p["in"] in ("path", "query") for p in operation.get("parameters", [])):
             assert 422 in documented, where
+        if any(p["name"] == "cursor" for p in operation.get("parameters", [])):
+            assert 400 in documented, f"{where}: a cursor the API did not give is 400 invalid_cursor"
         if operation["security"] and method in ("POST", "PATCH", "DELETE"):
             assert {409, 503} <= documented, where
         for status, answer in responses.items():

@@ -117,6 +117,7 @@ STATUS_TITLES = {
     503: "Service unavailable: busy, or a payment provider cannot be reached; retry later",
 }
 """The error answers, each as problem+json."""
+CURSOR_REFUSED = "Bad request: the pagination cursor is not one this API gave (`invalid_cursor`)"
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,8 @@ def _statuses(method: str, operation: dict[str, Any], declared: Declared) -> set
         statuses |= {404, 422}
     if "query" in places:
         statuses.add(422)
+    if _takes_cursor(operation):
+        statuses.add(400)
     if takes_json:
         statuses |= {400, 413, 415, 422}
     if declared.raw_body:
@@ -184,6 +187,11 @@ def _statuses(method: str, operation: dict[str, Any], declared: Declared) -> set
     if declared.phased:
         statuses.add(503)
     return statuses
+
+
+def _takes_cursor(operation: dict[str, Any]) -> bool:
+    """A list's page (``pagination.Page``): a cursor it did not give is refused, 400 ``invalid_cursor``."""
+    return any(p["in"] == "query" and p["name"] == "cursor" for p in operation.get("parameters", []))
 
 
 def _problem(status: int, description: str | None = None) -> dict[str, Any]:
@@ -223,6 +231,8 @@ def _complete_operation(method: str, operation: dict[str, Any], declared: Declar
         if existing is None or status == 422 or "content" not in existing:
             # FastAPI's 422 is its own HTTPValidationError; Sika answers every error as problem+json.
             kept = existing.get("description") if existing is not None and status != 422 else None
+            if kept is None and status == 400 and "requestBody" not in operation and _takes_cursor(operation):
+                kept = CURSOR_REFUSED
             responses[str(status)] = _problem(status, kept)
     for answer in responses.values():
         headers = answer.setdefault("headers", {})
