@@ -3,7 +3,7 @@
 Every POST carries a fresh Idempotency-Key, as a careful client sends one:
 money routes require it, and a key the generator repeated would only meet
 ``idempotency_key_reused`` instead of the route. Every answer's operation and
-status is appended to the file named by ``SIKA_FUZZ_TALLY``, so that the test
+method and status is appended to the file named by ``SIKA_FUZZ_TALLY``, so that the test
 can tell which operations were reached and answered with success."""
 
 from __future__ import annotations
@@ -30,4 +30,5 @@ def after_call(
     tally = os.environ.get(TALLY_ENV)
     if tally:
         with open(tally, "a", encoding="utf-8") as out:
-            out.write(f"{case.operation.label} {response.status_code}\n")
+            # The method sent, which is not the operation's when a case tries one the path does not take.
+            out.write(f"{case.operation.label}\t{response.request.method}\t{response.status_code}\n")
