@@ -24,7 +24,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from sika.api import idempotency, problems
+from sika.api import idempotency, pagination, problems
 from sika.api.unit_of_work import PhasedRoute
 from sika.auth.scopes import Scope
 from sika.idempotency.service import MAX_KEY_LENGTH
@@ -118,6 +118,14 @@ STATUS_TITLES = {
 }
 """The error answers, each as problem+json."""
 CURSOR_REFUSED = "Bad request: the pagination cursor is not one this API gave (`invalid_cursor`)"
+CURSOR_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": pagination.MAX_CURSOR_LENGTH,
+    "pattern": "^[A-Za-z0-9_-]+$",
+    "description": "The `next_cursor` of the previous page, exactly as given (an opaque URL-safe token).",
+}
+"""What ``pagination.decode_int_cursor`` takes; FastAPI's own says any string, or null."""
 
 
 @dataclass(frozen=True)
@@ -221,6 +229,9 @@ def _complete_operation(method: str, operation: dict[str, Any], declared: Declar
     # FastAPI's ids (``create_party_v1_parties_post``) change with the path; client generators name methods by them.
     operation["operationId"] = declared.name
     _security(operation, declared)
+    for parameter in operation.get("parameters", []):
+        if parameter["in"] == "query" and parameter["name"] == "cursor":
+            parameter["schema"] = dict(CURSOR_SCHEMA)
     if declared.claims_idempotency:
         operation.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
     responses: dict[str, Any] = operation.setdefault("responses", {})
