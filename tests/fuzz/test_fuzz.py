@@ -3,11 +3,14 @@ sandbox over HTTP): every operation of the served OpenAPI document, with
 examples, boundary cases, fuzzed inputs and stateful chains that follow the
 links from what it creates (a party, its wallet, a top-up, a hold, its
 capture…) to what acts on it, starting from a world of real ids. Every answer
-must be no 5xx, of a documented status, media type and schema.
+must be no 5xx, of a documented status, media type and schema; a method a
+path does not take is 405 with ``Allow``, and ``OPTIONS`` lists the documented
+methods. Every money-moving operation must have succeeded at least once.
 
-Bounded for CI and deterministic (a fixed seed, derandomized generation, one
-worker). ``SIKA_FUZZ_MAX_EXAMPLES`` and ``SIKA_FUZZ_SEED`` run it longer or
-otherwise (CONTRIBUTING.md, "Fuzzing the API")."""
+Bounded for CI and deterministic: derandomized generation (the same cases on
+every run), 10 examples per operation, one worker. ``SIKA_FUZZ_MAX_EXAMPLES``
+and ``SIKA_FUZZ_SEED`` run it longer, or on random cases from a seed
+(CONTRIBUTING.md, "Fuzzing the API")."""
 
 from __future__ import annotations
 
