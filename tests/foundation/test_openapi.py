@@ -8,6 +8,7 @@ answer is documented as problem+json (FastAPI's HTTPValidationError nowhere);
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.api import problems
 from sika.api.openapi import API_KEY, PARTY_TOKEN, PROBLEM
+from sika.api.pagination import MAX_CURSOR_LENGTH, encode_cursor
 from sika.auth.scopes import Scope
 from tests.conftest import make_key
 from tests.foundation.test_routes_declare_scopes import PUBLIC_ROUTES
@@ -119,6 +121,10 @@ def test_every_error_is_documented_as_a_problem(app: FastAPI) -> None:
             assert {400, 413, 415, 422} <= documented, where
         if any(p["in"] in ("path", "query") for p in operation.get("parameters", [])):
             assert 422 in documented, where
+        for cursor in [p for p in operation.get("parameters", []) if p["name"] == "cursor"]:
+            assert 400 in documented, f"{where}: a cursor the API did not give is 400 invalid_cursor"
+            assert cursor["schema"]["maxLength"] == MAX_CURSOR_LENGTH, where
+            assert re.fullmatch(cursor["schema"]["pattern"].strip("^$"), encode_cursor(2**63 - 1)), where
         if operation["security"] and method in ("POST", "PATCH", "DELETE"):
             assert {409, 503} <= documented, where
         for status, answer in responses.items():

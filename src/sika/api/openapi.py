@@ -24,7 +24,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from sika.api import idempotency, problems
+from sika.api import idempotency, pagination, problems
 from sika.api.unit_of_work import PhasedRoute
 from sika.auth.scopes import Scope
 from sika.idempotency.service import MAX_KEY_LENGTH
@@ -117,6 +117,15 @@ STATUS_TITLES = {
     503: "Service unavailable: busy, or a payment provider cannot be reached; retry later",
 }
 """The error answers, each as problem+json."""
+CURSOR_REFUSED = "Bad request: the pagination cursor is not one this API gave (`invalid_cursor`)"
+CURSOR_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": pagination.MAX_CURSOR_LENGTH,
+    "pattern": "^[A-Za-z0-9_-]+$",
+    "description": "The `next_cursor` of the previous page, exactly as given (an opaque URL-safe token).",
+}
+"""What ``pagination.decode_int_cursor`` takes; FastAPI's own says any string, or null."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +182,8 @@ def _statuses(method: str, operation: dict[str, Any], declared: Declared) -> set
         statuses |= {404, 422}
     if "query" in places:
         statuses.add(422)
+    if _takes_cursor(operation):
+        statuses.add(400)
     if takes_json:
         statuses |= {400, 413, 415, 422}
     if declared.raw_body:
@@ -184,6 +195,11 @@ def _statuses(method: str, operation: dict[str, Any], declared: Declared) -> set
     if declared.phased:
         statuses.add(503)
     return statuses
+
+
+def _takes_cursor(operation: dict[str, Any]) -> bool:
+    """A list's page (``pagination.Page``): a cursor it did not give is refused, 400 ``invalid_cursor``."""
+    return any(p["in"] == "query" and p["name"] == "cursor" for p in operation.get("parameters", []))
 
 
 def _problem(status: int, description: str | None = None) -> dict[str, Any]:
@@ -213,6 +229,9 @@ def _complete_operation(method: str, operation: dict[str, Any], declared: Declar
     # FastAPI's ids (``create_party_v1_parties_post``) change with the path; client generators name methods by them.
     operation["operationId"] = declared.name
     _security(operation, declared)
+    for parameter in operation.get("parameters", []):
+        if parameter["in"] == "query" and parameter["name"] == "cursor":
+            parameter["schema"] = dict(CURSOR_SCHEMA)
     if declared.claims_idempotency:
         operation.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
     responses: dict[str, Any] = operation.setdefault("responses", {})
@@ -223,6 +242,8 @@ def _complete_operation(method: str, operation: dict[str, Any], declared: Declar
         if existing is None or status == 422 or "content" not in existing:
             # FastAPI's 422 is its own HTTPValidationError; Sika answers every error as problem+json.
             kept = existing.get("description") if existing is not None and status != 422 else None
+            if kept is None and status == 400 and "requestBody" not in operation and _takes_cursor(operation):
+                kept = CURSOR_REFUSED
             responses[str(status)] = _problem(status, kept)
     for answer in responses.values():
         headers = answer.setdefault("headers", {})

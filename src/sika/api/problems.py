@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from sika.api import messages_fr
+from sika.api import allow, messages_fr
 from sika.core import errors, text
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -157,13 +157,19 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "Bad request"))
+    headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 405:
+        # The router raises 405 for any method a path's first route does not take, OPTIONS included.
+        if request.method == "OPTIONS":
+            return allow.options(request)
+        headers = {**(headers or {}), "Allow": allow.allowed_methods(request)}
     return problem_response(
         request,
         status=exc.status_code,
         code=code,
         title=title,
         detail=str(exc.detail),
-        headers=dict(exc.headers) if exc.headers else None,
+        headers=headers,
     )
 
 

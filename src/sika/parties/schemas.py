@@ -5,6 +5,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from sika.auth.party_tokens import MIN_LIFETIME_SECONDS
 from sika.idempotency.shown_once import ShownOnce
@@ -52,12 +53,13 @@ class PartyUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    display_name: DisplayName | None = None
-    type: PartyType | None = None
-    country: Country | None = None
+    # Absent means unchanged; null is refused, so the document does not offer it (SkipJsonSchema).
+    display_name: DisplayName | SkipJsonSchema[None] = None
+    type: PartyType | SkipJsonSchema[None] = None
+    country: Country | SkipJsonSchema[None] = None
     email: Email | None = None
     phone: Phone | None = None
-    status: PartyStatus | None = None
+    status: PartyStatus | SkipJsonSchema[None] = None
 
     @model_validator(mode="after")
     def _only_contacts_clear(self) -> PartyUpdate:

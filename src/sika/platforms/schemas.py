@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from sika.core.money import MAX_AMOUNT_MINOR
 
@@ -70,10 +71,11 @@ class PlatformUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = None
-    default_currency: Currency | None = None
-    fee_policy: dict[Currency, FeeRule] | None = Field(default=None, max_length=50)
-    settings: PlatformSettings | None = None
+    # Absent means unchanged; null is refused, so the document does not offer it (SkipJsonSchema).
+    name: Name | SkipJsonSchema[None] = None
+    default_currency: Currency | SkipJsonSchema[None] = None
+    fee_policy: Annotated[dict[Currency, FeeRule], Field(max_length=50)] | SkipJsonSchema[None] = None
+    settings: PlatformSettings | SkipJsonSchema[None] = None
 
     @model_validator(mode="after")
     def _no_nulls(self) -> PlatformUpdate:

@@ -1,0 +1,143 @@
+"""What the fuzzer starts from, made over the API as a platform makes it: a
+platform of its own, an admin key bound to it (the fuzzer's credentials: it
+may call every operation, and everything it creates lands in that platform),
+parties with funded wallets, holds, raw ledger accounts with a pending
+transfer, collections (one waiting for its OTP) and a payout through the
+sandbox, a token of one party, and what only the system makes (an alert, a
+failed inbound webhook event). Their ids seed the fuzzer's dictionaries, so that operations on an
+existing object are reached with real ids from the first case on, not only
+through the links schemathesis follows from what it creates itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sika.alerts import service as alerts_service
+from sika.core import clock, db, ids
+from sika.webhooks.models import InboundEvent
+from tests.support.factories import PartyWallet, funded_wallet, party_headers, top_up
+from tests.support.payments import OTP, SUCCESS_PHONE, collection_body, mobile_money, payer, payout_body
+
+Headers = dict[str, str]
+Sessions = async_sessionmaker[AsyncSession]
+
+FUNDS_MINOR = 1_000_000_000
+"""Enough that the fuzzer's holds, captures and payouts are refused for their
+own reasons, never for want of money."""
+HOLDS = 4
+"""Open holds to begin with: the first capture or release of one closes it for the rest of the run."""
+
+
+@dataclass
+class World:
+    platform_id: str
+    admin: Headers
+    """An admin key bound to the platform: the fuzzer's credentials."""
+    party_token: Headers
+    """A token of the first party, for the operations a party may call."""
+    ids: dict[str, list[str]] = field(default_factory=dict)
+    """Real values by the name of the parameter that takes them (``party_id``, ``wallet_id``, …, the
+    ``currency`` of the world's wallets and accounts, the sandbox's ``otp``)."""
+
+    def add(self, name: str, value: Any) -> None:
+        self.ids.setdefault(name, []).append(str(value))
+
+
+async def _made(client: httpx.AsyncClient, path: str, body: dict[str, Any], headers: Headers) -> dict[str, Any]:
+    response = await client.post(path, json=body, headers=headers)
+    assert response.status_code in (200, 201), f"{path}: {response.text}"
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def _ledger(client: httpx.AsyncClient, world: World) -> None:
+    """Two raw accounts, a posted and a pending transfer between them."""
+    source = await _made(client, "/v1/ledger/accounts", {"currency": "XOF", "kind": "world"}, world.admin)
+    target = await _made(client, "/v1/ledger/accounts", {"currency": "XOF", "kind": "escrow"}, world.admin)
+    transfer = {"debit_account_id": source["id"], "credit_account_id": target["id"], "currency": "XOF", "code": "t"}
+    posted = await _made(client, "/v1/ledger/transfers", {**transfer, "amount_minor": 900}, world.admin)
+    pending = await _made(
+        client, "/v1/ledger/transfers", {**transfer, "amount_minor": 700, "pending": True}, world.admin
+    )
+    for account in (source, target):
+        world.add("account_id", account["id"])
+    for made in (posted, pending):
+        world.add("transfer_id", made["id"])
+
+
+async def _payments(client: httpx.AsyncClient, world: World, who: PartyWallet) -> str:
+    """Collections through the sandbox, one of them waiting for its OTP (Orange Money), and a
+    payout (which holds its amount); returns the payout's id."""
+    for operator in ("mtn", "orange"):
+        body = collection_body(who, amount_minor=5_000, method=mobile_money(operator))
+        world.add("collection_id", (await _made(client, "/v1/collections", body, world.admin))["id"])
+    world.add("otp", OTP)
+    payout = await _made(client, "/v1/payouts", payout_body(who, amount_minor=2_000, phone=SUCCESS_PHONE), world.admin)
+    world.add("payout_id", payout["id"])
+    return str(payout["id"])
+
+
+async def _operator_objects(sessions: Sessions, world: World, payout_id: str) -> None:
+    """What only the system makes, written as it writes them: an alert about the platform's
+    payout, and an inbound webhook event about it whose processing failed (so it may be retried)."""
+    now = clock.now()
+    async with db.transaction(sessions) as session:
+        alert = await alerts_service.raise_alert(
+            session,
+            kind="fuzz.world",
+            message="About the fuzz platform's payout.",
+            entity_type="payout",
+            entity_id=payout_id,
+            platform_id=world.platform_id,
+        )
+        event = InboundEvent(
+            id=ids.new_id("whe"),
+            provider="paystack",
+            event_id=f"evt-{payout_id}",
+            event_type="transfer.failed",
+            body=b"{}",
+            status="failed",
+            subject="payout",
+            reference=payout_id,
+            platform_id=world.platform_id,
+            attempts=3,
+            received_at=now,
+            processed_at=now,
+        )
+        session.add(event)
+    world.add("alert_id", alert.id)
+    world.add("event_id", event.id)
+
+
+async def world(client: httpx.AsyncClient, global_admin: Headers, sessions: Sessions) -> World:
+    platform = await _made(client, "/v1/platforms", {"name": "Fuzz market", "default_currency": "XOF"}, global_admin)
+    key = await _made(
+        client,
+        "/v1/api-keys",
+        {"name": "fuzzer", "scopes": ["admin"], "platform_id": platform["id"]},
+        global_admin,
+    )
+    admin = {"Authorization": f"Bearer {key['secret']}"}
+    first = await payer(client, admin)
+    await top_up(client, admin, first.wallet_id, FUNDS_MINOR)
+    second = await funded_wallet(client, admin, admin, FUNDS_MINOR, display_name="Aminata Koné", country="CI")
+    found = World(
+        platform_id=platform["id"], admin=admin, party_token=await party_headers(client, admin, first.party_id)
+    )
+    found.add("platform_id", platform["id"])
+    for who in (first, second):
+        found.add("party_id", who.party_id)
+        found.add("wallet_id", who.wallet_id)
+    for _ in range(HOLDS):
+        hold = await _made(
+            client, f"/v1/wallets/{first.wallet_id}/holds", {"amount_minor": 1_000, "reason": "x"}, admin
+        )
+        found.add("hold_id", hold["id"])
+    found.add("currency", "XOF")
+    await _ledger(client, found)
+    await _operator_objects(sessions, found, await _payments(client, found, first))
+    return found
