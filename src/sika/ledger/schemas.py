@@ -12,7 +12,18 @@ from sika.ledger.service import validation as ledger_validation
 
 AmountMinor = Annotated[int, Field(gt=0, le=money.MAX_AMOUNT_MINOR, strict=True)]
 Currency = Annotated[str, Field(min_length=3, max_length=3, examples=["XOF"])]
-Code = Annotated[str, Field(min_length=1, max_length=64, examples=["wallet.top_up"])]
+# The patterns are checked by the service, which names what is wrong (422
+# invalid_transfer); the document shows them so that clients and fuzzers know.
+Code = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        examples=["wallet.top_up"],
+        json_schema_extra={"pattern": f"^{ledger_validation.CODE_PATTERN}$"},
+    ),
+]
+AccountId = Annotated[str, Field(json_schema_extra={"pattern": f"^{ledger_validation.ID_PATTERN}$"})]
 ClientTransferId = Annotated[
     str, Field(min_length=1, max_length=64), AfterValidator(ledger_validation.check_client_transfer_id)
 ]
@@ -82,8 +93,8 @@ class TransferCreate(BaseModel):
     id: ClientTransferId | None = None
     """Your own id for the transfer: sending it again with the same content returns the original.
     It may not begin like a Sika id (lowercase letters, ``_`` and 26 of a-z and 2-7: ``xfr_…``)."""
-    debit_account_id: str
-    credit_account_id: str
+    debit_account_id: AccountId
+    credit_account_id: AccountId
     amount_minor: AmountMinor
     currency: Currency
     code: Code

@@ -18,8 +18,11 @@ MAX_TIMEOUT_SECONDS = 366 * 24 * 3600
 """A pending transfer may reserve funds for a year at most."""
 
 # Matched whole (fullmatch): "$" would let a trailing newline through.
-_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
-_CODE_PATTERN = re.compile(r"[a-z][a-z0-9_.:-]{0,63}")
+ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}"
+"""Every account and transfer id; the API's document shows it (``ledger.schemas``)."""
+CODE_PATTERN = r"[a-z][a-z0-9_.:-]{0,63}"
+_ID_PATTERN = re.compile(ID_PATTERN)
+_CODE_PATTERN = re.compile(CODE_PATTERN)
 
 
 def check_amount(amount_minor: int) -> int:
