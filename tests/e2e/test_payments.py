@@ -26,6 +26,7 @@ from sika.core import db
 from sika.sandbox import signing
 from tests.conftest import make_key
 from tests.support import database
+from tests.support import idempotency as idempotency_hooks
 from tests.support.factories import PartyWallet, top_up
 from tests.support.payments import (
     OTP,
@@ -97,7 +98,7 @@ def platform(keys: dict[str, dict[str, str]]) -> dict[str, str]:
 
 @pytest.fixture
 async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30, event_hooks=idempotency_hooks.HOOKS) as client:
         yield client
 
 

@@ -29,13 +29,13 @@ from sika.wallets import service as wallets_service
 router = APIRouter(tags=["wallets"], route_class=UnitOfWorkRoute)
 admin = authorize(Scope.admin)
 Admin = Annotated[Actor, Depends(admin)]
-AdminClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(admin))]
+AdminClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(admin, required=True))]
 platform = authorize(Scope.platform)
 Platform = Annotated[Actor, Depends(platform)]
 PlatformClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform))]
 platform_or_party = authorize(Scope.platform, allow_party=True)
 PlatformOrParty = Annotated[Actor, Depends(platform_or_party)]
-PlatformOrPartyClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform_or_party))]
+PlatformOrPartyClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform_or_party, required=True))]
 ReaderOrParty = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read, allow_party=True))]
 Reader = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read))]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
