@@ -342,7 +342,9 @@ class TestWebhookRaces:
         await reaches(api, platform, collection["id"], "succeeded")
         assert await credits(e2e_sessions, collection["id"]) == 1
         assert await wallet_state(api, platform, ama.wallet_id) == (AMOUNT, 0)
-        events = await api.get("/v1/events", params={"entity_id": collection["id"]}, headers=platform)
+        events = await api.get(
+            "/v1/events", params={"entity_id": collection["id"], "order": "oldest"}, headers=platform
+        )
         types = [event["type"] for event in events.json()["data"]]
         assert types[0] == "collection.initiated"
         assert types[-1] == "collection.succeeded"

@@ -70,6 +70,7 @@ async def list_accounts(
         kind=kind,
         after_seq=page.after,
         limit=page.limit,
+        newest_first=True,
     )
     return schemas.AccountPage(
         data=[schemas.AccountOut.model_validate(a) for a in accounts], next_cursor=next_cursor(accounts, page.limit)

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query
 
 from sika.api.deps import Session, authorize
 from sika.api.idempotency import IdempotencyClaim, idempotency_claim
-from sika.api.pagination import decode_int_cursor, encode_cursor
+from sika.api.pagination import Page, decode_int_cursor, encode_cursor, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
 from sika.auth.scopes import Scope
 from sika.core import clock
@@ -83,10 +83,15 @@ async def open_wallet(
     return wallet_out(view)
 
 
-@router.get("/parties/{party_id}/wallets", response_model=list[schemas.WalletOut])
-async def list_party_wallets(party_id: str, session: Session, actor: ReaderOrParty) -> list[schemas.WalletOut]:
-    views = await wallets_service.list_party_wallets(session, party_id=party_id, actor=actor, now=clock.now())
-    return [wallet_out(view) for view in views]
+@router.get("/parties/{party_id}/wallets", response_model=schemas.WalletPage)
+async def list_party_wallets(party_id: str, session: Session, actor: ReaderOrParty, page: Page) -> schemas.WalletPage:
+    views = await wallets_service.list_party_wallets(
+        session, party_id=party_id, page=page, actor=actor, now=clock.now()
+    )
+    return schemas.WalletPage(
+        data=[wallet_out(view) for view in views],
+        next_cursor=next_cursor([view.wallet for view in views], page.limit),
+    )
 
 
 @router.get("/parties/{party_id}/summary", response_model=schemas.PartySummaryOut)
