@@ -467,7 +467,8 @@ class TestCrashes:
 
         def post_collection() -> None:
             try:
-                httpx.post(f"{stack.api_url}/v1/collections", json=body, headers=platform, timeout=30)
+                keyed = {**platform, "Idempotency-Key": "killed-between-phases"}
+                httpx.post(f"{stack.api_url}/v1/collections", json=body, headers=keyed, timeout=30)
             except httpx.TransportError as exc:
                 outcome["error"] = type(exc).__name__
 

@@ -137,7 +137,7 @@ def test_sika_run_serves_ready_and_stops_cleanly(work_dir: Path) -> None:
             assert key in output
             keys = httpx.get(f"{run.url}/v1/api-keys", headers={"Authorization": f"Bearer {key}"})
             assert keys.status_code == 200
-            assert [k["name"] for k in keys.json()] == ["first admin"]
+            assert [k["name"] for k in keys.json()["data"]] == ["first admin"]
             assert f"Dashboard  {run.url}/dashboard/" in output
             login = httpx.get(f"{run.url}/dashboard/login", timeout=5)
             assert login.status_code == 200
