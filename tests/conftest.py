@@ -16,6 +16,7 @@ from sika.core import clock, db
 from sika.core.config import Environment, Settings
 from sika.core.context import Actor
 from tests.support import database
+from tests.support import idempotency as idempotency_hooks
 
 TEST_ACTOR = Actor(id="test", scopes=frozenset({"admin"}), request_id="test-request")
 
@@ -68,7 +69,9 @@ def app(settings: Settings, database_url: str, engine: AsyncEngine) -> FastAPI:
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://sika.test") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://sika.test", event_hooks=idempotency_hooks.HOOKS
+    ) as client:
         yield client
 
 

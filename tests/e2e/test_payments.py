@@ -26,6 +26,7 @@ from sika.core import db
 from sika.sandbox import signing
 from tests.conftest import make_key
 from tests.support import database
+from tests.support import idempotency as idempotency_hooks
 from tests.support.factories import PartyWallet, top_up
 from tests.support.payments import (
     OTP,
@@ -97,7 +98,7 @@ def platform(keys: dict[str, dict[str, str]]) -> dict[str, str]:
 
 @pytest.fixture
 async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30, event_hooks=idempotency_hooks.HOOKS) as client:
         yield client
 
 
@@ -341,7 +342,9 @@ class TestWebhookRaces:
         await reaches(api, platform, collection["id"], "succeeded")
         assert await credits(e2e_sessions, collection["id"]) == 1
         assert await wallet_state(api, platform, ama.wallet_id) == (AMOUNT, 0)
-        events = await api.get("/v1/events", params={"entity_id": collection["id"]}, headers=platform)
+        events = await api.get(
+            "/v1/events", params={"entity_id": collection["id"], "order": "oldest"}, headers=platform
+        )
         types = [event["type"] for event in events.json()["data"]]
         assert types[0] == "collection.initiated"
         assert types[-1] == "collection.succeeded"
@@ -464,7 +467,8 @@ class TestCrashes:
 
         def post_collection() -> None:
             try:
-                httpx.post(f"{stack.api_url}/v1/collections", json=body, headers=platform, timeout=30)
+                keyed = {**platform, "Idempotency-Key": "killed-between-phases"}
+                httpx.post(f"{stack.api_url}/v1/collections", json=body, headers=keyed, timeout=30)
             except httpx.TransportError as exc:
                 outcome["error"] = type(exc).__name__
 

@@ -23,6 +23,7 @@ import httpx
 import psutil
 import pytest
 
+from tests.support import idempotency as idempotency_hooks
 from tests.support.payments import mobile_money
 from tests.support.server import free_port
 
@@ -136,7 +137,7 @@ def test_sika_run_serves_ready_and_stops_cleanly(work_dir: Path) -> None:
             assert key in output
             keys = httpx.get(f"{run.url}/v1/api-keys", headers={"Authorization": f"Bearer {key}"})
             assert keys.status_code == 200
-            assert [k["name"] for k in keys.json()] == ["first admin"]
+            assert [k["name"] for k in keys.json()["data"]] == ["first admin"]
             assert f"Dashboard  {run.url}/dashboard/" in output
             login = httpx.get(f"{run.url}/dashboard/login", timeout=5)
             assert login.status_code == 200
@@ -230,7 +231,12 @@ def test_a_taken_sandbox_port_is_one_line_and_exit_code_2(work_dir: Path) -> Non
 def _collect(run: SikaRun, amount_minor: int) -> dict[str, Any]:
     """A collection by mobile money through the run's API, as its first admin."""
     key = (run.data_dir.parent / "admin-key").read_text().strip()
-    with httpx.Client(base_url=run.url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as api:
+    with httpx.Client(
+        base_url=run.url,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+        event_hooks=idempotency_hooks.SYNC_HOOKS,
+    ) as api:
         party = api.post(
             "/v1/parties",
             json={

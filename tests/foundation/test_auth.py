@@ -106,7 +106,7 @@ async def test_secret_is_shown_once_and_never_listed(client: httpx.AsyncClient, 
 
 async def test_last_used_at_is_recorded(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
     await client.get("/v1/api-keys", headers=admin_headers)
-    keys = (await client.get("/v1/api-keys", headers=admin_headers)).json()
+    keys = (await client.get("/v1/api-keys", headers=admin_headers)).json()["data"]
     assert all(key["last_used_at"] is not None for key in keys)
 
 

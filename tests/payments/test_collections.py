@@ -35,7 +35,9 @@ def mtn(who: PartyWallet, phone: str | None = None) -> dict[str, Any]:
 
 
 async def event_types(world: World, collection_id: str) -> list[str]:
-    response = await world.client.get("/v1/events", params={"entity_id": collection_id}, headers=world.platform)
+    response = await world.client.get(
+        "/v1/events", params={"entity_id": collection_id, "order": "oldest"}, headers=world.platform
+    )
     assert response.status_code == 200, response.text
     return [event["type"] for event in response.json()["data"]]
 

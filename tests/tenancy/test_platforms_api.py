@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.support.factories import create_party
+from tests.support.idempotency import NO_KEY
 from tests.support.ledger import Sessions
 from tests.support.operations import row_counts as counts
 from tests.support.platforms import create_platform, key_headers
@@ -172,12 +173,14 @@ class TestWhichPlatformANewObjectBelongsTo:
             "/v1/parties",
             json={"display_name": "Awa", "type": "individual", "country": "SN", "platform_id": theirs["id"]},
             headers=headers,
+            extensions=NO_KEY,
         )
         assert (elsewhere.status_code, elsewhere.json()["code"]) == (404, "platform_not_found")
         foreign_key = await client.post(
             "/v1/api-keys",
             json={"name": "x", "scopes": ["platform"], "platform_id": theirs["id"]},
             headers=bound_admin,
+            extensions=NO_KEY,
         )
         assert foreign_key.status_code == 404
         assert await counts(sessions) == before
@@ -190,6 +193,7 @@ class TestWhichPlatformANewObjectBelongsTo:
             "/v1/parties",
             json={"display_name": "Awa", "type": "individual", "country": "SN", "platform_id": "plt_nowhere"},
             headers=admin_headers,
+            extensions=NO_KEY,
         )
         assert (response.status_code, response.json()["code"]) == (404, "platform_not_found")
         assert await counts(sessions) == before

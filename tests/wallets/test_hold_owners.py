@@ -287,7 +287,7 @@ class TestExpiryAtReadTime:
         assert [(h["id"], h["status"]) for h in listed["data"]] == [(kept["id"], "open"), (lapsing["id"], "expired")]
         assert await wallet_state(client, funded.headers, funded.wallet_id) == (10000, 500, 9500)
         party = funded.party["id"]
-        (wallet,) = (await client.get(f"/v1/parties/{party}/wallets", headers=funded.headers)).json()
+        (wallet,) = (await client.get(f"/v1/parties/{party}/wallets", headers=funded.headers)).json()["data"]
         assert (wallet["held_minor"], wallet["available_minor"]) == (500, 9500)
         (summary,) = (await client.get(f"/v1/parties/{party}/summary", headers=funded.headers)).json()["currencies"]
         assert (summary["held_minor"], summary["available_minor"]) == (500, 9500)

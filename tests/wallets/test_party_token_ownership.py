@@ -135,4 +135,4 @@ async def test_routes_closed_to_party_tokens_refuse_even_its_own_resources(
     assert await transfer_count(sessions) == before
     assert await wallet_state(client, platform_headers, buyer.wallet_id) == (5000, 1000, 4000)
     listed = await client.get(f"/v1/parties/{buyer.party['id']}/wallets", headers=platform_headers)
-    assert [w["currency"] for w in listed.json()] == ["XOF"]
+    assert [w["currency"] for w in listed.json()["data"]] == ["XOF"]

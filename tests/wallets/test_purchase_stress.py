@@ -20,6 +20,7 @@ from sika.auth.scopes import Scope
 from sika.ledger import service as ledger_service
 from sika.wallets.service import fee_account_id
 from tests.conftest import make_key
+from tests.support import idempotency as idempotency_hooks
 from tests.support.factories import funded_wallet, party_headers, party_with_wallet
 from tests.support.server import live_api
 from tests.support.tasks import all_of
@@ -87,7 +88,12 @@ async def test_exactly_the_covered_purchases_succeed_and_sika_check_is_clean(
     platform = {"Authorization": f"Bearer {await make_key(sessions, Scope.platform)}"}
     with live_api(database_url, workers=WORKERS) as base_url:
         limits = httpx.Limits(max_connections=PURCHASES, max_keepalive_connections=PURCHASES)
-        async with httpx.AsyncClient(base_url=base_url, timeout=REQUEST_TIMEOUT_SECONDS, limits=limits) as api:
+        async with httpx.AsyncClient(
+            base_url=base_url,
+            timeout=REQUEST_TIMEOUT_SECONDS,
+            limits=limits,
+            event_hooks=idempotency_hooks.HOOKS,
+        ) as api:
             buyer = await funded_wallet(api, platform, admin, COVERED * PRICE_MINOR, display_name="Buyer")
             shop = await party_with_wallet(api, platform, display_name="Shop", type="business")
             as_buyer = await party_headers(api, platform, buyer.party_id)

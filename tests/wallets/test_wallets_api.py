@@ -80,7 +80,7 @@ class TestOpenWallet:
         )
         assert other.status_code == 201
         listed = await client.get(f"/v1/parties/{party['id']}/wallets", headers=platform_headers)
-        assert [w["currency"] for w in listed.json()] == ["EUR", "XOF"]
+        assert [w["currency"] for w in listed.json()["data"]] == ["EUR", "XOF"], "newest first"
 
     @pytest.mark.parametrize(("currency", "code"), [("ABC", "unknown_currency"), ("xof", "validation_failed")])
     async def test_refuses_an_unknown_currency(

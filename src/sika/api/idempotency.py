@@ -20,7 +20,14 @@ claimed with no answer. Such a route declares ``recover``: how to find what the
 key made and show it as the route does. A retry then gets that state, with
 ``Idempotent-Replayed: true``, once every phase of the first request has run, or
 once its lease (``IDEMPOTENCY_LEASE_SECONDS``) has passed (its process is
-presumed dead); before, 409 ``idempotency_key_in_flight``."""
+presumed dead); before, 409 ``idempotency_key_in_flight``.
+
+A route that moves money declares its claim ``required=True``: without a key it
+is refused (428 ``idempotency_key_required``) before it runs, since a retry
+after a lost answer could move the money twice. The claim then carries the
+``sika_idempotency_required`` mark, by which tests and the OpenAPI document
+find those routes. ``REQUIRE_IDEMPOTENCY_KEY=false`` makes the key optional
+there too, for clients written before the rule."""
 
 from __future__ import annotations
 
@@ -43,6 +50,14 @@ from sika.idempotency import shown_once
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+class IdempotencyKeyRequired(errors.SikaError):
+    """This request moves money: send it with an Idempotency-Key header."""
+
+    status = 428
+    code = "idempotency_key_required"
+    title = "Precondition required"
 
 
 @dataclass(frozen=True)
@@ -81,14 +96,21 @@ session (``deps.get_session``); None if nothing."""
 ClaimCheck = Callable[..., Awaitable[IdempotencyClaim | None]]
 
 
-def idempotency_claim(guard: ScopeCheck, *, recover: Recover | None = None) -> ClaimCheck:
+def idempotency_claim(guard: ScopeCheck, *, recover: Recover | None = None, required: bool = False) -> ClaimCheck:
     """A dependency that claims the request's Idempotency-Key for the caller
     ``guard`` admits (the route's own scope check: FastAPI runs it once); a
-    route whose claim may be left unanswered by a crash gives ``recover``."""
+    route whose claim may be left unanswered by a crash gives ``recover``; a
+    route that moves money is ``required`` to have a key."""
 
     async def claim(request: Request, actor: Actor = Depends(guard)) -> IdempotencyClaim | None:
         key = request.headers.get(IDEMPOTENCY_HEADER)
         if key is None:
+            if required and get_settings(request).REQUIRE_IDEMPOTENCY_KEY:
+                raise IdempotencyKeyRequired(
+                    "This request moves money: send it with an Idempotency-Key header (a unique value of yours, "
+                    "such as a UUID). Should the answer be lost, a retry with the same key gets that answer back "
+                    "instead of moving the money a second time."
+                )
             return None
         fingerprint = idempotency_service.fingerprint(
             method=request.method, path=request.url.path, body=await request.body()
@@ -111,6 +133,7 @@ def idempotency_claim(guard: ScopeCheck, *, recover: Recover | None = None) -> C
         return made
 
     claim.sika_idempotency_claim = True  # type: ignore[attr-defined]
+    claim.sika_idempotency_required = required  # type: ignore[attr-defined]
     return claim
 
 

@@ -42,6 +42,10 @@ DETAILS_FR: dict[str, str] = {
         "son résultat."
     ),
     "idempotency_key_invalid": "L'en-tête Idempotency-Key doit compter de 1 à 255 caractères ASCII visibles.",
+    "idempotency_key_required": (
+        "Cette requête déplace de l'argent : elle exige un en-tête Idempotency-Key. Si sa réponse se perd, "
+        "la même requête renvoyée avec la même clé rend cette réponse au lieu de déplacer l'argent une seconde fois."
+    ),
     "idempotency_key_reused": "Cette clé d'idempotence a déjà servi pour une autre requête.",
     "insufficient_funds": "Le compte débité n'a pas assez de fonds disponibles.",
     "internal_error": "Une erreur inattendue s'est produite. Citez l'identifiant de requête pour la signaler.",

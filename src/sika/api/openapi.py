@@ -113,6 +113,7 @@ STATUS_TITLES = {
     413: "Payload too large",
     415: "Unsupported media type: send the body with Content-Type: application/json",
     422: "Validation failed: see `errors` for each field, or `code` for the rule refused",
+    428: "Idempotency-Key required: this operation moves money, so a retry must not be able to move it twice",
     429: "Too many requests: retry after `Retry-After` seconds",
     503: "Service unavailable: busy, or a payment provider cannot be reached; retry later",
 }
@@ -138,6 +139,8 @@ class Declared:
     """Those that may call it (admin always may); None for a public route."""
     allow_party: bool
     claims_idempotency: bool
+    requires_idempotency: bool
+    """It moves money: without an Idempotency-Key, 428 (``idempotency_claim(..., required=True)``)."""
     phased: bool
     """It calls a payment provider (``PhasedRoute``), which may be unreachable."""
     raw_body: bool
@@ -163,6 +166,7 @@ def declarations(app: FastAPI) -> dict[tuple[str, str], Declared]:
             scopes=scopes,
             allow_party=any(getattr(call, "sika_allow_party", False) for call in calls),
             claims_idempotency=any(getattr(call, "sika_idempotency_claim", False) for call in calls),
+            requires_idempotency=any(getattr(call, "sika_idempotency_required", False) for call in calls),
             phased=isinstance(route, PhasedRoute),
             raw_body=bool(getattr(route.endpoint, "sika_raw_body", False)),
         )
@@ -190,6 +194,8 @@ def _statuses(method: str, operation: dict[str, Any], declared: Declared) -> set
         statuses |= {400, 413}
     if declared.claims_idempotency:
         statuses |= {409, 422}
+    if declared.requires_idempotency:
+        statuses.add(428)
     if declared.scopes is not None and method in MUTATING:
         statuses |= {409, 503}  # 503: the ledger is busy
     if declared.phased:
@@ -233,7 +239,8 @@ def _complete_operation(method: str, operation: dict[str, Any], declared: Declar
         if parameter["in"] == "query" and parameter["name"] == "cursor":
             parameter["schema"] = dict(CURSOR_SCHEMA)
     if declared.claims_idempotency:
-        operation.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
+        required = {"required": True} if declared.requires_idempotency else {}
+        operation.setdefault("parameters", []).append({**IDEMPOTENCY_PARAMETER, **required})
     responses: dict[str, Any] = operation.setdefault("responses", {})
     # A route's own error answers (a description) are problems too.
     declared_errors = {int(status) for status in responses if int(status) >= 400}

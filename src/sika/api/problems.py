@@ -40,6 +40,7 @@ TITLES_FR: dict[str, str] = {
     "Internal server error": "Erreur interne du serveur",
     "Method not allowed": "Méthode non autorisée",
     "Unsupported media type": "Type de contenu non pris en charge",
+    "Precondition required": "Condition préalable requise",
 }
 
 _HTTP_CODES: dict[int, tuple[str, str]] = {

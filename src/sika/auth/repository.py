@@ -41,11 +41,19 @@ async def announce(session: AsyncSession, payload: str) -> None:
     await session.execute(sa.select(sa.func.pg_notify(CHANNEL, payload)))
 
 
-async def list_keys(session: AsyncSession, *, include_revoked: bool) -> Sequence[ApiKey]:
-    """Newest first."""
-    query = sa.select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id)
+async def list_keys(
+    session: AsyncSession,
+    *,
+    include_revoked: bool,
+    after: tuple[datetime, str] | None = None,
+    limit: int | None = None,
+) -> Sequence[ApiKey]:
+    """Newest first (by creation, then id); ``after`` is the creation time and id of the last key seen."""
+    query = sa.select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id.desc()).limit(limit)
     if not include_revoked:
         query = query.where(ApiKey.revoked_at.is_(None))
+    if after is not None:
+        query = query.where(sa.tuple_(ApiKey.created_at, ApiKey.id) < sa.tuple_(*after))
     return (await session.scalars(query)).all()
 
 

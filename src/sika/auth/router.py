@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from sika.api.deps import Session, authorize
 from sika.api.idempotency import IdempotencyClaim, idempotency_claim
+from sika.api.pagination import decode_time_cursor, encode_time_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
 from sika.auth import schemas
 from sika.auth import service as auth_service
 from sika.auth.scopes import Scope
 from sika.core import clock
 from sika.core.context import Actor
+from sika.core.paging import DEFAULT_LIMIT, MAX_LIMIT
 
 router = APIRouter(prefix="/api-keys", tags=["api-keys"], route_class=UnitOfWorkRoute)
 admin = authorize(Scope.admin)
@@ -37,10 +39,23 @@ async def create_api_key(
     return schemas.ApiKeyCreated(**out.model_dump(), secret=created.secret)
 
 
-@router.get("", response_model=list[schemas.ApiKeyOut])
-async def list_api_keys(session: Session, actor: Admin, include_revoked: bool = False) -> list[schemas.ApiKeyOut]:
-    keys = await auth_service.list_keys(session, include_revoked=include_revoked)
-    return [schemas.ApiKeyOut.model_validate(key) for key in keys]
+@router.get("", response_model=schemas.ApiKeyPage)
+async def list_api_keys(
+    session: Session,
+    actor: Admin,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    include_revoked: bool = False,
+) -> schemas.ApiKeyPage:
+    """Newest first. Keys have no ``seq``: their cursor holds the last one's creation time and id."""
+    keys = await auth_service.list_keys(
+        session, include_revoked=include_revoked, after=decode_time_cursor(cursor), limit=limit
+    )
+    last = keys[-1] if len(keys) == limit else None
+    return schemas.ApiKeyPage(
+        data=[schemas.ApiKeyOut.model_validate(key) for key in keys],
+        next_cursor=encode_time_cursor(last.created_at, last.id) if last is not None else None,
+    )
 
 
 @router.delete("/{key_id}", response_model=schemas.ApiKeyOut)

@@ -38,6 +38,11 @@ class ApiKeyOut(BaseModel):
     last_used_at: datetime | None
 
 
+class ApiKeyPage(BaseModel):
+    data: list[ApiKeyOut]
+    next_cursor: str | None
+
+
 class ApiKeyCreated(ApiKeyOut):
     secret: Annotated[str, ShownOnce()]
     """The full key. It is shown this once and cannot be recovered: a replay of the

@@ -178,9 +178,15 @@ async def get_live_key(session: AsyncSession, *, key_id: str, now: datetime) -> 
     return key
 
 
-async def list_keys(session: AsyncSession, *, include_revoked: bool = False) -> Sequence[ApiKey]:
-    """Newest first."""
-    return await repository.list_keys(session, include_revoked=include_revoked)
+async def list_keys(
+    session: AsyncSession,
+    *,
+    include_revoked: bool = False,
+    after: tuple[datetime, str] | None = None,
+    limit: int | None = None,
+) -> Sequence[ApiKey]:
+    """Newest first: at most ``limit`` after the key created at ``after[0]`` with id ``after[1]``."""
+    return await repository.list_keys(session, include_revoked=include_revoked, after=after, limit=limit)
 
 
 async def revoke_key(session: AsyncSession, *, key_id: str, actor: Actor, now: datetime) -> ApiKey:

@@ -96,6 +96,11 @@ class Settings(BaseSettings):
 
     IDEMPOTENCY_TTL_SECONDS: int = 24 * 3600
     """How long an Idempotency-Key and its stored answer are kept."""
+    REQUIRE_IDEMPOTENCY_KEY: bool = True
+    """Refuse a request that moves money (collections, payouts, holds and their captures and
+    releases, top-ups, ledger transfers) sent without an Idempotency-Key, with 428
+    `idempotency_key_required`: a retry after a lost answer could move the money twice. Turn
+    off only for a client that cannot send one yet."""
     IDEMPOTENCY_LEASE_SECONDS: int = 300
     """How long a request that calls a provider holds its Idempotency-Key without an answer
     (well above PROVIDER_TIMEOUT_SECONDS times the providers a collection may try). A retry

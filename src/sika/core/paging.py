@@ -27,18 +27,17 @@ class Page:
 
     after: int | None = None
     limit: int = DEFAULT_LIMIT
+    newest_first: bool = True
 
 
 FIRST_PAGE = Page()
 
 
-def paged(
-    query: sa.Select[_Row], seq: QueryableAttribute[int], page: Page, *, newest_first: bool = True
-) -> sa.Select[_Row]:
-    """``query`` ordered by ``seq``, newest first unless ``newest_first`` is false,
+def paged(query: sa.Select[_Row], seq: QueryableAttribute[int], page: Page) -> sa.Select[_Row]:
+    """``query`` ordered by ``seq``, newest first unless the page says otherwise,
     limited to ``page``: the rows after ``page.after``, at most ``page.limit``
     (and never more than ``MAX_LIMIT``)."""
-    if newest_first:
+    if page.newest_first:
         query = query.order_by(seq.desc())
         if page.after is not None:
             query = query.where(seq < page.after)

@@ -14,8 +14,8 @@ from sika.events.models import Event
 async def list_events(
     session: AsyncSession, *, type: str | None, entity_id: str | None, party_id: str | None, page: paging.Page
 ) -> Sequence[Event]:
-    """Oldest first, as a consumer reads an outbox."""
-    query = paging.paged(sa.select(Event), Event.seq, page, newest_first=False)
+    """Newest first, or oldest first as a consumer reads an outbox (as ``page`` says)."""
+    query = paging.paged(sa.select(Event), Event.seq, page)
     if type is not None:
         query = query.where(Event.type == type)
     if entity_id is not None:

@@ -1,5 +1,6 @@
-"""Domain events (``collection.succeeded``, ``payout.failed``…), oldest first,
-as a platform or an outgoing-webhook sender reads an outbox."""
+"""Domain events (``collection.succeeded``, ``payout.failed``…), newest first
+like every list, or oldest first (``order=oldest``) as a platform or an
+outgoing-webhook sender reads an outbox."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from sika.api.deps import Session, authorize
-from sika.api.pagination import Page, next_cursor
+from sika.api.pagination import OrderedPage, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
 from sika.auth.scopes import Scope
 from sika.core.context import Actor
@@ -23,7 +24,7 @@ Reader = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope
 async def list_events(
     session: Session,
     actor: Reader,
-    page: Page,
+    page: OrderedPage,
     type: str | None = None,
     entity_id: str | None = None,
     party_id: str | None = None,

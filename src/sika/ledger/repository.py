@@ -224,9 +224,11 @@ async def list_accounts(
     after_seq: int | None,
     limit: int,
     platform_id: str | None = None,
+    newest_first: bool = False,
 ) -> Sequence[Account]:
-    """Oldest first; ``after_seq`` is the last ``seq`` seen."""
-    query = sa.select(Account).order_by(Account.seq).limit(min(limit, MAX_PAGE_SIZE))
+    """Oldest first, or newest first; ``after_seq`` is the last ``seq`` seen."""
+    query = sa.select(Account).order_by(Account.seq.desc() if newest_first else Account.seq)
+    query = query.limit(min(limit, MAX_PAGE_SIZE))
     if platform_id is not None:
         query = query.where(Account.platform_id == platform_id)
     if owner_type is not None:
@@ -238,7 +240,7 @@ async def list_accounts(
     if kind is not None:
         query = query.where(Account.kind == kind)
     if after_seq is not None:
-        query = query.where(Account.seq > after_seq)
+        query = query.where(Account.seq < after_seq if newest_first else Account.seq > after_seq)
     return (await session.scalars(query)).all()
 
 

@@ -29,6 +29,7 @@ router = APIRouter(prefix="/ledger", tags=["ledger"], route_class=UnitOfWorkRout
 writer = authorize(Scope.platform)
 Writer = Annotated[Actor, Depends(writer)]
 WriterClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(writer))]
+MoneyClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(writer, required=True))]
 Reader = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read))]
 
 
@@ -69,6 +70,7 @@ async def list_accounts(
         kind=kind,
         after_seq=page.after,
         limit=page.limit,
+        newest_first=True,
     )
     return schemas.AccountPage(
         data=[schemas.AccountOut.model_validate(a) for a in accounts], next_cursor=next_cursor(accounts, page.limit)
@@ -130,7 +132,7 @@ async def list_account_transfers(
     responses={200: {"description": "The same transfer id and content was sent before: the original."}},
 )
 async def create_transfer(
-    body: schemas.TransferCreate, response: Response, engine: Engine, actor: Writer, claim: WriterClaim
+    body: schemas.TransferCreate, response: Response, engine: Engine, actor: Writer, claim: MoneyClaim
 ) -> schemas.TransferOut:
     """One transfer, on the grouped write path: committed on its own, with the
     transfers that arrive at the same time. Without an ``id``, one is derived
@@ -159,7 +161,7 @@ async def create_transfer(
 
 @router.post("/journal-entries", status_code=201, response_model=schemas.JournalEntryOut)
 async def create_journal_entry(
-    body: schemas.JournalEntryCreate, session: Session, actor: Writer, claim: WriterClaim
+    body: schemas.JournalEntryCreate, session: Session, actor: Writer, claim: MoneyClaim
 ) -> schemas.JournalEntryOut:
     """Several transfers, all or nothing; a refusal names the failing leg (0-based)."""
     entry = await ledger_service.create_journal_entry(
@@ -196,7 +198,7 @@ async def get_transfer(transfer_id: str, session: Session, actor: Reader) -> sch
 
 @router.post("/transfers/{transfer_id}/post", status_code=201, response_model=schemas.TransferOut)
 async def post_pending(
-    transfer_id: str, body: schemas.PostPending, session: Session, actor: Writer, claim: WriterClaim
+    transfer_id: str, body: schemas.PostPending, session: Session, actor: Writer, claim: MoneyClaim
 ) -> schemas.TransferOut:
     transfer = await ledger_service.post_pending(
         session,
@@ -213,7 +215,7 @@ async def post_pending(
 
 @router.post("/transfers/{transfer_id}/void", status_code=201, response_model=schemas.TransferOut)
 async def void_pending(
-    transfer_id: str, body: schemas.VoidPending, session: Session, actor: Writer, claim: WriterClaim
+    transfer_id: str, body: schemas.VoidPending, session: Session, actor: Writer, claim: MoneyClaim
 ) -> schemas.TransferOut:
     transfer = await ledger_service.void_pending(
         session,

@@ -91,11 +91,15 @@ async def _payout_made(request: Request, actor: Actor, key: str) -> Recovered | 
     return Recovered(body=schemas.payout_out(found[0]), status=201, settled=settled)
 
 
-PayoutClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform, recover=_payout_made))]
-CollectionClaim = Annotated[
-    IdempotencyClaim | None, Depends(idempotency_claim(platform_or_party, recover=_collection_made))
+PayoutClaim = Annotated[
+    IdempotencyClaim | None, Depends(idempotency_claim(platform, recover=_payout_made, required=True))
 ]
-OtpClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform_or_party, recover=_otp_submitted))]
+CollectionClaim = Annotated[
+    IdempotencyClaim | None, Depends(idempotency_claim(platform_or_party, recover=_collection_made, required=True))
+]
+OtpClaim = Annotated[
+    IdempotencyClaim | None, Depends(idempotency_claim(platform_or_party, recover=_otp_submitted, required=True))
+]
 
 
 def _mobile_money(method: schemas.MobileMoney | schemas.PayoutDestination) -> payments_service.MobileMoney:

@@ -6,6 +6,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sika.core import paging
 from sika.ledger.models import Transfer
 from sika.wallets.models import Wallet, WalletHold, WalletOpenHold
 
@@ -28,8 +29,11 @@ async def get_for_party(session: AsyncSession, *, party_id: str, currency: str) 
     return await session.scalar(sa.select(Wallet).where(Wallet.party_id == party_id, Wallet.currency == currency))
 
 
-async def list_for_party(session: AsyncSession, party_id: str) -> Sequence[Wallet]:
-    return (await session.scalars(sa.select(Wallet).where(Wallet.party_id == party_id).order_by(Wallet.currency))).all()
+async def list_for_party(session: AsyncSession, party_id: str, page: paging.Page | None = None) -> Sequence[Wallet]:
+    """By currency; a ``page`` of them newest first."""
+    query = sa.select(Wallet).where(Wallet.party_id == party_id)
+    query = paging.paged(query, Wallet.seq, page) if page is not None else query.order_by(Wallet.currency)
+    return (await session.scalars(query)).all()
 
 
 async def get_hold(session: AsyncSession, hold_id: str) -> WalletHold | None:

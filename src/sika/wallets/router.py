@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query
 
 from sika.api.deps import Session, authorize
 from sika.api.idempotency import IdempotencyClaim, idempotency_claim
-from sika.api.pagination import decode_int_cursor, encode_cursor
+from sika.api.pagination import Page, decode_int_cursor, encode_cursor, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
 from sika.auth.scopes import Scope
 from sika.core import clock
@@ -29,13 +29,13 @@ from sika.wallets import service as wallets_service
 router = APIRouter(tags=["wallets"], route_class=UnitOfWorkRoute)
 admin = authorize(Scope.admin)
 Admin = Annotated[Actor, Depends(admin)]
-AdminClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(admin))]
+AdminClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(admin, required=True))]
 platform = authorize(Scope.platform)
 Platform = Annotated[Actor, Depends(platform)]
 PlatformClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform))]
 platform_or_party = authorize(Scope.platform, allow_party=True)
 PlatformOrParty = Annotated[Actor, Depends(platform_or_party)]
-PlatformOrPartyClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform_or_party))]
+PlatformOrPartyClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform_or_party, required=True))]
 ReaderOrParty = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read, allow_party=True))]
 Reader = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read))]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
@@ -91,10 +91,15 @@ async def open_wallet(
     return wallet_out(view)
 
 
-@router.get("/parties/{party_id}/wallets", response_model=list[schemas.WalletOut])
-async def list_party_wallets(party_id: str, session: Session, actor: ReaderOrParty) -> list[schemas.WalletOut]:
-    views = await wallets_service.list_party_wallets(session, party_id=party_id, actor=actor, now=clock.now())
-    return [wallet_out(view) for view in views]
+@router.get("/parties/{party_id}/wallets", response_model=schemas.WalletPage)
+async def list_party_wallets(party_id: str, session: Session, actor: ReaderOrParty, page: Page) -> schemas.WalletPage:
+    views = await wallets_service.list_party_wallets(
+        session, party_id=party_id, page=page, actor=actor, now=clock.now()
+    )
+    return schemas.WalletPage(
+        data=[wallet_out(view) for view in views],
+        next_cursor=next_cursor([view.wallet for view in views], page.limit),
+    )
 
 
 @router.get("/parties/{party_id}/summary", response_model=schemas.PartySummaryOut)

@@ -43,6 +43,11 @@ class WalletOut(BaseModel):
     created_at: datetime
 
 
+class WalletPage(BaseModel):
+    data: list[WalletOut]
+    next_cursor: str | None
+
+
 class TopUpCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

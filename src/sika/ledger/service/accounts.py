@@ -194,7 +194,9 @@ async def list_accounts(
     after_seq: int | None = None,
     limit: int = 50,
     platform_id: str | None = None,
+    newest_first: bool = False,
 ) -> Sequence[Account]:
+    """Oldest first (as the domains read them all), or newest first (as the API lists them)."""
     return await repository.list_accounts(
         session,
         platform_id=platform_id,
@@ -204,6 +206,7 @@ async def list_accounts(
         kind=kind,
         after_seq=after_seq,
         limit=limit,
+        newest_first=newest_first,
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.audit import service as audit_service
-from sika.core import errors, ids, money
+from sika.core import errors, ids, money, paging
 from sika.core.context import Actor
 from sika.ledger import service as ledger_service
 from sika.parties import service as parties_service
@@ -88,9 +88,12 @@ async def get_wallet(session: AsyncSession, *, wallet_id: str, actor: Actor, now
     return await wallet_view(session, await owned_wallet(session, wallet_id=wallet_id, actor=actor), now=now)
 
 
-async def list_party_wallets(session: AsyncSession, *, party_id: str, actor: Actor, now: datetime) -> list[WalletView]:
+async def list_party_wallets(
+    session: AsyncSession, *, party_id: str, page: paging.Page, actor: Actor, now: datetime
+) -> list[WalletView]:
+    """Newest first."""
     party = await parties_service.get_party(session, party_id=party_id, actor=actor)
-    return [await wallet_view(session, w, now=now) for w in await repository.list_for_party(session, party.id)]
+    return [await wallet_view(session, w, now=now) for w in await repository.list_for_party(session, party.id, page)]
 
 
 async def open_wallet(
