@@ -27,6 +27,7 @@ from sika.auth.scopes import Scope
 from tests.conftest import make_key
 from tests.fuzz import hooks
 from tests.fuzz.world import World, world
+from tests.support import idempotency
 from tests.support.stack import live_stack
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -104,7 +105,7 @@ async def test_every_answer_is_documented(
     tally = tmp_path / "tally"
     with live_stack(database_url) as stack:
         stack.start_api(workers=1)
-        async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=stack.api_url, timeout=30, event_hooks=idempotency.HOOKS) as client:
             found = await world(client, global_admin, sessions)
             served = await client.get("/openapi.json")
             assert served.status_code == 200, served.text
