@@ -287,3 +287,16 @@ async def test_lists_newest_first_and_a_party_sees_its_own(client: httpx.AsyncCl
     assert (others.status_code, others.json()["code"]) == (403, "not_owned_by_party")
     hidden = await client.get(f"/v1/escrows/{first['id']}", headers=cast.other.headers)
     assert (hidden.status_code, hidden.json()["code"]) == (403, "not_owned_by_party")
+
+
+async def test_a_deposit_replayed_with_its_idempotency_key_moves_once(
+    client: httpx.AsyncClient, cast: Cast, sessions: Sessions
+) -> None:
+    escrow = await create(client, cast)
+    headers = {**cast.client.headers, "Idempotency-Key": "deposit-1"}
+    first = await client.post(f"/v1/escrows/{escrow['id']}/fund", json={"amount_minor": 1_000}, headers=headers)
+    again = await client.post(f"/v1/escrows/{escrow['id']}/fund", json={"amount_minor": 1_000}, headers=headers)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert await available(client, cast.platform, cast.client.wallet_id) == CLIENT_FUNDS - 1_000
