@@ -4,7 +4,11 @@ escrows: the platform's, an operator's (support) and an admin's."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +24,7 @@ from tests.support.tasks import nothing_left_running, settled  # noqa: F401 (fix
 Sessions = async_sessionmaker[AsyncSession]
 Headers = dict[str, str]
 CLIENT_FUNDS = 100_000
+CHECK_TIMEOUT_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -101,3 +106,15 @@ async def events_of(sessions: Sessions, escrow_id: str) -> list[str]:
 async def scalar(sessions: Sessions, statement: str, **params: object) -> Any:
     async with sessions() as session:
         return await session.scalar(sa.text(statement), params)
+
+
+def sika_check(database_url: str) -> subprocess.CompletedProcess[str]:
+    """``sika check`` as an operator runs it, on the test's database."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "sika"), "check"],
+        env={**os.environ, "DATABASE_URL": database_url, "SIKA_ENV": "test"},
+        capture_output=True,
+        text=True,
+        timeout=CHECK_TIMEOUT_SECONDS,
+        check=False,
+    )

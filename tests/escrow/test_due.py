@@ -30,7 +30,7 @@ from sika.platforms import schemas as platforms_schemas
 from sika.platforms import service as platforms_service
 from sika.wallets.service.fees import fee_account_id
 from tests.conftest import TEST_ACTOR
-from tests.escrow.conftest import Cast, act, available, events_of, funded, scalar
+from tests.escrow.conftest import Cast, act, available, events_of, funded, scalar, sika_check
 from tests.support.factories import funded_wallet_in
 from tests.support.ledger import balance
 
@@ -98,7 +98,6 @@ PARTIES = 4
 FIRST_MINOR, SECOND_MINOR = 1_000, 500
 FEE_BPS = 150
 WORKER_TIMEOUT_SECONDS = 300
-CHECK_TIMEOUT_SECONDS = 120
 
 
 async def _many_due(sessions: Sessions) -> tuple[list[str], list[str]]:
@@ -223,21 +222,10 @@ async def test_two_workers_release_every_milestone_once(
         10**9 - per_client
     ] * PARTIES
     assert (await balance(sessions, fee_account_id(DEFAULT_PLATFORM_ID, "XOF"))).posted_minor == ESCROWS * fee
-    checked = await asyncio.to_thread(_sika_check, database_url)
+    checked = await asyncio.to_thread(sika_check, database_url)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 async def _account(sessions: Sessions, wallet_id: str) -> str:
     account: str = await scalar(sessions, "SELECT account_id FROM wallets WHERE id = :id", id=wallet_id)
     return account
-
-
-def _sika_check(database_url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "sika"), "check"],
-        env={**os.environ, "DATABASE_URL": database_url, "SIKA_ENV": "test"},
-        capture_output=True,
-        text=True,
-        timeout=CHECK_TIMEOUT_SECONDS,
-        check=False,
-    )
