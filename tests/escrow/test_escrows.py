@@ -5,12 +5,14 @@ right wallets, with its events and audit rows; refusals move nothing."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sika.core import db, invariants
+from sika.core import clock, db, invariants
 from sika.core.tenancy import DEFAULT_PLATFORM_ID
 from sika.wallets.service.fees import fee_account_id
 from tests.escrow.conftest import (
@@ -132,13 +134,9 @@ async def test_insufficient_funds_moves_nothing(client: httpx.AsyncClient, cast:
     assert (response.status_code, response.json()["code"]) == (409, "insufficient_funds")
     assert cast.client.wallet_id in response.json()["detail"]
     assert await snapshot(sessions) == before
-    assert await row_counts(sessions) == replace_counts(rows, idempotency_keys=rows["idempotency_keys"])
+    assert await row_counts(sessions) == rows
     shown = (await client.get(f"/v1/escrows/{escrow['id']}", headers=cast.platform)).json()
     assert (shown["status"], shown["funded_minor"]) == ("awaiting_funding", 0)
-
-
-def replace_counts(rows: dict[str, int], **changed: int) -> dict[str, int]:
-    return {**rows, **changed}
 
 
 async def test_delivered_approved_released_and_completed(
@@ -300,3 +298,35 @@ async def test_a_deposit_replayed_with_its_idempotency_key_moves_once(
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
     assert await available(client, cast.platform, cast.client.wallet_id) == CLIENT_FUNDS - 1_000
+
+
+async def test_a_deadline_needs_its_offset(client: httpx.AsyncClient, cast: Cast, sessions: Sessions) -> None:
+    body = escrow_body(cast, 1_000)
+    body["milestones"][0]["deliver_by"] = "2030-01-01T00:00:00"
+    response = await client.post("/v1/escrows", json=body, headers=cast.platform)
+    assert (response.status_code, response.json()["code"]) == (422, "validation_failed")
+    assert await scalar(sessions, "SELECT count(*) FROM escrows") == 0
+
+
+async def test_no_delivery_past_the_deadline(client: httpx.AsyncClient, cast: Cast, sessions: Sessions) -> None:
+    past = (clock.now() - timedelta(seconds=1)).isoformat()
+    escrow = await funded(
+        client, cast, amount_minor=1_000, milestones=[{"title": "late", "amount_minor": 1_000, "deliver_by": past}]
+    )
+    before = await row_counts(sessions)
+    response = await act(client, escrow, "milestones/1/deliver", cast.beneficiary.headers)
+    assert (response.status_code, response.json()["code"]) == (409, "milestone_deadline_passed")
+    assert await row_counts(sessions) == before
+
+
+async def test_a_suspended_client_funds_nothing(client: httpx.AsyncClient, cast: Cast, sessions: Sessions) -> None:
+    escrow = await create(client, cast)
+    suspended = await client.patch(
+        f"/v1/parties/{cast.client.party_id}", json={"status": "suspended"}, headers=cast.platform
+    )
+    assert suspended.status_code == 200, suspended.text
+    before, rows = await snapshot(sessions), await row_counts(sessions)
+    response = await act(client, escrow, "fund", cast.platform, {})
+    assert (response.status_code, response.json()["code"]) == (409, "party_suspended")
+    assert await snapshot(sessions) == before
+    assert await row_counts(sessions) == rows

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from sika.core.money import MAX_AMOUNT_MINOR
 from sika.escrow.states import EscrowStatus, MilestoneStatus
@@ -37,8 +37,9 @@ class MilestoneCreate(BaseModel):
 
     title: Title
     amount_minor: AmountMinor
-    deliver_by: datetime | None = None
-    """Still pending (not delivered) at this instant, it is refunded to the client."""
+    deliver_by: AwareDatetime | None = None
+    """Still pending (not delivered) at this instant, it is refunded to the client. With its
+    offset (``2026-12-31T18:00:00Z``): an instant, not a wall-clock time."""
 
 
 class EscrowCreate(BaseModel):
