@@ -266,6 +266,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "A payout's hold is of its amount, on its wallet, and resolved as the payout's state says",
         "La réservation d'un décaissement est de son montant, sur son portefeuille, et résolue comme le dit son état",
     ),
+    "check.escrow_accounts": (
+        "An escrow's account holds what was deposited less what was released and refunded",
+        "Le compte d'un séquestre contient les dépôts, moins ce qui a été libéré et remboursé",
+    ),
+    "check.escrow_milestones": (
+        "No milestone moved more than its amount; an ended one moved all of it, an open one nothing",
+        "Aucune étape n'a versé plus que son montant ; une étape terminée l'a versé en entier, une ouverte rien",
+    ),
+    "check.escrow_closed_empty": (
+        "An escrow that has ended holds nothing",
+        "Un séquestre terminé ne contient plus rien",
+    ),
 }
 
 _MONTHS: dict[str, tuple[str, ...]] = {
