@@ -548,6 +548,24 @@ async def stuck_payments(request: Request, view: CurrentView) -> Response:
     )
 
 
+@router.get("/escrows", name="escrows")
+async def escrows(request: Request, view: CurrentView) -> Response:
+    now = clock.now()
+    async with _read(request, view.platform_id) as session:
+        data = await read.escrows(session, now=now)
+    return _render(
+        request,
+        "escrows.html",
+        operator=view.operator,
+        view=view,
+        page="escrows",
+        now=now,
+        queue=data,
+        shown_limit=read.ESCROWS_SHOWN,
+        due_soon_seconds=read.ESCROWS_DUE_SOON_SECONDS,
+    )
+
+
 @router.get("/webhooks", name="webhooks")
 async def webhooks(request: Request, view: CurrentView) -> Response:
     now = clock.now()

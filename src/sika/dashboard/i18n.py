@@ -27,6 +27,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.alerts": ("Alerts", "Alertes"),
     "nav.stuck": ("Stuck payments", "Paiements bloqués"),
     "nav.webhooks": ("Webhook backlog", "Webhooks en attente"),
+    "nav.escrows": ("Escrows", "Séquestres"),
     "nav.language": ("Language", "Langue"),
     "nav.signed_in_as": ("Signed in with {name} ({scopes})", "Connecté avec {name} ({scopes})"),
     "nav.sign_out": ("Sign out", "Se déconnecter"),
@@ -165,6 +166,33 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "severity.info": ("info", "info"),
     "severity.warning": ("warning", "avertissement"),
     "severity.critical": ("critical", "critique"),
+    # Escrows
+    "escrows.title": ("Escrows", "Séquestres"),
+    "escrows.intro": (
+        "Escrows by state, the delivered milestones released within {within} unless the client acts first,"
+        " and the disputes waiting for an operator to resolve them.",
+        "Les séquestres par état, les étapes livrées libérées d'ici {within} sauf si le client agit avant,"
+        " et les litiges qui attendent qu'un opérateur les tranche.",
+    ),
+    "escrows.counts": ("By state", "Par état"),
+    "escrows.due_soon": ("Due soon ({count})", "Bientôt libérées ({count})"),
+    "escrows.disputed": ("Disputed ({count})", "En litige ({count})"),
+    "escrows.shown": ("The first {shown} are shown.", "Les {shown} premières sont affichées."),
+    "escrows.none": ("None.", "Aucune."),
+    "escrows.escrow": ("Escrow", "Séquestre"),
+    "escrows.milestone": ("Milestone", "Étape"),
+    "escrows.amount": ("Amount", "Montant"),
+    "escrows.client": ("Client", "Client"),
+    "escrows.beneficiary": ("Beneficiary", "Bénéficiaire"),
+    "escrows.release_at": ("Released at", "Libérée le"),
+    "escrows.disputed_at": ("Disputed at", "Contestée le"),
+    "escrows.reason": ("Reason", "Motif"),
+    "escrow_status.awaiting_funding": ("awaiting funding", "en attente de fonds"),
+    "escrow_status.funded": ("funded", "financé"),
+    "escrow_status.completed": ("completed", "terminé"),
+    "escrow_status.refunded": ("refunded", "remboursé"),
+    "escrow_status.partially_refunded": ("partially refunded", "remboursé en partie"),
+    "escrow_status.cancelled": ("cancelled", "annulé"),
     # Stuck payments
     "stuck.title": ("Stuck payments", "Paiements bloqués"),
     "stuck.intro": (

@@ -77,3 +77,24 @@ async def lock_due(session: AsyncSession, *, now: datetime, limit: int) -> list[
         .with_for_update(skip_locked=True)
     )
     return list((await session.scalars(query)).all())
+
+
+async def count_by_status(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(sa.select(Escrow.status, sa.func.count()).group_by(Escrow.status))
+    return {status: int(count) for status, count in rows}
+
+
+async def milestones_in(
+    session: AsyncSession, *, status: MilestoneStatus, before: datetime | None, limit: int
+) -> list[tuple[EscrowMilestone, Escrow]]:
+    """Milestones in ``status`` with their escrows: delivered ones by release time (those
+    released before ``before``), disputed ones oldest dispute first."""
+    query = sa.select(EscrowMilestone, Escrow).join(Escrow, Escrow.id == EscrowMilestone.escrow_id)
+    query = query.where(EscrowMilestone.status == status.value)
+    if status is MilestoneStatus.delivered:
+        query = query.order_by(EscrowMilestone.release_at)
+        if before is not None:
+            query = query.where(EscrowMilestone.release_at <= before)
+    else:
+        query = query.order_by(EscrowMilestone.disputed_at)
+    return [(milestone, escrow) for milestone, escrow in await session.execute(query.limit(limit))]

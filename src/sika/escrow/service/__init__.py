@@ -3,7 +3,7 @@ account, paid out milestone by milestone.
 
 One module per flow: ``escrows`` (create, read, fund, cancel), ``milestones``
 (deliver, approve, dispute, resolve, and paying one out), ``due`` (what the
-minute job releases and refunds); beside them ``access`` (who may see and do
+minute job releases and refunds), ``queue`` (what operators watch); beside them ``access`` (who may see and do
 what, the locked reads), ``announce`` (events and audit rows) and ``errors``.
 This package names what the rest of Sika calls: ``escrow_service.<name>``.
 docs/escrow.md tells it for users."""
@@ -26,9 +26,12 @@ from sika.escrow.service.errors import (
 )
 from sika.escrow.service.escrows import cancel_escrow, create_escrow, fund_escrow, get_escrow, list_escrows, split_fee
 from sika.escrow.service.milestones import approve, deliver, dispute, resolve
+from sika.escrow.service.queue import DUE_SOON_SECONDS, QUEUE_SHOWN, OperatorQueue, QueuedMilestone, operator_queue
 
 __all__ = [
     "DUE_BATCH_SIZE",
+    "DUE_SOON_SECONDS",
+    "QUEUE_SHOWN",
     "DepositExceedsRemaining",
     "EscrowActionNotAllowed",
     "EscrowFeeTooHigh",
@@ -41,6 +44,8 @@ __all__ = [
     "MilestoneNotFound",
     "MilestoneStateConflict",
     "MilestonesDoNotAddUp",
+    "OperatorQueue",
+    "QueuedMilestone",
     "ResolutionDoesNotAddUp",
     "Settled",
     "approve",
@@ -51,6 +56,7 @@ __all__ = [
     "fund_escrow",
     "get_escrow",
     "list_escrows",
+    "operator_queue",
     "resolve",
     "settle_due",
     "split_fee",
