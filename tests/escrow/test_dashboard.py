@@ -11,8 +11,10 @@ import pytest
 
 from sika.dashboard import i18n
 from tests.dashboard import pages
-from tests.dashboard.conftest import DASHBOARD, sign_in
-from tests.escrow.conftest import Cast, act, create, funded
+from tests.dashboard.conftest import DASHBOARD, form_token, sign_in
+from tests.escrow.conftest import Cast, Sessions, act, create, funded, scalar
+from tests.support.ledger import snapshot
+from tests.support.operations import row_counts
 
 
 @pytest.fixture
@@ -85,3 +87,40 @@ async def test_another_platforms_operator_sees_none_of_them(
     assert set(_counts(page).values()) == {"0"}
     assert _rows(page, "escrows-due") == _rows(page, "escrows-disputed") == []
     assert queue["busy"] not in page
+
+
+async def test_an_operator_resolves_a_dispute_from_the_page(
+    client: httpx.AsyncClient, cast: Cast, queue: dict[str, str], sessions: Sessions
+) -> None:
+    support = cast.support["Authorization"].split()[1]
+    assert (await sign_in(client, support)).status_code == 303
+    page = (await client.get(f"{DASHBOARD}/escrows")).text
+    action = f"{DASHBOARD}/escrows/{queue['busy']}/milestones/2/resolve"
+    fields = {"csrf_token": form_token(page), "release_minor": "3000", "refund_minor": "1000", "note": "agreed"}
+
+    before = await snapshot(sessions), await row_counts(sessions)
+    for refused, status in (
+        ({**fields, "csrf_token": "forged"}, 403),
+        ({**fields, "refund_minor": "999"}, 422),
+        ({**fields, "release_minor": "-1"}, 400),
+    ):
+        response = await client.post(action, data=refused)
+        assert response.status_code == status, response.text
+        assert (await snapshot(sessions), await row_counts(sessions)) == before
+
+    done = await client.post(action, data=fields)
+    assert done.status_code == 303
+    assert done.headers["location"] == f"{DASHBOARD}/escrows?resolved={queue['busy']}"
+    shown = (await client.get(f"/v1/escrows/{queue['busy']}", headers=cast.platform)).json()
+    second = shown["milestones"][1]
+    assert (second["status"], second["released_minor"], second["refunded_minor"]) == ("divided", 3_000, 1_000)
+    assert second["resolution_note"] == "agreed"
+    actor = await scalar(
+        sessions,
+        "SELECT actor FROM audit_events WHERE entity_id = :id AND action = 'escrow.milestone_divided'",
+        id=queue["busy"],
+    )
+    assert actor.startswith("key:")
+    after = (await client.get(done.headers["location"])).text
+    assert _rows(after, "escrows-disputed") == []
+    assert queue["busy"] in pages.text(after)

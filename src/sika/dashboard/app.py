@@ -42,13 +42,14 @@ from sika.auth import service as auth_service
 from sika.core import client_address, clock, db, errors, tenancy
 from sika.core.config import Environment, Settings
 from sika.core.context import Actor
-from sika.dashboard import auth, chart, i18n, read
+from sika.dashboard import auth, chart, escrow_forms, i18n, read
 
 PACKAGE_DIR = Path(__file__).parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
 STATIC_DIR = PACKAGE_DIR / "static"
 _ALERT_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _PLATFORM_ID = _ALERT_ID
+_ESCROW_ID = _ALERT_ID
 PLATFORM_PARAM = "platform"
 """The query parameter (and form field) naming the platform a global operator filters on."""
 _KEPT_BY_FILTER = ("status",)
@@ -549,7 +550,7 @@ async def stuck_payments(request: Request, view: CurrentView) -> Response:
 
 
 @router.get("/escrows", name="escrows")
-async def escrows(request: Request, view: CurrentView) -> Response:
+async def escrows(request: Request, view: CurrentView, resolved: str | None = None) -> Response:
     now = clock.now()
     async with _read(request, view.platform_id) as session:
         data = await read.escrows(session, now=now)
@@ -563,7 +564,23 @@ async def escrows(request: Request, view: CurrentView) -> Response:
         queue=data,
         shown_limit=read.ESCROWS_SHOWN,
         due_soon_seconds=read.ESCROWS_DUE_SOON_SECONDS,
+        resolved=resolved if resolved and _ESCROW_ID.match(resolved) else None,
     )
+
+
+@router.post("/escrows/{escrow_id}/milestones/{number}/resolve")
+async def resolve_dispute(request: Request, escrow_id: str, number: int, operator: CurrentOperator) -> Response:
+    form = await request.form()
+    _check_csrf(operator, form)
+    async with db.transaction(_dashboard(request).sessions) as session:
+        # Bound as the operator is: another platform's escrow is not there (404).
+        tenancy.bind(session, operator.platform_id)
+        actor = operator.actor(request_id=_request_id(request))
+        try:
+            await escrow_forms.resolve(session, form, escrow_id=escrow_id, number=number, actor=actor)
+        except escrow_forms.FormRefused as refused:
+            return _error_page(request, refused.message, status_code=refused.status_code)
+    return RedirectResponse(f"{_base(request)}/escrows?{urlencode({'resolved': escrow_id})}", status_code=303)
 
 
 @router.get("/webhooks", name="webhooks")

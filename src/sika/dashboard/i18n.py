@@ -85,6 +85,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "error.bad_request": ("The address is not valid.", "L'adresse n'est pas valide."),
     "error.back": ("Back to the overview", "Retour à la vue d'ensemble"),
+    "error.escrow_resolution_invalid": (
+        "Give whole amounts in minor units and a note of at most 1000 characters.",
+        "Donnez des montants entiers en unités mineures et une note de 1000 caractères au plus.",
+    ),
+    "error.escrow_resolution_refused": (
+        "Not resolved: the two amounts must add up to the milestone's, and the milestone must still be disputed.",
+        "Non tranché : les deux montants doivent totaliser celui de l'étape, et l'étape doit être encore en litige.",
+    ),
     # Overview
     "overview.title": ("Overview", "Vue d'ensemble"),
     "overview.health": ("Ledger health", "Santé du grand livre"),
@@ -187,6 +195,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "escrows.release_at": ("Released at", "Libérée le"),
     "escrows.disputed_at": ("Disputed at", "Contestée le"),
     "escrows.reason": ("Reason", "Motif"),
+    "escrows.resolve": ("Resolve", "Trancher"),
+    "escrows.release_minor": ("To the beneficiary", "Au bénéficiaire"),
+    "escrows.refund_minor": ("To the client", "Au client"),
+    "escrows.note": ("Note", "Note"),
+    "escrows.resolved": ("Dispute on escrow {id} resolved.", "Litige du séquestre {id} tranché."),
     "escrow_status.awaiting_funding": ("awaiting funding", "en attente de fonds"),
     "escrow_status.funded": ("funded", "financé"),
     "escrow_status.completed": ("completed", "terminé"),
