@@ -24,7 +24,7 @@ from sika.escrow.service.errors import (
     MilestoneNotFound,
     MilestoneStateConflict,
 )
-from sika.escrow.states import EscrowStatus, MilestoneStatus
+from sika.escrow.states import MILESTONE_MOVES, EscrowStatus, MilestoneAction
 from sika.parties import service as parties_service
 
 
@@ -80,17 +80,20 @@ def require_escrow(escrow: Escrow, wanted: EscrowStatus, action: str) -> None:
 
 
 async def locked_milestone(
-    session: AsyncSession, escrow: Escrow, *, number: int, wanted: MilestoneStatus, action: str
+    session: AsyncSession, escrow: Escrow, *, number: int, action: MilestoneAction
 ) -> tuple[EscrowMilestone, list[EscrowMilestone]]:
     """Milestone ``number`` of the (already locked) escrow, with all of them, locked
-    in turn, once the escrow is funded and the milestone is ``wanted``."""
+    in turn, once the escrow is funded and the milestone is in the state ``action``
+    starts from (``MILESTONE_MOVES``)."""
+    wanted = MILESTONE_MOVES[action]
     milestones = await repository.milestones(session, escrow.id, for_update=True)
     found = next((m for m in milestones if m.number == number), None)
     if found is None:
         raise MilestoneNotFound(f"Escrow {escrow.id} has no milestone {number}.")
-    require_escrow(escrow, EscrowStatus.funded, action)
+    require_escrow(escrow, EscrowStatus.funded, f"{action.value} milestone {number}")
     if found.status != wanted.value:
         raise MilestoneStateConflict(
-            f"Milestone {number} of escrow {escrow.id} is {found.status}: cannot {action}.", status=found.status
+            f"Milestone {number} of escrow {escrow.id} is {found.status}: cannot {action.value} it.",
+            status=found.status,
         )
     return found, milestones

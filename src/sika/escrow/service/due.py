@@ -21,7 +21,7 @@ from sika.core.context import Actor
 from sika.escrow import repository
 from sika.escrow.models import Escrow, EscrowMilestone
 from sika.escrow.service.milestones import pay
-from sika.escrow.states import MilestoneStatus
+from sika.escrow.states import MILESTONE_MOVES, MilestoneAction, MilestoneStatus
 from sika.ledger import service as ledger_service
 from sika.wallets import service as wallets_service
 
@@ -39,10 +39,12 @@ class Settled:
 
 def _is_due(milestone: EscrowMilestone, now: datetime) -> MilestoneStatus | None:
     """What the milestone becomes now, if it is due: released or refunded."""
-    if milestone.status == MilestoneStatus.delivered.value and milestone.release_at is not None:
-        return MilestoneStatus.released if milestone.release_at <= now else None
-    if milestone.status == MilestoneStatus.pending.value and milestone.deliver_by is not None:
-        return MilestoneStatus.refunded if milestone.deliver_by <= now else None
+    releasable = milestone.status == MILESTONE_MOVES[MilestoneAction.release_due].value
+    if releasable and milestone.release_at is not None and milestone.release_at <= now:
+        return MilestoneStatus.released
+    refundable = milestone.status == MILESTONE_MOVES[MilestoneAction.refund_due].value
+    if refundable and milestone.deliver_by is not None and milestone.deliver_by <= now:
+        return MilestoneStatus.refunded
     return None
 
 

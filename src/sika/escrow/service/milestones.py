@@ -21,7 +21,7 @@ from sika.escrow.models import Escrow, EscrowMilestone
 from sika.escrow.service import announce
 from sika.escrow.service.access import EscrowView, Role, locked, locked_milestone
 from sika.escrow.service.errors import MilestoneDeadlinePassed, ResolutionDoesNotAddUp
-from sika.escrow.states import MilestoneStatus, closing_status
+from sika.escrow.states import MilestoneAction, MilestoneStatus, closing_status
 from sika.ledger import service as ledger_service
 from sika.wallets import service as wallets_service
 
@@ -33,9 +33,7 @@ async def deliver(session: AsyncSession, *, escrow_id: str, number: int, actor: 
     """The beneficiary says milestone ``number`` is delivered: it is released at
     ``release_at`` unless the client approves or disputes it first."""
     escrow = await locked(session, escrow_id=escrow_id, actor=actor, role=Role.beneficiary, action="deliver")
-    milestone, milestones = await locked_milestone(
-        session, escrow, number=number, wanted=MilestoneStatus.pending, action="deliver it"
-    )
+    milestone, milestones = await locked_milestone(session, escrow, number=number, action=MilestoneAction.deliver)
     if milestone.deliver_by is not None and milestone.deliver_by <= now:
         raise MilestoneDeadlinePassed(
             f"Milestone {number} of escrow {escrow.id} was due by {milestone.deliver_by.isoformat()}."
@@ -51,9 +49,7 @@ async def deliver(session: AsyncSession, *, escrow_id: str, number: int, actor: 
 async def approve(session: AsyncSession, *, escrow_id: str, number: int, actor: Actor, now: datetime) -> EscrowView:
     """The client confirms delivery: the milestone is released now."""
     escrow = await locked(session, escrow_id=escrow_id, actor=actor, role=Role.client, action="approve")
-    milestone, milestones = await locked_milestone(
-        session, escrow, number=number, wanted=MilestoneStatus.delivered, action="approve it"
-    )
+    milestone, milestones = await locked_milestone(session, escrow, number=number, action=MilestoneAction.approve)
     await pay(session, escrow, milestone, milestones, release=milestone.amount_minor, actor=actor, now=now)
     return EscrowView(escrow=escrow, milestones=milestones)
 
@@ -64,9 +60,7 @@ async def dispute(
     """The client disputes a delivered milestone before its release: the clock stops
     until an operator resolves it."""
     escrow = await locked(session, escrow_id=escrow_id, actor=actor, role=Role.client, action="dispute")
-    milestone, milestones = await locked_milestone(
-        session, escrow, number=number, wanted=MilestoneStatus.delivered, action="dispute it"
-    )
+    milestone, milestones = await locked_milestone(session, escrow, number=number, action=MilestoneAction.dispute)
     milestone.status = MilestoneStatus.disputed.value
     milestone.release_at = None
     milestone.disputed_at = now
@@ -89,9 +83,7 @@ async def resolve(
     """An operator ends a dispute: ``release_minor`` to the beneficiary (less the same
     share of the fee), ``refund_minor`` to the client, adding up to the milestone's amount."""
     escrow = await locked(session, escrow_id=escrow_id, actor=actor, role=None, action="resolve")
-    milestone, milestones = await locked_milestone(
-        session, escrow, number=number, wanted=MilestoneStatus.disputed, action="resolve it"
-    )
+    milestone, milestones = await locked_milestone(session, escrow, number=number, action=MilestoneAction.resolve)
     if release_minor + refund_minor != milestone.amount_minor:
         raise ResolutionDoesNotAddUp(
             f"{release_minor} + {refund_minor} is not milestone {number}'s amount, {milestone.amount_minor}."
