@@ -330,3 +330,14 @@ async def test_a_suspended_client_funds_nothing(client: httpx.AsyncClient, cast:
     assert (response.status_code, response.json()["code"]) == (409, "party_suspended")
     assert await snapshot(sessions) == before
     assert await row_counts(sessions) == rows
+
+
+async def test_the_beneficiarys_summary_counts_what_the_escrow_holds(client: httpx.AsyncClient, cast: Cast) -> None:
+    escrow = await funded(client, cast, 6_000, 4_000)
+    await act(client, escrow, "milestones/1/deliver", cast.beneficiary.headers)
+    await act(client, escrow, "milestones/1/approve", cast.client.headers)
+    summary = (await client.get(f"/v1/parties/{cast.beneficiary.party_id}/summary", headers=cast.platform)).json()
+    (xof,) = summary["currencies"]
+    assert (xof["escrow_pending_minor"], xof["available_minor"]) == (4_000, 6_000)
+    client_summary = await client.get(f"/v1/parties/{cast.client.party_id}/summary", headers=cast.platform)
+    assert client_summary.json()["currencies"][0]["escrow_pending_minor"] == 0

@@ -88,7 +88,8 @@ class Escrow(PlatformOwned, Base):
     beneficiary_wallet_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("wallets.id"))
     """The beneficiary's wallet in the escrow's currency: releases go to it."""
     account_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    """The escrow's own managed ledger account, which holds what was deposited and not yet paid out."""
+    """The escrow's own managed ledger account, which holds what was deposited and not yet paid out.
+    Owned by the beneficiary (``owner_type`` ``party``): the party summary counts it as pending in escrow."""
     currency: Mapped[str] = mapped_column(sa.String(3))
     amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
     """The sum of the milestones' amounts."""

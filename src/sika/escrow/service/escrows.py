@@ -90,8 +90,9 @@ async def create_escrow(
         session,
         currency=body.currency,
         kind=ESCROW_ACCOUNT_KIND,
-        owner_type="escrow",
-        owner_id=escrow_id,
+        # The beneficiary's: the party summary counts the money held for them in escrow.
+        owner_type="party",
+        owner_id=beneficiary.id,
         debits_must_not_exceed_credits=True,
         managed=True,
         platform_id=client.platform_id,
