@@ -25,6 +25,7 @@ from sika.auth import router as auth_router
 from sika.core.config import Settings
 from sika.core.db import libpq_url, make_engine, make_sessionmaker
 from sika.dashboard import app as dashboard_app
+from sika.escrow import router as escrow_router
 from sika.events import router as events_router
 from sika.ledger import batcher as ledger_batcher
 from sika.ledger import router as ledger_router
@@ -51,6 +52,7 @@ def api_router() -> APIRouter:
         parties_router,
         wallets_router,
         payments_router,
+        escrow_router,
         webhooks_router,
         events_router,
         search_router,

@@ -4,6 +4,7 @@ from sika.alerts import models as alerts_models
 from sika.audit import models as audit_models
 from sika.auth import models as auth_models
 from sika.core.db import Base
+from sika.escrow import models as escrow_models
 from sika.events import models as events_models
 from sika.idempotency import models as idempotency_models
 from sika.ledger import models as ledger_models
@@ -18,6 +19,7 @@ __all__ = [
     "alerts_models",
     "audit_models",
     "auth_models",
+    "escrow_models",
     "events_models",
     "idempotency_models",
     "ledger_models",

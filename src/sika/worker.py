@@ -8,6 +8,7 @@ from procrastinate.app import WorkerOptions
 
 from sika.core.config import Settings
 from sika.core.db import make_engine, make_sessionmaker
+from sika.escrow import tasks as escrow_tasks
 from sika.idempotency import tasks as idempotency_tasks
 from sika.jobs import app as jobs_app
 from sika.jobs import tasks as jobs_tasks
@@ -16,7 +17,7 @@ from sika.payments import tasks as payments_tasks
 from sika.webhooks import tasks as webhooks_tasks
 
 # Importing a domain's tasks module declares its jobs; this list is the whole set.
-TASK_MODULES = (idempotency_tasks, jobs_tasks, ledger_tasks, payments_tasks, webhooks_tasks)
+TASK_MODULES = (escrow_tasks, idempotency_tasks, jobs_tasks, ledger_tasks, payments_tasks, webhooks_tasks)
 
 
 def build(database_url: str) -> procrastinate.App:

@@ -34,6 +34,7 @@ NOT_LISTS = {"platform_fees"}
 """GET routes whose answer holds a ``data`` array but is not a list to page: the fees a
 platform earned, one row per currency."""
 KNOWN_LISTS = {
+    "list_escrows",
     "list_platforms",
     "list_api_keys",
     "list_parties",
@@ -133,6 +134,16 @@ async def _two_of_everything(world: World, kofi: PartyWallet) -> dict[str, str]:
     await world.deliver(2)
     two = await party_with_wallet(client, platform, display_name="Two Wallets")
     await open_wallet(client, platform, two.party_id, currency="GHS")
+    for n in range(2):
+        escrow = {
+            "client_party_id": kofi.party_id,
+            "beneficiary_party_id": two.party_id,
+            "currency": "XOF",
+            "amount_minor": 1_000,
+            "milestones": [{"title": f"job {n}", "amount_minor": 1_000}],
+        }
+        made = await client.post("/v1/escrows", json=escrow, headers=platform)
+        assert made.status_code == 201, made.text
     async with world.sessions() as session:
         account = await session.scalar(sa.select(Wallet.account_id).where(Wallet.id == kofi.wallet_id))
     assert account is not None

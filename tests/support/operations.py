@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sika.alerts import service as alerts_service
 from sika.core import db
 from sika.core.tenancy import DEFAULT_PLATFORM_ID
-from tests.support.factories import funded_wallet
+from tests.support.factories import funded_wallet, party_with_wallet
 
 Schema = dict[str, Any]
 Location = tuple[str | int, ...]
@@ -28,6 +28,8 @@ COUNTED_TABLES = (
     "alerts",
     "audit_events",
     "auth_api_keys",
+    "escrow_milestones",
+    "escrows",
     "events",
     "idempotency_keys",
     "ledger_accounts",
@@ -163,7 +165,8 @@ async def real_ids(
 ) -> dict[str, str]:
     """An id of a real thing for each path parameter of the API: a party with a funded
     wallet and a hold on it, ledger accounts with a pending transfer, an API key, an
-    alert. Collections, payouts and webhook events need a provider; theirs name nothing."""
+    alert, an escrow (and its milestone 1). Collections, payouts and webhook events need a
+    provider; theirs name nothing."""
 
     async def made(path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = await client.post(path, json=body, headers=admin)
@@ -187,6 +190,18 @@ async def real_ids(
         },
     )
     key = await made("/v1/api-keys", {"name": "walked", "scopes": ["read"]})
+    beneficiary = await party_with_wallet(client, admin, display_name="Walked beneficiary")
+    milestone = {"title": "walked", "amount_minor": 1_000}
+    escrow = await made(
+        "/v1/escrows",
+        {
+            "client_party_id": funded.party_id,
+            "beneficiary_party_id": beneficiary.party_id,
+            "currency": "XOF",
+            "amount_minor": 1_000,
+            "milestones": [milestone],
+        },
+    )
     async with db.transaction(sessions) as session:
         alert = await alerts_service.raise_alert(
             session, kind="test.walk", message="An alert to acknowledge.", platform_id=None
@@ -199,6 +214,8 @@ async def real_ids(
         "transfer_id": pending["id"],
         "key_id": key["id"],
         "alert_id": alert.id,
+        "escrow_id": escrow["id"],
+        "number": "1",
         "platform_id": DEFAULT_PLATFORM_ID,
         "collection_id": "col_none",
         "payout_id": "pay_none",
@@ -214,3 +231,11 @@ async def row_counts(sessions: async_sessionmaker[AsyncSession]) -> dict[str, in
             table: int(await session.scalar(sa.text(f"SELECT count(*) FROM {table}")) or 0)  # noqa: S608
             for table in COUNTED_TABLES
         }
+
+
+async def rows_beside_answers(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    """``row_counts`` but for the idempotency store: a refused money request's answer is
+    kept under its Idempotency-Key (a retry gets it again), and nothing else is written."""
+    counts = await row_counts(sessions)
+    del counts["idempotency_keys"]
+    return counts

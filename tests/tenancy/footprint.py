@@ -12,6 +12,8 @@ OWNED_TABLES = (
     "alerts",
     "audit_events",
     "auth_api_keys",
+    "escrow_milestones",
+    "escrows",
     "events",
     "ledger_accounts",
     "parties",

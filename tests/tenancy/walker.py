@@ -75,6 +75,8 @@ BODY_OBJECTS = {
     "debit_account_id": "account_id",
     "credit_account_id": "target_account",
     "platform_id": "platform_id",
+    "client_party_id": "party_id",
+    "beneficiary_party_id": "party_id",
 }
 """Body fields naming an object, and which of the other platform's objects they get."""
 
@@ -157,8 +159,10 @@ def calls(app: FastAPI, operation: Operation, objects: dict[str, str]) -> Iterat
     """The calls of ``operation`` naming ``objects`` (the other platform's, by kind):
     once with the main object of each path parameter, once per further object; a
     list filtered on an object is also walked unfiltered."""
-    fill = {**objects, "provider": "paystack"}
+    fill = {**objects, "provider": "paystack", "number": "1"}
     known = {**VALID_FIELDS, **{field: objects[kind] for field, kind in BODY_OBJECTS.items()}}
+    # An escrow whose one milestone adds up to its amount, so its creation reaches the party look-up.
+    known["milestones"] = [{"title": "walk", "amount_minor": VALID_FIELDS["amount_minor"]}]
     # A journal entry: one transfer between the other platform's two accounts.
     known["transfers"] = [
         {**{field: known[field] for field in ("amount_minor", "code", "currency")}, **_accounts(objects)}

@@ -24,7 +24,7 @@ from sika.payments.service import payouts as payouts_service
 from sika.wallets import service as wallets_service
 from sika.wallets.service.wallets import FUNDING_ACCOUNT_KIND
 from sika.webhooks.models import InboundEvent
-from tests.support.factories import PartyWallet, funded_wallet, party_headers
+from tests.support.factories import PartyWallet, funded_wallet, party_headers, party_with_wallet
 from tests.support.payments import SUCCESS_PHONE
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -99,6 +99,7 @@ async def _side(client: httpx.AsyncClient, admin: Headers, name: str) -> tuple[S
     hold = await _made(client, f"/v1/wallets/{funded.wallet_id}/holds", {"amount_minor": 1_000, "reason": "x"}, headers)
     second = await _made(client, f"/v1/parties/{funded.party_id}/wallets", {"currency": "GHS"}, headers)
     ledger = await _ledger(client, headers)
+    escrow = await _escrow(client, headers, funded)
     ids_ = {
         "platform_id": platform["id"],
         "party_id": funded.party_id,
@@ -106,9 +107,28 @@ async def _side(client: httpx.AsyncClient, admin: Headers, name: str) -> tuple[S
         "hold_id": hold["id"],
         "account_id": ledger["source"],
         "transfer_id": ledger["pending"],
+        "escrow_id": escrow,
     }
     more = {"second_wallet": second["id"], "target_account": ledger["target"], "posted_transfer": ledger["posted"]}
     return Side(platform_id=platform["id"], platform=headers, ids=ids_, more=more), funded
+
+
+async def _escrow(client: httpx.AsyncClient, platform: Headers, payer: PartyWallet) -> str:
+    """A funded escrow of two milestones from ``payer`` to a new party, the first delivered."""
+    payee = await party_with_wallet(client, platform, display_name="Escrow payee")
+    body = {
+        "client_party_id": payer.party_id,
+        "beneficiary_party_id": payee.party_id,
+        "currency": "XOF",
+        "amount_minor": 3_000,
+        "milestones": [{"title": "first", "amount_minor": 2_000}, {"title": "second", "amount_minor": 1_000}],
+    }
+    escrow = await _made(client, "/v1/escrows", body, platform)
+    for step in ("fund", "milestones/1/deliver"):
+        response = await client.post(f"/v1/escrows/{escrow['id']}/{step}", json={}, headers=platform)
+        assert response.status_code == 200, response.text
+    escrow_id: str = escrow["id"]
+    return escrow_id
 
 
 def _rows(

@@ -136,4 +136,20 @@ DETAILS_FR: dict[str, str] = {
     "webhook_malformed": "Le corps du webhook n'est pas un événement que ce prestataire envoie.",
     "webhook_provider_unknown": "Sika n'accepte les webhooks que de paystack, fedapay et stripe.",
     "webhook_signature_invalid": "La signature du webhook n'est pas valide.",
+    "deposit_exceeds_remaining": "Le dépôt dépasse ce qui manque encore au séquestre.",
+    "escrow_action_not_allowed": "Cette partie ne peut pas effectuer cette action sur le séquestre.",
+    "escrow_fee_too_high": "Les frais de la plateforme ne peuvent pas dépasser le montant du séquestre.",
+    "escrow_not_found": "Séquestre introuvable.",
+    "escrow_parties_invalid": "Le client et le bénéficiaire doivent être deux parties d'une même plateforme.",
+    "escrow_party_has_no_wallet": (
+        "Les deux parties doivent avoir un portefeuille dans la devise du séquestre : ouvrez-le d'abord."
+    ),
+    "escrow_state_conflict": "L'état du séquestre ne permet pas cette action.",
+    "milestone_deadline_passed": (
+        "L'échéance de livraison de l'étape est passée : elle est remboursée au client, pas livrée."
+    ),
+    "milestone_not_found": "Le séquestre n'a pas d'étape de ce numéro.",
+    "milestone_state_conflict": "L'état de l'étape ne permet pas cette action.",
+    "milestones_do_not_add_up": "La somme des montants des étapes doit être égale au montant du séquestre.",
+    "resolution_does_not_add_up": "release_minor et refund_minor doivent totaliser le montant de l'étape.",
 }

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import jinja2
@@ -33,45 +33,29 @@ from fastapi.routing import APIRouter
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sika.alerts import service as alerts_service
 from sika.audit import service as audit_service
 from sika.auth import service as auth_service
-from sika.core import client_address, clock, db, errors, tenancy
-from sika.core.config import Environment, Settings
+from sika.core import clock, db, errors, tenancy
+from sika.core.config import Settings
 from sika.core.context import Actor
-from sika.dashboard import auth, chart, i18n, lookup, read
+from sika.dashboard import auth, chart, escrow_forms, i18n, lookup, read, web
 
 PACKAGE_DIR = Path(__file__).parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
 STATIC_DIR = PACKAGE_DIR / "static"
 _ALERT_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _PLATFORM_ID = _ALERT_ID
+_ESCROW_ID = _ALERT_ID
 PLATFORM_PARAM = "platform"
 """The query parameter (and form field) naming the platform a global operator filters on."""
 _KEPT_BY_FILTER = ("status", "q", "amount", "since", "until")
 """Query parameters the platform filter's form keeps when it reloads the page."""
 
 
-class AddressLimiter(Protocol):
-    """The API's rate limiter, as sign-in uses it."""
-
-    async def hit_failed_authentication(self, address: str) -> None:
-        """Count one attempt from ``address``; raises ``errors.RateLimited`` past the limit."""
-
-
-@dataclass(frozen=True)
-class Dashboard:
-    settings: Settings
-    sessions: async_sessionmaker[AsyncSession]
-    signer: auth.Signer
-    limiter: AddressLimiter
-    templates: Jinja2Templates
-
-
-def create(settings: Settings, *, sessions: async_sessionmaker[AsyncSession], limiter: AddressLimiter) -> FastAPI:
+def create(settings: Settings, *, sessions: async_sessionmaker[AsyncSession], limiter: web.AddressLimiter) -> FastAPI:
     """The dashboard as an ASGI app, to mount on the API app (whose middleware
     adds the request id and the security headers)."""
     environment = jinja2.Environment(
@@ -85,7 +69,7 @@ def create(settings: Settings, *, sessions: async_sessionmaker[AsyncSession], li
         # Only reachable by setting it to null outside production: it is generated when unset.
         raise RuntimeError("SIKA_DASHBOARD_SESSION_SECRET is not set")
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    app.state.dashboard = Dashboard(
+    app.state.dashboard = web.Dashboard(
         settings=settings,
         sessions=sessions,
         signer=auth.Signer(
@@ -106,47 +90,6 @@ def create(settings: Settings, *, sessions: async_sessionmaker[AsyncSession], li
 # Plumbing --------------------------------------------------------------------
 
 
-def _dashboard(request: Request) -> Dashboard:
-    dashboard: Dashboard = request.app.state.dashboard
-    return dashboard
-
-
-def _base(request: Request) -> str:
-    """Where the dashboard is mounted (``/dashboard``): every link and cookie path starts here."""
-    return str(request.scope.get("root_path", "")).rstrip("/")
-
-
-def _language(request: Request) -> str:
-    return i18n.choose(
-        query=request.query_params.get("lang"),
-        cookie=request.cookies.get(i18n.LANGUAGE_COOKIE),
-        accept_language=request.headers.get("accept-language"),
-    )
-
-
-def _secure_cookies(request: Request) -> bool:
-    settings = _dashboard(request).settings
-    return request.url.scheme == "https" or settings.ENV is Environment.production
-
-
-def _set_cookie(request: Request, response: Response, name: str, value: str, *, max_age: int) -> None:
-    response.set_cookie(
-        name,
-        value,
-        max_age=max_age,
-        path=_base(request) or "/",
-        httponly=True,
-        samesite="strict",
-        secure=_secure_cookies(request),
-    )
-
-
-def _delete_cookie(request: Request, response: Response, name: str) -> None:
-    response.delete_cookie(
-        name, path=_base(request) or "/", httponly=True, samesite="strict", secure=_secure_cookies(request)
-    )
-
-
 def _language_links(request: Request, view: View | None) -> list[tuple[str, str]]:
     links = []
     for code in i18n.LANGUAGES:
@@ -165,7 +108,7 @@ def _linker(request: Request, view: View | None) -> Callable[..., str]:
         query = {name: str(value) for name, value in params.items() if value is not None}
         if view is not None and view.filterable and view.platform_id is not None:
             query[PLATFORM_PARAM] = view.platform_id
-        return f"{_base(request)}{path}" + (f"?{urlencode(query)}" if query else "")
+        return f"{web.base(request)}{path}" + (f"?{urlencode(query)}" if query else "")
 
     return href
 
@@ -180,15 +123,15 @@ def _render(
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    language = _language(request)
-    response = _dashboard(request).templates.TemplateResponse(
+    language = web.language(request)
+    response = web.dashboard(request).templates.TemplateResponse(
         request,
         template,
         {
             "lang": language,
             "t": i18n.translator(language),
             "fmt": i18n.Formatter(language),
-            "base": _base(request),
+            "base": web.base(request),
             "operator": operator,
             "view": view,
             "href": _linker(request, view),
@@ -203,44 +146,14 @@ def _render(
         status_code=status_code,
     )
     if request.query_params.get("lang") in i18n.LANGUAGES:
-        _set_cookie(request, response, i18n.LANGUAGE_COOKIE, language, max_age=i18n.LANGUAGE_COOKIE_MAX_AGE_SECONDS)
+        web.set_cookie(request, response, i18n.LANGUAGE_COOKIE, language, max_age=i18n.LANGUAGE_COOKIE_MAX_AGE_SECONDS)
     return response
-
-
-def _field(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    return value if isinstance(value, str) else None
-
-
-def _check_csrf(operator: auth.Operator, form: FormData) -> None:
-    if not auth.tokens_match(operator.csrf_token, _field(form, auth.CSRF_FIELD)):
-        raise auth.CsrfRefused()
-
-
-def _client_address(request: Request) -> str:
-    return client_address.resolve(
-        request.client.host if request.client else None,
-        request.headers.getlist("x-forwarded-for"),
-        _dashboard(request).settings.TRUSTED_PROXIES,
-    )
-
-
-def _request_id(request: Request) -> str | None:
-    return getattr(request.state, "request_id", None)
-
-
-def _safe_next(request: Request, target: str | None) -> str | None:
-    """A page of this dashboard to return to after sign-in, never another site."""
-    base = _base(request)
-    if not target or not target.startswith(f"{base}/") or "//" in target or "\\" in target:
-        return None
-    return target
 
 
 async def current_operator(request: Request) -> auth.Operator:
     """The signed-in operator, or ``LoginRequired``. The key is read again on
     every request, so its revocation or expiry ends the session."""
-    dashboard = _dashboard(request)
+    dashboard = web.dashboard(request)
     raw = request.cookies.get(auth.SESSION_COOKIE)
     if raw is None:
         raise auth.LoginRequired(ended=False)
@@ -296,7 +209,7 @@ def _platform_in_view(operator: auth.Operator, asked: str | None) -> str | None:
 @asynccontextmanager
 async def _read(request: Request, platform_id: str | None) -> AsyncIterator[AsyncSession]:
     """The one way pages open a session: read-only, bound to ``platform_id``."""
-    async with db.read_only_transaction(_dashboard(request).sessions) as session:
+    async with db.read_only_transaction(web.dashboard(request).sessions) as session:
         tenancy.bind(session, platform_id)
         yield session
 
@@ -328,9 +241,9 @@ async def _login_required(request: Request, exc: Exception) -> Response:
     if exc.ended:
         params["ended"] = "1"
     query = f"?{urlencode(params)}" if params else ""
-    response = RedirectResponse(f"{_base(request)}/login{query}", status_code=303)
+    response = RedirectResponse(f"{web.base(request)}/login{query}", status_code=303)
     if exc.ended:
-        _delete_cookie(request, response, auth.SESSION_COOKIE)
+        web.delete_cookie(request, response, auth.SESSION_COOKIE)
     return response
 
 
@@ -362,8 +275,8 @@ router = APIRouter(include_in_schema=False)
 @router.get("/login", name="login")
 async def login_form(request: Request) -> Response:
     raw = request.cookies.get(auth.SESSION_COOKIE)
-    if raw is not None and _dashboard(request).signer.read_session(raw) is not None:
-        return RedirectResponse(f"{_base(request)}/", status_code=303)
+    if raw is not None and web.dashboard(request).signer.read_session(raw) is not None:
+        return RedirectResponse(f"{web.base(request)}/", status_code=303)
     notice = None
     if request.query_params.get("ended"):
         notice = "login.session_ended"
@@ -382,7 +295,7 @@ def _login_page(
     **values: Any,
 ) -> HTMLResponse:
     """The sign-in form with a fresh token; ``next_path`` is where a refused attempt was headed."""
-    cookie, token = _dashboard(request).signer.issue_login_form()
+    cookie, token = web.dashboard(request).signer.issue_login_form()
     response = _render(
         request,
         "login.html",
@@ -393,24 +306,26 @@ def _login_page(
         error_values=values,
         notice=notice,
         login_token=token,
-        next_path=_safe_next(request, next_path or request.query_params.get("next")) or "",
+        next_path=web.safe_next(request, next_path or request.query_params.get("next")) or "",
     )
-    _set_cookie(request, response, auth.LOGIN_COOKIE, cookie, max_age=auth.LOGIN_FORM_MAX_AGE_SECONDS)
+    web.set_cookie(request, response, auth.LOGIN_COOKIE, cookie, max_age=auth.LOGIN_FORM_MAX_AGE_SECONDS)
     return response
 
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    dashboard = _dashboard(request)
+    dashboard = web.dashboard(request)
     form = await request.form()
-    target = _safe_next(request, _field(form, "next"))
-    if not dashboard.signer.login_form_matches(request.cookies.get(auth.LOGIN_COOKIE), _field(form, auth.CSRF_FIELD)):
+    target = web.safe_next(request, web.field(form, "next"))
+    if not dashboard.signer.login_form_matches(
+        request.cookies.get(auth.LOGIN_COOKIE), web.field(form, auth.CSRF_FIELD)
+    ):
         return _login_page(request, error="login.refused_form", status_code=403, next_path=target)
     try:
-        await dashboard.limiter.hit_failed_authentication(_client_address(request))
+        await dashboard.limiter.hit_failed_authentication(web.client_address(request))
     except errors.RateLimited:
         return _login_page(request, error="login.rate_limited", status_code=429, next_path=target)
-    secret = (_field(form, "api_key") or "").strip()
+    secret = (web.field(form, "api_key") or "").strip()
     async with db.transaction(dashboard.sessions) as session:
         try:
             key = await auth_service.authenticate(session, secret=secret, now=clock.now())
@@ -428,39 +343,39 @@ async def login(request: Request) -> Response:
         key_id = key.id
         await audit_service.record(
             session,
-            actor=Actor(id=f"key:{key_id}", scopes=scopes, request_id=_request_id(request)),
+            actor=Actor(id=f"key:{key_id}", scopes=scopes, request_id=web.request_id(request)),
             platform_id=key.platform_id,
             action="dashboard.signed_in",
             entity_type="api_key",
             entity_id=key_id,
         )
     cookie, _ = dashboard.signer.issue_session(key_id=key_id)
-    response = RedirectResponse(target or f"{_base(request)}/", status_code=303)
-    _set_cookie(request, response, auth.SESSION_COOKIE, cookie, max_age=dashboard.signer.max_age_seconds)
-    _delete_cookie(request, response, auth.LOGIN_COOKIE)
+    response = RedirectResponse(target or f"{web.base(request)}/", status_code=303)
+    web.set_cookie(request, response, auth.SESSION_COOKIE, cookie, max_age=dashboard.signer.max_age_seconds)
+    web.delete_cookie(request, response, auth.LOGIN_COOKIE)
     return response
 
 
 @router.post("/logout")
 async def logout(request: Request, operator: CurrentOperator) -> Response:
-    _check_csrf(operator, await request.form())
-    async with db.transaction(_dashboard(request).sessions) as session:
+    web.check_csrf(operator, await request.form())
+    async with db.transaction(web.dashboard(request).sessions) as session:
         await audit_service.record(
             session,
-            actor=operator.actor(request_id=_request_id(request)),
+            actor=operator.actor(request_id=web.request_id(request)),
             platform_id=operator.platform_id,
             action="dashboard.signed_out",
             entity_type="api_key",
             entity_id=operator.key_id,
         )
-    response = RedirectResponse(f"{_base(request)}/login?signed_out=1", status_code=303)
-    _delete_cookie(request, response, auth.SESSION_COOKIE)
+    response = RedirectResponse(f"{web.base(request)}/login?signed_out=1", status_code=303)
+    web.delete_cookie(request, response, auth.SESSION_COOKIE)
     return response
 
 
 @router.get("/", name="overview")
 async def overview(request: Request, view: CurrentView) -> Response:
-    dashboard = _dashboard(request)
+    dashboard = web.dashboard(request)
     now = clock.now()
     async with _read(request, view.platform_id) as session:
         data = await read.overview(
@@ -510,29 +425,29 @@ async def alerts(
 @router.post("/alerts/{alert_id}/acknowledge")
 async def acknowledge_alert(request: Request, alert_id: str, operator: CurrentOperator) -> Response:
     form = await request.form()
-    _check_csrf(operator, form)
-    shown = _field(form, "status")
+    web.check_csrf(operator, form)
+    shown = web.field(form, "status")
     which = shown if shown in {f.value for f in read.AlertFilter} else read.AlertFilter.open.value
-    asked = _field(form, PLATFORM_PARAM)
+    asked = web.field(form, PLATFORM_PARAM)
     platform_id = _platform_in_view(operator, asked if asked and _PLATFORM_ID.match(asked) else None)
-    async with db.transaction(_dashboard(request).sessions) as session:
+    async with db.transaction(web.dashboard(request).sessions) as session:
         # Bound as the page was: another platform's alert is not there (404).
         tenancy.bind(session, platform_id)
         try:
             await alerts_service.acknowledge(
-                session, alert_id=alert_id, actor=operator.actor(request_id=_request_id(request)), now=clock.now()
+                session, alert_id=alert_id, actor=operator.actor(request_id=web.request_id(request)), now=clock.now()
             )
         except alerts_service.AlertNotFound:
             raise StarletteHTTPException(404, detail="alert_not_found") from None
     query = {"status": which, "acknowledged": alert_id}
     if operator.platform_id is None and platform_id is not None:
         query[PLATFORM_PARAM] = platform_id
-    return RedirectResponse(f"{_base(request)}/alerts?{urlencode(query)}", status_code=303)
+    return RedirectResponse(f"{web.base(request)}/alerts?{urlencode(query)}", status_code=303)
 
 
 @router.get("/payments/stuck", name="stuck_payments")
 async def stuck_payments(request: Request, view: CurrentView) -> Response:
-    dashboard = _dashboard(request)
+    dashboard = web.dashboard(request)
     now = clock.now()
     async with _read(request, view.platform_id) as session:
         data = await read.stuck_payments(session, now=now, after_seconds=dashboard.settings.RECONCILE_AFTER_SECONDS)
@@ -546,6 +461,40 @@ async def stuck_payments(request: Request, view: CurrentView) -> Response:
         stuck=data,
         shown_limit=read.STUCK_SHOWN,
     )
+
+
+@router.get("/escrows", name="escrows")
+async def escrows(request: Request, view: CurrentView, resolved: str | None = None) -> Response:
+    now = clock.now()
+    async with _read(request, view.platform_id) as session:
+        data = await read.escrows(session, now=now)
+    return _render(
+        request,
+        "escrows.html",
+        operator=view.operator,
+        view=view,
+        page="escrows",
+        now=now,
+        queue=data,
+        shown_limit=read.ESCROWS_SHOWN,
+        due_soon_seconds=read.ESCROWS_DUE_SOON_SECONDS,
+        resolved=resolved if resolved and _ESCROW_ID.match(resolved) else None,
+    )
+
+
+@router.post("/escrows/{escrow_id}/milestones/{number}/resolve")
+async def resolve_dispute(request: Request, escrow_id: str, number: int, operator: CurrentOperator) -> Response:
+    form = await request.form()
+    web.check_csrf(operator, form)
+    async with db.transaction(web.dashboard(request).sessions) as session:
+        # Bound as the operator is: another platform's escrow is not there (404).
+        tenancy.bind(session, operator.platform_id)
+        actor = operator.actor(request_id=web.request_id(request))
+        try:
+            await escrow_forms.resolve(session, form, escrow_id=escrow_id, number=number, actor=actor)
+        except escrow_forms.FormRefused as refused:
+            return _error_page(request, refused.message, status_code=refused.status_code)
+    return RedirectResponse(f"{web.base(request)}/escrows?{urlencode({'resolved': escrow_id})}", status_code=303)
 
 
 @router.get("/webhooks", name="webhooks")
@@ -564,7 +513,7 @@ async def search(
     asked = lookup.Asked(q=q, amount=amount, since=since, until=until)
     answer = lookup.Answer(None, None)
     if not asked.empty:
-        actor = view.operator.actor(request_id=_request_id(request))
+        actor = view.operator.actor(request_id=web.request_id(request))
         async with _read(request, view.platform_id) as session:
             answer = await lookup.run(session, asked, actor=actor, now=clock.now())
     return _render(

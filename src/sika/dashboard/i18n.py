@@ -27,6 +27,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.alerts": ("Alerts", "Alertes"),
     "nav.stuck": ("Stuck payments", "Paiements bloqués"),
     "nav.webhooks": ("Webhook backlog", "Webhooks en attente"),
+    "nav.escrows": ("Escrows", "Séquestres"),
     "nav.search": ("Search", "Recherche"),
     "nav.language": ("Language", "Langue"),
     "nav.signed_in_as": ("Signed in with {name} ({scopes})", "Connecté avec {name} ({scopes})"),
@@ -85,6 +86,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "error.bad_request": ("The address is not valid.", "L'adresse n'est pas valide."),
     "error.back": ("Back to the overview", "Retour à la vue d'ensemble"),
+    "error.escrow_resolution_invalid": (
+        "Give whole amounts in minor units and a note of at most 1000 characters.",
+        "Donnez des montants entiers en unités mineures et une note de 1000 caractères au plus.",
+    ),
+    "error.escrow_resolution_refused": (
+        "Not resolved: the two amounts must add up to the milestone's, and the milestone must still be disputed.",
+        "Non tranché : les deux montants doivent totaliser celui de l'étape, et l'étape doit être encore en litige.",
+    ),
     # Overview
     "overview.title": ("Overview", "Vue d'ensemble"),
     "overview.health": ("Ledger health", "Santé du grand livre"),
@@ -166,6 +175,38 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "severity.info": ("info", "info"),
     "severity.warning": ("warning", "avertissement"),
     "severity.critical": ("critical", "critique"),
+    # Escrows
+    "escrows.title": ("Escrows", "Séquestres"),
+    "escrows.intro": (
+        "Escrows by state, the delivered milestones released within {within} unless the client acts first,"
+        " and the disputes waiting for an operator to resolve them.",
+        "Les séquestres par état, les étapes livrées libérées d'ici {within} sauf si le client agit avant,"
+        " et les litiges qui attendent qu'un opérateur les tranche.",
+    ),
+    "escrows.counts": ("By state", "Par état"),
+    "escrows.due_soon": ("Due soon ({count})", "Bientôt libérées ({count})"),
+    "escrows.disputed": ("Disputed ({count})", "En litige ({count})"),
+    "escrows.shown": ("The first {shown} are shown.", "Les {shown} premières sont affichées."),
+    "escrows.none": ("None.", "Aucune."),
+    "escrows.escrow": ("Escrow", "Séquestre"),
+    "escrows.milestone": ("Milestone", "Étape"),
+    "escrows.amount": ("Amount", "Montant"),
+    "escrows.client": ("Client", "Client"),
+    "escrows.beneficiary": ("Beneficiary", "Bénéficiaire"),
+    "escrows.release_at": ("Released at", "Libérée le"),
+    "escrows.disputed_at": ("Disputed at", "Contestée le"),
+    "escrows.reason": ("Reason", "Motif"),
+    "escrows.resolve": ("Resolve", "Trancher"),
+    "escrows.release_minor": ("To the beneficiary", "Au bénéficiaire"),
+    "escrows.refund_minor": ("To the client", "Au client"),
+    "escrows.note": ("Note", "Note"),
+    "escrows.resolved": ("Dispute on escrow {id} resolved.", "Litige du séquestre {id} tranché."),
+    "escrow_status.awaiting_funding": ("awaiting funding", "en attente de fonds"),
+    "escrow_status.funded": ("funded", "financé"),
+    "escrow_status.completed": ("completed", "terminé"),
+    "escrow_status.refunded": ("refunded", "remboursé"),
+    "escrow_status.partially_refunded": ("partially refunded", "remboursé en partie"),
+    "escrow_status.cancelled": ("cancelled", "annulé"),
     # Stuck payments
     "stuck.title": ("Stuck payments", "Paiements bloqués"),
     "stuck.intro": (
@@ -327,6 +368,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "check.payout_holds": (
         "A payout's hold is of its amount, on its wallet, and resolved as the payout's state says",
         "La réservation d'un décaissement est de son montant, sur son portefeuille, et résolue comme le dit son état",
+    ),
+    "check.escrow_accounts": (
+        "An escrow's account holds what was deposited less what was released and refunded",
+        "Le compte d'un séquestre contient les dépôts, moins ce qui a été libéré et remboursé",
+    ),
+    "check.escrow_milestones": (
+        "No milestone moved more than its amount; an ended one moved all of it, an open one nothing",
+        "Aucune étape n'a versé plus que son montant ; une étape terminée l'a versé en entier, une ouverte rien",
+    ),
+    "check.escrow_closed_empty": (
+        "An escrow that has ended holds nothing",
+        "Un séquestre terminé ne contient plus rien",
     ),
 }
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.alerts import service as alerts_service
 from sika.core import invariants, paging
+from sika.escrow import service as escrow_service
 from sika.ledger import repository as ledger_repository
 from sika.payments import service as payments_service
 from sika.platforms import service as platforms_service
@@ -27,6 +28,9 @@ ACTIVITY_DAYS = 14
 ALERTS_PAGE_SIZE = 50
 STUCK_SHOWN = 200
 """Stuck collections (and payouts) listed on the page; the count covers them all."""
+ESCROWS_SHOWN = escrow_service.QUEUE_SHOWN
+"""Milestones listed in each section of the escrows page."""
+ESCROWS_DUE_SOON_SECONDS = escrow_service.DUE_SOON_SECONDS
 ATTENTION_SHOWN = 20
 """Failed, unmatched and rejected webhook events listed, of each."""
 ATTENTION_STATUSES = (
@@ -341,3 +345,8 @@ async def webhook_backlog(session: AsyncSession) -> WebhookBacklog:
         )
     attention.sort(key=lambda event: event.received_at, reverse=True)
     return WebhookBacklog(providers=tuple(providers), attention=tuple(attention))
+
+
+async def escrows(session: AsyncSession, *, now: datetime) -> escrow_service.OperatorQueue:
+    """Escrows per state, milestones released within a day, and the disputes waiting for an operator."""
+    return await escrow_service.operator_queue(session, now=now)

@@ -10,7 +10,9 @@ Who may act: an API key with the route's scope, or the wallet's own party
 with a party token (``check_owner``). A suspended party's wallets cannot be
 debited: no hold placed, none captured; releases and credits still go.
 Every movement of a wallet's money goes through here: other domains credit
-a wallet with ``credit`` and debit it through a hold they own.
+a wallet with ``credit`` (or a ``credit_leg`` of their own journal entry) and
+debit it through a hold they own, or, when they take the money at once into
+an account of their own (an escrow's deposit), with ``debit_to_account``.
 """
 
 from sika.wallets.service.fees import FeeBalance, fee_account_id, platform_fees
@@ -37,6 +39,13 @@ from sika.wallets.service.holds import (
     place_hold,
     release_hold,
 )
+from sika.wallets.service.moves import (
+    credit_leg,
+    debit_to_account,
+    ensure_fee_account,
+    fee_leg,
+    wallet_account_ids,
+)
 from sika.wallets.service.wallets import (
     TopUp,
     WalletExists,
@@ -48,6 +57,7 @@ from sika.wallets.service.wallets import (
     list_party_wallets,
     open_wallet,
     owned_wallet,
+    party_wallet_id,
     top_up,
 )
 
@@ -73,7 +83,11 @@ __all__ = [
     "capture_hold",
     "capture_hold_to_account",
     "credit",
+    "credit_leg",
+    "debit_to_account",
+    "ensure_fee_account",
     "fee_account_id",
+    "fee_leg",
     "funding_account_id",
     "get_hold",
     "get_wallet",
@@ -83,8 +97,10 @@ __all__ = [
     "open_wallet",
     "owned_wallet",
     "party_summary",
+    "party_wallet_id",
     "place_hold",
     "platform_fees",
     "release_hold",
     "top_up",
+    "wallet_account_ids",
 ]

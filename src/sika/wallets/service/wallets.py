@@ -96,6 +96,13 @@ async def list_party_wallets(
     return [await wallet_view(session, w, now=now) for w in await repository.list_for_party(session, party.id, page)]
 
 
+async def party_wallet_id(session: AsyncSession, *, party_id: str, currency: str, actor: Actor) -> str | None:
+    """The id of the party's wallet in ``currency``, if it has one (the party as ``actor`` may see it)."""
+    party = await parties_service.get_party(session, party_id=party_id, actor=actor)
+    wallet = await repository.get_for_party(session, party_id=party.id, currency=currency)
+    return wallet.id if wallet is not None else None
+
+
 async def open_wallet(
     session: AsyncSession, *, party_id: str, currency: str, actor: Actor, now: datetime
 ) -> WalletView:

@@ -1,0 +1,153 @@
+"""Escrows over HTTP.
+
+A platform key creates escrows and may take every party's step for it; the
+client's party token funds, cancels, approves and disputes; the beneficiary's
+delivers; both read their escrows. An operator (``support`` or ``admin``)
+resolves disputes. Which party may do what is the escrow service's rule, not
+this router's."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from sika.api.deps import Session, authorize
+from sika.api.idempotency import IdempotencyClaim, idempotency_claim
+from sika.api.pagination import Page, next_cursor
+from sika.api.unit_of_work import UnitOfWorkRoute
+from sika.auth.scopes import Scope
+from sika.core import clock
+from sika.core.context import Actor
+from sika.escrow import schemas
+from sika.escrow import service as escrow_service
+from sika.escrow.states import EscrowStatus
+
+router = APIRouter(prefix="/escrows", tags=["escrows"], route_class=UnitOfWorkRoute)
+platform = authorize(Scope.platform)
+Platform = Annotated[Actor, Depends(platform)]
+PlatformClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform))]
+platform_or_party = authorize(Scope.platform, allow_party=True)
+PlatformOrParty = Annotated[Actor, Depends(platform_or_party)]
+PlatformOrPartyClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform_or_party))]
+# Funding, cancelling (deposits go back) and approving (a release) move money: their key is required.
+PlatformOrPartyMoneyClaim = Annotated[
+    IdempotencyClaim | None, Depends(idempotency_claim(platform_or_party, required=True))
+]
+operator = authorize(Scope.support)
+Operator = Annotated[Actor, Depends(operator)]
+OperatorClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(operator, required=True))]
+ReaderOrParty = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read, allow_party=True))]
+
+
+def escrow_out(view: escrow_service.EscrowView) -> schemas.EscrowOut:
+    escrow = view.escrow
+    return schemas.EscrowOut.model_validate(
+        {
+            **{name: getattr(escrow, name) for name in schemas.EscrowOut.model_fields if hasattr(escrow, name)},
+            "metadata": escrow.metadata_,
+            "held_minor": escrow.funded_minor - escrow.released_minor - escrow.refunded_minor,
+            "milestones": [schemas.MilestoneOut.model_validate(m) for m in view.milestones],
+        }
+    )
+
+
+@router.post("", status_code=201, response_model=schemas.EscrowOut)
+async def create_escrow(
+    body: schemas.EscrowCreate, session: Session, actor: Platform, claim: PlatformClaim
+) -> schemas.EscrowOut:
+    return escrow_out(await escrow_service.create_escrow(session, body=body, actor=actor, now=clock.now()))
+
+
+@router.get("", response_model=schemas.EscrowPage)
+async def list_escrows(
+    session: Session,
+    actor: ReaderOrParty,
+    page: Page,
+    party_id: str | None = None,
+    status: EscrowStatus | None = None,
+) -> schemas.EscrowPage:
+    """Newest first; ``party_id`` keeps those the party is the client or the beneficiary of
+    (a party token sees only its own)."""
+    views = await escrow_service.list_escrows(session, party_id=party_id, status=status, page=page, actor=actor)
+    return schemas.EscrowPage(
+        data=[escrow_out(view) for view in views],
+        next_cursor=next_cursor([view.escrow for view in views], page.limit),
+    )
+
+
+@router.get("/{escrow_id}", response_model=schemas.EscrowOut)
+async def get_escrow(escrow_id: str, session: Session, actor: ReaderOrParty) -> schemas.EscrowOut:
+    return escrow_out(await escrow_service.get_escrow(session, escrow_id=escrow_id, actor=actor))
+
+
+@router.post("/{escrow_id}/fund", response_model=schemas.EscrowOut)
+async def fund_escrow(
+    escrow_id: str, body: schemas.Deposit, session: Session, actor: PlatformOrParty, claim: PlatformOrPartyMoneyClaim
+) -> schemas.EscrowOut:
+    """A deposit from the client's wallet into the escrow."""
+    view = await escrow_service.fund_escrow(
+        session, escrow_id=escrow_id, amount_minor=body.amount_minor, actor=actor, now=clock.now()
+    )
+    return escrow_out(view)
+
+
+@router.post("/{escrow_id}/cancel", response_model=schemas.EscrowOut)
+async def cancel_escrow(
+    escrow_id: str, session: Session, actor: PlatformOrParty, claim: PlatformOrPartyMoneyClaim
+) -> schemas.EscrowOut:
+    """Before it is funded; deposits go back to the client's wallet."""
+    return escrow_out(await escrow_service.cancel_escrow(session, escrow_id=escrow_id, actor=actor, now=clock.now()))
+
+
+@router.post("/{escrow_id}/milestones/{number}/deliver", response_model=schemas.EscrowOut)
+async def deliver_milestone(
+    escrow_id: str, number: int, session: Session, actor: PlatformOrParty, claim: PlatformOrPartyClaim
+) -> schemas.EscrowOut:
+    view = await escrow_service.deliver(session, escrow_id=escrow_id, number=number, actor=actor, now=clock.now())
+    return escrow_out(view)
+
+
+@router.post("/{escrow_id}/milestones/{number}/approve", response_model=schemas.EscrowOut)
+async def approve_milestone(
+    escrow_id: str, number: int, session: Session, actor: PlatformOrParty, claim: PlatformOrPartyMoneyClaim
+) -> schemas.EscrowOut:
+    view = await escrow_service.approve(session, escrow_id=escrow_id, number=number, actor=actor, now=clock.now())
+    return escrow_out(view)
+
+
+@router.post("/{escrow_id}/milestones/{number}/dispute", response_model=schemas.EscrowOut)
+async def dispute_milestone(
+    escrow_id: str,
+    number: int,
+    body: schemas.Dispute,
+    session: Session,
+    actor: PlatformOrParty,
+    claim: PlatformOrPartyClaim,
+) -> schemas.EscrowOut:
+    view = await escrow_service.dispute(
+        session, escrow_id=escrow_id, number=number, reason=body.reason, actor=actor, now=clock.now()
+    )
+    return escrow_out(view)
+
+
+@router.post("/{escrow_id}/milestones/{number}/resolve", response_model=schemas.EscrowOut)
+async def resolve_milestone(
+    escrow_id: str,
+    number: int,
+    body: schemas.Resolution,
+    session: Session,
+    actor: Operator,
+    claim: OperatorClaim,
+) -> schemas.EscrowOut:
+    view = await escrow_service.resolve(
+        session,
+        escrow_id=escrow_id,
+        number=number,
+        release_minor=body.release_minor,
+        refund_minor=body.refund_minor,
+        note=body.note,
+        actor=actor,
+        now=clock.now(),
+    )
+    return escrow_out(view)

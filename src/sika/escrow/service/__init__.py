@@ -1,0 +1,63 @@
+"""Escrow: a client's money held for a beneficiary in the escrow's own ledger
+account, paid out milestone by milestone.
+
+One module per flow: ``escrows`` (create, read, fund, cancel), ``milestones``
+(deliver, approve, dispute, resolve, and paying one out), ``due`` (what the
+minute job releases and refunds), ``queue`` (what operators watch); beside them ``access`` (who may see and do
+what, the locked reads), ``announce`` (events and audit rows) and ``errors``.
+This package names what the rest of Sika calls: ``escrow_service.<name>``.
+docs/escrow.md tells it for users."""
+
+from sika.escrow.service.access import EscrowView
+from sika.escrow.service.due import DUE_BATCH_SIZE, Settled, settle_due
+from sika.escrow.service.errors import (
+    DepositExceedsRemaining,
+    EscrowActionNotAllowed,
+    EscrowFeeTooHigh,
+    EscrowNotFound,
+    EscrowPartiesInvalid,
+    EscrowPartyHasNoWallet,
+    EscrowStateConflict,
+    MilestoneDeadlinePassed,
+    MilestoneNotFound,
+    MilestonesDoNotAddUp,
+    MilestoneStateConflict,
+    ResolutionDoesNotAddUp,
+)
+from sika.escrow.service.escrows import cancel_escrow, create_escrow, fund_escrow, get_escrow, list_escrows, split_fee
+from sika.escrow.service.milestones import approve, deliver, dispute, resolve
+from sika.escrow.service.queue import DUE_SOON_SECONDS, QUEUE_SHOWN, OperatorQueue, QueuedMilestone, operator_queue
+
+__all__ = [
+    "DUE_BATCH_SIZE",
+    "DUE_SOON_SECONDS",
+    "QUEUE_SHOWN",
+    "DepositExceedsRemaining",
+    "EscrowActionNotAllowed",
+    "EscrowFeeTooHigh",
+    "EscrowNotFound",
+    "EscrowPartiesInvalid",
+    "EscrowPartyHasNoWallet",
+    "EscrowStateConflict",
+    "EscrowView",
+    "MilestoneDeadlinePassed",
+    "MilestoneNotFound",
+    "MilestoneStateConflict",
+    "MilestonesDoNotAddUp",
+    "OperatorQueue",
+    "QueuedMilestone",
+    "ResolutionDoesNotAddUp",
+    "Settled",
+    "approve",
+    "cancel_escrow",
+    "create_escrow",
+    "deliver",
+    "dispute",
+    "fund_escrow",
+    "get_escrow",
+    "list_escrows",
+    "operator_queue",
+    "resolve",
+    "settle_due",
+    "split_fee",
+]
