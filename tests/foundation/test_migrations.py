@@ -66,9 +66,11 @@ def test_models_and_migrations_do_not_drift(empty_database_url: str) -> None:
 
 
 def _schema(url: str) -> set[tuple[str, str]]:
-    """Every table, view, function, trigger and type in the public schema, by kind and name."""
+    """Every table, index, view, function, trigger and type in the public schema, by kind and name."""
     query = """
         SELECT 'table', tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'
+        UNION ALL SELECT 'index', indexname FROM pg_indexes
+            WHERE schemaname = 'public' AND tablename <> 'alembic_version'
         UNION ALL SELECT 'view', viewname FROM pg_views WHERE schemaname = 'public'
         UNION ALL SELECT 'function', p.oid::regprocedure::text FROM pg_proc p
             JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
