@@ -252,3 +252,9 @@ async def transfers(session: AsyncSession, transfer_ids: list[str]) -> list[Tran
         return []
     statement = sa.select(Transfer).where(Transfer.id.in_(transfer_ids)).order_by(Transfer.seq)
     return list(await session.scalars(statement))
+
+
+async def resolutions_of(session: AsyncSession, pending_id: str) -> list[Transfer]:
+    """What resolved a pending transfer (a hold's capture, release or expiry)."""
+    statement = sa.select(Transfer).where(Transfer.pending_id == pending_id).order_by(Transfer.seq)
+    return list(await session.scalars(statement))
