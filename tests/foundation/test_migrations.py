@@ -66,9 +66,11 @@ def test_models_and_migrations_do_not_drift(empty_database_url: str) -> None:
 
 
 def _schema(url: str) -> set[tuple[str, str]]:
-    """Every table, view, function, trigger and type in the public schema, by kind and name."""
+    """Every table, index, view, function, trigger and type in the public schema, by kind and name."""
     query = """
         SELECT 'table', tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'
+        UNION ALL SELECT 'index', indexname FROM pg_indexes
+            WHERE schemaname = 'public' AND tablename <> 'alembic_version'
         UNION ALL SELECT 'view', viewname FROM pg_views WHERE schemaname = 'public'
         UNION ALL SELECT 'function', p.oid::regprocedure::text FROM pg_proc p
             JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
@@ -93,3 +95,31 @@ def test_each_downgrade_undoes_exactly_its_upgrade(empty_database_url: str) -> N
     for previous, revision in reversed(list(zip(["base", *revisions], revisions, strict=False))):
         migrate.downgrade(empty_database_url, previous)
         assert _schema(empty_database_url) == schemas[previous], f"downgrade of {revision} left or lost objects"
+
+
+def _index_states(url: str, names: tuple[str, ...]) -> dict[str, bool]:
+    """Each named index that exists, and whether PostgreSQL reads it (valid)."""
+    query = "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+    with psycopg.connect(db.libpq_url(url)) as conn:
+        return {str(name): bool(valid) for name, valid in conn.execute(query).fetchall() if name in names}
+
+
+def test_search_indexes_rebuild_an_invalid_leftover_and_keep_one_built_ahead(empty_database_url: str) -> None:
+    """0012 builds concurrently, outside a transaction: a failed run leaves an invalid index,
+    which the next run must build again, and an operator may have built one ahead by hand."""
+    migrate.upgrade(empty_database_url, "0011")
+    with psycopg.connect(db.libpq_url(empty_database_url), autocommit=True) as conn:
+        conn.execute("CREATE INDEX ix_parties_email ON parties (lower(email)) WHERE email IS NOT NULL")
+        conn.execute("CREATE INDEX ix_parties_phone ON parties (phone) WHERE phone IS NOT NULL")
+        # What a build that failed halfway leaves behind.
+        conn.execute("UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'ix_parties_phone'::regclass")
+        built_ahead = conn.execute("SELECT 'ix_parties_email'::regclass::oid").fetchone()
+    names = ("ix_parties_email", "ix_parties_phone", "ix_wallet_holds_owner")
+    assert _index_states(empty_database_url, names) == {"ix_parties_email": True, "ix_parties_phone": False}
+
+    migrate.upgrade(empty_database_url)
+
+    assert _index_states(empty_database_url, names) == dict.fromkeys(names, True)
+    with psycopg.connect(db.libpq_url(empty_database_url)) as conn:
+        assert conn.execute("SELECT 'ix_parties_email'::regclass::oid").fetchone() == built_ahead
+    assert _drift(empty_database_url) == []

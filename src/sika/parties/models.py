@@ -26,6 +26,16 @@ class Party(PlatformOwned, TimestampMixin, Base):
         # For composite foreign keys: a party's wallets, collections and payouts share its platform.
         sa.UniqueConstraint("id", "platform_id", name="uq_parties_id_platform_id"),
         sa.Index("ix_parties_platform", "platform_id", "seq"),
+        # Operator search (docs/support.md): a whole phone, its last digits as a prefix of the
+        # reversed number, an email in any case. Migration 0012 builds them.
+        sa.Index("ix_parties_phone", "phone", postgresql_where=sa.text("phone IS NOT NULL")),
+        sa.Index(
+            "ix_parties_phone_reversed",
+            sa.func.reverse(sa.literal_column("phone")).label("phone_reversed"),
+            postgresql_ops={"phone_reversed": "text_pattern_ops"},
+            postgresql_where=sa.text("phone IS NOT NULL"),
+        ),
+        sa.Index("ix_parties_email", sa.text("lower(email)"), postgresql_where=sa.text("email IS NOT NULL")),
     )
 
     seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), unique=True)

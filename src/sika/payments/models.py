@@ -40,6 +40,33 @@ def _open(machine: StateMachine[CollectionStatus] | StateMachine[PayoutStatus]) 
     return sa.text(_in("status", tuple(state.value for state in machine.open)))
 
 
+def _search_indexes(table: str, *, email: str | None, phone_required: bool) -> tuple[sa.Index, ...]:
+    """What operator search reads (``sika.search.repository``, docs/support.md): the provider's
+    reference, the Idempotency-Key (the unique constraint leads with ``created_by``, which a
+    search does not know), a whole phone, its last digits as a prefix of the reversed number,
+    an email in any case, and an amount read newest first. Migration ``0012`` builds them."""
+    phone_rows = None if phone_required else sa.text("phone IS NOT NULL")
+    indexes = (
+        sa.Index(
+            f"ix_{table}_provider_reference",
+            "provider_reference",
+            postgresql_where=sa.text("provider_reference IS NOT NULL"),
+        ),
+        sa.Index(
+            f"ix_{table}_idempotency_key", "idempotency_key", postgresql_where=sa.text("idempotency_key IS NOT NULL")
+        ),
+        sa.Index(f"ix_{table}_phone", "phone", postgresql_where=phone_rows),
+        sa.Index(
+            f"ix_{table}_phone_reversed",
+            sa.func.reverse(sa.literal_column("phone")).label("phone_reversed"),
+            postgresql_ops={"phone_reversed": "text_pattern_ops"},
+            postgresql_where=phone_rows,
+        ),
+        sa.Index(f"ix_{table}_amount", "amount_minor", "created_at"),
+    )
+    return indexes + ((sa.Index(f"ix_{table}_email", sa.text(f"lower({email})")),) if email else ())
+
+
 class Collection(PlatformOwned, Base):
     __tablename__ = "payments_collections"
     __table_args__ = (
@@ -84,6 +111,7 @@ class Collection(PlatformOwned, Base):
         ),
         sa.Index("ix_payments_collections_wallet", "wallet_id", "seq"),
         sa.Index("ix_payments_collections_open", "last_checked_at", postgresql_where=_open(COLLECTION_STATES)),
+        *_search_indexes("payments_collections", email="customer_email", phone_required=False),
     )
 
     seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), unique=True)
@@ -165,6 +193,7 @@ class Payout(PlatformOwned, Base):
         ),
         sa.Index("ix_payments_payouts_wallet", "wallet_id", "seq"),
         sa.Index("ix_payments_payouts_open", "last_checked_at", postgresql_where=_open(PAYOUT_STATES)),
+        *_search_indexes("payments_payouts", email=None, phone_required=True),
     )
 
     seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), unique=True)

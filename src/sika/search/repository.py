@@ -4,9 +4,9 @@ a session bound to a platform sees that platform's rows only).
 Each is one query whose conditions are ORed: the kind's id, and those of the
 query's readings (``Keys``) that the kind has a column for; an amount window
 then narrows the kinds that carry an amount and leaves out those that do not.
-The indexes these rely on, and those they would need at scale, are in
-docs/support.md. Below them, what a timeline reads: the rows other domains
-wrote about one object."""
+The indexes these rely on (migration 0012) are listed in docs/support.md.
+Below them, what a timeline reads: the rows other domains wrote about one
+object."""
 
 from __future__ import annotations
 
@@ -251,4 +251,10 @@ async def transfers(session: AsyncSession, transfer_ids: list[str]) -> list[Tran
     if not transfer_ids:
         return []
     statement = sa.select(Transfer).where(Transfer.id.in_(transfer_ids)).order_by(Transfer.seq)
+    return list(await session.scalars(statement))
+
+
+async def resolutions_of(session: AsyncSession, pending_id: str) -> list[Transfer]:
+    """What resolved a pending transfer (a hold's capture, release or expiry)."""
+    statement = sa.select(Transfer).where(Transfer.pending_id == pending_id).order_by(Transfer.seq)
     return list(await session.scalars(statement))

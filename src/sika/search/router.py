@@ -1,7 +1,7 @@
 """Search and timelines over HTTP: ``support`` (or ``admin``) finds any object by
-what a customer or an integrator knows, and reads a collection's story. A
-support key bound to a platform reaches that platform's objects only (its
-session is bound by ``authorize``)."""
+what a customer or an integrator knows, and reads a collection's or a payout's
+story. A support key bound to a platform reaches that platform's objects only
+(its session is bound by ``authorize``)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from sika.search import service as search_service
 
 router = APIRouter(prefix="/search", tags=["search"], route_class=UnitOfWorkRoute)
 timeline_router = APIRouter(prefix="/collections", tags=["collections"], route_class=UnitOfWorkRoute)
+payout_timeline_router = APIRouter(prefix="/payouts", tags=["payouts"], route_class=UnitOfWorkRoute)
 
 
 @router.get("", response_model=schemas.SearchOut)
@@ -68,6 +69,39 @@ async def collection_timeline(
             provider=row.provider,
             provider_reference=row.provider_reference,
             next_action=row.next_action,
+            failure_code=row.failure_code,
+            failure_message=row.failure_message,
+            party_id=row.party_id,
+            wallet_id=row.wallet_id,
+            platform_id=row.platform_id,
+            created_at=row.created_at,
+            completed_at=row.completed_at,
+            last_checked_at=row.last_checked_at,
+        ),
+        entries=[schemas.TimelineEntry.model_validate(entry) for entry in story.entries],
+    )
+
+
+@payout_timeline_router.get("/{payout_id}/timeline", response_model=schemas.PayoutTimelineOut)
+async def payout_timeline(
+    session: Session, payout_id: str, actor: Annotated[Actor, Depends(authorize(Scope.support))]
+) -> schemas.PayoutTimelineOut:
+    """The payout's story, oldest first: each state change with its cause, the webhooks
+    that named it, the hold placed for it, its capture or release and any reversal, its
+    alerts and audit rows. Built from what Sika records; no secret or webhook body is in it."""
+    story = await search_service.payout_timeline(session, payout_id=payout_id, actor=actor)
+    row = story.payout
+    return schemas.PayoutTimelineOut(
+        payout=schemas.PayoutSummary(
+            id=row.id,
+            state=row.status,
+            amount_minor=row.amount_minor,
+            currency=row.currency,
+            operator=row.operator,
+            provider=row.provider,
+            provider_reference=row.provider_reference,
+            hold_id=row.hold_id,
+            reversal_transfer_id=row.reversal_transfer_id,
             failure_code=row.failure_code,
             failure_message=row.failure_message,
             party_id=row.party_id,

@@ -68,6 +68,28 @@ class CollectionSummary(BaseModel):
     last_checked_at: datetime | None = Field(description="When reconciliation last asked the provider.")
 
 
+class PayoutSummary(BaseModel):
+    """The payout as its row stands now, with the provider's answers Sika kept."""
+
+    id: str
+    state: str
+    amount_minor: int
+    currency: str
+    operator: str
+    provider: str
+    provider_reference: str | None
+    hold_id: str = Field(description="The wallet hold placed for the amount.")
+    reversal_transfer_id: str | None = Field(description="The transfer that gave the money back, if reversed.")
+    failure_code: str | None
+    failure_message: str | None
+    party_id: str
+    wallet_id: str
+    platform_id: str
+    created_at: datetime
+    completed_at: datetime | None
+    last_checked_at: datetime | None = Field(description="When reconciliation last asked the provider.")
+
+
 class Cause(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -90,4 +112,9 @@ class TimelineEntry(BaseModel):
 
 class TimelineOut(BaseModel):
     collection: CollectionSummary
+    entries: list[TimelineEntry] = Field(description="Oldest first.")
+
+
+class PayoutTimelineOut(BaseModel):
+    payout: PayoutSummary
     entries: list[TimelineEntry] = Field(description="Oldest first.")

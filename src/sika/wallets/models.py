@@ -110,6 +110,8 @@ class WalletHold(PlatformOwned, Base):
         sa.ForeignKeyConstraint(
             ["wallet_id", "platform_id"], ["wallets.id", "wallets.platform_id"], name="fk_wallet_holds_wallet_platform"
         ),
+        # Search: a payout's id finds the hold it owns (docs/support.md; migration 0012).
+        sa.Index("ix_wallet_holds_owner", "owner_id", postgresql_where=sa.text("owner_id IS NOT NULL")),
     )
 
     id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("ledger_transfers.id"), primary_key=True)

@@ -38,6 +38,8 @@ class InboundEvent(PlatformOwned, Base):
         sa.Index("ix_webhooks_inbound_events_status", "status", "seq"),
         sa.Index("ix_webhooks_inbound_events_reference", "reference"),
         sa.Index("ix_webhooks_inbound_events_platform", "platform_id", "seq"),
+        # Search by the provider's event id alone (the unique constraint leads with the provider).
+        sa.Index("ix_webhooks_inbound_events_event_id", "event_id"),
     )
 
     seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), unique=True)

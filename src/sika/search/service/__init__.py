@@ -14,7 +14,7 @@ from sika.search.service.finding import (
     search,
     window,
 )
-from sika.search.service.timeline import Cause, Entry, Timeline, collection_timeline
+from sika.search.service.timeline import Cause, Entry, PayoutTimeline, Timeline, collection_timeline, payout_timeline
 
 __all__ = [
     "ID_KINDS",
@@ -25,9 +25,11 @@ __all__ = [
     "Entry",
     "Group",
     "Hit",
+    "PayoutTimeline",
     "Results",
     "Timeline",
     "collection_timeline",
+    "payout_timeline",
     "phone_keys",
     "read_query",
     "search",

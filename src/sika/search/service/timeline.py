@@ -1,4 +1,4 @@
-"""A collection's story, in order, from what Sika already records: its state
+"""A collection's or a payout's story, in order, from what Sika already records: its state
 changes with their cause (the audit rows its flow writes with each one: who,
 which request, and whether the API, a webhook or reconciliation brought the
 news), the webhooks that named it (signature verified, since only those are
@@ -23,7 +23,7 @@ from sika.audit.models import AuditEvent
 from sika.core.context import Actor
 from sika.ledger.models import Transfer
 from sika.payments import service as payments_service
-from sika.payments.models import Collection
+from sika.payments.models import Collection, Payout
 from sika.search import repository
 from sika.webhooks.models import InboundEvent
 
@@ -63,39 +63,69 @@ class Timeline:
     entries: list[Entry]
 
 
+@dataclass(frozen=True)
+class PayoutTimeline:
+    payout: Payout
+    entries: list[Entry]
+
+
+Placement = tuple[tuple[str, ...], list[Transfer]]
+"""Transfers, and the states whose first change they come right after."""
+
+
 async def collection_timeline(session: AsyncSession, *, collection_id: str, actor: Actor) -> Timeline:
     """The story of the collection ``actor`` may read (``CollectionNotFound`` otherwise)."""
     collection = await payments_service.get_collection(session, collection_id=collection_id, actor=actor)
+    entries = await _story(session, "collection", collection)
+    credit = [] if collection.credit_transfer_id is None else [collection.credit_transfer_id]
+    placed: list[Placement] = [(("succeeded",), await repository.transfers(session, credit))]
+    return Timeline(collection=collection, entries=_with_transfers(entries, placed))
+
+
+async def payout_timeline(session: AsyncSession, *, payout_id: str, actor: Actor) -> PayoutTimeline:
+    """The story of the payout ``actor`` may read (``PayoutNotFound`` otherwise): the hold placed
+    when it was initiated, its capture on success or its release on failure, and the transfer
+    that gave the money back when the provider reversed it."""
+    payout = await payments_service.get_payout(session, payout_id=payout_id, actor=actor)
+    entries = await _story(session, "payout", payout)
+    reversal = [] if payout.reversal_transfer_id is None else [payout.reversal_transfer_id]
+    placed: list[Placement] = [
+        (("initiated",), await repository.transfers(session, [payout.hold_id])),
+        (("succeeded", "failed"), await repository.resolutions_of(session, payout.hold_id)),
+        (("reversed",), await repository.transfers(session, reversal)),
+    ]
+    return PayoutTimeline(payout=payout, entries=_with_transfers(entries, placed))
+
+
+async def _story(session: AsyncSession, entity_type: str, row: Collection | Payout) -> list[Entry]:
+    """Its audit rows, the webhooks that named it, its alerts and its last check, in order."""
     entries = [
-        _audit_entry(row)
-        for row in await repository.audit_rows(session, entity_type="collection", entity_id=collection.id)
+        _audit_entry(audit) for audit in await repository.audit_rows(session, entity_type=entity_type, entity_id=row.id)
     ]
-    entries += [
-        _webhook_entry(event) for event in await repository.webhook_events_naming(session, reference=collection.id)
-    ]
+    entries += [_webhook_entry(event) for event in await repository.webhook_events_naming(session, reference=row.id)]
     entries += [
         _alert_entry(alert)
-        for alert in await repository.alerts_about(session, entity_type="collection", entity_id=collection.id)
+        for alert in await repository.alerts_about(session, entity_type=entity_type, entity_id=row.id)
     ]
-    if collection.last_checked_at is not None:
-        entries.append(
-            Entry(at=collection.last_checked_at, kind="provider_checked", details={"provider": collection.provider})
-        )
+    if row.last_checked_at is not None:
+        entries.append(Entry(at=row.last_checked_at, kind="provider_checked", details={"provider": row.provider}))
     # Stable: rows of the same instant keep the order their table wrote them in.
-    ordered = sorted(entries, key=lambda entry: (entry.at, _ORDER[entry.kind]))
-    credit = [] if collection.credit_transfer_id is None else [collection.credit_transfer_id]
-    return Timeline(collection=collection, entries=_after_success(ordered, await repository.transfers(session, credit)))
+    return sorted(entries, key=lambda entry: (entry.at, _ORDER[entry.kind]))
 
 
-def _after_success(entries: list[Entry], credits: list[Transfer]) -> list[Entry]:
-    """``entries`` with the credit right after the change to ``succeeded`` that made it. Not
-    by its time: a flow stamps its transfer with the request's clock, and its audit row
-    with the database's at the start of the transaction, which may come later."""
-    moved = [_transfer_entry(transfer) for transfer in credits]
-    for index, entry in enumerate(entries):
-        if entry.kind == "state_change" and entry.state == "succeeded":
-            return [*entries[: index + 1], *moved, *entries[index + 1 :]]
-    return entries + moved
+def _with_transfers(entries: list[Entry], placements: list[Placement]) -> list[Entry]:
+    """``entries`` with each placement's transfers right after the first change to one of its
+    states (at the end when there is none). Not by their time: a flow stamps its transfers with
+    the request's clock, and its audit row with the database's at the start of the
+    transaction, which may come later."""
+    waiting = list(placements)
+    placed: list[Entry] = []
+    for entry in entries:
+        placed.append(entry)
+        for placement in [one for one in waiting if entry.kind == "state_change" and entry.state in one[0]]:
+            placed += [_transfer_entry(transfer) for transfer in placement[1]]
+            waiting.remove(placement)
+    return placed + [_transfer_entry(transfer) for _, transfers in waiting for transfer in transfers]
 
 
 def _audit_entry(row: AuditEvent) -> Entry:
@@ -138,6 +168,7 @@ def _transfer_entry(transfer: Transfer) -> Entry:
         kind="ledger_transfer",
         id=transfer.id,
         details={
+            "transfer_kind": transfer.kind,
             "code": transfer.code,
             "amount_minor": transfer.amount_minor,
             "currency": transfer.currency,
