@@ -57,27 +57,8 @@ async def collection_timeline(
     and audit rows. Built from what Sika records; no secret, card data or webhook
     body is in it."""
     story = await search_service.collection_timeline(session, collection_id=collection_id, actor=actor)
-    row = story.collection
     return schemas.TimelineOut(
-        collection=schemas.CollectionSummary(
-            id=row.id,
-            state=row.status,
-            amount_minor=row.amount_minor,
-            currency=row.currency,
-            method=row.method,
-            operator=row.operator,
-            provider=row.provider,
-            provider_reference=row.provider_reference,
-            next_action=row.next_action,
-            failure_code=row.failure_code,
-            failure_message=row.failure_message,
-            party_id=row.party_id,
-            wallet_id=row.wallet_id,
-            platform_id=row.platform_id,
-            created_at=row.created_at,
-            completed_at=row.completed_at,
-            last_checked_at=row.last_checked_at,
-        ),
+        collection=schemas.CollectionSummary.model_validate(story.collection),
         entries=[schemas.TimelineEntry.model_validate(entry) for entry in story.entries],
     )
 
@@ -90,26 +71,7 @@ async def payout_timeline(
     that named it, the hold placed for it, its capture or release and any reversal, its
     alerts and audit rows. Built from what Sika records; no secret or webhook body is in it."""
     story = await search_service.payout_timeline(session, payout_id=payout_id, actor=actor)
-    row = story.payout
     return schemas.PayoutTimelineOut(
-        payout=schemas.PayoutSummary(
-            id=row.id,
-            state=row.status,
-            amount_minor=row.amount_minor,
-            currency=row.currency,
-            operator=row.operator,
-            provider=row.provider,
-            provider_reference=row.provider_reference,
-            hold_id=row.hold_id,
-            reversal_transfer_id=row.reversal_transfer_id,
-            failure_code=row.failure_code,
-            failure_message=row.failure_message,
-            party_id=row.party_id,
-            wallet_id=row.wallet_id,
-            platform_id=row.platform_id,
-            created_at=row.created_at,
-            completed_at=row.completed_at,
-            last_checked_at=row.last_checked_at,
-        ),
+        payout=schemas.PayoutSummary.model_validate(story.payout),
         entries=[schemas.TimelineEntry.model_validate(entry) for entry in story.entries],
     )

@@ -49,8 +49,10 @@ class SearchOut(BaseModel):
 class CollectionSummary(BaseModel):
     """The collection as its row stands now, with the provider's answers Sika kept."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
-    state: str
+    state: str = Field(validation_alias="status")
     amount_minor: int
     currency: str
     method: str
@@ -71,8 +73,10 @@ class CollectionSummary(BaseModel):
 class PayoutSummary(BaseModel):
     """The payout as its row stands now, with the provider's answers Sika kept."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
-    state: str
+    state: str = Field(validation_alias="status")
     amount_minor: int
     currency: str
     operator: str

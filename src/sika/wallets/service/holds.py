@@ -148,13 +148,7 @@ async def place_hold(
             actor=actor,
         )
     except ledger_service.InsufficientFunds:
-        # The ledger names the wallet's internal account and the hold id it would have
-        # used; the caller sent a wallet id, and that hold was never written.
-        view = await wallets.wallet_view(session, wallet, now=now)
-        raise ledger_service.InsufficientFunds(
-            f"Wallet {wallet.id} has {view.available_minor} available; {amount_minor} requested"
-            f" (minor units of {wallet.currency})."
-        ) from None
+        raise await wallets.insufficient_funds(session, wallet, amount_minor=amount_minor, now=now) from None
     record = WalletHold(
         id=pending.id,
         wallet_id=wallet.id,

@@ -56,11 +56,7 @@ async def debit_to_account(
             actor=actor,
         )
     except ledger_service.InsufficientFunds:
-        view = await wallets.wallet_view(session, wallet, now=now)
-        raise ledger_service.InsufficientFunds(
-            f"Wallet {wallet.id} has {view.available_minor} available; {amount_minor} requested"
-            f" (minor units of {wallet.currency})."
-        ) from None
+        raise await wallets.insufficient_funds(session, wallet, amount_minor=amount_minor, now=now) from None
 
 
 async def credit_leg(

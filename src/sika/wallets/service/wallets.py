@@ -103,6 +103,18 @@ async def party_wallet_id(session: AsyncSession, *, party_id: str, currency: str
     return wallet.id if wallet is not None else None
 
 
+async def insufficient_funds(
+    session: AsyncSession, wallet: Wallet, *, amount_minor: int, now: datetime
+) -> ledger_service.InsufficientFunds:
+    """The ledger's refusal in the caller's words: it names the wallet's internal account
+    (and the id the refused transfer would have had); the caller sent a wallet id."""
+    view = await wallet_view(session, wallet, now=now)
+    return ledger_service.InsufficientFunds(
+        f"Wallet {wallet.id} has {view.available_minor} available; {amount_minor} requested"
+        f" (minor units of {wallet.currency})."
+    )
+
+
 async def open_wallet(
     session: AsyncSession, *, party_id: str, currency: str, actor: Actor, now: datetime
 ) -> WalletView:
