@@ -20,6 +20,7 @@ from sqlalchemy.orm import aliased
 
 from sika.alerts.models import Alert
 from sika.audit.models import AuditEvent
+from sika.escrow.models import Escrow
 from sika.ledger.models import Transfer
 from sika.parties.models import Party
 from sika.payments.models import Collection, Payout
@@ -181,6 +182,20 @@ async def payouts(session: AsyncSession, keys: Keys, within: Window, *, limit: i
     if where is None:
         return Found()
     statement = sa.select(Payout).where(where).order_by(Payout.created_at.desc(), Payout.seq.desc())
+    rows, more = await _read(session, statement, limit)
+    return Found([row[0] for row in rows], more)
+
+
+async def escrows(session: AsyncSession, keys: Keys, within: Window, *, limit: int) -> Found[Escrow]:
+    """Escrows by their id, or by either party's id (what a client or a talent quotes)."""
+    conditions = _id_is(keys, "escrow", Escrow.id)
+    conditions += _id_is(keys, "party", Escrow.client_party_id) + _id_is(keys, "party", Escrow.beneficiary_party_id)
+    where = _narrowed(
+        conditions, within, created=Escrow.created_at, amount=Escrow.amount_minor, currency=Escrow.currency
+    )
+    if where is None:
+        return Found()
+    statement = sa.select(Escrow).where(where).order_by(Escrow.created_at.desc(), Escrow.seq.desc())
     rows, more = await _read(session, statement, limit)
     return Found([row[0] for row in rows], more)
 

@@ -44,6 +44,7 @@ class SearchOut(BaseModel):
     payouts: Group
     holds: Group
     webhook_events: Group
+    escrows: Group
 
 
 class CollectionSummary(BaseModel):

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.core import errors
 from sika.core.context import Actor
+from sika.escrow.models import Escrow
 from sika.parties.models import Party
 from sika.payments.models import Collection, Payout
 from sika.search import repository
@@ -50,6 +51,7 @@ ID_KINDS = {
     "po": "payout",
     "hold": "hold",
     "whe": "webhook_event",
+    "esc": "escrow",
 }
 """The prefixes of the ids search knows, and the kind of object each names."""
 
@@ -87,6 +89,7 @@ class Results:
     payouts: Group
     holds: Group
     webhook_events: Group
+    escrows: Group
 
 
 _HOLD_STATE_BY_RESOLUTION = {"post_pending": "captured", "void_pending": "released", "expire_pending": "expired"}
@@ -150,6 +153,7 @@ async def search(session: AsyncSession, *, query: str | None, within: Window, ac
         payouts=_group(await repository.payouts(session, keys, within, limit=limit), _payment_hit),
         holds=_group(await repository.holds(session, keys, within, limit=limit), lambda row: _hold_hit(row, now)),
         webhook_events=_group(await repository.webhook_events(session, keys, within, limit=limit), _event_hit),
+        escrows=_group(await repository.escrows(session, keys, within, limit=limit), _escrow_hit),
     )
 
 
@@ -188,6 +192,19 @@ def _hold_hit(row: HoldRow, now: datetime) -> Hit:
         row.record.created_at,
         row.record.platform_id,
         wallet_id=row.record.wallet_id,
+    )
+
+
+def _escrow_hit(escrow: Escrow) -> Hit:
+    return Hit(
+        escrow.id,
+        escrow.status,
+        escrow.amount_minor,
+        escrow.currency,
+        escrow.created_at,
+        escrow.platform_id,
+        party_id=escrow.client_party_id,
+        wallet_id=escrow.client_wallet_id,
     )
 
 
