@@ -17,9 +17,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.alerts import service as alerts_service
-from sika.core import clock, db, ids
-from sika.webhooks.models import InboundEvent
-from tests.support.factories import PartyWallet, funded_wallet, party_headers, top_up
+from sika.core import clock, db
+from tests.support.factories import PartyWallet, failed_payout_event, funded_wallet, party_headers, top_up
 from tests.support.payments import OTP, SUCCESS_PHONE, collection_body, mobile_money, payer, payout_body
 
 Headers = dict[str, str]
@@ -94,20 +93,7 @@ async def _operator_objects(sessions: Sessions, world: World, payout_id: str) ->
             entity_id=payout_id,
             platform_id=world.platform_id,
         )
-        event = InboundEvent(
-            id=ids.new_id("whe"),
-            provider="paystack",
-            event_id=f"evt-{payout_id}",
-            event_type="transfer.failed",
-            body=b"{}",
-            status="failed",
-            subject="payout",
-            reference=payout_id,
-            platform_id=world.platform_id,
-            attempts=3,
-            received_at=now,
-            processed_at=now,
-        )
+        event = failed_payout_event(payout_id, platform_id=world.platform_id, now=now)
         session.add(event)
     world.add("alert_id", alert.id)
     world.add("event_id", event.id)

@@ -13,12 +13,14 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sika.core import ids
 from sika.core.context import Actor
 from sika.parties import schemas as parties_schemas
 from sika.parties import service as parties_service
 from sika.parties.models import Party
 from sika.wallets import service as wallets_service
 from sika.wallets.models import Wallet
+from sika.webhooks.models import InboundEvent
 from tests.conftest import TEST_ACTOR
 
 
@@ -157,3 +159,22 @@ async def funded_wallet_in(
         now=now,
     )
     return party, opened.wallet
+
+
+def failed_payout_event(payout_id: str, *, platform_id: str, now: datetime) -> InboundEvent:
+    """A Paystack ``transfer.failed`` webhook about ``payout_id`` that failed its three
+    processing attempts: a row for the webhooks' retry route and the lists to find."""
+    return InboundEvent(
+        id=ids.new_id("whe"),
+        provider="paystack",
+        event_id=f"evt-{payout_id}",
+        event_type="transfer.failed",
+        body=b"{}",
+        status="failed",
+        subject="payout",
+        reference=payout_id,
+        platform_id=platform_id,
+        attempts=3,
+        received_at=now,
+        processed_at=now,
+    )

@@ -23,8 +23,7 @@ from sika.payments.service import flow
 from sika.payments.service import payouts as payouts_service
 from sika.wallets import service as wallets_service
 from sika.wallets.service.wallets import FUNDING_ACCOUNT_KIND
-from sika.webhooks.models import InboundEvent
-from tests.support.factories import PartyWallet, funded_wallet, party_headers, party_with_wallet
+from tests.support.factories import PartyWallet, failed_payout_event, funded_wallet, party_headers, party_with_wallet
 from tests.support.payments import SUCCESS_PHONE
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -186,20 +185,7 @@ async def _payments(sessions: Sessions, side: Side, who: PartyWallet) -> dict[st
         for row, kind in ((collection, "collection"), (payout, "payout")):
             session.add(row)
             await flow.announce(session, row, kind, shown={"id": row.id}, now=now, actor=actor, data={})
-        event = InboundEvent(
-            id=ids.new_id("whe"),
-            provider="paystack",
-            event_id=f"evt-{payout_id}",
-            event_type="transfer.failed",
-            body=b"{}",
-            status="failed",
-            subject="payout",
-            reference=payout_id,
-            platform_id=side.platform_id,
-            attempts=3,
-            received_at=now,
-            processed_at=now,
-        )
+        event = failed_payout_event(payout_id, platform_id=side.platform_id, now=now)
         session.add(event)
         alert = await alerts_service.raise_alert(
             session,

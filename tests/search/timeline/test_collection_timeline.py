@@ -107,20 +107,9 @@ async def test_no_secret_card_data_or_webhook_body_is_in_a_timeline(world: World
 
 
 async def test_only_support_of_its_platform_reads_it(
-    world: World, kofi: PartyWallet, admin_headers: dict[str, str]
+    world: World, kofi: PartyWallet, elsewhere: dict[str, str]
 ) -> None:
     collection_id, _ = await _paid_after_otp(world, kofi)
-    other = await world.client.post(
-        "/v1/platforms", json={"name": "Elsewhere", "default_currency": "XOF"}, headers=admin_headers
-    )
-    assert other.status_code == 201, other.text
-    key = await world.client.post(
-        "/v1/api-keys",
-        json={"name": "elsewhere support", "scopes": ["support"], "platform_id": other.json()["id"]},
-        headers=admin_headers,
-    )
-    assert key.status_code == 201, key.text
-    elsewhere = {"Authorization": f"Bearer {key.json()['secret']}"}
     path = f"/v1/collections/{collection_id}/timeline"
     before = await row_counts(world.sessions)
 

@@ -91,22 +91,11 @@ async def test_no_secret_or_webhook_body_is_in_a_payout_timeline(world: World, k
 
 
 async def test_only_support_of_its_platform_reads_a_payouts_story(
-    world: World, kofi: PartyWallet, admin_headers: dict[str, str]
+    world: World, kofi: PartyWallet, elsewhere: dict[str, str]
 ) -> None:
     await world.top_up(kofi, 10 * AMOUNT)
     made = await world.pay_out(payout_body(kofi, amount_minor=AMOUNT))
     assert made.status_code == 201, made.text
-    other = await world.client.post(
-        "/v1/platforms", json={"name": "Elsewhere", "default_currency": "XOF"}, headers=admin_headers
-    )
-    assert other.status_code == 201, other.text
-    key = await world.client.post(
-        "/v1/api-keys",
-        json={"name": "elsewhere support", "scopes": ["support"], "platform_id": other.json()["id"]},
-        headers=admin_headers,
-    )
-    assert key.status_code == 201, key.text
-    elsewhere = {"Authorization": f"Bearer {key.json()['secret']}"}
     path = f"/v1/payouts/{made.json()['id']}/timeline"
     before = await row_counts(world.sessions)
 
