@@ -47,8 +47,8 @@ class SearchOut(BaseModel):
     escrows: Group
 
 
-class CollectionSummary(BaseModel):
-    """The collection as its row stands now, with the provider's answers Sika kept."""
+class _PaymentSummary(BaseModel):
+    """What a collection and a payout both show: the row as it stands now."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -56,43 +56,33 @@ class CollectionSummary(BaseModel):
     state: str = Field(validation_alias="status")
     amount_minor: int
     currency: str
+    provider_reference: str | None
+    failure_code: str | None
+    failure_message: str | None
+    party_id: str
+    wallet_id: str
+    platform_id: str
+    created_at: datetime
+    completed_at: datetime | None
+    last_checked_at: datetime | None = Field(description="When reconciliation last asked the provider.")
+
+
+class CollectionSummary(_PaymentSummary):
+    """The collection as its row stands now, with the provider's answers Sika kept."""
+
     method: str
     operator: str | None
     provider: str | None
-    provider_reference: str | None
     next_action: str | None
-    failure_code: str | None
-    failure_message: str | None
-    party_id: str
-    wallet_id: str
-    platform_id: str
-    created_at: datetime
-    completed_at: datetime | None
-    last_checked_at: datetime | None = Field(description="When reconciliation last asked the provider.")
 
 
-class PayoutSummary(BaseModel):
+class PayoutSummary(_PaymentSummary):
     """The payout as its row stands now, with the provider's answers Sika kept."""
 
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    state: str = Field(validation_alias="status")
-    amount_minor: int
-    currency: str
     operator: str
     provider: str
-    provider_reference: str | None
     hold_id: str = Field(description="The wallet hold placed for the amount.")
     reversal_transfer_id: str | None = Field(description="The transfer that gave the money back, if reversed.")
-    failure_code: str | None
-    failure_message: str | None
-    party_id: str
-    wallet_id: str
-    platform_id: str
-    created_at: datetime
-    completed_at: datetime | None
-    last_checked_at: datetime | None = Field(description="When reconciliation last asked the provider.")
 
 
 class Cause(BaseModel):
