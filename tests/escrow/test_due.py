@@ -137,7 +137,9 @@ async def _many_due(sessions: Sessions) -> tuple[list[str], list[str]]:
                         ),
                     ],
                 )
-                made = await escrow_service.create_escrow(session, body=body, actor=TEST_ACTOR, now=now)
+                made = await escrow_service.create_escrow(
+                    session, body=body, payout_providers={}, actor=TEST_ACTOR, now=now
+                )
                 escrow_id = made.escrow.id
                 await escrow_service.fund_escrow(
                     session, escrow_id=escrow_id, amount_minor=None, actor=TEST_ACTOR, now=now

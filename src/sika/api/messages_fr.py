@@ -152,4 +152,7 @@ DETAILS_FR: dict[str, str] = {
     "milestone_state_conflict": "L'état de l'étape ne permet pas cette action.",
     "milestones_do_not_add_up": "La somme des montants des étapes doit être égale au montant du séquestre.",
     "resolution_does_not_add_up": "release_minor et refund_minor doivent totaliser le montant de l'étape.",
+    "auto_payout_phone_required": (
+        "auto_payout demande un numéro : envoyez-en un, ou enregistrez d'abord celui du bénéficiaire."
+    ),
 }

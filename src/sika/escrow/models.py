@@ -24,7 +24,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from sika.core.db import Base
 from sika.core.tenancy import PlatformOwned
-from sika.escrow.states import EscrowStatus, MilestoneStatus
+from sika.escrow.states import AutoPayout, EscrowStatus, MilestoneStatus
+from sika.payments.models import OPERATORS
 
 ESCROW_ACCOUNT_KIND = "escrow.held"
 """The kind of an escrow's ledger account (decision 0004: escrow's kinds start ``escrow``)."""
@@ -48,6 +49,11 @@ class Escrow(PlatformOwned, Base):
         sa.CheckConstraint("release_after_delivery_seconds >= 0", name="release_delay_not_negative"),
         sa.CheckConstraint("jsonb_typeof(metadata) = 'object'", name="metadata_object"),
         sa.CheckConstraint("char_length(created_by) BETWEEN 1 AND 100", name="created_by_length"),
+        sa.CheckConstraint("(payout_operator IS NULL) = (payout_phone IS NULL)", name="auto_payout_whole"),
+        sa.CheckConstraint("payout_country IS NULL OR payout_operator IS NOT NULL", name="auto_payout_country"),
+        sa.CheckConstraint(f"payout_operator IS NULL OR {_in('payout_operator', OPERATORS)}", name="payout_operator"),
+        sa.CheckConstraint(r"payout_phone ~ '^\+[1-9][0-9]{6,14}$'", name="payout_phone_e164"),
+        sa.CheckConstraint("payout_country ~ '^[A-Z]{2}$'", name="payout_country_alpha2"),
         sa.ForeignKeyConstraint(
             ["client_party_id", "platform_id"], ["parties.id", "parties.platform_id"], name="fk_escrows_client_platform"
         ),
@@ -107,6 +113,12 @@ class Escrow(PlatformOwned, Base):
     release_after_delivery_seconds: Mapped[int] = mapped_column(sa.Integer)
     """How long after delivery a milestone is released when the client says nothing."""
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default=sa.text("'{}'::jsonb"))
+    payout_operator: Mapped[str | None] = mapped_column(sa.String(16))
+    """With ``payout_phone``, the ``auto_payout``: each release's net amount is paid out there."""
+    payout_phone: Mapped[str | None] = mapped_column(sa.String(16))
+    """E.164: the one given, or the beneficiary's phone when the escrow was created."""
+    payout_country: Mapped[str | None] = mapped_column(sa.String(2))
+    """Where that mobile money lives; the beneficiary's country when None."""
     created_by: Mapped[str] = mapped_column(sa.String(100))
     """The actor that created it: ``key:<id>``."""
     created_at: Mapped[datetime]
@@ -132,6 +144,13 @@ class EscrowMilestone(PlatformOwned, Base):
         sa.CheckConstraint(
             f"(status = '{MilestoneStatus.delivered.value}') = (release_at IS NOT NULL)",
             name="release_at_iff_delivered",
+        ),
+        sa.CheckConstraint(
+            f"payout_state IS NULL OR {_in('payout_state', tuple(s.value for s in AutoPayout))}", name="payout_state"
+        ),
+        sa.CheckConstraint(
+            f"(payout_state IS NOT DISTINCT FROM '{AutoPayout.started.value}') = (payout_id IS NOT NULL)",
+            name="payout_id_iff_started",
         ),
         sa.ForeignKeyConstraint(
             ["escrow_id", "platform_id"], ["escrows.id", "escrows.platform_id"], name="fk_escrow_milestones_escrow"
@@ -176,3 +195,8 @@ class EscrowMilestone(PlatformOwned, Base):
     """The operator that resolved its dispute: ``key:<id>``."""
     completed_at: Mapped[datetime | None]
     """When it was released or refunded."""
+    payout_state: Mapped[str | None] = mapped_column(sa.String(16))
+    """Its auto-payout (``sika.escrow.states.AutoPayout``): None when nothing is paid out
+    automatically (no ``auto_payout``, or nothing released net of the fee)."""
+    payout_id: Mapped[str | None] = mapped_column(sa.String(64), sa.ForeignKey("payments_payouts.id"), unique=True)
+    """The payout its release started (``po_…``)."""

@@ -35,6 +35,12 @@ async def milestones(session: AsyncSession, escrow_id: str, *, for_update: bool 
     return list((await session.scalars(query)).all())
 
 
+async def milestone_for_update(session: AsyncSession, escrow_id: str, number: int) -> EscrowMilestone | None:
+    """One milestone, locked (its escrow locked first, as everywhere)."""
+    query = sa.select(EscrowMilestone).where(EscrowMilestone.escrow_id == escrow_id, EscrowMilestone.number == number)
+    return await session.scalar(query.with_for_update())
+
+
 async def list_escrows(
     session: AsyncSession, *, party_id: str | None, status: str | None, page: paging.Page
 ) -> Sequence[Escrow]:

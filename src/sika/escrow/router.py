@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from sika.api.deps import Session, authorize
+from sika.api.deps import CurrentSettings, Session, authorize
 from sika.api.idempotency import IdempotencyClaim, idempotency_claim
 from sika.api.pagination import Page, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
@@ -47,6 +47,15 @@ def escrow_out(view: escrow_service.EscrowView) -> schemas.EscrowOut:
             **{name: getattr(escrow, name) for name in schemas.EscrowOut.model_fields if hasattr(escrow, name)},
             "metadata": escrow.metadata_,
             "held_minor": escrow.funded_minor - escrow.released_minor - escrow.refunded_minor,
+            "auto_payout": (
+                None
+                if escrow.payout_operator is None
+                else {
+                    "operator": escrow.payout_operator,
+                    "phone": escrow.payout_phone,
+                    "country": escrow.payout_country,
+                }
+            ),
             "milestones": [schemas.MilestoneOut.model_validate(m) for m in view.milestones],
         }
     )
@@ -54,9 +63,12 @@ def escrow_out(view: escrow_service.EscrowView) -> schemas.EscrowOut:
 
 @router.post("", status_code=201, response_model=schemas.EscrowOut)
 async def create_escrow(
-    body: schemas.EscrowCreate, session: Session, actor: Platform, claim: PlatformClaim
+    body: schemas.EscrowCreate, session: Session, settings: CurrentSettings, actor: Platform, claim: PlatformClaim
 ) -> schemas.EscrowOut:
-    return escrow_out(await escrow_service.create_escrow(session, body=body, actor=actor, now=clock.now()))
+    made = await escrow_service.create_escrow(
+        session, body=body, payout_providers=settings.PAYOUT_PROVIDERS, actor=actor, now=clock.now()
+    )
+    return escrow_out(made)
 
 
 @router.get("", response_model=schemas.EscrowPage)

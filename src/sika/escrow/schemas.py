@@ -9,7 +9,9 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from sika.core.money import MAX_AMOUNT_MINOR
-from sika.escrow.states import EscrowStatus, MilestoneStatus
+from sika.escrow.states import AutoPayout, EscrowStatus, MilestoneStatus
+from sika.payments import schemas as payments_schemas
+from sika.providers import base as provider_base
 
 MAX_MILESTONES = 50
 MAX_RELEASE_DELAY_SECONDS = 365 * 86_400
@@ -42,6 +44,19 @@ class MilestoneCreate(BaseModel):
     offset (``2026-12-31T18:00:00Z``): an instant, not a wall-clock time."""
 
 
+class AutoPayoutTo(BaseModel):
+    """The beneficiary's mobile money, where each release's net amount is paid out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    operator: provider_base.MobileOperator
+    phone: payments_schemas.Phone | None = None
+    """E.164; the beneficiary's phone on record when left out (422 ``auto_payout_phone_required``
+    if it has none)."""
+    country: payments_schemas.Country | None = None
+    """Where the mobile money lives; the beneficiary's country when left out."""
+
+
 class EscrowCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -59,6 +74,9 @@ class EscrowCreate(BaseModel):
     platform_fee_minor: Share | None = None
     """The platform's fee on the whole escrow, instead of its fee policy's; split over the
     milestones in proportion to their amounts."""
+    auto_payout: AutoPayoutTo | None = None
+    """Pay each release out to the beneficiary's mobile money at once (one payout of the
+    amount released less the fee); without it, released money stays in the beneficiary's wallet."""
     metadata: Metadata = Field(default_factory=dict)
 
 
@@ -85,6 +103,13 @@ class Resolution(BaseModel):
     note: Text
 
 
+class AutoPayoutShown(BaseModel):
+    operator: str
+    phone: str
+    country: str | None
+    """None: the beneficiary's country."""
+
+
 class MilestoneOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -104,6 +129,10 @@ class MilestoneOut(BaseModel):
     refunded_minor: int
     resolution_note: str | None
     completed_at: datetime | None
+    payout_state: AutoPayout | None
+    """With ``auto_payout``, once released: ``due`` (the payout is about to start), ``started``
+    (``payout_id``) or ``refused`` (the money stayed in the wallet)."""
+    payout_id: str | None
 
 
 class EscrowOut(BaseModel):
@@ -124,6 +153,7 @@ class EscrowOut(BaseModel):
     """In the escrow's account now: deposited, less released and refunded."""
     status: EscrowStatus
     release_after_delivery_seconds: int
+    auto_payout: AutoPayoutShown | None
     metadata: dict[str, Any] = Field(validation_alias=AliasChoices("metadata_", "metadata"))
     milestones: list[MilestoneOut]
     created_at: datetime

@@ -31,6 +31,18 @@ class MilestoneStatus(StrEnum):
     """Resolved by an operator, part released and part refunded."""
 
 
+class AutoPayout(StrEnum):
+    """Where a released milestone's auto-payout stands (none without ``auto_payout``)."""
+
+    due = "due"
+    """Released: the payout job is deferred, in the release's transaction."""
+    started = "started"
+    """The payout exists (``payout_id``); the payments flow takes it from there."""
+    refused = "refused"
+    """The wallet refused the payout's hold (the beneficiary spent the money or is
+    suspended): the money stayed in the wallet."""
+
+
 FINAL_ESCROW = frozenset(
     {EscrowStatus.completed, EscrowStatus.refunded, EscrowStatus.partially_refunded, EscrowStatus.cancelled}
 )

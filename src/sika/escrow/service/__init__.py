@@ -2,8 +2,9 @@
 account, paid out milestone by milestone.
 
 One module per flow: ``escrows`` (create, read, fund, cancel), ``milestones``
-(deliver, approve, dispute, resolve, and paying one out), ``due`` (what the
-minute job releases and refunds), ``queue`` (what operators watch); beside them ``access`` (who may see and do
+(deliver, approve, dispute, resolve, and paying one out), ``payout`` (a
+release's auto-payout), ``due`` (what the minute job releases and refunds),
+``queue`` (what operators watch); beside them ``access`` (who may see and do
 what, the locked reads), ``announce`` (events and audit rows) and ``errors``.
 This package names what the rest of Sika calls: ``escrow_service.<name>``.
 docs/escrow.md tells it for users."""
@@ -11,6 +12,7 @@ docs/escrow.md tells it for users."""
 from sika.escrow.service.access import EscrowView
 from sika.escrow.service.due import DUE_BATCH_SIZE, Settled, settle_due
 from sika.escrow.service.errors import (
+    AutoPayoutPhoneRequired,
     DepositExceedsRemaining,
     EscrowActionNotAllowed,
     EscrowFeeTooHigh,
@@ -26,12 +28,15 @@ from sika.escrow.service.errors import (
 )
 from sika.escrow.service.escrows import cancel_escrow, create_escrow, fund_escrow, get_escrow, list_escrows, split_fee
 from sika.escrow.service.milestones import approve, deliver, dispute, resolve
+from sika.escrow.service.payout import AUTO_PAYOUT_TASK, pay_out
 from sika.escrow.service.queue import DUE_SOON_SECONDS, QUEUE_SHOWN, OperatorQueue, QueuedMilestone, operator_queue
 
 __all__ = [
+    "AUTO_PAYOUT_TASK",
     "DUE_BATCH_SIZE",
     "DUE_SOON_SECONDS",
     "QUEUE_SHOWN",
+    "AutoPayoutPhoneRequired",
     "DepositExceedsRemaining",
     "EscrowActionNotAllowed",
     "EscrowFeeTooHigh",
@@ -57,6 +62,7 @@ __all__ = [
     "get_escrow",
     "list_escrows",
     "operator_queue",
+    "pay_out",
     "resolve",
     "settle_due",
     "split_fee",

@@ -75,3 +75,9 @@ class ResolutionDoesNotAddUp(errors.ValidationFailed):
     """release_minor and refund_minor must add up to the milestone's amount."""
 
     code = "resolution_does_not_add_up"
+
+
+class AutoPayoutPhoneRequired(errors.ValidationFailed):
+    """auto_payout needs a phone: send one, or record the beneficiary's phone first."""
+
+    code = "auto_payout_phone_required"

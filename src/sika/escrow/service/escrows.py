@@ -3,7 +3,7 @@ cancelling it before it is funded."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from sika.escrow.models import ESCROW_ACCOUNT_KIND, Escrow, EscrowMilestone
 from sika.escrow.service import announce
 from sika.escrow.service.access import EscrowView, Role, locked, readable, require_escrow
 from sika.escrow.service.errors import (
+    AutoPayoutPhoneRequired,
     DepositExceedsRemaining,
     EscrowFeeTooHigh,
     EscrowPartiesInvalid,
@@ -24,7 +25,9 @@ from sika.escrow.service.errors import (
 )
 from sika.escrow.states import EscrowStatus, MilestoneStatus
 from sika.ledger import service as ledger_service
+from sika.parties import models as parties_models
 from sika.parties import service as parties_service
+from sika.payments import service as payments_service
 from sika.platforms import service as platforms_service
 from sika.wallets import service as wallets_service
 
@@ -66,10 +69,31 @@ async def _fee(session: AsyncSession, *, body: schemas.EscrowCreate, platform_id
     return fee, delay
 
 
+def _auto_payout(
+    body: schemas.EscrowCreate, beneficiary: parties_models.Party, payout_providers: Mapping[str, str]
+) -> tuple[str | None, str | None, str | None]:
+    """(operator, phone, country) of the escrow's auto-payout, all None without one."""
+    wanted = body.auto_payout
+    if wanted is None:
+        return None, None, None
+    if body.currency not in payout_providers:
+        raise payments_service.NoPayoutProvider(f"No provider is configured to pay out {body.currency}.")
+    phone = wanted.phone or beneficiary.phone
+    if phone is None:
+        raise AutoPayoutPhoneRequired(f"Party {beneficiary.id} has no phone on record: send auto_payout.phone.")
+    return wanted.operator.value, phone, wanted.country
+
+
 async def create_escrow(
-    session: AsyncSession, *, body: schemas.EscrowCreate, actor: Actor, now: datetime
+    session: AsyncSession,
+    *,
+    body: schemas.EscrowCreate,
+    payout_providers: Mapping[str, str],
+    actor: Actor,
+    now: datetime,
 ) -> EscrowView:
-    """An escrow awaiting funding, with its milestones and its own ledger account."""
+    """An escrow awaiting funding, with its milestones and its own ledger account.
+    ``payout_providers`` (``PAYOUT_PROVIDERS``) says which currencies an ``auto_payout`` can be paid out in."""
     amounts = [milestone.amount_minor for milestone in body.milestones]
     if sum(amounts) != body.amount_minor:
         raise MilestonesDoNotAddUp(
@@ -80,6 +104,7 @@ async def create_escrow(
     if client.id == beneficiary.id or client.platform_id != beneficiary.platform_id:
         raise EscrowPartiesInvalid()
     fee, delay = await _fee(session, body=body, platform_id=client.platform_id)
+    payout_operator, payout_phone, payout_country = _auto_payout(body, beneficiary, payout_providers)
     wallets = [
         await _wallet_of(session, party_id=party.id, currency=body.currency, actor=actor)
         for party in (client, beneficiary)
@@ -116,30 +141,39 @@ async def create_escrow(
         status=EscrowStatus.awaiting_funding.value,
         release_after_delivery_seconds=delay,
         metadata_=body.metadata,
+        payout_operator=payout_operator,
+        payout_phone=payout_phone,
+        payout_country=payout_country,
         created_by=actor.id,
         created_at=now,
         updated_at=now,
     )
-    milestones = [
-        EscrowMilestone(
-            escrow_id=escrow_id,
-            number=number,
-            platform_id=client.platform_id,
-            title=given.title,
-            amount_minor=given.amount_minor,
-            fee_minor=share,
-            status=MilestoneStatus.pending.value,
-            deliver_by=given.deliver_by,
-            released_minor=0,
-            fee_paid_minor=0,
-            refunded_minor=0,
-        )
-        for number, (given, share) in enumerate(zip(body.milestones, split_fee(fee, amounts), strict=True), start=1)
-    ]
+    milestones = _milestones(escrow, body.milestones)
     await repository.add(session, escrow)
     await repository.add(session, *milestones)
     await announce.audit(session, escrow, "escrow.created", actor=actor, data=_created(escrow, milestones))
     return EscrowView(escrow=escrow, milestones=milestones)
+
+
+def _milestones(escrow: Escrow, given: list[schemas.MilestoneCreate]) -> list[EscrowMilestone]:
+    """The escrow's milestones, pending, each with its share of the fee."""
+    shares = split_fee(escrow.fee_minor, [milestone.amount_minor for milestone in given])
+    return [
+        EscrowMilestone(
+            escrow_id=escrow.id,
+            number=number,
+            platform_id=escrow.platform_id,
+            title=milestone.title,
+            amount_minor=milestone.amount_minor,
+            fee_minor=share,
+            status=MilestoneStatus.pending.value,
+            deliver_by=milestone.deliver_by,
+            released_minor=0,
+            fee_paid_minor=0,
+            refunded_minor=0,
+        )
+        for number, (milestone, share) in enumerate(zip(given, shares, strict=True), start=1)
+    ]
 
 
 def _created(escrow: Escrow, milestones: list[EscrowMilestone]) -> dict[str, Any]:
@@ -149,6 +183,7 @@ def _created(escrow: Escrow, milestones: list[EscrowMilestone]) -> dict[str, Any
         "fee_minor": escrow.fee_minor,
         "milestones": len(milestones),
         "account_id": escrow.account_id,
+        "auto_payout": escrow.payout_operator is not None,
     }
 
 

@@ -6,8 +6,10 @@ beneficiary's wallet less the milestone's fee and the fee to the platform's fee
 account; refunded, to the client's wallet; or both, when an operator splits
 it. Its ledger transfer ids are derived from the escrow and the milestone
 (``<escrow id>.m<n>.release``, ``.fee``, ``.refund``), so the ledger itself
-refuses to move a milestone twice. Once every milestone has ended, the escrow
-closes (``sika.escrow.states.closing_status``) and says so (``escrow.completed``)."""
+refuses to move a milestone twice. With ``auto_payout``, a release defers the
+payout of its net amount in its transaction (``sika.escrow.service.payout``).
+Once every milestone has ended, the escrow closes
+(``sika.escrow.states.closing_status``) and says so (``escrow.completed``)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from sika.escrow.models import Escrow, EscrowMilestone
 from sika.escrow.service import announce
 from sika.escrow.service.access import EscrowView, Role, locked, locked_milestone
 from sika.escrow.service.errors import MilestoneDeadlinePassed, ResolutionDoesNotAddUp
+from sika.escrow.service.payout import defer_payout, released_to
 from sika.escrow.states import MilestoneAction, MilestoneStatus, closing_status
 from sika.ledger import service as ledger_service
 from sika.wallets import service as wallets_service
@@ -130,7 +133,8 @@ async def pay(
     escrow.refunded_minor += refund
     data: dict[str, Any] = {"number": milestone.number, "journal_id": entry.id}
     if release:
-        released = {**data, "released_minor": release, "fee_minor": fee}
+        await defer_payout(session, escrow, milestone)
+        released = {**data, "released_minor": release, "fee_minor": fee, "released_to": released_to(escrow)}
         await announce.event(session, escrow, "escrow.milestone_released", now=now, data=released)
     if refund:
         await announce.event(
@@ -223,5 +227,9 @@ async def _close_if_done(
         return
     escrow.status = final.value
     escrow.completed_at = now
-    data = {"released_minor": escrow.released_minor, "refunded_minor": escrow.refunded_minor}
+    data = {
+        "released_minor": escrow.released_minor,
+        "refunded_minor": escrow.refunded_minor,
+        "released_to": released_to(escrow),
+    }
     await _changed(session, escrow, "escrow.completed", actor=actor, now=now, data=data)

@@ -58,6 +58,7 @@ from sika.payments.service.flow import (
 from sika.payments.service.payouts import (
     NoPayoutProvider,
     PayoutUpdate,
+    Recorded,
     apply_payout_update,
     create_payout,
     get_payout,
@@ -94,6 +95,7 @@ __all__ = [
     "PayoutNotFound",
     "PayoutUpdate",
     "ReconcileReport",
+    "Recorded",
     "Source",
     "Stuck",
     "WalletCurrencyMismatch",

@@ -11,7 +11,7 @@ reversal before it releases the hold. The payout owns its hold
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -61,6 +61,11 @@ def hold_owner(payout_id: str) -> wallets_service.HoldOwner:
     return wallets_service.HoldOwner(wallets_models.HoldOwnerType.payout, payout_id)
 
 
+Recorded = Callable[[AsyncSession, Payout], Awaitable[None]]
+"""What a caller records beside a payout it starts, in the payout's first phase (its
+transaction): an escrow notes the payout its milestone's release started."""
+
+
 async def create_payout(
     phases: Phases,
     *,
@@ -76,10 +81,11 @@ async def create_payout(
     idempotency_key: str | None,
     actor: Actor,
     clock: Clock,
+    recorded: Recorded | None = None,
 ) -> Payout:
     """Hold the amount on the wallet, then ask the provider to pay it out with
     the payout's id as its reference (and idempotency key); return the payout
-    as the provider's answer left it."""
+    as the provider's answer left it. ``recorded`` commits with the payout's first phase."""
     session = phases.first
     now = clock()
     party, wallet = await flow.party_and_wallet(
@@ -114,6 +120,8 @@ async def create_payout(
     )
     payout = await flow.insert(session, payout)
     await _announce(session, payout, now=now, actor=actor, data={"amount_minor": amount_minor})
+    if recorded is not None:
+        await recorded(session, payout)
     await phases.commit_first()
 
     request = provider_base.PayoutRequest(

@@ -1,0 +1,81 @@
+"""Escrow money in and out: an escrow's ``auto_payout`` (the mobile money each
+release is paid out to) and, per milestone, where its auto-payout stands and
+the payout it started (``sika.escrow``). Nothing here moves money.
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-11-26 18:30:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0013"
+down_revision: str | Sequence[str] | None = "0012"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.execute("SET LOCAL lock_timeout = '5s'")
+    op.add_column("escrows", sa.Column("payout_operator", sa.String(length=16), nullable=True))
+    op.add_column("escrows", sa.Column("payout_phone", sa.String(length=16), nullable=True))
+    op.add_column("escrows", sa.Column("payout_country", sa.String(length=2), nullable=True))
+    op.create_check_constraint(
+        op.f("ck_escrows_auto_payout_whole"), "escrows", "(payout_operator IS NULL) = (payout_phone IS NULL)"
+    )
+    op.create_check_constraint(
+        op.f("ck_escrows_auto_payout_country"), "escrows", "payout_country IS NULL OR payout_operator IS NOT NULL"
+    )
+    op.create_check_constraint(
+        op.f("ck_escrows_payout_operator"),
+        "escrows",
+        "payout_operator IS NULL OR payout_operator IN ('orange', 'mtn', 'moov', 'wave')",
+    )
+    op.create_check_constraint(
+        op.f("ck_escrows_payout_phone_e164"), "escrows", r"payout_phone ~ '^\+[1-9][0-9]{6,14}$'"
+    )
+    op.create_check_constraint(op.f("ck_escrows_payout_country_alpha2"), "escrows", "payout_country ~ '^[A-Z]{2}$'")
+    op.add_column("escrow_milestones", sa.Column("payout_state", sa.String(length=16), nullable=True))
+    op.add_column("escrow_milestones", sa.Column("payout_id", sa.String(length=64), nullable=True))
+    op.create_check_constraint(
+        op.f("ck_escrow_milestones_payout_state"),
+        "escrow_milestones",
+        "payout_state IS NULL OR payout_state IN ('due', 'started', 'refused')",
+    )
+    op.create_check_constraint(
+        op.f("ck_escrow_milestones_payout_id_iff_started"),
+        "escrow_milestones",
+        "(payout_state IS NOT DISTINCT FROM 'started') = (payout_id IS NOT NULL)",
+    )
+    op.create_foreign_key(
+        op.f("fk_escrow_milestones_payout_id_payments_payouts"),
+        "escrow_milestones",
+        "payments_payouts",
+        ["payout_id"],
+        ["id"],
+    )
+    op.create_unique_constraint(op.f("uq_escrow_milestones_payout_id"), "escrow_milestones", ["payout_id"])
+
+
+def downgrade() -> None:
+    op.execute("SET LOCAL lock_timeout = '5s'")
+    op.drop_constraint(op.f("uq_escrow_milestones_payout_id"), "escrow_milestones", type_="unique")
+    op.drop_constraint(op.f("fk_escrow_milestones_payout_id_payments_payouts"), "escrow_milestones", type_="foreignkey")
+    op.drop_constraint(op.f("ck_escrow_milestones_payout_id_iff_started"), "escrow_milestones", type_="check")
+    op.drop_constraint(op.f("ck_escrow_milestones_payout_state"), "escrow_milestones", type_="check")
+    op.drop_column("escrow_milestones", "payout_id")
+    op.drop_column("escrow_milestones", "payout_state")
+    for name in (
+        "payout_country_alpha2",
+        "payout_phone_e164",
+        "payout_operator",
+        "auto_payout_country",
+        "auto_payout_whole",
+    ):
+        op.drop_constraint(op.f(f"ck_escrows_{name}"), "escrows", type_="check")
+    op.drop_column("escrows", "payout_country")
+    op.drop_column("escrows", "payout_phone")
+    op.drop_column("escrows", "payout_operator")
