@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -155,3 +155,9 @@ async def beneficiary_totals(
         found.released_minor, found.fees_minor = int(net), int(fees)
     return totals
 
+
+async def created_per_day(session: AsyncSession, *, since: datetime) -> dict[date, int]:
+    """How many escrows were created on each UTC day from ``since`` on; days with none are absent."""
+    day = sa.cast(sa.func.timezone("UTC", Escrow.created_at), sa.Date)
+    rows = await session.execute(sa.select(day, sa.func.count()).where(Escrow.created_at >= since).group_by(day))
+    return {created_on: int(count) for created_on, count in rows}
