@@ -72,7 +72,7 @@ async def test_an_operator_signs_in_reads_the_chart_acknowledges_and_switches_to
         await expect(page.locator("#tile-ledger .tile-value")).to_have_text("ok")
         chart = page.locator("figure.chart svg")
         await expect(chart).to_be_visible()
-        await expect(chart.locator("rect.bar")).to_have_count(28)
+        await expect(chart.locator("rect.bar")).to_have_count(42)
         box = await chart.bounding_box()
         assert box is not None
         assert box["width"] > 600
@@ -80,6 +80,15 @@ async def test_an_operator_signs_in_reads_the_chart_acknowledges_and_switches_to
         # The stylesheet applied (a CSP refusal would leave bars black and the header white).
         bar_fill = await chart.locator("rect.bar-payouts").first.evaluate("bar => getComputedStyle(bar).fill")
         assert bar_fill == "rgb(224, 138, 44)"
+        escrow_bars = chart.locator("rect.bar-escrows")
+        await expect(escrow_bars).to_have_count(14)
+        assert await escrow_bars.first.evaluate("bar => getComputedStyle(bar).fill") == "rgb(122, 79, 163)"
+        yesterday = escrow_bars.nth(12)
+        await expect(yesterday).to_have_attribute("data-value", "2")
+        height = await yesterday.bounding_box()
+        assert height is not None
+        assert height["height"] > 40, "two escrows stand half the scale high"
+        await expect(page.locator("figure.chart figcaption")).to_contain_text("Escrows (4)")
         header = await page.locator("header.top").evaluate("el => getComputedStyle(el).backgroundColor")
         assert header == "rgb(21, 77, 56)"
         await page.screenshot(path=str(screenshots / "dashboard-overview.png"), full_page=True)
@@ -103,8 +112,9 @@ async def test_an_operator_signs_in_reads_the_chart_acknowledges_and_switches_to
         await page.get_by_role("navigation").get_by_role("link", name="Vue d'ensemble", exact=True).click()
         await expect(page.get_by_role("heading", name="Santé du grand livre")).to_be_visible()
         await expect(page.locator("#tile-alerts .tile-value")).to_have_text("2")
-        activity = "Encaissements et décaissements par jour, 14 derniers jours (UTC)"
+        activity = "Encaissements, décaissements et séquestres par jour, 14 derniers jours (UTC)"
         await expect(page.get_by_role("heading", name=activity)).to_be_visible()
+        await expect(page.locator("figure.chart figcaption")).to_contain_text("Séquestres (4)")
         await page.screenshot(path=str(screenshots / "dashboard-overview-fr.png"), full_page=True)
         await page.get_by_role("navigation").get_by_role("link", name="Paiements bloqués", exact=True).click()
         await expect(page.locator("#stuck-collections tr[data-id]")).to_have_count(4)

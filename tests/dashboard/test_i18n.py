@@ -84,7 +84,7 @@ async def test_lang_fr_switches_the_pages_and_is_remembered(operator: httpx.Asyn
     assert '<html lang="fr">' in french.text
     text = pages.text(french.text)
     assert "Santé du grand livre" in text
-    assert "Encaissements et décaissements par jour, 14 derniers jours (UTC)" in text
+    assert "Encaissements, décaissements et séquestres par jour, 14 derniers jours (UTC)" in text
     assert "Ledger health" not in text
     assert 'href="/dashboard/?lang=en"' in french.text
     # Remembered: the next page, asked for without ?lang, is French too, until switched back.

@@ -112,7 +112,7 @@ async def test_a_breached_invariant_shows_as_breached(
     assert "The ledger's invariants are breached" in pages.text(page)
 
 
-async def test_the_chart_draws_each_day_s_collections_and_payouts(
+async def test_the_chart_draws_each_day_s_collections_payouts_and_escrows(
     operator: httpx.AsyncClient, world: World, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     page = (await operator.get(f"{DASHBOARD}/")).text
@@ -126,11 +126,18 @@ async def test_the_chart_draws_each_day_s_collections_and_payouts(
         expected[(day.isoformat(), "payouts")] = sum(
             1 for ago, _ in PAYOUTS if (world.now - timedelta(days=ago)).astimezone(UTC).date() == day
         )
+        expected[(day.isoformat(), "escrows")] = sum(
+            1 for at in world.escrows.values() if at.astimezone(UTC).date() == day
+        )
     assert pages.bars(page) == expected
     # The collection 20 days old is outside the chart; the database agrees day by day.
     assert sum(v for (_, series), v in expected.items() if series == "collections") == len(COLLECTION_DAYS_AGO) - 1
     async with db.transaction(sessions) as session:
-        for table, series in (("payments_collections", "collections"), ("payments_payouts", "payouts")):
+        for table, series in (
+            ("payments_collections", "collections"),
+            ("payments_payouts", "payouts"),
+            ("escrows", "escrows"),
+        ):
             rows = await session.execute(
                 sa.text(
                     f"SELECT (created_at AT TIME ZONE 'UTC')::date, count(*) FROM {table} "  # noqa: S608
@@ -145,8 +152,11 @@ async def test_the_chart_draws_each_day_s_collections_and_payouts(
     three_days_ago = (today - timedelta(days=3)).isoformat()
     assert heights[(three_days_ago, "collections")] == 2 * heights[(today.isoformat(), "collections")] == 112.0
     assert heights[(three_days_ago, "payouts")] == 0.0
+    yesterday = (today - timedelta(days=1)).isoformat()
+    assert heights[(yesterday, "escrows")] == 2 * heights[(today.isoformat(), "escrows")] == 112.0
     cells = pages.row_cells(page, "data-day", today.isoformat())
-    assert cells == [i18n.day(today, "en"), "1", "1"]
+    assert cells == [i18n.day(today, "en"), "1", "1", "1"]
+    assert "4 collections, 2 payouts and 4 escrows created from" in page
 
 
 async def test_stuck_payments_lists_open_ones_older_than_the_threshold(

@@ -1,6 +1,6 @@
 """Real data for the dashboard to show, made through the domains' services
 (parties, wallets, the ledger, collections and payouts against the PSP
-sandbox over HTTP, webhooks signed as their providers sign them, alerts) at
+sandbox over HTTP, escrows, webhooks signed as their providers sign them, alerts) at
 chosen times, so every number on a page is known in advance."""
 
 from __future__ import annotations
@@ -20,9 +20,14 @@ from sika.alerts import service as alerts_service
 from sika.core import db
 from sika.core.config import Settings
 from sika.core.phases import standalone
+from sika.escrow import schemas as escrow_schemas
+from sika.escrow import service as escrow_service
+from sika.parties import schemas as parties_schemas
+from sika.parties import service as parties_service
 from sika.payments import service as payments_service
 from sika.providers import registry as provider_registry
 from sika.providers.base import MobileOperator
+from sika.wallets import service as wallets_service
 from sika.webhooks import service as webhooks_service
 from tests.conftest import TEST_ACTOR
 from tests.support.factories import funded_wallet_in
@@ -34,6 +39,8 @@ COLLECTION_DAYS_AGO = (20, 3, 3, 1, 0)
 """One collection created this many days before ``now`` each; all but today's are stuck."""
 PAYOUTS = ((2, 5_000), (0, 7_000))
 """(days before ``now``, amount) of each payout."""
+ESCROW_DAYS_AGO = (4, 1, 1, 0)
+"""One escrow (awaiting its funding) created this many days before ``now`` each."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,7 @@ class World:
     collections: dict[str, datetime]
     """Id → created at."""
     payouts: dict[str, datetime]
+    escrows: dict[str, datetime]
     open_alert_ids: tuple[str, ...]
     acknowledged_alert_id: str
 
@@ -122,6 +130,7 @@ async def build(
             assert payout.status == "processing", payout.status
             payouts[payout.id] = at
 
+    escrows = await _escrows(sessions, client_id=party.id, now=now)
     async with db.transaction(sessions) as session:
         # Paystack: one waiting for its job, one naming no collection (unmatched, alerted),
         # one whose every attempt failed (alerted). FedaPay: one signed but unreadable (alerted).
@@ -173,6 +182,37 @@ async def build(
         wallet_id=wallet.id,
         collections=collections,
         payouts=payouts,
+        escrows=escrows,
         open_alert_ids=tuple(alert.id for alert in open_alerts),
         acknowledged_alert_id=handled.id,
     )
+
+
+async def _escrows(sessions: async_sessionmaker[AsyncSession], *, client_id: str, now: datetime) -> dict[str, datetime]:
+    """``ESCROW_DAYS_AGO``'s escrows of the world's party for a talent: id → created at."""
+    created: dict[str, datetime] = {}
+    async with db.transaction(sessions) as session:
+        # The talent's wallet stays empty, so the ledger's totals are the world's top-up alone.
+        talent = await parties_service.create_party(
+            session,
+            body=parties_schemas.PartyCreate(
+                display_name="Kofi Talent", type=parties_schemas.PartyType.individual, country="CI"
+            ),
+            actor=TEST_ACTOR,
+            now=now - timedelta(days=30),
+        )
+        await wallets_service.open_wallet(
+            session, party_id=talent.id, currency="XOF", actor=TEST_ACTOR, now=now - timedelta(days=30)
+        )
+        for days_ago in ESCROW_DAYS_AGO:
+            at = now - timedelta(days=days_ago)
+            body = escrow_schemas.EscrowCreate(
+                client_party_id=client_id,
+                beneficiary_party_id=talent.id,
+                currency="XOF",
+                amount_minor=1_000,
+                milestones=[escrow_schemas.MilestoneCreate(title="logo", amount_minor=1_000)],
+            )
+            view = await escrow_service.create_escrow(session, body=body, actor=TEST_ACTOR, now=at)
+            created[view.escrow.id] = at
+    return created

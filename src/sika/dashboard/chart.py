@@ -1,5 +1,5 @@
-"""A grouped bar chart drawn on the server as SVG geometry: collections and
-payouts per day. The template turns it into an inline ``<svg>``; no script
+"""A grouped bar chart drawn on the server as SVG geometry: collections,
+payouts and escrows created per day. The template turns it into an inline ``<svg>``; no script
 runs in the browser, and styling is by CSS class (the CSP forbids inline styles)."""
 
 from __future__ import annotations
@@ -24,12 +24,17 @@ class DayCount:
     day: date
     collections: int
     payouts: int
+    escrows: int
+
+
+SERIES = ("collections", "payouts", "escrows")
+"""The bars of each day, left to right."""
 
 
 @dataclass(frozen=True)
 class Bar:
     series: str
-    """``collections`` or ``payouts``: the CSS class and the legend entry."""
+    """One of ``SERIES``: the CSS class and the legend entry."""
     day: date
     value: int
     x: float
@@ -63,6 +68,7 @@ class Chart:
     labels: tuple[DayLabel, ...]
     total_collections: int
     total_payouts: int
+    total_escrows: int
 
 
 def nice_ceiling(value: int) -> int:
@@ -79,18 +85,19 @@ def nice_ceiling(value: int) -> int:
 
 
 def build(days: Sequence[DayCount]) -> Chart:
-    """Bars for ``days`` in order, two per day (collections then payouts)."""
+    """Bars for ``days`` in order, one per series each day (collections, payouts, escrows)."""
     plot_left, plot_right = float(MARGIN_LEFT), float(WIDTH - MARGIN_RIGHT)
     plot_top, plot_bottom = float(MARGIN_TOP), float(HEIGHT - MARGIN_BOTTOM)
-    top_value = nice_ceiling(max([1, *(max(d.collections, d.payouts) for d in days)]))
+    top_value = nice_ceiling(max([1, *(max(d.collections, d.payouts, d.escrows) for d in days)]))
     plot_height = plot_bottom - plot_top
     slot = (plot_right - plot_left) / max(1, len(days))
-    bar_width = slot * (1 - BAR_GAP_RATIO) / 2
+    bar_width = slot * (1 - BAR_GAP_RATIO) / len(SERIES)
     bars: list[Bar] = []
     labels: list[DayLabel] = []
     for index, counts in enumerate(days):
         left = plot_left + index * slot + slot * BAR_GAP_RATIO / 2
-        for offset, series, value in ((0, "collections", counts.collections), (1, "payouts", counts.payouts)):
+        for offset, series in enumerate(SERIES):
+            value: int = getattr(counts, series)
             height = plot_height * value / top_value
             bars.append(
                 Bar(
@@ -103,7 +110,7 @@ def build(days: Sequence[DayCount]) -> Chart:
                     height=round(height, 2),
                 )
             )
-        labels.append(DayLabel(day=counts.day, x=round(left + bar_width, 2)))
+        labels.append(DayLabel(day=counts.day, x=round(left + bar_width * len(SERIES) / 2, 2)))
     ticks = tuple(
         Tick(value=top_value * step // GRID_LINES, y=round(plot_bottom - plot_height * step / GRID_LINES, 2))
         for step in range(GRID_LINES + 1)
@@ -120,4 +127,5 @@ def build(days: Sequence[DayCount]) -> Chart:
         labels=tuple(labels),
         total_collections=sum(d.collections for d in days),
         total_payouts=sum(d.payouts for d in days),
+        total_escrows=sum(d.escrows for d in days),
     )

@@ -132,8 +132,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "En attente : {pending} · en échec : {failed}",
     ),
     "overview.activity": (
-        "Collections and payouts per day, last {days} days (UTC)",
-        "Encaissements et décaissements par jour, {days} derniers jours (UTC)",
+        "Collections, payouts and escrows per day, last {days} days (UTC)",
+        "Encaissements, décaissements et séquestres par jour, {days} derniers jours (UTC)",
     ),
     "overview.activity_table": ("Show the numbers", "Afficher les chiffres"),
     "overview.day": ("Day", "Jour"),
@@ -147,10 +147,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # Chart
     "chart.collections": ("Collections", "Encaissements"),
     "chart.payouts": ("Payouts", "Décaissements"),
+    "chart.escrows": ("Escrows", "Séquestres"),
     "chart.bar_title": ("{day}: {count} {series}", "{day} : {count} {series}"),
     "chart.description": (
-        "{collections} collections and {payouts} payouts created from {first} to {last}.",
-        "{collections} encaissements et {payouts} décaissements créés du {first} au {last}.",
+        "{collections} collections, {payouts} payouts and {escrows} escrows created from {first} to {last}.",
+        "{collections} encaissements, {payouts} décaissements et {escrows} séquestres créés du {first} au {last}.",
     ),
     # Alerts
     "alerts.title": ("Alerts", "Alertes"),

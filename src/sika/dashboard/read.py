@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.alerts import service as alerts_service
 from sika.core import invariants, paging
+from sika.escrow import repository as escrow_repository
 from sika.escrow import service as escrow_service
 from sika.ledger import repository as ledger_repository
 from sika.payments import service as payments_service
@@ -121,13 +122,15 @@ async def _fees(session: AsyncSession, platform: PlatformChoice) -> PlatformFees
 
 
 async def activity(session: AsyncSession, *, today: date, days: int) -> tuple[chart.DayCount, ...]:
-    """Collections and payouts created on each of the last ``days`` UTC days, today included."""
+    """Collections, payouts and escrows created on each of the last ``days`` UTC days, today included."""
     first = today - timedelta(days=days - 1)
-    collections, payouts = await payments_service.created_per_day(
-        session, since=datetime(first.year, first.month, first.day, tzinfo=UTC)
-    )
+    since = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    collections, payouts = await payments_service.created_per_day(session, since=since)
+    escrows = await escrow_repository.created_per_day(session, since=since)
     return tuple(
-        chart.DayCount(day=day, collections=collections.get(day, 0), payouts=payouts.get(day, 0))
+        chart.DayCount(
+            day=day, collections=collections.get(day, 0), payouts=payouts.get(day, 0), escrows=escrows.get(day, 0)
+        )
         for day in (first + timedelta(days=offset) for offset in range(days))
     )
 

@@ -5,7 +5,8 @@ two of them on one escrow take turns and never deadlock."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -104,3 +105,65 @@ async def milestones_in(
     else:
         query = query.order_by(EscrowMilestone.disputed_at)
     return [(milestone, escrow) for milestone, escrow in await session.execute(query.limit(limit))]
+
+
+@dataclass
+class BeneficiaryTotals:
+    """One currency of the escrows a party is the beneficiary of."""
+
+    currency: str
+    held_minor: int = 0
+    """Deposited and neither released nor refunded yet."""
+    next_release_at: datetime | None = None
+    """The earliest release time of their delivered milestones."""
+    released_minor: int = 0
+    """Released to the party's wallet in the period, less the fees."""
+    fees_minor: int = 0
+    """The fees those releases paid the platform."""
+
+
+async def beneficiary_totals(
+    session: AsyncSession, *, party_id: str, since: datetime, until: datetime
+) -> dict[str, BeneficiaryTotals]:
+    """Per currency, the escrows ``party_id`` is the beneficiary of: what they hold now,
+    when the next of their milestones is released, and what was released in ``[since, until)``."""
+    mine = Escrow.beneficiary_party_id == party_id
+    totals: dict[str, BeneficiaryTotals] = {}
+    held = await session.execute(
+        sa.select(Escrow.currency, sa.func.sum(Escrow.funded_minor - Escrow.released_minor - Escrow.refunded_minor))
+        .where(mine, Escrow.status.in_((EscrowStatus.awaiting_funding.value, EscrowStatus.funded.value)))
+        .group_by(Escrow.currency)
+    )
+    for currency, amount in held:
+        totals.setdefault(currency, BeneficiaryTotals(currency)).held_minor = int(amount)
+    by_milestone = sa.select(Escrow.currency).join(EscrowMilestone, EscrowMilestone.escrow_id == Escrow.id).where(mine)
+    due = await session.execute(
+        by_milestone.add_columns(sa.func.min(EscrowMilestone.release_at))
+        .where(EscrowMilestone.status == MilestoneStatus.delivered.value)
+        .group_by(Escrow.currency)
+    )
+    for currency, release_at in due:
+        totals.setdefault(currency, BeneficiaryTotals(currency)).next_release_at = release_at
+    released = await session.execute(
+        by_milestone.add_columns(
+            sa.func.sum(EscrowMilestone.released_minor - EscrowMilestone.fee_paid_minor),
+            sa.func.sum(EscrowMilestone.fee_paid_minor),
+        )
+        .where(
+            EscrowMilestone.released_minor > 0,
+            EscrowMilestone.completed_at >= since,
+            EscrowMilestone.completed_at < until,
+        )
+        .group_by(Escrow.currency)
+    )
+    for currency, net, fees in released:
+        found = totals.setdefault(currency, BeneficiaryTotals(currency))
+        found.released_minor, found.fees_minor = int(net), int(fees)
+    return totals
+
+
+async def created_per_day(session: AsyncSession, *, since: datetime) -> dict[date, int]:
+    """How many escrows were created on each UTC day from ``since`` on; days with none are absent."""
+    day = sa.cast(sa.func.timezone("UTC", Escrow.created_at), sa.Date)
+    rows = await session.execute(sa.select(day, sa.func.count()).where(Escrow.created_at >= since).group_by(day))
+    return {created_on: int(count) for created_on, count in rows}

@@ -4,13 +4,16 @@ A platform key creates escrows and may take every party's step for it; the
 client's party token funds, cancels, approves and disputes; the beneficiary's
 delivers; both read their escrows. An operator (``support`` or ``admin``)
 resolves disputes. Which party may do what is the escrow service's rule, not
-this router's."""
+this router's.
+
+``summary_router`` serves a party's financial summary, which reads the
+escrows beside the wallets (``sika.escrow.service.summary``)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from sika.api.deps import CurrentSettings, Session, authorize
 from sika.api.idempotency import IdempotencyClaim, idempotency_claim
@@ -21,7 +24,9 @@ from sika.core import clock
 from sika.core.context import Actor
 from sika.escrow import schemas
 from sika.escrow import service as escrow_service
+from sika.escrow.service import summary as summary_service
 from sika.escrow.states import EscrowStatus
+from sika.wallets import schemas as wallets_schemas
 
 router = APIRouter(prefix="/escrows", tags=["escrows"], route_class=UnitOfWorkRoute)
 platform = authorize(Scope.platform)
@@ -163,3 +168,23 @@ async def resolve_milestone(
         now=clock.now(),
     )
     return escrow_out(view)
+
+
+summary_router = APIRouter(tags=["wallets"], route_class=UnitOfWorkRoute)
+MONTH_PATTERN = r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"
+"""``YYYY-MM``, 1900-01 to 2999-12."""
+
+
+@summary_router.get("/parties/{party_id}/summary", response_model=wallets_schemas.PartySummaryOut)
+async def party_summary(
+    party_id: str,
+    session: Session,
+    actor: ReaderOrParty,
+    month: Annotated[
+        str | None, Query(pattern=MONTH_PATTERN, description="YYYY-MM (UTC); the current month if left out.")
+    ] = None,
+) -> wallets_schemas.PartySummaryOut:
+    """Per currency: the wallet's money and what the party's escrows hold for it now (with
+    the next release time), and what was released to it, paid out and paid in fees in ``month``."""
+    summary = await summary_service.party_summary(session, party_id=party_id, month=month, actor=actor, now=clock.now())
+    return wallets_schemas.PartySummaryOut.model_validate(summary)

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.core import paging
 from sika.ledger.models import Transfer
-from sika.wallets.models import Wallet, WalletHold, WalletOpenHold
+from sika.wallets.models import HoldOwnerType, Wallet, WalletHold, WalletOpenHold
 
 
 async def add(session: AsyncSession, row: Wallet | WalletHold) -> None:
@@ -59,3 +59,25 @@ async def lapsed_holds(session: AsyncSession, *, account_id: str, now: datetime)
         )
     )
     return {hold_id: amount for hold_id, amount in rows}
+
+
+async def captured_by_owner(
+    session: AsyncSession, *, wallet_ids: Sequence[str], owner_type: HoldOwnerType, since: datetime, until: datetime
+) -> dict[str, int]:
+    """Per wallet, what the holds of ``owner_type`` (a payout's) took out of it in
+    ``[since, until)``: the posts of their pending transfers made then."""
+    if not wallet_ids:
+        return {}
+    rows = await session.execute(
+        sa.select(WalletHold.wallet_id, sa.func.sum(Transfer.amount_minor))
+        .join(Transfer, Transfer.pending_id == WalletHold.id)
+        .where(
+            WalletHold.wallet_id.in_(wallet_ids),
+            WalletHold.owner_type == owner_type.value,
+            Transfer.kind == "post_pending",
+            Transfer.created_at >= since,
+            Transfer.created_at < until,
+        )
+        .group_by(WalletHold.wallet_id)
+    )
+    return {wallet_id: int(total) for wallet_id, total in rows}

@@ -1,6 +1,7 @@
-"""Wallets, holds, history and a party's financial summary.
+"""Wallets, holds and history (a party's financial summary reads its escrows
+too, so the escrow router serves it).
 
-A party token may read its own wallets, holds, history and summary, place
+A party token may read its own wallets, holds and history, place
 holds on its own wallets, and capture (to another wallet, with no fee) or
 release the holds it placed itself. Holds placed with an API key are
 captured and released with an API key: they guarantee money to someone
@@ -100,12 +101,6 @@ async def list_party_wallets(party_id: str, session: Session, actor: ReaderOrPar
         data=[wallet_out(view) for view in views],
         next_cursor=next_cursor([view.wallet for view in views], page.limit),
     )
-
-
-@router.get("/parties/{party_id}/summary", response_model=schemas.PartySummaryOut)
-async def party_summary(party_id: str, session: Session, actor: ReaderOrParty) -> schemas.PartySummaryOut:
-    summary = await wallets_service.party_summary(session, party_id=party_id, actor=actor, now=clock.now())
-    return schemas.PartySummaryOut.model_validate(summary)
 
 
 @router.get("/platforms/{platform_id}/fees", response_model=schemas.PlatformFeesOut)

@@ -178,17 +178,28 @@ class HistoryPage(BaseModel):
 
 
 class CurrencySummaryOut(BaseModel):
+    """A party's money in one currency: its wallet now, its escrows now, and the month's flows.
+    Served by ``GET /v1/parties/{id}/summary``, which the escrow domain answers: it reads
+    the wallets, the payouts' holds and the escrows, and sits above all three."""
+
     model_config = ConfigDict(from_attributes=True)
 
     currency: str
     balance_minor: int
     held_minor: int
     available_minor: int
-    received_this_month_minor: int
-    paid_out_this_month_minor: int
     escrow_pending_minor: int
+    """Held now in escrows the party is the beneficiary of, not yet released (their fee included)."""
+    next_release_at: datetime | None
+    """The earliest time one of those escrows' delivered milestones is released, unless approved or disputed first."""
+    received_this_month_minor: int
+    """Everything credited to the wallet in the month (releases, collections, captures, top-ups)."""
+    released_this_month_minor: int
+    """What escrow releases put in the wallet in the month (less their fee)."""
+    paid_out_this_month_minor: int
+    """What payouts took out of the wallet in the month (other debits are not counted)."""
     fees_paid_this_month_minor: int
-    """What the party's captured holds paid its platform in fees this month."""
+    """What the party paid its platform in fees in the month: its captured holds' fees and its releases' fees."""
 
 
 class PartySummaryOut(BaseModel):
@@ -196,6 +207,8 @@ class PartySummaryOut(BaseModel):
 
     party_id: str
     platform_id: str
+    month: str
+    """The month (UTC) the monthly figures cover, ``YYYY-MM``: the current one unless asked."""
     month_start: datetime
     """The start (UTC) of the month the monthly figures cover."""
     currencies: list[CurrencySummaryOut]

@@ -2,7 +2,7 @@
 
 One module per flow: ``wallets`` (opening one, reading its money, crediting
 it), ``holds`` (placing, capturing, releasing; who owns a hold and who may
-resolve it) and ``history`` (a wallet's movements, a party's summary). This
+resolve it) and ``history`` (a wallet's movements, a party's wallets over a month). This
 package names what the rest of Sika calls, so callers write
 ``wallets_service.<name>``.
 
@@ -16,14 +16,7 @@ an account of their own (an escrow's deposit), with ``debit_to_account``.
 """
 
 from sika.wallets.service.fees import FeeBalance, fee_account_id, platform_fees
-from sika.wallets.service.history import (
-    CurrencySummary,
-    HistoryEntry,
-    HistoryPage,
-    PartySummary,
-    history,
-    party_summary,
-)
+from sika.wallets.service.history import HistoryEntry, HistoryPage, WalletMonth, history, party_months
 from sika.wallets.service.hold_views import API_OWNER, HoldOwner, HoldView
 from sika.wallets.service.holds import (
     HoldNotFound,
@@ -63,7 +56,6 @@ from sika.wallets.service.wallets import (
 
 __all__ = [
     "API_OWNER",
-    "CurrencySummary",
     "FeeBalance",
     "HistoryEntry",
     "HistoryPage",
@@ -75,9 +67,9 @@ __all__ = [
     "HoldView",
     "InvalidCapture",
     "PartyCannotSetFee",
-    "PartySummary",
     "TopUp",
     "WalletExists",
+    "WalletMonth",
     "WalletNotFound",
     "WalletView",
     "capture_hold",
@@ -96,7 +88,7 @@ __all__ = [
     "list_party_wallets",
     "open_wallet",
     "owned_wallet",
-    "party_summary",
+    "party_months",
     "party_wallet_id",
     "place_hold",
     "platform_fees",

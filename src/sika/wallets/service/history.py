@@ -1,23 +1,21 @@
-"""A wallet's history and a party's financial summary, read from the ledger."""
+"""A wallet's history and a party's wallets over a month, read from the ledger
+(the party summary, ``GET /v1/parties/{id}/summary``, adds its escrows: ``sika.escrow``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.core.context import Actor
-from sika.ledger import models as ledger_models
 from sika.ledger import service as ledger_service
 from sika.parties import service as parties_service
+from sika.parties.models import Party
 from sika.wallets import repository, schemas
 from sika.wallets.models import HoldOwnerType
 from sika.wallets.service import fees as platform_fees
 from sika.wallets.service import wallets
-
-ESCROW_ACCOUNT_KIND_PREFIX = "escrow"
-"""Ledger accounts owned by a party whose kind starts with this hold its money in escrow."""
 
 _ENTRY_TYPE_BY_DEBIT = {
     "posted": schemas.EntryType.debit,
@@ -54,24 +52,19 @@ class HistoryPage:
 
 
 @dataclass(frozen=True)
-class CurrencySummary:
+class WalletMonth:
+    """One wallet's money now and what moved through it in a month."""
+
     currency: str
     balance_minor: int
     held_minor: int
     available_minor: int
-    received_this_month_minor: int
-    paid_out_this_month_minor: int
-    escrow_pending_minor: int
-    fees_paid_this_month_minor: int = 0
-    """What the party's captured holds paid its platform's fee account this month."""
-
-
-@dataclass(frozen=True)
-class PartySummary:
-    party_id: str
-    platform_id: str
-    month_start: datetime
-    currencies: list[CurrencySummary]
+    received_minor: int
+    """Everything credited to the wallet in the month."""
+    paid_out_minor: int
+    """What payouts took out of it in the month (their holds captured): not every debit."""
+    fees_paid_minor: int
+    """What its captured holds paid its platform's fee account in the month."""
 
 
 async def history(
@@ -140,67 +133,42 @@ def _history_entry(row: ledger_service.AccountEntry, payouts: dict[str, str]) ->
     )
 
 
-async def party_summary(session: AsyncSession, *, party_id: str, actor: Actor, now: datetime) -> PartySummary:
-    """Per currency: the party's wallet money, what came in and went out of its
-    wallets this calendar month (UTC), and what it holds in escrow accounts."""
+async def party_months(
+    session: AsyncSession, *, party_id: str, actor: Actor, since: datetime, until: datetime, now: datetime
+) -> tuple[Party, list[WalletMonth]]:
+    """The party and, per wallet (by currency), its money at ``now`` and what moved
+    through it in ``[since, until)``."""
     party = await parties_service.get_party(session, party_id=party_id, actor=actor)
-    month_start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    next_month = (month_start.replace(day=28) + _FOUR_DAYS).replace(day=1)
     party_wallets = await repository.list_for_party(session, party.id)
     flows = await ledger_service.posted_flows(
-        session, account_ids=[w.account_id for w in party_wallets], since=month_start, until=next_month
+        session, account_ids=[w.account_id for w in party_wallets], since=since, until=until
     )
     fees = await ledger_service.posted_flows(
         session,
         account_ids=[w.holds_account_id for w in party_wallets],
-        since=month_start,
-        until=next_month,
+        since=since,
+        until=until,
         code=platform_fees.FEE_CODE,
     )
-    escrow: dict[str, int] = {}
-    for account in await _party_accounts(session, party_id=party.id):
-        if account.kind.startswith(ESCROW_ACCOUNT_KIND_PREFIX):
-            balance = ledger_service.balance_of(account)
-            escrow[account.currency] = escrow.get(account.currency, 0) + balance.posted_minor
-    by_currency: dict[str, CurrencySummary] = {}
+    payouts = await repository.captured_by_owner(
+        session,
+        wallet_ids=[w.id for w in party_wallets],
+        owner_type=HoldOwnerType.payout,
+        since=since,
+        until=until,
+    )
+    months: list[WalletMonth] = []
     for wallet in party_wallets:
         view = await wallets.wallet_view(session, wallet, now=now)
-        paid_out, received = flows[wallet.account_id]
-        by_currency[wallet.currency] = CurrencySummary(
-            currency=wallet.currency,
-            balance_minor=view.balance_minor,
-            held_minor=view.held_minor,
-            available_minor=view.available_minor,
-            received_this_month_minor=received,
-            paid_out_this_month_minor=paid_out,
-            escrow_pending_minor=escrow.get(wallet.currency, 0),
-            fees_paid_this_month_minor=fees[wallet.holds_account_id][0],
+        months.append(
+            WalletMonth(
+                currency=wallet.currency,
+                balance_minor=view.balance_minor,
+                held_minor=view.held_minor,
+                available_minor=view.available_minor,
+                received_minor=flows[wallet.account_id][1],
+                paid_out_minor=payouts.get(wallet.id, 0),
+                fees_paid_minor=fees[wallet.holds_account_id][0],
+            )
         )
-    for currency, amount in escrow.items():
-        if currency not in by_currency:
-            by_currency[currency] = CurrencySummary(currency, 0, 0, 0, 0, 0, amount)
-    return PartySummary(
-        party_id=party.id,
-        platform_id=party.platform_id,
-        month_start=month_start,
-        currencies=[by_currency[c] for c in sorted(by_currency)],
-    )
-
-
-_FOUR_DAYS = timedelta(days=4)
-_ACCOUNTS_PAGE = 200
-
-
-async def _party_accounts(session: AsyncSession, *, party_id: str) -> list[ledger_models.Account]:
-    accounts: list[ledger_models.Account] = []
-    while True:
-        page = await ledger_service.list_accounts(
-            session,
-            owner_type="party",
-            owner_id=party_id,
-            after_seq=accounts[-1].seq if accounts else None,
-            limit=_ACCOUNTS_PAGE,
-        )
-        accounts.extend(page)
-        if len(page) < _ACCOUNTS_PAGE:
-            return accounts
+    return party, months
