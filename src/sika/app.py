@@ -29,6 +29,7 @@ from sika.escrow import router as escrow_router
 from sika.events import router as events_router
 from sika.ledger import batcher as ledger_batcher
 from sika.ledger import router as ledger_router
+from sika.mandates import router as mandates_router
 from sika.parties import router as parties_router
 from sika.payments import router as payments_router
 from sika.platforms import router as platforms_router
@@ -53,6 +54,7 @@ def api_router() -> APIRouter:
         wallets_router,
         payments_router,
         escrow_router,
+        mandates_router,
         webhooks_router,
         events_router,
         search_router,

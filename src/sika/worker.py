@@ -13,11 +13,20 @@ from sika.idempotency import tasks as idempotency_tasks
 from sika.jobs import app as jobs_app
 from sika.jobs import tasks as jobs_tasks
 from sika.ledger import tasks as ledger_tasks
+from sika.mandates import tasks as mandates_tasks
 from sika.payments import tasks as payments_tasks
 from sika.webhooks import tasks as webhooks_tasks
 
 # Importing a domain's tasks module declares its jobs; this list is the whole set.
-TASK_MODULES = (escrow_tasks, idempotency_tasks, jobs_tasks, ledger_tasks, payments_tasks, webhooks_tasks)
+TASK_MODULES = (
+    escrow_tasks,
+    idempotency_tasks,
+    jobs_tasks,
+    ledger_tasks,
+    mandates_tasks,
+    payments_tasks,
+    webhooks_tasks,
+)
 
 
 def build(database_url: str) -> procrastinate.App:

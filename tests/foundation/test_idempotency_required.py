@@ -40,6 +40,11 @@ MONEY_ROUTES = {
     "cancel_escrow",
     "approve_milestone",
     "resolve_milestone",
+    "create_mandate",
+    "top_up_mandate",
+    "revoke_mandate",
+    "create_purchase",
+    "create_spend",
 }
 """The routes that move money today; later ones join them by their mark."""
 
@@ -59,6 +64,11 @@ MOVES_NO_MONEY = {
     "create_escrow",
     "deliver_milestone",
     "dispute_milestone",
+    "create_spend_category",
+    "create_merchant",
+    "certify_merchant",
+    "decertify_merchant",
+    "add_payee",
 }
 """POSTs whose Idempotency-Key stays optional: they create or change something, but no money
 (a retried webhook is processed once whatever the retries). Adding one here is a decision to review."""
@@ -70,6 +80,9 @@ TABLES_THAT_MOVE = (
     "payments_payouts",
     "escrows",
     "escrow_milestones",
+    "mandates",
+    "mandate_purchases",
+    "mandate_spends",
     "events",
     "idempotency_keys",
 )

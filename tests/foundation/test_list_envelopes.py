@@ -35,6 +35,10 @@ NOT_LISTS = {"platform_fees"}
 platform earned, one row per currency."""
 KNOWN_LISTS = {
     "list_escrows",
+    "list_spend_categories",
+    "list_merchants",
+    "list_mandates",
+    "list_purchases",
     "list_platforms",
     "list_api_keys",
     "list_parties",
@@ -144,10 +148,49 @@ async def _two_of_everything(world: World, kofi: PartyWallet) -> dict[str, str]:
         }
         made = await client.post("/v1/escrows", json=escrow, headers=platform)
         assert made.status_code == 201, made.text
+    mandate_id = await _two_mandates_with_two_purchases(world, kofi, two)
     async with world.sessions() as session:
         account = await session.scalar(sa.select(Wallet.account_id).where(Wallet.id == kofi.wallet_id))
     assert account is not None
-    return {"party_id": two.party_id, "wallet_id": kofi.wallet_id, "account_id": account}
+    return {"party_id": two.party_id, "wallet_id": kofi.wallet_id, "account_id": account, "mandate_id": mandate_id}
+
+
+async def _two_mandates_with_two_purchases(world: World, kofi: PartyWallet, two: PartyWallet) -> str:
+    """Two spend categories, two merchants, two mandates from ``kofi``; the first's id, which made two purchases."""
+    client, platform = world.client, world.platform
+    merchants = []
+    for n in range(2):
+        labels = {"code": f"category_{n}", "label_en": f"Category {n}", "label_fr": f"Catégorie {n}"}
+        category = await client.post("/v1/spend-categories", json=labels, headers=platform)
+        assert category.status_code == 201, category.text
+        shop = await party_with_wallet(client, platform, display_name=f"Shop {n}", type="business")
+        merchant = await client.post(
+            "/v1/merchants", json={"party_id": shop.party_id, "category_id": category.json()["id"]}, headers=platform
+        )
+        assert merchant.status_code == 201, merchant.text
+        merchants.append(merchant.json()["id"])
+    mandates = []
+    for beneficiary in (two.party_id, (await party_with_wallet(client, platform, display_name="Child")).party_id):
+        body: dict[str, Any] = {
+            "sender_party_id": kofi.party_id,
+            "beneficiary_party_id": beneficiary,
+            "currency": "XOF",
+            "amount_minor": 1_000,
+            "allowed_merchant_ids": merchants,
+            "certified_only": False,
+            "expires_at": "2100-01-01T00:00:00Z",
+        }
+        made = await client.post("/v1/mandates", json=body, headers=platform)
+        assert made.status_code == 201, made.text
+        mandates.append(str(made.json()["id"]))
+    for n, merchant_id in enumerate(merchants):
+        bought = await client.post(
+            f"/v1/mandates/{mandates[0]}/purchases",
+            json={"merchant_id": merchant_id, "amount_minor": 100, "reference": f"order {n}"},
+            headers=platform,
+        )
+        assert bought.status_code == 201, bought.text
+    return mandates[0]
 
 
 async def _page(client: httpx.AsyncClient, path: str, headers: dict[str, str], **params: Any) -> dict[str, Any]:

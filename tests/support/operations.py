@@ -35,6 +35,12 @@ COUNTED_TABLES = (
     "ledger_accounts",
     "ledger_pending_timeouts",
     "ledger_transfers",
+    "mandate_merchants",
+    "mandate_payees",
+    "mandate_purchases",
+    "mandate_spend_categories",
+    "mandate_spends",
+    "mandates",
     "parties",
     "payments_collections",
     "payments_payouts",
@@ -165,7 +171,7 @@ async def real_ids(
 ) -> dict[str, str]:
     """An id of a real thing for each path parameter of the API: a party with a funded
     wallet and a hold on it, ledger accounts with a pending transfer, an API key, an
-    alert, an escrow (and its milestone 1). Collections, payouts and webhook events need a
+    alert, an escrow (and its milestone 1), a merchant and a mandate. Collections, payouts and webhook events need a
     provider; theirs name nothing."""
 
     async def made(path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -202,6 +208,19 @@ async def real_ids(
             "milestones": [milestone],
         },
     )
+    category = await made("/v1/spend-categories", {"code": "walked", "label_en": "Walked", "label_fr": "Parcourue"})
+    merchant = await made("/v1/merchants", {"party_id": beneficiary.party_id, "category_id": category["id"]})
+    mandate = await made(
+        "/v1/mandates",
+        {
+            "sender_party_id": funded.party_id,
+            "beneficiary_party_id": beneficiary.party_id,
+            "currency": "XOF",
+            "amount_minor": 1_000,
+            "allowed_category_ids": [category["id"]],
+            "expires_at": "2100-01-01T00:00:00Z",
+        },
+    )
     async with db.transaction(sessions) as session:
         alert = await alerts_service.raise_alert(
             session, kind="test.walk", message="An alert to acknowledge.", platform_id=None
@@ -216,6 +235,8 @@ async def real_ids(
         "alert_id": alert.id,
         "escrow_id": escrow["id"],
         "number": "1",
+        "mandate_id": mandate["id"],
+        "merchant_id": merchant["id"],
         "platform_id": DEFAULT_PLATFORM_ID,
         "collection_id": "col_none",
         "payout_id": "pay_none",

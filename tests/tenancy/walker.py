@@ -65,6 +65,10 @@ VALID_FIELDS: dict[str, Any] = {
     "return_url": None,
     "scopes": ["read"],
     "timeout_seconds": None,
+    "expires_at": "2100-01-01T00:00:00Z",
+    "label_en": "Walk",
+    "label_fr": "Marche",
+    "reference": "walk",
 }
 """Values that pass validation, so a body reaches the route's own checks."""
 
@@ -77,6 +81,10 @@ BODY_OBJECTS = {
     "platform_id": "platform_id",
     "client_party_id": "party_id",
     "beneficiary_party_id": "party_id",
+    "sender_party_id": "party_id",
+    "category_id": "category_id",
+    "merchant_id": "merchant_id",
+    "payee_id": "payee_id",
 }
 """Body fields naming an object, and which of the other platform's objects they get."""
 

@@ -99,6 +99,7 @@ async def _side(client: httpx.AsyncClient, admin: Headers, name: str) -> tuple[S
     second = await _made(client, f"/v1/parties/{funded.party_id}/wallets", {"currency": "GHS"}, headers)
     ledger = await _ledger(client, headers)
     escrow = await _escrow(client, headers, funded)
+    mandate = await _mandate(client, headers, funded)
     ids_ = {
         "platform_id": platform["id"],
         "party_id": funded.party_id,
@@ -107,9 +108,44 @@ async def _side(client: httpx.AsyncClient, admin: Headers, name: str) -> tuple[S
         "account_id": ledger["source"],
         "transfer_id": ledger["pending"],
         "escrow_id": escrow,
+        "mandate_id": mandate["mandate_id"],
+        "merchant_id": mandate["merchant_id"],
     }
     more = {"second_wallet": second["id"], "target_account": ledger["target"], "posted_transfer": ledger["posted"]}
+    more.update(category_id=mandate["category_id"], payee_id=mandate["payee_id"])
     return Side(platform_id=platform["id"], platform=headers, ids=ids_, more=more), funded
+
+
+async def _mandate(client: httpx.AsyncClient, platform: Headers, sender: PartyWallet) -> dict[str, str]:
+    """A spend category, a merchant in it, and a mandate from ``sender`` to a new party
+    allowing that merchant, with a payee; their ids."""
+    category = await _made(
+        client, "/v1/spend-categories", {"code": "school", "label_en": "School", "label_fr": "École"}, platform
+    )
+    shop = await party_with_wallet(client, platform, display_name="Mandate merchant", type="business")
+    merchant = await _made(
+        client, "/v1/merchants", {"party_id": shop.party_id, "category_id": category["id"]}, platform
+    )
+    child = await party_with_wallet(client, platform, display_name="Mandate beneficiary")
+    landlord = await party_with_wallet(client, platform, display_name="Mandate payee")
+    body = {
+        "sender_party_id": sender.party_id,
+        "beneficiary_party_id": child.party_id,
+        "currency": "XOF",
+        "amount_minor": 2_000,
+        "allowed_merchant_ids": [merchant["id"]],
+        "certified_only": False,
+        "expires_at": "2100-01-01T00:00:00Z",
+    }
+    mandate = await _made(client, "/v1/mandates", body, platform)
+    payee = {"party_id": landlord.party_id, "daily_limit_minor": 1_000}
+    named = await _made(client, f"/v1/mandates/{mandate['id']}/payees", payee, platform)
+    return {
+        "mandate_id": mandate["id"],
+        "merchant_id": merchant["id"],
+        "category_id": category["id"],
+        "payee_id": named["payees"][0]["id"],
+    }
 
 
 async def _escrow(client: httpx.AsyncClient, platform: Headers, payer: PartyWallet) -> str:

@@ -155,4 +155,29 @@ DETAILS_FR: dict[str, str] = {
     "auto_payout_phone_required": (
         "auto_payout demande un numéro : envoyez-en un, ou enregistrez d'abord celui du bénéficiaire."
     ),
+    "mandate_action_not_allowed": "Cette partie ne peut pas effectuer cette action sur le mandat.",
+    "mandate_catalogue_unknown": (
+        "Une catégorie ou un commerçant autorisé n'est pas dans le catalogue de la plateforme."
+    ),
+    "mandate_daily_limit_exceeded": "Cette dépense dépasserait la limite journalière du destinataire.",
+    "mandate_exists": (
+        "L'expéditeur a déjà un mandat actif pour ce bénéficiaire dans cette devise : complétez-le plutôt."
+    ),
+    "mandate_expired": "Le mandat a expiré : le reste revient à l'expéditeur.",
+    "mandate_expiry_invalid": "expires_at doit être dans le futur.",
+    "mandate_insufficient": "Il reste moins que ce montant sur le mandat.",
+    "mandate_merchant_not_allowed": "Le mandat n'autorise ni ce commerçant ni sa catégorie.",
+    "mandate_merchant_not_certified": "Le mandat ne paie que des commerçants certifiés, et celui-ci ne l'est pas.",
+    "mandate_not_active": "Le mandat n'est plus actif.",
+    "mandate_not_found": "Mandat introuvable.",
+    "mandate_parties_invalid": "L'expéditeur et le bénéficiaire doivent être deux parties d'une même plateforme.",
+    "mandate_party_has_no_wallet": "La partie doit avoir un portefeuille dans la devise du mandat : ouvrez-le d'abord.",
+    "mandate_payee_exists": "Cette partie est déjà un destinataire autorisé du mandat.",
+    "mandate_payee_not_found": "Le mandat n'a pas ce destinataire.",
+    "mandate_purchase_above_maximum": "L'achat dépasse le montant maximal par achat du mandat.",
+    "mandate_total_limit_exceeded": "Cette dépense dépasserait la limite totale du destinataire.",
+    "merchant_exists": "Cette partie est déjà un commerçant.",
+    "merchant_not_found": "Commerçant introuvable.",
+    "spend_category_exists": "La plateforme a déjà une catégorie de dépense avec ce code.",
+    "spend_category_not_found": "Catégorie de dépense introuvable.",
 }

@@ -384,6 +384,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "An escrow that has ended holds nothing",
         "Un séquestre terminé ne contient plus rien",
     ),
+    "check.mandate_accounts": (
+        "A mandate's account holds what was put in less what was spent and returned",
+        "Le compte d'un mandat contient ce qui y a été versé, moins ce qui a été dépensé et rendu",
+    ),
+    "check.mandate_payee_limits": (
+        "No payee of a mandate was paid past its daily or total limit",
+        "Aucun destinataire d'un mandat n'a été payé au-delà de sa limite journalière ou totale",
+    ),
+    "check.mandate_closed_empty": (
+        "A mandate that has ended holds nothing",
+        "Un mandat terminé ne contient plus rien",
+    ),
 }
 
 _MONTHS: dict[str, tuple[str, ...]] = {
