@@ -40,6 +40,7 @@ MONEY_ROUTES = {
     "cancel_escrow",
     "approve_milestone",
     "resolve_milestone",
+    "create_party_transfer",
 }
 """The routes that move money today; later ones join them by their mark."""
 
@@ -59,6 +60,8 @@ MOVES_NO_MONEY = {
     "create_escrow",
     "deliver_milestone",
     "dispute_milestone",
+    "add_to_allowlist",
+    "certify_party",
 }
 """POSTs whose Idempotency-Key stays optional: they create or change something, but no money
 (a retried webhook is processed once whatever the retries). Adding one here is a decision to review."""
@@ -70,6 +73,7 @@ TABLES_THAT_MOVE = (
     "payments_payouts",
     "escrows",
     "escrow_milestones",
+    "transfers",
     "events",
     "idempotency_keys",
 )
@@ -182,6 +186,11 @@ async def _money_world(
         "create_journal_entry": {"transfers": [leg]},
         "post_pending": {},
         "void_pending": {},
+        "create_party_transfer": {
+            "source_wallet_id": buyer.wallet_id,
+            "destination_wallet_id": shop.wallet_id,
+            "amount_minor": 500,
+        },
     }
     return ids, bodies
 

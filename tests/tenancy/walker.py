@@ -77,6 +77,8 @@ BODY_OBJECTS = {
     "platform_id": "platform_id",
     "client_party_id": "party_id",
     "beneficiary_party_id": "party_id",
+    "source_wallet_id": "wallet_id",
+    "recipient_party_id": "recipient_party_id",
 }
 """Body fields naming an object, and which of the other platform's objects they get."""
 
