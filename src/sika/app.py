@@ -30,11 +30,13 @@ from sika.events import router as events_router
 from sika.ledger import batcher as ledger_batcher
 from sika.ledger import router as ledger_router
 from sika.mandates import router as mandates_router
+from sika.p2p import router as p2p_router
 from sika.parties import router as parties_router
 from sika.payments import router as payments_router
 from sika.platforms import router as platforms_router
 from sika.search import router as search_router
 from sika.system import router as system_router
+from sika.transfers import router as transfers_router
 from sika.wallets import router as wallets_router
 from sika.webhooks import router as webhooks_router
 
@@ -58,6 +60,8 @@ def api_router() -> APIRouter:
         webhooks_router,
         events_router,
         search_router,
+        p2p_router,
+        transfers_router,
     ):
         v1.include_router(module.router)
     # Provider-calling routes run in phases (``PhasedRoute``), on routers of their own.

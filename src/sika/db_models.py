@@ -9,9 +9,11 @@ from sika.events import models as events_models
 from sika.idempotency import models as idempotency_models
 from sika.ledger import models as ledger_models
 from sika.mandates import models as mandates_models
+from sika.p2p import models as p2p_models
 from sika.parties import models as parties_models
 from sika.payments import models as payments_models
 from sika.platforms import models as platforms_models
+from sika.transfers import models as transfers_models
 from sika.wallets import models as wallets_models
 from sika.webhooks import models as webhooks_models
 
@@ -25,9 +27,11 @@ __all__ = [
     "idempotency_models",
     "ledger_models",
     "mandates_models",
+    "p2p_models",
     "parties_models",
     "payments_models",
     "platforms_models",
+    "transfers_models",
     "wallets_models",
     "webhooks_models",
 ]

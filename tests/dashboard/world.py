@@ -213,6 +213,6 @@ async def _escrows(sessions: async_sessionmaker[AsyncSession], *, client_id: str
                 amount_minor=1_000,
                 milestones=[escrow_schemas.MilestoneCreate(title="logo", amount_minor=1_000)],
             )
-            view = await escrow_service.create_escrow(session, body=body, actor=TEST_ACTOR, now=at)
+            view = await escrow_service.create_escrow(session, body=body, payout_providers={}, actor=TEST_ACTOR, now=at)
             created[view.escrow.id] = at
     return created

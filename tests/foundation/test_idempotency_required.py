@@ -45,6 +45,7 @@ MONEY_ROUTES = {
     "revoke_mandate",
     "create_purchase",
     "create_spend",
+    "create_party_transfer",
 }
 """The routes that move money today; later ones join them by their mark."""
 
@@ -69,6 +70,8 @@ MOVES_NO_MONEY = {
     "certify_merchant",
     "decertify_merchant",
     "add_payee",
+    "add_to_allowlist",
+    "certify_party",
 }
 """POSTs whose Idempotency-Key stays optional: they create or change something, but no money
 (a retried webhook is processed once whatever the retries). Adding one here is a decision to review."""
@@ -83,6 +86,7 @@ TABLES_THAT_MOVE = (
     "mandates",
     "mandate_purchases",
     "mandate_spends",
+    "transfers",
     "events",
     "idempotency_keys",
 )
@@ -195,6 +199,11 @@ async def _money_world(
         "create_journal_entry": {"transfers": [leg]},
         "post_pending": {},
         "void_pending": {},
+        "create_party_transfer": {
+            "source_wallet_id": buyer.wallet_id,
+            "destination_wallet_id": shop.wallet_id,
+            "amount_minor": 500,
+        },
     }
     return ids, bodies
 

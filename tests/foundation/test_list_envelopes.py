@@ -53,6 +53,9 @@ KNOWN_LISTS = {
     "list_audit_events",
     "list_webhook_events",
     "list_alerts",
+    "list_allowlist",
+    "list_certifications",
+    "list_transfers",
 }
 """The lists there are today, to show the walk finds them."""
 ORDER_KEYS = ("seq", "created_at", "occurred_at", "received_at")
@@ -149,6 +152,23 @@ async def _two_of_everything(world: World, kofi: PartyWallet) -> dict[str, str]:
         made = await client.post("/v1/escrows", json=escrow, headers=platform)
         assert made.status_code == 201, made.text
     mandate_id = await _two_mandates_with_two_purchases(world, kofi, two)
+    for n in range(2):
+        recipient = await party_with_wallet(client, platform, display_name=f"Recipient {n}")
+        listed = await client.post(
+            f"/v1/parties/{two.party_id}/allowlist", json={"recipient_party_id": recipient.party_id}, headers=platform
+        )
+        assert listed.status_code == 201, listed.text
+        certified = await client.post(
+            f"/v1/parties/{two.party_id}/certification", json={"level": n + 1, "reason": "checked"}, headers=admin
+        )
+        assert certified.status_code == 201, certified.text
+        transfer = {
+            "source_wallet_id": kofi.wallet_id,
+            "destination_wallet_id": recipient.wallet_id,
+            "amount_minor": 100,
+        }
+        sent = await client.post("/v1/transfers", json=transfer, headers=platform)
+        assert sent.status_code == 201, sent.text
     async with world.sessions() as session:
         account = await session.scalar(sa.select(Wallet.account_id).where(Wallet.id == kofi.wallet_id))
     assert account is not None

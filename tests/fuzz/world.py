@@ -68,6 +68,17 @@ async def _ledger(client: httpx.AsyncClient, world: World) -> None:
         world.add("transfer_id", made["id"])
 
 
+async def _transfer(client: httpx.AsyncClient, world: World, sender: PartyWallet, recipient: PartyWallet) -> None:
+    """A transfer between the two parties, the recipient on the sender's allowlist and certified."""
+    await _made(
+        client, f"/v1/parties/{sender.party_id}/allowlist", {"recipient_party_id": recipient.party_id}, world.admin
+    )
+    await _made(client, f"/v1/parties/{recipient.party_id}/certification", {"level": 1, "reason": "fuzz"}, world.admin)
+    body = {"source_wallet_id": sender.wallet_id, "destination_wallet_id": recipient.wallet_id, "amount_minor": 500}
+    world.add("party_transfer_id", (await _made(client, "/v1/transfers", body, world.admin))["id"])
+    world.add("recipient_party_id", recipient.party_id)
+
+
 async def _payments(client: httpx.AsyncClient, world: World, who: PartyWallet) -> str:
     """Collections through the sandbox, one of them waiting for its OTP (Orange Money), and a
     payout (which holds its amount); returns the payout's id."""
@@ -124,6 +135,7 @@ async def world(client: httpx.AsyncClient, global_admin: Headers, sessions: Sess
         )
         found.add("hold_id", hold["id"])
     found.add("currency", "XOF")
+    await _transfer(client, found, first, second)
     await _ledger(client, found)
     await _operator_objects(sessions, found, await _payments(client, found, first))
     return found

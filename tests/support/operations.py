@@ -50,6 +50,11 @@ COUNTED_TABLES = (
     "wallets",
     "webhooks_inbound_events",
     "procrastinate_jobs",
+    "transfers",
+    "p2p_allowlist",
+    "p2p_certifications",
+    "p2p_usage",
+    "p2p_movements",
 )
 """Every table a request can write to, jobs included."""
 
@@ -171,8 +176,8 @@ async def real_ids(
 ) -> dict[str, str]:
     """An id of a real thing for each path parameter of the API: a party with a funded
     wallet and a hold on it, ledger accounts with a pending transfer, an API key, an
-    alert, an escrow (and its milestone 1), a merchant and a mandate. Collections, payouts and webhook events need a
-    provider; theirs name nothing."""
+    alert, an escrow (and its milestone 1), a merchant and a mandate, a transfer between parties and an
+    allowlist entry. Collections, payouts and webhook events need a provider; theirs name nothing."""
 
     async def made(path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = await client.post(path, json=body, headers=admin)
@@ -221,6 +226,11 @@ async def real_ids(
             "expires_at": "2100-01-01T00:00:00Z",
         },
     )
+    transfer = await made(
+        "/v1/transfers",
+        {"source_wallet_id": funded.wallet_id, "destination_wallet_id": beneficiary.wallet_id, "amount_minor": 500},
+    )
+    await made(f"/v1/parties/{funded.party_id}/allowlist", {"recipient_party_id": beneficiary.party_id})
     async with db.transaction(sessions) as session:
         alert = await alerts_service.raise_alert(
             session, kind="test.walk", message="An alert to acknowledge.", platform_id=None
@@ -234,6 +244,8 @@ async def real_ids(
         "key_id": key["id"],
         "alert_id": alert.id,
         "escrow_id": escrow["id"],
+        "party_transfer_id": transfer["id"],
+        "recipient_party_id": beneficiary.party_id,
         "number": "1",
         "mandate_id": mandate["id"],
         "merchant_id": merchant["id"],

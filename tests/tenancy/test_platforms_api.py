@@ -24,7 +24,21 @@ class TestCreate:
         )
         assert platform["id"].startswith("plt_")
         assert platform["fee_policy"] == {"XOF": {"percent_bps": 150, "fixed_minor": 25}}
-        assert platform["settings"] == {"auto_release_delay_seconds": 172_800, "p2p_policy": "open", "time_zone": "UTC"}
+        assert platform["settings"] == {
+            "auto_release_delay_seconds": 172_800,
+            "p2p_policy": "open",
+            "time_zone": "UTC",
+            "p2p_certified_level": 1,
+            "p2p_limits": {},
+            "p2p_allowlist_self_service": False,
+            "fraud_rules": {
+                "new_recipient": None,
+                "burst": None,
+                "large_amount": None,
+                "many_recipients": None,
+                "after_certification": None,
+            },
+        }
         fetched = await client.get(f"/v1/platforms/{platform['id']}", headers=admin_headers)
         assert fetched.json() == platform
         audit = await client.get("/v1/audit-events", params={"entity_id": platform["id"]}, headers=admin_headers)

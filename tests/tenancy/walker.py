@@ -85,6 +85,8 @@ BODY_OBJECTS = {
     "category_id": "category_id",
     "merchant_id": "merchant_id",
     "payee_id": "payee_id",
+    "source_wallet_id": "wallet_id",
+    "recipient_party_id": "recipient_party_id",
 }
 """Body fields naming an object, and which of the other platform's objects they get."""
 

@@ -100,6 +100,7 @@ async def _side(client: httpx.AsyncClient, admin: Headers, name: str) -> tuple[S
     ledger = await _ledger(client, headers)
     escrow = await _escrow(client, headers, funded)
     mandate = await _mandate(client, headers, funded)
+    payee, transfer = await _transfer(client, headers, admin, funded)
     ids_ = {
         "platform_id": platform["id"],
         "party_id": funded.party_id,
@@ -110,6 +111,8 @@ async def _side(client: httpx.AsyncClient, admin: Headers, name: str) -> tuple[S
         "escrow_id": escrow,
         "mandate_id": mandate["mandate_id"],
         "merchant_id": mandate["merchant_id"],
+        "recipient_party_id": payee,
+        "party_transfer_id": transfer,
     }
     more = {"second_wallet": second["id"], "target_account": ledger["target"], "posted_transfer": ledger["posted"]}
     more.update(category_id=mandate["category_id"], payee_id=mandate["payee_id"])
@@ -164,6 +167,18 @@ async def _escrow(client: httpx.AsyncClient, platform: Headers, payer: PartyWall
         assert response.status_code == 200, response.text
     escrow_id: str = escrow["id"]
     return escrow_id
+
+
+async def _transfer(
+    client: httpx.AsyncClient, platform: Headers, admin: Headers, payer: PartyWallet
+) -> tuple[str, str]:
+    """A new party on ``payer``'s allowlist, certified, and a transfer to it: (its id, the transfer's id)."""
+    payee = await party_with_wallet(client, platform, display_name="Transfer payee")
+    await _made(client, f"/v1/parties/{payer.party_id}/allowlist", {"recipient_party_id": payee.party_id}, platform)
+    await _made(client, f"/v1/parties/{payee.party_id}/certification", {"level": 1, "reason": "checked"}, admin)
+    body = {"source_wallet_id": payer.wallet_id, "destination_wallet_id": payee.wallet_id, "amount_minor": 500}
+    transfer = await _made(client, "/v1/transfers", body, platform)
+    return payee.party_id, str(transfer["id"])
 
 
 def _rows(

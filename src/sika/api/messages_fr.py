@@ -10,10 +10,16 @@ DETAILS_FR: dict[str, str] = {
     "account_has_pending_transfers": "Le compte a des virements en attente : validez-les ou annulez-les d'abord.",
     "account_not_found": "Compte du grand livre introuvable.",
     "alert_not_found": "Alerte introuvable.",
+    "allowlist_entry_not_found": "Ce destinataire ne figure pas sur la liste autorisée de la partie.",
+    "allowlist_not_self_service": (
+        "La plateforme ne laisse pas une partie modifier sa propre liste autorisée : sa clé de plateforme le fait."
+    ),
+    "allowlist_self": "Une partie ne s'inscrit pas sur sa propre liste autorisée.",
     "amount_exceeds_pending": "Le montant à valider dépasse le virement en attente.",
     "amount_overflow": "Un total de compte dépasserait le plus grand montant que le grand livre peut contenir.",
     "api_key_not_found": "Clé d'API introuvable.",
     "bad_request": "Requête invalide.",
+    "certification_needs_support": "Seule une clé support ou admin certifie une partie.",
     "collection_not_awaiting_otp": "L'encaissement n'attend pas de code OTP.",
     "collection_not_found": "Encaissement introuvable.",
     "conflict": "La requête est en conflit avec l'état actuel de la ressource.",
@@ -72,6 +78,16 @@ DETAILS_FR: dict[str, str] = {
     "not_authenticated": "Authentification requise : envoyez une clé d'API ou un jeton de partie valide.",
     "not_found": "Ressource introuvable.",
     "not_owned_by_party": "Un jeton de partie ne donne accès qu'aux ressources de sa propre partie.",
+    "p2p_blocked_by_fraud_rule": (
+        "Une règle antifraude de la plateforme a refusé ce mouvement ; un opérateur a été alerté."
+    ),
+    "p2p_limit_exceeded": "Le montant dépasse ce que le niveau de certification de l'expéditeur lui permet d'envoyer.",
+    "p2p_recipient_not_allowlisted": (
+        "La plateforme n'autorise les envois qu'aux destinataires de la liste autorisée, et celui-ci n'y figure pas."
+    ),
+    "p2p_recipient_not_certified": (
+        "La plateforme n'autorise les envois qu'aux destinataires certifiés, et celui-ci ne l'est pas assez."
+    ),
     "party_cannot_set_fee": (
         "Un jeton de partie ne fixe jamais de frais de plateforme : indiquez un portefeuille de destination "
         "et omettez platform_fee_minor."
@@ -84,6 +100,7 @@ DETAILS_FR: dict[str, str] = {
     ),
     "party_suspended": "La partie est suspendue : ses portefeuilles ne peuvent pas être débités.",
     "party_suspended_no_token": "La partie est suspendue : aucun jeton de partie ne lui est délivré.",
+    "party_transfer_not_found": "Transfert entre parties introuvable.",
     "payload_too_large": "Le corps de la requête est trop volumineux.",
     "payout_not_found": "Décaissement introuvable.",
     "pending_transfer_already_resolved": "Le virement en attente a déjà été validé, annulé ou a expiré.",
@@ -107,10 +124,14 @@ DETAILS_FR: dict[str, str] = {
         "Le prestataire a envoyé un montant qui n'est pas un nombre entier d'unités mineures de la devise."
     ),
     "rate_limited": "Trop de requêtes ; réessayez plus tard.",
+    "refused_with_record": "La requête a été refusée, et ce refus a été consigné.",
     "same_account": "Un virement a besoin de deux comptes différents.",
     "service_unavailable": "Le service ne peut pas répondre pour le moment.",
     "token_lifetime_too_long": "Un jeton de partie ne peut pas vivre plus longtemps que PARTY_TOKEN_MAX_SECONDS.",
     "transfer_exists": "Un virement avec cet identifiant existe déjà avec un autre contenu.",
+    "transfer_fee_takes_all": (
+        "Les frais de la plateforme prendraient tout le montant : le destinataire ne recevrait rien."
+    ),
     "transfer_id_reserved": (
         "Les identifiants qui commencent comme un identifiant Sika (xfr_…, hold_…, col_….credit) "
         "sont réservés aux virements que Sika crée lui-même ; choisissez-en un autre."
@@ -122,6 +143,7 @@ DETAILS_FR: dict[str, str] = {
     ),
     "transfer_not_found": "Virement introuvable.",
     "transfer_not_pending": "Ce virement n'est pas un virement en attente.",
+    "transfer_same_party": "Une partie ne se paie pas elle-même : indiquez le portefeuille d'une autre partie.",
     "unknown_currency": "Cette devise n'est pas prise en charge.",
     "unsupported_media_type": (
         "Cette route prend un corps JSON : envoyez-le avec l'en-tête Content-Type: application/json."

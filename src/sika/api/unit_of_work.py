@@ -73,6 +73,9 @@ class UnitOfWorkRoute(APIRoute):
                 return idempotency.replay_response(replay.stored)
             except errors.SikaError as exc:
                 # The transaction rolled back, claim included: a refusal to keep is stored anew.
+                if isinstance(exc, errors.RefusalWithRecord):
+                    async with sessions() as session, session.begin():
+                        await exc.record(session)
                 claim = idempotency.claim_of(request)
                 refusal = _refusal_to_keep(request, exc)
                 if claim is None or refusal is None:

@@ -8,6 +8,7 @@ that is part of the public contract; its docstring is its default message.
     ├── PermissionDenied (403)
     ├── NotFound (404)
     ├── Conflict (409)              the request clashes with current state
+    │   └── RefusalWithRecord       a refusal whose record outlives its rollback
     ├── PayloadTooLarge (413)
     ├── RateLimited (429)
     └── ServiceUnavailable (503)
@@ -18,6 +19,7 @@ The API maps these to RFC 9457 problem+json in one place
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 
@@ -78,6 +80,21 @@ class Conflict(SikaError):
     status = 409
     code = "conflict"
     title = "Conflict"
+
+
+class RefusalWithRecord(Conflict):
+    """The request was refused, and the refusal itself is recorded."""
+
+    # The refused transaction rolls back, so what must be kept of the refusal (a
+    # fraud rule's alert on a blocked transfer) cannot be written in it: the edge
+    # that ran the transaction calls `record` with a session of a transaction of
+    # its own, after the rollback.
+
+    code = "refused_with_record"
+
+    def __init__(self, detail: str | None = None, *, record: Callable[[Any], Awaitable[None]], **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.record = record
 
 
 class IdempotencyKeyInFlight(Conflict):

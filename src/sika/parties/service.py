@@ -88,6 +88,15 @@ async def get_party(session: AsyncSession, *, party_id: str, actor: Actor) -> Pa
     return party
 
 
+async def named_party(session: AsyncSession, *, party_id: str) -> Party:
+    """Another party the caller names (a recipient), on the caller's platform, whoever
+    the caller: for naming it, never for acting on it (``get_party`` is for that)."""
+    party = await repository.get(session, party_id)
+    if party is None:
+        raise PartyNotFound()
+    return party
+
+
 async def list_parties(
     session: AsyncSession,
     *,

@@ -35,6 +35,87 @@ class FeeRule(BaseModel):
     fixed_minor: Annotated[int, Field(ge=0, le=MAX_AMOUNT_MINOR, strict=True)] = 0
 
 
+MAX_LEVEL = 9
+"""Certification levels run from 0 (not certified) to this."""
+Level = Annotated[int, Field(ge=0, le=MAX_LEVEL, strict=True)]
+LevelKey = Annotated[str, StringConstraints(pattern=r"^[0-9]$")]
+Minor = Annotated[int, Field(ge=1, le=MAX_AMOUNT_MINOR, strict=True)]
+Count = Annotated[int, Field(ge=1, le=10_000, strict=True)]
+Minutes = Annotated[int, Field(ge=1, le=43_200, strict=True)]
+
+
+class P2PLimits(BaseModel):
+    """What a sender of one certification level may send to other parties, in
+    minor units of the transfer's currency (each currency counted apart); an
+    absent limit does not apply. Days are the platform's (``time_zone``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    per_transfer_minor: Minor | None = None
+    per_day_minor: Minor | None = None
+    per_30_days_minor: Minor | None = None
+
+
+class NewRecipientRule(BaseModel):
+    """A first transfer to a recipient above ``above_minor``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    above_minor: Minor
+    block: bool = False
+
+
+class BurstRule(BaseModel):
+    """``count`` transfers or more by one sender within ``minutes`` (this one included)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    count: Count
+    minutes: Minutes
+    block: bool = False
+
+
+class LargeAmountRule(BaseModel):
+    """An amount above ``factor`` times the sender's average, once it has ``min_history`` transfers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    factor: Annotated[int, Field(ge=2, le=1_000, strict=True, examples=[5])]
+    min_history: Count = 3
+    block: bool = False
+
+
+class ManyRecipientsRule(BaseModel):
+    """``recipients`` distinct recipients or more by one sender in a day (this one included)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    recipients: Count
+    block: bool = False
+
+
+class AfterCertificationRule(BaseModel):
+    """A transfer within ``minutes`` of a change to the sender's or the recipient's certification."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    minutes: Minutes
+    block: bool = False
+
+
+class FraudRules(BaseModel):
+    """Each rule raises an alert (``p2p.fraud.<rule>``) when it matches, and
+    refuses the transfer when its ``block`` says so; an absent rule is off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    new_recipient: NewRecipientRule | None = None
+    burst: BurstRule | None = None
+    large_amount: LargeAmountRule | None = None
+    many_recipients: ManyRecipientsRule | None = None
+    after_certification: AfterCertificationRule | None = None
+
+
 class PlatformSettings(BaseModel):
     """What the platform's domains read; every field has a default."""
 
@@ -48,6 +129,15 @@ class PlatformSettings(BaseModel):
     """Transfers between parties and captures to another party's wallet."""
     time_zone: str = "UTC"
     """IANA name; the day of daily limits."""
+    p2p_certified_level: Annotated[int, Field(ge=1, le=MAX_LEVEL, strict=True)] = 1
+    """With ``p2p_policy`` ``certified``: the level a recipient must be certified at, at least."""
+    p2p_limits: Annotated[dict[LevelKey, P2PLimits], Field(max_length=MAX_LEVEL + 1)] = Field(default_factory=dict)
+    """Per certification level of the sender ("0" to "9"): a sender has the limits of
+    the highest level listed at or below its own, none if no level is."""
+    p2p_allowlist_self_service: bool = False
+    """Whether a party's own token may add and remove the recipients of its allowlist."""
+    fraud_rules: FraudRules = Field(default_factory=FraudRules)
+    """Transfers and captures to another party are checked against them."""
 
     @field_validator("time_zone")
     @classmethod

@@ -15,6 +15,7 @@ debit it through a hold they own, or, when they take the money at once into
 an account of their own (an escrow's deposit), with ``debit_to_account``.
 """
 
+from sika.wallets.service.between import SameParty, pay_party, recipient_wallet
 from sika.wallets.service.fees import FeeBalance, fee_account_id, platform_fees
 from sika.wallets.service.history import HistoryEntry, HistoryPage, WalletMonth, history, party_months
 from sika.wallets.service.hold_views import API_OWNER, HoldOwner, HoldView
@@ -67,6 +68,8 @@ __all__ = [
     "HoldView",
     "InvalidCapture",
     "PartyCannotSetFee",
+    "PartySummary",
+    "SameParty",
     "TopUp",
     "WalletExists",
     "WalletMonth",
@@ -90,8 +93,10 @@ __all__ = [
     "owned_wallet",
     "party_months",
     "party_wallet_id",
+    "pay_party",
     "place_hold",
     "platform_fees",
+    "recipient_wallet",
     "release_hold",
     "top_up",
     "wallet_account_ids",

@@ -66,6 +66,7 @@ from sika.wallets.service.hold_views import (
     HoldOwner,
     HoldView,
 )
+from sika.wallets.service.rules import admit_to_party
 
 HOLD_CODE = "hold.placed"
 CAPTURE_CODE = "hold.captured"
@@ -254,6 +255,10 @@ async def capture_hold(
         platform_fee_minor=platform_fee_minor,
     )
     await parties_service.lock_debitable(session, party_id=wallet.party_id)
+    if destination is not None:
+        await admit_to_party(
+            session, wallet, destination, movement_id=hold_id, kind="capture", amount=captured, now=now
+        )
     legs = await _capture_legs(
         session,
         pending,
