@@ -69,6 +69,7 @@ TABLES_THAT_MOVE = (
     "payments_collections",
     "payments_payouts",
     "escrows",
+    "escrow_collections",
     "escrow_milestones",
     "events",
     "idempotency_keys",

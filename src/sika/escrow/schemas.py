@@ -84,7 +84,15 @@ class Deposit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount_minor: AmountMinor | None = None
-    """What to deposit from the client's wallet; by default what is still missing."""
+    """What to deposit; by default what is still missing."""
+    method: payments_schemas.Method | None = None
+    """Collect the deposit from the client's mobile money or card instead of taking it from
+    their wallet: a collection into the client's wallet whose success is deposited into the
+    escrow at once (docs/escrow.md). Without it, the deposit comes from the client's wallet."""
+    email: payments_schemas.Email | None = None
+    """With ``method``: the customer's email for the provider; the client's when left out."""
+    return_url: payments_schemas.Url | None = None
+    """With ``method``: where a redirect flow (Wave, 3-D Secure) sends the customer back."""
 
 
 class Dispute(BaseModel):
@@ -159,6 +167,12 @@ class EscrowOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+
+
+class FundOut(EscrowOut):
+    collection: payments_schemas.CollectionOut | None = None
+    """With ``method``: the collection started, as the provider's answer left it
+    (``next_action`` says what the customer must do); the escrow is funded once it succeeds."""
 
 
 class EscrowPage(BaseModel):
