@@ -146,6 +146,9 @@ async def test_reconciliation_asking_first_funds_it_and_the_webhook_after_change
 async def test_a_failed_collection_funds_nothing(client: httpx.AsyncClient, cast: Cast, world: World) -> None:
     payer = await buyer(client, cast)
     escrow = await escrow_of(client, cast, payer)
+    headers = {**world.platform, "Idempotency-Key": "fund-email-alone"}
+    alone = await act(client, escrow, "fund", headers, {"email": "ama@example.ci"})
+    assert (alone.status_code, alone.json()["code"]) == (422, "validation_failed"), alone.text
     answered = await fund(world, escrow, DECLINED, "fund-declined")
     assert answered["collection"]["status"] == "failed"
     assert (answered["status"], answered["funded_minor"], answered["held_minor"]) == ("awaiting_funding", 0, 0)

@@ -6,7 +6,16 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from sika.core.money import MAX_AMOUNT_MINOR
 from sika.escrow.states import AutoPayout, EscrowStatus, MilestoneStatus
@@ -93,6 +102,12 @@ class Deposit(BaseModel):
     """With ``method``: the customer's email for the provider; the client's when left out."""
     return_url: payments_schemas.Url | None = None
     """With ``method``: where a redirect flow (Wave, 3-D Secure) sends the customer back."""
+
+    @model_validator(mode="after")
+    def _collection_fields_with_a_method(self) -> Deposit:
+        if self.method is None and (self.email is not None or self.return_url is not None):
+            raise ValueError("email and return_url go with method: a deposit from the wallet takes neither")
+        return self
 
 
 class Dispute(BaseModel):
