@@ -2,8 +2,9 @@
 
 One module per flow: ``collections``, ``payouts``, ``reconciliation`` (which
 finishes both), ``flow`` for what they share, and ``credit_hooks`` for what
-another domain does in the transaction that credits a collection. This package names what
-the rest of Sika calls, so callers write ``payments_service.<name>``.
+another domain does in the transaction that credits a collection. This
+package names what the rest of Sika calls, so callers write
+``payments_service.<name>``.
 
 A flow that calls a provider never holds a transaction open across the call.
 It runs in phases, each its own transaction:
