@@ -67,6 +67,7 @@ def api_router() -> APIRouter:
     # Provider-calling routes run in phases (``PhasedRoute``), on routers of their own.
     v1.include_router(payments_router.phased_router)
     v1.include_router(escrow_router.summary_router)
+    v1.include_router(escrow_router.phased_router)
     # Support's reading of a collection or a payout, under its path.
     v1.include_router(search_router.timeline_router)
     v1.include_router(search_router.payout_timeline_router)

@@ -82,6 +82,7 @@ TABLES_THAT_MOVE = (
     "payments_collections",
     "payments_payouts",
     "escrows",
+    "escrow_collections",
     "escrow_milestones",
     "mandates",
     "mandate_purchases",

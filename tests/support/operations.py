@@ -28,6 +28,7 @@ COUNTED_TABLES = (
     "alerts",
     "audit_events",
     "auth_api_keys",
+    "escrow_collections",
     "escrow_milestones",
     "escrows",
     "events",

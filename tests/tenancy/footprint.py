@@ -12,6 +12,7 @@ OWNED_TABLES = (
     "alerts",
     "audit_events",
     "auth_api_keys",
+    "escrow_collections",
     "escrow_milestones",
     "escrows",
     "events",

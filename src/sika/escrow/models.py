@@ -200,3 +200,28 @@ class EscrowMilestone(PlatformOwned, Base):
     automatically (no ``auto_payout``, or nothing released net of the fee)."""
     payout_id: Mapped[str | None] = mapped_column(sa.String(64), sa.ForeignKey("payments_payouts.id"), unique=True)
     """The payout its release started (``po_…``)."""
+
+
+class EscrowCollection(PlatformOwned, Base):
+    """A collection started to fund an escrow (``POST /v1/escrows/{id}/fund`` with a method):
+    when it succeeds, its credit to the client's wallet is deposited into the escrow in the
+    same transaction (``sika.escrow.service.collected``)."""
+
+    __tablename__ = "escrow_collections"
+    __table_args__ = (
+        sa.CheckConstraint("amount_minor > 0", name="amount_positive"),
+        sa.ForeignKeyConstraint(
+            ["escrow_id", "platform_id"], ["escrows.id", "escrows.platform_id"], name="fk_escrow_collections_escrow"
+        ),
+        sa.Index("ix_escrow_collections_escrow", "escrow_id"),
+    )
+
+    collection_id: Mapped[str] = mapped_column(
+        sa.String(64), sa.ForeignKey("payments_collections.id"), primary_key=True
+    )
+    escrow_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("escrows.id"))
+    platform_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("platforms.id"))
+    """Its escrow's platform."""
+    amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    """The deposit it makes: the collection's amount."""
+    created_at: Mapped[datetime]

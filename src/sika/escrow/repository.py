@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.core import paging
-from sika.escrow.models import Escrow, EscrowMilestone
+from sika.escrow.models import Escrow, EscrowCollection, EscrowMilestone
 from sika.escrow.states import EscrowStatus, MilestoneStatus
 
 
-async def add(session: AsyncSession, *rows: Escrow | EscrowMilestone) -> None:
+async def add(session: AsyncSession, *rows: Escrow | EscrowMilestone | EscrowCollection) -> None:
     session.add_all(rows)
     await session.flush()
 
@@ -40,6 +40,11 @@ async def milestone_for_update(session: AsyncSession, escrow_id: str, number: in
     """One milestone, locked (its escrow locked first, as everywhere)."""
     query = sa.select(EscrowMilestone).where(EscrowMilestone.escrow_id == escrow_id, EscrowMilestone.number == number)
     return await session.scalar(query.with_for_update())
+
+
+async def funding_collection(session: AsyncSession, collection_id: str) -> EscrowCollection | None:
+    """The escrow a collection was started to fund, if any."""
+    return await session.get(EscrowCollection, collection_id)
 
 
 async def list_escrows(

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
-from sika.api.deps import CurrentSettings, Session, authorize
-from sika.api.idempotency import IdempotencyClaim, idempotency_claim
+from sika.api.deps import CurrentPhases, CurrentSettings, Session, authorize, get_session
+from sika.api.idempotency import IdempotencyClaim, Recovered, idempotency_claim
 from sika.api.pagination import Page, next_cursor
-from sika.api.unit_of_work import UnitOfWorkRoute
+from sika.api.providers import collection_router
+from sika.api.unit_of_work import PhasedRoute, UnitOfWorkRoute
 from sika.auth.scopes import Scope
 from sika.core import clock
 from sika.core.context import Actor
@@ -27,8 +28,16 @@ from sika.escrow import service as escrow_service
 from sika.escrow.service import summary as summary_service
 from sika.escrow.states import EscrowStatus
 from sika.wallets import schemas as wallets_schemas
+from sika.payments import schemas as payments_schemas
+from sika.payments import service as payments_service
+from sika.payments.models import Collection
+from sika.payments.states import CollectionStatus
+from sika.providers import failover
 
 router = APIRouter(prefix="/escrows", tags=["escrows"], route_class=UnitOfWorkRoute)
+# Funding may start a collection, which calls a provider: its route runs in phases.
+phased_router = APIRouter(prefix="/escrows", tags=["escrows"], route_class=PhasedRoute)
+Providers = Annotated[failover.CollectionRouter, Depends(collection_router)]
 platform = authorize(Scope.platform)
 Platform = Annotated[Actor, Depends(platform)]
 PlatformClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(platform))]
@@ -98,15 +107,76 @@ async def get_escrow(escrow_id: str, session: Session, actor: ReaderOrParty) -> 
     return escrow_out(await escrow_service.get_escrow(session, escrow_id=escrow_id, actor=actor))
 
 
-@router.post("/{escrow_id}/fund", response_model=schemas.EscrowOut)
-async def fund_escrow(
-    escrow_id: str, body: schemas.Deposit, session: Session, actor: PlatformOrParty, claim: PlatformOrPartyMoneyClaim
-) -> schemas.EscrowOut:
-    """A deposit from the client's wallet into the escrow."""
-    view = await escrow_service.fund_escrow(
-        session, escrow_id=escrow_id, amount_minor=body.amount_minor, actor=actor, now=clock.now()
+async def _funding_collected(request: Request, actor: Actor, key: str) -> Recovered | None:
+    """The collection a funding request with this key started (a deposit from the wallet
+    commits with its answer, so only a collection's phases leave a key unanswered)."""
+    session = get_session(request)
+    found = await payments_service.list_collections(
+        session,
+        party_id=None,
+        wallet_id=None,
+        status=None,
+        idempotency_key=key,
+        after_seq=None,
+        limit=1,
+        actor=actor,
     )
-    return escrow_out(view)
+    if not found:
+        return None
+    view = await escrow_service.get_escrow(session, escrow_id=request.path_params["escrow_id"], actor=actor)
+    settled = found[0].status != CollectionStatus.initiated.value
+    return Recovered(body=fund_out(view, found[0]), status=200, settled=settled)
+
+
+FundClaim = Annotated[
+    IdempotencyClaim | None,
+    Depends(idempotency_claim(platform_or_party, recover=_funding_collected, required=True)),
+]
+
+
+def fund_out(view: escrow_service.EscrowView, collection: Collection | None) -> schemas.FundOut:
+    shown = escrow_out(view).model_dump()
+    if collection is not None:
+        shown["collection"] = payments_schemas.collection_out(collection)
+    return schemas.FundOut.model_validate(shown)
+
+
+@phased_router.post("/{escrow_id}/fund", response_model=schemas.FundOut)
+async def fund_escrow(
+    escrow_id: str,
+    body: schemas.Deposit,
+    phases: CurrentPhases,
+    actor: PlatformOrParty,
+    claim: FundClaim,
+    providers: Providers,
+) -> schemas.FundOut:
+    """A deposit into the escrow: from the client's wallet, or, with ``method``, collected
+    from the client's mobile money or card (the escrow funded when the collection succeeds)."""
+    if body.method is None:
+        view = await escrow_service.fund_escrow(
+            phases.first, escrow_id=escrow_id, amount_minor=body.amount_minor, actor=actor, now=clock.now()
+        )
+        return fund_out(view, None)
+    method = (
+        payments_service.Card(token=body.method.card_token)
+        if isinstance(body.method, payments_schemas.Card)
+        else payments_service.MobileMoney(
+            operator=body.method.operator, phone=body.method.phone, country=body.method.country
+        )
+    )
+    view, collection = await escrow_service.fund_by_collection(
+        phases,
+        escrow_id=escrow_id,
+        amount_minor=body.amount_minor,
+        method=method,
+        email=body.email,
+        return_url=body.return_url,
+        providers=providers,
+        idempotency_key=claim.key if claim else None,
+        actor=actor,
+        clock=clock.now,
+    )
+    return fund_out(view, collection)
 
 
 @router.post("/{escrow_id}/cancel", response_model=schemas.EscrowOut)

@@ -6,7 +6,16 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from sika.core.money import MAX_AMOUNT_MINOR
 from sika.escrow.states import AutoPayout, EscrowStatus, MilestoneStatus
@@ -84,7 +93,21 @@ class Deposit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount_minor: AmountMinor | None = None
-    """What to deposit from the client's wallet; by default what is still missing."""
+    """What to deposit; by default what is still missing."""
+    method: payments_schemas.Method | None = None
+    """Collect the deposit from the client's mobile money or card instead of taking it from
+    their wallet: a collection into the client's wallet whose success is deposited into the
+    escrow at once (docs/escrow.md). Without it, the deposit comes from the client's wallet."""
+    email: payments_schemas.Email | None = None
+    """With ``method``: the customer's email for the provider; the client's when left out."""
+    return_url: payments_schemas.Url | None = None
+    """With ``method``: where a redirect flow (Wave, 3-D Secure) sends the customer back."""
+
+    @model_validator(mode="after")
+    def _collection_fields_with_a_method(self) -> Deposit:
+        if self.method is None and (self.email is not None or self.return_url is not None):
+            raise ValueError("email and return_url go with method: a deposit from the wallet takes neither")
+        return self
 
 
 class Dispute(BaseModel):
@@ -159,6 +182,12 @@ class EscrowOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+
+
+class FundOut(EscrowOut):
+    collection: payments_schemas.CollectionOut | None = None
+    """With ``method``: the collection started, as the provider's answer left it
+    (``next_action`` says what the customer must do); the escrow is funded once it succeeds."""
 
 
 class EscrowPage(BaseModel):

@@ -1,7 +1,8 @@
 """Escrow: a client's money held for a beneficiary in the escrow's own ledger
 account, paid out milestone by milestone.
 
-One module per flow: ``escrows`` (create, read, fund, cancel), ``milestones``
+One module per flow: ``escrows`` (create, read, fund, cancel), ``collected``
+(funding by mobile money or card), ``milestones``
 (deliver, approve, dispute, resolve, and paying one out), ``payout`` (a
 release's auto-payout), ``due`` (what the minute job releases and refunds),
 ``queue`` (what operators watch); beside them ``access`` (who may see and do
@@ -10,6 +11,7 @@ This package names what the rest of Sika calls: ``escrow_service.<name>``.
 docs/escrow.md tells it for users."""
 
 from sika.escrow.service.access import EscrowView
+from sika.escrow.service.collected import fund_by_collection
 from sika.escrow.service.due import DUE_BATCH_SIZE, Settled, settle_due
 from sika.escrow.service.errors import (
     AutoPayoutPhoneRequired,
@@ -58,6 +60,7 @@ __all__ = [
     "create_escrow",
     "deliver",
     "dispute",
+    "fund_by_collection",
     "fund_escrow",
     "get_escrow",
     "list_escrows",

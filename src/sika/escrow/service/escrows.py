@@ -214,33 +214,47 @@ async def fund_escrow(
     deposits reach its amount. Refused with nothing moved: InsufficientFunds,
     PartySuspended, DepositExceedsRemaining, or a state other than awaiting_funding."""
     escrow = await locked(session, escrow_id=escrow_id, actor=actor, role=Role.client, action="fund it")
+    await deposit(session, escrow, deposit_of(escrow, amount_minor), source={}, actor=actor, now=now)
+    return EscrowView(escrow=escrow, milestones=await repository.milestones(session, escrow.id))
+
+
+def deposit_of(escrow: Escrow, amount_minor: int | None) -> int:
+    """What a deposit of ``amount_minor`` (None: what is missing) puts in, once the escrow
+    (locked) may take it: awaiting funding, and no more than it still needs."""
     require_escrow(escrow, EscrowStatus.awaiting_funding, "fund it")
     remaining = escrow.amount_minor - escrow.funded_minor
-    deposit = remaining if amount_minor is None else amount_minor
-    if deposit > remaining:
-        raise DepositExceedsRemaining(f"Escrow {escrow.id} needs {remaining} more; {deposit} offered.")
+    wanted = remaining if amount_minor is None else amount_minor
+    if wanted > remaining:
+        raise DepositExceedsRemaining(f"Escrow {escrow.id} needs {remaining} more; {wanted} offered.")
+    return wanted
+
+
+async def deposit(
+    session: AsyncSession, escrow: Escrow, amount_minor: int, *, source: dict[str, Any], actor: Actor, now: datetime
+) -> None:
+    """Move ``amount_minor`` (``deposit_of``) from the client's wallet into the escrow's
+    account, with its event and audit row; ``source`` says where the money came from."""
     number = escrow.deposit_count + 1
     transfer = await wallets_service.debit_to_account(
         session,
         wallet_id=escrow.client_wallet_id,
         account_id=escrow.account_id,
-        amount_minor=deposit,
+        amount_minor=amount_minor,
         code=DEPOSIT_CODE,
         transfer_id=f"{escrow.id}.deposit.{number}",
-        metadata={"escrow_id": escrow.id, "deposit": number},
+        metadata={"escrow_id": escrow.id, "deposit": number, **source},
         actor=actor,
         now=now,
     )
-    escrow.funded_minor += deposit
+    escrow.funded_minor += amount_minor
     escrow.deposit_count = number
     escrow.updated_at = now
-    data = {"amount_minor": deposit, "funded_minor": escrow.funded_minor, "transfer_id": transfer.id}
+    data = {"amount_minor": amount_minor, "funded_minor": escrow.funded_minor, "transfer_id": transfer.id, **source}
     if escrow.funded_minor == escrow.amount_minor:
         escrow.status = EscrowStatus.funded.value
         await announce.event(session, escrow, "escrow.funded", now=now, data=data)
     await session.flush()
     await announce.audit(session, escrow, "escrow.deposited", actor=actor, data=data)
-    return EscrowView(escrow=escrow, milestones=await repository.milestones(session, escrow.id))
 
 
 async def cancel_escrow(session: AsyncSession, *, escrow_id: str, actor: Actor, now: datetime) -> EscrowView:

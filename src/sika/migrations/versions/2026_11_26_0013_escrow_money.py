@@ -1,6 +1,7 @@
 """Escrow money in and out: an escrow's ``auto_payout`` (the mobile money each
-release is paid out to) and, per milestone, where its auto-payout stands and
-the payout it started (``sika.escrow``). Nothing here moves money.
+release is paid out to); per milestone, where its auto-payout stands and the
+payout it started; and escrow_collections, the collections started to fund an
+escrow, of its platform (``sika.escrow``). Nothing here moves money.
 
 Revision ID: 0013
 Revises: 0012
@@ -59,9 +60,35 @@ def upgrade() -> None:
     )
     op.create_unique_constraint(op.f("uq_escrow_milestones_payout_id"), "escrow_milestones", ["payout_id"])
 
+    op.create_table(
+        "escrow_collections",
+        sa.Column("collection_id", sa.String(length=64), nullable=False),
+        sa.Column("escrow_id", sa.String(length=64), nullable=False),
+        sa.Column("platform_id", sa.String(length=64), nullable=False),
+        sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("amount_minor > 0", name=op.f("ck_escrow_collections_amount_positive")),
+        sa.ForeignKeyConstraint(
+            ["collection_id"],
+            ["payments_collections.id"],
+            name=op.f("fk_escrow_collections_collection_id_payments_collections"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["escrow_id", "platform_id"], ["escrows.id", "escrows.platform_id"], name="fk_escrow_collections_escrow"
+        ),
+        sa.ForeignKeyConstraint(["escrow_id"], ["escrows.id"], name=op.f("fk_escrow_collections_escrow_id_escrows")),
+        sa.ForeignKeyConstraint(
+            ["platform_id"], ["platforms.id"], name=op.f("fk_escrow_collections_platform_id_platforms")
+        ),
+        sa.PrimaryKeyConstraint("collection_id", name=op.f("pk_escrow_collections")),
+    )
+    op.create_index("ix_escrow_collections_escrow", "escrow_collections", ["escrow_id"], unique=False)
+
 
 def downgrade() -> None:
     op.execute("SET LOCAL lock_timeout = '5s'")
+    op.drop_index("ix_escrow_collections_escrow", table_name="escrow_collections")
+    op.drop_table("escrow_collections")
     op.drop_constraint(op.f("uq_escrow_milestones_payout_id"), "escrow_milestones", type_="unique")
     op.drop_constraint(op.f("fk_escrow_milestones_payout_id_payments_payouts"), "escrow_milestones", type_="foreignkey")
     op.drop_constraint(op.f("ck_escrow_milestones_payout_id_iff_started"), "escrow_milestones", type_="check")

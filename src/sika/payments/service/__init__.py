@@ -1,8 +1,10 @@
 """Collections and payouts: the business rules, phased around provider calls.
 
 One module per flow: ``collections``, ``payouts``, ``reconciliation`` (which
-finishes both), and ``flow`` for what they share. This package names what
-the rest of Sika calls, so callers write ``payments_service.<name>``.
+finishes both), ``flow`` for what they share, and ``credit_hooks`` for what
+another domain does in the transaction that credits a collection. This
+package names what the rest of Sika calls, so callers write
+``payments_service.<name>``.
 
 A flow that calls a provider never holds a transaction open across the call.
 It runs in phases, each its own transaction:
@@ -43,6 +45,7 @@ from sika.payments.service.collections import (
     list_collections,
     submit_collection_otp,
 )
+from sika.payments.service.credit_hooks import AfterCredit, on_credit
 from sika.payments.service.flow import (
     Applied,
     Clock,
@@ -81,6 +84,7 @@ from sika.payments.service.reconciliation import (
 )
 
 __all__ = [
+    "AfterCredit",
     "Applied",
     "Card",
     "Clock",
@@ -114,6 +118,7 @@ __all__ = [
     "hold_owner",
     "list_collections",
     "list_payouts",
+    "on_credit",
     "payout_update_from_error",
     "payout_update_from_event",
     "payout_update_from_result",

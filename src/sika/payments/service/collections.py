@@ -11,7 +11,7 @@ and raises a critical alert.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,7 +26,7 @@ from sika.parties import models as parties_models
 from sika.parties import service as parties_service
 from sika.payments import repository, schemas
 from sika.payments.models import Collection
-from sika.payments.service import flow
+from sika.payments.service import credit_hooks, flow
 from sika.payments.service.flow import Applied, Clock, MobileMoney, Source
 from sika.payments.states import COLLECTION_STATES, CollectionStatus, ReportedCollectionStatus
 from sika.providers import base as provider_base
@@ -93,10 +93,13 @@ async def create_collection(
     idempotency_key: str | None,
     actor: Actor,
     clock: Clock,
+    recorded: Callable[[AsyncSession, Collection], Awaitable[None]] | None = None,
 ) -> Collection:
     """Start a collection into ``wallet_id`` (of ``party_id``, or of the wallet's own party
     when None) and return it as the provider's answer left it: ``action_required`` with
-    what the customer must do, ``processing``, ``succeeded`` (the wallet credited) or ``failed``."""
+    what the customer must do, ``processing``, ``succeeded`` (the wallet credited) or ``failed``.
+    ``recorded`` is what the caller records beside it, in its first phase (an escrow, the
+    collection that funds it)."""
     session = phases.first
     now = clock()
     party, wallet = await flow.party_and_wallet(
@@ -122,6 +125,8 @@ async def create_collection(
     )
     collection = await flow.insert(session, collection)
     await _announce(session, collection, now=now, actor=actor, data={"amount_minor": amount_minor})
+    if recorded is not None:
+        await recorded(session, collection)
     await phases.commit_first()
 
     try:
@@ -414,13 +419,14 @@ async def _advance(
     """Move the collection to ``target`` with what it brings: the wallet's
     credit on success, unless the reported amount differs."""
     applied = Applied.changed
+    after_credit = None
     if target is CollectionStatus.succeeded:
         if update.amount_minor != collection.amount_minor or update.currency != collection.currency:
             target = CollectionStatus.amount_mismatch
             applied = Applied.mismatch
             await _amount_mismatch(session, collection, update)
         else:
-            await _credit_wallet(session, collection, now=now, actor=actor)
+            after_credit = await _credit_wallet(session, collection, now=now, actor=actor)
     elif target is CollectionStatus.failed:
         collection.failure_code = (update.failure_code or "failed")[:100]
         collection.failure_message = flow.clip(update.failure_message)
@@ -431,6 +437,8 @@ async def _advance(
     await _announce(
         session, collection, now=now, actor=actor, data={"source": update.source.value, "detail": update.detail}
     )
+    if after_credit is not None:
+        await after_credit()
     return applied
 
 
@@ -491,8 +499,13 @@ async def _amount_mismatch(session: AsyncSession, collection: Collection, update
     )
 
 
-async def _credit_wallet(session: AsyncSession, collection: Collection, *, now: datetime, actor: Actor) -> None:
+async def _credit_wallet(
+    session: AsyncSession, collection: Collection, *, now: datetime, actor: Actor
+) -> credit_hooks.AfterCredit:
+    """Credit the wallet; returns what other domains do next in the same transaction
+    (``credit_hooks``), once the collection shows its success."""
     assert collection.provider is not None, "a success names its provider"
+    after_credit = await credit_hooks.before_credit(session, collection, now=now, actor=actor)
     collection.credit_transfer_id = await flow.from_clearing(
         session,
         collection,
@@ -503,6 +516,7 @@ async def _credit_wallet(session: AsyncSession, collection: Collection, *, now: 
         now=now,
         actor=actor,
     )
+    return after_credit
 
 
 async def _disagreement(
