@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sika import demo as demo_walk
 from sika import worker as jobs_worker
 from sika.app import DASHBOARD_PATH, create_app
 from sika.auth import service as auth_service
@@ -566,3 +567,31 @@ async def _reconcile(settings: Settings, url: str) -> payments_service.Reconcile
             )
     finally:
         await engine.dispose()
+
+
+@app.command()
+def demo(
+    url: Annotated[
+        str | None, typer.Option(help="Sika's URL; by default http://HOST:PORT, where sika run serves.")
+    ] = None,
+    key: Annotated[str | None, typer.Option(help="An admin key; by default the one sika run saved.")] = None,
+    sandbox_url: Annotated[
+        str | None, typer.Option(help="The PSP sandbox; by default SANDBOX_HOST:SANDBOX_PORT.")
+    ] = None,
+) -> None:
+    """Walk an escrow end to end against a running Sika: Orange Money in, two milestones, a payout out."""
+    settings = _settings()
+    key_file = settings.local_dir / ADMIN_KEY_FILE
+    if key is None and not key_file.exists():
+        _refuse(f"No admin key in {key_file}: start Sika with `sika run` first, or pass --key.")
+    try:
+        outcome = demo_walk.run(
+            url=url or f"http://{settings.HOST}:{settings.PORT}",
+            admin_key=key or key_file.read_text().strip(),
+            sandbox_url=sandbox_url or f"http://{settings.SANDBOX_HOST}:{settings.SANDBOX_PORT}",
+            console=console,
+        )
+    except demo_walk.DemoFailed as exc:
+        err_console.print(f"The demo stopped: {exc}", style="bold red", soft_wrap=True, highlight=False)
+        raise typer.Exit(1) from exc
+    console.rule(f"[bold green]Done: escrow {outcome.escrow_id} completed, talent paid out")
