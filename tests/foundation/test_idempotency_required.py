@@ -40,6 +40,8 @@ MONEY_ROUTES = {
     "cancel_escrow",
     "approve_milestone",
     "resolve_milestone",
+    "submit_proofs",
+    "decide_proof",
 }
 """The routes that move money today; later ones join them by their mark."""
 
@@ -59,6 +61,7 @@ MOVES_NO_MONEY = {
     "create_escrow",
     "deliver_milestone",
     "dispute_milestone",
+    "set_proof_rule",
 }
 """POSTs whose Idempotency-Key stays optional: they create or change something, but no money
 (a retried webhook is processed once whatever the retries). Adding one here is a decision to review."""
@@ -70,6 +73,7 @@ TABLES_THAT_MOVE = (
     "payments_payouts",
     "escrows",
     "escrow_milestones",
+    "proofs",
     "events",
     "idempotency_keys",
 )

@@ -25,6 +25,7 @@ from tests.support.factories import PartyWallet, open_wallet, party_with_wallet
 from tests.support.ledger import Sessions
 from tests.support.payment_fixtures import client, kofi, settings, world
 from tests.support.payments import World, collection_body, mobile_money, payout_body
+from tests.support.proofs import sent_proof
 from tests.support.routes import Route, api_routes
 from tests.support.sandbox import live, sandbox
 
@@ -35,6 +36,7 @@ NOT_LISTS = {"platform_fees"}
 platform earned, one row per currency."""
 KNOWN_LISTS = {
     "list_escrows",
+    "list_proofs",
     "list_platforms",
     "list_api_keys",
     "list_parties",
@@ -144,10 +146,21 @@ async def _two_of_everything(world: World, kofi: PartyWallet) -> dict[str, str]:
         }
         made = await client.post("/v1/escrows", json=escrow, headers=platform)
         assert made.status_code == 201, made.text
+    proved = made.json()["id"]
+    for step in ("fund", "milestones/1/deliver"):
+        assert (await client.post(f"/v1/escrows/{proved}/{step}", json={}, headers=platform)).status_code == 200
+    for _ in range(2):
+        await sent_proof(client, platform, proved)
     async with world.sessions() as session:
         account = await session.scalar(sa.select(Wallet.account_id).where(Wallet.id == kofi.wallet_id))
     assert account is not None
-    return {"party_id": two.party_id, "wallet_id": kofi.wallet_id, "account_id": account}
+    return {
+        "party_id": two.party_id,
+        "wallet_id": kofi.wallet_id,
+        "account_id": account,
+        "escrow_id": proved,
+        "number": "1",
+    }
 
 
 async def _page(client: httpx.AsyncClient, path: str, headers: dict[str, str], **params: Any) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from sika.wallets import service as wallets_service
 from sika.wallets.service.wallets import FUNDING_ACCOUNT_KIND
 from tests.support.factories import PartyWallet, failed_payout_event, funded_wallet, party_headers, party_with_wallet
 from tests.support.payments import SUCCESS_PHONE
+from tests.support.proofs import sent_proof
 
 Sessions = async_sessionmaker[AsyncSession]
 Headers = dict[str, str]
@@ -99,6 +100,9 @@ async def _side(client: httpx.AsyncClient, admin: Headers, name: str) -> tuple[S
     second = await _made(client, f"/v1/parties/{funded.party_id}/wallets", {"currency": "GHS"}, headers)
     ledger = await _ledger(client, headers)
     escrow = await _escrow(client, headers, funded)
+    rule = await client.post(f"/v1/escrows/{escrow}/milestones/1/proof-rule", json={"required": True}, headers=headers)
+    assert rule.status_code == 200, rule.text
+    proof = await sent_proof(client, headers, escrow)
     ids_ = {
         "platform_id": platform["id"],
         "party_id": funded.party_id,
@@ -107,6 +111,7 @@ async def _side(client: httpx.AsyncClient, admin: Headers, name: str) -> tuple[S
         "account_id": ledger["source"],
         "transfer_id": ledger["pending"],
         "escrow_id": escrow,
+        "proof_id": proof,
     }
     more = {"second_wallet": second["id"], "target_account": ledger["target"], "posted_transfer": ledger["posted"]}
     return Side(platform_id=platform["id"], platform=headers, ids=ids_, more=more), funded

@@ -176,3 +176,6 @@ class EscrowMilestone(PlatformOwned, Base):
     """The operator that resolved its dispute: ``key:<id>``."""
     completed_at: Mapped[datetime | None]
     """When it was released or refunded."""
+    proof_required: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    """Delivered, it is not released when the client stays silent until a proof of delivery
+    is approved (``sika.escrow.service.proven``; the rule is ``sika.proofs``')."""

@@ -104,6 +104,8 @@ class MilestoneOut(BaseModel):
     refunded_minor: int
     resolution_note: str | None
     completed_at: datetime | None
+    proof_required: bool
+    """Not released when the client stays silent until a proof of delivery is approved (docs/proofs.md)."""
 
 
 class EscrowOut(BaseModel):
