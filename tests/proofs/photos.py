@@ -8,9 +8,12 @@ import math
 import secrets
 from datetime import UTC, datetime
 
+import pillow_heif
 from PIL import ExifTags, Image
 
 from sika.proofs.service.checks import EARTH_RADIUS_M
+
+pillow_heif.register_heif_opener()
 
 SITE = (5.3600, -4.0083)
 """A building site in Abidjan: the geofence's point in these tests."""
@@ -62,6 +65,14 @@ def jpeg(
         camera[ExifTags.Base.OffsetTimeOriginal] = "+00:00"
     out = io.BytesIO()
     _image(size).save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def heic(*, at: tuple[float, float], taken: datetime) -> bytes:
+    """The same photo as ``jpeg`` makes, encoded as HEIC (as iPhones save them), through pillow-heif."""
+    image = Image.open(io.BytesIO(jpeg(at=at, taken=taken)))
+    out = io.BytesIO()
+    image.save(out, "HEIF", exif=image.getexif())
     return out.getvalue()
 
 

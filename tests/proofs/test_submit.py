@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sika.core.config import Settings
 from tests.escrow.conftest import Cast, available, events_of, funded, scalar
 from tests.proofs.conftest import AMOUNT, delivered, geofenced, send
-from tests.proofs.photos import RADIUS_M, SITE, bomb, jpeg, north_of, now, png
+from tests.proofs.photos import RADIUS_M, SITE, bomb, heic, jpeg, north_of, now, png
 from tests.support.idempotency import NO_KEY
 from tests.support.ledger import snapshot
 from tests.support.operations import rows_beside_answers
@@ -118,6 +118,18 @@ async def test_a_png_named_jpg_is_read_as_a_png(client: httpx.AsyncClient, cast:
     assert (proof["content_type"], proof["filename"]) == ("image/png", "photo.jpg")
     assert (proof["status"], proof["reasons"]) == ("pending_review", ["no_gps", "no_photo_time"])
     assert await scalar(sessions, RELEASES) == 0
+
+
+async def test_a_heic_photo_is_read_and_checked_as_a_jpeg_is(client: httpx.AsyncClient, cast: Cast) -> None:
+    escrow = await delivered(client, cast, geofenced())
+    photo = heic(at=north_of(SITE, 30), taken=now() - timedelta(minutes=5))
+    response = await send(client, escrow, cast.beneficiary.headers, ("IMG_0001.HEIC", photo))
+    assert response.status_code == 201, response.text
+    [proof] = response.json()["data"]
+    assert (proof["content_type"], proof["status"], proof["released"]) == ("image/heic", "approved", True)
+    assert proof["distance_m"] == pytest.approx(30, abs=0.5)
+    downloaded = await client.get(f"/v1/proofs/{proof['id']}/file", headers=cast.client.headers)
+    assert (downloaded.content, downloaded.headers["content-type"]) == (photo, "image/heic")
 
 
 async def test_without_a_rule_every_proof_waits_for_an_operator(client: httpx.AsyncClient, cast: Cast) -> None:
