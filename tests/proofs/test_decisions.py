@@ -166,3 +166,18 @@ async def test_a_proof_rule_is_set_by_the_platform_on_an_open_milestone_only(
     assert late.status_code == 409, late.text
     missing = await client.get(path, headers=cast.platform)
     assert (missing.status_code, missing.json()["code"]) == (404, "proof_rule_not_found")
+
+
+async def test_approving_a_second_proof_of_a_released_milestone_moves_nothing(
+    client: httpx.AsyncClient, cast: Cast, sessions: Sessions
+) -> None:
+    escrow = await delivered(client, cast, geofenced())
+    first, second = [await pending_proof(client, cast, escrow) for _ in range(2)]
+    assert (await decide(client, first, cast.support, decision="approve", reason="seen")).status_code == 200
+    before = await snapshot(sessions)
+    response = await decide(client, second, cast.support, decision="approve", reason="seen too")
+    assert response.status_code == 200, response.text
+    assert (response.json()["status"], response.json()["released"]) == ("approved", False)
+    assert await snapshot(sessions) == before
+    assert await scalar(sessions, RELEASES) == 1
+    await check_clean(sessions)
