@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -34,6 +35,7 @@ from sika.p2p import router as p2p_router
 from sika.parties import router as parties_router
 from sika.payments import router as payments_router
 from sika.platforms import router as platforms_router
+from sika.proofs import router as proofs_router
 from sika.search import router as search_router
 from sika.system import router as system_router
 from sika.transfers import router as transfers_router
@@ -41,6 +43,7 @@ from sika.wallets import router as wallets_router
 from sika.webhooks import router as webhooks_router
 
 API_PREFIX = "/v1"
+PROOF_UPLOAD_PATH = re.compile(rf"{API_PREFIX}/escrows/[^/]+/milestones/[^/]+/proofs")
 DASHBOARD_PATH = "/dashboard"
 
 
@@ -57,6 +60,7 @@ def api_router() -> APIRouter:
         payments_router,
         escrow_router,
         mandates_router,
+        proofs_router,
         webhooks_router,
         events_router,
         search_router,
@@ -137,7 +141,12 @@ def create_app(settings: Settings, *, database_url: str, engine: AsyncEngine | N
     # Outermost last: the request id must exist before anything can fail, and the text
     # guard reads only bodies the size limit has bounded.
     app.add_middleware(TextGuardMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.MAX_BODY_BYTES)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_body_bytes=settings.MAX_BODY_BYTES,
+        # Photos sent as proofs of delivery are larger than any JSON body.
+        larger=((PROOF_UPLOAD_PATH, settings.proof_upload_bytes),),
+    )
     if settings.CORS_ORIGINS:
         app.add_middleware(
             CORSMiddleware,

@@ -46,6 +46,8 @@ MONEY_ROUTES = {
     "create_purchase",
     "create_spend",
     "create_party_transfer",
+    "submit_proofs",
+    "decide_proof",
 }
 """The routes that move money today; later ones join them by their mark."""
 
@@ -72,6 +74,7 @@ MOVES_NO_MONEY = {
     "add_payee",
     "add_to_allowlist",
     "certify_party",
+    "set_proof_rule",
 }
 """POSTs whose Idempotency-Key stays optional: they create or change something, but no money
 (a retried webhook is processed once whatever the retries). Adding one here is a decision to review."""
@@ -88,6 +91,7 @@ TABLES_THAT_MOVE = (
     "mandate_purchases",
     "mandate_spends",
     "transfers",
+    "proofs",
     "events",
     "idempotency_keys",
 )

@@ -25,6 +25,7 @@ from tests.support.factories import PartyWallet, open_wallet, party_with_wallet
 from tests.support.ledger import Sessions
 from tests.support.payment_fixtures import client, kofi, settings, world
 from tests.support.payments import World, collection_body, mobile_money, payout_body
+from tests.support.proofs import sent_proof
 from tests.support.routes import Route, api_routes
 from tests.support.sandbox import live, sandbox
 
@@ -39,6 +40,7 @@ KNOWN_LISTS = {
     "list_merchants",
     "list_mandates",
     "list_purchases",
+    "list_proofs",
     "list_platforms",
     "list_api_keys",
     "list_parties",
@@ -151,6 +153,11 @@ async def _two_of_everything(world: World, kofi: PartyWallet) -> dict[str, str]:
         }
         made = await client.post("/v1/escrows", json=escrow, headers=platform)
         assert made.status_code == 201, made.text
+    proved = made.json()["id"]
+    for step in ("fund", "milestones/1/deliver"):
+        assert (await client.post(f"/v1/escrows/{proved}/{step}", json={}, headers=platform)).status_code == 200
+    for _ in range(2):
+        await sent_proof(client, platform, proved)
     mandate_id = await _two_mandates_with_two_purchases(world, kofi, two)
     for n in range(2):
         recipient = await party_with_wallet(client, platform, display_name=f"Recipient {n}")
@@ -172,7 +179,14 @@ async def _two_of_everything(world: World, kofi: PartyWallet) -> dict[str, str]:
     async with world.sessions() as session:
         account = await session.scalar(sa.select(Wallet.account_id).where(Wallet.id == kofi.wallet_id))
     assert account is not None
-    return {"party_id": two.party_id, "wallet_id": kofi.wallet_id, "account_id": account, "mandate_id": mandate_id}
+    return {
+        "party_id": two.party_id,
+        "wallet_id": kofi.wallet_id,
+        "account_id": account,
+        "mandate_id": mandate_id,
+        "escrow_id": proved,
+        "number": "1",
+    }
 
 
 async def _two_mandates_with_two_purchases(world: World, kofi: PartyWallet, two: PartyWallet) -> str:

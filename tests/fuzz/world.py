@@ -20,6 +20,7 @@ from sika.alerts import service as alerts_service
 from sika.core import clock, db
 from tests.support.factories import PartyWallet, failed_payout_event, funded_wallet, party_headers, top_up
 from tests.support.payments import OTP, SUCCESS_PHONE, collection_body, mobile_money, payer, payout_body
+from tests.support.proofs import sent_proof
 
 Headers = dict[str, str]
 Sessions = async_sessionmaker[AsyncSession]
@@ -138,4 +139,22 @@ async def world(client: httpx.AsyncClient, global_admin: Headers, sessions: Sess
     await _transfer(client, found, first, second)
     await _ledger(client, found)
     await _operator_objects(sessions, found, await _payments(client, found, first))
+    await _proof(client, found, first, second)
     return found
+
+
+async def _proof(client: httpx.AsyncClient, world: World, payer: PartyWallet, payee: PartyWallet) -> None:
+    """An escrow from ``payer`` to ``payee``, funded and its milestone delivered, with a proof waiting for review."""
+    body = {
+        "client_party_id": payer.party_id,
+        "beneficiary_party_id": payee.party_id,
+        "currency": "XOF",
+        "amount_minor": 1_000,
+        "milestones": [{"title": "site", "amount_minor": 1_000}],
+    }
+    escrow = await _made(client, "/v1/escrows", body, world.admin)
+    for step in ("fund", "milestones/1/deliver"):
+        response = await client.post(f"/v1/escrows/{escrow['id']}/{step}", json={}, headers=world.admin)
+        assert response.status_code == 200, response.text
+    world.add("escrow_id", escrow["id"])
+    world.add("proof_id", await sent_proof(client, world.admin, escrow["id"]))

@@ -56,6 +56,8 @@ def searches(world: TwoPlatforms) -> dict[str, Searched]:
         "phone suffix and amount": ({"q": "0101", "amount_minor": 2_000}, "payouts", "payout_id"),
         "escrow id": ({"q": b["escrow_id"]}, "escrows", "escrow_id"),
         "party id finds its escrow": ({"q": b["party_id"]}, "escrows", "escrow_id"),
+        "proof id": ({"q": b["proof_id"]}, "proofs", "proof_id"),
+        "escrow id finds its proofs": ({"q": b["escrow_id"]}, "proofs", "proof_id"),
     }
 
 

@@ -20,6 +20,7 @@ from sika.alerts import service as alerts_service
 from sika.core import db
 from sika.core.tenancy import DEFAULT_PLATFORM_ID
 from tests.support.factories import funded_wallet, party_with_wallet
+from tests.support.proofs import sent_proof
 
 Schema = dict[str, Any]
 Location = tuple[str | int, ...]
@@ -56,6 +57,8 @@ COUNTED_TABLES = (
     "p2p_certifications",
     "p2p_usage",
     "p2p_movements",
+    "proof_rules",
+    "proofs",
 )
 """Every table a request can write to, jobs included."""
 
@@ -177,8 +180,9 @@ async def real_ids(
 ) -> dict[str, str]:
     """An id of a real thing for each path parameter of the API: a party with a funded
     wallet and a hold on it, ledger accounts with a pending transfer, an API key, an
-    alert, an escrow (and its milestone 1), a merchant and a mandate, a transfer between parties and an
-    allowlist entry. Collections, payouts and webhook events need a provider; theirs name nothing."""
+    alert, an escrow (and its milestone 1, delivered, with a proof), a merchant and a mandate, a transfer
+    between parties and an allowlist entry. Collections, payouts and webhook events need a provider; theirs
+    name nothing."""
 
     async def made(path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = await client.post(path, json=body, headers=admin)
@@ -232,6 +236,10 @@ async def real_ids(
         {"source_wallet_id": funded.wallet_id, "destination_wallet_id": beneficiary.wallet_id, "amount_minor": 500},
     )
     await made(f"/v1/parties/{funded.party_id}/allowlist", {"recipient_party_id": beneficiary.party_id})
+    for step in ("fund", "milestones/1/deliver"):
+        response = await client.post(f"/v1/escrows/{escrow['id']}/{step}", json={}, headers=admin)
+        assert response.status_code == 200, response.text
+    proof_id = await sent_proof(client, admin, escrow["id"])
     async with db.transaction(sessions) as session:
         alert = await alerts_service.raise_alert(
             session, kind="test.walk", message="An alert to acknowledge.", platform_id=None
@@ -255,6 +263,7 @@ async def real_ids(
         "payout_id": "pay_none",
         "event_id": "whe_none",
         "provider": "paystack",
+        "proof_id": proof_id,
     }
 
 

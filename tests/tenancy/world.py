@@ -25,6 +25,7 @@ from sika.wallets import service as wallets_service
 from sika.wallets.service.wallets import FUNDING_ACCOUNT_KIND
 from tests.support.factories import PartyWallet, failed_payout_event, funded_wallet, party_headers, party_with_wallet
 from tests.support.payments import SUCCESS_PHONE
+from tests.support.proofs import sent_proof
 
 Sessions = async_sessionmaker[AsyncSession]
 Headers = dict[str, str]
@@ -101,6 +102,9 @@ async def _side(client: httpx.AsyncClient, admin: Headers, name: str) -> tuple[S
     escrow = await _escrow(client, headers, funded)
     mandate = await _mandate(client, headers, funded)
     payee, transfer = await _transfer(client, headers, admin, funded)
+    rule = await client.post(f"/v1/escrows/{escrow}/milestones/1/proof-rule", json={"required": True}, headers=headers)
+    assert rule.status_code == 200, rule.text
+    proof = await sent_proof(client, headers, escrow)
     ids_ = {
         "platform_id": platform["id"],
         "party_id": funded.party_id,
@@ -113,6 +117,7 @@ async def _side(client: httpx.AsyncClient, admin: Headers, name: str) -> tuple[S
         "merchant_id": mandate["merchant_id"],
         "recipient_party_id": payee,
         "party_transfer_id": transfer,
+        "proof_id": proof,
     }
     more = {"second_wallet": second["id"], "target_account": ledger["target"], "posted_transfer": ledger["posted"]}
     more.update(category_id=mandate["category_id"], payee_id=mandate["payee_id"])

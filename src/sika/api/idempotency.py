@@ -31,6 +31,7 @@ there too, for clients written before the rule."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -40,6 +41,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.datastructures import Headers, UploadFile
 
 from sika.api import problems
 from sika.api.deps import ScopeCheck, get_session, get_settings
@@ -113,7 +115,7 @@ def idempotency_claim(guard: ScopeCheck, *, recover: Recover | None = None, requ
                 )
             return None
         fingerprint = idempotency_service.fingerprint(
-            method=request.method, path=request.url.path, body=await request.body()
+            method=request.method, path=request.url.path, body=await _body(request)
         )
         outcome = await idempotency_service.claim(
             get_session(request),
@@ -135,6 +137,26 @@ def idempotency_claim(guard: ScopeCheck, *, recover: Recover | None = None, requ
     claim.sika_idempotency_claim = True  # type: ignore[attr-defined]
     claim.sika_idempotency_required = required  # type: ignore[attr-defined]
     return claim
+
+
+async def _body(request: Request) -> bytes:
+    """The body the key is compared on: as sent, or for a multipart form (whose stream the
+    framework has parsed already) its fields in order, each file by the sha256 of its bytes,
+    so the same form sent again under another boundary is the same request."""
+    if Headers(scope=request.scope).get("content-type", "").partition(";")[0].strip() != "multipart/form-data":
+        return await request.body()
+    digest = hashlib.sha256()
+    for name, value in (await request.form()).multi_items():
+        if isinstance(value, UploadFile):
+            await value.seek(0)
+            content = hashlib.sha256(await value.read()).hexdigest().encode()
+            await value.seek(0)
+        else:
+            content = value.encode()
+        for part in (name.encode(), content):
+            digest.update(len(part).to_bytes(8, "big"))
+            digest.update(part)
+    return b"multipart:" + digest.hexdigest().encode()
 
 
 async def _from_state(

@@ -202,4 +202,16 @@ DETAILS_FR: dict[str, str] = {
     "merchant_not_found": "Commerçant introuvable.",
     "spend_category_exists": "La plateforme a déjà une catégorie de dépense avec ce code.",
     "spend_category_not_found": "Catégorie de dépense introuvable.",
+    "proof_already_decided": "La preuve a déjà été approuvée ou rejetée.",
+    "proof_duplicate": (
+        "Cette photo a déjà été envoyée comme preuve : une même photo ne peut pas prouver deux livraisons."
+    ),
+    "proof_file_too_large": "Le fichier dépasse la taille maximale d'une preuve (PROOF_MAX_FILE_BYTES).",
+    "proof_files_invalid": "Envoyez entre une et PROOF_MAX_FILES images, dans des champs multipart nommés « files ».",
+    "proof_image_too_large": "L'image a plus de pixels que PROOF_MAX_PIXELS n'en autorise.",
+    "proof_not_an_image": (
+        "Le fichier n'est pas une image que Sika sait décoder (JPEG, PNG ou HEIC), ou il est tronqué."
+    ),
+    "proof_not_found": "Preuve introuvable.",
+    "proof_rule_not_found": "Cette étape ne déclare aucune règle de preuve.",
 }

@@ -133,17 +133,26 @@ class BodySizeLimitMiddleware:
     """Answers 413 when a body is larger than the limit, whether it says so
     in Content-Length or streams past it."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, larger: tuple[tuple[re.Pattern[str], int], ...] = ()
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.larger = larger
+        """Paths (a full match) whose bodies may be larger, with their own limit: uploads."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = str(scope.get("path", ""))
+        limit = next((size for pattern, size in self.larger if pattern.fullmatch(path)), self.max_body_bytes)
+        await self._limited(scope, receive, send, limit)
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send, max_body_bytes: int) -> None:
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._refuse(scope, send)
+        if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
+            await self._refuse(scope, send, max_body_bytes)
             return
         received = 0
         refused = False
@@ -157,9 +166,9 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > max_body_bytes:
                     refused = True
-                    await self._refuse(scope, send)
+                    await self._refuse(scope, send, max_body_bytes)
                     return {"type": "http.disconnect"}
             return message
 
@@ -169,14 +178,14 @@ class BodySizeLimitMiddleware:
 
         await self.app(scope, counting_receive, guarded_send)
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send, max_body_bytes: int) -> None:
         state: dict[str, Any] = scope.get("state", {})
         body = json.dumps(
             {
                 "type": PROBLEM_TYPE_BASE + "payload_too_large",
                 "title": "Payload too large",
                 "status": 413,
-                "detail": f"The request body exceeds {self.max_body_bytes} bytes.",
+                "detail": f"The request body exceeds {max_body_bytes} bytes.",
                 "code": "payload_too_large",
                 "request_id": state.get("request_id"),
                 "instance": scope.get("path"),
@@ -261,14 +270,18 @@ def _takes_raw_body(route: RouteContext) -> bool:
 def _refuses_media_type(route: RouteContext, scope: Scope) -> bool:
     """A JSON route (not a form's, not a raw body's) sent a body whose
     Content-Type is missing or not JSON: what FastAPI, strict about the type,
-    would not parse as JSON. A request without a body is left to the route."""
+    would not parse as JSON; or an upload route sent anything but a multipart
+    form. A request without a body is left to the route."""
     original = route.original_route
     if not isinstance(original, APIRoute) or original.body_field is None or _takes_raw_body(route):
         return False
-    if isinstance(original.body_field.field_info, params.Form):
-        return False
     headers = Headers(scope=scope)
     has_body = headers.get("content-length", "0").strip() not in ("", "0") or "transfer-encoding" in headers
+    if isinstance(original.body_field.field_info, params.File):
+        # An upload route reads multipart/form-data only.
+        return has_body and _body_kind(scope) != "form"
+    if isinstance(original.body_field.field_info, params.Form):
+        return False
     return has_body and (not headers.get("content-type") or _body_kind(scope) != "json")
 
 

@@ -178,7 +178,9 @@ def declarations(app: FastAPI) -> dict[tuple[str, str], Declared]:
 def _statuses(method: str, operation: dict[str, Any], declared: Declared) -> set[int]:
     """The error statuses this operation can answer with."""
     statuses = {429}  # every route is rate limited: per key, or per address for the public ones
-    takes_json = "application/json" in operation.get("requestBody", {}).get("content", {})
+    content = operation.get("requestBody", {}).get("content", {})
+    # A multipart upload (proofs of delivery) is refused as a JSON body is: 415 under another type.
+    takes_json = "application/json" in content or "multipart/form-data" in content
     if declared.scopes is not None:
         statuses |= {401, 403, 404, 422}  # 404: a resource named in the path or body; 422: a domain rule
     places = {parameter["in"] for parameter in operation.get("parameters", [])}

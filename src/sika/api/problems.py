@@ -91,7 +91,9 @@ def problem_response(
     if detail_en is not None:
         body["detail_en"] = detail_en
     if extra:
-        body.update(extra)
+        # ``status`` is the HTTP status (RFC 9457): a refusal naming the state its object
+        # was found in (``EscrowStateConflict(..., status="funded")``) says so as ``state``.
+        body.update({("state" if name == "status" else name): value for name, value in extra.items()})
     return Response(
         content=json.dumps(body, default=str),
         status_code=status,

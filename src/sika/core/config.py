@@ -199,11 +199,34 @@ class Settings(BaseSettings):
     PAYOUT_PROVIDERS: dict[str, str] = {"XOF": "paystack", "GHS": "paystack"}
     """The provider that pays out each currency to mobile money (payouts do not fail over)."""
 
+    PROOF_FILES_DIR: Path | None = None
+    """Where proof-of-delivery photos are kept, one file per sha256 of its bytes, never
+    overwritten; unset, `proofs/` in the data folder beside the embedded PostgreSQL's."""
+    PROOF_MAX_FILE_BYTES: int = Field(default=10 * 1024 * 1024, gt=0)
+    """Largest proof photo accepted, in bytes (10 MiB); a larger one gets a 413."""
+    PROOF_MAX_FILES: int = Field(default=5, gt=0)
+    """Most photos one proof upload may carry."""
+    PROOF_MAX_PIXELS: int = Field(default=50_000_000, gt=0)
+    """Most pixels (width × height) a proof photo may declare; more is refused before decoding
+    (a decompression bomb)."""
+    PROOF_CLOCK_SKEW_SECONDS: int = Field(default=300, ge=0)
+    """How far in the future a photo's time may be before its time check fails (clocks disagree)."""
+
     @property
     def local_dir(self) -> Path:
         """The data folder beside the embedded PostgreSQL's (``.sika/``): the first admin
         key and, outside production, the generated secrets."""
         return self.PGDATA_DIR.parent
+
+    @property
+    def proof_files_dir(self) -> Path:
+        """Where proof photos are kept: PROOF_FILES_DIR, or ``proofs/`` in the data folder."""
+        return self.PROOF_FILES_DIR or self.local_dir / "proofs"
+
+    @property
+    def proof_upload_bytes(self) -> int:
+        """The body size a proof upload may reach: its files and the multipart framing around them."""
+        return self.PROOF_MAX_FILES * (self.PROOF_MAX_FILE_BYTES + 64 * 1024)
 
     @model_validator(mode="after")
     def _point_unset_providers_at_the_sandbox(self) -> Settings:

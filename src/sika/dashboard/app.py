@@ -41,7 +41,8 @@ from sika.auth import service as auth_service
 from sika.core import clock, db, errors, tenancy
 from sika.core.config import Settings
 from sika.core.context import Actor
-from sika.dashboard import auth, chart, escrow_forms, i18n, lookup, read, web
+from sika.dashboard import auth, chart, escrow_forms, i18n, lookup, proof_forms, read, web
+from sika.proofs import service as proofs_service
 
 PACKAGE_DIR = Path(__file__).parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -49,6 +50,7 @@ STATIC_DIR = PACKAGE_DIR / "static"
 _ALERT_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _PLATFORM_ID = _ALERT_ID
 _ESCROW_ID = _ALERT_ID
+_PROOF_ID = _ALERT_ID
 PLATFORM_PARAM = "platform"
 """The query parameter (and form field) naming the platform a global operator filters on."""
 _KEPT_BY_FILTER = ("status", "q", "amount", "since", "until")
@@ -495,6 +497,54 @@ async def resolve_dispute(request: Request, escrow_id: str, number: int, operato
         except escrow_forms.FormRefused as refused:
             return _error_page(request, refused.message, status_code=refused.status_code)
     return RedirectResponse(f"{web.base(request)}/escrows?{urlencode({'resolved': escrow_id})}", status_code=303)
+
+
+@router.get("/proofs", name="proofs")
+async def proofs(request: Request, view: CurrentView, decided: str | None = None) -> Response:
+    async with _read(request, view.platform_id) as session:
+        queue = await proofs_service.review_queue(
+            session, actor=view.operator.actor(request_id=web.request_id(request))
+        )
+    shown = decided if decided and _PROOF_ID.match(decided) else None
+    return _render(
+        request,
+        "proofs.html",
+        operator=view.operator,
+        view=view,
+        page="proofs",
+        queue=queue,
+        shown_limit=proofs_service.REVIEW_QUEUE_SHOWN,
+        decided=shown,
+    )
+
+
+@router.get("/proofs/{proof_id}/file", name="proof_file")
+async def proof_file(request: Request, proof_id: str, view: CurrentView) -> Response:
+    """The photo, through the operator's session (the API's download wants a key)."""
+    store = proofs_service.FolderStore(web.dashboard(request).settings.proof_files_dir)
+    async with _read(request, view.platform_id) as session:
+        try:
+            proof, data = await proofs_service.proof_file(
+                session, proof_id=proof_id, actor=view.operator.actor(request_id=web.request_id(request)), store=store
+            )
+        except errors.NotFound:
+            raise StarletteHTTPException(404) from None
+    return Response(data, media_type=proof.content_type, headers={"Cache-Control": "private, no-store"})
+
+
+@router.post("/proofs/{proof_id}/decision")
+async def decide_proof(request: Request, proof_id: str, operator: CurrentOperator) -> Response:
+    form = await request.form()
+    web.check_csrf(operator, form)
+    async with db.transaction(web.dashboard(request).sessions) as session:
+        # Bound as the operator is: another platform's proof is not there (404).
+        tenancy.bind(session, operator.platform_id)
+        actor = operator.actor(request_id=web.request_id(request))
+        try:
+            await proof_forms.decide(session, form, proof_id=proof_id, actor=actor)
+        except escrow_forms.FormRefused as refused:
+            return _error_page(request, refused.message, status_code=refused.status_code)
+    return RedirectResponse(f"{web.base(request)}/proofs?{urlencode({'decided': proof_id})}", status_code=303)
 
 
 @router.get("/webhooks", name="webhooks")

@@ -28,6 +28,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.stuck": ("Stuck payments", "Paiements bloqués"),
     "nav.webhooks": ("Webhook backlog", "Webhooks en attente"),
     "nav.escrows": ("Escrows", "Séquestres"),
+    "nav.proofs": ("Proofs", "Preuves"),
     "nav.search": ("Search", "Recherche"),
     "nav.language": ("Language", "Langue"),
     "nav.signed_in_as": ("Signed in with {name} ({scopes})", "Connecté avec {name} ({scopes})"),
@@ -89,6 +90,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.escrow_resolution_invalid": (
         "Give whole amounts in minor units and a note of at most 1000 characters.",
         "Donnez des montants entiers en unités mineures et une note de 1000 caractères au plus.",
+    ),
+    "error.proof_decision_invalid": (
+        "Choose approve or reject and give a reason of at most 1000 characters.",
+        "Choisissez d'approuver ou de rejeter et donnez un motif de 1000 caractères au plus.",
+    ),
+    "error.proof_decision_refused": (
+        "Not decided: the proof was decided already, or its milestone can no longer be released.",
+        "Non décidée : la preuve l'a déjà été, ou son étape ne peut plus être libérée.",
     ),
     "error.escrow_resolution_refused": (
         "Not resolved: the two amounts must add up to the milestone's, and the milestone must still be disputed.",
@@ -202,6 +211,39 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "escrows.refund_minor": ("To the client", "Au client"),
     "escrows.note": ("Note", "Note"),
     "escrows.resolved": ("Dispute on escrow {id} resolved.", "Litige du séquestre {id} tranché."),
+    "proofs.title": ("Proofs to review", "Preuves à examiner"),
+    "proofs.intro": (
+        "Photos sent as proofs of delivery that failed a check or wait for a person. Approving one releases its "
+        "milestone; rejecting it leaves the milestone delivered and tells the beneficiary.",
+        "Photos envoyées comme preuves de livraison qui ont échoué à un contrôle ou attendent une personne. En "
+        "approuver une libère son étape ; la rejeter laisse l'étape livrée et prévient le bénéficiaire.",
+    ),
+    "proofs.count": ("Waiting ({count})", "En attente ({count})"),
+    "proofs.shown": ("The oldest {shown} are shown.", "Les {shown} plus anciennes sont affichées."),
+    "proofs.none": ("No proof is waiting.", "Aucune preuve n'attend."),
+    "proofs.photo": ("Photo {id}", "Photo {id}"),
+    "proofs.escrow": ("Escrow {id}, milestone {number}", "Séquestre {id}, étape {number}"),
+    "proofs.amount": ("Amount", "Montant"),
+    "proofs.beneficiary": ("Beneficiary", "Bénéficiaire"),
+    "proofs.taken_at": ("Taken at", "Prise le"),
+    "proofs.unknown": ("unknown", "inconnue"),
+    "proofs.position": ("Position", "Position"),
+    "proofs.distance": ("Distance to the site", "Distance au site"),
+    "proofs.metres": ("{value} m", "{value} m"),
+    "proofs.reasons": ("Why it waits", "Pourquoi elle attend"),
+    "proofs.reason": ("Reason", "Motif"),
+    "proofs.approve": ("Approve and release", "Approuver et libérer"),
+    "proofs.reject": ("Reject", "Rejeter"),
+    "proofs.decided": ("Proof {id} decided.", "Preuve {id} décidée."),
+    "proof_reason.no_gps": ("no GPS position", "aucune position GPS"),
+    "proof_reason.outside_geofence": ("taken outside the site", "prise hors du site"),
+    "proof_reason.no_photo_time": ("no time on the photo", "aucune heure sur la photo"),
+    "proof_reason.photo_too_old": ("taken too long before delivery", "prise trop longtemps avant la livraison"),
+    "proof_reason.photo_in_future": ("dated in the future", "datée dans le futur"),
+    "proof_reason.auto_approve_off": (
+        "every check passed; a person decides",
+        "tous les contrôles passés ; une personne décide",
+    ),
     "escrow_status.awaiting_funding": ("awaiting funding", "en attente de fonds"),
     "escrow_status.funded": ("funded", "financé"),
     "escrow_status.completed": ("completed", "terminé"),
@@ -275,6 +317,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "search.as.id:hold": ("a hold's id", "l'identifiant d'une réservation"),
     "search.as.id:webhook_event": ("a webhook event's id", "l'identifiant d'un événement webhook"),
     "search.as.id:escrow": ("an escrow's id", "l'identifiant d'un séquestre"),
+    "search.as.id:proof": ("a proof's id", "l'identifiant d'une preuve"),
     "search.as.email": ("an email", "un e-mail"),
     "search.as.phone": ("a phone number", "un numéro de téléphone"),
     "search.as.phone_suffix": ("the last digits of a phone number", "les derniers chiffres d'un numéro"),
@@ -290,6 +333,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "search.kind.wallets": ("Wallets ({count})", "Portefeuilles ({count})"),
     "search.kind.webhook_events": ("Webhook events ({count})", "Événements webhook ({count})"),
     "search.kind.escrows": ("Escrows ({count})", "Séquestres ({count})"),
+    "search.kind.proofs": ("Proofs of delivery ({count})", "Preuves de livraison ({count})"),
     "search.more": (
         "The {shown} newest are shown: narrow the search with an amount or dates.",
         "Les {shown} plus récents sont affichés : précisez avec un montant ou des dates.",
@@ -395,6 +439,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "check.mandate_closed_empty": (
         "A mandate that has ended holds nothing",
         "Un mandat terminé ne contient plus rien",
+    ),
+    "check.proof_releases": (
+        "A proof that released its milestone was approved and its milestone is released",
+        "Une preuve qui a libéré son étape a été approuvée, et son étape est libérée",
+    ),
+    "check.proof_required_held": (
+        "A milestone that requires a proof is released only by one, by its client or by an operator",
+        "Une étape qui exige une preuve n'est libérée que par une preuve, par son client ou par un opérateur",
     ),
 }
 

@@ -201,6 +201,10 @@ class EscrowMilestone(PlatformOwned, Base):
     payout_id: Mapped[str | None] = mapped_column(sa.String(64), sa.ForeignKey("payments_payouts.id"), unique=True)
     """The payout its release started (``po_…``)."""
 
+    proof_required: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    """Delivered, it is not released when the client stays silent until a proof of delivery
+    is approved (``sika.escrow.service.proven``; the rule is ``sika.proofs``')."""
+
 
 class EscrowCollection(PlatformOwned, Base):
     """A collection started to fund an escrow (``POST /v1/escrows/{id}/fund`` with a method):

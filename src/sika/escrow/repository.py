@@ -77,7 +77,11 @@ async def lock_due(session: AsyncSession, *, now: datetime, limit: int) -> list[
     are skipped, so any number of workers share the work without waiting."""
     due = sa.select(EscrowMilestone.escrow_id).where(
         sa.or_(
-            sa.and_(EscrowMilestone.status == MilestoneStatus.delivered.value, EscrowMilestone.release_at <= now),
+            sa.and_(
+                EscrowMilestone.status == MilestoneStatus.delivered.value,
+                EscrowMilestone.release_at <= now,
+                EscrowMilestone.proof_required.is_(False),
+            ),
             sa.and_(EscrowMilestone.status == MilestoneStatus.pending.value, EscrowMilestone.deliver_by <= now),
         )
     )

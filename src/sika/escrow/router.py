@@ -27,12 +27,12 @@ from sika.escrow import schemas
 from sika.escrow import service as escrow_service
 from sika.escrow.service import summary as summary_service
 from sika.escrow.states import EscrowStatus
-from sika.wallets import schemas as wallets_schemas
 from sika.payments import schemas as payments_schemas
 from sika.payments import service as payments_service
 from sika.payments.models import Collection
 from sika.payments.states import CollectionStatus
 from sika.providers import failover
+from sika.wallets import schemas as wallets_schemas
 
 router = APIRouter(prefix="/escrows", tags=["escrows"], route_class=UnitOfWorkRoute)
 # Funding may start a collection, which calls a provider: its route runs in phases.

@@ -156,6 +156,8 @@ class MilestoneOut(BaseModel):
     """With ``auto_payout``, once released: ``due`` (the payout is about to start), ``started``
     (``payout_id``) or ``refused`` (the money stayed in the wallet)."""
     payout_id: str | None
+    proof_required: bool
+    """Not released when the client stays silent until a proof of delivery is approved (docs/proofs.md)."""
 
 
 class EscrowOut(BaseModel):

@@ -24,6 +24,7 @@ from sika.escrow.models import Escrow
 from sika.ledger.models import Transfer
 from sika.parties.models import Party
 from sika.payments.models import Collection, Payout
+from sika.proofs.models import Proof
 from sika.wallets.models import Wallet, WalletHold
 from sika.webhooks.models import InboundEvent
 
@@ -196,6 +197,17 @@ async def escrows(session: AsyncSession, keys: Keys, within: Window, *, limit: i
     if where is None:
         return Found()
     statement = sa.select(Escrow).where(where).order_by(Escrow.created_at.desc(), Escrow.seq.desc())
+    rows, more = await _read(session, statement, limit)
+    return Found([row[0] for row in rows], more)
+
+
+async def proofs(session: AsyncSession, keys: Keys, within: Window, *, limit: int) -> Found[Proof]:
+    """Proofs of delivery by their id, or by their escrow's id (an escrow's photos)."""
+    conditions = _id_is(keys, "proof", Proof.id) + _id_is(keys, "escrow", Proof.escrow_id)
+    where = _narrowed(conditions, within, created=Proof.created_at)
+    if where is None:
+        return Found()
+    statement = sa.select(Proof).where(where).order_by(Proof.created_at.desc(), Proof.seq.desc())
     rows, more = await _read(session, statement, limit)
     return Found([row[0] for row in rows], more)
 

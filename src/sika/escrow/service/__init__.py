@@ -2,10 +2,10 @@
 account, paid out milestone by milestone.
 
 One module per flow: ``escrows`` (create, read, fund, cancel), ``collected``
-(funding by mobile money or card), ``milestones``
-(deliver, approve, dispute, resolve, and paying one out), ``payout`` (a
-release's auto-payout), ``due`` (what the minute job releases and refunds),
-``queue`` (what operators watch); beside them ``access`` (who may see and do
+(funding by mobile money or card), ``milestones`` (deliver, approve, dispute,
+resolve, and paying one out), ``payout`` (a release's auto-payout), ``due``
+(what the minute job releases and refunds), ``queue`` (what operators watch),
+``proven`` (released on proof of delivery); beside them ``access`` (who may see and do
 what, the locked reads), ``announce`` (events and audit rows) and ``errors``.
 This package names what the rest of Sika calls: ``escrow_service.<name>``.
 docs/escrow.md tells it for users."""
@@ -31,6 +31,13 @@ from sika.escrow.service.errors import (
 from sika.escrow.service.escrows import cancel_escrow, create_escrow, fund_escrow, get_escrow, list_escrows, split_fee
 from sika.escrow.service.milestones import approve, deliver, dispute, resolve
 from sika.escrow.service.payout import AUTO_PAYOUT_TASK, pay_out
+from sika.escrow.service.proven import (
+    LockedMilestone,
+    lock_milestone,
+    release_proven,
+    require_delivered,
+    set_proof_required,
+)
 from sika.escrow.service.queue import DUE_SOON_SECONDS, QUEUE_SHOWN, OperatorQueue, QueuedMilestone, operator_queue
 
 __all__ = [
@@ -47,6 +54,7 @@ __all__ = [
     "EscrowPartyHasNoWallet",
     "EscrowStateConflict",
     "EscrowView",
+    "LockedMilestone",
     "MilestoneDeadlinePassed",
     "MilestoneNotFound",
     "MilestoneStateConflict",
@@ -64,9 +72,13 @@ __all__ = [
     "fund_escrow",
     "get_escrow",
     "list_escrows",
+    "lock_milestone",
     "operator_queue",
     "pay_out",
+    "release_proven",
+    "require_delivered",
     "resolve",
+    "set_proof_required",
     "settle_due",
     "split_fee",
 ]

@@ -40,6 +40,8 @@ class Settled:
 def _is_due(milestone: EscrowMilestone, now: datetime) -> MilestoneStatus | None:
     """What the milestone becomes now, if it is due: released or refunded."""
     releasable = milestone.status == MILESTONE_MOVES[MilestoneAction.release_due].value
+    # One that requires a proof waits for it (sika.escrow.service.proven).
+    releasable = releasable and not milestone.proof_required
     if releasable and milestone.release_at is not None and milestone.release_at <= now:
         return MilestoneStatus.released
     refundable = milestone.status == MILESTONE_MOVES[MilestoneAction.refund_due].value

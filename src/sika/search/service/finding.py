@@ -22,6 +22,7 @@ from sika.core.context import Actor
 from sika.escrow.models import Escrow
 from sika.parties.models import Party
 from sika.payments.models import Collection, Payout
+from sika.proofs.models import Proof
 from sika.search import repository
 from sika.search.repository import Found, HoldRow, Keys, Window
 from sika.wallets import service as wallets_service
@@ -52,6 +53,7 @@ ID_KINDS = {
     "hold": "hold",
     "whe": "webhook_event",
     "esc": "escrow",
+    "prf": "proof",
 }
 """The prefixes of the ids search knows, and the kind of object each names."""
 
@@ -90,6 +92,7 @@ class Results:
     holds: Group
     webhook_events: Group
     escrows: Group
+    proofs: Group
 
 
 _HOLD_STATE_BY_RESOLUTION = {"post_pending": "captured", "void_pending": "released", "expire_pending": "expired"}
@@ -154,6 +157,7 @@ async def search(session: AsyncSession, *, query: str | None, within: Window, ac
         holds=_group(await repository.holds(session, keys, within, limit=limit), lambda row: _hold_hit(row, now)),
         webhook_events=_group(await repository.webhook_events(session, keys, within, limit=limit), _event_hit),
         escrows=_group(await repository.escrows(session, keys, within, limit=limit), _escrow_hit),
+        proofs=_group(await repository.proofs(session, keys, within, limit=limit), _proof_hit),
     )
 
 
@@ -206,6 +210,10 @@ def _escrow_hit(escrow: Escrow) -> Hit:
         party_id=escrow.client_party_id,
         wallet_id=escrow.client_wallet_id,
     )
+
+
+def _proof_hit(proof: Proof) -> Hit:
+    return Hit(proof.id, proof.status, None, None, proof.created_at, proof.platform_id)
 
 
 def _event_hit(event: InboundEvent) -> Hit:
