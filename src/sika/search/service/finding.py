@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sika.core import errors
 from sika.core.context import Actor
 from sika.escrow.models import Escrow
+from sika.mandates.models import Mandate
 from sika.parties.models import Party
 from sika.payments.models import Collection, Payout
 from sika.search import repository
@@ -52,6 +53,7 @@ ID_KINDS = {
     "hold": "hold",
     "whe": "webhook_event",
     "esc": "escrow",
+    "man": "mandate",
 }
 """The prefixes of the ids search knows, and the kind of object each names."""
 
@@ -90,6 +92,7 @@ class Results:
     holds: Group
     webhook_events: Group
     escrows: Group
+    mandates: Group
 
 
 _HOLD_STATE_BY_RESOLUTION = {"post_pending": "captured", "void_pending": "released", "expire_pending": "expired"}
@@ -154,6 +157,7 @@ async def search(session: AsyncSession, *, query: str | None, within: Window, ac
         holds=_group(await repository.holds(session, keys, within, limit=limit), lambda row: _hold_hit(row, now)),
         webhook_events=_group(await repository.webhook_events(session, keys, within, limit=limit), _event_hit),
         escrows=_group(await repository.escrows(session, keys, within, limit=limit), _escrow_hit),
+        mandates=_group(await repository.mandates(session, keys, within, limit=limit), _mandate_hit),
     )
 
 
@@ -205,6 +209,19 @@ def _escrow_hit(escrow: Escrow) -> Hit:
         escrow.platform_id,
         party_id=escrow.client_party_id,
         wallet_id=escrow.client_wallet_id,
+    )
+
+
+def _mandate_hit(mandate: Mandate) -> Hit:
+    return Hit(
+        mandate.id,
+        mandate.status,
+        mandate.funded_minor,
+        mandate.currency,
+        mandate.created_at,
+        mandate.platform_id,
+        party_id=mandate.sender_party_id,
+        wallet_id=mandate.sender_wallet_id,
     )
 
 
