@@ -41,7 +41,7 @@ from sika.auth import service as auth_service
 from sika.core import clock, db, errors, tenancy
 from sika.core.config import Settings
 from sika.core.context import Actor
-from sika.dashboard import auth, chart, escrow_forms, i18n, lookup, read, web
+from sika.dashboard import auth, chart, escrow_forms, i18n, lookup, mandate_forms, read, web
 
 PACKAGE_DIR = Path(__file__).parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -49,6 +49,7 @@ STATIC_DIR = PACKAGE_DIR / "static"
 _ALERT_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _PLATFORM_ID = _ALERT_ID
 _ESCROW_ID = _ALERT_ID
+_MERCHANT_ID = _ALERT_ID
 PLATFORM_PARAM = "platform"
 """The query parameter (and form field) naming the platform a global operator filters on."""
 _KEPT_BY_FILTER = ("status", "q", "amount", "since", "until")
@@ -495,6 +496,48 @@ async def resolve_dispute(request: Request, escrow_id: str, number: int, operato
         except escrow_forms.FormRefused as refused:
             return _error_page(request, refused.message, status_code=refused.status_code)
     return RedirectResponse(f"{web.base(request)}/escrows?{urlencode({'resolved': escrow_id})}", status_code=303)
+
+
+@router.get("/mandates", name="mandates")
+async def mandates(request: Request, view: CurrentView, changed: str | None = None) -> Response:
+    now = clock.now()
+    async with _read(request, view.platform_id) as session:
+        data = await read.mandates(session)
+    return _render(
+        request,
+        "mandates.html",
+        operator=view.operator,
+        view=view,
+        page="mandates",
+        now=now,
+        overview=data,
+        shown_limit=read.MANDATES_SHOWN,
+        changed=changed if changed and _MERCHANT_ID.match(changed) else None,
+    )
+
+
+async def _certify(request: Request, merchant_id: str, operator: auth.Operator, *, certified: bool) -> Response:
+    form = await request.form()
+    web.check_csrf(operator, form)
+    async with db.transaction(web.dashboard(request).sessions) as session:
+        # Bound as the operator is: another platform's merchant is not there (404).
+        tenancy.bind(session, operator.platform_id)
+        actor = operator.actor(request_id=web.request_id(request))
+        try:
+            await mandate_forms.certify(session, merchant_id=merchant_id, certified=certified, actor=actor)
+        except mandate_forms.FormRefused as refused:
+            return _error_page(request, refused.message, status_code=refused.status_code)
+    return RedirectResponse(f"{web.base(request)}/mandates?{urlencode({'changed': merchant_id})}", status_code=303)
+
+
+@router.post("/merchants/{merchant_id}/certify")
+async def certify_merchant(request: Request, merchant_id: str, operator: CurrentOperator) -> Response:
+    return await _certify(request, merchant_id, operator, certified=True)
+
+
+@router.post("/merchants/{merchant_id}/decertify")
+async def decertify_merchant(request: Request, merchant_id: str, operator: CurrentOperator) -> Response:
+    return await _certify(request, merchant_id, operator, certified=False)
 
 
 @router.get("/webhooks", name="webhooks")
