@@ -19,7 +19,7 @@ from tests.dashboard import pages
 from tests.dashboard.conftest import DASHBOARD
 from tests.dashboard.world import COLLECTION_DAYS_AGO, PAYOUTS, TOP_UP_MINOR, World
 
-PAGES = ("/", "/alerts", "/alerts?status=all", "/payments/stuck", "/webhooks", "/escrows", "/proofs")
+PAGES = ("/", "/alerts", "/alerts?status=all", "/payments/stuck", "/webhooks", "/escrows", "/proofs", "/mandates")
 
 
 async def _scalar(sessions: async_sessionmaker[AsyncSession], sql: str, **params: object) -> int:

@@ -3,7 +3,7 @@ platform of its own, an admin key bound to it (the fuzzer's credentials: it
 may call every operation, and everything it creates lands in that platform),
 parties with funded wallets, holds, raw ledger accounts with a pending
 transfer, collections (one waiting for its OTP) and a payout through the
-sandbox, a token of one party, and what only the system makes (an alert, a
+sandbox, a certified merchant and a mandate, a token of one party, and what only the system makes (an alert, a
 failed inbound webhook event). Their ids seed the fuzzer's dictionaries, so that operations on an
 existing object are reached with real ids from the first case on, not only
 through the links schemathesis follows from what it creates itself."""
@@ -92,6 +92,30 @@ async def _payments(client: httpx.AsyncClient, world: World, who: PartyWallet) -
     return str(payout["id"])
 
 
+async def _mandate(client: httpx.AsyncClient, world: World, sender: PartyWallet, merchant: PartyWallet) -> None:
+    """A spend category, a certified merchant in it, and an active mandate from ``sender`` allowing it."""
+    labels = {"code": "school", "label_en": "School", "label_fr": "École"}
+    category = await _made(client, "/v1/spend-categories", labels, world.admin)
+    shop = await _made(
+        client, "/v1/merchants", {"party_id": merchant.party_id, "category_id": category["id"]}, world.admin
+    )
+    await _made(client, f"/v1/merchants/{shop['id']}/certify", {}, world.admin)
+    beneficiary = await _made(
+        client, "/v1/parties", {"display_name": "Kofi Élève", "type": "individual", "country": "CI"}, world.admin
+    )
+    body = {
+        "sender_party_id": sender.party_id,
+        "beneficiary_party_id": beneficiary["id"],
+        "currency": "XOF",
+        "amount_minor": 100_000,
+        "allowed_category_ids": [category["id"]],
+        "expires_at": "2100-01-01T00:00:00Z",
+    }
+    mandate = await _made(client, "/v1/mandates", body, world.admin)
+    world.add("mandate_id", mandate["id"])
+    world.add("merchant_id", shop["id"])
+
+
 async def _operator_objects(sessions: Sessions, world: World, payout_id: str) -> None:
     """What only the system makes, written as it writes them: an alert about the platform's
     payout, and an inbound webhook event about it whose processing failed (so it may be retried)."""
@@ -138,6 +162,7 @@ async def world(client: httpx.AsyncClient, global_admin: Headers, sessions: Sess
     found.add("currency", "XOF")
     await _transfer(client, found, first, second)
     await _ledger(client, found)
+    await _mandate(client, found, first, second)
     await _operator_objects(sessions, found, await _payments(client, found, first))
     await _proof(client, found, first, second)
     return found

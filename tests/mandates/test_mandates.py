@@ -6,6 +6,9 @@ never holds the money."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -241,3 +244,30 @@ async def test_the_mandate_account_is_managed(client: httpx.AsyncClient, cast: C
     response = await client.post("/v1/ledger/transfers", json=transfer, headers=cast.platform)
     assert (response.status_code, response.json()["code"]) == (409, "account_managed")
     assert await snapshot(sessions) == before
+
+
+async def test_a_payees_day_is_the_platforms_time_zone(
+    client: httpx.AsyncClient, cast: Cast, sessions: Sessions
+) -> None:
+    """UTC+14 and UTC-11 are 25 hours apart: at any instant their dates differ, so a
+    payee's daily limit is spent again once the platform's day is another."""
+    mandate = await create(client, cast, 20_000)
+    added = await act(
+        client, mandate, "payees", cast.platform, {"party_id": cast.payee.party_id, "daily_limit_minor": 1_000}
+    )
+    spend = {"payee_id": added.json()["payees"][0]["id"], "amount_minor": 1_000, "reference": "rent"}
+    days = []
+    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
+        patched = await client.patch(
+            f"/v1/platforms/{DEFAULT_PLATFORM_ID}", json={"settings": {"time_zone": zone}}, headers=cast.admin
+        )
+        assert patched.status_code == 200, patched.text
+        spent = await act(client, mandate, "spends", cast.beneficiary.headers, spend)
+        assert spent.status_code == 201, spent.text
+        assert spent.json()["day"] == datetime.now(ZoneInfo(zone)).date().isoformat()
+        days.append(spent.json()["day"])
+        again = await act(client, mandate, "spends", cast.beneficiary.headers, spend)
+        assert (again.status_code, again.json()["code"]) == (409, "mandate_daily_limit_exceeded")
+    assert days[0] != days[1]
+    assert await available(client, cast.platform, cast.payee.wallet_id) == 2_000
+    await check_clean(sessions)

@@ -254,4 +254,7 @@ async def test_each_refusal_names_its_rule_and_moves_nothing(
     before = await _footprint(client, cast, sessions)
     response = await client.post(call.path, json=call.body, headers=call.headers or cast.platform)
     assert (response.status_code, response.json().get("code")) == (status, code), f"{reason}: {response.text}"
+    assert response.json()["status"] == status, "the problem's status is its HTTP status, never a state"
+    if code in ("mandate_not_active", "mandate_expired"):
+        assert response.json()["mandate_status"] in ("active", "consumed", "expired", "revoked"), response.text
     assert await _footprint(client, cast, sessions) == before, reason

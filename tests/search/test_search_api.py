@@ -58,6 +58,8 @@ def searches(world: TwoPlatforms) -> dict[str, Searched]:
         "party id finds its escrow": ({"q": b["party_id"]}, "escrows", "escrow_id"),
         "proof id": ({"q": b["proof_id"]}, "proofs", "proof_id"),
         "escrow id finds its proofs": ({"q": b["escrow_id"]}, "proofs", "proof_id"),
+        "mandate id": ({"q": b["mandate_id"]}, "mandates", "mandate_id"),
+        "party id finds its mandate": ({"q": b["party_id"]}, "mandates", "mandate_id"),
     }
 
 
@@ -81,8 +83,9 @@ async def test_a_hit_shows_its_state_and_amount(client: httpx.AsyncClient, world
     assert (hold["state"], hold["amount_minor"]) == ("open", 2_000)
     assert answer["understood_as"] == ["id:payout", "reference"]
     wallet = (await client.get("/v1/search", params={"q": world.b.ids["wallet_id"]}, headers=world.admin)).json()
-    # 50,000 topped up, 1,000 held over the API, 2,000 held for the payout, 3,000 paid into an escrow.
-    assert wallet["wallets"]["data"][0]["amount_minor"] == 44_000
+    # 50,000 topped up, 1,000 held over the API, 2,000 held for the payout, 3,000 paid into an escrow,
+    # 2,000 into a mandate.
+    assert wallet["wallets"]["data"][0]["amount_minor"] == 42_000
 
 
 async def test_a_bound_support_key_never_finds_another_platforms_object(

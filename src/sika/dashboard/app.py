@@ -9,7 +9,7 @@ Templates are Jinja2 with autoescaping; the CSS and the favicon are served
 from this package, and no script runs in the browser.
 
 Tenancy (``sika.core.tenancy``): every session a page reads in is opened by
-``_read``, bound to the platform in view, and acknowledging is bound the same
+``views.reading``, bound to the platform in view, and acknowledging is bound the same
 way. An operator whose key is bound to a platform sees that platform only,
 whatever the address asks; a global operator sees every platform, or the one
 chosen in the header's filter (``?platform=``, carried by every link).
@@ -18,15 +18,12 @@ chosen in the header's filter (``?platform=``, carried by every link).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRouter
@@ -41,20 +38,25 @@ from sika.auth import service as auth_service
 from sika.core import clock, db, errors, tenancy
 from sika.core.config import Settings
 from sika.core.context import Actor
-from sika.dashboard import auth, chart, escrow_forms, i18n, lookup, proof_forms, read, web
+from sika.dashboard import auth, chart, escrow_forms, lookup, mandate_forms, proof_forms, read, web
+from sika.dashboard.views import (
+    PLATFORM_ID,
+    PLATFORM_PARAM,
+    CurrentOperator,
+    CurrentView,
+    platform_in_view,
+    reading,
+    render,
+)
 from sika.proofs import service as proofs_service
 
 PACKAGE_DIR = Path(__file__).parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
 STATIC_DIR = PACKAGE_DIR / "static"
 _ALERT_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-_PLATFORM_ID = _ALERT_ID
 _ESCROW_ID = _ALERT_ID
 _PROOF_ID = _ALERT_ID
-PLATFORM_PARAM = "platform"
-"""The query parameter (and form field) naming the platform a global operator filters on."""
-_KEPT_BY_FILTER = ("status", "q", "amount", "since", "until")
-"""Query parameters the platform filter's form keeps when it reloads the page."""
+_MERCHANT_ID = _ALERT_ID
 
 
 def create(settings: Settings, *, sessions: async_sessionmaker[AsyncSession], limiter: web.AddressLimiter) -> FastAPI:
@@ -92,149 +94,6 @@ def create(settings: Settings, *, sessions: async_sessionmaker[AsyncSession], li
 # Plumbing --------------------------------------------------------------------
 
 
-def _language_links(request: Request, view: View | None) -> list[tuple[str, str]]:
-    links = []
-    for code in i18n.LANGUAGES:
-        query = {**request.query_params, "lang": code}
-        if view is not None and not view.filterable:
-            # A bound operator's platform is fixed: a ?platform= in the address is not echoed back.
-            query.pop(PLATFORM_PARAM, None)
-        links.append((code, f"{request.url.path}?{urlencode(query)}"))
-    return links
-
-
-def _linker(request: Request, view: View | None) -> Callable[..., str]:
-    """``href(path, **params)``: a link to a page of the dashboard that keeps the platform in view."""
-
-    def href(path: str, **params: object) -> str:
-        query = {name: str(value) for name, value in params.items() if value is not None}
-        if view is not None and view.filterable and view.platform_id is not None:
-            query[PLATFORM_PARAM] = view.platform_id
-        return f"{web.base(request)}{path}" + (f"?{urlencode(query)}" if query else "")
-
-    return href
-
-
-def _render(
-    request: Request,
-    template: str,
-    *,
-    operator: auth.Operator | None,
-    view: View | None = None,
-    page: str = "",
-    status_code: int = 200,
-    **context: Any,
-) -> HTMLResponse:
-    language = web.language(request)
-    response = web.dashboard(request).templates.TemplateResponse(
-        request,
-        template,
-        {
-            "lang": language,
-            "t": i18n.translator(language),
-            "fmt": i18n.Formatter(language),
-            "base": web.base(request),
-            "operator": operator,
-            "view": view,
-            "href": _linker(request, view),
-            "filter_kept": [
-                (name, request.query_params[name]) for name in _KEPT_BY_FILTER if name in request.query_params
-            ],
-            "page": page,
-            "language_links": _language_links(request, view),
-            "known_messages": i18n.MESSAGES,
-            **context,
-        },
-        status_code=status_code,
-    )
-    if request.query_params.get("lang") in i18n.LANGUAGES:
-        web.set_cookie(request, response, i18n.LANGUAGE_COOKIE, language, max_age=i18n.LANGUAGE_COOKIE_MAX_AGE_SECONDS)
-    return response
-
-
-async def current_operator(request: Request) -> auth.Operator:
-    """The signed-in operator, or ``LoginRequired``. The key is read again on
-    every request, so its revocation or expiry ends the session."""
-    dashboard = web.dashboard(request)
-    raw = request.cookies.get(auth.SESSION_COOKIE)
-    if raw is None:
-        raise auth.LoginRequired(ended=False)
-    claims = dashboard.signer.read_session(raw)
-    if claims is None:
-        raise auth.LoginRequired(ended=True)
-    async with db.read_only_transaction(dashboard.sessions) as session:
-        key = await auth_service.get_live_key(session, key_id=claims.key_id, now=clock.now())
-        if key is None or not auth.may_sign_in(frozenset(key.scopes)):
-            raise auth.LoginRequired(ended=True)
-        return auth.Operator(
-            key_id=key.id,
-            key_name=key.name,
-            scopes=frozenset(key.scopes),
-            csrf_token=claims.csrf_token,
-            platform_id=key.platform_id,
-        )
-
-
-CurrentOperator = Annotated[auth.Operator, Depends(current_operator)]
-
-
-@dataclass(frozen=True)
-class View:
-    """Who is looking, and at which platform: every session a page reads in is
-    bound to ``platform_id`` (None: every platform, for a global operator)."""
-
-    operator: auth.Operator
-    platform: read.PlatformChoice | None
-    platforms: tuple[read.PlatformChoice, ...]
-    """What the header's filter offers: every platform for a global operator, the
-    operator's own for a bound one."""
-
-    @property
-    def platform_id(self) -> str | None:
-        return self.platform.id if self.platform is not None else None
-
-    @property
-    def filterable(self) -> bool:
-        """A global operator chooses the platform; a bound one has it fixed."""
-        return self.operator.platform_id is None
-
-
-def _platform_in_view(operator: auth.Operator, asked: str | None) -> str | None:
-    """The platform ``operator``'s pages are bound to: a bound key's own, whatever
-    is asked (an address naming another platform neither widens nor switches it);
-    for a global operator, the one asked, if any."""
-    if operator.platform_id is not None:
-        return operator.platform_id
-    return asked or None
-
-
-@asynccontextmanager
-async def _read(request: Request, platform_id: str | None) -> AsyncIterator[AsyncSession]:
-    """The one way pages open a session: read-only, bound to ``platform_id``."""
-    async with db.read_only_transaction(web.dashboard(request).sessions) as session:
-        tenancy.bind(session, platform_id)
-        yield session
-
-
-async def current_view(request: Request, operator: CurrentOperator) -> View:
-    """The view of the page asked for; an unknown ``?platform=`` is the 404 page."""
-    platform_id = _platform_in_view(operator, request.query_params.get(PLATFORM_PARAM))
-    if platform_id is not None and not _PLATFORM_ID.match(platform_id):
-        raise StarletteHTTPException(404, detail="platform_not_found")
-    # Bound as the key is, not as asked: a bound operator's list is its own platform.
-    async with _read(request, operator.platform_id) as session:
-        platforms = await read.platforms(session)
-        chosen = None if platform_id is None else await read.platform(session, platform_id=platform_id)
-    if platform_id is not None and chosen is None:
-        raise StarletteHTTPException(404, detail="platform_not_found")
-    if chosen is not None and chosen not in platforms:
-        platforms = (*platforms, chosen)
-    return View(operator=operator, platform=chosen, platforms=platforms)
-
-
-CurrentView = Annotated[View, Depends(current_view)]
-
-
 async def _login_required(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, auth.LoginRequired)
     params: dict[str, str] = {}
@@ -266,7 +125,7 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
 
 
 def _error_page(request: Request, message: str, *, status_code: int) -> HTMLResponse:
-    return _render(request, "error.html", operator=None, status_code=status_code, message=message)
+    return render(request, "error.html", operator=None, status_code=status_code, message=message)
 
 
 # Pages -----------------------------------------------------------------------
@@ -298,7 +157,7 @@ def _login_page(
 ) -> HTMLResponse:
     """The sign-in form with a fresh token; ``next_path`` is where a refused attempt was headed."""
     cookie, token = web.dashboard(request).signer.issue_login_form()
-    response = _render(
+    response = render(
         request,
         "login.html",
         operator=None,
@@ -379,7 +238,7 @@ async def logout(request: Request, operator: CurrentOperator) -> Response:
 async def overview(request: Request, view: CurrentView) -> Response:
     dashboard = web.dashboard(request)
     now = clock.now()
-    async with _read(request, view.platform_id) as session:
+    async with reading(request, view.platform_id) as session:
         data = await read.overview(
             session,
             now=now,
@@ -387,7 +246,7 @@ async def overview(request: Request, view: CurrentView) -> Response:
             with_checks=view.filterable,
             fee_platforms=(view.platform,) if view.platform is not None else view.platforms,
         )
-    return _render(
+    return render(
         request,
         "overview.html",
         operator=view.operator,
@@ -408,9 +267,9 @@ async def alerts(
     before: int | None = None,
     acknowledged: str | None = None,
 ) -> Response:
-    async with _read(request, view.platform_id) as session:
+    async with reading(request, view.platform_id) as session:
         data = await read.alerts(session, which=status, before_seq=before)
-    return _render(
+    return render(
         request,
         "alerts.html",
         operator=view.operator,
@@ -431,7 +290,7 @@ async def acknowledge_alert(request: Request, alert_id: str, operator: CurrentOp
     shown = web.field(form, "status")
     which = shown if shown in {f.value for f in read.AlertFilter} else read.AlertFilter.open.value
     asked = web.field(form, PLATFORM_PARAM)
-    platform_id = _platform_in_view(operator, asked if asked and _PLATFORM_ID.match(asked) else None)
+    platform_id = platform_in_view(operator, asked if asked and PLATFORM_ID.match(asked) else None)
     async with db.transaction(web.dashboard(request).sessions) as session:
         # Bound as the page was: another platform's alert is not there (404).
         tenancy.bind(session, platform_id)
@@ -451,9 +310,9 @@ async def acknowledge_alert(request: Request, alert_id: str, operator: CurrentOp
 async def stuck_payments(request: Request, view: CurrentView) -> Response:
     dashboard = web.dashboard(request)
     now = clock.now()
-    async with _read(request, view.platform_id) as session:
+    async with reading(request, view.platform_id) as session:
         data = await read.stuck_payments(session, now=now, after_seconds=dashboard.settings.RECONCILE_AFTER_SECONDS)
-    return _render(
+    return render(
         request,
         "stuck.html",
         operator=view.operator,
@@ -468,9 +327,9 @@ async def stuck_payments(request: Request, view: CurrentView) -> Response:
 @router.get("/escrows", name="escrows")
 async def escrows(request: Request, view: CurrentView, resolved: str | None = None) -> Response:
     now = clock.now()
-    async with _read(request, view.platform_id) as session:
+    async with reading(request, view.platform_id) as session:
         data = await read.escrows(session, now=now)
-    return _render(
+    return render(
         request,
         "escrows.html",
         operator=view.operator,
@@ -501,12 +360,12 @@ async def resolve_dispute(request: Request, escrow_id: str, number: int, operato
 
 @router.get("/proofs", name="proofs")
 async def proofs(request: Request, view: CurrentView, decided: str | None = None) -> Response:
-    async with _read(request, view.platform_id) as session:
+    async with reading(request, view.platform_id) as session:
         queue = await proofs_service.review_queue(
             session, actor=view.operator.actor(request_id=web.request_id(request))
         )
     shown = decided if decided and _PROOF_ID.match(decided) else None
-    return _render(
+    return render(
         request,
         "proofs.html",
         operator=view.operator,
@@ -522,7 +381,7 @@ async def proofs(request: Request, view: CurrentView, decided: str | None = None
 async def proof_file(request: Request, proof_id: str, view: CurrentView) -> Response:
     """The photo, through the operator's session (the API's download wants a key)."""
     store = proofs_service.FolderStore(web.dashboard(request).settings.proof_files_dir)
-    async with _read(request, view.platform_id) as session:
+    async with reading(request, view.platform_id) as session:
         try:
             proof, data = await proofs_service.proof_file(
                 session, proof_id=proof_id, actor=view.operator.actor(request_id=web.request_id(request)), store=store
@@ -547,12 +406,54 @@ async def decide_proof(request: Request, proof_id: str, operator: CurrentOperato
     return RedirectResponse(f"{web.base(request)}/proofs?{urlencode({'decided': proof_id})}", status_code=303)
 
 
+@router.get("/mandates", name="mandates")
+async def mandates(request: Request, view: CurrentView, changed: str | None = None) -> Response:
+    now = clock.now()
+    async with reading(request, view.platform_id) as session:
+        data = await read.mandates(session)
+    return render(
+        request,
+        "mandates.html",
+        operator=view.operator,
+        view=view,
+        page="mandates",
+        now=now,
+        overview=data,
+        shown_limit=read.MANDATES_SHOWN,
+        changed=changed if changed and _MERCHANT_ID.match(changed) else None,
+    )
+
+
+async def _certify(request: Request, merchant_id: str, operator: auth.Operator, *, certified: bool) -> Response:
+    form = await request.form()
+    web.check_csrf(operator, form)
+    async with db.transaction(web.dashboard(request).sessions) as session:
+        # Bound as the operator is: another platform's merchant is not there (404).
+        tenancy.bind(session, operator.platform_id)
+        actor = operator.actor(request_id=web.request_id(request))
+        try:
+            await mandate_forms.certify(session, merchant_id=merchant_id, certified=certified, actor=actor)
+        except mandate_forms.FormRefused as refused:
+            return _error_page(request, refused.message, status_code=refused.status_code)
+    return RedirectResponse(f"{web.base(request)}/mandates?{urlencode({'changed': merchant_id})}", status_code=303)
+
+
+@router.post("/merchants/{merchant_id}/certify")
+async def certify_merchant(request: Request, merchant_id: str, operator: CurrentOperator) -> Response:
+    return await _certify(request, merchant_id, operator, certified=True)
+
+
+@router.post("/merchants/{merchant_id}/decertify")
+async def decertify_merchant(request: Request, merchant_id: str, operator: CurrentOperator) -> Response:
+    return await _certify(request, merchant_id, operator, certified=False)
+
+
 @router.get("/webhooks", name="webhooks")
 async def webhooks(request: Request, view: CurrentView) -> Response:
     now = clock.now()
-    async with _read(request, view.platform_id) as session:
+    async with reading(request, view.platform_id) as session:
         data = await read.webhook_backlog(session)
-    return _render(request, "webhooks.html", operator=view.operator, view=view, page="webhooks", now=now, backlog=data)
+    return render(request, "webhooks.html", operator=view.operator, view=view, page="webhooks", now=now, backlog=data)
 
 
 @router.get("/search", name="search")
@@ -564,9 +465,9 @@ async def search(
     answer = lookup.Answer(None, None)
     if not asked.empty:
         actor = view.operator.actor(request_id=web.request_id(request))
-        async with _read(request, view.platform_id) as session:
+        async with reading(request, view.platform_id) as session:
             answer = await lookup.run(session, asked, actor=actor, now=clock.now())
-    return _render(
+    return render(
         request,
         "search.html",
         operator=view.operator,

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sika.core import money
+from sika.dashboard.check_messages import CHECK_MESSAGES
 
 LANGUAGES = ("en", "fr")
 DEFAULT_LANGUAGE = "en"
@@ -29,6 +30,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.webhooks": ("Webhook backlog", "Webhooks en attente"),
     "nav.escrows": ("Escrows", "Séquestres"),
     "nav.proofs": ("Proofs", "Preuves"),
+    "nav.mandates": ("Mandates", "Mandats"),
     "nav.search": ("Search", "Recherche"),
     "nav.language": ("Language", "Langue"),
     "nav.signed_in_as": ("Signed in with {name} ({scopes})", "Connecté avec {name} ({scopes})"),
@@ -244,6 +246,39 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "every check passed; a person decides",
         "tous les contrôles passés ; une personne décide",
     ),
+    "mandates.title": ("Mandates and merchants", "Mandats et commerçants"),
+    "mandates.intro": (
+        "Money sent for a beneficiary is spent only at the merchants and payees its sender allowed. "
+        "Certify a merchant once you have checked it: most mandates pay certified merchants only.",
+        "L'argent envoyé pour un bénéficiaire ne se dépense que chez les commerçants et destinataires "
+        "que l'expéditeur a autorisés. Certifiez un commerçant après l'avoir vérifié : la plupart des "
+        "mandats ne paient que des commerçants certifiés.",
+    ),
+    "mandates.changed": ("Merchant {id} updated.", "Commerçant {id} mis à jour."),
+    "mandates.counts": ("Mandates by state", "Mandats par état"),
+    "mandates.merchants": ("Merchants ({count})", "Commerçants ({count})"),
+    "mandates.active": ("Active mandates ({count})", "Mandats actifs ({count})"),
+    "mandates.shown": ("The first {shown} are shown.", "Les {shown} premiers sont affichés."),
+    "mandates.none": ("None.", "Aucun."),
+    "mandates.merchant": ("Merchant", "Commerçant"),
+    "mandates.party": ("Party", "Partie"),
+    "mandates.category": ("Category", "Catégorie"),
+    "mandates.certification": ("Certification", "Certification"),
+    "mandates.certified_on": ("certified {time}", "certifié le {time}"),
+    "mandates.not_certified": ("not certified", "non certifié"),
+    "mandates.certify": ("Certify", "Certifier"),
+    "mandates.decertify": ("Decertify", "Retirer la certification"),
+    "mandates.mandate": ("Mandate", "Mandat"),
+    "mandates.sender": ("Sender", "Expéditeur"),
+    "mandates.beneficiary": ("Beneficiary", "Bénéficiaire"),
+    "mandates.funded": ("Put in", "Versé"),
+    "mandates.spent": ("Spent", "Dépensé"),
+    "mandates.remaining": ("Remaining", "Restant"),
+    "mandates.expires_at": ("Expires", "Expire le"),
+    "mandate_status.active": ("active", "actif"),
+    "mandate_status.consumed": ("consumed", "consommé"),
+    "mandate_status.expired": ("expired", "expiré"),
+    "mandate_status.revoked": ("revoked", "révoqué"),
     "escrow_status.awaiting_funding": ("awaiting funding", "en attente de fonds"),
     "escrow_status.funded": ("funded", "financé"),
     "escrow_status.completed": ("completed", "terminé"),
@@ -318,6 +353,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "search.as.id:webhook_event": ("a webhook event's id", "l'identifiant d'un événement webhook"),
     "search.as.id:escrow": ("an escrow's id", "l'identifiant d'un séquestre"),
     "search.as.id:proof": ("a proof's id", "l'identifiant d'une preuve"),
+    "search.as.id:mandate": ("a mandate's id", "l'identifiant d'un mandat"),
     "search.as.email": ("an email", "un e-mail"),
     "search.as.phone": ("a phone number", "un numéro de téléphone"),
     "search.as.phone_suffix": ("the last digits of a phone number", "les derniers chiffres d'un numéro"),
@@ -334,6 +370,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "search.kind.webhook_events": ("Webhook events ({count})", "Événements webhook ({count})"),
     "search.kind.escrows": ("Escrows ({count})", "Séquestres ({count})"),
     "search.kind.proofs": ("Proofs of delivery ({count})", "Preuves de livraison ({count})"),
+    "search.kind.mandates": ("Mandates ({count})", "Mandats ({count})"),
     "search.more": (
         "The {shown} newest are shown: narrow the search with an amount or dates.",
         "Les {shown} plus récents sont affichés : précisez avec un montant ou des dates.",
@@ -371,83 +408,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "status.expired": ("expired", "expirée"),
     "status.active": ("active", "active"),
     "status.suspended": ("suspended", "suspendue"),
-    # The invariants' checks, by name (sika.core.invariants.load())
-    "check.balanced": (
-        "Per currency, total debits equal total credits",
-        "Par devise, le total des débits égale celui des crédits",
-    ),
-    "check.account_totals": (
-        "Every account's totals equal the sums of its transfers",
-        "Les totaux de chaque compte égalent les sommes de ses virements",
-    ),
-    "check.balance_flags": ("No account breaks its balance flag", "Aucun compte n'enfreint sa règle de solde"),
-    "check.transfer_accounts": (
-        "Every transfer's accounts exist, in its currency",
-        "Les comptes de chaque virement existent, dans sa devise",
-    ),
-    "check.resolutions": (
-        "Every post, void or expiry matches its pending transfer",
-        "Chaque validation, annulation ou expiration correspond à son virement en attente",
-    ),
-    "check.timeouts": (
-        "The expiry list holds exactly the open pending transfers with a timeout",
-        "La liste d'expiration contient exactement les virements en attente ouverts ayant un délai",
-    ),
-    "check.wallet_accounts": (
-        "Every wallet's two accounts are its party's, overdraft-protected, of the wallet kinds, in its currency",
-        "Les deux comptes de chaque portefeuille sont à sa partie, protégés du découvert, des types portefeuille,"
-        " dans sa devise",
-    ),
-    "check.wallet_open_holds": (
-        "The open-holds list holds exactly the open pending transfers on wallet accounts",
-        "La liste des réservations ouvertes contient exactement les virements en attente ouverts des comptes"
-        " portefeuille",
-    ),
-    "check.wallet_hold_owners": (
-        "Every hold out of a wallet has its owner, and every owner names a hold out of its wallet",
-        "Chaque réservation d'un portefeuille a son propriétaire, et chaque propriétaire désigne une réservation"
-        " de son portefeuille",
-    ),
-    "check.collection_credits": (
-        "A succeeded collection credited its wallet once with its amount; any other credited nothing",
-        "Un encaissement réussi a crédité son portefeuille une fois de son montant ; les autres n'ont rien crédité",
-    ),
-    "check.payout_holds": (
-        "A payout's hold is of its amount, on its wallet, and resolved as the payout's state says",
-        "La réservation d'un décaissement est de son montant, sur son portefeuille, et résolue comme le dit son état",
-    ),
-    "check.escrow_accounts": (
-        "An escrow's account holds what was deposited less what was released and refunded",
-        "Le compte d'un séquestre contient les dépôts, moins ce qui a été libéré et remboursé",
-    ),
-    "check.escrow_milestones": (
-        "No milestone moved more than its amount; an ended one moved all of it, an open one nothing",
-        "Aucune étape n'a versé plus que son montant ; une étape terminée l'a versé en entier, une ouverte rien",
-    ),
-    "check.escrow_closed_empty": (
-        "An escrow that has ended holds nothing",
-        "Un séquestre terminé ne contient plus rien",
-    ),
-    "check.mandate_accounts": (
-        "A mandate's account holds what was put in less what was spent and returned",
-        "Le compte d'un mandat contient ce qui y a été versé, moins ce qui a été dépensé et rendu",
-    ),
-    "check.mandate_payee_limits": (
-        "No payee of a mandate was paid past its daily or total limit",
-        "Aucun destinataire d'un mandat n'a été payé au-delà de sa limite journalière ou totale",
-    ),
-    "check.mandate_closed_empty": (
-        "A mandate that has ended holds nothing",
-        "Un mandat terminé ne contient plus rien",
-    ),
-    "check.proof_releases": (
-        "A proof that released its milestone was approved and its milestone is released",
-        "Une preuve qui a libéré son étape a été approuvée, et son étape est libérée",
-    ),
-    "check.proof_required_held": (
-        "A milestone that requires a proof is released only by one, by its client or by an operator",
-        "Une étape qui exige une preuve n'est libérée que par une preuve, par son client ou par un opérateur",
-    ),
+    **CHECK_MESSAGES,
 }
 
 _MONTHS: dict[str, tuple[str, ...]] = {

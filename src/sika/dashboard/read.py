@@ -15,6 +15,7 @@ from sika.core import invariants, paging
 from sika.escrow import repository as escrow_repository
 from sika.escrow import service as escrow_service
 from sika.ledger import repository as ledger_repository
+from sika.mandates import service as mandates_service
 from sika.payments import service as payments_service
 from sika.platforms import service as platforms_service
 from sika.providers import base as provider_base
@@ -32,6 +33,8 @@ STUCK_SHOWN = 200
 ESCROWS_SHOWN = escrow_service.QUEUE_SHOWN
 """Milestones listed in each section of the escrows page."""
 ESCROWS_DUE_SOON_SECONDS = escrow_service.DUE_SOON_SECONDS
+MANDATES_SHOWN = mandates_service.OVERVIEW_SHOWN
+"""Merchants, and active mandates, listed on the mandates page."""
 ATTENTION_SHOWN = 20
 """Failed, unmatched and rejected webhook events listed, of each."""
 ATTENTION_STATUSES = (
@@ -353,3 +356,8 @@ async def webhook_backlog(session: AsyncSession) -> WebhookBacklog:
 async def escrows(session: AsyncSession, *, now: datetime) -> escrow_service.OperatorQueue:
     """Escrows per state, milestones released within a day, and the disputes waiting for an operator."""
     return await escrow_service.operator_queue(session, now=now)
+
+
+async def mandates(session: AsyncSession) -> mandates_service.Overview:
+    """Mandates per state, the merchants with their certification, the active mandates and their consumption."""
+    return await mandates_service.operator_overview(session)

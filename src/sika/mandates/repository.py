@@ -144,3 +144,25 @@ async def lock_due(session: AsyncSession, *, now: datetime, limit: int) -> list[
 async def count_by_status(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(sa.select(Mandate.status, sa.func.count()).group_by(Mandate.status))
     return {status: int(count) for status, count in rows}
+
+
+async def merchants_with_categories(session: AsyncSession, *, limit: int) -> list[tuple[Merchant, SpendCategory]]:
+    """Merchants, those waiting for certification first, then newest first; each with its category."""
+    rows = await session.execute(
+        sa.select(Merchant, SpendCategory)
+        .join(SpendCategory, SpendCategory.id == Merchant.category_id)
+        .order_by(Merchant.certified, Merchant.seq.desc())
+        .limit(limit)
+    )
+    return [(merchant, category) for merchant, category in rows]
+
+
+async def active_by_expiry(session: AsyncSession, *, limit: int) -> list[Mandate]:
+    """Active mandates, the soonest to expire first."""
+    query = (
+        sa.select(Mandate)
+        .where(Mandate.status == MandateStatus.active.value)
+        .order_by(Mandate.expires_at, Mandate.seq)
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())

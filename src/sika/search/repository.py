@@ -22,6 +22,7 @@ from sika.alerts.models import Alert
 from sika.audit.models import AuditEvent
 from sika.escrow.models import Escrow
 from sika.ledger.models import Transfer
+from sika.mandates.models import Mandate
 from sika.parties.models import Party
 from sika.payments.models import Collection, Payout
 from sika.proofs.models import Proof
@@ -208,6 +209,20 @@ async def proofs(session: AsyncSession, keys: Keys, within: Window, *, limit: in
     if where is None:
         return Found()
     statement = sa.select(Proof).where(where).order_by(Proof.created_at.desc(), Proof.seq.desc())
+    rows, more = await _read(session, statement, limit)
+    return Found([row[0] for row in rows], more)
+
+
+async def mandates(session: AsyncSession, keys: Keys, within: Window, *, limit: int) -> Found[Mandate]:
+    """Mandates by their id, or by the sender's or the beneficiary's id (what either quotes)."""
+    conditions = _id_is(keys, "mandate", Mandate.id)
+    conditions += _id_is(keys, "party", Mandate.sender_party_id) + _id_is(keys, "party", Mandate.beneficiary_party_id)
+    where = _narrowed(
+        conditions, within, created=Mandate.created_at, amount=Mandate.funded_minor, currency=Mandate.currency
+    )
+    if where is None:
+        return Found()
+    statement = sa.select(Mandate).where(where).order_by(Mandate.created_at.desc(), Mandate.seq.desc())
     rows, more = await _read(session, statement, limit)
     return Found([row[0] for row in rows], more)
 

@@ -46,6 +46,7 @@ class SearchOut(BaseModel):
     webhook_events: Group
     escrows: Group
     proofs: Group
+    mandates: Group
 
 
 class _PaymentSummary(BaseModel):

@@ -6,7 +6,8 @@ certification), ``mandates`` (create, read, top up, name payees), ``paying``
 (purchases at merchants, spends to payees within limits), ``ending``
 (revocation and the minute job's expiry, each returning what is left once);
 beside them ``access`` (who may see and do what, the locked reads),
-``announce`` (events and audit rows) and ``errors``. This package names what
+``announce`` (events and audit rows), ``errors``, and ``overview`` (what
+operators watch). This package names what
 the rest of Sika calls: ``mandates_service.<name>``. docs/mandates.md tells it
 for users."""
 
@@ -45,13 +46,16 @@ from sika.mandates.service.errors import (
     TotalLimitExceeded,
 )
 from sika.mandates.service.mandates import add_payee, create_mandate, get_mandate, list_mandates, list_purchases, top_up
+from sika.mandates.service.overview import OVERVIEW_SHOWN, ListedMerchant, Overview, operator_overview
 from sika.mandates.service.paying import purchase, spend
 
 __all__ = [
     "DUE_BATCH_SIZE",
+    "OVERVIEW_SHOWN",
     "AbovePurchaseMaximum",
     "DailyLimitExceeded",
     "Expired",
+    "ListedMerchant",
     "MandateActionNotAllowed",
     "MandateCatalogueUnknown",
     "MandateExists",
@@ -67,6 +71,7 @@ __all__ = [
     "MerchantNotAllowed",
     "MerchantNotCertified",
     "MerchantNotFound",
+    "Overview",
     "PayeeExists",
     "PayeeNotFound",
     "SpendCategoryExists",
@@ -84,6 +89,7 @@ __all__ = [
     "list_mandates",
     "list_merchants",
     "list_purchases",
+    "operator_overview",
     "purchase",
     "remaining",
     "revoke",

@@ -98,9 +98,11 @@ async def locked_active(
 
 def require_active(mandate: Mandate, action: str, *, now: datetime) -> None:
     if mandate.status != MandateStatus.active.value:
-        raise MandateNotActive(f"Mandate {mandate.id} is {mandate.status}: cannot {action}.", status=mandate.status)
+        raise MandateNotActive(
+            f"Mandate {mandate.id} is {mandate.status}: cannot {action}.", mandate_status=mandate.status
+        )
     if mandate.expires_at <= now:
         raise MandateExpired(
             f"Mandate {mandate.id} expired at {mandate.expires_at.isoformat()}: cannot {action}.",
-            status=mandate.status,
+            mandate_status=mandate.status,
         )

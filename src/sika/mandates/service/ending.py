@@ -48,7 +48,9 @@ async def revoke(session: AsyncSession, *, mandate_id: str, actor: Actor, now: d
     check_role(actor, mandate, Role.sender, "revoke it")
     # Past its expiry but not yet reached by the job, it is still the sender's to take back now.
     if mandate.status != MandateStatus.active.value:
-        raise MandateNotActive(f"Mandate {mandate.id} is {mandate.status}: cannot revoke it.", status=mandate.status)
+        raise MandateNotActive(
+            f"Mandate {mandate.id} is {mandate.status}: cannot revoke it.", mandate_status=mandate.status
+        )
     await _end(session, mandate, MandateStatus.revoked, actor=actor, now=now)
     return (await views(session, [mandate], now=now))[0]
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sika.core import errors
 from sika.core.context import Actor
 from sika.escrow.models import Escrow
+from sika.mandates.models import Mandate
 from sika.parties.models import Party
 from sika.payments.models import Collection, Payout
 from sika.proofs.models import Proof
@@ -54,6 +55,7 @@ ID_KINDS = {
     "whe": "webhook_event",
     "esc": "escrow",
     "prf": "proof",
+    "man": "mandate",
 }
 """The prefixes of the ids search knows, and the kind of object each names."""
 
@@ -93,6 +95,7 @@ class Results:
     webhook_events: Group
     escrows: Group
     proofs: Group
+    mandates: Group
 
 
 _HOLD_STATE_BY_RESOLUTION = {"post_pending": "captured", "void_pending": "released", "expire_pending": "expired"}
@@ -158,6 +161,7 @@ async def search(session: AsyncSession, *, query: str | None, within: Window, ac
         webhook_events=_group(await repository.webhook_events(session, keys, within, limit=limit), _event_hit),
         escrows=_group(await repository.escrows(session, keys, within, limit=limit), _escrow_hit),
         proofs=_group(await repository.proofs(session, keys, within, limit=limit), _proof_hit),
+        mandates=_group(await repository.mandates(session, keys, within, limit=limit), _mandate_hit),
     )
 
 
@@ -214,6 +218,19 @@ def _escrow_hit(escrow: Escrow) -> Hit:
 
 def _proof_hit(proof: Proof) -> Hit:
     return Hit(proof.id, proof.status, None, None, proof.created_at, proof.platform_id)
+
+
+def _mandate_hit(mandate: Mandate) -> Hit:
+    return Hit(
+        mandate.id,
+        mandate.status,
+        mandate.funded_minor,
+        mandate.currency,
+        mandate.created_at,
+        mandate.platform_id,
+        party_id=mandate.sender_party_id,
+        wallet_id=mandate.sender_wallet_id,
+    )
 
 
 def _event_hit(event: InboundEvent) -> Hit:
