@@ -56,6 +56,8 @@ def searches(world: TwoPlatforms) -> dict[str, Searched]:
         "phone suffix and amount": ({"q": "0101", "amount_minor": 2_000}, "payouts", "payout_id"),
         "escrow id": ({"q": b["escrow_id"]}, "escrows", "escrow_id"),
         "party id finds its escrow": ({"q": b["party_id"]}, "escrows", "escrow_id"),
+        "transfer id": ({"q": b["party_transfer_id"]}, "transfers", "party_transfer_id"),
+        "party id finds its transfer": ({"q": b["party_id"]}, "transfers", "party_transfer_id"),
     }
 
 
@@ -79,8 +81,9 @@ async def test_a_hit_shows_its_state_and_amount(client: httpx.AsyncClient, world
     assert (hold["state"], hold["amount_minor"]) == ("open", 2_000)
     assert answer["understood_as"] == ["id:payout", "reference"]
     wallet = (await client.get("/v1/search", params={"q": world.b.ids["wallet_id"]}, headers=world.admin)).json()
-    # 50,000 topped up, 1,000 held over the API, 2,000 held for the payout, 3,000 paid into an escrow.
-    assert wallet["wallets"]["data"][0]["amount_minor"] == 44_000
+    # 50,000 topped up, 1,000 held over the API, 2,000 held for the payout, 3,000 paid into an escrow,
+    # 500 sent to another party.
+    assert wallet["wallets"]["data"][0]["amount_minor"] == 43_500
 
 
 async def test_a_bound_support_key_never_finds_another_platforms_object(

@@ -24,6 +24,7 @@ from sika.parties.models import Party
 from sika.payments.models import Collection, Payout
 from sika.search import repository
 from sika.search.repository import Found, HoldRow, Keys, Window
+from sika.transfers.models import Transfer as PartyTransfer
 from sika.wallets import service as wallets_service
 from sika.wallets.models import Wallet
 from sika.webhooks.models import InboundEvent
@@ -52,6 +53,7 @@ ID_KINDS = {
     "hold": "hold",
     "whe": "webhook_event",
     "esc": "escrow",
+    "trf": "transfer",
 }
 """The prefixes of the ids search knows, and the kind of object each names."""
 
@@ -90,6 +92,7 @@ class Results:
     holds: Group
     webhook_events: Group
     escrows: Group
+    transfers: Group
 
 
 _HOLD_STATE_BY_RESOLUTION = {"post_pending": "captured", "void_pending": "released", "expire_pending": "expired"}
@@ -154,6 +157,7 @@ async def search(session: AsyncSession, *, query: str | None, within: Window, ac
         holds=_group(await repository.holds(session, keys, within, limit=limit), lambda row: _hold_hit(row, now)),
         webhook_events=_group(await repository.webhook_events(session, keys, within, limit=limit), _event_hit),
         escrows=_group(await repository.escrows(session, keys, within, limit=limit), _escrow_hit),
+        transfers=_group(await repository.party_transfers(session, keys, within, limit=limit), _transfer_hit),
     )
 
 
@@ -205,6 +209,19 @@ def _escrow_hit(escrow: Escrow) -> Hit:
         escrow.platform_id,
         party_id=escrow.client_party_id,
         wallet_id=escrow.client_wallet_id,
+    )
+
+
+def _transfer_hit(transfer: PartyTransfer) -> Hit:
+    return Hit(
+        transfer.id,
+        transfer.status,
+        transfer.amount_minor,
+        transfer.currency,
+        transfer.created_at,
+        transfer.platform_id,
+        party_id=transfer.sender_party_id,
+        wallet_id=transfer.sender_wallet_id,
     )
 
 
