@@ -104,7 +104,7 @@ async def test_every_page_renders_in_french_without_an_english_label_left(
     operator: httpx.AsyncClient, open_alert: str
 ) -> None:
     english_only = {english for english, french in i18n.MESSAGES.values() if english != french and len(english) > 3}
-    for path in ("/", "/alerts", "/alerts?status=all", "/payments/stuck", "/webhooks", "/escrows"):
+    for path in ("/", "/alerts", "/alerts?status=all", "/payments/stuck", "/webhooks", "/escrows", "/transfers"):
         response = await operator.get(f"{DASHBOARD}{path}", headers={"Accept-Language": "fr"})
         assert response.status_code == 200
         text = pages.text(response.text)

@@ -28,6 +28,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.stuck": ("Stuck payments", "Paiements bloqués"),
     "nav.webhooks": ("Webhook backlog", "Webhooks en attente"),
     "nav.escrows": ("Escrows", "Séquestres"),
+    "nav.transfers": ("Transfers", "Transferts"),
     "nav.search": ("Search", "Recherche"),
     "nav.language": ("Language", "Langue"),
     "nav.signed_in_as": ("Signed in with {name} ({scopes})", "Connecté avec {name} ({scopes})"),
@@ -176,6 +177,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "severity.warning": ("warning", "avertissement"),
     "severity.critical": ("critical", "critique"),
     # Escrows
+    "transfers.title": ("Transfers between parties", "Transferts entre parties"),
+    "transfers.intro": (
+        "The newest transfers from one party's wallet to another's, and the open alerts of the fraud rules.",
+        "Les derniers transferts du portefeuille d'une partie à celui d'une autre, et les alertes ouvertes des"
+        " règles antifraude.",
+    ),
+    "transfers.fraud": ("Open fraud alerts ({count})", "Alertes antifraude ouvertes ({count})"),
+    "transfers.recent": ("Newest transfers", "Derniers transferts"),
+    "transfers.shown": ("The {shown} newest are shown.", "Les {shown} plus récents sont affichés."),
+    "transfers.none": ("None.", "Aucun."),
+    "transfers.transfer": ("Transfer", "Transfert"),
+    "transfers.sender": ("Sender", "Expéditeur"),
+    "transfers.recipient": ("Recipient", "Destinataire"),
+    "transfers.amount": ("Amount", "Montant"),
+    "transfers.fee": ("Fee", "Frais"),
+    "transfers.reference": ("Reference", "Référence"),
+    "transfers.at": ("At", "Le"),
+    "transfers.rule": ("Rule", "Règle"),
+    "transfers.message": ("What happened", "Ce qui s'est passé"),
+    "transfers.to_alerts": ("Acknowledge them on the alerts page", "Les acquitter sur la page des alertes"),
     "escrows.title": ("Escrows", "Séquestres"),
     "escrows.intro": (
         "Escrows by state, the delivered milestones released within {within} unless the client acts first,"
@@ -384,6 +405,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "check.escrow_closed_empty": (
         "An escrow that has ended holds nothing",
         "Un séquestre terminé ne contient plus rien",
+    ),
+    "check.transfers_ledger": (
+        "Each transfer paid its recipient the amount less the fee, and the platform the fee",
+        "Chaque transfert a versé à son destinataire le montant moins les frais, et les frais à la plateforme",
     ),
 }
 
