@@ -113,6 +113,7 @@ async def test_every_page_renders_in_french_without_an_english_label_left(
         "/escrows",
         "/proofs",
         "/mandates",
+        "/transfers",
     ):
         response = await operator.get(f"{DASHBOARD}{path}", headers={"Accept-Language": "fr"})
         assert response.status_code == 200

@@ -60,6 +60,8 @@ def searches(world: TwoPlatforms) -> dict[str, Searched]:
         "escrow id finds its proofs": ({"q": b["escrow_id"]}, "proofs", "proof_id"),
         "mandate id": ({"q": b["mandate_id"]}, "mandates", "mandate_id"),
         "party id finds its mandate": ({"q": b["party_id"]}, "mandates", "mandate_id"),
+        "transfer id": ({"q": b["party_transfer_id"]}, "transfers", "party_transfer_id"),
+        "party id finds its transfer": ({"q": b["party_id"]}, "transfers", "party_transfer_id"),
     }
 
 
@@ -84,8 +86,8 @@ async def test_a_hit_shows_its_state_and_amount(client: httpx.AsyncClient, world
     assert answer["understood_as"] == ["id:payout", "reference"]
     wallet = (await client.get("/v1/search", params={"q": world.b.ids["wallet_id"]}, headers=world.admin)).json()
     # 50,000 topped up, 1,000 held over the API, 2,000 held for the payout, 3,000 paid into an escrow,
-    # 2,000 into a mandate.
-    assert wallet["wallets"]["data"][0]["amount_minor"] == 42_000
+    # 2,000 into a mandate, 500 sent to another party.
+    assert wallet["wallets"]["data"][0]["amount_minor"] == 41_500
 
 
 async def test_a_bound_support_key_never_finds_another_platforms_object(

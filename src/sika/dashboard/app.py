@@ -343,6 +343,23 @@ async def escrows(request: Request, view: CurrentView, resolved: str | None = No
     )
 
 
+@router.get("/transfers", name="transfers")
+async def transfers(request: Request, view: CurrentView) -> Response:
+    now = clock.now()
+    async with reading(request, view.platform_id) as session:
+        data = await read.transfers(session)
+    return render(
+        request,
+        "transfers.html",
+        operator=view.operator,
+        view=view,
+        page="transfers",
+        now=now,
+        shown=data,
+        shown_limit=read.TRANSFERS_SHOWN,
+    )
+
+
 @router.post("/escrows/{escrow_id}/milestones/{number}/resolve")
 async def resolve_dispute(request: Request, escrow_id: str, number: int, operator: CurrentOperator) -> Response:
     form = await request.form()

@@ -80,4 +80,8 @@ CHECK_MESSAGES: dict[str, tuple[str, str]] = {
         "A milestone that requires a proof is released only by one, by its client or by an operator",
         "Une étape qui exige une preuve n'est libérée que par une preuve, par son client ou par un opérateur",
     ),
+    "check.transfers_ledger": (
+        "Each transfer paid its recipient the amount less the fee, and the platform the fee",
+        "Chaque transfert a versé à son destinataire le montant moins les frais, et les frais à la plateforme",
+    ),
 }

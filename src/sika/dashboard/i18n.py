@@ -31,6 +31,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.escrows": ("Escrows", "Séquestres"),
     "nav.proofs": ("Proofs", "Preuves"),
     "nav.mandates": ("Mandates", "Mandats"),
+    "nav.transfers": ("Transfers", "Transferts"),
     "nav.search": ("Search", "Recherche"),
     "nav.language": ("Language", "Langue"),
     "nav.signed_in_as": ("Signed in with {name} ({scopes})", "Connecté avec {name} ({scopes})"),
@@ -188,6 +189,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "severity.warning": ("warning", "avertissement"),
     "severity.critical": ("critical", "critique"),
     # Escrows
+    "transfers.title": ("Transfers between parties", "Transferts entre parties"),
+    "transfers.intro": (
+        "The newest transfers from one party's wallet to another's, and the open alerts of the fraud rules.",
+        "Les derniers transferts du portefeuille d'une partie à celui d'une autre, et les alertes ouvertes des"
+        " règles antifraude.",
+    ),
+    "transfers.fraud": ("Open fraud alerts ({count})", "Alertes antifraude ouvertes ({count})"),
+    "transfers.recent": ("Newest transfers", "Derniers transferts"),
+    "transfers.shown": ("The {shown} newest are shown.", "Les {shown} plus récents sont affichés."),
+    "transfers.none": ("None.", "Aucun."),
+    "transfers.transfer": ("Transfer", "Transfert"),
+    "transfers.sender": ("Sender", "Expéditeur"),
+    "transfers.recipient": ("Recipient", "Destinataire"),
+    "transfers.amount": ("Amount", "Montant"),
+    "transfers.fee": ("Fee", "Frais"),
+    "transfers.reference": ("Reference", "Référence"),
+    "transfers.at": ("At", "Le"),
+    "transfers.rule": ("Rule", "Règle"),
+    "transfers.message": ("What happened", "Ce qui s'est passé"),
+    "transfers.to_alerts": ("Acknowledge them on the alerts page", "Les acquitter sur la page des alertes"),
     "escrows.title": ("Escrows", "Séquestres"),
     "escrows.intro": (
         "Escrows by state, the delivered milestones released within {within} unless the client acts first,"
@@ -354,6 +375,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "search.as.id:escrow": ("an escrow's id", "l'identifiant d'un séquestre"),
     "search.as.id:proof": ("a proof's id", "l'identifiant d'une preuve"),
     "search.as.id:mandate": ("a mandate's id", "l'identifiant d'un mandat"),
+    "search.as.id:transfer": ("a transfer's id", "l'identifiant d'un transfert"),
     "search.as.email": ("an email", "un e-mail"),
     "search.as.phone": ("a phone number", "un numéro de téléphone"),
     "search.as.phone_suffix": ("the last digits of a phone number", "les derniers chiffres d'un numéro"),
@@ -371,6 +393,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "search.kind.escrows": ("Escrows ({count})", "Séquestres ({count})"),
     "search.kind.proofs": ("Proofs of delivery ({count})", "Preuves de livraison ({count})"),
     "search.kind.mandates": ("Mandates ({count})", "Mandats ({count})"),
+    "search.kind.transfers": ("Transfers between parties ({count})", "Transferts entre parties ({count})"),
     "search.more": (
         "The {shown} newest are shown: narrow the search with an amount or dates.",
         "Les {shown} plus récents sont affichés : précisez avec un montant ou des dates.",

@@ -19,6 +19,7 @@ from sika.mandates import service as mandates_service
 from sika.payments import service as payments_service
 from sika.platforms import service as platforms_service
 from sika.providers import base as provider_base
+from sika.transfers import service as transfers_service
 from sika.wallets import service as wallets_service
 from sika.webhooks import repository as webhooks_repository
 from sika.webhooks import schemas as webhooks_schemas
@@ -36,6 +37,10 @@ ESCROWS_DUE_SOON_SECONDS = escrow_service.DUE_SOON_SECONDS
 MANDATES_SHOWN = mandates_service.OVERVIEW_SHOWN
 """Merchants, and active mandates, listed on the mandates page."""
 ATTENTION_SHOWN = 20
+FRAUD_ALERT_PREFIX = "p2p.fraud."
+"""The kinds of the alerts the P2P fraud rules raise (``sika.p2p.service.fraud``)."""
+TRANSFERS_SHOWN = 50
+"""The newest transfers between parties the transfers page lists."""
 """Failed, unmatched and rejected webhook events listed, of each."""
 ATTENTION_STATUSES = (
     webhooks_schemas.EventStatus.failed,
@@ -361,3 +366,43 @@ async def escrows(session: AsyncSession, *, now: datetime) -> escrow_service.Ope
 async def mandates(session: AsyncSession) -> mandates_service.Overview:
     """Mandates per state, the merchants with their certification, the active mandates and their consumption."""
     return await mandates_service.operator_overview(session)
+
+
+@dataclass(frozen=True)
+class TransferRow:
+    id: str
+    sender_party_id: str
+    recipient_party_id: str
+    currency: str
+    amount_minor: int
+    fee_minor: int
+    reference: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TransfersView:
+    transfers: tuple[TransferRow, ...]
+    fraud_alerts: tuple[AlertRow, ...]
+    """Open alerts of the P2P fraud rules, newest first (at most one page of alerts is read)."""
+
+
+async def transfers(session: AsyncSession) -> TransfersView:
+    """The newest transfers between parties, and the fraud rules' open alerts."""
+    shown = await transfers_service.recent(session, limit=TRANSFERS_SHOWN)
+    rows = tuple(
+        TransferRow(
+            id=t.id,
+            sender_party_id=t.sender_party_id,
+            recipient_party_id=t.recipient_party_id,
+            currency=t.currency,
+            amount_minor=t.amount_minor,
+            fee_minor=t.fee_minor,
+            reference=t.reference,
+            created_at=t.created_at,
+        )
+        for t in shown
+    )
+    open_alerts = await alerts(session, which=AlertFilter.open, before_seq=None)
+    fraud = tuple(alert for alert in open_alerts.rows if alert.kind.startswith(FRAUD_ALERT_PREFIX))
+    return TransfersView(transfers=rows, fraud_alerts=fraud)

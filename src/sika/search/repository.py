@@ -26,6 +26,7 @@ from sika.mandates.models import Mandate
 from sika.parties.models import Party
 from sika.payments.models import Collection, Payout
 from sika.proofs.models import Proof
+from sika.transfers.models import Transfer as PartyTransfer
 from sika.wallets.models import Wallet, WalletHold
 from sika.webhooks.models import InboundEvent
 
@@ -223,6 +224,31 @@ async def mandates(session: AsyncSession, keys: Keys, within: Window, *, limit: 
     if where is None:
         return Found()
     statement = sa.select(Mandate).where(where).order_by(Mandate.created_at.desc(), Mandate.seq.desc())
+    rows, more = await _read(session, statement, limit)
+    return Found([row[0] for row in rows], more)
+
+
+async def party_transfers(session: AsyncSession, keys: Keys, within: Window, *, limit: int) -> Found[PartyTransfer]:
+    """Transfers between parties by their id, or by either party's or wallet's id."""
+    conditions = _id_is(keys, "transfer", PartyTransfer.id)
+    conditions += _id_is(keys, "party", PartyTransfer.sender_party_id) + _id_is(
+        keys, "party", PartyTransfer.recipient_party_id
+    )
+    conditions += _id_is(keys, "wallet", PartyTransfer.sender_wallet_id) + _id_is(
+        keys, "wallet", PartyTransfer.recipient_wallet_id
+    )
+    where = _narrowed(
+        conditions,
+        within,
+        created=PartyTransfer.created_at,
+        amount=PartyTransfer.amount_minor,
+        currency=PartyTransfer.currency,
+    )
+    if where is None:
+        return Found()
+    statement = (
+        sa.select(PartyTransfer).where(where).order_by(PartyTransfer.created_at.desc(), PartyTransfer.seq.desc())
+    )
     rows, more = await _read(session, statement, limit)
     return Found([row[0] for row in rows], more)
 

@@ -47,6 +47,7 @@ class SearchOut(BaseModel):
     escrows: Group
     proofs: Group
     mandates: Group
+    transfers: Group
 
 
 class _PaymentSummary(BaseModel):

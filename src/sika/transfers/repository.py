@@ -30,9 +30,3 @@ async def list_transfers(
     if wallet_id is not None:
         query = query.where(sa.or_(Transfer.sender_wallet_id == wallet_id, Transfer.recipient_wallet_id == wallet_id))
     return (await session.scalars(paging.paged(query, Transfer.seq, page))).all()
-
-
-async def find(session: AsyncSession, *, prefix: str, limit: int) -> Sequence[Transfer]:
-    """Transfers whose id starts with ``prefix`` (the operators' search)."""
-    query = sa.select(Transfer).where(Transfer.id.startswith(prefix, autoescape=True)).order_by(Transfer.seq.desc())
-    return (await session.scalars(query.limit(limit))).all()

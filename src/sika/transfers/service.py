@@ -128,9 +128,9 @@ async def list_transfers(
     return await repository.list_transfers(session, party_id=party_id, wallet_id=wallet_id, page=page)
 
 
-async def find(session: AsyncSession, *, prefix: str, limit: int) -> Sequence[Transfer]:
-    """Transfers whose id starts with ``prefix``, newest first (the operators' search)."""
-    return await repository.find(session, prefix=prefix, limit=limit)
+async def recent(session: AsyncSession, *, limit: int) -> Sequence[Transfer]:
+    """The newest transfers the session sees, for operators (the dashboard)."""
+    return await repository.list_transfers(session, party_id=None, wallet_id=None, page=paging.Page(limit=limit))
 
 
 def _sides(transfer: Transfer) -> tuple[str, str]:

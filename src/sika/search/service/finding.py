@@ -26,6 +26,7 @@ from sika.payments.models import Collection, Payout
 from sika.proofs.models import Proof
 from sika.search import repository
 from sika.search.repository import Found, HoldRow, Keys, Window
+from sika.transfers.models import Transfer as PartyTransfer
 from sika.wallets import service as wallets_service
 from sika.wallets.models import Wallet
 from sika.webhooks.models import InboundEvent
@@ -56,6 +57,7 @@ ID_KINDS = {
     "esc": "escrow",
     "prf": "proof",
     "man": "mandate",
+    "trf": "transfer",
 }
 """The prefixes of the ids search knows, and the kind of object each names."""
 
@@ -96,6 +98,7 @@ class Results:
     escrows: Group
     proofs: Group
     mandates: Group
+    transfers: Group
 
 
 _HOLD_STATE_BY_RESOLUTION = {"post_pending": "captured", "void_pending": "released", "expire_pending": "expired"}
@@ -162,6 +165,7 @@ async def search(session: AsyncSession, *, query: str | None, within: Window, ac
         escrows=_group(await repository.escrows(session, keys, within, limit=limit), _escrow_hit),
         proofs=_group(await repository.proofs(session, keys, within, limit=limit), _proof_hit),
         mandates=_group(await repository.mandates(session, keys, within, limit=limit), _mandate_hit),
+        transfers=_group(await repository.party_transfers(session, keys, within, limit=limit), _transfer_hit),
     )
 
 
@@ -230,6 +234,19 @@ def _mandate_hit(mandate: Mandate) -> Hit:
         mandate.platform_id,
         party_id=mandate.sender_party_id,
         wallet_id=mandate.sender_wallet_id,
+    )
+
+
+def _transfer_hit(transfer: PartyTransfer) -> Hit:
+    return Hit(
+        transfer.id,
+        transfer.status,
+        transfer.amount_minor,
+        transfer.currency,
+        transfer.created_at,
+        transfer.platform_id,
+        party_id=transfer.sender_party_id,
+        wallet_id=transfer.sender_wallet_id,
     )
 
 
