@@ -62,6 +62,7 @@ def test_the_domains_are_the_ones_the_map_names() -> None:
         "events",
         "idempotency",
         "ledger",
+        "outbound",
         "parties",
         "payments",
         "platforms",

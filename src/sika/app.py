@@ -29,6 +29,7 @@ from sika.escrow import router as escrow_router
 from sika.events import router as events_router
 from sika.ledger import batcher as ledger_batcher
 from sika.ledger import router as ledger_router
+from sika.outbound import router as outbound_router
 from sika.parties import router as parties_router
 from sika.payments import router as payments_router
 from sika.platforms import router as platforms_router
@@ -56,6 +57,7 @@ def api_router() -> APIRouter:
         webhooks_router,
         events_router,
         search_router,
+        outbound_router,
     ):
         v1.include_router(module.router)
     # Provider-calling routes run in phases (``PhasedRoute``), on routers of their own.

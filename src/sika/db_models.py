@@ -8,6 +8,7 @@ from sika.escrow import models as escrow_models
 from sika.events import models as events_models
 from sika.idempotency import models as idempotency_models
 from sika.ledger import models as ledger_models
+from sika.outbound import models as outbound_models
 from sika.parties import models as parties_models
 from sika.payments import models as payments_models
 from sika.platforms import models as platforms_models
@@ -23,6 +24,7 @@ __all__ = [
     "events_models",
     "idempotency_models",
     "ledger_models",
+    "outbound_models",
     "parties_models",
     "payments_models",
     "platforms_models",

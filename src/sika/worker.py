@@ -6,6 +6,7 @@ from __future__ import annotations
 import procrastinate
 from procrastinate.app import WorkerOptions
 
+from sika.alerts import tasks as alerts_tasks
 from sika.core.config import Settings
 from sika.core.db import make_engine, make_sessionmaker
 from sika.escrow import tasks as escrow_tasks
@@ -13,11 +14,21 @@ from sika.idempotency import tasks as idempotency_tasks
 from sika.jobs import app as jobs_app
 from sika.jobs import tasks as jobs_tasks
 from sika.ledger import tasks as ledger_tasks
+from sika.outbound import tasks as outbound_tasks
 from sika.payments import tasks as payments_tasks
 from sika.webhooks import tasks as webhooks_tasks
 
 # Importing a domain's tasks module declares its jobs; this list is the whole set.
-TASK_MODULES = (escrow_tasks, idempotency_tasks, jobs_tasks, ledger_tasks, payments_tasks, webhooks_tasks)
+TASK_MODULES = (
+    escrow_tasks,
+    idempotency_tasks,
+    jobs_tasks,
+    ledger_tasks,
+    payments_tasks,
+    webhooks_tasks,
+    outbound_tasks,
+    alerts_tasks,
+)
 
 
 def build(database_url: str) -> procrastinate.App:

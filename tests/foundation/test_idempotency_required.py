@@ -59,6 +59,10 @@ MOVES_NO_MONEY = {
     "create_escrow",
     "deliver_milestone",
     "dispute_milestone",
+    "create_webhook_endpoint",
+    "rotate_webhook_secret",
+    "retry_webhook_delivery",
+    "replay_webhook_events",
 }
 """POSTs whose Idempotency-Key stays optional: they create or change something, but no money
 (a retried webhook is processed once whatever the retries). Adding one here is a decision to review."""

@@ -25,6 +25,7 @@ def safe_production(**overrides: Any) -> Settings:
         "PARTY_TOKEN_KEYS": {"2026-11": SecretStr(STRONG)},
         "PARTY_TOKEN_ACTIVE_KID": "2026-11",
         "DASHBOARD_SESSION_SECRET": SecretStr(STRONG),
+        "OUTBOUND_SECRETS_KEY": SecretStr(STRONG),
         "CORS_ORIGINS": ["https://app.example.com"],
     }
     values.update(overrides)

@@ -68,6 +68,8 @@ async def test_a_healthy_ledger_passes_every_check(sessions: Sessions, books: Bo
         ("ledger", "transfer_accounts"),
         ("ledger", "resolutions"),
         ("ledger", "timeouts"),
+        ("outbound", "outbound_delivery_states"),
+        ("outbound", "outbound_delivery_platform"),
         ("payments", "collection_credits"),
         ("payments", "payout_holds"),
         ("wallets", "wallet_accounts"),

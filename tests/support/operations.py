@@ -44,6 +44,8 @@ COUNTED_TABLES = (
     "wallets",
     "webhooks_inbound_events",
     "procrastinate_jobs",
+    "outbound_endpoints",
+    "outbound_deliveries",
 )
 """Every table a request can write to, jobs included."""
 
@@ -165,8 +167,8 @@ async def real_ids(
 ) -> dict[str, str]:
     """An id of a real thing for each path parameter of the API: a party with a funded
     wallet and a hold on it, ledger accounts with a pending transfer, an API key, an
-    alert, an escrow (and its milestone 1). Collections, payouts and webhook events need a
-    provider; theirs name nothing."""
+    alert, an escrow (and its milestone 1), a webhook endpoint. Collections, payouts and
+    webhook events need a provider, a delivery an event; theirs name nothing."""
 
     async def made(path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = await client.post(path, json=body, headers=admin)
@@ -202,6 +204,7 @@ async def real_ids(
             "milestones": [milestone],
         },
     )
+    endpoint = await made("/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/walked"})
     async with db.transaction(sessions) as session:
         alert = await alerts_service.raise_alert(
             session, kind="test.walk", message="An alert to acknowledge.", platform_id=None
@@ -221,6 +224,8 @@ async def real_ids(
         "payout_id": "pay_none",
         "event_id": "whe_none",
         "provider": "paystack",
+        "endpoint_id": endpoint["id"],
+        "delivery_id": "whd_none",
     }
 
 

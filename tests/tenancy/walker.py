@@ -65,6 +65,9 @@ VALID_FIELDS: dict[str, Any] = {
     "return_url": None,
     "scopes": ["read"],
     "timeout_seconds": None,
+    "url": "http://127.0.0.1:9/walk",
+    "event_types": ["*"],
+    "since": None,
 }
 """Values that pass validation, so a body reaches the route's own checks."""
 

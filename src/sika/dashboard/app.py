@@ -42,6 +42,7 @@ from sika.core import clock, db, errors, tenancy
 from sika.core.config import Settings
 from sika.core.context import Actor
 from sika.dashboard import auth, chart, escrow_forms, i18n, lookup, read, web
+from sika.outbound import service as outbound_service
 
 PACKAGE_DIR = Path(__file__).parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -49,6 +50,7 @@ STATIC_DIR = PACKAGE_DIR / "static"
 _ALERT_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _PLATFORM_ID = _ALERT_ID
 _ESCROW_ID = _ALERT_ID
+_DELIVERY_ID = _ALERT_ID
 PLATFORM_PARAM = "platform"
 """The query parameter (and form field) naming the platform a global operator filters on."""
 _KEPT_BY_FILTER = ("status", "q", "amount", "since", "until")
@@ -503,6 +505,36 @@ async def webhooks(request: Request, view: CurrentView) -> Response:
     async with _read(request, view.platform_id) as session:
         data = await read.webhook_backlog(session)
     return _render(request, "webhooks.html", operator=view.operator, view=view, page="webhooks", now=now, backlog=data)
+
+
+@router.get("/webhook-endpoints", name="outbound")
+async def outbound(request: Request, view: CurrentView, retried: str | None = None) -> Response:
+    now = clock.now()
+    async with _read(request, view.platform_id) as session:
+        data = await read.outbound(session, now=now)
+    shown = retried if retried and _DELIVERY_ID.match(retried) else None
+    return _render(
+        request, "outbound.html", operator=view.operator, view=view, page="outbound", now=now, watch=data, retried=shown
+    )
+
+
+@router.post("/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry")
+async def retry_delivery(request: Request, endpoint_id: str, delivery_id: str, operator: CurrentOperator) -> Response:
+    form = await request.form()
+    web.check_csrf(operator, form)
+    async with db.transaction(web.dashboard(request).sessions) as session:
+        # Bound as the operator is: another platform's delivery is not there (404).
+        tenancy.bind(session, operator.platform_id)
+        actor = operator.actor(request_id=web.request_id(request))
+        try:
+            await outbound_service.retry_delivery(
+                session, endpoint_id=endpoint_id, delivery_id=delivery_id, actor=actor, now=clock.now()
+            )
+        except errors.NotFound:
+            return _error_page(request, "error.not_found", status_code=404)
+    return RedirectResponse(
+        f"{web.base(request)}/webhook-endpoints?{urlencode({'retried': delivery_id})}", status_code=303
+    )
 
 
 @router.get("/search", name="search")

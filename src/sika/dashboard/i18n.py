@@ -28,6 +28,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.stuck": ("Stuck payments", "Paiements bloqués"),
     "nav.webhooks": ("Webhook backlog", "Webhooks en attente"),
     "nav.escrows": ("Escrows", "Séquestres"),
+    "nav.outbound": ("Webhook endpoints", "Points de réception"),
     "nav.search": ("Search", "Recherche"),
     "nav.language": ("Language", "Langue"),
     "nav.signed_in_as": ("Signed in with {name} ({scopes})", "Connecté avec {name} ({scopes})"),
@@ -201,6 +202,33 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "escrows.refund_minor": ("To the client", "Au client"),
     "escrows.note": ("Note", "Note"),
     "escrows.resolved": ("Dispute on escrow {id} resolved.", "Litige du séquestre {id} tranché."),
+    "outbound.title": ("Webhook endpoints", "Points de réception de webhooks"),
+    "outbound.intro": (
+        "Where platforms receive their events, with the share of deliveries that failed over the last day, "
+        "and the deliveries failing now: a retry sends the event again, with its webhook-id.",
+        "Où les plateformes reçoivent leurs événements, avec la part des livraisons en échec sur le dernier jour, "
+        "et les livraisons qui échouent : relancer renvoie l'événement, avec son webhook-id.",
+    ),
+    "outbound.endpoints": ("Endpoints", "Points de réception"),
+    "outbound.failing": ("Failing deliveries ({count})", "Livraisons en échec ({count})"),
+    "outbound.none": ("None.", "Aucun."),
+    "outbound.url": ("URL", "URL"),
+    "outbound.state": ("State", "État"),
+    "outbound.enabled": ("enabled", "actif"),
+    "outbound.disabled": ("disabled", "désactivé"),
+    "outbound.attempted": ("Attempted (24 h)", "Tentées (24 h)"),
+    "outbound.failure_rate": ("Failing", "En échec"),
+    "outbound.event": ("Event", "Événement"),
+    "outbound.status": ("Status", "Statut"),
+    "outbound.attempts": ("Attempts", "Tentatives"),
+    "outbound.last_answer": ("Last answer", "Dernière réponse"),
+    "outbound.next_attempt": ("Next attempt", "Prochaine tentative"),
+    "outbound.retry": ("Retry now", "Relancer"),
+    "outbound.no_answer": ("no answer", "pas de réponse"),
+    "outbound.retried": ("Delivery {id} will be sent again.", "La livraison {id} va être renvoyée."),
+    "delivery_status.pending": ("retrying", "en reprise"),
+    "delivery_status.failed": ("failed", "échouée"),
+    "delivery_status.succeeded": ("delivered", "livrée"),
     "escrow_status.awaiting_funding": ("awaiting funding", "en attente de fonds"),
     "escrow_status.funded": ("funded", "financé"),
     "escrow_status.completed": ("completed", "terminé"),
@@ -370,6 +398,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "check.payout_holds": (
         "A payout's hold is of its amount, on its wallet, and resolved as the payout's state says",
         "La réservation d'un décaissement est de son montant, sur son portefeuille, et résolue comme le dit son état",
+    ),
+    "check.outbound_delivery_states": (
+        "A delivered webhook has a 2xx answer, a pending one a next attempt, a failed one was attempted",
+        "Un webhook livré a une réponse 2xx, un webhook en attente une prochaine tentative, "
+        "un webhook échoué a été tenté",
+    ),
+    "check.outbound_delivery_platform": (
+        "A webhook delivery goes to an endpoint of its event's platform",
+        "Une livraison de webhook va à un point de réception de la plateforme de son événement",
     ),
     "check.escrow_accounts": (
         "An escrow's account holds what was deposited less what was released and refunded",

@@ -14,6 +14,7 @@ from sika.alerts import service as alerts_service
 from sika.core import invariants, paging
 from sika.escrow import service as escrow_service
 from sika.ledger import repository as ledger_repository
+from sika.outbound import service as outbound_service
 from sika.payments import service as payments_service
 from sika.platforms import service as platforms_service
 from sika.providers import base as provider_base
@@ -350,3 +351,8 @@ async def webhook_backlog(session: AsyncSession) -> WebhookBacklog:
 async def escrows(session: AsyncSession, *, now: datetime) -> escrow_service.OperatorQueue:
     """Escrows per state, milestones released within a day, and the disputes waiting for an operator."""
     return await escrow_service.operator_queue(session, now=now)
+
+
+async def outbound(session: AsyncSession, *, now: datetime) -> outbound_service.Watch:
+    """Webhook endpoints with their failure rates, and the failing deliveries."""
+    return await outbound_service.watch(session, now=now)
