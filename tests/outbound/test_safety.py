@@ -107,3 +107,13 @@ async def test_at_delivery_time_a_private_address_gets_nothing(
         ).one()
     assert (row.status, row.last_status_code) == ("pending", None)
     assert "address refused" in row.last_error
+
+
+@pytest.mark.parametrize("url", ["http://[::1/hooks", "http://127.0.0.1:99999/hooks", "http://h:port/x", "https:///x"])
+async def test_a_url_that_does_not_parse_is_refused_not_a_crash(
+    url: str, client: httpx.AsyncClient, platform_headers: Headers, sessions: Sessions
+) -> None:
+    before = await scalar(sessions, WRITTEN)
+    response = await client.post("/v1/webhook-endpoints", json={"url": url}, headers=platform_headers)
+    assert response.status_code == 422, response.text
+    assert await scalar(sessions, WRITTEN) == before

@@ -34,8 +34,12 @@ class Target:
 
 
 def check_shape(url: str, *, production: bool) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - reading it checks it: a port out of range or not a number raises
+    except ValueError as exc:
+        raise EndpointUrlRefused() from exc
+    if parts.scheme not in ("https", "http") or not parts.hostname or any(c.isspace() for c in url):
         raise EndpointUrlRefused()
     if production and parts.scheme != "https":
         raise EndpointUrlRefused()
