@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from sika import worker as jobs_worker
 from sika.core import db, migrate
 from sika.core.config import Environment, Settings
 from sika.core.context import Actor
@@ -177,6 +178,7 @@ def main() -> None:
             connection.execute("CREATE DATABASE sika_bench")
         url = server_url.replace("/postgres?", "/sika_bench?")
         migrate.upgrade(url)
+        jobs_worker.build(url)  # registering the endpoint queues the pump job (unused: the bench pumps itself)
         arrivals = Arrivals()
         server = serve(arrivals)
         receiver_url = f"http://127.0.0.1:{server.server_address[1]}/hooks"

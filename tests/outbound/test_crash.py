@@ -20,7 +20,6 @@ from sika.core.config import Settings
 from sika.core.context import system_actor
 from sika.outbound import schemas
 from sika.outbound import service as outbound_service
-from sika.outbound import tasks as outbound_tasks
 from tests.outbound.conftest import Sessions, emit, scalar
 from tests.support.receiver import receiving
 
@@ -54,7 +53,7 @@ def _end(worker: subprocess.Popen[bytes], sig: signal.Signals) -> None:
 async def test_a_delivery_cut_by_sigkill_is_sent_again_with_its_webhook_id(
     database_url: str, sessions: Sessions, settings: Settings, tmp_path: Path, app: object
 ) -> None:
-    """``app`` installs the jobs app, through which the test queues the first pump run."""
+    """``app`` installs the jobs app, through which registering the endpoint queues the pump."""
     log = tmp_path / "worker.log"
     hold = threading.Event()
     with receiving(hang=hold) as receiver:
@@ -66,9 +65,7 @@ async def test_a_delivery_cut_by_sigkill_is_sent_again_with_its_webhook_id(
                 actor=system_actor("test"),
                 now=clock.now(),
             )
-        event_id = await emit(sessions, "po_through_a_crash")
-        async with db.transaction(sessions) as session:
-            await outbound_tasks.queue_pump(session)
+        event_id = await emit(sessions, "po_through_a_crash")  # registering the endpoint queued the pump
         worker = _worker(database_url, log)
         try:
             await asyncio.to_thread(receiver.wait_for, 1, 60)

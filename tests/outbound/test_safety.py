@@ -58,7 +58,8 @@ async def test_production_refuses_an_endpoint_that_is_not_https_to_a_public_addr
     assert await scalar(sessions, WRITTEN) == before
 
 
-async def test_production_takes_a_public_https_endpoint(sessions: Sessions, settings: Settings) -> None:
+async def test_production_takes_a_public_https_endpoint(sessions: Sessions, settings: Settings, app: object) -> None:
+    """``app`` installs the jobs app: registering an endpoint queues the delivery pump."""
     async with db.transaction(sessions) as session:
         endpoint, secret = await outbound_service.create_endpoint(
             session,

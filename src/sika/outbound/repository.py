@@ -25,6 +25,10 @@ async def list_endpoints(session: AsyncSession, *, page: paging.Page) -> Sequenc
     return (await session.scalars(paging.paged(sa.select(Endpoint), Endpoint.seq, page))).all()
 
 
+async def has_enabled_endpoint(session: AsyncSession) -> bool:
+    return (await session.scalar(sa.select(Endpoint.id).where(Endpoint.enabled).limit(1))) is not None
+
+
 async def endpoints_to_fan_out(session: AsyncSession, *, limit: int) -> Sequence[Endpoint]:
     """Enabled endpoints no other worker is fanning out right now."""
     query = (

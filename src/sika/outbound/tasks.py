@@ -1,6 +1,7 @@
 """The job that delivers webhooks: a pump that runs for a few seconds at a time,
-then queues its own next run; a minute job queues one too, should that chain
-ever break (a worker killed mid-run)."""
+then queues its own next run while an endpoint is enabled. Registering an
+endpoint, a retry and a replay queue one at once; a minute job queues one too,
+should the chain ever break (a worker killed mid-run)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ import time
 import httpx
 import procrastinate
 import structlog
-from procrastinate import exceptions as procrastinate_exceptions
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.core import db
 from sika.jobs import app as jobs_app
@@ -19,7 +18,7 @@ from sika.outbound import service as outbound_service
 
 log = structlog.get_logger(__name__)
 
-PUMP_TASK = "outbound.pump"
+PUMP_TASK = outbound_service.PUMP_TASK
 KEEP_PUMPING_TASK = "outbound.keep_pumping"
 QUEUE = "outbound"
 PUMP_SECONDS = 10.0
@@ -43,7 +42,7 @@ async def pump(context: procrastinate.JobContext) -> int:
             if not (pumped.attempted or pumped.fanned_out):
                 await asyncio.sleep(IDLE_SECONDS)
     async with db.transaction(runtime.sessions) as session:
-        await queue_pump(session)
+        await outbound_service.queue_pump(session)
     if attempted:
         log.info("outbound.pumped", attempted=attempted)
     return attempted
@@ -51,16 +50,6 @@ async def pump(context: procrastinate.JobContext) -> int:
 
 @jobs_app.task(KEEP_PUMPING_TASK, queue="maintenance", cron="* * * * *")
 async def keep_pumping(context: procrastinate.JobContext, timestamp: int) -> None:
-    """Queue a pump run unless one is queued already."""
+    """Queue a pump run unless one is queued already (or no endpoint is enabled)."""
     async with db.transaction(jobs_app.runtime_of(context).sessions) as session:
-        await queue_pump(session)
-
-
-async def queue_pump(session: AsyncSession) -> None:
-    """Queue a pump run in the session's transaction, unless one is queued already (a
-    savepoint keeps that refusal from spoiling the transaction)."""
-    try:
-        async with session.begin_nested():
-            await jobs_app.defer(session, PUMP_TASK, queueing_lock=PUMP_TASK)
-    except procrastinate_exceptions.AlreadyEnqueued:
-        pass
+        await outbound_service.queue_pump(session)

@@ -28,10 +28,12 @@ from sika.outbound.service.endpoints import (
     update_endpoint,
 )
 from sika.outbound.service.errors import DeliveryNotFound, EndpointNotFound, EndpointUrlRefused
+from sika.outbound.service.queue import PUMP_TASK, queue_pump
 from sika.outbound.service.watch import EndpointHealth, Watch, watch
 
 __all__ = [
     "MAX_REPLAY",
+    "PUMP_TASK",
     "DeliveryNotFound",
     "EndpointHealth",
     "EndpointNotFound",
@@ -49,6 +51,7 @@ __all__ = [
     "list_deliveries",
     "list_endpoints",
     "pump_once",
+    "queue_pump",
     "record",
     "replay",
     "retry_delivery",

@@ -15,6 +15,7 @@ from sika.core.context import Actor
 from sika.outbound import repository, safety, schemas, sealed
 from sika.outbound.models import Delivery, DeliveryStatus, Endpoint
 from sika.outbound.service.errors import DeliveryNotFound, EndpointNotFound
+from sika.outbound.service.queue import queue_pump
 from sika.platforms import service as platforms_service
 
 MAX_REPLAY = 10_000
@@ -51,6 +52,7 @@ async def create_endpoint(
     session.add(endpoint)
     await session.flush()
     await _audit(session, actor, endpoint, "webhook_endpoint.created", {"url": endpoint.url})
+    await queue_pump(session)
     return endpoint, secret
 
 
@@ -92,6 +94,8 @@ async def update_endpoint(
             endpoint.failing_since = None
     endpoint.updated_at = now
     await _audit(session, actor, endpoint, "webhook_endpoint.updated", body.model_dump(mode="json", exclude_none=True))
+    await session.flush()
+    await queue_pump(session)
     return endpoint
 
 
@@ -168,6 +172,7 @@ async def retry_delivery(
         entity_type="webhook_delivery",
         entity_id=delivery.id,
     )
+    await queue_pump(session)
     return delivery
 
 
@@ -181,6 +186,7 @@ async def replay(session: AsyncSession, *, endpoint_id: str, body: schemas.Repla
     await _audit(
         session, actor, endpoint, "webhook_endpoint.replayed", {**body.model_dump(mode="json"), "count": count}
     )
+    await queue_pump(session)
     return count
 
 
