@@ -309,6 +309,8 @@ class Settings(BaseSettings):
                 problems.append(f"SIKA_PARTY_TOKEN_KEYS[{kid}] is shorter than 32 characters")
         if self.PARTY_TOKEN_ACTIVE_KID not in self.PARTY_TOKEN_KEYS:
             problems.append("SIKA_PARTY_TOKEN_ACTIVE_KID names no key in SIKA_PARTY_TOKEN_KEYS")
+        if self.ALERT_WEBHOOK_URL and not (self.ALERT_WEBHOOK_SECRET and self.ALERT_WEBHOOK_SECRET.get_secret_value()):
+            problems.append("SIKA_ALERT_WEBHOOK_URL is set without SIKA_ALERT_WEBHOOK_SECRET to sign it")
         outbound_key = self.OUTBOUND_SECRETS_KEY.get_secret_value() if self.OUTBOUND_SECRETS_KEY else ""
         if len(outbound_key) < 32 or _is_public(outbound_key):
             problems.append("SIKA_OUTBOUND_SECRETS_KEY is missing, left at its default or shorter than 32 characters")
