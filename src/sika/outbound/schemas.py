@@ -101,7 +101,7 @@ class DeliveryPage(BaseModel):
 class Replay(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    since_sequence: int | None = Field(default=None, ge=0)
+    since_sequence: int | None = Field(default=None, ge=0, le=2**63 - 1)
     """Events from this ``sequence`` on."""
     since: AwareDatetime | None = None
     """Events from this instant on."""
