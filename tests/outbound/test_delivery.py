@@ -16,6 +16,7 @@ from sika.core.config import Settings
 from tests.outbound.conftest import Headers, Sessions, emit, pump_until, register, scalar
 from tests.support.receiver import Received, receiving
 from tests.support.server import free_port
+from tests.support.tasks import all_of
 
 COMPRESSED = [0, 0.05, 0.05, 0.05]
 """The retry schedule squeezed into a fraction of a second: four attempts."""
@@ -193,3 +194,42 @@ async def test_a_replay_sends_again_with_the_original_ids_in_order(
 
     assert [r.headers["webhook-id"] for r in receiver.received] == [*ids, *ids[1:]]
     assert all(verified(endpoint["secret"], r) for r in receiver.received)
+
+
+async def test_two_pumps_side_by_side_keep_each_objects_order(
+    client: httpx.AsyncClient,
+    platform_headers: Headers,
+    sessions: Sessions,
+    settings: Settings,
+    sender: httpx.AsyncClient,
+) -> None:
+    """Two pumps at once (as two workers run them), receivers refusing every fifth
+    request: every event arrives, and each object's events arrive in sequence order."""
+    objects, each = 6, 15
+
+    def rule(request: Received, earlier: list[Received]) -> int:
+        return 500 if len(earlier) % 5 == 4 else 200
+
+    with receiving(rule=rule) as receiver:
+        await register(client, platform_headers, receiver.url)
+        for n in range(each):
+            for o in range(objects):
+                await emit(sessions, f"po_lane{o}", n=n)
+
+        def delivered() -> bool:
+            return len({r.headers["webhook-id"] for r in receiver.received if r.json}) >= objects * each
+
+        async with httpx.AsyncClient(timeout=5.0) as other:
+            await all_of(
+                pump_until(sessions, fast(settings), sender, delivered),
+                pump_until(sessions, fast(settings), other, delivered),
+            )
+
+    firsts: dict[str, list[int]] = {}
+    seen: set[str] = set()
+    for request, status in zip(receiver.received, receiver.answered, strict=True):
+        if status == 200 and request.headers["webhook-id"] not in seen:
+            seen.add(request.headers["webhook-id"])
+            firsts.setdefault(request.json["data"]["id"], []).append(request.json["data"]["n"])
+    assert sorted(firsts) == [f"po_lane{o}" for o in range(objects)]
+    assert all(ns == list(range(each)) for ns in firsts.values()), firsts

@@ -34,20 +34,21 @@ class Receiver:
     hang: threading.Event | None = None
     """While set to an unset event, requests are kept (counted) and not answered until it is set."""
     received: list[Received] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    answered: list[int] = field(default_factory=list)
+    """The status given to each request of ``received``, in the same order."""
     arrived: threading.Condition = field(default_factory=threading.Condition)
 
     def answer(self, headers: dict[str, str], body: bytes) -> int:
         request = Received(headers=headers, body=body)
         with self.arrived:
             earlier = list(self.received)
-            self.received.append(request)
-            self.arrived.notify_all()
-        with self.lock:
             if self.rule is not None:
                 status = self.rule(request, earlier)
             else:
                 status = self.statuses.pop(0) if self.statuses else self.default_status
+            self.received.append(request)
+            self.answered.append(status)
+            self.arrived.notify_all()
         if self.hang is not None:
             self.hang.wait(timeout=60)
         return status

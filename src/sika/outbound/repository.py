@@ -41,6 +41,24 @@ async def endpoints_to_fan_out(session: AsyncSession, *, limit: int) -> Sequence
     return (await session.scalars(query)).all()
 
 
+async def mark_succeeding(session: AsyncSession, *, endpoint_id: str) -> None:
+    await session.execute(
+        sa.update(Endpoint)
+        .where(Endpoint.id == endpoint_id, Endpoint.failing_since.is_not(None))
+        .values(failing_since=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def mark_failing(session: AsyncSession, *, endpoint_id: str, now: datetime) -> None:
+    await session.execute(
+        sa.update(Endpoint)
+        .where(Endpoint.id == endpoint_id, Endpoint.failing_since.is_(None))
+        .values(failing_since=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def get_delivery(
     session: AsyncSession, *, endpoint_id: str, delivery_id: str, for_update: bool = False
 ) -> Delivery | None:
@@ -138,10 +156,10 @@ async def replay(
     limit: int,
 ) -> int:
     """Deliveries again (a new round, same event ids) of the endpoint's events from
-    ``since_seq`` or ``since`` up to its cursor, at most ``limit``; how many."""
+    ``since_seq`` or ``since`` on, at most ``limit``; how many. An event the fan-out has
+    not reached yet gets its delivery here, and the fan-out then finds it made."""
     query = sa.select(Event.id, Event.seq, Event.type, Event.entity_id).where(
         Event.platform_id == endpoint.platform_id,
-        Event.seq <= endpoint.fanned_out_seq,
         _matching(endpoint.event_types),
     )
     if since_seq is not None:
@@ -190,6 +208,36 @@ async def claim_due(session: AsyncSession, *, now: datetime, lease_until: dateti
         {"now": now, "lease_until": lease_until, "limit": limit},
     )
     return [row[0] for row in rows]
+
+
+async def claim_next_of(
+    session: AsyncSession, *, endpoint_id: str, entity_id: str, now: datetime, lease_until: datetime
+) -> str | None:
+    """The earliest pending delivery of one object to one endpoint, leased and counted, if it
+    is due and no one holds it. Locked without skipping: a later one is never taken instead."""
+    row = await session.execute(
+        sa.text(
+            """
+            WITH head AS (
+                SELECT d.id, d.next_attempt_at, d.leased_until FROM outbound_deliveries d
+                WHERE d.endpoint_id = :endpoint_id AND d.entity_id = :entity_id AND d.status = 'pending'
+                ORDER BY d.event_seq
+                LIMIT 1
+                FOR UPDATE
+            )
+            UPDATE outbound_deliveries o
+            SET leased_until = :lease_until, attempts = o.attempts + 1, last_attempt_at = :now, updated_at = :now
+            FROM head
+            WHERE o.id = head.id AND head.next_attempt_at <= :now
+              AND (head.leased_until IS NULL OR head.leased_until < :now)
+              AND EXISTS (SELECT 1 FROM outbound_endpoints e WHERE e.id = :endpoint_id AND e.enabled)
+            RETURNING o.id
+            """
+        ),
+        {"endpoint_id": endpoint_id, "entity_id": entity_id, "now": now, "lease_until": lease_until},
+    )
+    found = row.scalar_one_or_none()
+    return str(found) if found is not None else None
 
 
 async def deliveries_with_events(

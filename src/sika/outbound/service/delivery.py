@@ -37,10 +37,10 @@ log = structlog.get_logger(__name__)
 FAN_OUT_BATCH = 5_000
 """Event ``seq`` values one endpoint's fan-out covers per pass."""
 FAN_OUT_ENDPOINTS = 100
-CLAIM_ROUNDS = 4
-"""A pass claims ``OUTBOUND_CONCURRENCY`` times this many deliveries: as many rounds of attempts."""
+LANE_LENGTH = 20
+"""Events of one object a pass sends one after another, each once the one before was delivered."""
 LEASE_MARGIN_SECONDS = 5.0
-"""A claimed delivery is presumed lost this long after its pass's last round could have timed out."""
+"""A claimed delivery is presumed lost this long after its attempt could have timed out."""
 MAX_RESPONSE_BYTES = 1024
 """Of an endpoint's answer, only this much is read (and the first part kept in the log)."""
 KEPT_RESPONSE_CHARS = 1000
@@ -53,6 +53,7 @@ class Message:
 
     delivery_id: str
     endpoint_id: str
+    entity_id: str
     url: str
     msg_id: str
     body: bytes
@@ -101,11 +102,20 @@ def body_of(event_id: str, type_: str, occurred_at: datetime, data: object, seq:
     return json.dumps(document, separators=(",", ":")).encode()
 
 
-async def claim(session: AsyncSession, *, settings: Settings, now: datetime) -> list[Message]:
-    """Due deliveries, leased to this worker, with what their attempts need."""
-    lease = now + timedelta(seconds=settings.OUTBOUND_TIMEOUT_SECONDS * CLAIM_ROUNDS + LEASE_MARGIN_SECONDS)
-    limit = settings.OUTBOUND_CONCURRENCY * CLAIM_ROUNDS
-    claimed = await repository.claim_due(session, now=now, lease_until=lease, limit=limit)
+async def claim(
+    session: AsyncSession, *, settings: Settings, now: datetime, lane: tuple[str, str] | None = None
+) -> list[Message]:
+    """Due deliveries (one per object: ``OUTBOUND_CONCURRENCY`` objects, or the next of
+    one ``lane``, an endpoint and an object), leased to this worker, with what their
+    attempts need."""
+    lease = now + timedelta(seconds=settings.OUTBOUND_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
+    if lane is None:
+        claimed = await repository.claim_due(session, now=now, lease_until=lease, limit=settings.OUTBOUND_CONCURRENCY)
+    else:
+        following = await repository.claim_next_of(
+            session, endpoint_id=lane[0], entity_id=lane[1], now=now, lease_until=lease
+        )
+        claimed = [following] if following else []
     if not claimed:
         return []
     messages = []
@@ -114,6 +124,7 @@ async def claim(session: AsyncSession, *, settings: Settings, now: datetime) -> 
             Message(
                 delivery_id=delivery.id,
                 endpoint_id=endpoint.id,
+                entity_id=delivery.entity_id,
                 url=endpoint.url,
                 msg_id=event.id,
                 body=body_of(event.id, event.type, event.occurred_at, event.data, event.seq),
@@ -183,8 +194,7 @@ async def record(
     delivery = await repository.get_delivery(
         session, endpoint_id=message.endpoint_id, delivery_id=message.delivery_id, for_update=True
     )
-    endpoint = await repository.get_endpoint(session, message.endpoint_id, for_update=True)
-    if delivery is None or endpoint is None or delivery.status != DeliveryStatus.pending.value:
+    if delivery is None or delivery.status != DeliveryStatus.pending.value:
         return  # deleted meanwhile, or retried and already settled by another attempt
     delivery.leased_until = None
     delivery.last_status_code = outcome.status_code
@@ -192,19 +202,24 @@ async def record(
     delivery.last_error = outcome.error
     delivery.last_response = outcome.response
     delivery.updated_at = now
+    # The endpoint's row is written only when its failing state changes, and locked only to
+    # disable it: deliveries to one endpoint, recorded side by side, do not queue on it.
     if outcome.succeeded:
         delivery.status = DeliveryStatus.succeeded.value
         delivery.delivered_at = now
         delivery.next_attempt_at = None
-        endpoint.failing_since = None
+        await repository.mark_succeeding(session, endpoint_id=message.endpoint_id)
         return
-    endpoint.failing_since = endpoint.failing_since or now
+    await repository.mark_failing(session, endpoint_id=message.endpoint_id, now=now)
     delays = settings.OUTBOUND_RETRY_DELAYS_SECONDS
     if delivery.attempts < len(delays):
         delivery.next_attempt_at = now + timedelta(seconds=delays[delivery.attempts])
         return
     delivery.status = DeliveryStatus.failed.value
     delivery.next_attempt_at = None
+    endpoint = await repository.get_endpoint(session, message.endpoint_id, for_update=True)
+    if endpoint is None:
+        return
     log.warning("webhook_delivery_failed", delivery_id=delivery.id, endpoint_id=endpoint.id)
     if not await alerts_service.has_open(session, kind="outbound.delivery_failed", entity_id=endpoint.id):
         await alerts_service.raise_alert(
@@ -216,7 +231,8 @@ async def record(
             data={"delivery_id": delivery.id, "event_id": delivery.event_id},
             platform_id=endpoint.platform_id,
         )
-    if endpoint.enabled and now - endpoint.failing_since >= timedelta(seconds=settings.OUTBOUND_DISABLE_AFTER_SECONDS):
+    failing_for = now - (endpoint.failing_since or now)
+    if endpoint.enabled and failing_for >= timedelta(seconds=settings.OUTBOUND_DISABLE_AFTER_SECONDS):
         await _disable(session, endpoint, now=now)
 
 
@@ -254,22 +270,35 @@ class Pumped:
 async def pump_once(
     sessions: async_sessionmaker[AsyncSession], *, settings: Settings, client: httpx.AsyncClient
 ) -> Pumped:
-    """One pass: fan out new events, claim what is due, send it (``OUTBOUND_CONCURRENCY`` at
-    once, never two events of one object), record the outcomes."""
+    """One pass: fan out new events, claim the first due event of up to
+    ``OUTBOUND_CONCURRENCY`` objects, and for each object (a lane) send it, record the
+    outcome, and while they are delivered go on with that object's next events, one after
+    another, up to ``LANE_LENGTH``. Never are two events of one object on the wire at once."""
     async with db.transaction(sessions) as session:
         fanned = await fan_out(session, now=clock.now())
     async with db.transaction(sessions) as session:
-        messages = await claim(session, settings=settings, now=clock.now())
-    if not messages:
-        return Pumped(fanned_out=fanned, attempted=0, delivered=0)
-    gate = asyncio.Semaphore(settings.OUTBOUND_CONCURRENCY)
+        heads = await claim(session, settings=settings, now=clock.now())
+    lanes = await asyncio.gather(*(_lane(sessions, head, settings=settings, client=client) for head in heads))
+    return Pumped(fanned_out=fanned, attempted=sum(made for made, _ in lanes), delivered=sum(done for _, done in lanes))
 
-    async def attempt(message: Message) -> Outcome:
-        async with gate:
-            return await send(client, message, settings=settings, timestamp=int(clock.now().timestamp()))
 
-    outcomes = await asyncio.gather(*(attempt(m) for m in messages))
-    async with db.transaction(sessions) as session:
-        for message, outcome in zip(messages, outcomes, strict=True):
+async def _lane(
+    sessions: async_sessionmaker[AsyncSession], head: Message, *, settings: Settings, client: httpx.AsyncClient
+) -> tuple[int, int]:
+    """One object's events in order, from ``head``; (attempts made, delivered)."""
+    message: Message | None = head
+    attempted = delivered = 0
+    while message is not None:
+        outcome = await send(client, message, settings=settings, timestamp=int(clock.now().timestamp()))
+        async with db.transaction(sessions) as session:
             await record(session, message=message, outcome=outcome, settings=settings, now=clock.now())
-    return Pumped(fanned_out=fanned, attempted=len(messages), delivered=sum(o.succeeded for o in outcomes))
+        attempted += 1
+        delivered += outcome.succeeded
+        if not outcome.succeeded or attempted >= LANE_LENGTH:
+            break
+        async with db.transaction(sessions) as session:
+            following = await claim(
+                session, settings=settings, now=clock.now(), lane=(message.endpoint_id, message.entity_id)
+            )
+        message = following[0] if following else None
+    return attempted, delivered
