@@ -56,6 +56,7 @@ def searches(world: TwoPlatforms) -> dict[str, Searched]:
         "phone suffix and amount": ({"q": "0101", "amount_minor": 2_000}, "payouts", "payout_id"),
         "escrow id": ({"q": b["escrow_id"]}, "escrows", "escrow_id"),
         "party id finds its escrow": ({"q": b["party_id"]}, "escrows", "escrow_id"),
+        "webhook delivery id": ({"q": b["delivery_id"]}, "webhook_deliveries", "delivery_id"),
     }
 
 

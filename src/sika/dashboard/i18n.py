@@ -302,6 +302,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "search.as.id:hold": ("a hold's id", "l'identifiant d'une réservation"),
     "search.as.id:webhook_event": ("a webhook event's id", "l'identifiant d'un événement webhook"),
     "search.as.id:escrow": ("an escrow's id", "l'identifiant d'un séquestre"),
+    "search.as.id:webhook_delivery": ("a webhook delivery's id", "l'identifiant d'une livraison de webhook"),
     "search.as.email": ("an email", "un e-mail"),
     "search.as.phone": ("a phone number", "un numéro de téléphone"),
     "search.as.phone_suffix": ("the last digits of a phone number", "les derniers chiffres d'un numéro"),
@@ -317,6 +318,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "search.kind.wallets": ("Wallets ({count})", "Portefeuilles ({count})"),
     "search.kind.webhook_events": ("Webhook events ({count})", "Événements webhook ({count})"),
     "search.kind.escrows": ("Escrows ({count})", "Séquestres ({count})"),
+    "search.kind.webhook_deliveries": ("Webhooks to the platform ({count})", "Webhooks vers la plateforme ({count})"),
     "search.more": (
         "The {shown} newest are shown: narrow the search with an amount or dates.",
         "Les {shown} plus récents sont affichés : précisez avec un montant ou des dates.",

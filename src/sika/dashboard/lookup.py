@@ -14,7 +14,7 @@ from sika.core import errors, money
 from sika.core.context import Actor
 from sika.search import service as search_service
 
-KINDS = ("collections", "payouts", "escrows", "holds", "parties", "wallets", "webhook_events")
+KINDS = ("collections", "payouts", "escrows", "holds", "parties", "wallets", "webhook_events", "webhook_deliveries")
 """The groups in the order the page shows them: payments first, what customers ask about."""
 _AMOUNT = re.compile(r"^[0-9][0-9 \u202f\u00a0]{0,30}$")
 

@@ -83,6 +83,7 @@ class Delivery(PlatformOwned, Base):
         sa.UniqueConstraint("endpoint_id", "event_id", name="uq_outbound_deliveries_endpoint_event"),
         sa.Index("ix_outbound_deliveries_endpoint", "endpoint_id", "seq"),
         sa.Index("ix_outbound_deliveries_platform", "platform_id", "seq"),
+        sa.Index("ix_outbound_deliveries_entity", "entity_id", "seq"),
         sa.Index(
             "ix_outbound_deliveries_object",
             "endpoint_id",

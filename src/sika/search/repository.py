@@ -22,6 +22,7 @@ from sika.alerts.models import Alert
 from sika.audit.models import AuditEvent
 from sika.escrow.models import Escrow
 from sika.ledger.models import Transfer
+from sika.outbound.models import Delivery
 from sika.parties.models import Party
 from sika.payments.models import Collection, Payout
 from sika.wallets.models import Wallet, WalletHold
@@ -196,6 +197,20 @@ async def escrows(session: AsyncSession, keys: Keys, within: Window, *, limit: i
     if where is None:
         return Found()
     statement = sa.select(Escrow).where(where).order_by(Escrow.created_at.desc(), Escrow.seq.desc())
+    rows, more = await _read(session, statement, limit)
+    return Found([row[0] for row in rows], more)
+
+
+async def webhook_deliveries(session: AsyncSession, keys: Keys, within: Window, *, limit: int) -> Found[Delivery]:
+    """Deliveries to platforms' endpoints by their id, or those of the events of a
+    collection, a payout or an escrow: whether the platform was told."""
+    conditions = _id_is(keys, "webhook_delivery", Delivery.id)
+    for kind in ("collection", "payout", "escrow"):
+        conditions += _id_is(keys, kind, Delivery.entity_id)
+    where = _narrowed(conditions, within, created=Delivery.created_at)
+    if where is None:
+        return Found()
+    statement = sa.select(Delivery).where(where).order_by(Delivery.created_at.desc(), Delivery.seq.desc())
     rows, more = await _read(session, statement, limit)
     return Found([row[0] for row in rows], more)
 

@@ -45,6 +45,7 @@ class SearchOut(BaseModel):
     holds: Group
     webhook_events: Group
     escrows: Group
+    webhook_deliveries: Group
 
 
 class _PaymentSummary(BaseModel):

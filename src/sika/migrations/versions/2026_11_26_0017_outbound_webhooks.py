@@ -87,6 +87,7 @@ def upgrade() -> None:
     )
     op.create_index('ix_outbound_deliveries_endpoint', 'outbound_deliveries', ['endpoint_id', 'seq'], unique=False)
     op.create_index('ix_outbound_deliveries_platform', 'outbound_deliveries', ['platform_id', 'seq'], unique=False)
+    op.create_index('ix_outbound_deliveries_entity', 'outbound_deliveries', ['entity_id', 'seq'], unique=False)
     op.create_index('ix_outbound_deliveries_object', 'outbound_deliveries', ['endpoint_id', 'entity_id', 'event_seq'], unique=False, postgresql_where=sa.text("status = 'pending'"))
     op.create_index('ix_outbound_deliveries_due', 'outbound_deliveries', ['next_attempt_at'], unique=False, postgresql_where=sa.text("status = 'pending'"))
     op.create_table('alert_notices',
@@ -114,6 +115,7 @@ def downgrade() -> None:
     op.drop_index('ix_outbound_deliveries_due', table_name='outbound_deliveries', postgresql_where=sa.text("status = 'pending'"))
     op.drop_index('ix_outbound_deliveries_object', table_name='outbound_deliveries', postgresql_where=sa.text("status = 'pending'"))
     op.drop_index('ix_outbound_deliveries_platform', table_name='outbound_deliveries')
+    op.drop_index('ix_outbound_deliveries_entity', table_name='outbound_deliveries')
     op.drop_index('ix_outbound_deliveries_endpoint', table_name='outbound_deliveries')
     op.drop_table('outbound_deliveries')
     op.drop_index('ix_outbound_endpoints_platform', table_name='outbound_endpoints')

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sika.core import errors
 from sika.core.context import Actor
 from sika.escrow.models import Escrow
+from sika.outbound.models import Delivery
 from sika.parties.models import Party
 from sika.payments.models import Collection, Payout
 from sika.search import repository
@@ -52,6 +53,7 @@ ID_KINDS = {
     "hold": "hold",
     "whe": "webhook_event",
     "esc": "escrow",
+    "whd": "webhook_delivery",
 }
 """The prefixes of the ids search knows, and the kind of object each names."""
 
@@ -90,6 +92,7 @@ class Results:
     holds: Group
     webhook_events: Group
     escrows: Group
+    webhook_deliveries: Group
 
 
 _HOLD_STATE_BY_RESOLUTION = {"post_pending": "captured", "void_pending": "released", "expire_pending": "expired"}
@@ -154,6 +157,9 @@ async def search(session: AsyncSession, *, query: str | None, within: Window, ac
         holds=_group(await repository.holds(session, keys, within, limit=limit), lambda row: _hold_hit(row, now)),
         webhook_events=_group(await repository.webhook_events(session, keys, within, limit=limit), _event_hit),
         escrows=_group(await repository.escrows(session, keys, within, limit=limit), _escrow_hit),
+        webhook_deliveries=_group(
+            await repository.webhook_deliveries(session, keys, within, limit=limit), _delivery_hit
+        ),
     )
 
 
@@ -206,6 +212,10 @@ def _escrow_hit(escrow: Escrow) -> Hit:
         party_id=escrow.client_party_id,
         wallet_id=escrow.client_wallet_id,
     )
+
+
+def _delivery_hit(delivery: Delivery) -> Hit:
+    return Hit(delivery.id, delivery.status, None, None, delivery.created_at, delivery.platform_id)
 
 
 def _event_hit(event: InboundEvent) -> Hit:
