@@ -64,6 +64,7 @@ def test_the_domains_are_the_ones_the_map_names() -> None:
         "ledger",
         "mandates",
         "p2p",
+        "outbound",
         "parties",
         "payments",
         "platforms",

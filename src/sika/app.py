@@ -31,6 +31,7 @@ from sika.events import router as events_router
 from sika.ledger import batcher as ledger_batcher
 from sika.ledger import router as ledger_router
 from sika.mandates import router as mandates_router
+from sika.outbound import router as outbound_router
 from sika.p2p import router as p2p_router
 from sika.parties import router as parties_router
 from sika.payments import router as payments_router
@@ -66,6 +67,7 @@ def api_router() -> APIRouter:
         search_router,
         p2p_router,
         transfers_router,
+        outbound_router,
     ):
         v1.include_router(module.router)
     # Provider-calling routes run in phases (``PhasedRoute``), on routers of their own.

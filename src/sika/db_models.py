@@ -9,6 +9,7 @@ from sika.events import models as events_models
 from sika.idempotency import models as idempotency_models
 from sika.ledger import models as ledger_models
 from sika.mandates import models as mandates_models
+from sika.outbound import models as outbound_models
 from sika.p2p import models as p2p_models
 from sika.parties import models as parties_models
 from sika.payments import models as payments_models
@@ -28,6 +29,7 @@ __all__ = [
     "idempotency_models",
     "ledger_models",
     "mandates_models",
+    "outbound_models",
     "p2p_models",
     "parties_models",
     "payments_models",

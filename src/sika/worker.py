@@ -6,6 +6,7 @@ from __future__ import annotations
 import procrastinate
 from procrastinate.app import WorkerOptions
 
+from sika.alerts import tasks as alerts_tasks
 from sika.core.config import Settings
 from sika.core.db import make_engine, make_sessionmaker
 from sika.escrow import tasks as escrow_tasks
@@ -14,6 +15,7 @@ from sika.jobs import app as jobs_app
 from sika.jobs import tasks as jobs_tasks
 from sika.ledger import tasks as ledger_tasks
 from sika.mandates import tasks as mandates_tasks
+from sika.outbound import tasks as outbound_tasks
 from sika.payments import tasks as payments_tasks
 from sika.webhooks import tasks as webhooks_tasks
 
@@ -26,6 +28,8 @@ TASK_MODULES = (
     mandates_tasks,
     payments_tasks,
     webhooks_tasks,
+    outbound_tasks,
+    alerts_tasks,
 )
 
 

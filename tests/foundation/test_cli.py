@@ -97,6 +97,7 @@ def test_production_refuses_to_start_naming_every_problem(database_url: str) -> 
     assert "SIKA_PAYSTACK_SECRET_KEY is missing" in stderr
     assert "SIKA_PARTY_TOKEN_KEYS is empty" in stderr
     assert "SIKA_DASHBOARD_SESSION_SECRET is missing" in stderr
+    assert "SIKA_OUTBOUND_SECRETS_KEY is missing, left at its default or shorter than 32 characters" in stderr
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::", "sika.example.com"])  # noqa: S104

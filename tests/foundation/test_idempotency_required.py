@@ -51,6 +51,9 @@ MONEY_ROUTES = {
 }
 """The routes that move money today; later ones join them by their mark."""
 
+UPLOADS = {"submit_proofs"}
+"""Money routes that take a multipart upload, not a JSON body (a JSON body gets 415 first)."""
+
 MOVES_NO_MONEY = {
     "create_api_key",
     "create_platform",
@@ -75,6 +78,10 @@ MOVES_NO_MONEY = {
     "add_to_allowlist",
     "certify_party",
     "set_proof_rule",
+    "create_webhook_endpoint",
+    "rotate_webhook_secret",
+    "retry_webhook_delivery",
+    "replay_webhook_events",
 }
 """POSTs whose Idempotency-Key stays optional: they create or change something, but no money
 (a retried webhook is processed once whatever the retries). Adding one here is a decision to review."""
@@ -232,7 +239,10 @@ async def test_without_a_key_every_money_route_is_refused_428_and_nothing_moves(
             {param.name: ids.get(param.name, UNKNOWN_ID) for param in route.dependant.path_params}
         )
         headers = platform_headers if "platform" in _scopes(route) else admin_headers
-        response = await keyless.post(path, json=bodies.get(route.name, {}), headers=headers)
+        if route.name in UPLOADS:
+            response = await keyless.post(path, files={"files": ("site.jpg", b"not read", "image/jpeg")}, headers=headers)
+        else:
+            response = await keyless.post(path, json=bodies.get(route.name, {}), headers=headers)
         assert response.status_code == 428, (route.name, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["code"] == "idempotency_key_required"

@@ -18,7 +18,8 @@ from pydantic import BaseModel
 
 from sika.alerts import service as alerts_service
 from sika.auth import service as auth_service
-from sika.core import db
+from sika.core import clock, db
+from sika.outbound import service as outbound_service
 from sika.wallets.models import Wallet
 from tests.conftest import TEST_ACTOR
 from tests.support.factories import PartyWallet, open_wallet, party_with_wallet
@@ -58,6 +59,8 @@ KNOWN_LISTS = {
     "list_allowlist",
     "list_certifications",
     "list_transfers",
+    "list_webhook_endpoints",
+    "list_webhook_deliveries",
 }
 """The lists there are today, to show the walk finds them."""
 ORDER_KEYS = ("seq", "created_at", "occurred_at", "received_at")
@@ -124,6 +127,11 @@ async def _two_of_everything(world: World, kofi: PartyWallet) -> dict[str, str]:
     """At least two items in every list, each made by its own request; the ids of the
     paths: a party with two wallets, a wallet with holds and history, its ledger account."""
     client, admin, platform = world.client, world.admin, world.platform
+    endpoints = []
+    for n in range(2):
+        endpoint = await client.post("/v1/webhook-endpoints", json={"url": f"http://127.0.0.1:9/{n}"}, headers=platform)
+        assert endpoint.status_code == 201, endpoint.text
+        endpoints.append(endpoint.json()["id"])
     for n in range(2):
         made = await client.post("/v1/platforms", json={"name": f"Shop {n}", "default_currency": "XOF"}, headers=admin)
         assert made.status_code == 201, made.text
@@ -176,6 +184,8 @@ async def _two_of_everything(world: World, kofi: PartyWallet) -> dict[str, str]:
         }
         sent = await client.post("/v1/transfers", json=transfer, headers=platform)
         assert sent.status_code == 201, sent.text
+    async with db.transaction(world.sessions) as session:
+        await outbound_service.fan_out(session, now=clock.now())
     async with world.sessions() as session:
         account = await session.scalar(sa.select(Wallet.account_id).where(Wallet.id == kofi.wallet_id))
     assert account is not None
@@ -186,6 +196,7 @@ async def _two_of_everything(world: World, kofi: PartyWallet) -> dict[str, str]:
         "mandate_id": mandate_id,
         "escrow_id": proved,
         "number": "1",
+        "endpoint_id": endpoints[0],
     }
 
 

@@ -43,6 +43,7 @@ GENERATED_VALUES = (
     "STRIPE_SECRET_KEY",
     "STRIPE_WEBHOOK_SECRET",
     "DASHBOARD_SESSION_SECRET",
+    "OUTBOUND_SECRETS_KEY",
 )
 GENERATED = {"PARTY_TOKEN_KEYS", *GENERATED_VALUES}
 """Every secret setting: none has a value in the code."""
@@ -104,6 +105,7 @@ class TestGeneration:
             "fedapay_secret_key",
             "fedapay_webhook_secret",
             "stripe_webhook_secret",
+            "outbound_secrets_key",
         }
 
     def test_production_generates_nothing(self, tmp_path: Path) -> None:

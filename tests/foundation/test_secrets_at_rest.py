@@ -63,7 +63,12 @@ def test_the_routes_with_secrets_are_these(app: FastAPI) -> None:
         for route in api_routes(app.routes)
         if shown_once.fields_of(route.original.response_model)
     }
-    assert routes == {"create_api_key": {"secret"}, "mint_party_token": {"token"}}
+    assert routes == {
+        "create_api_key": {"secret"},
+        "mint_party_token": {"token"},
+        "create_webhook_endpoint": {"secret"},
+        "rotate_webhook_secret": {"secret"},
+    }
 
 
 @pytest.mark.parametrize("idempotency_key", [None, "make-ci-key"])
@@ -112,6 +117,26 @@ async def test_a_party_token_is_nowhere_at_rest(
     assert await places_holding(sessions, token) == []
     assert await places_holding(sessions, signature) == []
     assert await places_holding(sessions, API_KEY_PATTERN, regex=True) == []
+
+
+async def test_a_webhook_signing_secret_is_nowhere_at_rest(
+    client: httpx.AsyncClient, sessions: Sessions, platform_headers: dict[str, str]
+) -> None:
+    """Kept encrypted under OUTBOUND_SECRETS_KEY, which the database does not hold: a
+    dump alone cannot sign a webhook. The one rotation gives is not kept either."""
+    headers = {**platform_headers, "Idempotency-Key": "endpoint-for-hooks"}
+    body = {"url": "http://127.0.0.1:9/hooks"}
+    first = await client.post("/v1/webhook-endpoints", json=body, headers=headers)
+    assert first.status_code == 201
+    replay = await client.post("/v1/webhook-endpoints", json=body, headers=headers)
+    assert replay.json() == {**first.json(), "secret": shown_once.REDACTED}
+    rotated = await client.post(
+        f"/v1/webhook-endpoints/{first.json()['id']}/rotate-secret", json={}, headers=platform_headers
+    )
+    assert rotated.status_code == 200
+    for secret in (first.json()["secret"], rotated.json()["secret"]):
+        assert secret.startswith("whsec_")
+        assert await places_holding(sessions, secret.removeprefix("whsec_")) == []
 
 
 async def test_the_scan_sees_what_is_there(

@@ -25,6 +25,7 @@ def safe_production(**overrides: Any) -> Settings:
         "PARTY_TOKEN_KEYS": {"2026-11": SecretStr(STRONG)},
         "PARTY_TOKEN_ACTIVE_KID": "2026-11",
         "DASHBOARD_SESSION_SECRET": SecretStr(STRONG),
+        "OUTBOUND_SECRETS_KEY": SecretStr(STRONG),
         "CORS_ORIGINS": ["https://app.example.com"],
     }
     values.update(overrides)
@@ -38,6 +39,11 @@ def test_safe_production_settings_start() -> None:
 @pytest.mark.parametrize(
     ("overrides", "named"),
     [
+        (
+            {"ALERT_WEBHOOK_URL": "https://ops.example.com/sika"},
+            "SIKA_ALERT_WEBHOOK_URL is set without SIKA_ALERT_WEBHOOK_SECRET to sign it",
+        ),
+        ({"OUTBOUND_SECRETS_KEY": None}, "SIKA_OUTBOUND_SECRETS_KEY is missing, left at its default or shorter"),
         ({"DEBUG": True}, "SIKA_DEBUG is on"),
         ({"CORS_ORIGINS": ["*"]}, "SIKA_CORS_ORIGINS allows '*'"),
         ({"DATABASE_URL": None}, "DATABASE_URL is missing"),

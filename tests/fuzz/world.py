@@ -1,12 +1,11 @@
-"""What the fuzzer starts from, made over the API as a platform makes it: a
-platform of its own, an admin key bound to it (the fuzzer's credentials: it
-may call every operation, and everything it creates lands in that platform),
-parties with funded wallets, holds, raw ledger accounts with a pending
-transfer, collections (one waiting for its OTP) and a payout through the
-sandbox, a certified merchant and a mandate, a token of one party, and what only the system makes (an alert, a
-failed inbound webhook event). Their ids seed the fuzzer's dictionaries, so that operations on an
-existing object are reached with real ids from the first case on, not only
-through the links schemathesis follows from what it creates itself."""
+"""What the fuzzer starts from, made over the API as a platform makes it: a platform of its own, an admin key
+bound to it (the fuzzer's credentials: it may call every operation, and everything it creates lands in that
+platform), parties with funded wallets, holds, raw ledger accounts with a pending transfer, collections (one
+waiting for its OTP) and a payout through the sandbox, a certified merchant and a mandate, a token of one
+party, a webhook endpoint with its deliveries, and what only the system makes (an alert, a failed inbound
+webhook event). Their ids seed the fuzzer's dictionaries, so that operations on an existing object are reached
+with real ids from the first case on, not only through the links schemathesis follows from what it creates
+itself."""
 
 from __future__ import annotations
 
@@ -14,10 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.alerts import service as alerts_service
 from sika.core import clock, db
+from sika.outbound import service as outbound_service
 from tests.support.factories import PartyWallet, failed_payout_event, funded_wallet, party_headers, top_up
 from tests.support.payments import OTP, SUCCESS_PHONE, collection_body, mobile_money, payer, payout_body
 from tests.support.proofs import sent_proof
@@ -163,8 +164,11 @@ async def world(client: httpx.AsyncClient, global_admin: Headers, sessions: Sess
     await _transfer(client, found, first, second)
     await _ledger(client, found)
     await _mandate(client, found, first, second)
+    endpoint = await _made(client, "/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/fuzz"}, admin)
+    found.add("endpoint_id", endpoint["id"])
     await _operator_objects(sessions, found, await _payments(client, found, first))
     await _proof(client, found, first, second)
+    await _delivery(sessions, found, endpoint["id"])
     return found
 
 
@@ -183,3 +187,15 @@ async def _proof(client: httpx.AsyncClient, world: World, payer: PartyWallet, pa
         assert response.status_code == 200, response.text
     world.add("escrow_id", escrow["id"])
     world.add("proof_id", await sent_proof(client, world.admin, escrow["id"]))
+
+
+async def _delivery(sessions: Sessions, world: World, endpoint_id: str) -> None:
+    """The endpoint's deliveries of the platform's events, fanned out as the pump does."""
+    async with db.transaction(sessions) as session:
+        await outbound_service.fan_out(session, now=clock.now())
+    async with sessions() as session:
+        found = await session.scalars(
+            sa.text("SELECT id FROM outbound_deliveries WHERE endpoint_id = :id"), {"id": endpoint_id}
+        )
+        for delivery_id in found:
+            world.add("delivery_id", delivery_id)

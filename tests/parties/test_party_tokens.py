@@ -200,7 +200,7 @@ class TestVerify:
             "jti": "x",
             "minted_by": MINTER,
         }
-        unsigned = jwt.encode(claims, None, algorithm="none", headers={"kid": "k1"})
+        unsigned = jwt.encode(claims, "", algorithm="none", headers={"kid": "k1"})
         with pytest.raises(party_tokens.InvalidPartyToken):
             party_tokens.verify(settings, token=unsigned, now=NOW)
 

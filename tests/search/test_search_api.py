@@ -62,6 +62,7 @@ def searches(world: TwoPlatforms) -> dict[str, Searched]:
         "party id finds its mandate": ({"q": b["party_id"]}, "mandates", "mandate_id"),
         "transfer id": ({"q": b["party_transfer_id"]}, "transfers", "party_transfer_id"),
         "party id finds its transfer": ({"q": b["party_id"]}, "transfers", "party_transfer_id"),
+        "webhook delivery id": ({"q": b["delivery_id"]}, "webhook_deliveries", "delivery_id"),
     }
 
 

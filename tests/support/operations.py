@@ -59,6 +59,8 @@ COUNTED_TABLES = (
     "p2p_movements",
     "proof_rules",
     "proofs",
+    "outbound_endpoints",
+    "outbound_deliveries",
 )
 """Every table a request can write to, jobs included."""
 
@@ -181,8 +183,8 @@ async def real_ids(
     """An id of a real thing for each path parameter of the API: a party with a funded
     wallet and a hold on it, ledger accounts with a pending transfer, an API key, an
     alert, an escrow (and its milestone 1, delivered, with a proof), a merchant and a mandate, a transfer
-    between parties and an allowlist entry. Collections, payouts and webhook events need a provider; theirs
-    name nothing."""
+    between parties and an allowlist entry, a webhook endpoint. Collections, payouts and webhook events need a
+    provider, a delivery an event; theirs name nothing."""
 
     async def made(path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = await client.post(path, json=body, headers=admin)
@@ -240,6 +242,7 @@ async def real_ids(
         response = await client.post(f"/v1/escrows/{escrow['id']}/{step}", json={}, headers=admin)
         assert response.status_code == 200, response.text
     proof_id = await sent_proof(client, admin, escrow["id"])
+    endpoint = await made("/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/walked"})
     async with db.transaction(sessions) as session:
         alert = await alerts_service.raise_alert(
             session, kind="test.walk", message="An alert to acknowledge.", platform_id=None
@@ -264,6 +267,8 @@ async def real_ids(
         "event_id": "whe_none",
         "provider": "paystack",
         "proof_id": proof_id,
+        "endpoint_id": endpoint["id"],
+        "delivery_id": "whd_none",
     }
 
 

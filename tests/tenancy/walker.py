@@ -69,6 +69,9 @@ VALID_FIELDS: dict[str, Any] = {
     "label_en": "Walk",
     "label_fr": "Marche",
     "reference": "walk",
+    "url": "http://127.0.0.1:9/walk",
+    "event_types": ["*"],
+    "since": None,
 }
 """Values that pass validation, so a body reaches the route's own checks."""
 

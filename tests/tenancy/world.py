@@ -2,9 +2,10 @@
 the tests that prove one never reaches the other: B holds an object of every
 kind the API can name (a party, wallets, money, a hold, a payout owning its
 hold, a collection, raw ledger accounts with a posted and a pending transfer, a
-key, an alert, a domain event, a matched webhook event, audit rows), and A has
-the three kinds of caller bound to it (its platform key, its own support key, a
-party token) plus a funded wallet and ledger accounts of its own."""
+key, an alert, a domain event, a matched webhook event, audit rows, a webhook
+endpoint with a delivery), and A has the three kinds of caller bound to it (its
+platform key, its own support key, a party token) plus a funded wallet and
+ledger accounts of its own."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sika.alerts import service as alerts_service
 from sika.core import clock, db, ids
 from sika.core.context import Actor
+from sika.outbound import service as outbound_service
 from sika.payments.models import Collection, Payout
 from sika.payments.service import flow
 from sika.payments.service import payouts as payouts_service
@@ -266,7 +268,9 @@ async def two_platforms(client: httpx.AsyncClient, admin: Headers, sessions: Ses
     b_key = await _made(
         client, "/v1/api-keys", {"name": "B read", "scopes": ["read"], "platform_id": b.platform_id}, admin
     )
+    b_endpoint = await _made(client, "/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/b"}, b.platform)
     paid = await _payments(sessions, b, b_funded)
+    b.ids.update(endpoint_id=b_endpoint["id"], delivery_id=await _delivery(sessions, b_endpoint["id"]))
     b.ids.update(key_id=b_key["id"], collection_id=paid["collection_id"], payout_id=paid["payout_id"])
     b.ids.update(event_id=paid["event_id"], alert_id=paid["alert_id"])
     b.more.update(payout_hold=paid["payout_hold"], **await _wallet_accounts(sessions, b.ids["wallet_id"]))
@@ -277,6 +281,18 @@ async def two_platforms(client: httpx.AsyncClient, admin: Headers, sessions: Ses
         "a token of A's party": await party_headers(client, a.platform, a_funded.party_id),
     }
     return TwoPlatforms(a=a, b=b, callers=callers, admin=admin, system=await _system(sessions))
+
+
+async def _delivery(sessions: Sessions, endpoint_id: str) -> str:
+    """A delivery to B's endpoint of one of B's events (fanned out as the pump does)."""
+    async with db.transaction(sessions) as session:
+        await outbound_service.fan_out(session, now=clock.now())
+    async with sessions() as session:
+        delivery = await session.scalar(
+            sa.text("SELECT id FROM outbound_deliveries WHERE endpoint_id = :id LIMIT 1"), {"id": endpoint_id}
+        )
+    assert isinstance(delivery, str)
+    return delivery
 
 
 async def _wallet_accounts(sessions: Sessions, wallet_id: str) -> dict[str, str]:

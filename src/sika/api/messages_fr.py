@@ -153,6 +153,11 @@ DETAILS_FR: dict[str, str] = {
     "wallet_exists": "Cette partie a déjà un portefeuille dans cette devise.",
     "wallet_not_found": "Portefeuille introuvable.",
     "wallet_not_of_party": "Le portefeuille n'appartient pas à cette partie.",
+    "webhook_delivery_not_found": "Aucune livraison de ce point de réception de webhooks ne porte cet identifiant.",
+    "webhook_endpoint_not_found": "Point de réception de webhooks introuvable.",
+    "webhook_endpoint_url_refused": (
+        "Un point de réception de webhooks doit être une URL https dont l'hôte ne se résout qu'en adresses publiques."
+    ),
     "webhook_event_not_found": "Événement de webhook introuvable.",
     "webhook_event_not_retryable": "Seul un événement de webhook échoué ou sans correspondance peut être retraité.",
     "webhook_malformed": "Le corps du webhook n'est pas un événement que ce prestataire envoie.",

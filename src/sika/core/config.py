@@ -212,6 +212,56 @@ class Settings(BaseSettings):
     PROOF_CLOCK_SKEW_SECONDS: int = Field(default=300, ge=0)
     """How far in the future a photo's time may be before its time check fails (clocks disagree)."""
 
+    OUTBOUND_SECRETS_KEY: SecretStr | None = None
+    """Encrypts the signing secrets of platforms' webhook endpoints at rest (any string of at
+    least 32 characters): a dump of the database alone cannot sign a webhook. Changing it makes
+    every stored secret unreadable, so each endpoint's secret must then be rotated."""
+    OUTBOUND_RETRY_DELAYS_SECONDS: list[float] = [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
+    """When each attempt at delivering an event to a platform's endpoint is made, counted from
+    the previous one; after the last the delivery is `failed` (about 31 hours in all)."""
+    OUTBOUND_DISABLE_AFTER_SECONDS: float = 5 * 24 * 3600
+    """An endpoint whose deliveries have all failed for this long is disabled, with an alert."""
+    OUTBOUND_CONNECT_TIMEOUT_SECONDS: float = 3.0
+    """Longest wait to open a connection to a platform's endpoint."""
+    OUTBOUND_TIMEOUT_SECONDS: float = 10.0
+    """Longest wait for a platform's endpoint to answer a delivery, all in all."""
+    OUTBOUND_CONCURRENCY: int = 16
+    """Deliveries a worker sends at once (events of one object are never sent at once)."""
+    OUTBOUND_SECRET_OVERLAP_SECONDS: int = 24 * 3600
+    """After a rotation, how long deliveries carry the old secret's signature beside the new one."""
+
+    ALERT_WEBHOOK_URL: str | None = None
+    """Where critical alerts are posted for operators, signed like platforms' webhooks with
+    ALERT_WEBHOOK_SECRET (`whsec_…`); unset, none is posted."""
+    ALERT_WEBHOOK_SECRET: SecretStr | None = None
+    """The `whsec_…` secret that signs the operators' alert webhook."""
+    ALERT_EMAIL_TO: list[str] = []
+    """Addresses that critical alerts are emailed to; empty, none is sent."""
+    ALERT_EMAIL_FROM: str = "sika@localhost"
+    """The sender of alert emails."""
+    SMTP_HOST: str = "localhost"
+    """The SMTP server alert emails go through."""
+    SMTP_PORT: int = 25
+    """Its port (587 with SMTP_STARTTLS, 465 with SMTP_TLS)."""
+    SMTP_USERNAME: str | None = None
+    """SMTP login, when the server wants one."""
+    SMTP_PASSWORD: SecretStr | None = None
+    """SMTP password, when the server wants one."""
+    SMTP_STARTTLS: bool = False
+    """Upgrade the SMTP connection with STARTTLS."""
+    SMTP_TLS: bool = False
+    """Connect to the SMTP server over TLS from the start."""
+    SMTP_TIMEOUT_SECONDS: float = 10.0
+    """Longest wait for the SMTP server."""
+    SENTRY_DSN: SecretStr | None = None
+    """Sentry project DSN: critical alerts are sent there too (needs `pip install sika[sentry]`)."""
+    ALERT_NOTIFY_EVERY_SECONDS: int = 3600
+    """Each kind of alert is sent to the operators at most once per this period."""
+    ALERT_JOB_BACKLOG: int = 1000
+    """Jobs waiting to run beyond which the operators are told."""
+    ALERT_HEARTBEAT_STALE_SECONDS: int = 300
+    """A worker silent for longer is reported to the operators."""
+
     @property
     def local_dir(self) -> Path:
         """The data folder beside the embedded PostgreSQL's (``.sika/``): the first admin
@@ -282,6 +332,11 @@ class Settings(BaseSettings):
                 problems.append(f"SIKA_PARTY_TOKEN_KEYS[{kid}] is shorter than 32 characters")
         if self.PARTY_TOKEN_ACTIVE_KID not in self.PARTY_TOKEN_KEYS:
             problems.append("SIKA_PARTY_TOKEN_ACTIVE_KID names no key in SIKA_PARTY_TOKEN_KEYS")
+        if self.ALERT_WEBHOOK_URL and not (self.ALERT_WEBHOOK_SECRET and self.ALERT_WEBHOOK_SECRET.get_secret_value()):
+            problems.append("SIKA_ALERT_WEBHOOK_URL is set without SIKA_ALERT_WEBHOOK_SECRET to sign it")
+        outbound_key = self.OUTBOUND_SECRETS_KEY.get_secret_value() if self.OUTBOUND_SECRETS_KEY else ""
+        if len(outbound_key) < 32 or _is_public(outbound_key):
+            problems.append("SIKA_OUTBOUND_SECRETS_KEY is missing, left at its default or shorter than 32 characters")
         dashboard_secret = self.DASHBOARD_SESSION_SECRET.get_secret_value() if self.DASHBOARD_SESSION_SECRET else ""
         if not dashboard_secret:
             problems.append("SIKA_DASHBOARD_SESSION_SECRET is missing")
@@ -306,6 +361,7 @@ GENERATED_SECRETS: dict[str, str] = {
     "FEDAPAY_WEBHOOK_SECRET": "wh_sandbox_",
     "STRIPE_SECRET_KEY": "sk_test_",
     "STRIPE_WEBHOOK_SECRET": "whsec_",
+    "OUTBOUND_SECRETS_KEY": "",
 }
 """The secrets generated outside production when unset, with the prefix their provider's
 test keys carry (so a log line shows which kind of key it is)."""

@@ -48,6 +48,7 @@ from sika.dashboard.views import (
     reading,
     render,
 )
+from sika.outbound import service as outbound_service
 from sika.proofs import service as proofs_service
 
 PACKAGE_DIR = Path(__file__).parent
@@ -57,6 +58,7 @@ _ALERT_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _ESCROW_ID = _ALERT_ID
 _PROOF_ID = _ALERT_ID
 _MERCHANT_ID = _ALERT_ID
+_DELIVERY_ID = _ALERT_ID
 
 
 def create(settings: Settings, *, sessions: async_sessionmaker[AsyncSession], limiter: web.AddressLimiter) -> FastAPI:
@@ -471,6 +473,36 @@ async def webhooks(request: Request, view: CurrentView) -> Response:
     async with reading(request, view.platform_id) as session:
         data = await read.webhook_backlog(session)
     return render(request, "webhooks.html", operator=view.operator, view=view, page="webhooks", now=now, backlog=data)
+
+
+@router.get("/webhook-endpoints", name="outbound")
+async def outbound(request: Request, view: CurrentView, retried: str | None = None) -> Response:
+    now = clock.now()
+    async with reading(request, view.platform_id) as session:
+        data = await read.outbound(session, now=now)
+    shown = retried if retried and _DELIVERY_ID.match(retried) else None
+    return render(
+        request, "outbound.html", operator=view.operator, view=view, page="outbound", now=now, watch=data, retried=shown
+    )
+
+
+@router.post("/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry")
+async def retry_delivery(request: Request, endpoint_id: str, delivery_id: str, operator: CurrentOperator) -> Response:
+    form = await request.form()
+    web.check_csrf(operator, form)
+    async with db.transaction(web.dashboard(request).sessions) as session:
+        # Bound as the operator is: another platform's delivery is not there (404).
+        tenancy.bind(session, operator.platform_id)
+        actor = operator.actor(request_id=web.request_id(request))
+        try:
+            await outbound_service.retry_delivery(
+                session, endpoint_id=endpoint_id, delivery_id=delivery_id, actor=actor, now=clock.now()
+            )
+        except errors.NotFound:
+            return _error_page(request, "error.not_found", status_code=404)
+    return RedirectResponse(
+        f"{web.base(request)}/webhook-endpoints?{urlencode({'retried': delivery_id})}", status_code=303
+    )
 
 
 @router.get("/search", name="search")

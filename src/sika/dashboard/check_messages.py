@@ -84,4 +84,13 @@ CHECK_MESSAGES: dict[str, tuple[str, str]] = {
         "Each transfer paid its recipient the amount less the fee, and the platform the fee",
         "Chaque transfert a versé à son destinataire le montant moins les frais, et les frais à la plateforme",
     ),
+    "check.outbound_delivery_states": (
+        "A delivered webhook has a 2xx answer, a pending one a next attempt, a failed one was attempted",
+        "Un webhook livré a une réponse 2xx, un webhook en attente une prochaine tentative, "
+        "un webhook échoué a été tenté",
+    ),
+    "check.outbound_delivery_platform": (
+        "A webhook delivery goes to an endpoint of its event's platform",
+        "Une livraison de webhook va à un point de réception de la plateforme de son événement",
+    ),
 }

@@ -14,6 +14,7 @@ from typing import Any
 
 from sika.core import money
 from sika.dashboard.check_messages import CHECK_MESSAGES
+from sika.dashboard.page_messages import PAGE_MESSAGES
 
 LANGUAGES = ("en", "fr")
 DEFAULT_LANGUAGE = "en"
@@ -32,6 +33,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.proofs": ("Proofs", "Preuves"),
     "nav.mandates": ("Mandates", "Mandats"),
     "nav.transfers": ("Transfers", "Transferts"),
+    "nav.outbound": ("Webhook endpoints", "Points de réception"),
     "nav.search": ("Search", "Recherche"),
     "nav.language": ("Language", "Langue"),
     "nav.signed_in_as": ("Signed in with {name} ({scopes})", "Connecté avec {name} ({scopes})"),
@@ -189,123 +191,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "severity.warning": ("warning", "avertissement"),
     "severity.critical": ("critical", "critique"),
     # Escrows
-    "transfers.title": ("Transfers between parties", "Transferts entre parties"),
-    "transfers.intro": (
-        "The newest transfers from one party's wallet to another's, and the open alerts of the fraud rules.",
-        "Les derniers transferts du portefeuille d'une partie à celui d'une autre, et les alertes ouvertes des"
-        " règles antifraude.",
-    ),
-    "transfers.fraud": ("Open fraud alerts ({count})", "Alertes antifraude ouvertes ({count})"),
-    "transfers.recent": ("Newest transfers", "Derniers transferts"),
-    "transfers.shown": ("The {shown} newest are shown.", "Les {shown} plus récents sont affichés."),
-    "transfers.none": ("None.", "Aucun."),
-    "transfers.transfer": ("Transfer", "Transfert"),
-    "transfers.sender": ("Sender", "Expéditeur"),
-    "transfers.recipient": ("Recipient", "Destinataire"),
-    "transfers.amount": ("Amount", "Montant"),
-    "transfers.fee": ("Fee", "Frais"),
-    "transfers.reference": ("Reference", "Référence"),
-    "transfers.at": ("At", "Le"),
-    "transfers.rule": ("Rule", "Règle"),
-    "transfers.message": ("What happened", "Ce qui s'est passé"),
-    "transfers.to_alerts": ("Acknowledge them on the alerts page", "Les acquitter sur la page des alertes"),
-    "escrows.title": ("Escrows", "Séquestres"),
-    "escrows.intro": (
-        "Escrows by state, the delivered milestones released within {within} unless the client acts first,"
-        " and the disputes waiting for an operator to resolve them.",
-        "Les séquestres par état, les étapes livrées libérées d'ici {within} sauf si le client agit avant,"
-        " et les litiges qui attendent qu'un opérateur les tranche.",
-    ),
-    "escrows.counts": ("By state", "Par état"),
-    "escrows.due_soon": ("Due soon ({count})", "Bientôt libérées ({count})"),
-    "escrows.disputed": ("Disputed ({count})", "En litige ({count})"),
-    "escrows.shown": ("The first {shown} are shown.", "Les {shown} premières sont affichées."),
-    "escrows.none": ("None.", "Aucune."),
-    "escrows.escrow": ("Escrow", "Séquestre"),
-    "escrows.milestone": ("Milestone", "Étape"),
-    "escrows.amount": ("Amount", "Montant"),
-    "escrows.client": ("Client", "Client"),
-    "escrows.beneficiary": ("Beneficiary", "Bénéficiaire"),
-    "escrows.release_at": ("Released at", "Libérée le"),
-    "escrows.disputed_at": ("Disputed at", "Contestée le"),
-    "escrows.reason": ("Reason", "Motif"),
-    "escrows.resolve": ("Resolve", "Trancher"),
-    "escrows.release_minor": ("To the beneficiary", "Au bénéficiaire"),
-    "escrows.refund_minor": ("To the client", "Au client"),
-    "escrows.note": ("Note", "Note"),
-    "escrows.resolved": ("Dispute on escrow {id} resolved.", "Litige du séquestre {id} tranché."),
-    "proofs.title": ("Proofs to review", "Preuves à examiner"),
-    "proofs.intro": (
-        "Photos sent as proofs of delivery that failed a check or wait for a person. Approving one releases its "
-        "milestone; rejecting it leaves the milestone delivered and tells the beneficiary.",
-        "Photos envoyées comme preuves de livraison qui ont échoué à un contrôle ou attendent une personne. En "
-        "approuver une libère son étape ; la rejeter laisse l'étape livrée et prévient le bénéficiaire.",
-    ),
-    "proofs.count": ("Waiting ({count})", "En attente ({count})"),
-    "proofs.shown": ("The oldest {shown} are shown.", "Les {shown} plus anciennes sont affichées."),
-    "proofs.none": ("No proof is waiting.", "Aucune preuve n'attend."),
-    "proofs.photo": ("Photo {id}", "Photo {id}"),
-    "proofs.escrow": ("Escrow {id}, milestone {number}", "Séquestre {id}, étape {number}"),
-    "proofs.amount": ("Amount", "Montant"),
-    "proofs.beneficiary": ("Beneficiary", "Bénéficiaire"),
-    "proofs.taken_at": ("Taken at", "Prise le"),
-    "proofs.unknown": ("unknown", "inconnue"),
-    "proofs.position": ("Position", "Position"),
-    "proofs.distance": ("Distance to the site", "Distance au site"),
-    "proofs.metres": ("{value} m", "{value} m"),
-    "proofs.reasons": ("Why it waits", "Pourquoi elle attend"),
-    "proofs.reason": ("Reason", "Motif"),
-    "proofs.approve": ("Approve and release", "Approuver et libérer"),
-    "proofs.reject": ("Reject", "Rejeter"),
-    "proofs.decided": ("Proof {id} decided.", "Preuve {id} décidée."),
-    "proof_reason.no_gps": ("no GPS position", "aucune position GPS"),
-    "proof_reason.outside_geofence": ("taken outside the site", "prise hors du site"),
-    "proof_reason.no_photo_time": ("no time on the photo", "aucune heure sur la photo"),
-    "proof_reason.photo_too_old": ("taken too long before delivery", "prise trop longtemps avant la livraison"),
-    "proof_reason.photo_in_future": ("dated in the future", "datée dans le futur"),
-    "proof_reason.auto_approve_off": (
-        "every check passed; a person decides",
-        "tous les contrôles passés ; une personne décide",
-    ),
-    "mandates.title": ("Mandates and merchants", "Mandats et commerçants"),
-    "mandates.intro": (
-        "Money sent for a beneficiary is spent only at the merchants and payees its sender allowed. "
-        "Certify a merchant once you have checked it: most mandates pay certified merchants only.",
-        "L'argent envoyé pour un bénéficiaire ne se dépense que chez les commerçants et destinataires "
-        "que l'expéditeur a autorisés. Certifiez un commerçant après l'avoir vérifié : la plupart des "
-        "mandats ne paient que des commerçants certifiés.",
-    ),
-    "mandates.changed": ("Merchant {id} updated.", "Commerçant {id} mis à jour."),
-    "mandates.counts": ("Mandates by state", "Mandats par état"),
-    "mandates.merchants": ("Merchants ({count})", "Commerçants ({count})"),
-    "mandates.active": ("Active mandates ({count})", "Mandats actifs ({count})"),
-    "mandates.shown": ("The first {shown} are shown.", "Les {shown} premiers sont affichés."),
-    "mandates.none": ("None.", "Aucun."),
-    "mandates.merchant": ("Merchant", "Commerçant"),
-    "mandates.party": ("Party", "Partie"),
-    "mandates.category": ("Category", "Catégorie"),
-    "mandates.certification": ("Certification", "Certification"),
-    "mandates.certified_on": ("certified {time}", "certifié le {time}"),
-    "mandates.not_certified": ("not certified", "non certifié"),
-    "mandates.certify": ("Certify", "Certifier"),
-    "mandates.decertify": ("Decertify", "Retirer la certification"),
-    "mandates.mandate": ("Mandate", "Mandat"),
-    "mandates.sender": ("Sender", "Expéditeur"),
-    "mandates.beneficiary": ("Beneficiary", "Bénéficiaire"),
-    "mandates.funded": ("Put in", "Versé"),
-    "mandates.spent": ("Spent", "Dépensé"),
-    "mandates.remaining": ("Remaining", "Restant"),
-    "mandates.expires_at": ("Expires", "Expire le"),
-    "mandate_status.active": ("active", "actif"),
-    "mandate_status.consumed": ("consumed", "consommé"),
-    "mandate_status.expired": ("expired", "expiré"),
-    "mandate_status.revoked": ("revoked", "révoqué"),
-    "escrow_status.awaiting_funding": ("awaiting funding", "en attente de fonds"),
-    "escrow_status.funded": ("funded", "financé"),
-    "escrow_status.completed": ("completed", "terminé"),
-    "escrow_status.refunded": ("refunded", "remboursé"),
-    "escrow_status.partially_refunded": ("partially refunded", "remboursé en partie"),
-    "escrow_status.cancelled": ("cancelled", "annulé"),
     # Stuck payments
     "stuck.title": ("Stuck payments", "Paiements bloqués"),
     "stuck.intro": (
@@ -376,6 +261,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "search.as.id:proof": ("a proof's id", "l'identifiant d'une preuve"),
     "search.as.id:mandate": ("a mandate's id", "l'identifiant d'un mandat"),
     "search.as.id:transfer": ("a transfer's id", "l'identifiant d'un transfert"),
+    "search.as.id:webhook_delivery": ("a webhook delivery's id", "l'identifiant d'une livraison de webhook"),
     "search.as.email": ("an email", "un e-mail"),
     "search.as.phone": ("a phone number", "un numéro de téléphone"),
     "search.as.phone_suffix": ("the last digits of a phone number", "les derniers chiffres d'un numéro"),
@@ -432,6 +318,73 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "status.active": ("active", "active"),
     "status.suspended": ("suspended", "suspendue"),
     **CHECK_MESSAGES,
+    **PAGE_MESSAGES,
+    # The invariants' checks, by name (sika.core.invariants.load())
+    "check.balanced": (
+        "Per currency, total debits equal total credits",
+        "Par devise, le total des débits égale celui des crédits",
+    ),
+    "check.account_totals": (
+        "Every account's totals equal the sums of its transfers",
+        "Les totaux de chaque compte égalent les sommes de ses virements",
+    ),
+    "check.balance_flags": ("No account breaks its balance flag", "Aucun compte n'enfreint sa règle de solde"),
+    "check.transfer_accounts": (
+        "Every transfer's accounts exist, in its currency",
+        "Les comptes de chaque virement existent, dans sa devise",
+    ),
+    "check.resolutions": (
+        "Every post, void or expiry matches its pending transfer",
+        "Chaque validation, annulation ou expiration correspond à son virement en attente",
+    ),
+    "check.timeouts": (
+        "The expiry list holds exactly the open pending transfers with a timeout",
+        "La liste d'expiration contient exactement les virements en attente ouverts ayant un délai",
+    ),
+    "check.wallet_accounts": (
+        "Every wallet's two accounts are its party's, overdraft-protected, of the wallet kinds, in its currency",
+        "Les deux comptes de chaque portefeuille sont à sa partie, protégés du découvert, des types portefeuille,"
+        " dans sa devise",
+    ),
+    "check.wallet_open_holds": (
+        "The open-holds list holds exactly the open pending transfers on wallet accounts",
+        "La liste des réservations ouvertes contient exactement les virements en attente ouverts des comptes"
+        " portefeuille",
+    ),
+    "check.wallet_hold_owners": (
+        "Every hold out of a wallet has its owner, and every owner names a hold out of its wallet",
+        "Chaque réservation d'un portefeuille a son propriétaire, et chaque propriétaire désigne une réservation"
+        " de son portefeuille",
+    ),
+    "check.collection_credits": (
+        "A succeeded collection credited its wallet once with its amount; any other credited nothing",
+        "Un encaissement réussi a crédité son portefeuille une fois de son montant ; les autres n'ont rien crédité",
+    ),
+    "check.payout_holds": (
+        "A payout's hold is of its amount, on its wallet, and resolved as the payout's state says",
+        "La réservation d'un décaissement est de son montant, sur son portefeuille, et résolue comme le dit son état",
+    ),
+    "check.outbound_delivery_states": (
+        "A delivered webhook has a 2xx answer, a pending one a next attempt, a failed one was attempted",
+        "Un webhook livré a une réponse 2xx, un webhook en attente une prochaine tentative, "
+        "un webhook échoué a été tenté",
+    ),
+    "check.outbound_delivery_platform": (
+        "A webhook delivery goes to an endpoint of its event's platform",
+        "Une livraison de webhook va à un point de réception de la plateforme de son événement",
+    ),
+    "check.escrow_accounts": (
+        "An escrow's account holds what was deposited less what was released and refunded",
+        "Le compte d'un séquestre contient les dépôts, moins ce qui a été libéré et remboursé",
+    ),
+    "check.escrow_milestones": (
+        "No milestone moved more than its amount; an ended one moved all of it, an open one nothing",
+        "Aucune étape n'a versé plus que son montant ; une étape terminée l'a versé en entier, une ouverte rien",
+    ),
+    "check.escrow_closed_empty": (
+        "An escrow that has ended holds nothing",
+        "Un séquestre terminé ne contient plus rien",
+    ),
 }
 
 _MONTHS: dict[str, tuple[str, ...]] = {

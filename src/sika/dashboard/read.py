@@ -16,6 +16,7 @@ from sika.escrow import repository as escrow_repository
 from sika.escrow import service as escrow_service
 from sika.ledger import repository as ledger_repository
 from sika.mandates import service as mandates_service
+from sika.outbound import service as outbound_service
 from sika.payments import service as payments_service
 from sika.platforms import service as platforms_service
 from sika.providers import base as provider_base
@@ -406,3 +407,8 @@ async def transfers(session: AsyncSession) -> TransfersView:
     open_alerts = await alerts(session, which=AlertFilter.open, before_seq=None)
     fraud = tuple(alert for alert in open_alerts.rows if alert.kind.startswith(FRAUD_ALERT_PREFIX))
     return TransfersView(transfers=rows, fraud_alerts=fraud)
+
+
+async def outbound(session: AsyncSession, *, now: datetime) -> outbound_service.Watch:
+    """Webhook endpoints with their failure rates, and the failing deliveries."""
+    return await outbound_service.watch(session, now=now)

@@ -233,7 +233,12 @@ class Sandbox:
         """Stripe Idempotency-Keys whose first request is still running."""
         self.stripe_search_index: dict[str, dict[str, Any]] = {}
         """Stripe intent id -> the intent as Search sees it (``stripe_search_lag_seconds`` behind)."""
-        self._numbers = itertools.count(4_000_001)
+        # Counted from the clock in microseconds, not from a fixed number: a sandbox started
+        # again over the same database (``sika run`` restarted) must not issue the ids of
+        # transactions and events Sika already stored, or its webhooks are taken for
+        # duplicates, as the real providers' ids never repeat. 16 digits stay within a
+        # JavaScript number, as Paystack's and FedaPay's integer ids do.
+        self._numbers = itertools.count(int(clock.now().timestamp() * 1_000_000))
         self._tasks: set[asyncio.Task[None]] = set()
         self.client: httpx.AsyncClient | None = None
 

@@ -23,6 +23,7 @@ from sika.audit.models import AuditEvent
 from sika.escrow.models import Escrow
 from sika.ledger.models import Transfer
 from sika.mandates.models import Mandate
+from sika.outbound.models import Delivery
 from sika.parties.models import Party
 from sika.payments.models import Collection, Payout
 from sika.proofs.models import Proof
@@ -249,6 +250,20 @@ async def party_transfers(session: AsyncSession, keys: Keys, within: Window, *, 
     statement = (
         sa.select(PartyTransfer).where(where).order_by(PartyTransfer.created_at.desc(), PartyTransfer.seq.desc())
     )
+    rows, more = await _read(session, statement, limit)
+    return Found([row[0] for row in rows], more)
+
+
+async def webhook_deliveries(session: AsyncSession, keys: Keys, within: Window, *, limit: int) -> Found[Delivery]:
+    """Deliveries to platforms' endpoints by their id, or those of the events of a
+    collection, a payout or an escrow: whether the platform was told."""
+    conditions = _id_is(keys, "webhook_delivery", Delivery.id)
+    for kind in ("collection", "payout", "escrow"):
+        conditions += _id_is(keys, kind, Delivery.entity_id)
+    where = _narrowed(conditions, within, created=Delivery.created_at)
+    if where is None:
+        return Found()
+    statement = sa.select(Delivery).where(where).order_by(Delivery.created_at.desc(), Delivery.seq.desc())
     rows, more = await _read(session, statement, limit)
     return Found([row[0] for row in rows], more)
 

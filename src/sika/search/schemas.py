@@ -48,6 +48,7 @@ class SearchOut(BaseModel):
     proofs: Group
     mandates: Group
     transfers: Group
+    webhook_deliveries: Group
 
 
 class _PaymentSummary(BaseModel):

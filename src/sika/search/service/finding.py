@@ -21,6 +21,7 @@ from sika.core import errors
 from sika.core.context import Actor
 from sika.escrow.models import Escrow
 from sika.mandates.models import Mandate
+from sika.outbound.models import Delivery
 from sika.parties.models import Party
 from sika.payments.models import Collection, Payout
 from sika.proofs.models import Proof
@@ -58,6 +59,7 @@ ID_KINDS = {
     "prf": "proof",
     "man": "mandate",
     "trf": "transfer",
+    "whd": "webhook_delivery",
 }
 """The prefixes of the ids search knows, and the kind of object each names."""
 
@@ -99,6 +101,7 @@ class Results:
     proofs: Group
     mandates: Group
     transfers: Group
+    webhook_deliveries: Group
 
 
 _HOLD_STATE_BY_RESOLUTION = {"post_pending": "captured", "void_pending": "released", "expire_pending": "expired"}
@@ -166,6 +169,9 @@ async def search(session: AsyncSession, *, query: str | None, within: Window, ac
         proofs=_group(await repository.proofs(session, keys, within, limit=limit), _proof_hit),
         mandates=_group(await repository.mandates(session, keys, within, limit=limit), _mandate_hit),
         transfers=_group(await repository.party_transfers(session, keys, within, limit=limit), _transfer_hit),
+        webhook_deliveries=_group(
+            await repository.webhook_deliveries(session, keys, within, limit=limit), _delivery_hit
+        ),
     )
 
 
@@ -248,6 +254,10 @@ def _transfer_hit(transfer: PartyTransfer) -> Hit:
         party_id=transfer.sender_party_id,
         wallet_id=transfer.sender_wallet_id,
     )
+
+
+def _delivery_hit(delivery: Delivery) -> Hit:
+    return Hit(delivery.id, delivery.status, None, None, delivery.created_at, delivery.platform_id)
 
 
 def _event_hit(event: InboundEvent) -> Hit:
