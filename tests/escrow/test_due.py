@@ -7,11 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,6 +28,7 @@ from tests.conftest import TEST_ACTOR
 from tests.escrow.conftest import Cast, act, available, events_of, funded, scalar, sika_check
 from tests.support.factories import funded_wallet_in
 from tests.support.ledger import balance
+from tests.support.workers import end_worker, start_worker, until
 
 Sessions = async_sessionmaker[AsyncSession]
 JOB = system_actor(escrow_tasks.SETTLE_TASK)
@@ -148,24 +144,6 @@ async def _many_due(sessions: Sessions) -> tuple[list[str], list[str]]:
     return [wallet.id for _, wallet in clients], [wallet.id for _, wallet in payees]
 
 
-def _worker(database_url: str, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [str(Path(sys.executable).parent / "sika"), "worker", "--queue", "escrow", "--concurrency", "1"],
-            env={**os.environ, "DATABASE_URL": database_url, "SIKA_ENV": "test"},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-async def _until(sessions: Sessions, statement: str, wanted: int, **params: object) -> None:
-    deadline = time.monotonic() + WORKER_TIMEOUT_SECONDS
-    while await scalar(sessions, statement, **params) != wanted:
-        assert time.monotonic() < deadline, f"{statement} never reached {wanted}"
-        await asyncio.sleep(0.5)
-
-
 def _released_by(log: Path) -> int:
     """What one worker's runs of the job released, from its JSON log lines."""
     total = 0
@@ -175,34 +153,29 @@ def _released_by(log: Path) -> int:
     return total
 
 
-def _stop(worker: subprocess.Popen[bytes]) -> None:
-    if worker.poll() is None:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
-
-
 @pytest.mark.slow
 async def test_two_workers_release_every_milestone_once(
     database_url: str, sessions: Sessions, tmp_path: Path, app: object
 ) -> None:
     client_wallets, payee_wallets = await _many_due(sessions)
     logs = [tmp_path / f"worker-{n}.log" for n in range(2)]
-    workers = [_worker(database_url, log) for log in logs]
+    workers = [start_worker(database_url, log, "--queue", "escrow", "--concurrency", "1") for log in logs]
     try:
-        await _until(sessions, "SELECT count(*) FROM procrastinate_workers", 2)
+        await until(sessions, "SELECT count(*) FROM procrastinate_workers", 2, timeout_seconds=WORKER_TIMEOUT_SECONDS)
         async with db.transaction(sessions) as session:
             jobs = [await jobs_app.defer(session, escrow_tasks.SETTLE_TASK, timestamp=0) for _ in workers]
-        await _until(sessions, "SELECT count(*) FROM escrows WHERE status = 'partially_refunded'", ESCROWS)
+        await until(
+            sessions,
+            "SELECT count(*) FROM escrows WHERE status = 'partially_refunded'",
+            ESCROWS,
+            timeout_seconds=WORKER_TIMEOUT_SECONDS,
+        )
         # Both jobs ran to their end (a minute's periodic run may come on top: it finds nothing).
         finished = "SELECT count(*) FROM procrastinate_jobs WHERE id = ANY(:ids) AND status = 'succeeded'"
-        await _until(sessions, finished, len(jobs), ids=jobs)
+        await until(sessions, finished, len(jobs), ids=jobs, timeout_seconds=WORKER_TIMEOUT_SECONDS)
     finally:
         for worker in workers:
-            await asyncio.to_thread(_stop, worker)
+            await asyncio.to_thread(end_worker, worker)
     released = [_released_by(log) for log in logs]
     assert sum(released) == ESCROWS, released
     assert all(count > 0 for count in released), f"one worker did everything: {released}"

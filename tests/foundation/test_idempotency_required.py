@@ -240,7 +240,9 @@ async def test_without_a_key_every_money_route_is_refused_428_and_nothing_moves(
         )
         headers = platform_headers if "platform" in _scopes(route) else admin_headers
         if route.name in UPLOADS:
-            response = await keyless.post(path, files={"files": ("site.jpg", b"not read", "image/jpeg")}, headers=headers)
+            response = await keyless.post(
+                path, files={"files": ("site.jpg", b"not read", "image/jpeg")}, headers=headers
+            )
         else:
             response = await keyless.post(path, json=bodies.get(route.name, {}), headers=headers)
         assert response.status_code == 428, (route.name, response.text)

@@ -5,10 +5,7 @@ lease runs out, a worker started again sends the event again, with the same
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,31 +19,11 @@ from sika.outbound import schemas
 from sika.outbound import service as outbound_service
 from tests.outbound.conftest import Sessions, emit, scalar
 from tests.support.receiver import receiving
+from tests.support.workers import end_worker, start_worker
 
 WORKER_ENV = {"SIKA_OUTBOUND_TIMEOUT_SECONDS": "3", "SIKA_ENV": "test"}
 """Leases of 3 × 4 + 5 s: the event goes again soon after the kill, at the next minute's pump at most."""
 DELIVERED_TIMEOUT_SECONDS = 120
-
-
-def _worker(database_url: str, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [str(Path(sys.executable).parent / "sika"), "worker", "--concurrency", "2"],
-            env={**os.environ, "DATABASE_URL": database_url, **WORKER_ENV},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def _end(worker: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    if worker.poll() is None:
-        os.killpg(worker.pid, sig)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
 
 
 @pytest.mark.slow
@@ -66,19 +43,19 @@ async def test_a_delivery_cut_by_sigkill_is_sent_again_with_its_webhook_id(
                 now=clock.now(),
             )
         event_id = await emit(sessions, "po_through_a_crash")  # registering the endpoint queued the pump
-        worker = _worker(database_url, log)
+        worker = start_worker(database_url, log, "--concurrency", "2", env=WORKER_ENV)
         try:
             await asyncio.to_thread(receiver.wait_for, 1, 60)
-            _end(worker, signal.SIGKILL)  # the request is on the wire, unanswered
+            end_worker(worker, signal.SIGKILL)  # the request is on the wire, unanswered
             receiver.hang = None
             hold.set()
             assert await scalar(sessions, "SELECT status FROM outbound_deliveries") == "pending"
 
-            worker = _worker(database_url, log)
+            worker = start_worker(database_url, log, "--concurrency", "2", env=WORKER_ENV)
             deadline = time.monotonic() + DELIVERED_TIMEOUT_SECONDS
             while await scalar(sessions, "SELECT status FROM outbound_deliveries") != "succeeded":
                 assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
                 await asyncio.sleep(0.5)
         finally:
-            await asyncio.to_thread(_end, worker, signal.SIGTERM)
+            await asyncio.to_thread(end_worker, worker, signal.SIGTERM)
     assert [r.headers["webhook-id"] for r in receiver.received] == [event_id, event_id]
