@@ -2,8 +2,8 @@
 not is refused with null: for every PATCH, each field sent alone as null gets
 a success exactly when the document's schema admits null (``email`` and
 ``phone`` of a party clear that way; a name, a type or a platform's settings
-cannot be null, and were documented as if they could). A refusal changes
-nothing."""
+cannot be null, and were documented as if they could; nor can a webhook
+endpoint's URL or event types). A refusal changes nothing."""
 
 from __future__ import annotations
 
@@ -32,7 +32,11 @@ async def test_a_patch_field_takes_null_exactly_when_documented_nullable(
     app: FastAPI, client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
     party = await create_party(client, admin_headers)
-    objects = {"party_id": party["id"], "platform_id": party["platform_id"]}
+    endpoint = await client.post(
+        "/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/nulls"}, headers=admin_headers
+    )
+    assert endpoint.status_code == 201, endpoint.text
+    objects = {"party_id": party["id"], "platform_id": party["platform_id"], "endpoint_id": endpoint.json()["id"]}
     document = app.openapi()
     checked = 0
     for path, item in document["paths"].items():
