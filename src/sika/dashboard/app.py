@@ -452,7 +452,7 @@ async def _certify(request: Request, merchant_id: str, operator: auth.Operator, 
         actor = operator.actor(request_id=web.request_id(request))
         try:
             await mandate_forms.certify(session, merchant_id=merchant_id, certified=certified, actor=actor)
-        except mandate_forms.FormRefused as refused:
+        except escrow_forms.FormRefused as refused:
             return _error_page(request, refused.message, status_code=refused.status_code)
     return RedirectResponse(f"{web.base(request)}/mandates?{urlencode({'changed': merchant_id})}", status_code=303)
 

@@ -15,7 +15,8 @@ MAX_NOTE_CHARACTERS = 1000
 
 
 class FormRefused(Exception):
-    """The form or the escrow refused the resolution: ``message`` is the page's i18n key."""
+    """A dashboard form was refused (by the form, or by the domain it acts on): ``message``
+    is the page's i18n key. The escrow, proof and merchant forms all raise it."""
 
     def __init__(self, message: str, status_code: int) -> None:
         super().__init__(message)

@@ -7,16 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.core import clock, errors
 from sika.core.context import Actor
+from sika.dashboard.escrow_forms import FormRefused
 from sika.mandates import service as mandates_service
-
-
-class FormRefused(Exception):
-    """The merchant could not be found: ``message`` is the page's i18n key."""
-
-    def __init__(self, message: str, status_code: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status_code = status_code
 
 
 async def certify(session: AsyncSession, *, merchant_id: str, certified: bool, actor: Actor) -> None:
