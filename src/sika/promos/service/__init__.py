@@ -4,9 +4,9 @@ compute the discount, ``reserve`` when its payment starts, then ``confirm`` or
 ``free`` with the payment's outcome. None of them commits.
 
 The HTTP edge calls ``create_code``, ``get_code``, ``list_codes`` and
-``deactivate``."""
+``deactivate``; the dashboard, ``state_of``."""
 
-from sika.promos.service.codes import create_code, deactivate, get_code, list_codes, out
+from sika.promos.service.codes import create_code, deactivate, get_code, list_codes, out, state_of
 from sika.promos.service.errors import (
     PromoCodeAlreadyRedeemed,
     PromoCodeExhausted,
@@ -46,4 +46,5 @@ __all__ = [
     "list_codes",
     "out",
     "reserve",
+    "state_of",
 ]

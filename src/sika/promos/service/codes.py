@@ -116,5 +116,20 @@ def _described(promo: PromoCode) -> dict[str, Any]:
     )
 
 
+def state_of(promo: PromoCode, *, now: datetime) -> str:
+    """In one word, whether the code would take a new use at ``now``: ``inactive``,
+    ``scheduled`` (not valid yet), ``expired``, ``exhausted`` (at its total
+    maximum) or ``active`` (a party may still be at its own maximum)."""
+    if not promo.active:
+        return "inactive"
+    if now < promo.starts_at:
+        return "scheduled"
+    if promo.expires_at is not None and now >= promo.expires_at:
+        return "expired"
+    if promo.max_redemptions is not None and promo.uses >= promo.max_redemptions:
+        return "exhausted"
+    return "active"
+
+
 def out(promo: PromoCode) -> schemas.PromoCodeOut:
     return schemas.PromoCodeOut.model_validate(promo, from_attributes=True)
