@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sika.core import clock, db
 from sika.promos import schemas
 from sika.promos import service as promos_service
-from sika.promos.models import PromoCode
+from sika.promos.models import PromoCode, PromoRedemption
 from tests.conftest import TEST_ACTOR
 from tests.support.factories import create_party
 from tests.support.tasks import nothing_left_running, settled  # noqa: F401 (fixtures for this folder)
@@ -38,6 +38,14 @@ async def code(sessions: Sessions, *, now: datetime | None = None, **body: Any) 
     async with db.transaction(sessions) as session:
         return await promos_service.create_code(
             session, body=schemas.PromoCodeCreate(**{**fields, **body}), actor=TEST_ACTOR, now=at
+        )
+
+
+async def reserve(sessions: Sessions, promo: PromoCode, subject_id: str, party_id: str) -> PromoRedemption:
+    """A use of ``promo`` reserved for ``subject_id`` by ``party_id``, 100 off, in a transaction of its own."""
+    async with db.transaction(sessions) as session:
+        return await promos_service.reserve(
+            session, promo=promo, subject_id=subject_id, party_id=party_id, amount_off_minor=100, now=clock.now()
         )
 
 

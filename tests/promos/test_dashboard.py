@@ -17,8 +17,7 @@ from sika.dashboard import i18n
 from tests.conftest import make_key
 from tests.dashboard import pages
 from tests.dashboard.conftest import DASHBOARD, sign_in
-from tests.promos.conftest import code
-from tests.promos.test_redemptions import _reserve
+from tests.promos.conftest import code, reserve
 from tests.support.platforms import create_platform, key_headers
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -43,7 +42,7 @@ async def test_the_page_shows_uses_maximums_and_states(
     client: httpx.AsyncClient, sessions: Sessions, parties: list[str]
 ) -> None:
     used = await code(sessions, code="ONCE", max_redemptions=1, percent_off_bps=1_250)
-    await _reserve(sessions, used, "subject_1", parties[0])
+    await reserve(sessions, used, "subject_1", parties[0])
     fixed = await code(sessions, code="MINUS", percent_off_bps=None, amount_off_minor=150_000, currency="XOF")
     later = await code(sessions, code="LATER", starts_at=clock.now() + timedelta(days=3))
     support = await make_key(sessions, Scope.support)

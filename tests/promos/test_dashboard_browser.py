@@ -13,8 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sika.auth.scopes import Scope
 from tests.conftest import make_key
 from tests.dashboard.conftest import TIMEOUT_MS
-from tests.promos.conftest import code
-from tests.promos.test_redemptions import _reserve
+from tests.promos.conftest import code, reserve
 from tests.support.browser import chromium
 from tests.support.server import live_api
 
@@ -31,7 +30,7 @@ async def test_an_operator_reads_the_promo_codes_page_in_english_and_french(
     browser: Browser, sessions: Sessions, parties: list[str], database_url: str
 ) -> None:
     promo = await code(sessions, code="RENTREE", max_redemptions=5)
-    await _reserve(sessions, promo, "subject_1", parties[0])
+    await reserve(sessions, promo, "subject_1", parties[0])
     support = await make_key(sessions, Scope.support)
     with live_api(database_url, workers=1) as base_url:
         context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import pytest
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.core import clock, db, errors, invariants
@@ -24,8 +26,10 @@ from sika.promos.service import (
     PromoRedemptionStateConflict,
 )
 from tests.conftest import TEST_ACTOR
-from tests.promos.conftest import code, scalar
+from tests.promos.conftest import code, reserve, scalar
+from tests.support.factories import create_party
 from tests.support.operations import rows_beside_answers
+from tests.support.platforms import create_platform, key_headers
 from tests.support.tasks import all_of
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -44,13 +48,6 @@ async def _check(
             currency=currency,
             plan_id=plan_id,
             at=clock.now(),
-        )
-
-
-async def _reserve(sessions: Sessions, promo: PromoCode, subject_id: str, party_id: str) -> PromoRedemption:
-    async with db.transaction(sessions) as session:
-        return await promos_service.reserve(
-            session, promo=promo, subject_id=subject_id, party_id=party_id, amount_off_minor=100, now=clock.now()
         )
 
 
@@ -80,7 +77,7 @@ async def test_each_refusal_names_its_reason_in_order_and_stores_nothing(
     await code(sessions, code="EUROS", amount_off_minor=500, percent_off_bps=None, currency="EUR")
     await code(sessions, code="PLANS", plan_ids=["plan_a"])
     used = await code(sessions, code="ONCE", max_redemptions=1)
-    await _reserve(sessions, used, "subject_1", parties[1])
+    await reserve(sessions, used, "subject_1", parties[1])
     before = await rows_beside_answers(sessions)
     cases: list[tuple[str, str | None, type[errors.SikaError]]] = [
         ("NOPE", None, PromoCodeInvalid),
@@ -103,15 +100,15 @@ async def test_a_code_at_its_maximum_per_party_is_exhausted_for_that_party_only(
     sessions: Sessions, parties: list[str]
 ) -> None:
     promo = await code(sessions, max_redemptions_per_party=1)
-    await _reserve(sessions, promo, "subject_1", parties[0])
+    await reserve(sessions, promo, "subject_1", parties[0])
     with pytest.raises(PromoCodeExhausted) as refused:
         await _check(sessions, "WELCOME10", parties[0])
     assert refused.value.extra == {"limit": "per_party"}
     before = await rows_beside_answers(sessions)
     with pytest.raises(PromoCodeExhausted):
-        await _reserve(sessions, promo, "subject_2", parties[0])
+        await reserve(sessions, promo, "subject_2", parties[0])
     assert await rows_beside_answers(sessions) == before
-    await _reserve(sessions, promo, "subject_2", parties[1])
+    await reserve(sessions, promo, "subject_2", parties[1])
     await _clean(sessions)
 
 
@@ -119,12 +116,12 @@ async def test_one_redemption_per_subject_and_a_freed_one_is_reserved_again(
     sessions: Sessions, parties: list[str]
 ) -> None:
     promo = await code(sessions)
-    first = await _reserve(sessions, promo, "subject_1", parties[0])
+    first = await reserve(sessions, promo, "subject_1", parties[0])
     with pytest.raises(PromoCodeAlreadyRedeemed):
-        await _reserve(sessions, promo, "subject_1", parties[0])
+        await reserve(sessions, promo, "subject_1", parties[0])
     await _free(sessions, promo, "subject_1")
     assert await scalar(sessions, "SELECT uses FROM promo_codes WHERE id = :id", id=promo.id) == 0
-    again = await _reserve(sessions, promo, "subject_1", parties[0])
+    again = await reserve(sessions, promo, "subject_1", parties[0])
     assert again.id == first.id
     async with db.transaction(sessions) as session:
         confirmed = await promos_service.confirm(
@@ -143,13 +140,13 @@ async def test_a_deactivated_code_takes_no_new_reservation(sessions: Sessions, p
     async with db.transaction(sessions) as session:
         await promos_service.deactivate(session, promo_code_id=promo.id, actor=TEST_ACTOR, now=clock.now())
     with pytest.raises(PromoCodeInactive):
-        await _reserve(sessions, promo, "subject_1", parties[0])
+        await reserve(sessions, promo, "subject_1", parties[0])
     assert await scalar(sessions, "SELECT count(*) FROM promo_redemptions") == 0
 
 
 async def _race(sessions: Sessions, promo: PromoCode, subject_id: str, party_id: str) -> str:
     try:
-        await _reserve(sessions, promo, subject_id, party_id)
+        await reserve(sessions, promo, subject_id, party_id)
     except PromoCodeExhausted as refused:
         return f"exhausted:{refused.extra['limit']}"
     return "reserved"
@@ -175,3 +172,16 @@ async def test_ten_parallel_reservations_by_one_party_keep_its_maximum(sessions:
     answers = await all_of(*(_race(sessions, promo, f"subject_{n}", parties[0]) for n in range(RACERS)))
     assert sorted(answers) == ["exhausted:per_party"] * (RACERS - 2) + ["reserved"] * 2
     await _clean(sessions)
+
+
+async def test_a_redemption_never_names_another_platforms_party(
+    client: httpx.AsyncClient, sessions: Sessions, admin_headers: dict[str, str]
+) -> None:
+    promo = await code(sessions)
+    other = await create_platform(client, admin_headers, name="Other shop")
+    their_key = await key_headers(client, admin_headers, scopes=["platform"], platform_id=other["id"])
+    theirs = await create_party(client, their_key, display_name="Other customer")
+    with pytest.raises(IntegrityError, match="fk_promo_redemptions_party_platform"):
+        await reserve(sessions, promo, "subject_1", theirs["id"])
+    assert await scalar(sessions, "SELECT count(*) FROM promo_redemptions") == 0
+    assert await scalar(sessions, "SELECT uses FROM promo_codes WHERE id = :id", id=promo.id) == 0
