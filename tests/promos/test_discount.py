@@ -7,7 +7,7 @@ import pytest
 
 from sika.core.money import UnknownCurrency
 from sika.promos.models import PromoCode
-from sika.promos.service import discount_minor
+from sika.promos.service import PromoCodeNotApplicable, discount_minor
 
 
 def _percent(bps: int) -> PromoCode:
@@ -60,3 +60,8 @@ def test_nothing_off_nothing() -> None:
 def test_an_unknown_currency_is_refused() -> None:
     with pytest.raises(UnknownCurrency):
         discount_minor(_percent(100), base_minor=100, currency="ABC")
+
+
+def test_a_code_of_another_currency_is_not_applied() -> None:
+    with pytest.raises(PromoCodeNotApplicable):
+        discount_minor(_amount(500, "EUR"), base_minor=10_000, currency="XOF")

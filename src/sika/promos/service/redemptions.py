@@ -71,8 +71,10 @@ def discount_minor(promo: PromoCode, *, base_minor: int, currency: str) -> int:
     A percent off is ``base_minor × bps / 10,000`` rounded half-up to the
     currency's minor unit (one franc in XOF, one cent in EUR), in integers:
     1 bps of 25,000 XOF is 2.5 francs, so 3. An amount off is that amount,
-    never more than the base."""
+    never more than the base. A code of another currency raises
+    ``PromoCodeNotApplicable``: its amount would be counted in the wrong unit."""
     money.check_currency(currency)
+    _check_currency(promo, currency=currency)
     if base_minor <= 0:
         return 0
     if promo.percent_off_bps is not None:
@@ -174,11 +176,15 @@ async def _redemption(session: AsyncSession, *, subject_id: str, promo_code_id: 
     return held
 
 
-def _check_applicable(promo: PromoCode, *, currency: str, plan_id: str | None) -> None:
+def _check_currency(promo: PromoCode, *, currency: str) -> None:
     if promo.currency is not None and promo.currency != currency:
         raise PromoCodeNotApplicable(
             f"Promo code {promo.code!r} applies to {promo.currency} only, not {currency}.", reason="currency"
         )
+
+
+def _check_applicable(promo: PromoCode, *, currency: str, plan_id: str | None) -> None:
+    _check_currency(promo, currency=currency)
     if promo.plan_ids and plan_id not in promo.plan_ids:
         raise PromoCodeNotApplicable(f"Promo code {promo.code!r} does not apply to this plan.", reason="plan")
 
