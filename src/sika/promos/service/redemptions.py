@@ -120,7 +120,6 @@ async def reserve(
             platform_id=locked.platform_id,
             promo_code_id=locked.id,
             subject_id=subject_id,
-            reserved_at=now,
         )
     held.party_id = party_id
     held.state = "reserved"
