@@ -61,6 +61,7 @@ KNOWN_LISTS = {
     "list_transfers",
     "list_webhook_endpoints",
     "list_webhook_deliveries",
+    "list_promo_codes",
 }
 """The lists there are today, to show the walk finds them."""
 ORDER_KEYS = ("seq", "created_at", "occurred_at", "received_at")
@@ -184,6 +185,11 @@ async def _two_of_everything(world: World, kofi: PartyWallet) -> dict[str, str]:
         }
         sent = await client.post("/v1/transfers", json=transfer, headers=platform)
         assert sent.status_code == 201, sent.text
+    for n in range(2):
+        promo = await client.post(
+            "/v1/promo-codes", json={"code": f"LIST{n}", "percent_off_bps": 500}, headers=platform
+        )
+        assert promo.status_code == 201, promo.text
     async with db.transaction(world.sessions) as session:
         await outbound_service.fan_out(session, now=clock.now())
     async with world.sessions() as session:

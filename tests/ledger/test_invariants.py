@@ -75,6 +75,8 @@ async def test_a_healthy_ledger_passes_every_check(sessions: Sessions, books: Bo
         ("outbound", "outbound_delivery_platform"),
         ("payments", "collection_credits"),
         ("payments", "payout_holds"),
+        ("promos", "promo_codes_uses"),
+        ("promos", "promo_codes_uses_per_party"),
         ("proofs", "proof_releases"),
         ("proofs", "proof_required_held"),
         ("transfers", "transfers_ledger"),

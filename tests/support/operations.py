@@ -61,6 +61,8 @@ COUNTED_TABLES = (
     "proofs",
     "outbound_endpoints",
     "outbound_deliveries",
+    "promo_codes",
+    "promo_redemptions",
 )
 """Every table a request can write to, jobs included."""
 
@@ -243,6 +245,7 @@ async def real_ids(
         assert response.status_code == 200, response.text
     proof_id = await sent_proof(client, admin, escrow["id"])
     endpoint = await made("/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/walked"})
+    promo = await made("/v1/promo-codes", {"code": "WALKED", "percent_off_bps": 1_000})
     async with db.transaction(sessions) as session:
         alert = await alerts_service.raise_alert(
             session, kind="test.walk", message="An alert to acknowledge.", platform_id=None
@@ -269,6 +272,7 @@ async def real_ids(
         "proof_id": proof_id,
         "endpoint_id": endpoint["id"],
         "delivery_id": "whd_none",
+        "promo_code_id": promo["id"],
     }
 
 

@@ -72,6 +72,8 @@ VALID_FIELDS: dict[str, Any] = {
     "url": "http://127.0.0.1:9/walk",
     "event_types": ["*"],
     "since": None,
+    "amount_off_minor": None,
+    "plan_ids": None,
 }
 """Values that pass validation, so a body reaches the route's own checks."""
 

@@ -107,6 +107,7 @@ async def _side(client: httpx.AsyncClient, admin: Headers, name: str) -> tuple[S
     rule = await client.post(f"/v1/escrows/{escrow}/milestones/1/proof-rule", json={"required": True}, headers=headers)
     assert rule.status_code == 200, rule.text
     proof = await sent_proof(client, headers, escrow)
+    promo = await _made(client, "/v1/promo-codes", {"code": "WELCOME10", "percent_off_bps": 1_000}, headers)
     ids_ = {
         "platform_id": platform["id"],
         "party_id": funded.party_id,
@@ -120,6 +121,7 @@ async def _side(client: httpx.AsyncClient, admin: Headers, name: str) -> tuple[S
         "recipient_party_id": payee,
         "party_transfer_id": transfer,
         "proof_id": proof,
+        "promo_code_id": promo["id"],
     }
     more = {"second_wallet": second["id"], "target_account": ledger["target"], "posted_transfer": ledger["posted"]}
     more.update(category_id=mandate["category_id"], payee_id=mandate["payee_id"])

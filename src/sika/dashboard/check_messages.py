@@ -93,4 +93,12 @@ CHECK_MESSAGES: dict[str, tuple[str, str]] = {
         "A webhook delivery goes to an endpoint of its event's platform",
         "Une livraison de webhook va à un point de réception de la plateforme de son événement",
     ),
+    "check.promo_codes_uses": (
+        "Each promo code's uses equal its reserved and confirmed redemptions, within its maximum",
+        "Les utilisations de chaque code promo égalent ses utilisations réservées et confirmées, dans sa limite",
+    ),
+    "check.promo_codes_uses_per_party": (
+        "No party holds more redemptions of a promo code than its maximum per party",
+        "Aucune partie ne détient plus d'utilisations d'un code promo que sa limite par partie",
+    ),
 }
