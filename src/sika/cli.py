@@ -270,15 +270,22 @@ def _start_worker(url: str, *, concurrency: int) -> subprocess.Popen[bytes]:
     It shares this process's output, and dies with it even if this process is killed."""
     command = [sys.executable, "-m", "sika", "worker", "--concurrency", str(concurrency)]
     # Our own interpreter and fixed arguments: no outside text reaches the command line.
-    return subprocess.Popen(command, env={**os.environ, "DATABASE_URL": url}, preexec_fn=_die_with_parent)  # noqa: S603
+    return subprocess.Popen(command, env={**os.environ, "DATABASE_URL": url}, preexec_fn=_die_with_parent())  # noqa: S603
 
 
-def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: only async-signal-safe work (one syscall).
-    if sys.platform == "linux":
-        import ctypes
+def _die_with_parent() -> Callable[[], None] | None:
+    """What the child runs between fork and exec to get SIGTERM when this process dies
+    (Linux). libc is loaded here, before the fork: the child only makes the one call."""
+    if sys.platform != "linux":
+        return None
+    import ctypes
 
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def ask_for_sigterm() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return ask_for_sigterm
 
 
 def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
