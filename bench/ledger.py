@@ -349,12 +349,13 @@ async def check_invariants(url: str) -> dict[str, Any]:
 LEDGERS = ("sika_grouped", "sika_unbatched", "like_for_like")
 
 
-def write_scripts(prefix: Path) -> dict[tuple[str, str], Path]:
-    """The pgbench scripts, per ledger (``sika``, ``like``) and workload."""
+def write_scripts(folder: Path) -> dict[tuple[str, str], Path]:
+    """The pgbench scripts, per ledger (``sika``, ``like``) and workload, in ``folder``."""
+    folder.mkdir()
     scripts: dict[tuple[str, str], Path] = {}
     for workload, pick in (("uniform", PICK_UNIFORM), ("hot", PICK_HOT)):
         for ledger, call in (("sika", SIKA_UNBATCHED_CALL), ("like", LIKE_FOR_LIKE_CALL)):
-            path = prefix.parent / f"{prefix.name}-{ledger}-{workload}.sql"
+            path = folder / f"{ledger}-{workload}.sql"
             path.write_text(pick + call)
             scripts[(ledger, workload)] = path
     return scripts
@@ -397,6 +398,7 @@ def main() -> None:
     client_counts = [int(c) for c in args.clients.split(",")]
 
     data_dir = Path(tempfile.mkdtemp(prefix="sika-bench-pg-"))
+    scripts_dir = data_dir.with_name(f"{data_dir.name}-scripts")
     embedded = db.EmbeddedPostgres(data_dir=data_dir)
     try:
         server_url = embedded.start()
@@ -411,7 +413,7 @@ def main() -> None:
         print(f"setup: {ACCOUNTS} accounts funded in {time.perf_counter() - setup_started:.1f} s", file=sys.stderr)
 
         setup_like_for_like(pgbench_url)
-        scripts = write_scripts(data_dir)
+        scripts = write_scripts(scripts_dir)
 
         # The machine is shared: each phase runs in several rounds, the three
         # interleaved, so a neighbour's burst hits them alike; the best round
@@ -432,8 +434,6 @@ def main() -> None:
                     )
                     phase["sika_unbatched"].append(run_pgbench(url, common, script=scripts[("sika", workload)]))
                     phase["like_for_like"].append(run_pgbench(pgbench_url, common, script=scripts[("like", workload)]))
-        for script in scripts.values():
-            script.unlink()
         results = {key: compare(phase) for key, phase in samples.items()}
         report = {
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
@@ -464,6 +464,7 @@ def main() -> None:
     finally:
         embedded.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(scripts_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
