@@ -10,6 +10,8 @@ import ipaddress
 import os
 import signal
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +60,12 @@ ADMIN_KEY_FILE = "admin-key"
 LISTEN_BACKLOG = 2048
 """uvicorn's own default."""
 STARTED_POLL_SECONDS = 0.05
+WORKER_STOP_SECONDS = 20.0
+"""How long `sika run` waits, once the API has stopped, for its worker process to finish
+the jobs it runs (it stops taking new ones at once) before killing it: an interrupted job
+is retried, so the wait is bounded rather than complete."""
+PR_SET_PDEATHSIG = 1
+"""prctl(2): the signal the kernel sends a process when its parent dies."""
 
 
 def _settings() -> Settings:
@@ -139,7 +147,7 @@ def _refuse_exposed_development(settings: Settings, *, hosts: list[str], insecur
 def run(
     host: Annotated[str | None, typer.Option(help="Address for the API.")] = None,
     port: Annotated[int | None, typer.Option(help="Port for the API.")] = None,
-    worker_concurrency: Annotated[int, typer.Option(help="Jobs run at once by the in-process worker.")] = 4,
+    worker_concurrency: Annotated[int, typer.Option(help="Jobs run at once by the worker process.")] = 4,
     insecure_dev: Annotated[
         bool,
         typer.Option(
@@ -148,7 +156,7 @@ def run(
         ),
     ] = False,
 ) -> None:
-    """Migrate, then serve the API with an in-process worker."""
+    """Migrate, then serve the API, with the job worker in a process of its own."""
     settings = _settings()
     sika_logging.configure()
     host = host or settings.HOST
@@ -239,11 +247,7 @@ async def _serve(
         # The sandbox posts its webhooks to this very API unless told otherwise.
         target = settings.SANDBOX_WEBHOOK_TARGET or f"http://{host}:{port}/v1/webhooks"
         servers.append(sandbox_app.build_server(settings, webhook_target=target, embedded=True))
-    worker = asyncio.create_task(
-        jobs_worker.run_worker(
-            settings, database_url=url, concurrency=worker_concurrency, install_signal_handlers=False
-        )
-    )
+    worker = _start_worker(url, concurrency=worker_concurrency)
     # The API serves in this very coroutine: the SIGTERM its uvicorn re-raises after a
     # graceful shutdown must come out here, where the finally below stops the rest.
     beside = [
@@ -257,9 +261,44 @@ async def _serve(
         for server in servers[1:]:
             server.should_exit = True
         await asyncio.gather(announce, *beside, return_exceptions=True)
-        worker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await worker
+        await asyncio.to_thread(_stop_worker, worker)
+
+
+def _start_worker(url: str, *, concurrency: int) -> subprocess.Popen[bytes]:
+    """``sika worker`` in a process of its own, on the same database: a busy API cannot
+    starve it of its event loop (in one process, webhooks waited behind every request).
+    It shares this process's output, and dies with it even if this process is killed."""
+    command = [sys.executable, "-m", "sika", "worker", "--concurrency", str(concurrency)]
+    # Our own interpreter and fixed arguments: no outside text reaches the command line.
+    return subprocess.Popen(command, env={**os.environ, "DATABASE_URL": url}, preexec_fn=_die_with_parent())  # noqa: S603
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """What the child runs between fork and exec to get SIGTERM when this process dies
+    (Linux). libc is loaded here, before the fork: the child only makes the one call."""
+    if sys.platform != "linux":
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def ask_for_sigterm() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return ask_for_sigterm
+
+
+def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (the worker finishes its running jobs), then SIGKILL after WORKER_STOP_SECONDS."""
+    if worker.poll() is not None:
+        return
+    worker.terminate()
+    try:
+        worker.wait(timeout=WORKER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        err_console.print(f"The worker did not stop within {WORKER_STOP_SECONDS:g} s: killed.", style="bold yellow")
+        worker.kill()
+        worker.wait()
 
 
 async def _announce_when_up(settings: Settings, servers: list[uvicorn.Server], on_up: Callable[[], None]) -> None:
