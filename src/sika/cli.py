@@ -18,6 +18,7 @@ from typing import Annotated, NoReturn
 import httpx
 import typer
 import uvicorn
+import uvloop
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -55,6 +56,8 @@ err_console = Console(stderr=True)
 
 CLI_ACTOR = Actor(id="cli", scopes=frozenset({Scope.admin.value}))
 ADMIN_KEY_FILE = "admin-key"
+HTTP_PARSER = "httptools"
+"""uvicorn's HTTP parser for ``sika run``: httptools (C) costs a fraction of h11 (pure Python) per request."""
 LISTEN_BACKLOG = 2048
 """uvicorn's own default."""
 STARTED_POLL_SECONDS = 0.05
@@ -168,7 +171,8 @@ def run(
             serve = _serve(
                 settings, url, listening, host=host, port=port, worker_concurrency=worker_concurrency, on_up=banner
             )
-            asyncio.run(serve)
+            # uvloop: the event loop's own work (sockets, callbacks) in C, a few hundred µs per request.
+            uvloop.run(serve)
     finally:
         for sock in listening:
             sock.close()
@@ -214,6 +218,8 @@ def _print_banner(settings: Settings, *, host: str, port: int, secret: str | Non
     console.print(f"Dashboard  {base}{DASHBOARD_PATH}/   (admin or support key)")
     console.print(f"Readiness  {base}/ready")
     console.print(f"Metrics    {base}/metrics")
+    loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]
+    console.print(f"Serving    {loop} event loop, {HTTP_PARSER} HTTP parser")
     if settings.ENV is not Environment.production:
         console.print(f"Sandbox    http://{settings.SANDBOX_HOST}:{settings.SANDBOX_PORT}/_sandbox/docs")
     if secret is not None:
@@ -233,7 +239,9 @@ async def _serve(
     api = create_app(settings, database_url=url)
     jobs_worker.build(url)
     # Which proxy may name the client is SIKA_TRUSTED_PROXIES' call alone, not uvicorn's.
-    config = uvicorn.Config(api, host=host, port=port, log_config=None, access_log=False, proxy_headers=False)
+    config = uvicorn.Config(
+        api, host=host, port=port, http=HTTP_PARSER, log_config=None, access_log=False, proxy_headers=False
+    )
     servers = [uvicorn.Server(config)]
     if len(listening) > 1:
         # The sandbox posts its webhooks to this very API unless told otherwise.
