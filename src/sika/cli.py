@@ -18,7 +18,6 @@ from typing import Annotated, NoReturn
 import httpx
 import typer
 import uvicorn
-import uvloop
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -30,7 +29,7 @@ from sika import worker as jobs_worker
 from sika.app import DASHBOARD_PATH, create_app
 from sika.auth import service as auth_service
 from sika.auth.scopes import Scope
-from sika.core import clock, db, invariants, migrate, paging
+from sika.core import clock, db, invariants, migrate, paging, serving
 from sika.core import logging as sika_logging
 from sika.core.config import Environment, InsecureSettings, Settings, get_settings, reference_markdown
 from sika.core.context import Actor
@@ -56,8 +55,6 @@ err_console = Console(stderr=True)
 
 CLI_ACTOR = Actor(id="cli", scopes=frozenset({Scope.admin.value}))
 ADMIN_KEY_FILE = "admin-key"
-HTTP_PARSER = "httptools"
-"""uvicorn's HTTP parser for ``sika run``: httptools (C) costs a fraction of h11 (pure Python) per request."""
 LISTEN_BACKLOG = 2048
 """uvicorn's own default."""
 STARTED_POLL_SECONDS = 0.05
@@ -171,8 +168,7 @@ def run(
             serve = _serve(
                 settings, url, listening, host=host, port=port, worker_concurrency=worker_concurrency, on_up=banner
             )
-            # uvloop: the event loop's own work (sockets, callbacks) in C, a few hundred µs per request.
-            uvloop.run(serve)
+            serving.run(serve)
     finally:
         for sock in listening:
             sock.close()
@@ -218,8 +214,7 @@ def _print_banner(settings: Settings, *, host: str, port: int, secret: str | Non
     console.print(f"Dashboard  {base}{DASHBOARD_PATH}/   (admin or support key)")
     console.print(f"Readiness  {base}/ready")
     console.print(f"Metrics    {base}/metrics")
-    loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]
-    console.print(f"Serving    {loop} event loop, {HTTP_PARSER} HTTP parser")
+    console.print(f"Serving    {serving.described()}")
     if settings.ENV is not Environment.production:
         console.print(f"Sandbox    http://{settings.SANDBOX_HOST}:{settings.SANDBOX_PORT}/_sandbox/docs")
     if secret is not None:
@@ -240,7 +235,7 @@ async def _serve(
     jobs_worker.build(url)
     # Which proxy may name the client is SIKA_TRUSTED_PROXIES' call alone, not uvicorn's.
     config = uvicorn.Config(
-        api, host=host, port=port, http=HTTP_PARSER, log_config=None, access_log=False, proxy_headers=False
+        api, host=host, port=port, http=serving.HTTP_PARSER, log_config=None, access_log=False, proxy_headers=False
     )
     servers = [uvicorn.Server(config)]
     if len(listening) > 1:
