@@ -10,8 +10,6 @@ import ipaddress
 import os
 import signal
 import socket
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +29,7 @@ from sika import worker as jobs_worker
 from sika.app import DASHBOARD_PATH, create_app
 from sika.auth import service as auth_service
 from sika.auth.scopes import Scope
-from sika.core import clock, db, invariants, migrate, paging
+from sika.core import clock, db, invariants, migrate, paging, serving
 from sika.core import logging as sika_logging
 from sika.core.config import Environment, InsecureSettings, Settings, get_settings, reference_markdown
 from sika.core.context import Actor
@@ -60,12 +58,6 @@ ADMIN_KEY_FILE = "admin-key"
 LISTEN_BACKLOG = 2048
 """uvicorn's own default."""
 STARTED_POLL_SECONDS = 0.05
-WORKER_STOP_SECONDS = 20.0
-"""How long `sika run` waits, once the API has stopped, for its worker process to finish
-the jobs it runs (it stops taking new ones at once) before killing it: an interrupted job
-is retried, so the wait is bounded rather than complete."""
-PR_SET_PDEATHSIG = 1
-"""prctl(2): the signal the kernel sends a process when its parent dies."""
 
 
 def _settings() -> Settings:
@@ -176,7 +168,7 @@ def run(
             serve = _serve(
                 settings, url, listening, host=host, port=port, worker_concurrency=worker_concurrency, on_up=banner
             )
-            asyncio.run(serve)
+            serving.run(serve)
     finally:
         for sock in listening:
             sock.close()
@@ -222,6 +214,7 @@ def _print_banner(settings: Settings, *, host: str, port: int, secret: str | Non
     console.print(f"Dashboard  {base}{DASHBOARD_PATH}/   (admin or support key)")
     console.print(f"Readiness  {base}/ready")
     console.print(f"Metrics    {base}/metrics")
+    console.print(f"Serving    {serving.described()}")
     if settings.ENV is not Environment.production:
         console.print(f"Sandbox    http://{settings.SANDBOX_HOST}:{settings.SANDBOX_PORT}/_sandbox/docs")
     if secret is not None:
@@ -241,13 +234,15 @@ async def _serve(
     api = create_app(settings, database_url=url)
     jobs_worker.build(url)
     # Which proxy may name the client is SIKA_TRUSTED_PROXIES' call alone, not uvicorn's.
-    config = uvicorn.Config(api, host=host, port=port, log_config=None, access_log=False, proxy_headers=False)
+    config = uvicorn.Config(
+        api, host=host, port=port, http=serving.HTTP_PARSER, log_config=None, access_log=False, proxy_headers=False
+    )
     servers = [uvicorn.Server(config)]
     if len(listening) > 1:
         # The sandbox posts its webhooks to this very API unless told otherwise.
         target = settings.SANDBOX_WEBHOOK_TARGET or f"http://{host}:{port}/v1/webhooks"
         servers.append(sandbox_app.build_server(settings, webhook_target=target, embedded=True))
-    worker = _start_worker(url, concurrency=worker_concurrency)
+    worker = serving.start_worker(url, concurrency=worker_concurrency)
     # The API serves in this very coroutine: the SIGTERM its uvicorn re-raises after a
     # graceful shutdown must come out here, where the finally below stops the rest.
     beside = [
@@ -261,44 +256,10 @@ async def _serve(
         for server in servers[1:]:
             server.should_exit = True
         await asyncio.gather(announce, *beside, return_exceptions=True)
-        await asyncio.to_thread(_stop_worker, worker)
-
-
-def _start_worker(url: str, *, concurrency: int) -> subprocess.Popen[bytes]:
-    """``sika worker`` in a process of its own, on the same database: a busy API cannot
-    starve it of its event loop (in one process, webhooks waited behind every request).
-    It shares this process's output, and dies with it even if this process is killed."""
-    command = [sys.executable, "-m", "sika", "worker", "--concurrency", str(concurrency)]
-    # Our own interpreter and fixed arguments: no outside text reaches the command line.
-    return subprocess.Popen(command, env={**os.environ, "DATABASE_URL": url}, preexec_fn=_die_with_parent())  # noqa: S603
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """What the child runs between fork and exec to get SIGTERM when this process dies
-    (Linux). libc is loaded here, before the fork: the child only makes the one call."""
-    if sys.platform != "linux":
-        return None
-    import ctypes
-
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-
-    def ask_for_sigterm() -> None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-    return ask_for_sigterm
-
-
-def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
-    """SIGTERM (the worker finishes its running jobs), then SIGKILL after WORKER_STOP_SECONDS."""
-    if worker.poll() is not None:
-        return
-    worker.terminate()
-    try:
-        worker.wait(timeout=WORKER_STOP_SECONDS)
-    except subprocess.TimeoutExpired:
-        err_console.print(f"The worker did not stop within {WORKER_STOP_SECONDS:g} s: killed.", style="bold yellow")
-        worker.kill()
-        worker.wait()
+        if not await asyncio.to_thread(serving.stop_worker, worker):
+            err_console.print(
+                f"The worker did not stop within {serving.WORKER_STOP_SECONDS:g} s: killed.", style="bold yellow"
+            )
 
 
 async def _announce_when_up(settings: Settings, servers: list[uvicorn.Server], on_up: Callable[[], None]) -> None:

@@ -147,6 +147,7 @@ def test_sika_run_serves_ready_and_stops_cleanly(work_dir: Path) -> None:
             assert keys.status_code == 200
             assert [k["name"] for k in keys.json()["data"]] == ["first admin"]
             assert f"Dashboard  {run.url}/dashboard/" in output
+            assert "Serving    uvloop event loop, httptools HTTP parser" in output
             login = httpx.get(f"{run.url}/dashboard/login", timeout=5)
             assert login.status_code == 200
             assert "Sign in with an API key that has the admin or support scope." in login.text
