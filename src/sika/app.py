@@ -37,6 +37,7 @@ from sika.p2p import router as p2p_router
 from sika.parties import router as parties_router
 from sika.payments import router as payments_router
 from sika.platforms import router as platforms_router
+from sika.promos import router as promos_router
 from sika.proofs import router as proofs_router
 from sika.search import router as search_router
 from sika.system import router as system_router
@@ -70,6 +71,7 @@ def api_router() -> APIRouter:
         transfers_router,
         outbound_router,
         instalments_router,
+        promos_router,
     ):
         v1.include_router(module.router)
     # Provider-calling routes run in phases (``PhasedRoute``), on routers of their own.

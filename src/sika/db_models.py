@@ -15,6 +15,7 @@ from sika.p2p import models as p2p_models
 from sika.parties import models as parties_models
 from sika.payments import models as payments_models
 from sika.platforms import models as platforms_models
+from sika.promos import models as promos_models
 from sika.proofs import models as proofs_models
 from sika.transfers import models as transfers_models
 from sika.wallets import models as wallets_models
@@ -36,6 +37,7 @@ __all__ = [
     "parties_models",
     "payments_models",
     "platforms_models",
+    "promos_models",
     "proofs_models",
     "transfers_models",
     "wallets_models",

@@ -79,6 +79,8 @@ MOVES_NO_MONEY = {
     "add_to_allowlist",
     "certify_party",
     "set_proof_rule",
+    "create_promo_code",
+    "deactivate_promo_code",
     "create_webhook_endpoint",
     "rotate_webhook_secret",
     "retry_webhook_delivery",

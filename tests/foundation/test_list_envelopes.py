@@ -62,6 +62,7 @@ KNOWN_LISTS = {
     "list_webhook_endpoints",
     "list_webhook_deliveries",
     "list_plans",
+    "list_promo_codes",
 }
 """The lists there are today, to show the walk finds them."""
 ORDER_KEYS = ("seq", "created_at", "occurred_at", "received_at")
@@ -195,6 +196,11 @@ async def _two_of_everything(world: World, kofi: PartyWallet) -> dict[str, str]:
         }
         made = await client.post("/v1/instalment-plans", json=plan, headers=platform)
         assert made.status_code == 201, made.text
+    for n in range(2):
+        promo = await client.post(
+            "/v1/promo-codes", json={"code": f"LIST{n}", "percent_off_bps": 500}, headers=platform
+        )
+        assert promo.status_code == 201, promo.text
     async with db.transaction(world.sessions) as session:
         await outbound_service.fan_out(session, now=clock.now())
     async with world.sessions() as session:

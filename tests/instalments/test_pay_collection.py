@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 from sika.core import clock, db
 from sika.core.context import system_actor
@@ -176,12 +177,23 @@ async def test_a_lost_webhook_is_made_up_for_by_reconciliation_which_pays_once(w
     await assert_paid_once(world, cast, instalment, 7_000)
 
 
-async def test_three_instalments_paid_by_orange_money_with_its_otp_complete_the_plan(world: World) -> None:
+async def test_three_instalments_paid_by_orange_money_the_second_with_a_promo_complete_the_plan(
+    world: World,
+) -> None:
     cast = await xof_cast(world)
     plan = await create_plan(world.client, cast, 5_000, 3_000, 2_000)
+    made = await world.client.post(
+        "/v1/promo-codes", json={"code": "RENTREE", "percent_off_bps": 1_000}, headers=world.platform
+    )
+    assert made.status_code == 201, made.text
     orange = {**MTN, "operator": "orange"}
+    asked = []
     for n, instalment in enumerate(plan["instalments"]):
-        answer = await started(world, instalment["id"], orange, f"orange-{n}")
+        body: dict[str, Any] = {"method": orange, **({"promo_code": "rentree"} if n == 1 else {})}
+        response = await pay(world.client, instalment["id"], world.platform, f"orange-{n}", body)
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        asked.append(answer["collection"]["amount_minor"])
         assert answer["collection"]["next_action"]["type"] == "submit_otp"
         done = await world.client.post(
             f"/v1/collections/{answer['collection']['id']}/otp",
@@ -190,9 +202,36 @@ async def test_three_instalments_paid_by_orange_money_with_its_otp_complete_the_
         )
         assert done.json()["status"] == "succeeded", done.text
         assert (await shown(world, instalment["id"]))["status"] == "paid"
+    assert asked == [5_000, 2_700, 2_000], "the second's collection asked exactly its final amount"
     await world.deliver(3)
     await world.run_jobs()
     assert await events_of(world.sessions, plan["id"]) == ["plan.created", "plan.completed"]
-    assert await world.wallet(cast.payee) == (10_000, 0)
+    assert await world.wallet(cast.payee) == (9_700, 0)
     assert await world.wallet(cast.payer) == (0, 0)
+    await assert_invariants_hold(world.sessions)
+
+
+async def test_a_failed_payment_frees_its_promo_reservation_for_the_next_try(world: World) -> None:
+    cast = await xof_cast(world)
+    plan = await create_plan(world.client, cast, 2_000)
+    instalment = plan["instalments"][0]["id"]
+    made = await world.client.post(
+        "/v1/promo-codes",
+        json={"code": "ONCE", "amount_off_minor": 500, "currency": "XOF", "max_redemptions": 1},
+        headers=world.platform,
+    )
+    assert made.status_code == 201, made.text
+    declined = await pay(
+        world.client, instalment, world.platform, "declined", {"method": DECLINED, "promo_code": "once"}
+    )
+    assert declined.json()["collection"]["status"] == "failed", declined.text
+    async with world.sessions() as session:
+        state = await session.scalar(
+            sa.text("SELECT state FROM promo_redemptions WHERE subject_id = :id"), {"id": instalment}
+        )
+    assert state == "freed"
+    card = {"type": "card", "card_token": "pm_card_visa"}
+    again = await pay(world.client, instalment, world.platform, "again", {"method": card, "promo_code": "once"})
+    assert again.status_code == 200, again.text
+    assert (again.json()["instalment"]["status"], again.json()["collection"]["amount_minor"]) == ("paid", 1_500)
     await assert_invariants_hold(world.sessions)

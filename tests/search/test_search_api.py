@@ -63,6 +63,8 @@ def searches(world: TwoPlatforms) -> dict[str, Searched]:
         "transfer id": ({"q": b["party_transfer_id"]}, "transfers", "party_transfer_id"),
         "party id finds its transfer": ({"q": b["party_id"]}, "transfers", "party_transfer_id"),
         "webhook delivery id": ({"q": b["delivery_id"]}, "webhook_deliveries", "delivery_id"),
+        "promo code id": ({"q": b["promo_code_id"]}, "promo_codes", "promo_code_id"),
+        "promo code, any case": ({"q": "welcome10"}, "promo_codes", "promo_code_id"),
     }
 
 

@@ -65,6 +65,8 @@ COUNTED_TABLES = (
     "proofs",
     "outbound_endpoints",
     "outbound_deliveries",
+    "promo_codes",
+    "promo_redemptions",
 )
 """Every table a request can write to, jobs included."""
 
@@ -257,6 +259,7 @@ async def real_ids(
             "instalments": [{"due_on": "2100-01-01", "amount_minor": 1_000}],
         },
     )
+    promo = await made("/v1/promo-codes", {"code": "WALKED", "percent_off_bps": 1_000})
     async with db.transaction(sessions) as session:
         alert = await alerts_service.raise_alert(
             session, kind="test.walk", message="An alert to acknowledge.", platform_id=None
@@ -285,6 +288,7 @@ async def real_ids(
         "delivery_id": "whd_none",
         "plan_id": plan["id"],
         "instalment_id": plan["instalments"][0]["id"],
+        "promo_code_id": promo["id"],
     }
 
 

@@ -76,6 +76,8 @@ VALID_FIELDS: dict[str, Any] = {
     "instalments": [{"due_on": "2100-01-01", "amount_minor": 100}],
     "schedule": None,
     "percent": None,
+    "amount_off_minor": None,
+    "plan_ids": None,
 }
 """Values that pass validation, so a body reaches the route's own checks."""
 

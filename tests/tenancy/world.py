@@ -108,6 +108,7 @@ async def _side(client: httpx.AsyncClient, admin: Headers, name: str) -> tuple[S
     assert rule.status_code == 200, rule.text
     proof = await sent_proof(client, headers, escrow)
     plan = await _instalment_plan(client, headers, funded, payee)
+    promo = await _made(client, "/v1/promo-codes", {"code": "WELCOME10", "percent_off_bps": 1_000}, headers)
     ids_ = {
         "platform_id": platform["id"],
         "party_id": funded.party_id,
@@ -123,6 +124,7 @@ async def _side(client: httpx.AsyncClient, admin: Headers, name: str) -> tuple[S
         "proof_id": proof,
         "plan_id": plan["id"],
         "instalment_id": plan["instalments"][0]["id"],
+        "promo_code_id": promo["id"],
     }
     more = {"second_wallet": second["id"], "target_account": ledger["target"], "posted_transfer": ledger["posted"]}
     more.update(category_id=mandate["category_id"], payee_id=mandate["payee_id"])

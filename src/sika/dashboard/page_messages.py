@@ -175,12 +175,29 @@ PAGE_MESSAGES: dict[str, tuple[str, str]] = {
     "instalments.state.paid": ("paid", "payée"),
     "instalments.state.cancelled": ("cancelled", "annulée"),
     "instalments.state.stopped": ("stopped", "arrêtée"),
-    "check.instalment_paid_once": (
-        "A paid instalment has exactly one succeeded payment; any other has none",
-        "Une échéance payée a exactement un paiement réussi ; toute autre n'en a aucun",
+    "nav.promos": ("Promo codes", "Codes promo"),
+    "promos.title": ("Promo codes", "Codes promo"),
+    "promos.intro": (
+        "The platform's promo codes: how many times each is reserved or used against its maximum, and whether it"
+        " takes a new use. Codes are created and deactivated over the API.",
+        "Les codes promo de la plateforme : combien de fois chacun est réservé ou utilisé face à sa limite, et"
+        " s'il accepte une nouvelle utilisation. Les codes se créent et se désactivent par l'API.",
     ),
-    "check.instalment_payment_amounts": (
-        "A succeeded instalment payment moved exactly its final amount",
-        "Un paiement d'échéance réussi a déplacé exactement son montant final",
-    ),
+    "promos.count": ("Codes ({count})", "Codes ({count})"),
+    "promos.shown": ("The {shown} newest are shown.", "Les {shown} plus récents sont affichés."),
+    "promos.none": ("No promo code yet.", "Aucun code promo pour l'instant."),
+    "promos.code": ("Code", "Code"),
+    "promos.discount": ("Discount", "Remise"),
+    "promos.uses": ("Uses / maximum", "Utilisations / limite"),
+    "promos.per_party": ("Maximum per party", "Limite par partie"),
+    "promos.valid": ("Valid", "Validité"),
+    "promos.no_end": ("no end", "sans fin"),
+    "promos.state": ("State", "État"),
+    "promos.state.active": ("active", "actif"),
+    "promos.state.inactive": ("deactivated", "désactivé"),
+    "promos.state.scheduled": ("not valid yet", "pas encore valable"),
+    "promos.state.expired": ("expired", "expiré"),
+    "promos.state.exhausted": ("used up", "épuisé"),
+    "search.kind.promo_codes": ("Promo codes ({count})", "Codes promo ({count})"),
+    "search.as.id:promo_code": ("a promo code's id", "l'identifiant d'un code promo"),
 }

@@ -169,6 +169,7 @@ class InstalmentPayment(PlatformOwned, Base):
             "(method IN ('mobile_money', 'card')) = (collection_id IS NOT NULL)", name="collection_iff_collected"
         ),
         sa.CheckConstraint("(method = 'nothing_due') = (final_minor = 0)", name="nothing_due_iff_zero"),
+        sa.CheckConstraint("(promo_code IS NULL) = (promo_code_id IS NULL)", name="promo_whole"),
         sa.ForeignKeyConstraint(
             ["instalment_id", "platform_id"],
             ["instalments.id", "instalments.platform_id"],
@@ -204,6 +205,9 @@ class InstalmentPayment(PlatformOwned, Base):
     final_minor: Mapped[int] = mapped_column(sa.BigInteger)
     """What is charged, exactly: a collection asks for this amount."""
     promo_code: Mapped[str | None] = mapped_column(sa.String(64))
+    """The promo code applied, as the platform wrote it."""
+    promo_code_id: Mapped[str | None] = mapped_column(sa.String(64), sa.ForeignKey("promo_codes.id"))
+    """Its code (``promo_…``): reserved with the payment, confirmed or freed with its outcome."""
     collection_id: Mapped[str | None] = mapped_column(
         sa.String(64), sa.ForeignKey("payments_collections.id"), unique=True
     )

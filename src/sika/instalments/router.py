@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from sika.api.deps import CurrentPhases, Session, authorize, get_session
 from sika.api.idempotency import IdempotencyClaim, Recovered, idempotency_claim
@@ -41,6 +41,9 @@ Payer = Annotated[Actor, Depends(payer)]
 reducer = authorize(Scope.support, Scope.platform)
 Reducer = Annotated[Actor, Depends(reducer)]
 ReducerClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(reducer))]
+PromoCodeParam = Annotated[
+    str | None, Query(min_length=1, max_length=64, description="A promo code to apply (any case).")
+]
 ReaderOrParty = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read, allow_party=True))]
 
 
@@ -116,9 +119,14 @@ async def get_instalment(instalment_id: str, session: Session, actor: ReaderOrPa
 
 
 @instalments_router.get("/{instalment_id}/amount-due", response_model=schemas.AmountDueOut)
-async def amount_due(instalment_id: str, session: Session, actor: ReaderOrParty) -> schemas.AmountDueOut:
-    """What paying now would charge: base, promo discount, manual reductions, final."""
-    instalment, plan, due = await instalments_service.amount_due(session, instalment_id=instalment_id, actor=actor)
+async def amount_due(
+    instalment_id: str, session: Session, actor: ReaderOrParty, promo_code: PromoCodeParam = None
+) -> schemas.AmountDueOut:
+    """What paying now would charge: base, promo discount, manual reductions, final. A
+    ``promo_code`` is checked first: an unusable one is a 422 naming why."""
+    instalment, plan, due = await instalments_service.amount_due(
+        session, instalment_id=instalment_id, promo_code=promo_code, actor=actor, now=clock.now()
+    )
     return schemas.AmountDueOut(
         instalment_id=instalment.id,
         currency=plan.currency,
@@ -222,6 +230,7 @@ async def pay_instalment(
         phases,
         instalment_id=instalment_id,
         method=method,
+        promo_code=body.promo_code,
         email=body.email,
         return_url=body.return_url,
         providers=providers,

@@ -15,6 +15,7 @@ from sika.payments import schemas as payments_schemas
 AmountMinor = Annotated[int, Field(gt=0, le=money.MAX_AMOUNT_MINOR, strict=True)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+PromoCode = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 MAX_INSTALMENTS = 120
 """The most instalments one plan has (ten years of monthly ones)."""
 
@@ -182,6 +183,8 @@ class PayBody(BaseModel):
     method: payments_schemas.Method | None = None
     """Mobile money or card, collected into the payer's wallet and paid on from there once
     it succeeds; left out, the payer's wallet pays at once."""
+    promo_code: PromoCode | None = None
+    """Checked before the amount is computed; reserved for this instalment with the payment."""
     email: payments_schemas.Email | None = None
     return_url: payments_schemas.Url | None = None
 

@@ -26,6 +26,7 @@ from sika.mandates.models import Mandate
 from sika.outbound.models import Delivery
 from sika.parties.models import Party
 from sika.payments.models import Collection, Payout
+from sika.promos.models import PromoCode
 from sika.proofs.models import Proof
 from sika.transfers.models import Transfer as PartyTransfer
 from sika.wallets.models import Wallet, WalletHold
@@ -264,6 +265,21 @@ async def webhook_deliveries(session: AsyncSession, keys: Keys, within: Window, 
     if where is None:
         return Found()
     statement = sa.select(Delivery).where(where).order_by(Delivery.created_at.desc(), Delivery.seq.desc())
+    rows, more = await _read(session, statement, limit)
+    return Found([row[0] for row in rows], more)
+
+
+async def promo_codes(session: AsyncSession, keys: Keys, within: Window, *, limit: int) -> Found[PromoCode]:
+    """Promo codes by their id, or by their code whatever its case (what a customer reads out)."""
+    conditions = _id_is(keys, "promo_code", PromoCode.id)
+    if keys.text is not None:
+        conditions.append(sa.func.lower(PromoCode.code) == keys.text.lower())
+    where = _narrowed(
+        conditions, within, created=PromoCode.created_at, amount=PromoCode.amount_off_minor, currency=PromoCode.currency
+    )
+    if where is None:
+        return Found()
+    statement = sa.select(PromoCode).where(where).order_by(PromoCode.created_at.desc(), PromoCode.seq.desc())
     rows, more = await _read(session, statement, limit)
     return Found([row[0] for row in rows], more)
 

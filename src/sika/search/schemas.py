@@ -49,6 +49,7 @@ class SearchOut(BaseModel):
     mandates: Group
     transfers: Group
     webhook_deliveries: Group
+    promo_codes: Group
 
 
 class _PaymentSummary(BaseModel):

@@ -24,6 +24,8 @@ from sika.instalments.service.access import locked, readable, require_open
 from sika.instalments.service.errors import InstalmentActionNotAllowed
 from sika.instalments.states import ReductionKind
 from sika.platforms import service as platforms_service
+from sika.promos import service as promos_service
+from sika.promos.models import PromoCode
 
 BPS = 10_000
 
@@ -36,9 +38,14 @@ def percent_of(base_minor: int, bps: int) -> int:
 @dataclass(frozen=True)
 class Due:
     base_minor: int
-    promo_code: str | None
+    promo: PromoCode | None
+    """The promo code checked (``promos_service.check_code``) before any amount was computed."""
     discount_minor: int
     reduction_minor: int
+
+    @property
+    def promo_code(self) -> str | None:
+        return self.promo.code if self.promo else None
 
     @property
     def final_minor(self) -> int:
@@ -56,21 +63,39 @@ def reduction_of(base_minor: int, reductions: list[InstalmentReduction]) -> int:
     return min(total, base_minor)
 
 
-async def due_of(session: AsyncSession, instalment: Instalment) -> Due:
+async def due_of(
+    session: AsyncSession, instalment: Instalment, plan: InstalmentPlan, *, promo_code: str | None, now: datetime
+) -> Due:
+    """The amount due now. A promo code is checked first (an invalid, inactive, not yet valid,
+    expired, exhausted or inapplicable one is a 422 naming which), before any amount is computed."""
+    promo = None
+    if promo_code is not None:
+        promo = await promos_service.check_code(
+            session,
+            platform_id=plan.platform_id,
+            code=promo_code,
+            party_id=plan.payer_party_id,
+            currency=plan.currency,
+            plan_id=plan.id,
+            at=now,
+        )
     reductions = await repository.reductions(session, instalment.id)
+    discount = 0
+    if promo is not None:
+        discount = promos_service.discount_minor(promo, base_minor=instalment.amount_minor, currency=plan.currency)
     return Due(
         base_minor=instalment.amount_minor,
-        promo_code=None,
-        discount_minor=0,
+        promo=promo,
+        discount_minor=discount,
         reduction_minor=reduction_of(instalment.amount_minor, reductions),
     )
 
 
 async def amount_due(
-    session: AsyncSession, *, instalment_id: str, actor: Actor
+    session: AsyncSession, *, instalment_id: str, promo_code: str | None, actor: Actor, now: datetime
 ) -> tuple[Instalment, InstalmentPlan, Due]:
     instalment, plan = await readable(session, instalment_id=instalment_id, actor=actor)
-    return instalment, plan, await due_of(session, instalment)
+    return instalment, plan, await due_of(session, instalment, plan, promo_code=promo_code, now=now)
 
 
 def _is_operator(actor: Actor) -> bool:

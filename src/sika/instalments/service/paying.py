@@ -37,6 +37,7 @@ from sika.instalments.service.plans import complete_if_done
 from sika.instalments.states import InstalmentStatus, PaymentMethod, PaymentStatus
 from sika.payments import service as payments_service
 from sika.payments.models import Collection
+from sika.promos import service as promos_service
 from sika.providers import failover
 from sika.wallets import service as wallets_service
 
@@ -84,6 +85,7 @@ def _new_payment(
         reduction_minor=due.reduction_minor,
         final_minor=due.final_minor,
         promo_code=due.promo_code,
+        promo_code_id=due.promo.id if due.promo else None,
         created_by=actor.id,
         created_at=now,
     )
@@ -143,6 +145,10 @@ async def _settle(
     when it was the last one open), with their events and audit rows."""
     if payment.final_minor:
         payment.transfer_id = await _to_payee(session, plan, payment, actor=actor, now=now)
+    if payment.promo_code_id is not None:
+        await promos_service.confirm(
+            session, subject_id=payment.instalment_id, promo_code_id=payment.promo_code_id, now=now
+        )
     payment.status = PaymentStatus.succeeded.value
     payment.settled_at = now
     was = instalment.status
@@ -178,6 +184,7 @@ async def pay(
     *,
     instalment_id: str,
     method: payments_service.MobileMoney | payments_service.Card | None,
+    promo_code: str | None,
     email: str | None,
     return_url: str | None,
     providers: failover.CollectionRouter,
@@ -186,14 +193,25 @@ async def pay(
     clock: payments_service.Clock,
 ) -> Payment:
     """Pay the instalment its final amount now: from the payer's wallet (``method`` None),
-    or by starting a collection of exactly that amount (paid once it succeeds)."""
+    or by starting a collection of exactly that amount (paid once it succeeds). A promo code
+    is checked before the amount is computed and reserved for the instalment with the
+    payment; confirmed when it succeeds, freed when it fails."""
     session = phases.first
     now = clock()
     instalment, plan = await locked(session, instalment_id=instalment_id, actor=actor)
     check_payer(actor, plan)
     await require_open(session, instalment, action="pay it")
-    due = await due_of(session, instalment)
+    due = await due_of(session, instalment, plan, promo_code=promo_code, now=now)
     payment = _new_payment(instalment, due, _method_of(method, due), actor=actor, now=now)
+    if due.promo is not None:
+        await promos_service.reserve(
+            session,
+            promo=due.promo,
+            subject_id=instalment.id,
+            party_id=plan.payer_party_id,
+            amount_off_minor=due.discount_minor,
+            now=now,
+        )
     if method is None or due.final_minor == 0:
         await repository.add(session, payment)
         await _settle(session, plan, instalment, payment, actor=actor, now=now)
@@ -296,6 +314,10 @@ async def _fail(
     payment.failure_code = code[:100]
     payment.settled_at = now
     await session.flush()
+    if payment.promo_code_id is not None:
+        await promos_service.free(
+            session, subject_id=payment.instalment_id, promo_code_id=payment.promo_code_id, now=now
+        )
     await announce.audit(
         session,
         platform_id=plan.platform_id,

@@ -155,6 +155,7 @@ def upgrade() -> None:
         sa.Column("reduction_minor", sa.BigInteger(), nullable=False),
         sa.Column("final_minor", sa.BigInteger(), nullable=False),
         sa.Column("promo_code", sa.String(length=64), nullable=True),
+        sa.Column("promo_code_id", sa.String(length=64), nullable=True),
         sa.Column("collection_id", sa.String(length=64), nullable=True),
         sa.Column("transfer_id", sa.String(length=64), nullable=True),
         sa.Column("failure_code", sa.String(length=100), nullable=True),
@@ -172,6 +173,9 @@ def upgrade() -> None:
             "method IN ('wallet', 'mobile_money', 'card', 'nothing_due')", name=op.f("ck_instalment_payments_method")
         ),
         sa.CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name=op.f("ck_instalment_payments_status")),
+        sa.CheckConstraint(
+            "(promo_code IS NULL) = (promo_code_id IS NULL)", name=op.f("ck_instalment_payments_promo_whole")
+        ),
         sa.CheckConstraint(
             "base_minor > 0 AND discount_minor >= 0 AND reduction_minor >= 0",
             name=op.f("ck_instalment_payments_amounts"),
@@ -195,6 +199,9 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(
             ["platform_id"], ["platforms.id"], name=op.f("fk_instalment_payments_platform_id_platforms")
+        ),
+        sa.ForeignKeyConstraint(
+            ["promo_code_id"], ["promo_codes.id"], name=op.f("fk_instalment_payments_promo_code_id_promo_codes")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_instalment_payments")),
         sa.UniqueConstraint("collection_id", name=op.f("uq_instalment_payments_collection_id")),

@@ -24,6 +24,7 @@ from sika.mandates.models import Mandate
 from sika.outbound.models import Delivery
 from sika.parties.models import Party
 from sika.payments.models import Collection, Payout
+from sika.promos.models import PromoCode
 from sika.proofs.models import Proof
 from sika.search import repository
 from sika.search.repository import Found, HoldRow, Keys, Window
@@ -60,6 +61,7 @@ ID_KINDS = {
     "man": "mandate",
     "trf": "transfer",
     "whd": "webhook_delivery",
+    "promo": "promo_code",
 }
 """The prefixes of the ids search knows, and the kind of object each names."""
 
@@ -102,6 +104,7 @@ class Results:
     mandates: Group
     transfers: Group
     webhook_deliveries: Group
+    promo_codes: Group
 
 
 _HOLD_STATE_BY_RESOLUTION = {"post_pending": "captured", "void_pending": "released", "expire_pending": "expired"}
@@ -172,6 +175,7 @@ async def search(session: AsyncSession, *, query: str | None, within: Window, ac
         webhook_deliveries=_group(
             await repository.webhook_deliveries(session, keys, within, limit=limit), _delivery_hit
         ),
+        promo_codes=_group(await repository.promo_codes(session, keys, within, limit=limit), _promo_hit),
     )
 
 
@@ -258,6 +262,11 @@ def _transfer_hit(transfer: PartyTransfer) -> Hit:
 
 def _delivery_hit(delivery: Delivery) -> Hit:
     return Hit(delivery.id, delivery.status, None, None, delivery.created_at, delivery.platform_id)
+
+
+def _promo_hit(promo: PromoCode) -> Hit:
+    state = "active" if promo.active else "inactive"
+    return Hit(promo.id, state, promo.amount_off_minor, promo.currency, promo.created_at, promo.platform_id)
 
 
 def _event_hit(event: InboundEvent) -> Hit:
