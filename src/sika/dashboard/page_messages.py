@@ -200,4 +200,8 @@ PAGE_MESSAGES: dict[str, tuple[str, str]] = {
     "promos.state.exhausted": ("used up", "épuisé"),
     "search.kind.promo_codes": ("Promo codes ({count})", "Codes promo ({count})"),
     "search.as.id:promo_code": ("a promo code's id", "l'identifiant d'un code promo"),
+    "search.kind.instalment_plans": ("Instalment plans ({count})", "Échéanciers ({count})"),
+    "search.kind.instalments": ("Instalments ({count})", "Échéances ({count})"),
+    "search.as.id:instalment_plan": ("an instalment plan's id", "l'identifiant d'un échéancier"),
+    "search.as.id:instalment": ("an instalment's id", "l'identifiant d'une échéance"),
 }
