@@ -28,6 +28,7 @@ from sika.core.db import libpq_url, make_engine, make_sessionmaker
 from sika.dashboard import app as dashboard_app
 from sika.escrow import router as escrow_router
 from sika.events import router as events_router
+from sika.instalments import router as instalments_router
 from sika.ledger import batcher as ledger_batcher
 from sika.ledger import router as ledger_router
 from sika.mandates import router as mandates_router
@@ -69,6 +70,7 @@ def api_router() -> APIRouter:
         p2p_router,
         transfers_router,
         outbound_router,
+        instalments_router,
         promos_router,
     ):
         v1.include_router(module.router)
@@ -76,6 +78,8 @@ def api_router() -> APIRouter:
     v1.include_router(payments_router.phased_router)
     v1.include_router(escrow_router.summary_router)
     v1.include_router(escrow_router.phased_router)
+    v1.include_router(instalments_router.instalments_router)
+    v1.include_router(instalments_router.phased_router)
     # Support's reading of a collection or a payout, under its path.
     v1.include_router(search_router.timeline_router)
     v1.include_router(search_router.payout_timeline_router)

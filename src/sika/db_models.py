@@ -7,6 +7,7 @@ from sika.core.db import Base
 from sika.escrow import models as escrow_models
 from sika.events import models as events_models
 from sika.idempotency import models as idempotency_models
+from sika.instalments import models as instalments_models
 from sika.ledger import models as ledger_models
 from sika.mandates import models as mandates_models
 from sika.outbound import models as outbound_models
@@ -28,6 +29,7 @@ __all__ = [
     "escrow_models",
     "events_models",
     "idempotency_models",
+    "instalments_models",
     "ledger_models",
     "mandates_models",
     "outbound_models",

@@ -62,6 +62,8 @@ async def test_a_healthy_ledger_passes_every_check(sessions: Sessions, books: Bo
         ("escrow", "escrow_accounts"),
         ("escrow", "escrow_milestones"),
         ("escrow", "escrow_closed_empty"),
+        ("instalments", "instalment_paid_once"),
+        ("instalments", "instalment_payment_amounts"),
         ("ledger", "balanced"),
         ("ledger", "account_totals"),
         ("ledger", "balance_flags"),

@@ -267,6 +267,12 @@ class Settings(BaseSettings):
     ALERT_HEARTBEAT_STALE_SECONDS: int = 300
     """A worker silent for longer is reported to the operators."""
 
+    INSTALMENT_GRACE_DAYS: int = Field(default=3, ge=0, le=365)
+    """Days after its due date an unpaid instalment becomes `overdue` (`instalment.overdue`)."""
+    INSTALMENT_DUE_SOON_DAYS: list[int] = Field(default=[7, 2], max_length=10)
+    """Days before its due date a payer is reminded (`instalment.due_soon`), once per threshold;
+    in the environment a JSON list such as `[7, 2]`."""
+
     @property
     def local_dir(self) -> Path:
         """The data folder beside the embedded PostgreSQL's (``.sika/``): the first admin

@@ -101,4 +101,12 @@ CHECK_MESSAGES: dict[str, tuple[str, str]] = {
         "No party holds more redemptions of a promo code than its maximum per party",
         "Aucune partie ne détient plus d'utilisations d'un code promo que sa limite par partie",
     ),
+    "check.instalment_paid_once": (
+        "A paid instalment has exactly one succeeded payment; any other has none",
+        "Une échéance payée a exactement un paiement réussi ; toute autre n'en a aucun",
+    ),
+    "check.instalment_payment_amounts": (
+        "A succeeded instalment payment moved exactly its final amount",
+        "Un paiement d'échéance réussi a déplacé exactement son montant final",
+    ),
 }

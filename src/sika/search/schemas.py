@@ -50,6 +50,8 @@ class SearchOut(BaseModel):
     transfers: Group
     webhook_deliveries: Group
     promo_codes: Group
+    instalment_plans: Group
+    instalments: Group
 
 
 class _PaymentSummary(BaseModel):
