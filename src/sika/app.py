@@ -138,7 +138,12 @@ def create_app(settings: Settings, *, database_url: str, engine: AsyncEngine | N
     # The operator pages sit under this app's middleware: request ids, body limit, security headers.
     app.mount(
         DASHBOARD_PATH,
-        dashboard_app.create(settings, sessions=app.state.sessions, limiter=app.state.rate_limiter),
+        dashboard_app.create(
+            settings,
+            sessions=app.state.sessions,
+            limiter=app.state.rate_limiter,
+            providers=lambda: api_providers.for_app(app),
+        ),
     )
     # Outermost last: the request id must exist before anything can fail, and the text
     # guard reads only bodies the size limit has bounded.

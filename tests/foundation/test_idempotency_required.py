@@ -82,6 +82,8 @@ MOVES_NO_MONEY = {
     "rotate_webhook_secret",
     "retry_webhook_delivery",
     "replay_webhook_events",
+    "reconcile_collection",
+    "reconcile_payout",
 }
 """POSTs whose Idempotency-Key stays optional: they create or change something, but no money
 (a retried webhook is processed once whatever the retries). Adding one here is a decision to review."""

@@ -18,12 +18,13 @@ chosen in the header's filter (``?platform=``, carried by every link).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRouter
@@ -38,7 +39,18 @@ from sika.auth import service as auth_service
 from sika.core import clock, db, errors, tenancy
 from sika.core.config import Settings
 from sika.core.context import Actor
-from sika.dashboard import auth, chart, escrow_forms, lookup, mandate_forms, proof_forms, read, web
+from sika.dashboard import (
+    auth,
+    chart,
+    escrow_forms,
+    lookup,
+    mandate_forms,
+    money,
+    operator_pages,
+    proof_forms,
+    read,
+    web,
+)
 from sika.dashboard.views import (
     PLATFORM_ID,
     PLATFORM_PARAM,
@@ -50,6 +62,7 @@ from sika.dashboard.views import (
 )
 from sika.outbound import service as outbound_service
 from sika.proofs import service as proofs_service
+from sika.providers import failover
 
 PACKAGE_DIR = Path(__file__).parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -61,7 +74,13 @@ _MERCHANT_ID = _ALERT_ID
 _DELIVERY_ID = _ALERT_ID
 
 
-def create(settings: Settings, *, sessions: async_sessionmaker[AsyncSession], limiter: web.AddressLimiter) -> FastAPI:
+def create(
+    settings: Settings,
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    limiter: web.AddressLimiter,
+    providers: Callable[[], failover.CollectionRouter],
+) -> FastAPI:
     """The dashboard as an ASGI app, to mount on the API app (whose middleware
     adds the request id and the security headers)."""
     environment = jinja2.Environment(
@@ -83,9 +102,11 @@ def create(settings: Settings, *, sessions: async_sessionmaker[AsyncSession], li
         ),
         limiter=limiter,
         templates=Jinja2Templates(env=environment),
+        providers=providers,
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(router)
+    app.include_router(operator_pages.router)
     app.add_exception_handler(auth.LoginRequired, _login_required)
     app.add_exception_handler(auth.CsrfRefused, _csrf_refused)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -237,7 +258,9 @@ async def logout(request: Request, operator: CurrentOperator) -> Response:
 
 
 @router.get("/", name="overview")
-async def overview(request: Request, view: CurrentView) -> Response:
+async def overview(
+    request: Request, view: CurrentView, chart_measure: str | None = Query(None, alias="chart"), currency: str = ""
+) -> Response:
     dashboard = web.dashboard(request)
     now = clock.now()
     async with reading(request, view.platform_id) as session:
@@ -248,6 +271,10 @@ async def overview(request: Request, view: CurrentView) -> Response:
             with_checks=view.filterable,
             fee_platforms=(view.platform,) if view.platform is not None else view.platforms,
         )
+        figures = await money.overview(session)
+        shown = await money.chart_view(
+            session, counts=data.activity, figures=figures, measure=chart_measure, currency=currency, today=now.date()
+        )
     return render(
         request,
         "overview.html",
@@ -256,7 +283,10 @@ async def overview(request: Request, view: CurrentView) -> Response:
         page="overview",
         now=now,
         overview=data,
-        chart=chart.build(data.activity),
+        money=figures,
+        platform_names={platform.id: platform.name for platform in view.platforms},
+        chart_view=shown,
+        chart=chart.build(shown.days),
         stuck_after_seconds=dashboard.settings.RECONCILE_AFTER_SECONDS,
     )
 
@@ -468,11 +498,21 @@ async def decertify_merchant(request: Request, merchant_id: str, operator: Curre
 
 
 @router.get("/webhooks", name="webhooks")
-async def webhooks(request: Request, view: CurrentView) -> Response:
+async def webhooks(request: Request, view: CurrentView, retried: str | None = None) -> Response:
     now = clock.now()
     async with reading(request, view.platform_id) as session:
         data = await read.webhook_backlog(session)
-    return render(request, "webhooks.html", operator=view.operator, view=view, page="webhooks", now=now, backlog=data)
+    shown = retried if retried and _DELIVERY_ID.match(retried) else None
+    return render(
+        request,
+        "webhooks.html",
+        operator=view.operator,
+        view=view,
+        page="webhooks",
+        now=now,
+        backlog=data,
+        retried=shown,
+    )
 
 
 @router.get("/webhook-endpoints", name="outbound")

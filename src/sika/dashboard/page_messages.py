@@ -147,4 +147,109 @@ PAGE_MESSAGES: dict[str, tuple[str, str]] = {
     "escrow_status.refunded": ("refunded", "remboursé"),
     "escrow_status.partially_refunded": ("partially refunded", "remboursé en partie"),
     "escrow_status.cancelled": ("cancelled", "annulé"),
+    "actions.title": ("Operator actions", "Actions d'opérateur"),
+    "actions.intro": (
+        "None of these moves money by hand: reconciliation applies only what the provider answers."
+        " Each needs a reason, kept in the audit log.",
+        "Aucune ne déplace d'argent à la main : le rapprochement n'applique que la réponse du prestataire."
+        " Chacune demande un motif, gardé dans le journal d'audit.",
+    ),
+    "actions.reason": ("Reason", "Motif"),
+    "actions.reconcile": ("Re-run reconciliation now", "Relancer le rapprochement maintenant"),
+    "actions.reconcile_help": (
+        "Asks the provider where the payment stands and applies its answer.",
+        "Demande au prestataire où en est le paiement et applique sa réponse.",
+    ),
+    "actions.requeue": ("Re-queue for reconciliation", "Remettre en rapprochement"),
+    "actions.requeue_help": (
+        "For one reconciliation gave up on: it is asked about again every minute.",
+        "Pour un paiement abandonné par le rapprochement : il est de nouveau suivi chaque minute.",
+    ),
+    "actions.acknowledge": ("Acknowledge its open alerts", "Acquitter ses alertes ouvertes"),
+    "actions.audit_link": ("Its actions and audit log", "Ses actions et son journal d'audit"),
+    "actions.page_title": ("Actions on {id}", "Actions sur {id}"),
+    "actions.status": ("Status", "Statut"),
+    "actions.amount": ("Amount", "Montant"),
+    "actions.open_alerts": ("Open alerts ({count})", "Alertes ouvertes ({count})"),
+    "actions.no_alerts": ("No open alert.", "Aucune alerte ouverte."),
+    "actions.audit": ("Audit log", "Journal d'audit"),
+    "actions.no_audit": ("Nothing recorded yet.", "Rien d'enregistré pour l'instant."),
+    "actions.at": ("At", "Le"),
+    "actions.who": ("Who", "Qui"),
+    "actions.action": ("Action", "Action"),
+    "actions.outcome": ("Outcome", "Résultat"),
+    "actions.done_reconciled": ("Reconciliation ran.", "Le rapprochement a été relancé."),
+    "actions.done_requeued": (
+        "Re-queued: reconciliation asks about it again every minute.",
+        "Remis en rapprochement : il est de nouveau suivi chaque minute.",
+    ),
+    "actions.done_acknowledged": ("Its open alerts are acknowledged.", "Ses alertes ouvertes sont acquittées."),
+    "actions.outcome_changed": ("The provider's answer moved it on.", "La réponse du prestataire l'a fait avancer."),
+    "actions.outcome_unchanged": (
+        "The provider's answer changed nothing.",
+        "La réponse du prestataire n'a rien changé.",
+    ),
+    "actions.outcome_disagreement": (
+        "The provider contradicts a final state: an alert was raised, nothing changed.",
+        "Le prestataire contredit un état final : une alerte a été levée, rien n'a changé.",
+    ),
+    "actions.outcome_mismatch": (
+        "The provider's answer does not match the payment: an alert was raised, nothing changed.",
+        "La réponse du prestataire ne correspond pas au paiement : une alerte a été levée, rien n'a changé.",
+    ),
+    "actions.outcome_unreachable": (
+        "The provider could not be asked: nothing changed; reconciliation tries again.",
+        "Le prestataire n'a pas pu être interrogé : rien n'a changé ; le rapprochement réessaiera.",
+    ),
+    "error.reason_required": (
+        "Give a reason (at most 500 characters): nothing was changed.",
+        "Indiquez un motif (500 caractères au plus) : rien n'a été modifié.",
+    ),
+    "error.reconcile_not_open": (
+        "This payment is final: there is nothing left to reconcile. Nothing was changed.",
+        "Ce paiement est final : il n'y a plus rien à rapprocher. Rien n'a été modifié.",
+    ),
+    "error.webhook_event_not_retryable": (
+        "Only a failed or unmatched event can be processed again. Nothing was changed.",
+        "Seul un événement en échec ou non rapproché peut être retraité. Rien n'a été modifié.",
+    ),
+    "webhooks.retry": ("Process again", "Retraiter"),
+    "webhooks.retried": (
+        "Event {id} will be processed again.",
+        "L'événement {id} va être retraité.",
+    ),
+    "money.title": ("Where the money is", "Où est l'argent"),
+    "money.intro": (
+        "Per platform and currency, from the ledger's balances: what parties hold in their wallets (available,"
+        " and on hold), in escrow and in mandates; what is on its way in (collections) and out (payouts) with the"
+        " providers, not final yet; and the fees earned. Each figure opens the list behind it.",
+        "Par plateforme et par devise, d'après les soldes du grand livre : ce que les parties ont dans leurs"
+        " portefeuilles (disponible, et bloqué), en séquestre et en mandats ; ce qui est en route avec les"
+        " prestataires, à l'entrée (encaissements) et à la sortie (décaissements), pas encore final ; et les frais"
+        " gagnés. Chaque montant ouvre la liste qui le compose.",
+    ),
+    "money.available": ("In wallets, available", "Portefeuilles, disponible"),
+    "money.held": ("In wallets, on hold", "Portefeuilles, bloqué"),
+    "money.escrow": ("In escrow", "En séquestre"),
+    "money.mandates": ("In mandates", "En mandats"),
+    "money.collections": ("Coming in", "En cours d'entrée"),
+    "money.payouts": ("Going out", "En cours de sortie"),
+    "money.fees": ("Fees earned", "Frais gagnés"),
+    "money.count": ("{count} not final", "{count} non finals"),
+    "money.installation": ("the installation", "l'installation"),
+    "money.none": ("No money yet.", "Pas encore d'argent."),
+    "money.list_title": ("{figure}: {currency}", "{figure} : {currency}"),
+    "money.list_shown": ("The first {shown} are listed.", "Les {shown} premiers sont listés."),
+    "money.id": ("Account or payment", "Compte ou paiement"),
+    "money.owner": ("Belongs to", "Appartient à"),
+    "money.amount": ("Amount", "Montant"),
+    "money.status": ("Status", "Statut"),
+    "money.created": ("Created", "Créé"),
+    "chart.switch": ("What the bars show", "Ce que montrent les barres"),
+    "chart.counts": ("How many", "Combien"),
+    "chart.amounts": ("Amounts in {currency}", "Montants en {currency}"),
+    "chart.description_amounts": (
+        "{collections} collected, {payouts} paid out and {escrows} put in escrow from {first} to {last}.",
+        "{collections} encaissés, {payouts} décaissés et {escrows} mis en séquestre du {first} au {last}.",
+    ),
 }
