@@ -77,6 +77,7 @@ def api_router() -> APIRouter:
     # Support's reading of a collection or a payout, under its path.
     v1.include_router(search_router.timeline_router)
     v1.include_router(search_router.payout_timeline_router)
+    v1.include_router(search_router.holdings_timeline_router)
     return v1
 
 

@@ -49,6 +49,7 @@ from sika.dashboard import (
     operator_pages,
     proof_forms,
     read,
+    timelines_pages,
     web,
 )
 from sika.dashboard.views import (
@@ -107,6 +108,7 @@ def create(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(router)
     app.include_router(operator_pages.router)
+    app.include_router(timelines_pages.router)
     app.add_exception_handler(auth.LoginRequired, _login_required)
     app.add_exception_handler(auth.CsrfRefused, _csrf_refused)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -565,5 +567,6 @@ async def search(
         asked=asked,
         answer=answer,
         kinds=lookup.KINDS,
+        object_groups=timelines_pages.SEARCH_GROUPS,
         status_code=422 if answer.error else 200,
     )
