@@ -325,12 +325,20 @@ async def acknowledge_alert(request: Request, alert_id: str, operator: CurrentOp
     which = shown if shown in {f.value for f in read.AlertFilter} else read.AlertFilter.open.value
     asked = web.field(form, PLATFORM_PARAM)
     platform_id = platform_in_view(operator, asked if asked and PLATFORM_ID.match(asked) else None)
+    try:
+        reason = operator_pages.required_reason(form)
+    except escrow_forms.FormRefused as refused:
+        return _error_page(request, refused.message, status_code=refused.status_code)
     async with db.transaction(web.dashboard(request).sessions) as session:
         # Bound as the page was: another platform's alert is not there (404).
         tenancy.bind(session, platform_id)
         try:
             await alerts_service.acknowledge(
-                session, alert_id=alert_id, actor=operator.actor(request_id=web.request_id(request)), now=clock.now()
+                session,
+                alert_id=alert_id,
+                actor=operator.actor(request_id=web.request_id(request)),
+                now=clock.now(),
+                reason=reason,
             )
         except alerts_service.AlertNotFound:
             raise StarletteHTTPException(404, detail="alert_not_found") from None
@@ -532,13 +540,17 @@ async def outbound(request: Request, view: CurrentView, retried: str | None = No
 async def retry_delivery(request: Request, endpoint_id: str, delivery_id: str, operator: CurrentOperator) -> Response:
     form = await request.form()
     web.check_csrf(operator, form)
+    try:
+        reason = operator_pages.required_reason(form)
+    except escrow_forms.FormRefused as refused:
+        return _error_page(request, refused.message, status_code=refused.status_code)
     async with db.transaction(web.dashboard(request).sessions) as session:
         # Bound as the operator is: another platform's delivery is not there (404).
         tenancy.bind(session, operator.platform_id)
         actor = operator.actor(request_id=web.request_id(request))
         try:
             await outbound_service.retry_delivery(
-                session, endpoint_id=endpoint_id, delivery_id=delivery_id, actor=actor, now=clock.now()
+                session, endpoint_id=endpoint_id, delivery_id=delivery_id, actor=actor, now=clock.now(), reason=reason
             )
         except errors.NotFound:
             return _error_page(request, "error.not_found", status_code=404)

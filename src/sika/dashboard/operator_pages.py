@@ -45,7 +45,8 @@ def _refused(request: Request, message: str, status_code: int) -> HTMLResponse:
     return render(request, "error.html", operator=None, status_code=status_code, message=message)
 
 
-def _reason(form: FormData) -> str:
+def required_reason(form: FormData) -> str:
+    """The form's reason, stripped; ``FormRefused`` when blank or too long (every action form asks one)."""
     reason = (web.field(form, "reason") or "").strip()
     if not 1 <= len(reason) <= REASON_MAX_CHARACTERS:
         raise FormRefused("error.reason_required", 400)
@@ -111,7 +112,7 @@ async def reconcile_now(request: Request, plural: Plural, object_id: str, operat
     try:
         if plural.payment is None:
             raise FormRefused("error.not_found", 404)
-        reason = _reason(form)
+        reason = required_reason(form)
         async with standalone(dashboard.sessions) as phases:
             # Bound as the operator is: another platform's object is not there (404).
             tenancy.bind(phases.first, operator.platform_id)
@@ -140,7 +141,7 @@ async def requeue(request: Request, plural: Plural, object_id: str, operator: Cu
     try:
         if plural.payment is None:
             raise FormRefused("error.not_found", 404)
-        reason = _reason(form)
+        reason = required_reason(form)
         async with db.transaction(web.dashboard(request).sessions) as session:
             tenancy.bind(session, operator.platform_id)
             await payments_service.requeue_kind(
@@ -167,7 +168,7 @@ async def acknowledge_alerts(request: Request, plural: Plural, object_id: str, o
     web.check_csrf(operator, form)
     actor = operator.actor(request_id=web.request_id(request))
     try:
-        reason = _reason(form)
+        reason = required_reason(form)
         async with db.transaction(web.dashboard(request).sessions) as session:
             tenancy.bind(session, operator.platform_id)
             # The object first: another platform's is a 404, not a silent "nothing to acknowledge".
@@ -188,7 +189,7 @@ async def retry_webhook_event(request: Request, event_id: str, operator: Current
     form = await request.form()
     web.check_csrf(operator, form)
     try:
-        reason = _reason(form)
+        reason = required_reason(form)
         async with db.transaction(web.dashboard(request).sessions) as session:
             tenancy.bind(session, operator.platform_id)
             await webhooks_service.retry(
