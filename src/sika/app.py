@@ -81,6 +81,17 @@ def api_router() -> APIRouter:
     return v1
 
 
+def _dashboard(app: FastAPI, settings: Settings) -> FastAPI:
+    """The operator pages, on this app's sessions and rate limiter; their actions ask the
+    providers through this app's own client."""
+    return dashboard_app.create(
+        settings,
+        sessions=app.state.sessions,
+        limiter=app.state.rate_limiter,
+        providers=lambda: api_providers.for_app(app),
+    )
+
+
 def create_app(settings: Settings, *, database_url: str, engine: AsyncEngine | None = None) -> FastAPI:
     """An app on ``database_url``. The caller owns the database server; the
     app owns its engine unless one is handed in."""
@@ -137,15 +148,7 @@ def create_app(settings: Settings, *, database_url: str, engine: AsyncEngine | N
     app.include_router(system_router.router)
     app.include_router(api_router())
     # The operator pages sit under this app's middleware: request ids, body limit, security headers.
-    app.mount(
-        DASHBOARD_PATH,
-        dashboard_app.create(
-            settings,
-            sessions=app.state.sessions,
-            limiter=app.state.rate_limiter,
-            providers=lambda: api_providers.for_app(app),
-        ),
-    )
+    app.mount(DASHBOARD_PATH, _dashboard(app, settings))
     # Outermost last: the request id must exist before anything can fail, and the text
     # guard reads only bodies the size limit has bounded.
     app.add_middleware(TextGuardMiddleware)
