@@ -83,7 +83,19 @@ def api_router() -> APIRouter:
     # Support's reading of a collection or a payout, under its path.
     v1.include_router(search_router.timeline_router)
     v1.include_router(search_router.payout_timeline_router)
+    v1.include_router(search_router.holdings_timeline_router)
     return v1
+
+
+def _dashboard(app: FastAPI, settings: Settings) -> FastAPI:
+    """The operator pages, on this app's sessions and rate limiter; their actions ask the
+    providers through this app's own client."""
+    return dashboard_app.create(
+        settings,
+        sessions=app.state.sessions,
+        limiter=app.state.rate_limiter,
+        providers=lambda: api_providers.for_app(app),
+    )
 
 
 def create_app(settings: Settings, *, database_url: str, engine: AsyncEngine | None = None) -> FastAPI:
@@ -142,10 +154,7 @@ def create_app(settings: Settings, *, database_url: str, engine: AsyncEngine | N
     app.include_router(system_router.router)
     app.include_router(api_router())
     # The operator pages sit under this app's middleware: request ids, body limit, security headers.
-    app.mount(
-        DASHBOARD_PATH,
-        dashboard_app.create(settings, sessions=app.state.sessions, limiter=app.state.rate_limiter),
-    )
+    app.mount(DASHBOARD_PATH, _dashboard(app, settings))
     # Outermost last: the request id must exist before anything can fail, and the text
     # guard reads only bodies the size limit has bounded.
     app.add_middleware(TextGuardMiddleware)

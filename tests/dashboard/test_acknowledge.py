@@ -15,6 +15,8 @@ from tests.conftest import make_key
 from tests.dashboard import pages
 from tests.dashboard.conftest import DASHBOARD, form_token, sign_in
 
+REASON = "The provider confirmed the amount by phone"
+
 
 async def _alert_state(sessions: async_sessionmaker[AsyncSession], alert_id: str) -> tuple[object, object]:
     async with db.transaction(sessions) as session:
@@ -54,7 +56,8 @@ async def test_acknowledging_writes_the_alert_and_an_audit_row(
     assert pages.row_ids(page.text, "alerts", "data-alert") == [open_alert]
     before = clock.now()
     response = await operator.post(
-        f"{DASHBOARD}/alerts/{open_alert}/acknowledge", data={"csrf_token": form_token(page.text), "status": "open"}
+        f"{DASHBOARD}/alerts/{open_alert}/acknowledge",
+        data={"csrf_token": form_token(page.text), "status": "open", "reason": REASON},
     )
     assert response.status_code == 303
     assert response.headers["location"] == f"{DASHBOARD}/alerts?status=open&acknowledged={open_alert}"
@@ -75,7 +78,7 @@ async def test_acknowledging_writes_the_alert_and_an_audit_row(
     assert f"Acknowledged by key:{key_id} at" in pages.text(shown.text)
 
     again = await operator.post(
-        f"{DASHBOARD}/alerts/{open_alert}/acknowledge", data={"csrf_token": form_token(page.text)}
+        f"{DASHBOARD}/alerts/{open_alert}/acknowledge", data={"csrf_token": form_token(page.text), "reason": REASON}
     )
     assert again.status_code == 303
     assert len(await _audit_rows(sessions)) == 1, "acknowledging twice records it once"
@@ -87,7 +90,7 @@ async def test_a_support_key_may_acknowledge(
     await sign_in(client, await make_key(sessions, Scope.support))
     page = await client.get(f"{DASHBOARD}/alerts")
     response = await client.post(
-        f"{DASHBOARD}/alerts/{open_alert}/acknowledge", data={"csrf_token": form_token(page.text)}
+        f"{DASHBOARD}/alerts/{open_alert}/acknowledge", data={"csrf_token": form_token(page.text), "reason": REASON}
     )
     assert response.status_code == 303
     assert (await _alert_state(sessions, open_alert))[1] == f"key:{await _key_id(sessions, 'support')}"
@@ -118,9 +121,40 @@ async def test_acknowledging_an_unknown_alert_is_a_404_page(
     operator: httpx.AsyncClient, open_alert: str, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     token = form_token((await operator.get(f"{DASHBOARD}/alerts")).text)
-    response = await operator.post(f"{DASHBOARD}/alerts/alrt_nosuch/acknowledge", data={"csrf_token": token})
+    response = await operator.post(
+        f"{DASHBOARD}/alerts/alrt_nosuch/acknowledge", data={"csrf_token": token, "reason": REASON}
+    )
     assert response.status_code == 404
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     assert "There is no such alert." in pages.text(response.text)
     assert await _alert_state(sessions, open_alert) == (None, None)
     assert await _audit_rows(sessions) == []
+
+
+async def test_acknowledging_without_a_reason_is_refused(
+    operator: httpx.AsyncClient, open_alert: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    token = form_token((await operator.get(f"{DASHBOARD}/alerts")).text)
+    for reason in (None, "", "   ", "x" * 501):
+        data = {"csrf_token": token} if reason is None else {"csrf_token": token, "reason": reason}
+        response = await operator.post(f"{DASHBOARD}/alerts/{open_alert}/acknowledge", data=data)
+        assert response.status_code == 400, reason
+        assert "Give a reason" in pages.text(response.text)
+    assert await _alert_state(sessions, open_alert) == (None, None)
+    assert await _audit_rows(sessions) == []
+
+
+async def test_the_reason_is_kept_in_the_audit_row(
+    operator: httpx.AsyncClient, open_alert: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    token = form_token((await operator.get(f"{DASHBOARD}/alerts")).text)
+    done = await operator.post(
+        f"{DASHBOARD}/alerts/{open_alert}/acknowledge", data={"csrf_token": token, "reason": f"  {REASON} "}
+    )
+    assert done.status_code == 303
+    async with db.transaction(sessions) as session:
+        data = await session.scalar(
+            sa.text("SELECT data FROM audit_events WHERE action = 'alert.acknowledged' AND entity_id = :id"),
+            {"id": open_alert},
+        )
+    assert data == {"reason": REASON}

@@ -162,6 +162,10 @@ async def test_every_page_refuses_without_a_session(
         path = DASHBOARD + route.path.replace("{alert_id}", open_alert).replace("{escrow_id}", "esc_x")
         path = path.replace("{number}", "1").replace("{proof_id}", "prf_x").replace("{merchant_id}", "mer_x")
         path = path.replace("{endpoint_id}", "we_x").replace("{delivery_id}", "whd_x")
+        path = path.replace("{figure}", "held").replace("{plural}", "collections").replace("{object_id}", "col_x")
+        path = path.replace("{event_id}", "whe_x")
+        for kind in ("collection", "payout", "hold", "wallet", "party"):
+            path = path.replace(f"{{{kind}_id}}", f"{kind}_x")
         for method in sorted(route.methods):
             response = await client.request(method, path, data={"csrf_token": "x"} if method == "POST" else None)
             assert response.status_code == 303, (method, path)
@@ -171,7 +175,7 @@ async def test_every_page_refuses_without_a_session(
             else:
                 assert location == f"{DASHBOARD}/login"
             walked += 1
-    assert walked == 18
+    assert walked == 29
     async with db.transaction(sessions) as session:
         assert await session.scalar(sa.text("SELECT count(*) FROM alerts WHERE acknowledged_at IS NOT NULL")) == 0
         assert await session.scalar(sa.text("SELECT count(*) FROM audit_events WHERE actor LIKE 'key:%'")) == 0

@@ -97,6 +97,7 @@ async def test_an_operator_signs_in_reads_the_chart_acknowledges_and_switches_to
         alert_id = world.open_alert_ids[-1]
         await page.get_by_role("navigation").get_by_role("link", name="Alerts", exact=True).click()
         await expect(page.locator("tr[data-alert]")).to_have_count(3)
+        await page.locator(f'tr[data-alert="{alert_id}"]').get_by_label("Reason").fill("Looked at the provider's page")
         await page.locator(f'tr[data-alert="{alert_id}"]').get_by_role("button", name="Acknowledge").click()
         await expect(page.get_by_role("status")).to_have_text(f"Alert {alert_id} acknowledged.")
         await expect(page.locator("tr[data-alert]")).to_have_count(2)

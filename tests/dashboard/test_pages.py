@@ -227,7 +227,7 @@ async def test_webhook_backlog_counts_each_provider_s_events_by_state(
         ("paystack", "unmatched"),
     ]
     failed = next(cells for cells in attention.values() if cells[4] == "failed")
-    assert failed[5:] == ["col_failing", "1", "provider lookup timed out"]
+    assert failed[5:] == ["col_failing", "1", "provider lookup timed out", "Reason Process again"]
 
 
 async def test_alerts_page_filters_open_and_acknowledged(operator: httpx.AsyncClient, world: World) -> None:

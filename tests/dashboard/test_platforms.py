@@ -181,13 +181,16 @@ async def test_a_bound_key_cannot_acknowledge_another_platform_s_alert(
     await sign_in(client, await tenants.bound_key(sessions, Scope.support, platform_id=a.platform_id))
     token = form_token((await client.get(f"{DASHBOARD}/alerts")).text)
     for data in ({"csrf_token": token}, {"csrf_token": token, "platform": b.platform_id}):
+        data["reason"] = "seen"
         response = await client.post(f"{DASHBOARD}/alerts/{b.alert_id}/acknowledge", data=data)
         assert response.status_code == 404, data
         assert "There is no such alert." in pages.text(response.text)
     assert await _alert_state(sessions, b.alert_id) == (None, None)
     assert await _acknowledgements(sessions) == []
 
-    own = await client.post(f"{DASHBOARD}/alerts/{a.alert_id}/acknowledge", data={"csrf_token": token})
+    own = await client.post(
+        f"{DASHBOARD}/alerts/{a.alert_id}/acknowledge", data={"csrf_token": token, "reason": "seen"}
+    )
     assert own.status_code == 303
     assert own.headers["location"] == f"{DASHBOARD}/alerts?status=open&acknowledged={a.alert_id}"
     assert await _acknowledgements(sessions) == [a.alert_id]
@@ -201,14 +204,15 @@ async def test_a_global_operator_acknowledges_within_the_platform_in_view(
     assert f'<input type="hidden" name="platform" value="{a.platform_id}">' in page
     token = form_token(page)
     refused = await operator.post(
-        f"{DASHBOARD}/alerts/{b.alert_id}/acknowledge", data={"csrf_token": token, "platform": a.platform_id}
+        f"{DASHBOARD}/alerts/{b.alert_id}/acknowledge",
+        data={"csrf_token": token, "platform": a.platform_id, "reason": "seen"},
     )
     assert refused.status_code == 404
     assert await _alert_state(sessions, b.alert_id) == (None, None)
 
     done = await operator.post(
         f"{DASHBOARD}/alerts/{a.alert_id}/acknowledge",
-        data={"csrf_token": token, "status": "open", "platform": a.platform_id},
+        data={"csrf_token": token, "status": "open", "platform": a.platform_id, "reason": "seen"},
     )
     assert done.status_code == 303
     assert done.headers["location"] == (

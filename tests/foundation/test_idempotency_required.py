@@ -91,6 +91,8 @@ MOVES_NO_MONEY = {
     "cancel_instalment",
     "stop_instalment",
     "add_reduction",
+    "reconcile_collection",
+    "reconcile_payout",
 }
 """POSTs whose Idempotency-Key stays optional: they create or change something, but no money
 (a retried webhook is processed once whatever the retries). Adding one here is a decision to review."""

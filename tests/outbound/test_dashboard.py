@@ -61,7 +61,10 @@ async def test_the_page_shows_failure_rates_and_retries_a_failed_delivery(
             f"/v1/webhook-endpoints/{down['id']}", json={"url": receiver.url, "enabled": True}, headers=platform_headers
         )
         assert moved.status_code == 200, moved.text
-        done = await client.post(action, data={"csrf_token": form_token(page)})
+        blank = await client.post(action, data={"csrf_token": form_token(page), "reason": " "})
+        assert blank.status_code == 400
+        assert await scalar(sessions, "SELECT status FROM outbound_deliveries") == "failed"
+        done = await client.post(action, data={"csrf_token": form_token(page), "reason": "the endpoint is back"})
         assert done.status_code == 303
         assert done.headers["location"] == f"{DASHBOARD}/webhook-endpoints?retried={delivery}"
         await pump_until(sessions, settings, sender, lambda: len(receiver.received) == 1)

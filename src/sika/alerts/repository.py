@@ -25,6 +25,20 @@ async def has_open(session: AsyncSession, *, kind: str, entity_id: str) -> bool:
     return found is not None
 
 
+async def open_about(
+    session: AsyncSession, *, entity_type: str, entity_id: str, for_update: bool = False
+) -> Sequence[Alert]:
+    """The open alerts about one object, oldest first (locked ``for_update``)."""
+    query = (
+        sa.select(Alert)
+        .where(Alert.entity_type == entity_type, Alert.entity_id == entity_id, Alert.acknowledged_at.is_(None))
+        .order_by(Alert.seq)
+    )
+    if for_update:
+        query = query.with_for_update()
+    return (await session.scalars(query)).all()
+
+
 async def count_open(session: AsyncSession) -> int:
     count = await session.scalar(sa.select(sa.func.count()).select_from(Alert).where(Alert.acknowledged_at.is_(None)))
     return int(count or 0)

@@ -12,6 +12,7 @@ from sika.api.deps import Session, authorize
 from sika.api.idempotency import IdempotencyClaim, idempotency_claim
 from sika.api.pagination import Page, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
+from sika.audit.schemas import ActionReason
 from sika.auth.scopes import Scope
 from sika.core import clock
 from sika.core.context import Actor
@@ -37,6 +38,11 @@ async def list_alerts(
 
 
 @router.post("/{alert_id}/acknowledge", response_model=schemas.AlertOut)
-async def acknowledge_alert(alert_id: str, session: Session, actor: Support, claim: SupportClaim) -> schemas.AlertOut:
-    alert = await alerts_service.acknowledge(session, alert_id=alert_id, actor=actor, now=clock.now())
+async def acknowledge_alert(
+    alert_id: str, session: Session, actor: Support, claim: SupportClaim, body: ActionReason | None = None
+) -> schemas.AlertOut:
+    """Mark the alert seen. ``reason`` (optional) is kept in the audit row."""
+    alert = await alerts_service.acknowledge(
+        session, alert_id=alert_id, actor=actor, now=clock.now(), reason=body.reason if body else None
+    )
     return schemas.AlertOut.model_validate(alert)

@@ -75,10 +75,32 @@ async def list_alerts(
     return await repository.list_alerts(session, kind=kind, is_open=is_open, page=page)
 
 
-async def acknowledge(session: AsyncSession, *, alert_id: str, actor: Actor, now: datetime) -> Alert:
+async def acknowledge(
+    session: AsyncSession, *, alert_id: str, actor: Actor, now: datetime, reason: str | None = None
+) -> Alert:
     alert = await repository.get_for_update(session, alert_id)
     if alert is None:
         raise AlertNotFound()
+    await _acknowledge(session, alert, actor=actor, now=now, reason=reason)
+    return alert
+
+
+async def open_about(session: AsyncSession, *, entity_type: str, entity_id: str) -> Sequence[Alert]:
+    """The open alerts about one object (``entity_type`` as the alerts name it: ``collection``...), oldest first."""
+    return await repository.open_about(session, entity_type=entity_type, entity_id=entity_id)
+
+
+async def acknowledge_about(
+    session: AsyncSession, *, entity_type: str, entity_id: str, actor: Actor, now: datetime, reason: str
+) -> Sequence[Alert]:
+    """Acknowledge every open alert about one object (an operator looked at it as a whole), oldest first."""
+    alerts = await repository.open_about(session, entity_type=entity_type, entity_id=entity_id, for_update=True)
+    for alert in alerts:
+        await _acknowledge(session, alert, actor=actor, now=now, reason=reason)
+    return alerts
+
+
+async def _acknowledge(session: AsyncSession, alert: Alert, *, actor: Actor, now: datetime, reason: str | None) -> None:
     if alert.acknowledged_at is None:
         alert.acknowledged_at = now
         alert.acknowledged_by = actor.id
@@ -89,5 +111,5 @@ async def acknowledge(session: AsyncSession, *, alert_id: str, actor: Actor, now
             action="alert.acknowledged",
             entity_type="alert",
             entity_id=alert.id,
+            data=audit_service.with_reason(reason),
         )
-    return alert

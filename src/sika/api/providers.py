@@ -12,7 +12,11 @@ from sika.providers import failover, registry
 
 
 def collection_router(request: Request) -> failover.CollectionRouter:
-    app = request.app
+    return for_app(request.app)
+
+
+def for_app(app: FastAPI) -> failover.CollectionRouter:
+    """The API app's collection router (the dashboard's actions reach the providers through it too)."""
     router = getattr(app.state, "collection_router", None)
     if router is None:
         settings: Settings = app.state.settings

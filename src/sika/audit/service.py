@@ -38,6 +38,11 @@ async def record(
     )
 
 
+def with_reason(reason: str | None, **data: Any) -> dict[str, Any]:
+    """An action's audit data, with the operator's ``reason`` when they gave one."""
+    return {**data, "reason": reason} if reason is not None else data
+
+
 async def list_events(
     session: AsyncSession,
     *,

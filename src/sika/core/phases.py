@@ -47,6 +47,11 @@ class Phases:
         await self.first.commit()
         self.first_committed = True
 
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """Where later phases open their transactions: for a flow that opens its own (reconciliation)."""
+        return self._sessions
+
     @asynccontextmanager
     async def phase(self) -> AsyncIterator[AsyncSession]:
         """A later phase: its own transaction, committed when the block ends."""

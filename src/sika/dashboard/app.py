@@ -18,12 +18,13 @@ chosen in the header's filter (``?platform=``, carried by every link).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRouter
@@ -45,9 +46,12 @@ from sika.dashboard import (
     instalments_pages,
     lookup,
     mandate_forms,
+    money,
+    operator_pages,
     promos_pages,
     proof_forms,
     read,
+    timelines_pages,
     web,
 )
 from sika.dashboard.views import (
@@ -61,6 +65,7 @@ from sika.dashboard.views import (
 )
 from sika.outbound import service as outbound_service
 from sika.proofs import service as proofs_service
+from sika.providers import failover
 
 PACKAGE_DIR = Path(__file__).parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -72,7 +77,13 @@ _MERCHANT_ID = _ALERT_ID
 _DELIVERY_ID = _ALERT_ID
 
 
-def create(settings: Settings, *, sessions: async_sessionmaker[AsyncSession], limiter: web.AddressLimiter) -> FastAPI:
+def create(
+    settings: Settings,
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    limiter: web.AddressLimiter,
+    providers: Callable[[], failover.CollectionRouter],
+) -> FastAPI:
     """The dashboard as an ASGI app, to mount on the API app (whose middleware
     adds the request id and the security headers)."""
     environment = jinja2.Environment(
@@ -94,11 +105,14 @@ def create(settings: Settings, *, sessions: async_sessionmaker[AsyncSession], li
         ),
         limiter=limiter,
         templates=Jinja2Templates(env=environment),
+        providers=providers,
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(router)
     app.include_router(instalments_pages.router)
     app.include_router(promos_pages.router)
+    app.include_router(operator_pages.router)
+    app.include_router(timelines_pages.router)
     app.add_exception_handler(auth.LoginRequired, _login_required)
     app.add_exception_handler(auth.CsrfRefused, _csrf_refused)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -250,7 +264,9 @@ async def logout(request: Request, operator: CurrentOperator) -> Response:
 
 
 @router.get("/", name="overview")
-async def overview(request: Request, view: CurrentView) -> Response:
+async def overview(
+    request: Request, view: CurrentView, chart_measure: str | None = Query(None, alias="chart"), currency: str = ""
+) -> Response:
     dashboard = web.dashboard(request)
     now = clock.now()
     async with reading(request, view.platform_id) as session:
@@ -261,6 +277,10 @@ async def overview(request: Request, view: CurrentView) -> Response:
             with_checks=view.filterable,
             fee_platforms=(view.platform,) if view.platform is not None else view.platforms,
         )
+        figures = await money.overview(session)
+        shown = await money.chart_view(
+            session, counts=data.activity, figures=figures, measure=chart_measure, currency=currency, today=now.date()
+        )
     return render(
         request,
         "overview.html",
@@ -269,7 +289,10 @@ async def overview(request: Request, view: CurrentView) -> Response:
         page="overview",
         now=now,
         overview=data,
-        chart=chart.build(data.activity),
+        money=figures,
+        platform_names={platform.id: platform.name for platform in view.platforms},
+        chart_view=shown,
+        chart=chart.build(shown.days),
         stuck_after_seconds=dashboard.settings.RECONCILE_AFTER_SECONDS,
     )
 
@@ -306,12 +329,20 @@ async def acknowledge_alert(request: Request, alert_id: str, operator: CurrentOp
     which = shown if shown in {f.value for f in read.AlertFilter} else read.AlertFilter.open.value
     asked = web.field(form, PLATFORM_PARAM)
     platform_id = platform_in_view(operator, asked if asked and PLATFORM_ID.match(asked) else None)
+    try:
+        reason = operator_pages.required_reason(form)
+    except escrow_forms.FormRefused as refused:
+        return _error_page(request, refused.message, status_code=refused.status_code)
     async with db.transaction(web.dashboard(request).sessions) as session:
         # Bound as the page was: another platform's alert is not there (404).
         tenancy.bind(session, platform_id)
         try:
             await alerts_service.acknowledge(
-                session, alert_id=alert_id, actor=operator.actor(request_id=web.request_id(request)), now=clock.now()
+                session,
+                alert_id=alert_id,
+                actor=operator.actor(request_id=web.request_id(request)),
+                now=clock.now(),
+                reason=reason,
             )
         except alerts_service.AlertNotFound:
             raise StarletteHTTPException(404, detail="alert_not_found") from None
@@ -481,11 +512,21 @@ async def decertify_merchant(request: Request, merchant_id: str, operator: Curre
 
 
 @router.get("/webhooks", name="webhooks")
-async def webhooks(request: Request, view: CurrentView) -> Response:
+async def webhooks(request: Request, view: CurrentView, retried: str | None = None) -> Response:
     now = clock.now()
     async with reading(request, view.platform_id) as session:
         data = await read.webhook_backlog(session)
-    return render(request, "webhooks.html", operator=view.operator, view=view, page="webhooks", now=now, backlog=data)
+    shown = retried if retried and _DELIVERY_ID.match(retried) else None
+    return render(
+        request,
+        "webhooks.html",
+        operator=view.operator,
+        view=view,
+        page="webhooks",
+        now=now,
+        backlog=data,
+        retried=shown,
+    )
 
 
 @router.get("/webhook-endpoints", name="outbound")
@@ -503,13 +544,17 @@ async def outbound(request: Request, view: CurrentView, retried: str | None = No
 async def retry_delivery(request: Request, endpoint_id: str, delivery_id: str, operator: CurrentOperator) -> Response:
     form = await request.form()
     web.check_csrf(operator, form)
+    try:
+        reason = operator_pages.required_reason(form)
+    except escrow_forms.FormRefused as refused:
+        return _error_page(request, refused.message, status_code=refused.status_code)
     async with db.transaction(web.dashboard(request).sessions) as session:
         # Bound as the operator is: another platform's delivery is not there (404).
         tenancy.bind(session, operator.platform_id)
         actor = operator.actor(request_id=web.request_id(request))
         try:
             await outbound_service.retry_delivery(
-                session, endpoint_id=endpoint_id, delivery_id=delivery_id, actor=actor, now=clock.now()
+                session, endpoint_id=endpoint_id, delivery_id=delivery_id, actor=actor, now=clock.now(), reason=reason
             )
         except errors.NotFound:
             return _error_page(request, "error.not_found", status_code=404)
@@ -538,5 +583,6 @@ async def search(
         asked=asked,
         answer=answer,
         kinds=lookup.KINDS,
+        object_groups=timelines_pages.SEARCH_GROUPS,
         status_code=422 if answer.error else 200,
     )

@@ -144,6 +144,22 @@ async def activity(session: AsyncSession, *, today: date, days: int) -> tuple[ch
     )
 
 
+async def activity_amounts(
+    session: AsyncSession, *, today: date, days: int, currency: str
+) -> tuple[chart.DayCount, ...]:
+    """As ``activity``, the amounts in ``currency`` (minor units) instead of how many."""
+    first = today - timedelta(days=days - 1)
+    since = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    collections, payouts = await payments_service.amount_per_day(session, since=since, currency=currency)
+    escrows = await escrow_repository.amount_per_day(session, since=since, currency=currency)
+    return tuple(
+        chart.DayCount(
+            day=day, collections=collections.get(day, 0), payouts=payouts.get(day, 0), escrows=escrows.get(day, 0)
+        )
+        for day in (first + timedelta(days=offset) for offset in range(days))
+    )
+
+
 @dataclass(frozen=True)
 class PlatformChoice:
     id: str

@@ -4,6 +4,7 @@ caller's address and request id."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,6 +17,7 @@ from starlette.datastructures import FormData
 from sika.core import client_address as addresses
 from sika.core.config import Environment, Settings
 from sika.dashboard import auth, i18n
+from sika.providers import failover
 
 
 class AddressLimiter(Protocol):
@@ -32,6 +34,8 @@ class Dashboard:
     signer: auth.Signer
     limiter: AddressLimiter
     templates: Jinja2Templates
+    providers: Callable[[], failover.CollectionRouter]
+    """The API app's providers: an operator's "reconcile now" asks them."""
 
 
 def dashboard(request: Request) -> Dashboard:

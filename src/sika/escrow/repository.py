@@ -171,6 +171,17 @@ async def beneficiary_totals(
     return totals
 
 
+async def amount_per_day(session: AsyncSession, *, since: datetime, currency: str) -> dict[date, int]:
+    """The amount of the escrows in ``currency`` created on each UTC day from ``since`` on; days with none absent."""
+    day = sa.cast(sa.func.timezone("UTC", Escrow.created_at), sa.Date)
+    rows = await session.execute(
+        sa.select(day, sa.func.sum(Escrow.amount_minor))
+        .where(Escrow.created_at >= since, Escrow.currency == currency)
+        .group_by(day)
+    )
+    return {created_on: int(amount) for created_on, amount in rows}
+
+
 async def created_per_day(session: AsyncSession, *, since: datetime) -> dict[date, int]:
     """How many escrows were created on each UTC day from ``since`` on; days with none are absent."""
     day = sa.cast(sa.func.timezone("UTC", Escrow.created_at), sa.Date)

@@ -543,3 +543,40 @@ async def totals_by_currency(session: AsyncSession) -> list[CurrencyTotals]:
         )
         for currency, accounts, debits_posted, credits_posted, debits_pending, credits_pending in rows
     ]
+
+
+@dataclass(frozen=True)
+class KindTotals:
+    """The accounts of one kind, in one currency, of one platform (None: the installation's own)."""
+
+    platform_id: str | None
+    currency: str
+    kind: str
+    posted: int
+    """The sum of their posted balances, each on its own normal side."""
+    debits_pending: int
+    """What pending transfers would take out of them: for wallets, the money on hold."""
+
+
+async def totals_by_platform_currency_kind(session: AsyncSession, *, kinds: Sequence[str]) -> list[KindTotals]:
+    """Per platform, currency and kind (of ``kinds``), the accounts' posted balances and pending debits."""
+    posted = sa.case(
+        (Account.credits_must_not_exceed_debits, Account.debits_posted - Account.credits_posted),
+        else_=Account.credits_posted - Account.debits_posted,
+    )
+    rows = await session.execute(
+        sa.select(
+            Account.platform_id,
+            Account.currency,
+            Account.kind,
+            sa.func.sum(posted),
+            sa.func.sum(Account.debits_pending),
+        )
+        .where(Account.kind.in_(kinds))
+        .group_by(Account.platform_id, Account.currency, Account.kind)
+        .order_by(Account.platform_id, Account.currency, Account.kind)
+    )
+    return [
+        KindTotals(platform_id=platform_id, currency=currency, kind=kind, posted=int(total), debits_pending=int(held))
+        for platform_id, currency, kind, total, held in rows
+    ]

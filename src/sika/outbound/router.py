@@ -12,6 +12,7 @@ from sika.api.deps import CurrentSettings, Session, authorize
 from sika.api.idempotency import IdempotencyClaim, idempotency_claim
 from sika.api.pagination import Page, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
+from sika.audit.schemas import ActionReason
 from sika.auth.scopes import Scope
 from sika.core import clock
 from sika.core.context import Actor
@@ -112,11 +113,21 @@ async def list_webhook_deliveries(
 
 @router.post("/{endpoint_id}/deliveries/{delivery_id}/retry", response_model=schemas.DeliveryOut)
 async def retry_webhook_delivery(
-    endpoint_id: str, delivery_id: str, session: Session, actor: PlatformOrSupport, claim: PlatformOrSupportClaim
+    endpoint_id: str,
+    delivery_id: str,
+    session: Session,
+    actor: PlatformOrSupport,
+    claim: PlatformOrSupportClaim,
+    body: ActionReason | None = None,
 ) -> schemas.DeliveryOut:
-    """Send it again now, with the same ``webhook-id``."""
+    """Send it again now, with the same ``webhook-id``. ``reason`` (optional) is kept in the audit row."""
     delivery = await outbound_service.retry_delivery(
-        session, endpoint_id=endpoint_id, delivery_id=delivery_id, actor=actor, now=clock.now()
+        session,
+        endpoint_id=endpoint_id,
+        delivery_id=delivery_id,
+        actor=actor,
+        now=clock.now(),
+        reason=body.reason if body else None,
     )
     return schemas.DeliveryOut.model_validate(delivery)
 

@@ -165,3 +165,36 @@ async def count_per_day(session: AsyncSession, model: type[Row], *, since: datet
         sa.select(day, sa.func.count()).where(model.created_at >= since).group_by(day).order_by(day)
     )
     return {created_on: int(count) for created_on, count in rows}
+
+
+async def open_totals(session: AsyncSession, model: type[Row]) -> list[tuple[str, str, int, int]]:
+    """(platform id, currency, how many, their amount) of the ones not final yet."""
+    rows = await session.execute(
+        sa.select(model.platform_id, model.currency, sa.func.count(), sa.func.sum(model.amount_minor))
+        .where(model.status.in_(OPEN_STATUSES[model]))
+        .group_by(model.platform_id, model.currency)
+        .order_by(model.platform_id, model.currency)
+    )
+    return [(platform_id, currency, int(count), int(amount)) for platform_id, currency, count, amount in rows]
+
+
+async def list_open(session: AsyncSession, model: type[Row], *, currency: str, limit: int) -> Sequence[Row]:
+    """The ones not final yet in ``currency``, oldest first."""
+    query = (
+        sa.select(model)
+        .where(model.status.in_(OPEN_STATUSES[model]), model.currency == currency)
+        .order_by(model.seq)
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def amount_per_day(session: AsyncSession, model: type[Row], *, since: datetime, currency: str) -> dict[date, int]:
+    """The amount of those in ``currency`` created on each UTC day from ``since`` on; days with none are absent."""
+    day = sa.cast(sa.func.timezone("UTC", model.created_at), sa.Date)
+    rows = await session.execute(
+        sa.select(day, sa.func.sum(model.amount_minor))
+        .where(model.created_at >= since, model.currency == currency)
+        .group_by(day)
+    )
+    return {created_on: int(amount) for created_on, amount in rows}

@@ -19,6 +19,7 @@ from sika.api.idempotency import IdempotencyClaim, Recovered, idempotency_claim
 from sika.api.pagination import Page, next_cursor
 from sika.api.providers import collection_router
 from sika.api.unit_of_work import PhasedRoute, UnitOfWorkRoute
+from sika.audit.schemas import ActionReason
 from sika.auth.scopes import Scope
 from sika.core import clock
 from sika.core.context import Actor
@@ -36,7 +37,8 @@ platform = authorize(Scope.platform)
 Platform = Annotated[Actor, Depends(platform)]
 platform_or_party = authorize(Scope.platform, allow_party=True)
 PlatformOrParty = Annotated[Actor, Depends(platform_or_party)]
-operator = authorize(Scope.admin)
+operator = authorize(Scope.support)
+"""Support staff (and admins): the safe operator actions, which move no money by hand."""
 Operator = Annotated[Actor, Depends(operator)]
 OperatorClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(operator))]
 ReaderOrParty = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read, allow_party=True))]
@@ -199,12 +201,61 @@ async def get_collection(collection_id: str, session: Session, actor: ReaderOrPa
 
 @router.post(f"{COLLECTIONS}/{{collection_id}}/requeue", response_model=schemas.CollectionOut, tags=["collections"])
 async def requeue_collection(
-    collection_id: str, session: Session, actor: Operator, claim: OperatorClaim
+    collection_id: str, session: Session, actor: Operator, claim: OperatorClaim, body: ActionReason | None = None
 ) -> schemas.CollectionOut:
     """Put a collection reconciliation gave up on (``collection.reconcile_given_up``
-    alert) back among those it asks the provider about every minute."""
-    collection = await payments_service.requeue(session, Collection, collection_id, now=clock.now())
+    alert) back among those it asks the provider about every minute. ``reason``
+    (optional) is kept in the audit row."""
+    collection = await payments_service.requeue(
+        session, Collection, collection_id, now=clock.now(), actor=actor, reason=body.reason if body else None
+    )
     return schemas.collection_out(collection)
+
+
+async def _collection_reconciled(request: Request, actor: Actor, key: str) -> Recovered | None:
+    """A reconciliation asked for with this key that a crash cut short: asking the provider
+    again is what the minute job does anyway, so the answer is the collection as it stands."""
+    collection = await payments_service.get_collection(
+        get_session(request), collection_id=request.path_params["collection_id"], actor=actor
+    )
+    return Recovered(body=schemas.collection_out(collection), status=200, settled=True)
+
+
+async def _payout_reconciled(request: Request, actor: Actor, key: str) -> Recovered | None:
+    """As ``_collection_reconciled``, for a payout."""
+    payout = await payments_service.get_payout(
+        get_session(request), payout_id=request.path_params["payout_id"], actor=actor
+    )
+    return Recovered(body=schemas.payout_out(payout), status=200, settled=True)
+
+
+CollectionReconcileClaim = Annotated[
+    IdempotencyClaim | None, Depends(idempotency_claim(operator, recover=_collection_reconciled))
+]
+PayoutReconcileClaim = Annotated[
+    IdempotencyClaim | None, Depends(idempotency_claim(operator, recover=_payout_reconciled))
+]
+
+
+@phased_router.post(
+    f"{COLLECTIONS}/{{collection_id}}/reconcile", response_model=schemas.CollectionOut, tags=["collections"]
+)
+async def reconcile_collection(
+    collection_id: str,
+    body: ActionReason,
+    phases: CurrentPhases,
+    actor: Operator,
+    claim: CollectionReconcileClaim,
+    providers: Providers,
+) -> schemas.CollectionOut:
+    """Ask the provider about an open collection now, as reconciliation does every minute,
+    and apply its answer by the usual rules (a late success credits the wallet once).
+    Nothing moves by hand. ``reason`` is required and kept in the audit rows (the request,
+    then its outcome); a final collection answers 409 ``reconcile_not_open``."""
+    done = await payments_service.reconcile_now(
+        phases, Collection, collection_id, providers=providers, actor=actor, reason=body.reason, clock=clock.now
+    )
+    return schemas.collection_out(done.row)
 
 
 @phased_router.post(PAYOUTS, status_code=201, response_model=schemas.PayoutOut, tags=["payouts"])
@@ -237,11 +288,34 @@ async def create_payout(
 
 
 @router.post(f"{PAYOUTS}/{{payout_id}}/requeue", response_model=schemas.PayoutOut, tags=["payouts"])
-async def requeue_payout(payout_id: str, session: Session, actor: Operator, claim: OperatorClaim) -> schemas.PayoutOut:
+async def requeue_payout(
+    payout_id: str, session: Session, actor: Operator, claim: OperatorClaim, body: ActionReason | None = None
+) -> schemas.PayoutOut:
     """Put a payout reconciliation gave up on (``payout.reconcile_given_up`` alert)
-    back among those it asks the provider about every minute."""
-    payout = await payments_service.requeue(session, Payout, payout_id, now=clock.now())
+    back among those it asks the provider about every minute. ``reason`` (optional)
+    is kept in the audit row."""
+    payout = await payments_service.requeue(
+        session, Payout, payout_id, now=clock.now(), actor=actor, reason=body.reason if body else None
+    )
     return schemas.payout_out(payout)
+
+
+@phased_router.post(f"{PAYOUTS}/{{payout_id}}/reconcile", response_model=schemas.PayoutOut, tags=["payouts"])
+async def reconcile_payout(
+    payout_id: str,
+    body: ActionReason,
+    phases: CurrentPhases,
+    actor: Operator,
+    claim: PayoutReconcileClaim,
+    providers: Providers,
+) -> schemas.PayoutOut:
+    """Ask the provider about an open payout now and apply its answer by the usual rules
+    (one it never made fails and its hold is released). Nothing moves by hand. ``reason``
+    is required and kept in the audit rows; a final payout answers 409 ``reconcile_not_open``."""
+    done = await payments_service.reconcile_now(
+        phases, Payout, payout_id, providers=providers, actor=actor, reason=body.reason, clock=clock.now
+    )
+    return schemas.payout_out(done.row)
 
 
 @router.get(PAYOUTS, response_model=schemas.PayoutPage, tags=["payouts"])

@@ -390,3 +390,44 @@ async def resolutions_of(session: AsyncSession, pending_id: str) -> list[Transfe
     """What resolved a pending transfer (a hold's capture, release or expiry)."""
     statement = sa.select(Transfer).where(Transfer.pending_id == pending_id).order_by(Transfer.seq)
     return list(await session.scalars(statement))
+
+
+_Noted = TypeVar("_Noted", AuditEvent, Alert)
+
+
+async def newest_about(
+    session: AsyncSession, model: type[_Noted], *, entity_type: str, entity_id: str, limit: int
+) -> list[_Noted]:
+    """The newest ``limit`` audit rows or alerts about one object (a party's or a wallet's: they may be many)."""
+    statement = (
+        sa.select(model)
+        .where(model.entity_type == entity_type, model.entity_id == entity_id)
+        .order_by(model.seq.desc())
+        .limit(limit)
+    )
+    return list(await session.scalars(statement))
+
+
+async def wallets_of(session: AsyncSession, party_id: str) -> list[Wallet]:
+    """A party's wallets (one per currency: a handful)."""
+    return list(await session.scalars(sa.select(Wallet).where(Wallet.party_id == party_id).order_by(Wallet.seq)))
+
+
+_Linked = TypeVar("_Linked", Collection, Payout)
+
+
+async def newest_of_party(session: AsyncSession, model: type[_Linked], *, party_id: str, limit: int) -> list[_Linked]:
+    """A party's newest ``limit`` collections or payouts."""
+    statement = sa.select(model).where(model.party_id == party_id).order_by(model.seq.desc()).limit(limit)
+    return list(await session.scalars(statement))
+
+
+async def newest_escrows_of(session: AsyncSession, *, party_id: str, limit: int) -> list[Escrow]:
+    """The newest ``limit`` escrows the party is the client or the beneficiary of."""
+    statement = (
+        sa.select(Escrow)
+        .where(sa.or_(Escrow.client_party_id == party_id, Escrow.beneficiary_party_id == party_id))
+        .order_by(Escrow.seq.desc())
+        .limit(limit)
+    )
+    return list(await session.scalars(statement))

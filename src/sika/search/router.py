@@ -1,6 +1,6 @@
 """Search and timelines over HTTP: ``support`` (or ``admin``) finds any object by
-what a customer or an integrator knows, and reads a collection's or a payout's
-story. A support key bound to a platform reaches that platform's objects only
+what a customer or an integrator knows, and reads a collection's, a payout's, a
+hold's, a wallet's or a party's story. A support key bound to a platform reaches that platform's objects only
 (its session is bound by ``authorize``)."""
 
 from __future__ import annotations
@@ -21,6 +21,11 @@ from sika.search import service as search_service
 router = APIRouter(prefix="/search", tags=["search"], route_class=UnitOfWorkRoute)
 timeline_router = APIRouter(prefix="/collections", tags=["collections"], route_class=UnitOfWorkRoute)
 payout_timeline_router = APIRouter(prefix="/payouts", tags=["payouts"], route_class=UnitOfWorkRoute)
+holdings_timeline_router = APIRouter(route_class=UnitOfWorkRoute)
+Support = Annotated[Actor, Depends(authorize(Scope.support))]
+Limit = Annotated[
+    int, Query(ge=1, le=search_service.MAX_TIMELINE_LIMIT, description="The most entries shown, newest first.")
+]
 
 
 @router.get("", response_model=schemas.SearchOut)
@@ -74,4 +79,52 @@ async def payout_timeline(
     return schemas.PayoutTimelineOut(
         payout=schemas.PayoutSummary.model_validate(story.payout),
         entries=[schemas.TimelineEntry.model_validate(entry) for entry in story.entries],
+    )
+
+
+@holdings_timeline_router.get("/holds/{hold_id}/timeline", response_model=schemas.HoldTimelineOut, tags=["holds"])
+async def hold_timeline(session: Session, hold_id: str, actor: Support) -> schemas.HoldTimelineOut:
+    """The hold's story, oldest first: its placement, capture, release or expiry with its
+    wallet's balance and held money before and after each, the payout it guarantees, its
+    alerts and audit rows."""
+    story = await search_service.hold_timeline(session, hold_id=hold_id, actor=actor, now=clock.now())
+    return schemas.HoldTimelineOut(
+        hold=schemas.HoldSummary.model_validate(search_service.hold_summary(story.hold)),
+        entries=[schemas.TimelineEntry.model_validate(entry) for entry in story.entries],
+    )
+
+
+@holdings_timeline_router.get(
+    "/wallets/{wallet_id}/timeline", response_model=schemas.WalletTimelineOut, tags=["wallets"]
+)
+async def wallet_timeline(
+    session: Session, wallet_id: str, actor: Support, limit: Limit = search_service.DEFAULT_TIMELINE_LIMIT
+) -> schemas.WalletTimelineOut:
+    """The wallet's newest movements (each with its balance and held money before and after),
+    audit rows and alerts, newest first, at most ``limit``."""
+    story = await search_service.wallet_timeline(
+        session, wallet_id=wallet_id, actor=actor, now=clock.now(), limit=limit
+    )
+    return schemas.WalletTimelineOut(
+        wallet=schemas.WalletSummary.model_validate(search_service.wallet_summary(story.wallet)),
+        entries=[schemas.TimelineEntry.model_validate(entry) for entry in story.entries],
+        limit=story.limit,
+        truncated=story.truncated,
+    )
+
+
+@holdings_timeline_router.get("/parties/{party_id}/timeline", response_model=schemas.PartyTimelineOut, tags=["parties"])
+async def party_timeline(
+    session: Session, party_id: str, actor: Support, limit: Limit = search_service.DEFAULT_TIMELINE_LIMIT
+) -> schemas.PartyTimelineOut:
+    """The party's newest entries, newest first, at most ``limit``: its audit rows and alerts,
+    its wallets' movements, and its collections, payouts and escrows (``linked``: read each
+    one's own timeline for the rest)."""
+    story = await search_service.party_timeline(session, party_id=party_id, actor=actor, limit=limit)
+    return schemas.PartyTimelineOut(
+        party=schemas.PartySummary.model_validate(story.party),
+        wallet_ids=story.wallet_ids,
+        entries=[schemas.TimelineEntry.model_validate(entry) for entry in story.entries],
+        limit=story.limit,
+        truncated=story.truncated,
     )

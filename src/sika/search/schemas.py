@@ -104,8 +104,11 @@ class TimelineEntry(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     at: datetime
-    kind: str = Field(description="state_change, webhook_received, ledger_transfer, alert, audit or provider_checked.")
-    id: str | None = Field(description="The webhook event, ledger transfer or alert it shows.")
+    kind: str = Field(
+        description="state_change, webhook_received, ledger_transfer, alert, audit, provider_checked, "
+        "provider_call or linked (a party's collection, payout or escrow)."
+    )
+    id: str | None = Field(description="The webhook event, ledger transfer, alert or linked object it shows.")
     state: str | None
     action: str | None
     cause: Cause | None
@@ -120,3 +123,71 @@ class TimelineOut(BaseModel):
 class PayoutTimelineOut(BaseModel):
     payout: PayoutSummary
     entries: list[TimelineEntry] = Field(description="Oldest first.")
+
+
+class HoldSummary(BaseModel):
+    """The hold as it stands now."""
+
+    id: str
+    state: str = Field(description="open, captured, released or expired.")
+    amount_minor: int
+    currency: str
+    wallet_id: str
+    party_id: str
+    platform_id: str
+    owner_type: str = Field(description="api (the holds API) or the domain whose object placed it (payout…).")
+    owner_id: str | None
+    captured_minor: int
+    returned_minor: int
+    created_at: datetime
+    expires_at: datetime | None
+    resolved_at: datetime | None
+
+
+class WalletSummary(BaseModel):
+    """The wallet and its money now."""
+
+    id: str
+    party_id: str
+    platform_id: str
+    currency: str
+    balance_minor: int
+    held_minor: int
+    available_minor: int
+    account_id: str
+    holds_account_id: str
+    created_at: datetime
+
+
+class PartySummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    platform_id: str
+    display_name: str
+    type: str
+    country: str
+    state: str = Field(validation_alias="status")
+    email: str | None
+    phone: str | None
+    created_at: datetime
+
+
+class HoldTimelineOut(BaseModel):
+    hold: HoldSummary
+    entries: list[TimelineEntry] = Field(description="Oldest first.")
+
+
+class _BoundedTimeline(BaseModel):
+    entries: list[TimelineEntry] = Field(description="Newest first, at most ``limit``.")
+    limit: int = Field(description="The most entries shown (the ``limit`` asked, 50 unless said).")
+    truncated: bool = Field(description="Older entries exist than those shown.")
+
+
+class WalletTimelineOut(_BoundedTimeline):
+    wallet: WalletSummary
+
+
+class PartyTimelineOut(_BoundedTimeline):
+    party: PartySummary
+    wallet_ids: list[str]

@@ -14,6 +14,7 @@ from sika.api.idempotency import IdempotencyClaim, idempotency_claim
 from sika.api.middleware import takes_raw_body
 from sika.api.pagination import Page, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
+from sika.audit.schemas import ActionReason
 from sika.auth.scopes import Scope
 from sika.core import clock
 from sika.core.context import Actor
@@ -81,8 +82,11 @@ async def list_webhook_events(
 
 @router.post("/events/{event_id}/retry", response_model=schemas.InboundEventOut)
 async def retry_webhook_event(
-    event_id: str, session: Session, actor: Support, claim: SupportClaim
+    event_id: str, session: Session, actor: Support, claim: SupportClaim, body: ActionReason | None = None
 ) -> schemas.InboundEventOut:
-    """Process a failed or unmatched event again, once its cause is fixed."""
-    event = await webhooks_service.retry(session, event_id=event_id, actor=actor, now=clock.now())
+    """Process a failed or unmatched event again, once its cause is fixed. ``reason``
+    (optional) is kept in the audit row."""
+    event = await webhooks_service.retry(
+        session, event_id=event_id, actor=actor, now=clock.now(), reason=body.reason if body else None
+    )
     return schemas.InboundEventOut.model_validate(event)

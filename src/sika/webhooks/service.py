@@ -282,7 +282,9 @@ async def record_failure(
     return None
 
 
-async def retry(session: AsyncSession, *, event_id: str, actor: Actor, now: datetime) -> InboundEvent:
+async def retry(
+    session: AsyncSession, *, event_id: str, actor: Actor, now: datetime, reason: str | None = None
+) -> InboundEvent:
     """Process a failed or unmatched event again (an operator fixed the cause)."""
     event = await repository.get_for_update(session, event_id)
     if event is None:
@@ -300,7 +302,7 @@ async def retry(session: AsyncSession, *, event_id: str, actor: Actor, now: date
         action="webhook_event.retried",
         entity_type="webhook_event",
         entity_id=event.id,
-        data={"attempts": event.attempts},
+        data=audit_service.with_reason(reason, attempts=event.attempts),
     )
     return event
 

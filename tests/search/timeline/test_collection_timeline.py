@@ -68,6 +68,9 @@ async def test_a_collection_tells_its_story_in_order_with_each_cause(world: Worl
     credit = entries[4]
     assert credit["id"] == f"{collection_id}.credit"
     assert (credit["details"]["code"], credit["details"]["amount_minor"]) == ("collection.succeeded", AMOUNT)
+    # The wallet's money around the credit, derived from the ledger's entries.
+    assert credit["details"]["account_id"] == credit["details"]["credit_account_id"]
+    assert (credit["details"]["balance_before_minor"], credit["details"]["balance_after_minor"]) == (0, AMOUNT)
     webhook = entries[5]
     assert webhook["details"]["event_type"] == "charge.success"
     assert (webhook["details"]["outcome"], webhook["details"]["duplicate"]) == ("unchanged", True)

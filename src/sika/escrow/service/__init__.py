@@ -10,6 +10,7 @@ what, the locked reads), ``announce`` (events and audit rows) and ``errors``.
 This package names what the rest of Sika calls: ``escrow_service.<name>``.
 docs/escrow.md tells it for users."""
 
+from sika.escrow.models import ESCROW_ACCOUNT_KIND
 from sika.escrow.service.access import EscrowView
 from sika.escrow.service.collected import fund_by_collection
 from sika.escrow.service.due import DUE_BATCH_SIZE, Settled, settle_due
@@ -44,6 +45,7 @@ __all__ = [
     "AUTO_PAYOUT_TASK",
     "DUE_BATCH_SIZE",
     "DUE_SOON_SECONDS",
+    "ESCROW_ACCOUNT_KIND",
     "QUEUE_SHOWN",
     "AutoPayoutPhoneRequired",
     "DepositExceedsRemaining",

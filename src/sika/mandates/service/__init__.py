@@ -11,6 +11,7 @@ operators watch). This package names what
 the rest of Sika calls: ``mandates_service.<name>``. docs/mandates.md tells it
 for users."""
 
+from sika.mandates.models import MANDATE_ACCOUNT_KIND
 from sika.mandates.service.access import MandateView
 from sika.mandates.service.announce import remaining
 from sika.mandates.service.catalogue import (
@@ -51,6 +52,7 @@ from sika.mandates.service.paying import purchase, spend
 
 __all__ = [
     "DUE_BATCH_SIZE",
+    "MANDATE_ACCOUNT_KIND",
     "OVERVIEW_SHOWN",
     "AbovePurchaseMaximum",
     "DailyLimitExceeded",

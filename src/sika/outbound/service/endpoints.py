@@ -153,7 +153,13 @@ async def list_deliveries(
 
 
 async def retry_delivery(
-    session: AsyncSession, *, endpoint_id: str, delivery_id: str, actor: Actor, now: datetime
+    session: AsyncSession,
+    *,
+    endpoint_id: str,
+    delivery_id: str,
+    actor: Actor,
+    now: datetime,
+    reason: str | None = None,
 ) -> Delivery:
     """Send it again now, with the same ``webhook-id``, on a new round of the schedule."""
     await get_endpoint(session, endpoint_id=endpoint_id)
@@ -171,6 +177,7 @@ async def retry_delivery(
         action="webhook_delivery.retried",
         entity_type="webhook_delivery",
         entity_id=delivery.id,
+        data=audit_service.with_reason(reason),
     )
     await queue_pump(session)
     return delivery

@@ -31,6 +31,14 @@ Row locks are taken in one order everywhere: webhook event, then the
 collection or payout, then ledger accounts (ascending id, by the ledger).
 """
 
+from sika.payments.service.actions import (
+    UNREACHABLE,
+    PaymentKind,
+    Reconciled,
+    reconcile_kind_now,
+    reconcile_now,
+    requeue_kind,
+)
 from sika.payments.service.collections import (
     Card,
     CollectionNotAwaitingOtp,
@@ -72,10 +80,14 @@ from sika.payments.service.payouts import (
     payout_update_from_result,
 )
 from sika.payments.service.reconciliation import (
+    InFlight,
     NotOpen,
     ReconcileReport,
     Stuck,
+    amount_per_day,
     created_per_day,
+    in_flight,
+    list_open,
     reconcile,
     reconcile_collection,
     reconcile_payout,
@@ -84,6 +96,7 @@ from sika.payments.service.reconciliation import (
 )
 
 __all__ = [
+    "UNREACHABLE",
     "AfterCredit",
     "Applied",
     "Card",
@@ -93,17 +106,21 @@ __all__ = [
     "CollectionUpdate",
     "CustomerEmailRequired",
     "IdempotencyKeyAlreadyUsed",
+    "InFlight",
     "MobileMoney",
     "NoPayoutProvider",
     "NotOpen",
+    "PaymentKind",
     "PayoutNotFound",
     "PayoutUpdate",
     "ReconcileReport",
+    "Reconciled",
     "Recorded",
     "Source",
     "Stuck",
     "WalletCurrencyMismatch",
     "WalletNotOfParty",
+    "amount_per_day",
     "apply_collection_update",
     "apply_payout_update",
     "clearing_account_id",
@@ -116,7 +133,9 @@ __all__ = [
     "get_collection",
     "get_payout",
     "hold_owner",
+    "in_flight",
     "list_collections",
+    "list_open",
     "list_payouts",
     "on_credit",
     "on_failure",
@@ -125,8 +144,11 @@ __all__ = [
     "payout_update_from_result",
     "reconcile",
     "reconcile_collection",
+    "reconcile_kind_now",
+    "reconcile_now",
     "reconcile_payout",
     "requeue",
+    "requeue_kind",
     "stuck",
     "submit_collection_otp",
 ]

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sika.audit import service as audit_service
 from sika.core import db, errors
 from sika.core.context import Actor
 from sika.payments import repository
@@ -81,6 +82,41 @@ async def stuck(session: AsyncSession, *, created_before: datetime, limit: int) 
         ),
         payouts=await repository.list_open_created_before(session, Payout, created_before=created_before, limit=limit),
         payouts_total=await repository.count_open_created_before(session, Payout, created_before=created_before),
+    )
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """Money between Sika and the providers: per platform and currency, the collections
+    and the payouts not final yet (how many, and their amount)."""
+
+    collections: list[tuple[str, str, int, int]]
+    payouts: list[tuple[str, str, int, int]]
+
+
+async def in_flight(session: AsyncSession) -> InFlight:
+    return InFlight(
+        collections=await repository.open_totals(session, Collection),
+        payouts=await repository.open_totals(session, Payout),
+    )
+
+
+async def list_open(
+    session: AsyncSession, *, currency: str, payouts: bool, limit: int
+) -> Sequence[Collection] | Sequence[Payout]:
+    """The collections (or payouts) not final yet in ``currency``, oldest first: what an in-flight figure counts."""
+    if payouts:
+        return await repository.list_open(session, Payout, currency=currency, limit=limit)
+    return await repository.list_open(session, Collection, currency=currency, limit=limit)
+
+
+async def amount_per_day(
+    session: AsyncSession, *, since: datetime, currency: str
+) -> tuple[dict[date, int], dict[date, int]]:
+    """The amount of the collections, then of the payouts, in ``currency`` created on each UTC day from ``since`` on."""
+    return (
+        await repository.amount_per_day(session, Collection, since=since, currency=currency),
+        await repository.amount_per_day(session, Payout, since=since, currency=currency),
     )
 
 
@@ -176,18 +212,42 @@ async def _give_up_rows(
     return len(rows)
 
 
-async def requeue(session: AsyncSession, model: type[repository.Row], row_id: str, *, now: datetime) -> repository.Row:
-    """An operator puts a given-up collection or payout back among those asked every run."""
+async def requeue(
+    session: AsyncSession,
+    model: type[repository.Row],
+    row_id: str,
+    *,
+    now: datetime,
+    actor: Actor,
+    reason: str | None = None,
+) -> repository.Row:
+    """An operator puts a given-up collection or payout back among those asked every run;
+    the audit row keeps who did it and why."""
     row = await flow.locked(session, model, row_id)
+    check_open(model, row)
+    await repository.requeue(session, model, row_id, now=now)
+    await session.refresh(row)
+    entity_type = model.__name__.lower()
+    await audit_service.record(
+        session,
+        actor=actor,
+        platform_id=row.platform_id,
+        action=f"{entity_type}.requeued",
+        entity_type=entity_type,
+        entity_id=row_id,
+        data=audit_service.with_reason(reason),
+    )
+    log.info("reconcile.requeued", entity_id=row_id)
+    return row
+
+
+def check_open(model: type[repository.Row], row: repository.Row) -> None:
+    """``NotOpen`` unless ``row`` is still open: a final one has nothing left to reconcile."""
     finals: frozenset[str] = frozenset(
         state.value for state in (COLLECTION_STATES.final if model is Collection else PAYOUT_STATES.final)
     )
     if row.status in finals:
-        raise NotOpen(f"{model.__name__} {row_id} is {row.status}: there is nothing left to reconcile.")
-    await repository.requeue(session, model, row_id, now=now)
-    await session.refresh(row)
-    log.info("reconcile.requeued", entity_id=row_id)
-    return row
+        raise NotOpen(f"{model.__name__} {row.id} is {row.status}: there is nothing left to reconcile.")
 
 
 async def _isolated(check: Awaitable[Applied | None], *, what: str) -> Applied | None:

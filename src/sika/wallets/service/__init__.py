@@ -15,8 +15,9 @@ debit it through a hold they own, or, when they take the money at once into
 an account of their own (an escrow's deposit), with ``debit_to_account``.
 """
 
+from sika.wallets.models import WALLET_ACCOUNT_KIND
 from sika.wallets.service.between import SameParty, pay_party, recipient_wallet
-from sika.wallets.service.fees import FeeBalance, fee_account_id, platform_fees
+from sika.wallets.service.fees import FEE_ACCOUNT_KIND, FeeBalance, fee_account_id, platform_fees
 from sika.wallets.service.history import HistoryEntry, HistoryPage, WalletMonth, history, party_months
 from sika.wallets.service.hold_views import API_OWNER, HoldOwner, HoldView
 from sika.wallets.service.holds import (
@@ -57,6 +58,8 @@ from sika.wallets.service.wallets import (
 
 __all__ = [
     "API_OWNER",
+    "FEE_ACCOUNT_KIND",
+    "WALLET_ACCOUNT_KIND",
     "FeeBalance",
     "HistoryEntry",
     "HistoryPage",
