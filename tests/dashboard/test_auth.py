@@ -175,7 +175,7 @@ async def test_every_page_refuses_without_a_session(
             else:
                 assert location == f"{DASHBOARD}/login"
             walked += 1
-    assert walked == 29
+    assert walked == 31
     async with db.transaction(sessions) as session:
         assert await session.scalar(sa.text("SELECT count(*) FROM alerts WHERE acknowledged_at IS NOT NULL")) == 0
         assert await session.scalar(sa.text("SELECT count(*) FROM audit_events WHERE actor LIKE 'key:%'")) == 0
