@@ -5,7 +5,7 @@
 Starts its own PostgreSQL (pgserver, in a temporary folder), migrates it and
 makes an admin key, then serves the API from
 
-* ``sika run`` (one process: API, in-process worker, sandbox), then
+* ``sika run`` (API and sandbox in one process, its job worker in another), then
 * ``uvicorn --factory sika.asgi:create --workers N`` (N API processes, no
   worker) on the same database,
 
@@ -22,15 +22,18 @@ workloads with ``wrk`` (one thread; a Lua script gives every request its own
   each one finds its collection and changes nothing: outcome ``unchanged``).
 
 For each it reports requests/s, p50/p99 latency, non-2xx answers, CPU
-milliseconds per request of the API process(es) (children included), of
-PostgreSQL and of wrk, and the ratio of requests/s to the in-process grouped
-ledger path (``bench/ledger.py``'s ``measure_sika``, same accounts, same
-number of concurrent callers, measured in the same run just before).
+milliseconds per request of the API process(es) (children included, but for
+``sika run``'s job worker, counted apart), of PostgreSQL and of wrk, and the
+ratio of requests/s to the in-process grouped ledger path (``bench/ledger.py``'s
+``measure_sika``, same accounts, same number of concurrent callers, measured in
+the same run just before).
 
 Webhook processing: after each intake, the events/s the worker processes
 while it drains the backlog (polling the events' status), with the
-in-process worker of ``sika run``, then with 1 and 2 ``sika worker``
-processes on the backlog left by the uvicorn phases.
+worker process of ``sika run``, then with 1 and 2 ``sika worker``
+processes on the backlog left by the uvicorn phases; each with its ratio to
+the in-process figure of the same server's phases (at the most callers for
+the ``sika worker`` processes).
 
 Prints JSON. A benchmark, not a test: it asserts nothing but that the
 ledger's invariants hold at the end.
@@ -208,8 +211,18 @@ def git_commit() -> str:
     return done.stdout.strip() or "unknown"
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time of a process and all its descendants, the reaped ones included."""
+def is_job_worker(process: psutil.Process) -> bool:
+    """``sika worker``: what ``sika run`` starts beside its API."""
+    try:
+        command: list[str] = process.cmdline()
+    except psutil.Error:
+        return False
+    return command[1:4] == ["-m", "sika", "worker"]
+
+
+def cpu_seconds(pid: int, *, job_workers: bool = False) -> float:
+    """CPU time of a process and all its descendants, the reaped ones included: those
+    that serve the API, or with ``job_workers`` the ``sika worker`` processes among them."""
     try:
         root = psutil.Process(pid)
         processes = [root, *root.children(recursive=True)]
@@ -217,6 +230,8 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
     total = 0.0
     for process in processes:
+        if is_job_worker(process) is not job_workers:
+            continue
         with contextlib.suppress(psutil.NoSuchProcess):
             times = process.cpu_times()
             total += times.user + times.system + times.children_user + times.children_system
@@ -302,9 +317,9 @@ class Server:
                 self.command, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
 
-    def cpu_seconds(self) -> float:
+    def cpu_seconds(self, *, job_workers: bool = False) -> float:
         assert self.process is not None
-        return cpu_seconds(self.process.pid)
+        return cpu_seconds(self.process.pid, job_workers=job_workers)
 
     def check_alive(self) -> None:
         assert self.process is not None
@@ -610,13 +625,15 @@ def measure(
     target: Target, *, mode: str, lines: Iterator[str], connections: int, seconds: float, in_process_tps: float
 ) -> dict[str, Any]:
     target.api.check_alive()
-    api_before, pg_before, wrk_before = (
+    api_before, worker_before, pg_before, wrk_before = (
         target.api.cpu_seconds(),
+        target.api.cpu_seconds(job_workers=True),
         cpu_seconds(target.postmaster),
         reaped_children_cpu_seconds(),
     )
     raw = run_wrk(target, mode=mode, lines=lines, connections=connections, seconds=seconds)
     api_cpu = target.api.cpu_seconds() - api_before
+    worker_cpu = target.api.cpu_seconds(job_workers=True) - worker_before
     pg_cpu = cpu_seconds(target.postmaster) - pg_before
     wrk_cpu = reaped_children_cpu_seconds() - wrk_before
     requests = max(raw["requests"], 1)
@@ -632,11 +649,16 @@ def measure(
         "socket_errors": raw["socket_errors"],
         "timeouts": raw["timeouts"],
         "api_cpu_ms_per_request": round(api_cpu * 1000 / requests, 3),
+        "job_worker_cpu_ms_per_request": round(worker_cpu * 1000 / requests, 3),
         "postgres_cpu_ms_per_request": round(pg_cpu * 1000 / requests, 3),
         "wrk_cpu_ms_per_request": round(wrk_cpu * 1000 / requests, 3),
-        "ratio_to_in_process": round(rate / in_process_tps, 3) if in_process_tps else None,
+        "ratio_to_in_process": ratio(rate, in_process_tps),
         **({"repeated_bodies": raw["laps"] > 0} if mode == "webhooks" else {}),
     }
+
+
+def ratio(rate: float | None, in_process_tps: float) -> float | None:
+    return round(rate / in_process_tps, 3) if rate is not None and in_process_tps else None
 
 
 def in_process(url: str, accounts: list[str], *, connections: int, seconds: float) -> dict[str, Any]:
@@ -651,24 +673,38 @@ def in_process(url: str, accounts: list[str], *, connections: int, seconds: floa
 # ---------------------------------------------------------------- webhook processing
 
 
-def drain(url: str, *, budget_seconds: float, check: Callable[[], None], until: int = 0) -> dict[str, Any]:
+def drain(
+    url: str,
+    *,
+    budget_seconds: float,
+    check: Callable[[], None],
+    cpu: Callable[[], tuple[float, float]],
+    until: int = 0,
+) -> dict[str, Any]:
     """Wait until at most ``until`` events are left waiting (or the budget runs
     out). The rate is timed from the first event processed after the call to the
-    last, so a worker's start-up does not count."""
+    last, so a worker's start-up does not count; so is the CPU that ``cpu`` reads
+    (the workers', PostgreSQL's), which says what limits the rate: a worker process
+    near one core (``worker_cores``) is bound by its own event loop."""
     _, backlog = webhook_counts(url)
     deadline = time.monotonic() + budget_seconds
-    first: tuple[float, int] | None = None
-    last = (time.monotonic(), backlog)
+    first: tuple[float, int, tuple[float, float]] | None = None
+    last = (time.monotonic(), backlog, cpu())
     while last[1] > until and time.monotonic() < deadline:
         check()
         time.sleep(POLL_SECONDS)
-        last = (time.monotonic(), webhook_counts(url)[1])
+        last = (time.monotonic(), webhook_counts(url)[1], cpu())
         if first is None and last[1] < backlog:
             first = last
-    rate = None
-    if first is not None and last[0] > first[0]:
-        rate = round((first[1] - last[1]) / (last[0] - first[0]), 1)
-    return {"backlog": backlog, "left": last[1], "events_per_second": rate}
+    figures: dict[str, Any] = {"backlog": backlog, "left": last[1], "events_per_second": None}
+    if first is not None and last[0] > first[0] and first[1] > last[1]:
+        elapsed, events = last[0] - first[0], first[1] - last[1]
+        worker_cpu, postgres_cpu = (last[2][k] - first[2][k] for k in (0, 1))
+        figures["events_per_second"] = round(events / elapsed, 1)
+        figures["worker_cpu_ms_per_event"] = round(worker_cpu * 1000 / events, 2)
+        figures["postgres_cpu_ms_per_event"] = round(postgres_cpu * 1000 / events, 2)
+        figures["worker_cores"] = round(worker_cpu / elapsed, 2)
+    return figures
 
 
 # ---------------------------------------------------------------- one server configuration
@@ -733,14 +769,21 @@ def drive(
                 result["processed_during_intake"] = processed_events(url) - processed_before
             results[mode][str(connections)] = result
             if mode == "webhooks" and drain_each_webhook_phase:
-                print(f"{target.api.name}: draining webhooks with the in-process worker", file=sys.stderr)
-                drained = drain(url, budget_seconds=args.drain_budget, check=target.api.check_alive)
-                drains.append({"after_connections": connections, "worker": "in-process (sika run)", **drained})
+                print(f"{target.api.name}: draining webhooks with its worker process", file=sys.stderr)
+                drained = drain(
+                    url,
+                    budget_seconds=args.drain_budget,
+                    check=target.api.check_alive,
+                    cpu=lambda: (target.api.cpu_seconds(job_workers=True), cpu_seconds(target.postmaster)),
+                )
+                worker = f"sika run's worker process (concurrency {args.worker_concurrency})"
+                drains.append({"after_connections": connections, "worker": worker, **drained})
+                drains[-1]["ratio_to_in_process"] = ratio(drained["events_per_second"], tps)
     return reference, results, drains
 
 
 def drain_with_workers(
-    url: str, env: dict[str, str], logs: Path, args: argparse.Namespace, *, workers: int, until: int
+    url: str, env: dict[str, str], logs: Path, args: argparse.Namespace, *, postmaster: int, workers: int, until: int
 ) -> dict[str, Any]:
     """Start ``workers`` ``sika worker`` processes on the backlog, time them until
     ``until`` events are left (or the budget runs out), and stop them."""
@@ -755,7 +798,11 @@ def drain_with_workers(
             for server in servers:
                 server.check_alive()
 
-        drained = drain(url, budget_seconds=args.drain_budget, check=check, until=until)
+        def cpu() -> tuple[float, float]:
+            workers_cpu = sum(server.cpu_seconds(job_workers=True) for server in servers)
+            return workers_cpu, cpu_seconds(postmaster)
+
+        drained = drain(url, budget_seconds=args.drain_budget, check=check, cpu=cpu, until=until)
     return {"worker": f"{workers} x sika worker --concurrency {args.worker_concurrency}", **drained}
 
 
@@ -815,10 +862,15 @@ def run(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
         # the first half of the backlog, two take the rest.
         _, backlog = webhook_counts(url)
         print(f"webhooks: {backlog} events left for sika worker processes", file=sys.stderr)
-        report[name]["webhook_processing"] = [
-            drain_with_workers(url, env, logs, args, workers=1, until=backlog // 2),
-            drain_with_workers(url, env, logs, args, workers=2, until=0),
+        # Against the in-process figure at the most callers, measured in the uvicorn phases.
+        reference_tps = in_proc[str(max(args.connection_counts))]["tps"]
+        processing = [
+            drain_with_workers(url, env, logs, args, postmaster=postmaster, workers=1, until=backlog // 2),
+            drain_with_workers(url, env, logs, args, postmaster=postmaster, workers=2, until=0),
         ]
+        for drained in processing:
+            drained["ratio_to_in_process"] = ratio(drained["events_per_second"], reference_tps)
+        report[name]["webhook_processing"] = processing
         return {
             "results": report,
             "webhook_outcomes": webhook_outcomes(url),
@@ -854,7 +906,7 @@ def main() -> None:
         "connections": args.connection_counts,
         "load_generator": "wrk -t1 (one thread), a Lua script: a new Idempotency-Key per request, bodies cycled",
         "servers": {
-            "sika run": "one process: API, in-process worker, sandbox",
+            "sika run": "API and sandbox in one process, its job worker (sika worker) in a child process",
             f"uvicorn --workers {args.api_processes}": "API processes only; webhooks wait for sika worker processes",
         },
         "worker_concurrency": args.worker_concurrency,

@@ -28,6 +28,7 @@ from sika.core.db import libpq_url, make_engine, make_sessionmaker
 from sika.dashboard import app as dashboard_app
 from sika.escrow import router as escrow_router
 from sika.events import router as events_router
+from sika.instalments import router as instalments_router
 from sika.ledger import batcher as ledger_batcher
 from sika.ledger import router as ledger_router
 from sika.mandates import router as mandates_router
@@ -36,6 +37,7 @@ from sika.p2p import router as p2p_router
 from sika.parties import router as parties_router
 from sika.payments import router as payments_router
 from sika.platforms import router as platforms_router
+from sika.promos import router as promos_router
 from sika.proofs import router as proofs_router
 from sika.search import router as search_router
 from sika.system import router as system_router
@@ -68,12 +70,16 @@ def api_router() -> APIRouter:
         p2p_router,
         transfers_router,
         outbound_router,
+        instalments_router,
+        promos_router,
     ):
         v1.include_router(module.router)
     # Provider-calling routes run in phases (``PhasedRoute``), on routers of their own.
     v1.include_router(payments_router.phased_router)
     v1.include_router(escrow_router.summary_router)
     v1.include_router(escrow_router.phased_router)
+    v1.include_router(instalments_router.instalments_router)
+    v1.include_router(instalments_router.phased_router)
     # Support's reading of a collection or a payout, under its path.
     v1.include_router(search_router.timeline_router)
     v1.include_router(search_router.payout_timeline_router)

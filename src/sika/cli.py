@@ -29,7 +29,7 @@ from sika import worker as jobs_worker
 from sika.app import DASHBOARD_PATH, create_app
 from sika.auth import service as auth_service
 from sika.auth.scopes import Scope
-from sika.core import clock, db, invariants, migrate, paging
+from sika.core import clock, db, invariants, migrate, paging, serving
 from sika.core import logging as sika_logging
 from sika.core.config import Environment, InsecureSettings, Settings, get_settings, reference_markdown
 from sika.core.context import Actor
@@ -139,7 +139,7 @@ def _refuse_exposed_development(settings: Settings, *, hosts: list[str], insecur
 def run(
     host: Annotated[str | None, typer.Option(help="Address for the API.")] = None,
     port: Annotated[int | None, typer.Option(help="Port for the API.")] = None,
-    worker_concurrency: Annotated[int, typer.Option(help="Jobs run at once by the in-process worker.")] = 4,
+    worker_concurrency: Annotated[int, typer.Option(help="Jobs run at once by the worker process.")] = 4,
     insecure_dev: Annotated[
         bool,
         typer.Option(
@@ -148,7 +148,7 @@ def run(
         ),
     ] = False,
 ) -> None:
-    """Migrate, then serve the API with an in-process worker."""
+    """Migrate, then serve the API, with the job worker in a process of its own."""
     settings = _settings()
     sika_logging.configure()
     host = host or settings.HOST
@@ -168,7 +168,7 @@ def run(
             serve = _serve(
                 settings, url, listening, host=host, port=port, worker_concurrency=worker_concurrency, on_up=banner
             )
-            asyncio.run(serve)
+            serving.run(serve)
     finally:
         for sock in listening:
             sock.close()
@@ -214,6 +214,7 @@ def _print_banner(settings: Settings, *, host: str, port: int, secret: str | Non
     console.print(f"Dashboard  {base}{DASHBOARD_PATH}/   (admin or support key)")
     console.print(f"Readiness  {base}/ready")
     console.print(f"Metrics    {base}/metrics")
+    console.print(f"Serving    {serving.described()}")
     if settings.ENV is not Environment.production:
         console.print(f"Sandbox    http://{settings.SANDBOX_HOST}:{settings.SANDBOX_PORT}/_sandbox/docs")
     if secret is not None:
@@ -233,17 +234,15 @@ async def _serve(
     api = create_app(settings, database_url=url)
     jobs_worker.build(url)
     # Which proxy may name the client is SIKA_TRUSTED_PROXIES' call alone, not uvicorn's.
-    config = uvicorn.Config(api, host=host, port=port, log_config=None, access_log=False, proxy_headers=False)
+    config = uvicorn.Config(
+        api, host=host, port=port, http=serving.HTTP_PARSER, log_config=None, access_log=False, proxy_headers=False
+    )
     servers = [uvicorn.Server(config)]
     if len(listening) > 1:
         # The sandbox posts its webhooks to this very API unless told otherwise.
         target = settings.SANDBOX_WEBHOOK_TARGET or f"http://{host}:{port}/v1/webhooks"
         servers.append(sandbox_app.build_server(settings, webhook_target=target, embedded=True))
-    worker = asyncio.create_task(
-        jobs_worker.run_worker(
-            settings, database_url=url, concurrency=worker_concurrency, install_signal_handlers=False
-        )
-    )
+    worker = serving.start_worker(url, concurrency=worker_concurrency)
     # The API serves in this very coroutine: the SIGTERM its uvicorn re-raises after a
     # graceful shutdown must come out here, where the finally below stops the rest.
     beside = [
@@ -257,9 +256,10 @@ async def _serve(
         for server in servers[1:]:
             server.should_exit = True
         await asyncio.gather(announce, *beside, return_exceptions=True)
-        worker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await worker
+        if not await asyncio.to_thread(serving.stop_worker, worker):
+            err_console.print(
+                f"The worker did not stop within {serving.WORKER_STOP_SECONDS:g} s: killed.", style="bold yellow"
+            )
 
 
 async def _announce_when_up(settings: Settings, servers: list[uvicorn.Server], on_up: Callable[[], None]) -> None:

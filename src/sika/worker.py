@@ -11,6 +11,7 @@ from sika.core.config import Settings
 from sika.core.db import make_engine, make_sessionmaker
 from sika.escrow import tasks as escrow_tasks
 from sika.idempotency import tasks as idempotency_tasks
+from sika.instalments import tasks as instalments_tasks
 from sika.jobs import app as jobs_app
 from sika.jobs import tasks as jobs_tasks
 from sika.ledger import tasks as ledger_tasks
@@ -30,6 +31,7 @@ TASK_MODULES = (
     webhooks_tasks,
     outbound_tasks,
     alerts_tasks,
+    instalments_tasks,
 )
 
 

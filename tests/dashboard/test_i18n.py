@@ -114,6 +114,8 @@ async def test_every_page_renders_in_french_without_an_english_label_left(
         "/proofs",
         "/mandates",
         "/transfers",
+        "/instalments",
+        "/promo-codes",
     ):
         response = await operator.get(f"{DASHBOARD}{path}", headers={"Accept-Language": "fr"})
         assert response.status_code == 200

@@ -5,6 +5,8 @@ one machine each keep to their own sandbox."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import shutil
 import signal
@@ -23,8 +25,14 @@ import httpx
 import psutil
 import pytest
 
+from sika import worker as jobs_worker
+from sika.core import clock, db, ids
+from sika.core.config import Environment, Settings
+from sika.sandbox import signing
+from sika.webhooks import service as webhooks_service
 from tests.support import idempotency as idempotency_hooks
 from tests.support.payments import mobile_money
+from tests.support.sandbox import SANDBOX_SECRETS
 from tests.support.server import free_port
 
 STARTUP_TIMEOUT_SECONDS = 90
@@ -139,6 +147,7 @@ def test_sika_run_serves_ready_and_stops_cleanly(work_dir: Path) -> None:
             assert keys.status_code == 200
             assert [k["name"] for k in keys.json()["data"]] == ["first admin"]
             assert f"Dashboard  {run.url}/dashboard/" in output
+            assert "Serving    uvloop event loop, httptools HTTP parser" in output
             login = httpx.get(f"{run.url}/dashboard/login", timeout=5)
             assert login.status_code == 200
             assert "Sign in with an API key that has the admin or support scope." in login.text
@@ -297,3 +306,82 @@ def test_two_runs_on_one_machine_each_reach_their_own_sandbox(work_dir: Path) ->
     finally:
         for data_dir in data_dirs:
             _kill_postgres_in(data_dir)
+
+
+def _worker_of(run: SikaRun) -> psutil.Process:
+    """The run's job worker: a child process running ``sika worker``."""
+    children = psutil.Process(run.process.pid).children()
+    workers = [child for child in children if child.cmdline()[1:4] == ["-m", "sika", "worker"]]
+    assert len(workers) == 1, [child.cmdline() for child in children]
+    return workers[0]
+
+
+def test_sika_run_runs_its_worker_in_a_process_of_its_own_and_stops_it(work_dir: Path) -> None:
+    """A SIGTERM stops the worker with the API (the run waits for it, within its bound);
+    a SIGKILL of the run takes the worker down too: no orphan either way."""
+    data_dir = work_dir / "pgdata"
+    try:
+        with sika_run(work_dir, data_dir) as run:
+            assert run.wait_ready().json()["checks"]["worker"]["ok"] is True
+            worker = _worker_of(run)
+            run.stop()
+            assert not worker.is_running()
+            assert "Traceback" not in run.output()
+        with sika_run(work_dir, data_dir) as crashed:
+            crashed.wait_ready()
+            worker = _worker_of(crashed)
+            crashed.crash()
+            worker.wait(timeout=STOP_TIMEOUT_SECONDS)
+            assert not worker.is_running()
+    finally:
+        _kill_postgres_in(data_dir)
+
+
+async def _receive_and_wait(database_url: str, *, wait_seconds: float) -> str:
+    """A signed webhook stored (its job deferred) as any API process would, then its
+    status once it is no longer waiting (or still ``received`` at the timeout)."""
+    secrets: dict[str, Any] = dict(SANDBOX_SECRETS)
+    settings = Settings(ENV=Environment.test, **secrets)
+    jobs_worker.build(database_url)
+    data = {"id": 7, "status": "success", "reference": ids.new_id("col"), "amount": 100_000, "currency": "XOF"}
+    body = json.dumps({"event": "charge.success", "data": {**data, "channel": "mobile_money"}})
+    headers = signing.headers("paystack", body=body.encode(), settings=settings, timestamp=int(time.time()))
+    engine = db.make_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        sessions = db.make_sessionmaker(engine)
+        async with db.transaction(sessions) as session:
+            received = await webhooks_service.receive(
+                session, provider="paystack", body=body.encode(), headers=headers, settings=settings, now=clock.now()
+            )
+        assert isinstance(received, webhooks_service.Received)
+        async with sessions() as session:
+            stored = await webhooks_service.get_event(session, event_id=received.id)
+        assert stored.status == "received", stored.last_error  # read, and waiting for the worker
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            async with sessions() as session:
+                event = await webhooks_service.get_event(session, event_id=received.id)
+            if event.status != "received" or time.monotonic() > deadline:
+                return event.status
+            await asyncio.sleep(0.2)
+    finally:
+        await engine.dispose()
+
+
+def test_a_webhook_is_processed_while_the_api_process_is_starved(work_dir: Path) -> None:
+    """The limit of a busy API: its process frozen outright (SIGSTOP). A webhook stored
+    meanwhile (as another API process would) is still processed by the run's worker."""
+    data_dir = work_dir / "pgdata"
+    try:
+        with sika_run(work_dir, data_dir, **SANDBOX_SECRETS) as run:
+            run.wait_ready()
+            run.process.send_signal(signal.SIGSTOP)
+            try:
+                url = f"postgresql://postgres:@/postgres?host={data_dir}"
+                status = asyncio.run(_receive_and_wait(url, wait_seconds=STARTUP_TIMEOUT_SECONDS / 3))
+            finally:
+                run.process.send_signal(signal.SIGCONT)
+            assert status == "unmatched", run.output()[-3000:]  # about no collection Sika knows
+            run.stop()
+    finally:
+        _kill_postgres_in(data_dir)

@@ -48,6 +48,7 @@ MONEY_ROUTES = {
     "create_party_transfer",
     "submit_proofs",
     "decide_proof",
+    "pay_instalment",
 }
 """The routes that move money today; later ones join them by their mark."""
 
@@ -78,10 +79,18 @@ MOVES_NO_MONEY = {
     "add_to_allowlist",
     "certify_party",
     "set_proof_rule",
+    "create_promo_code",
+    "deactivate_promo_code",
     "create_webhook_endpoint",
     "rotate_webhook_secret",
     "retry_webhook_delivery",
     "replay_webhook_events",
+    "create_plan",
+    "cancel_plan",
+    "stop_plan",
+    "cancel_instalment",
+    "stop_instalment",
+    "add_reduction",
 }
 """POSTs whose Idempotency-Key stays optional: they create or change something, but no money
 (a retried webhook is processed once whatever the retries). Adding one here is a decision to review."""

@@ -61,6 +61,8 @@ KNOWN_LISTS = {
     "list_transfers",
     "list_webhook_endpoints",
     "list_webhook_deliveries",
+    "list_plans",
+    "list_promo_codes",
 }
 """The lists there are today, to show the walk finds them."""
 ORDER_KEYS = ("seq", "created_at", "occurred_at", "received_at")
@@ -184,6 +186,21 @@ async def _two_of_everything(world: World, kofi: PartyWallet) -> dict[str, str]:
         }
         sent = await client.post("/v1/transfers", json=transfer, headers=platform)
         assert sent.status_code == 201, sent.text
+    for _ in range(2):
+        plan = {
+            "payer_party_id": kofi.party_id,
+            "payee_party_id": two.party_id,
+            "currency": "XOF",
+            "total_minor": 1_000,
+            "schedule": {"count": 1, "first_due_on": "2100-01-01", "interval_days": 1},
+        }
+        made = await client.post("/v1/instalment-plans", json=plan, headers=platform)
+        assert made.status_code == 201, made.text
+    for n in range(2):
+        promo = await client.post(
+            "/v1/promo-codes", json={"code": f"LIST{n}", "percent_off_bps": 500}, headers=platform
+        )
+        assert promo.status_code == 201, promo.text
     async with db.transaction(world.sessions) as session:
         await outbound_service.fan_out(session, now=clock.now())
     async with world.sessions() as session:

@@ -5,6 +5,7 @@ with a Redis URL the counts are shared between API processes."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import shutil
@@ -24,7 +25,7 @@ from sika import worker as jobs_worker
 from sika.api.ratelimit import RateLimiter
 from sika.app import create_app
 from sika.auth.scopes import Scope
-from sika.core import client_address
+from sika.core import client_address, errors
 from sika.core.config import Environment, Settings
 from sika.sandbox import signing
 from tests.conftest import make_key
@@ -292,3 +293,47 @@ def test_unknown_storage_is_refused() -> None:
             webhooks_per_provider="1/minute",
             system_per_address="1/minute",
         )
+
+
+def _default_limiter() -> RateLimiter:
+    settings = Settings(ENV=Environment.test)
+    return RateLimiter(
+        storage_url=settings.RATE_LIMIT_STORAGE_URL,
+        per_key=settings.RATE_LIMIT_PER_KEY,
+        failed_auth_per_address=settings.RATE_LIMIT_PER_ADDRESS,
+        webhooks_per_provider=settings.RATE_LIMIT_WEBHOOKS_PER_PROVIDER,
+        system_per_address=settings.RATE_LIMIT_SYSTEM_PER_ADDRESS,
+    )
+
+
+async def _paced(hit: Any, *, total: int, per_second: float) -> None:
+    """``total`` hits, never faster than ``per_second`` (slower if the machine is busy)."""
+    started = time.monotonic()
+    for number in range(total):
+        await hit()
+        ahead = started + (number + 1) / per_second - time.monotonic()
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+
+
+async def test_the_default_key_limit_carries_a_platform() -> None:
+    """One platform key at 300 requests per second for three seconds (900, more than a
+    minute of the old 600/minute): every one allowed, while another key's allowance is
+    untouched and the bucket still ends somewhere."""
+    limiter = _default_limiter()
+    await _paced(lambda: limiter.hit_key("key_platform"), total=900, per_second=300)
+    burst = [limiter.hit_key("key_runaway") for _ in range(5000)]
+    outcomes = await asyncio.gather(*burst, return_exceptions=True)
+    refused = [outcome for outcome in outcomes if isinstance(outcome, errors.RateLimited)]
+    assert refused, "a runaway client must still meet the limit"
+    assert len(refused) < len(outcomes)
+
+
+async def test_the_default_webhook_bucket_takes_a_provider_burst() -> None:
+    """A provider delivering a backlog at 1,500 per second (6,150 webhooks, more than the
+    old per-minute allowance) is never refused, and it spends its own provider's bucket
+    only: another provider and failed logins from its address are counted apart."""
+    limiter = _default_limiter()
+    await _paced(lambda: limiter.hit_webhook("paystack"), total=6150, per_second=1500)
+    await limiter.hit_webhook("stripe")
+    await limiter.hit_failed_authentication("127.0.0.1")

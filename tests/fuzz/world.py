@@ -166,6 +166,19 @@ async def world(client: httpx.AsyncClient, global_admin: Headers, sessions: Sess
     await _mandate(client, found, first, second)
     endpoint = await _made(client, "/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/fuzz"}, admin)
     found.add("endpoint_id", endpoint["id"])
+    promo = await _made(client, "/v1/promo-codes", {"code": "FUZZ10", "percent_off_bps": 1_000}, admin)
+    found.add("promo_code_id", promo["id"])
+    plan = {
+        "payer_party_id": first.party_id,
+        "payee_party_id": second.party_id,
+        "currency": "XOF",
+        "total_minor": 2_000,
+        "schedule": {"count": 2, "first_due_on": "2100-01-01", "interval_months": 1},
+    }
+    made = await _made(client, "/v1/instalment-plans", plan, admin)
+    found.add("plan_id", made["id"])
+    for instalment in made["instalments"]:
+        found.add("instalment_id", instalment["id"])
     await _operator_objects(sessions, found, await _payments(client, found, first))
     await _proof(client, found, first, second)
     await _delivery(sessions, found, endpoint["id"])

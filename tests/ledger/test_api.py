@@ -1,4 +1,4 @@
-"""The ledger over HTTP: scopes, shapes, the grouped transfers route, pagination."""
+"""The ledger over HTTP: scopes, shapes, the transfers route, pagination."""
 
 from __future__ import annotations
 
@@ -12,10 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.auth.scopes import Scope
 from sika.core import db
-from sika.ledger import batcher
 from tests.conftest import make_key
 from tests.support.factories import create_party, party_headers
-from tests.support.ledger import snapshot, terminate_waiting_batcher_backends
+from tests.support.ledger import snapshot, terminate_backend_waiting_for_a_lock
 from tests.support.routes import api_routes
 from tests.support.tasks import all_of
 
@@ -308,8 +307,8 @@ async def test_metadata_the_database_cannot_store_is_refused_with_422(
 async def test_a_database_failure_answers_503_with_retry_after(
     client: httpx.AsyncClient, platform_headers: dict[str, str], sessions: Sessions
 ) -> None:
-    """The grouped path's connection is lost on every attempt: the transfer is
-    not applied and the caller is told when to try again."""
+    """The request's connection is lost while its transfer waits for a lock:
+    the transfer is not applied and the caller is told when to try again."""
     world = await open_account(client, platform_headers, kind="world")
     wallet = await open_account(client, platform_headers)
     body = {
@@ -325,7 +324,7 @@ async def test_a_database_failure_answers_503_with_retry_after(
         await locker.execute(sa.text("SELECT 1 FROM ledger_accounts WHERE id = :id FOR UPDATE"), {"id": wallet["id"]})
         response, _ = await all_of(
             client.post("/v1/ledger/transfers", json=body, headers=platform_headers),
-            terminate_waiting_batcher_backends(sessions, batcher.MAX_ATTEMPTS),
+            terminate_backend_waiting_for_a_lock(sessions),
         )
     assert isinstance(response, httpx.Response)
     assert response.status_code == 503, response.text

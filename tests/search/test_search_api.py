@@ -63,6 +63,12 @@ def searches(world: TwoPlatforms) -> dict[str, Searched]:
         "transfer id": ({"q": b["party_transfer_id"]}, "transfers", "party_transfer_id"),
         "party id finds its transfer": ({"q": b["party_id"]}, "transfers", "party_transfer_id"),
         "webhook delivery id": ({"q": b["delivery_id"]}, "webhook_deliveries", "delivery_id"),
+        "promo code id": ({"q": b["promo_code_id"]}, "promo_codes", "promo_code_id"),
+        "promo code, any case": ({"q": "welcome10"}, "promo_codes", "promo_code_id"),
+        "instalment plan id": ({"q": b["plan_id"]}, "instalment_plans", "plan_id"),
+        "party id finds its instalment plan": ({"q": b["party_id"]}, "instalment_plans", "plan_id"),
+        "instalment id": ({"q": b["instalment_id"]}, "instalments", "instalment_id"),
+        "plan id finds its instalments": ({"q": b["plan_id"]}, "instalments", "instalment_id"),
     }
 
 

@@ -109,3 +109,22 @@ async def terminate_waiting_batcher_backends(sessions: Sessions, times: int) -> 
                     break
             assert asyncio.get_running_loop().time() < deadline, "no grouped-path connection waited for a lock"
             await asyncio.sleep(0.01)
+
+
+async def terminate_backend_waiting_for_a_lock(sessions: Sessions) -> None:
+    """Wait until a connection waits for a lock, and end its backend, as a
+    database restart or an operator would."""
+    deadline = asyncio.get_running_loop().time() + LOCK_WAIT_TIMEOUT_SECONDS
+    while True:
+        async with sessions() as session:
+            pid = await session.scalar(
+                sa.text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock' LIMIT 1"
+                )
+            )
+            if pid is not None:
+                await session.execute(sa.text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid})
+                return
+        assert asyncio.get_running_loop().time() < deadline, "no connection waited for a lock"
+        await asyncio.sleep(0.01)

@@ -34,6 +34,10 @@ COUNTED_TABLES = (
     "escrows",
     "events",
     "idempotency_keys",
+    "instalment_payments",
+    "instalment_plans",
+    "instalment_reductions",
+    "instalments",
     "ledger_accounts",
     "ledger_pending_timeouts",
     "ledger_transfers",
@@ -61,6 +65,8 @@ COUNTED_TABLES = (
     "proofs",
     "outbound_endpoints",
     "outbound_deliveries",
+    "promo_codes",
+    "promo_redemptions",
 )
 """Every table a request can write to, jobs included."""
 
@@ -243,6 +249,17 @@ async def real_ids(
         assert response.status_code == 200, response.text
     proof_id = await sent_proof(client, admin, escrow["id"])
     endpoint = await made("/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/walked"})
+    plan = await made(
+        "/v1/instalment-plans",
+        {
+            "payer_party_id": funded.party_id,
+            "payee_party_id": beneficiary.party_id,
+            "currency": "XOF",
+            "total_minor": 1_000,
+            "instalments": [{"due_on": "2100-01-01", "amount_minor": 1_000}],
+        },
+    )
+    promo = await made("/v1/promo-codes", {"code": "WALKED", "percent_off_bps": 1_000})
     async with db.transaction(sessions) as session:
         alert = await alerts_service.raise_alert(
             session, kind="test.walk", message="An alert to acknowledge.", platform_id=None
@@ -269,6 +286,9 @@ async def real_ids(
         "proof_id": proof_id,
         "endpoint_id": endpoint["id"],
         "delivery_id": "whd_none",
+        "plan_id": plan["id"],
+        "instalment_id": plan["instalments"][0]["id"],
+        "promo_code_id": promo["id"],
     }
 
 

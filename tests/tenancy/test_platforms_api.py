@@ -38,6 +38,7 @@ class TestCreate:
                 "many_recipients": None,
                 "after_certification": None,
             },
+            "instalment_reductions_by_platform": False,
         }
         fetched = await client.get(f"/v1/platforms/{platform['id']}", headers=admin_headers)
         assert fetched.json() == platform

@@ -72,6 +72,12 @@ VALID_FIELDS: dict[str, Any] = {
     "url": "http://127.0.0.1:9/walk",
     "event_types": ["*"],
     "since": None,
+    "total_minor": 100,
+    "instalments": [{"due_on": "2100-01-01", "amount_minor": 100}],
+    "schedule": None,
+    "percent": None,
+    "amount_off_minor": None,
+    "plan_ids": None,
 }
 """Values that pass validation, so a body reaches the route's own checks."""
 
@@ -90,6 +96,8 @@ BODY_OBJECTS = {
     "payee_id": "payee_id",
     "source_wallet_id": "wallet_id",
     "recipient_party_id": "recipient_party_id",
+    "payer_party_id": "party_id",
+    "payee_party_id": "recipient_party_id",
 }
 """Body fields naming an object, and which of the other platform's objects they get."""
 

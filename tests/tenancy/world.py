@@ -107,6 +107,8 @@ async def _side(client: httpx.AsyncClient, admin: Headers, name: str) -> tuple[S
     rule = await client.post(f"/v1/escrows/{escrow}/milestones/1/proof-rule", json={"required": True}, headers=headers)
     assert rule.status_code == 200, rule.text
     proof = await sent_proof(client, headers, escrow)
+    plan = await _instalment_plan(client, headers, funded, payee)
+    promo = await _made(client, "/v1/promo-codes", {"code": "WELCOME10", "percent_off_bps": 1_000}, headers)
     ids_ = {
         "platform_id": platform["id"],
         "party_id": funded.party_id,
@@ -120,10 +122,28 @@ async def _side(client: httpx.AsyncClient, admin: Headers, name: str) -> tuple[S
         "recipient_party_id": payee,
         "party_transfer_id": transfer,
         "proof_id": proof,
+        "plan_id": plan["id"],
+        "instalment_id": plan["instalments"][0]["id"],
+        "promo_code_id": promo["id"],
     }
     more = {"second_wallet": second["id"], "target_account": ledger["target"], "posted_transfer": ledger["posted"]}
     more.update(category_id=mandate["category_id"], payee_id=mandate["payee_id"])
     return Side(platform_id=platform["id"], platform=headers, ids=ids_, more=more), funded
+
+
+async def _instalment_plan(client: httpx.AsyncClient, platform: Headers, payer: PartyWallet, payee: str) -> Any:
+    """A plan of two instalments from ``payer`` to ``payee``."""
+    body = {
+        "payer_party_id": payer.party_id,
+        "payee_party_id": payee,
+        "currency": "XOF",
+        "total_minor": 2_000,
+        "instalments": [
+            {"due_on": "2100-01-01", "amount_minor": 1_000},
+            {"due_on": "2100-02-01", "amount_minor": 1_000},
+        ],
+    }
+    return await _made(client, "/v1/instalment-plans", body, platform)
 
 
 async def _mandate(client: httpx.AsyncClient, platform: Headers, sender: PartyWallet) -> dict[str, str]:

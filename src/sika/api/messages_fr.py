@@ -219,4 +219,32 @@ DETAILS_FR: dict[str, str] = {
     ),
     "proof_not_found": "Preuve introuvable.",
     "proof_rule_not_found": "Cette étape ne déclare aucune règle de preuve.",
+    # Instalment plans (sika.instalments).
+    "instalment_plan_not_found": "Échéancier introuvable.",
+    "instalment_not_found": "Échéance introuvable.",
+    "instalments_do_not_add_up": "La somme des montants des échéances doit être égale au total de l'échéancier.",
+    "instalment_plan_parties_invalid": "Le payeur et le bénéficiaire doivent être deux parties d'une même plateforme.",
+    "instalment_plan_party_has_no_wallet": (
+        "Le payeur (et le bénéficiaire s'il est une partie) doivent avoir un portefeuille dans la devise "
+        "de l'échéancier : ouvrez-le d'abord."
+    ),
+    "instalment_plan_state_conflict": "L'état de l'échéancier ne permet pas cette action.",
+    "instalment_not_payable": "L'échéance a été annulée ou arrêtée : rien n'est encaissé pour elle.",
+    "instalment_already_paid": "L'échéance est déjà payée.",
+    "instalment_payment_in_flight": "Un paiement de cette échéance est en cours : attendez son issue.",
+    "instalment_action_not_allowed": "Cet appelant ne peut pas effectuer cette action sur l'échéance.",
+    "promo_code_already_redeemed": "Ce code promo est déjà réservé ou utilisé pour cet objet.",
+    "promo_code_exhausted": "Ce code promo a été utilisé autant de fois qu'il le peut.",
+    "promo_code_exists": "La plateforme a déjà un code promo identique (la casse ne compte pas).",
+    "promo_code_expired": "Ce code promo a expiré.",
+    "promo_code_expiry_invalid": "expires_at doit suivre starts_at (maintenant, si starts_at est omis).",
+    "promo_code_inactive": "Ce code promo a été désactivé.",
+    "promo_code_invalid": "Aucun code promo de la plateforme ne porte ce code.",
+    "promo_code_not_applicable": "Ce code promo ne s'applique pas ici : autre devise ou autre plan.",
+    "promo_code_not_found": "Code promo introuvable.",
+    "promo_code_not_yet_valid": "Ce code promo n'est pas encore valable.",
+    "promo_redemption_not_found": "Ce code promo n'a pas d'utilisation pour cet objet.",
+    "promo_redemption_state_conflict": (
+        "L'état de l'utilisation ne le permet pas : seule une utilisation réservée est confirmée ou libérée."
+    ),
 }

@@ -10,6 +10,7 @@ import json
 import re
 import time
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any, Literal, TypeVar
@@ -59,20 +60,41 @@ _MATCHED = "sika.matched_route"
 """Where the request's scope keeps its match, so the middlewares walk the route table once between them."""
 
 
+_STATIC_MATCHES: weakref.WeakKeyDictionary[Any, dict[tuple[int, str, str], tuple[RouteContext, Scope]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per app, the match of each (route count, method, path) whose route has no path
+parameters: the hot routes (``POST /v1/ledger/transfers``, the webhooks) are then
+found without walking a route table of a few hundred entries on every request."""
+MAX_STATIC_MATCHES = 1024
+"""Bounds the memory above, whatever methods clients make up."""
+
+
 def _matched_route(scope: Scope) -> tuple[RouteContext, Scope] | None:
     """The route the app will serve this request with, and what matching it
     adds to the scope (its ``path_params``)."""
     if _MATCHED in scope:
         found: tuple[RouteContext, Scope] | None = scope[_MATCHED]
         return found
-    found = None
-    for route in iter_route_contexts(getattr(scope.get("app"), "routes", [])):
-        match, child_scope = route.matches(scope)
-        if match is Match.FULL:
-            found = (route, child_scope)
-            break
+    app = scope.get("app")
+    routes = getattr(app, "routes", [])
+    known = _STATIC_MATCHES.setdefault(app, {}) if app is not None else {}
+    lookup = (len(routes), scope.get("method", ""), scope.get("root_path", "") + scope.get("path", ""))
+    found = known.get(lookup)
+    if found is None:
+        found = _walk(routes, scope)
+        if found is not None and not found[1].get("path_params") and len(known) < MAX_STATIC_MATCHES:
+            known[lookup] = found
     scope[_MATCHED] = found
     return found
+
+
+def _walk(routes: list[Any], scope: Scope) -> tuple[RouteContext, Scope] | None:
+    for route in iter_route_contexts(routes):
+        match, child_scope = route.matches(scope)
+        if match is Match.FULL:
+            return (route, child_scope)
+    return None
 
 
 def _route_template(scope: Scope) -> str:

@@ -76,14 +76,19 @@ class Settings(BaseSettings):
     CORS_ORIGINS: list[str] = []
     """Browser origins allowed to call the API; `*` is refused in production."""
 
-    RATE_LIMIT_PER_KEY: str = "600/minute"
-    """Requests allowed per API key or party (a `limits` expression); 429 with Retry-After beyond."""
+    RATE_LIMIT_PER_KEY: str = "500/second"
+    """Requests allowed per API key or party (a `limits` expression); 429 with Retry-After beyond.
+    Sized for a platform, whose one key carries all its traffic (hundreds of requests per
+    second): it stops a runaway client, not a busy one. Counted per API process unless
+    RATE_LIMIT_STORAGE_URL shares the counts."""
     RATE_LIMIT_PER_ADDRESS: str = "120/minute"
     """Failed authentications (and dashboard sign-in attempts) allowed per client address;
     beyond, that address gets 429 until the window moves on."""
-    RATE_LIMIT_WEBHOOKS_PER_PROVIDER: str = "6000/minute"
-    """Correctly signed webhooks accepted per provider; never shared with failed logins
-    (a webhook whose signature fails counts as a failed authentication of its address)."""
+    RATE_LIMIT_WEBHOOKS_PER_PROVIDER: str = "2000/second"
+    """Correctly signed webhooks accepted per provider (one bucket per provider route, whatever
+    address they come from); never shared with failed logins (a webhook whose signature fails
+    counts as a failed authentication of its address). Generous: a provider retrying a backlog
+    bursts far above its average, and a refused webhook only comes back later."""
     RATE_LIMIT_SYSTEM_PER_ADDRESS: str = "1200/minute"
     """Requests per client address to `/health`, `/ready` and `/metrics`, counted apart
     from everything else."""
@@ -261,6 +266,12 @@ class Settings(BaseSettings):
     """Jobs waiting to run beyond which the operators are told."""
     ALERT_HEARTBEAT_STALE_SECONDS: int = 300
     """A worker silent for longer is reported to the operators."""
+
+    INSTALMENT_GRACE_DAYS: int = Field(default=3, ge=0, le=365)
+    """Days after its due date an unpaid instalment becomes `overdue` (`instalment.overdue`)."""
+    INSTALMENT_DUE_SOON_DAYS: list[int] = Field(default=[7, 2], max_length=10)
+    """Days before its due date a payer is reminded (`instalment.due_soon`), once per threshold;
+    in the environment a JSON list such as `[7, 2]`."""
 
     @property
     def local_dir(self) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,9 +19,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import psutil  # pgserver depends on it and uses it the same way
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -54,14 +57,47 @@ def libpq_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
+PING_AFTER_IDLE_SECONDS = 5.0
+"""A pooled connection idle longer than this is pinged before it is handed out."""
+_RETURNED_AT = "sika_returned_at"
+
+
 def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, **kwargs: Any) -> AsyncEngine:
-    return create_async_engine(
-        async_url(url),
-        pool_size=pool_size,
-        max_overflow=max_overflow,
-        pool_pre_ping=True,
-        **kwargs,
-    )
+    engine = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=max_overflow, **kwargs)
+    sa.event.listen(engine.sync_engine.pool, "checkin", _returned)
+    sa.event.listen(engine.sync_engine.pool, "checkout", _ping_if_idle)
+    return engine
+
+
+def _returned(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info[_RETURNED_AT] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection) -> None:
+    """``pool_pre_ping`` without its round trip on every checkout: a busy pool's
+    connections come back within milliseconds of their last statement, alive
+    then, so only one idle past ``PING_AFTER_IDLE_SECONDS`` (where a restart, an
+    idle timeout or a dropped link hides) is pinged, and one whose socket
+    psycopg already saw closed is replaced without asking. Should the server end
+    a busy connection in between, that one request fails, and SQLAlchemy then
+    throws away every connection of the pool older than the failure (its
+    disconnect handling), so a restart costs one request, not one per connection."""
+    connection = dbapi_connection.driver_connection
+    if connection.closed or connection.pgconn.status != psycopg.pq.ConnStatus.OK:
+        raise sa.exc.DisconnectionError("the connection is closed")
+    returned_at = record.info.get(_RETURNED_AT)
+    if returned_at is None or time.monotonic() - returned_at < PING_AFTER_IDLE_SECONDS:
+        return
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT 1")
+        # Ends the transaction the ping opened, so the checkout's own first statement
+        # (say, SET TRANSACTION ISOLATION LEVEL) still comes first in its transaction.
+        dbapi_connection.rollback()
+    except Exception as exc:
+        raise sa.exc.DisconnectionError("the connection did not answer a ping") from exc
+    finally:
+        cursor.close()
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -38,7 +38,19 @@ from sika.auth import service as auth_service
 from sika.core import clock, db, errors, tenancy
 from sika.core.config import Settings
 from sika.core.context import Actor
-from sika.dashboard import auth, chart, escrow_forms, lookup, mandate_forms, proof_forms, read, timelines_pages, web
+from sika.dashboard import (
+    auth,
+    chart,
+    escrow_forms,
+    instalments_pages,
+    lookup,
+    mandate_forms,
+    promos_pages,
+    proof_forms,
+    read,
+    timelines_pages,
+    web,
+)
 from sika.dashboard.views import (
     PLATFORM_ID,
     PLATFORM_PARAM,
@@ -86,6 +98,8 @@ def create(settings: Settings, *, sessions: async_sessionmaker[AsyncSession], li
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(router)
+    app.include_router(instalments_pages.router)
+    app.include_router(promos_pages.router)
     app.include_router(timelines_pages.router)
     app.add_exception_handler(auth.LoginRequired, _login_required)
     app.add_exception_handler(auth.CsrfRefused, _csrf_refused)

@@ -93,4 +93,20 @@ CHECK_MESSAGES: dict[str, tuple[str, str]] = {
         "A webhook delivery goes to an endpoint of its event's platform",
         "Une livraison de webhook va à un point de réception de la plateforme de son événement",
     ),
+    "check.promo_codes_uses": (
+        "Each promo code's uses equal its reserved and confirmed redemptions, within its maximum",
+        "Les utilisations de chaque code promo égalent ses utilisations réservées et confirmées, dans sa limite",
+    ),
+    "check.promo_codes_uses_per_party": (
+        "No party holds more redemptions of a promo code than its maximum per party",
+        "Aucune partie ne détient plus d'utilisations d'un code promo que sa limite par partie",
+    ),
+    "check.instalment_paid_once": (
+        "A paid instalment has exactly one succeeded payment; any other has none",
+        "Une échéance payée a exactement un paiement réussi ; toute autre n'en a aucun",
+    ),
+    "check.instalment_payment_amounts": (
+        "A succeeded instalment payment moved exactly its final amount",
+        "Un paiement d'échéance réussi a déplacé exactement son montant final",
+    ),
 }

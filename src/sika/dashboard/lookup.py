@@ -26,6 +26,7 @@ KINDS = (
     "wallets",
     "webhook_events",
     "webhook_deliveries",
+    "promo_codes",
 )
 """The groups in the order the page shows them: payments first, what customers ask about."""
 _AMOUNT = re.compile(r"^[0-9][0-9 \u202f\u00a0]{0,30}$")

@@ -1,6 +1,11 @@
 """The idempotency keys table's statements. A key is one row per (owner, key),
 claimed by an ``INSERT … ON CONFLICT`` so the unique index decides between
-concurrent requests."""
+concurrent requests.
+
+The writes are Core statements on the table, not on the mapped class: every
+money request makes two of them (the claim, the answer), and an ORM-enabled
+``insert``/``update`` pays for the ORM's bulk machinery (synchronising a
+session that holds no such object) on each."""
 
 from __future__ import annotations
 
@@ -12,15 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.idempotency.models import IdempotencyKey
 
+_KEYS: sa.Table = IdempotencyKey.__table__  # type: ignore[assignment]
+
 
 async def insert_or_take_over_expired(
     session: AsyncSession, *, owner: str, key: str, fingerprint: str, now: datetime, expires_at: datetime
 ) -> int | None:
     """Insert the key, or take over its row if it expired at ``now`` (its answer
     forgotten); the row's id, or None when a live row holds the key."""
-    table = IdempotencyKey.__table__
     statement = (
-        insert(IdempotencyKey)
+        insert(_KEYS)
         .values(owner=owner, key=key, fingerprint=fingerprint, expires_at=expires_at)
         .on_conflict_do_update(
             index_elements=["owner", "key"],
@@ -32,9 +38,9 @@ async def insert_or_take_over_expired(
                 "response_content_type": None,
                 "created_at": sa.func.now(),
             },
-            where=table.c.expires_at <= now,
+            where=_KEYS.c.expires_at <= now,
         )
-        .returning(IdempotencyKey.id)
+        .returning(_KEYS.c.id)
     )
     row_id: int | None = await session.scalar(statement)
     return row_id
@@ -48,14 +54,14 @@ async def get(session: AsyncSession, *, owner: str, key: str) -> IdempotencyKey 
 
 async def set_response(session: AsyncSession, *, row_id: int, status: int, body: bytes, content_type: str) -> None:
     await session.execute(
-        sa.update(IdempotencyKey)
-        .where(IdempotencyKey.id == row_id)
+        sa.update(_KEYS)
+        .where(_KEYS.c.id == row_id)
         .values(response_status=status, response_body=body, response_content_type=content_type)
     )
 
 
 async def delete(session: AsyncSession, *, row_id: int) -> None:
-    await session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.id == row_id))
+    await session.execute(sa.delete(_KEYS).where(_KEYS.c.id == row_id))
 
 
 async def insert_answered_unless_taken(
@@ -71,7 +77,7 @@ async def insert_answered_unless_taken(
 ) -> None:
     """Insert the key with its answer; nothing if a row already holds the key."""
     await session.execute(
-        insert(IdempotencyKey)
+        insert(_KEYS)
         .values(
             owner=owner,
             key=key,

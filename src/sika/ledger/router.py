@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Response
 
-from sika.api.deps import Engine, Session, authorize
+from sika.api.deps import Session, authorize
 from sika.api.idempotency import IdempotencyClaim, idempotency_claim
 from sika.api.pagination import Page, next_cursor
 from sika.api.unit_of_work import UnitOfWorkRoute
@@ -132,14 +132,16 @@ async def list_account_transfers(
     responses={200: {"description": "The same transfer id and content was sent before: the original."}},
 )
 async def create_transfer(
-    body: schemas.TransferCreate, response: Response, engine: Engine, actor: Writer, claim: MoneyClaim
+    body: schemas.TransferCreate, response: Response, session: Session, actor: Writer, claim: MoneyClaim
 ) -> schemas.TransferOut:
-    """One transfer, on the grouped write path: committed on its own, with the
-    transfers that arrive at the same time. Without an ``id``, one is derived
-    from the Idempotency-Key when there is one, so a retry after a lost
-    answer finds the transfer instead of making a second one."""
-    transfer = await ledger_service.submit_transfer(
-        engine,
+    """One transfer, in the request's own transaction: the key's claim, the
+    transfer and the answer stored under the key commit together or not at
+    all. (Over HTTP the grouped path gathered about one transfer per group,
+    so it only added a second connection and a second commit.) Without an
+    ``id``, one is derived from the Idempotency-Key when there is one, so a
+    retry after a lost answer finds the transfer instead of making a second one."""
+    transfer = await ledger_service.create_transfer(
+        session,
         debit_account_id=body.debit_account_id,
         credit_account_id=body.credit_account_id,
         amount_minor=body.amount_minor,

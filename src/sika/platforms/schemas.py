@@ -138,6 +138,9 @@ class PlatformSettings(BaseModel):
     """Whether a party's own token may add and remove the recipients of its allowlist."""
     fraud_rules: FraudRules = Field(default_factory=FraudRules)
     """Transfers and captures to another party are checked against them."""
+    instalment_reductions_by_platform: bool = False
+    """Whether the platform's own key may grant manual reductions on instalments (support
+    and admin always may)."""
 
     @field_validator("time_zone")
     @classmethod

@@ -21,11 +21,13 @@ from sqlalchemy.orm import aliased
 from sika.alerts.models import Alert
 from sika.audit.models import AuditEvent
 from sika.escrow.models import Escrow
+from sika.instalments.models import Instalment, InstalmentPlan
 from sika.ledger.models import Transfer
 from sika.mandates.models import Mandate
 from sika.outbound.models import Delivery
 from sika.parties.models import Party
 from sika.payments.models import Collection, Payout, ProviderCall
+from sika.promos.models import PromoCode
 from sika.proofs.models import Proof
 from sika.transfers.models import Transfer as PartyTransfer
 from sika.wallets.models import Wallet, WalletHold
@@ -264,6 +266,53 @@ async def webhook_deliveries(session: AsyncSession, keys: Keys, within: Window, 
     if where is None:
         return Found()
     statement = sa.select(Delivery).where(where).order_by(Delivery.created_at.desc(), Delivery.seq.desc())
+    rows, more = await _read(session, statement, limit)
+    return Found([row[0] for row in rows], more)
+
+
+async def promo_codes(session: AsyncSession, keys: Keys, within: Window, *, limit: int) -> Found[PromoCode]:
+    """Promo codes by their id, or by their code whatever its case (what a customer reads out)."""
+    conditions = _id_is(keys, "promo_code", PromoCode.id)
+    if keys.text is not None:
+        conditions.append(sa.func.lower(PromoCode.code) == keys.text.lower())
+    where = _narrowed(
+        conditions, within, created=PromoCode.created_at, amount=PromoCode.amount_off_minor, currency=PromoCode.currency
+    )
+    if where is None:
+        return Found()
+    statement = sa.select(PromoCode).where(where).order_by(PromoCode.created_at.desc(), PromoCode.seq.desc())
+    rows, more = await _read(session, statement, limit)
+    return Found([row[0] for row in rows], more)
+
+
+async def instalment_plans(session: AsyncSession, keys: Keys, within: Window, *, limit: int) -> Found[InstalmentPlan]:
+    """Instalment plans by their id, or by their payer's id."""
+    conditions = _id_is(keys, "instalment_plan", InstalmentPlan.id) + _id_is(
+        keys, "party", InstalmentPlan.payer_party_id
+    )
+    where = _narrowed(
+        conditions,
+        within,
+        created=InstalmentPlan.created_at,
+        amount=InstalmentPlan.total_minor,
+        currency=InstalmentPlan.currency,
+    )
+    if where is None:
+        return Found()
+    statement = (
+        sa.select(InstalmentPlan).where(where).order_by(InstalmentPlan.created_at.desc(), InstalmentPlan.seq.desc())
+    )
+    rows, more = await _read(session, statement, limit)
+    return Found([row[0] for row in rows], more)
+
+
+async def instalments(session: AsyncSession, keys: Keys, within: Window, *, limit: int) -> Found[Instalment]:
+    """Instalments by their id, or by their plan's id."""
+    conditions = _id_is(keys, "instalment", Instalment.id) + _id_is(keys, "instalment_plan", Instalment.plan_id)
+    where = _narrowed(conditions, within, created=Instalment.created_at)
+    if where is None:
+        return Found()
+    statement = sa.select(Instalment).where(where).order_by(Instalment.created_at.desc(), Instalment.seq.desc())
     rows, more = await _read(session, statement, limit)
     return Found([row[0] for row in rows], more)
 

@@ -49,6 +49,9 @@ class SearchOut(BaseModel):
     mandates: Group
     transfers: Group
     webhook_deliveries: Group
+    promo_codes: Group
+    instalment_plans: Group
+    instalments: Group
 
 
 class _PaymentSummary(BaseModel):

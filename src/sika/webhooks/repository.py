@@ -16,13 +16,15 @@ async def insert_if_new(session: AsyncSession, event: InboundEvent) -> bool:
     """Store the event unless (provider, event id) is already stored; True when stored now.
 
     A concurrent insert of the same event waits on the unique index until the
-    first commits, then inserts nothing."""
-    values = {c.key: getattr(event, c.key) for c in InboundEvent.__table__.columns if c.key != "seq"}
+    first commits, then inserts nothing. A Core statement on the table: the
+    intake's one write per webhook skips the ORM's bulk-insert machinery."""
+    table: sa.Table = InboundEvent.__table__  # type: ignore[assignment]
+    values = {c.key: getattr(event, c.key) for c in table.columns if c.key != "seq"}
     inserted = await session.scalar(
-        insert(InboundEvent)
+        insert(table)
         .values(values)
         .on_conflict_do_nothing(constraint="uq_webhooks_inbound_events_provider_event")
-        .returning(InboundEvent.id)
+        .returning(table.c.id)
     )
     return inserted is not None
 

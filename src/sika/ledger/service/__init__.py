@@ -5,8 +5,8 @@ Two ways in, one set of rules:
 * **Inside the caller's transaction** (wallets, escrow, payments): the
   functions here take the caller's ``session`` and never commit, so a hold
   and the wallet row that records it commit together or not at all.
-* **The grouped path** for standalone transfers (the transfers API, bulk
-  work): ``submit_transfer`` hands the transfer to ``sika.ledger.batcher``,
+* **The grouped path** for standalone transfers of in-process bulk work:
+  ``submit_transfer`` hands the transfer to ``sika.ledger.batcher``,
   which applies the transfers that arrive together in one transaction and
   one round trip, and answers each caller on its own.
 

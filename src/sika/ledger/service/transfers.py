@@ -1,7 +1,8 @@
 """New transfers, posted or pending: one in the caller's transaction
-(``create_transfer``), several all or nothing (``create_journal_entry``), or
-one committed on its own with the transfers that arrive at the same time
-(``submit_transfer``, the grouped path)."""
+(``create_transfer``, the transfers API's path too), several all or nothing
+(``create_journal_entry``), or one committed on its own with the transfers
+that arrive at the same time (``submit_transfer``, the grouped path for
+in-process bulk work)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -41,6 +43,7 @@ async def create_transfer(
     timeout_seconds: int | None = None,
     transfer_id: str | None = None,
     metadata: dict[str, Any] | None = None,
+    allow_managed: bool = True,
     now: datetime,
     actor: Actor,
 ) -> TransferRecord:
@@ -50,7 +53,9 @@ async def create_transfer(
 
     The same ``transfer_id`` with the same content returns the original
     (``replayed``); with other content raises ``TransferExists``. A refusal
-    raises its error and writes nothing."""
+    raises its error and writes nothing. The connection lost under it is
+    ``LedgerBusy``: the transaction is gone with it, so nothing was written
+    and the caller may try again after ``RETRY_AFTER_SECONDS``."""
     request = writer.transfer_request(
         debit_account_id=debit_account_id,
         credit_account_id=credit_account_id,
@@ -63,8 +68,14 @@ async def create_transfer(
         metadata=metadata,
         journal_id=None,
         actor=actor,
+        allow_managed=allow_managed,
     )
-    (row,) = await writer.apply(session, [request], now=now, atomic=True)
+    try:
+        if not allow_managed:
+            await reach.check_accounts(session, actor=actor, account_ids=(debit_account_id, credit_account_id))
+        (row,) = await writer.apply(session, [request], now=now, atomic=True)
+    except sa.exc.OperationalError as exc:
+        raise LedgerBusy(retry_after_seconds=RETRY_AFTER_SECONDS) from exc
     return writer.record_of(row)
 
 

@@ -45,7 +45,7 @@ from sika.payments.service.collections import (
     list_collections,
     submit_collection_otp,
 )
-from sika.payments.service.credit_hooks import AfterCredit, on_credit
+from sika.payments.service.credit_hooks import AfterCredit, on_credit, on_failure
 from sika.payments.service.flow import (
     Applied,
     Clock,
@@ -119,6 +119,7 @@ __all__ = [
     "list_collections",
     "list_payouts",
     "on_credit",
+    "on_failure",
     "payout_update_from_error",
     "payout_update_from_event",
     "payout_update_from_result",

@@ -444,6 +444,8 @@ async def _advance(
     )
     if after_credit is not None:
         await after_credit()
+    if target in (CollectionStatus.failed, CollectionStatus.amount_mismatch):
+        await credit_hooks.after_failure(session, collection, now=now, actor=actor)
     return applied
 
 

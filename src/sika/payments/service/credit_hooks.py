@@ -7,7 +7,11 @@ answer, a webhook, reconciliation, an OTP). A handler that knows the collection 
 change (its own rows before any ledger account, as everywhere) and returns what to do once the
 wallet is credited; None for a collection that is not its. What it does commits with the credit
 or not at all; a refusal of its own must not escape (it would undo the credit): it keeps the
-money in the wallet and says so."""
+money in the wallet and says so.
+
+A domain may also register a failure handler (``on_failure``): it runs in the transaction
+that ends a collection ``failed`` or ``amount_mismatch`` (nothing credited), so what the domain
+had reserved for it is let go with that outcome."""
 
 from __future__ import annotations
 
@@ -22,7 +26,10 @@ from sika.payments.models import Collection
 AfterCredit = Callable[[], Awaitable[None]]
 OnCredit = Callable[[AsyncSession, Collection, datetime, Actor], Awaitable[AfterCredit | None]]
 
+OnFailure = Callable[[AsyncSession, Collection, datetime, Actor], Awaitable[None]]
+
 _HANDLERS: dict[str, OnCredit] = {}
+_FAILURE_HANDLERS: dict[str, OnFailure] = {}
 
 
 def on_credit(name: str, handler: OnCredit) -> None:
@@ -39,3 +46,14 @@ async def before_credit(session: AsyncSession, collection: Collection, *, now: d
             await after()
 
     return after_credit
+
+
+def on_failure(name: str, handler: OnFailure) -> None:
+    """Register ``handler`` under ``name`` for collections that end without a credit."""
+    _FAILURE_HANDLERS[name] = handler
+
+
+async def after_failure(session: AsyncSession, collection: Collection, *, now: datetime, actor: Actor) -> None:
+    """Let every failure handler record what the collection's end means for it."""
+    for handler in _FAILURE_HANDLERS.values():
+        await handler(session, collection, now, actor)

@@ -20,10 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sika.core import errors
 from sika.core.context import Actor
 from sika.escrow.models import Escrow
+from sika.instalments.models import Instalment, InstalmentPlan
 from sika.mandates.models import Mandate
 from sika.outbound.models import Delivery
 from sika.parties.models import Party
 from sika.payments.models import Collection, Payout
+from sika.promos.models import PromoCode
 from sika.proofs.models import Proof
 from sika.search import repository
 from sika.search.repository import Found, HoldRow, Keys, Window
@@ -60,6 +62,9 @@ ID_KINDS = {
     "man": "mandate",
     "trf": "transfer",
     "whd": "webhook_delivery",
+    "promo": "promo_code",
+    "inp": "instalment_plan",
+    "ins": "instalment",
 }
 """The prefixes of the ids search knows, and the kind of object each names."""
 
@@ -102,6 +107,9 @@ class Results:
     mandates: Group
     transfers: Group
     webhook_deliveries: Group
+    promo_codes: Group
+    instalment_plans: Group
+    instalments: Group
 
 
 _HOLD_STATE_BY_RESOLUTION = {"post_pending": "captured", "void_pending": "released", "expire_pending": "expired"}
@@ -172,6 +180,9 @@ async def search(session: AsyncSession, *, query: str | None, within: Window, ac
         webhook_deliveries=_group(
             await repository.webhook_deliveries(session, keys, within, limit=limit), _delivery_hit
         ),
+        promo_codes=_group(await repository.promo_codes(session, keys, within, limit=limit), _promo_hit),
+        instalment_plans=_group(await repository.instalment_plans(session, keys, within, limit=limit), _plan_hit),
+        instalments=_group(await repository.instalments(session, keys, within, limit=limit), _instalment_hit),
     )
 
 
@@ -258,6 +269,21 @@ def _transfer_hit(transfer: PartyTransfer) -> Hit:
 
 def _delivery_hit(delivery: Delivery) -> Hit:
     return Hit(delivery.id, delivery.status, None, None, delivery.created_at, delivery.platform_id)
+
+
+def _promo_hit(promo: PromoCode) -> Hit:
+    state = "active" if promo.active else "inactive"
+    return Hit(promo.id, state, promo.amount_off_minor, promo.currency, promo.created_at, promo.platform_id)
+
+
+def _plan_hit(plan: InstalmentPlan) -> Hit:
+    return Hit(plan.id, plan.status, plan.total_minor, plan.currency, plan.created_at, plan.platform_id)
+
+
+def _instalment_hit(instalment: Instalment) -> Hit:
+    return Hit(
+        instalment.id, instalment.status, instalment.amount_minor, None, instalment.created_at, instalment.platform_id
+    )
 
 
 def _event_hit(event: InboundEvent) -> Hit:

@@ -1,0 +1,75 @@
+"""How ``sika run`` serves: HTTP on uvloop's event loop with httptools' parser,
+both in C, where asyncio's own loop and h11 spend a few hundred µs of Python
+on every request. (uvicorn picks them itself only when it makes the loop;
+``sika run`` makes it.) And the job worker beside the API, as a child process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import uvloop
+
+HTTP_PARSER = "httptools"
+"""uvicorn's ``http`` option for ``sika run``."""
+WORKER_STOP_SECONDS = 20.0
+"""How long `sika run` waits, once the API has stopped, for its worker process to finish
+the jobs it runs (it stops taking new ones at once) before killing it: an interrupted job
+is retried, so the wait is bounded rather than complete."""
+PR_SET_PDEATHSIG = 1
+"""prctl(2): the signal the kernel sends a process when its parent dies."""
+
+
+def run(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` to its end on a new uvloop event loop."""
+    uvloop.run(main)
+
+
+def described() -> str:
+    """What serves, read from the running loop: for the banner."""
+    loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]
+    return f"{loop} event loop, {HTTP_PARSER} HTTP parser"
+
+
+def start_worker(url: str, *, concurrency: int) -> subprocess.Popen[bytes]:
+    """``sika worker`` in a process of its own, on the same database: a busy API cannot
+    starve it of its event loop (in one process, webhooks waited behind every request).
+    It shares this process's output, and dies with it even if this process is killed."""
+    command = [sys.executable, "-m", "sika", "worker", "--concurrency", str(concurrency)]
+    # Our own interpreter and fixed arguments: no outside text reaches the command line.
+    return subprocess.Popen(command, env={**os.environ, "DATABASE_URL": url}, preexec_fn=_die_with_parent())  # noqa: S603
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """What the child runs between fork and exec to get SIGTERM when this process dies
+    (Linux). libc is loaded here, before the fork: the child only makes the one call."""
+    if sys.platform != "linux":
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def ask_for_sigterm() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return ask_for_sigterm
+
+
+def stop_worker(worker: subprocess.Popen[bytes]) -> bool:
+    """SIGTERM (the worker finishes its running jobs), then SIGKILL after
+    WORKER_STOP_SECONDS; False when it had to be killed."""
+    if worker.poll() is not None:
+        return True
+    worker.terminate()
+    try:
+        worker.wait(timeout=WORKER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+        return False
+    return True
