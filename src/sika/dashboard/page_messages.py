@@ -355,6 +355,7 @@ PAGE_MESSAGES: dict[str, tuple[str, str]] = {
     "object.fact.email": ("Email", "E-mail"),
     "object.fact.phone": ("Phone", "Téléphone"),
     "timeline.kind.linked": ("Its payment or escrow", "Son paiement ou séquestre"),
+    "timeline.kind.provider_call": ("Provider called", "Appel au prestataire"),
     "timeline.empty": ("Nothing recorded yet.", "Rien d'enregistré pour l'instant."),
     "timeline.cause": ("By", "Par"),
     "timeline.request": ("request", "requête"),

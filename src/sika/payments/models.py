@@ -10,8 +10,10 @@ Amounts are in the currency's minor unit and never change after creation.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sika.core.db import Base
@@ -228,3 +230,35 @@ class Payout(PlatformOwned, Base):
     updated_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
     last_checked_at: Mapped[datetime | None]
+
+
+class ProviderCall(PlatformOwned, Base):
+    """One request Sika sent a provider for a collection or a payout, and its answer,
+    redacted before it was stored (``sika.providers.calls.redact``). Written in the
+    transaction of the phase that follows the call; read by the payment's timeline."""
+
+    __tablename__ = "payments_provider_calls"
+    __table_args__ = (
+        sa.CheckConstraint("entity_type IN ('collection', 'payout')", name="entity_type"),
+        sa.CheckConstraint("duration_ms >= 0", name="duration_positive"),
+        sa.Index("ix_payments_provider_calls_entity", "entity_id", "seq"),
+        sa.Index("ix_payments_provider_calls_platform", "platform_id", "seq"),
+    )
+
+    seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), unique=True)
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    platform_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("platforms.id"))
+    """The payment's platform."""
+    entity_type: Mapped[str] = mapped_column(sa.String(16))
+    entity_id: Mapped[str] = mapped_column(sa.String(64))
+    """The collection or payout it was for."""
+    provider: Mapped[str] = mapped_column(sa.String(16))
+    method: Mapped[str] = mapped_column(sa.String(8))
+    path: Mapped[str] = mapped_column(sa.Text)
+    request: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status_code: Mapped[int | None]
+    """None: no answer came (refused connection, timeout)."""
+    response: Mapped[Any] = mapped_column(JSONB, nullable=True)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    started_at: Mapped[datetime]
+    duration_ms: Mapped[int]

@@ -11,14 +11,18 @@ request, so they are ``ProviderUnavailable`` too.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
 
+from sika.core import clock
 from sika.core.config import Settings
-from sika.providers import errors
+from sika.providers import calls, errors
 
 log = structlog.get_logger(__name__)
 
@@ -44,32 +48,78 @@ async def call(
     reference: str | None = None,
     **kwargs: Any,
 ) -> httpx.Response:
-    """Send one request with an explicit timeout; any answer below 500 (bar 429) is returned."""
+    """Send one request with an explicit timeout; any answer below 500 (bar 429) is returned.
+    The request and its answer are noted, redacted, for the payment's timeline (``calls``)."""
+    started_at, started = clock.now(), time.monotonic()
     try:
         response = await client.request(method, url, timeout=timeouts, **kwargs)
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-        log.warning("provider.unreachable", provider=provider, url=url, error=type(exc).__name__)
-        raise errors.ProviderUnavailable(
-            f"{provider} is unreachable ({type(exc).__name__})", provider=provider
-        ) from exc
     except httpx.TransportError as exc:
-        log.warning(
-            "provider.no_answer",
+        _note(provider, method, url, kwargs, None, started_at, started, error=type(exc).__name__)
+        raise _unanswered(exc, provider=provider, url=url, mutates=mutates, reference=reference) from exc
+    _note(provider, method, url, kwargs, response, started_at, started, error=None)
+    return _answered(response, provider=provider, url=url, mutates=mutates, reference=reference)
+
+
+def _note(
+    provider: str,
+    method: str,
+    url: str,
+    sent: dict[str, Any],
+    response: httpx.Response | None,
+    started_at: datetime,
+    started: float,
+    *,
+    error: str | None,
+) -> None:
+    answer: Any = None
+    if response is not None:
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = response.text[: calls.MAX_TEXT_CHARS]
+    calls.note(
+        calls.Note(
             provider=provider,
-            url=url,
-            error=type(exc).__name__,
-            mutates=mutates,
-            reference=reference,
+            method=method,
+            path=urlsplit(url).path,
+            request=calls.redact({name: sent[name] for name in ("params", "json", "data") if name in sent}),
+            status_code=None if response is None else response.status_code,
+            response=calls.redact(answer),
+            error=error,
+            started_at=started_at,
+            duration_ms=round((time.monotonic() - started) * 1000),
         )
-        if mutates:
-            raise errors.OutcomeUnknown(
-                f"{provider} did not answer ({type(exc).__name__}); the outcome is unknown",
-                provider=provider,
-                provider_reference=reference,
-            ) from exc
-        raise errors.ProviderUnavailable(
-            f"{provider} did not answer ({type(exc).__name__})", provider=provider
-        ) from exc
+    )
+
+
+def _unanswered(
+    exc: httpx.TransportError, *, provider: str, url: str, mutates: bool, reference: str | None
+) -> errors.ProviderError:
+    """What a request that got no answer means: nothing happened, or (for a write) nobody knows."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        log.warning("provider.unreachable", provider=provider, url=url, error=type(exc).__name__)
+        return errors.ProviderUnavailable(f"{provider} is unreachable ({type(exc).__name__})", provider=provider)
+    log.warning(
+        "provider.no_answer",
+        provider=provider,
+        url=url,
+        error=type(exc).__name__,
+        mutates=mutates,
+        reference=reference,
+    )
+    if mutates:
+        return errors.OutcomeUnknown(
+            f"{provider} did not answer ({type(exc).__name__}); the outcome is unknown",
+            provider=provider,
+            provider_reference=reference,
+        )
+    return errors.ProviderUnavailable(f"{provider} did not answer ({type(exc).__name__})", provider=provider)
+
+
+def _answered(
+    response: httpx.Response, *, provider: str, url: str, mutates: bool, reference: str | None
+) -> httpx.Response:
+    """The answer, or what it means when it is not one to read (429, 5xx, our credentials refused)."""
     if response.status_code in UNPROCESSED_STATUSES:
         log.warning("provider.refused", provider=provider, url=url, status=response.status_code)
         raise errors.ProviderUnavailable(f"{provider} answered {response.status_code}", provider=provider)

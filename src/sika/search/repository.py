@@ -26,7 +26,7 @@ from sika.ledger.models import Transfer
 from sika.mandates.models import Mandate
 from sika.outbound.models import Delivery
 from sika.parties.models import Party
-from sika.payments.models import Collection, Payout
+from sika.payments.models import Collection, Payout, ProviderCall
 from sika.promos.models import PromoCode
 from sika.proofs.models import Proof
 from sika.transfers.models import Transfer as PartyTransfer
@@ -429,5 +429,15 @@ async def newest_escrows_of(session: AsyncSession, *, party_id: str, limit: int)
         .where(sa.or_(Escrow.client_party_id == party_id, Escrow.beneficiary_party_id == party_id))
         .order_by(Escrow.seq.desc())
         .limit(limit)
+    )
+    return list(await session.scalars(statement))
+
+
+async def provider_calls_for(session: AsyncSession, *, entity_type: str, entity_id: str) -> list[ProviderCall]:
+    """What Sika sent the provider for a collection or payout, in order (``ix_payments_provider_calls_entity``)."""
+    statement = (
+        sa.select(ProviderCall)
+        .where(ProviderCall.entity_id == entity_id, ProviderCall.entity_type == entity_type)
+        .order_by(ProviderCall.seq)
     )
     return list(await session.scalars(statement))

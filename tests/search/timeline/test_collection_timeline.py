@@ -51,27 +51,39 @@ async def test_a_collection_tells_its_story_in_order_with_each_cause(world: Worl
     assert timeline["collection"]["provider"] == "paystack"
     assert _steps(timeline) == [
         ("state_change", "initiated"),
+        ("provider_call", "200"),
         ("state_change", "action_required"),
         ("state_change", "processing"),
+        ("provider_call", "200"),
         ("state_change", "succeeded"),
         ("ledger_transfer", None),
         ("webhook_received", "processed"),
     ]
     entries = timeline["entries"]
+    changes_by_api = [entry for entry in entries if entry["kind"] == "state_change"]
     # Every step by the API names the platform's key and its request; the OTP step says it came after the OTP.
-    platform_key = {entry["cause"]["actor"] for entry in entries[:4]}
+    platform_key = {entry["cause"]["actor"] for entry in changes_by_api}
     assert len(platform_key) == 1
     assert next(iter(platform_key)).startswith("key:key_")
-    assert all(entry["cause"]["request_id"] for entry in entries[:4])
-    assert entries[2]["details"]["after"] == "otp_submitted"
-    assert [entry["cause"]["source"] for entry in entries[1:4]] == ["api", None, "api"]
-    credit = entries[4]
+    assert all(entry["cause"]["request_id"] for entry in changes_by_api)
+    assert changes_by_api[2]["details"]["after"] == "otp_submitted"
+    assert [entry["cause"]["source"] for entry in changes_by_api[1:4]] == ["api", None, "api"]
+    # What Sika asked Paystack and what it answered: the charge asked for an OTP, the OTP (redacted) paid it.
+    charge, otp = (entry for entry in entries if entry["kind"] == "provider_call")
+    assert (charge["action"], charge["details"]["response"]["data"]["status"]) == ("POST /paystack/charge", "send_otp")
+    assert charge["details"]["request"]["json"]["amount"] == AMOUNT * 100
+    assert (otp["action"], otp["details"]["request"]["json"]["otp"]) == (
+        "POST /paystack/charge/submit_otp",
+        "[redacted]",
+    )
+    assert otp["details"]["response"]["data"]["status"] == "success"
+    credit = entries[6]
     assert credit["id"] == f"{collection_id}.credit"
     assert (credit["details"]["code"], credit["details"]["amount_minor"]) == ("collection.succeeded", AMOUNT)
     # The wallet's money around the credit, derived from the ledger's entries.
     assert credit["details"]["account_id"] == credit["details"]["credit_account_id"]
     assert (credit["details"]["balance_before_minor"], credit["details"]["balance_after_minor"]) == (0, AMOUNT)
-    webhook = entries[5]
+    webhook = entries[7]
     assert webhook["details"]["event_type"] == "charge.success"
     assert (webhook["details"]["outcome"], webhook["details"]["duplicate"]) == ("unchanged", True)
     assert webhook["details"]["signature"] == "verified"

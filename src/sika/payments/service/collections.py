@@ -26,10 +26,11 @@ from sika.parties import models as parties_models
 from sika.parties import service as parties_service
 from sika.payments import repository, schemas
 from sika.payments.models import Collection
-from sika.payments.service import credit_hooks, flow
+from sika.payments.service import calls, credit_hooks, flow
 from sika.payments.service.flow import Applied, Clock, MobileMoney, Source
 from sika.payments.states import COLLECTION_STATES, CollectionStatus, ReportedCollectionStatus
 from sika.providers import base as provider_base
+from sika.providers import calls as provider_calls
 from sika.providers import errors as provider_errors
 from sika.providers import events as provider_events
 from sika.providers import failover
@@ -129,13 +130,15 @@ async def create_collection(
         await recorded(session, collection)
     await phases.commit_first()
 
-    try:
-        update = collection_update_from_result(
-            await providers.collect(provider_request(collection), now=clock()), Source.api
-        )
-    except provider_errors.ProviderError as exc:
-        update = collection_update_from_error(exc)
+    with provider_calls.recording() as notes:
+        try:
+            update = collection_update_from_result(
+                await providers.collect(provider_request(collection), now=clock()), Source.api
+            )
+        except provider_errors.ProviderError as exc:
+            update = collection_update_from_error(exc)
     async with phases.phase() as session:
+        await calls.store(session, notes, payment=collection)
         collection, _ = await apply_collection_update(
             session, collection_id=collection.id, update=update, now=clock(), actor=actor
         )
@@ -245,12 +248,14 @@ async def submit_collection_otp(
     submission = provider_base.OtpSubmission(
         reference=collection.id, provider_reference=collection.provider_reference, otp=otp
     )
-    try:
-        result = await providers.provider(provider).submit_otp(submission)
-        update = collection_update_from_result(result, Source.api)
-    except provider_errors.ProviderError as exc:
-        update = collection_update_from_error(exc, provider=provider)
+    with provider_calls.recording() as notes:
+        try:
+            result = await providers.provider(provider).submit_otp(submission)
+            update = collection_update_from_result(result, Source.api)
+        except provider_errors.ProviderError as exc:
+            update = collection_update_from_error(exc, provider=provider)
     async with phases.phase() as session:
+        await calls.store(session, notes, payment=collection)
         collection, _ = await apply_collection_update(
             session, collection_id=collection.id, update=update, now=clock(), actor=actor
         )

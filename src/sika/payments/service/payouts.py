@@ -24,10 +24,11 @@ from sika.core.phases import Phases
 from sika.parties import models as parties_models
 from sika.payments import repository, schemas
 from sika.payments.models import Payout
-from sika.payments.service import flow
+from sika.payments.service import calls, flow
 from sika.payments.service.flow import Applied, Clock, MobileMoney, Source
 from sika.payments.states import PAYOUT_STATES, PayoutStatus, ReportedPayoutStatus
 from sika.providers import base as provider_base
+from sika.providers import calls as provider_calls
 from sika.providers import errors as provider_errors
 from sika.providers import events as provider_events
 from sika.providers import failover
@@ -134,11 +135,13 @@ async def create_payout(
         recipient_name=payout.recipient_name,
         reason=payout.reason,
     )
-    try:
-        update = payout_update_from_result(await provider.payout(request), Source.api)
-    except provider_errors.ProviderError as exc:
-        update = payout_update_from_error(exc, provider=provider_name)
+    with provider_calls.recording() as notes:
+        try:
+            update = payout_update_from_result(await provider.payout(request), Source.api)
+        except provider_errors.ProviderError as exc:
+            update = payout_update_from_error(exc, provider=provider_name)
     async with phases.phase() as session:
+        await calls.store(session, notes, payment=payout)
         payout, _ = await apply_payout_update(session, payout_id=payout.id, update=update, now=clock(), actor=actor)
     return payout
 

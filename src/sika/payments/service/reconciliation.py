@@ -23,8 +23,8 @@ from sika.core import db, errors
 from sika.core.context import Actor
 from sika.payments import repository
 from sika.payments.models import Collection, Payout
+from sika.payments.service import calls, flow
 from sika.payments.service import collections as collection_flow
-from sika.payments.service import flow
 from sika.payments.service import payouts as payout_flow
 from sika.payments.service.flow import Applied, Clock, Source
 from sika.payments.states import (
@@ -36,6 +36,7 @@ from sika.payments.states import (
     ReportedPayoutStatus,
 )
 from sika.providers import base as provider_base
+from sika.providers import calls as provider_calls
 from sika.providers import errors as provider_errors
 from sika.providers import failover
 
@@ -281,7 +282,24 @@ async def reconcile_collection(
         candidates = [provider_base.ProviderName(collection.provider)]
     else:
         candidates = providers.route(collection.currency, provider_base.PaymentMethod(collection.method))
-    update: collection_flow.CollectionUpdate | None = None
+    with provider_calls.recording() as notes:
+        asked = await _ask_collection(providers, collection, candidates)
+    async with db.transaction(sessions) as session:
+        await calls.store(session, notes, payment=collection)
+        if asked is None:
+            return None
+        _, applied = await collection_flow.apply_collection_update(
+            session, collection_id=collection.id, update=asked, now=clock(), actor=actor
+        )
+    log.info("reconcile.collection", collection_id=collection.id, applied=applied.value, reported=asked.status.value)
+    return applied
+
+
+async def _ask_collection(
+    providers: failover.CollectionRouter, collection: Collection, candidates: Sequence[provider_base.ProviderName]
+) -> collection_flow.CollectionUpdate | None:
+    """What the first provider of ``candidates`` that knows the collection says (failed, when
+    none knows it); None when one could not be asked (reconciliation tries again later)."""
     for name in candidates:
         lookup = provider_base.StatusLookup(
             reference=collection.id,
@@ -300,22 +318,15 @@ async def reconcile_collection(
         update = collection_flow.collection_update_from_result(result, Source.reconciliation)
         if result.status is ReportedCollectionStatus.pending and collection.next_action is None:
             update = await _with_pending_step(provider, lookup, update)
-        break
-    if update is None:
-        update = collection_flow.CollectionUpdate(
-            source=Source.reconciliation,
-            provider=None,
-            status=ReportedCollectionStatus.failed,
-            failure_code="not_found_at_provider",
-            failure_message=f"No provider of the route ({', '.join(n.value for n in candidates)}) knows it.",
-            detail="not_found",
-        )
-    async with db.transaction(sessions) as session:
-        _, applied = await collection_flow.apply_collection_update(
-            session, collection_id=collection.id, update=update, now=clock(), actor=actor
-        )
-    log.info("reconcile.collection", collection_id=collection.id, applied=applied.value, reported=update.status.value)
-    return applied
+        return update
+    return collection_flow.CollectionUpdate(
+        source=Source.reconciliation,
+        provider=None,
+        status=ReportedCollectionStatus.failed,
+        failure_code="not_found_at_provider",
+        failure_message=f"No provider of the route ({', '.join(n.value for n in candidates)}) knows it.",
+        detail="not_found",
+    )
 
 
 async def _with_pending_step(
@@ -358,14 +369,29 @@ async def reconcile_payout(
         if payout is None or PayoutStatus(payout.status) in PAYOUT_STATES.final:
             return Applied.unchanged
         await repository.mark_checked(session, Payout, payout_id, now=clock())
+    with provider_calls.recording() as notes:
+        update = await _ask_payout(providers, payout)
+    async with db.transaction(sessions) as session:
+        await calls.store(session, notes, payment=payout)
+        if update is None:
+            return None
+        _, applied = await payout_flow.apply_payout_update(
+            session, payout_id=payout.id, update=update, now=clock(), actor=actor
+        )
+    log.info("reconcile.payout", payout_id=payout.id, applied=applied.value, reported=update.status.value)
+    return applied
+
+
+async def _ask_payout(providers: failover.CollectionRouter, payout: Payout) -> payout_flow.PayoutUpdate | None:
+    """What the payout's provider says of it (never made, when it does not know it);
+    None when it could not be asked (reconciliation tries again later)."""
     name = provider_base.ProviderName(payout.provider)
     try:
         result = await providers.provider(name).payout_status(
             provider_base.StatusLookup(reference=payout.id, provider_reference=payout.provider_reference)
         )
-        update = payout_flow.payout_update_from_result(result, Source.reconciliation)
     except provider_errors.NotFoundAtProvider:
-        update = payout_flow.PayoutUpdate(
+        return payout_flow.PayoutUpdate(
             source=Source.reconciliation,
             provider=name,
             status=ReportedPayoutStatus.failed,
@@ -376,9 +402,4 @@ async def reconcile_payout(
     except provider_errors.ProviderError as exc:
         log.warning("reconcile.lookup_failed", payout_id=payout.id, provider=name.value, error=exc.code)
         return None
-    async with db.transaction(sessions) as session:
-        _, applied = await payout_flow.apply_payout_update(
-            session, payout_id=payout.id, update=update, now=clock(), actor=actor
-        )
-    log.info("reconcile.payout", payout_id=payout.id, applied=applied.value, reported=update.status.value)
-    return applied
+    return payout_flow.payout_update_from_result(result, Source.reconciliation)

@@ -17,6 +17,8 @@ from sika.alerts.models import Alert
 from sika.audit.models import AuditEvent
 from sika.ledger import service as ledger_service
 from sika.ledger.models import Transfer
+from sika.payments.models import ProviderCall
+from sika.providers import calls
 from sika.webhooks.models import InboundEvent
 
 SHOWN_AUDIT_DATA = (
@@ -117,6 +119,26 @@ def transfer_entry(transfer: Transfer, balances: Balances) -> Entry:
             "debit_account_id": transfer.debit_account_id,
             "credit_account_id": transfer.credit_account_id,
             **balances.get(transfer.id, {}),
+        },
+    )
+
+
+def provider_call_entry(call: ProviderCall) -> Entry:
+    """A request Sika sent and the provider's answer, as stored (redacted before it was
+    written) and redacted once more: the rule may have grown since the row was written."""
+    return Entry(
+        at=call.started_at,
+        kind="provider_call",
+        id=call.id,
+        state=str(call.status_code) if call.status_code is not None else "no_answer",
+        action=f"{call.method} {call.path}",
+        details={
+            "provider": call.provider,
+            "status_code": call.status_code,
+            "duration_ms": call.duration_ms,
+            "error": call.error,
+            "request": calls.redact(call.request),
+            "response": calls.redact(call.response),
         },
     )
 

@@ -3,7 +3,8 @@ changes with their cause (the audit rows its flow writes with each one: who,
 which request, and whether the API, a webhook or reconciliation brought the
 news), the webhooks that named it (signature verified, since only those are
 stored; whether it changed anything or was news already known; attempts and
-the last error), the ledger transfers that moved its money with its wallet's
+the last error), each request Sika sent its provider and the answer (redacted
+before it was stored: ``sika.providers.calls``), the ledger transfers that moved its money with its wallet's
 balance before and after each, its alerts and other audit rows, and when
 reconciliation last asked the provider. Each entry is built in ``entries``."""
 
@@ -25,6 +26,7 @@ from sika.search.service.entries import (
     audit_entry,
     balances_around,
     in_order,
+    provider_call_entry,
     transfer_entry,
     webhook_entry,
 )
@@ -82,11 +84,14 @@ async def _wallet_balances(
 
 
 async def _story(session: AsyncSession, entity_type: str, row: Collection | Payout) -> list[Entry]:
-    """Its audit rows, the webhooks that named it, its alerts and its last check, in order."""
+    """Its audit rows, the webhooks that named it, the calls Sika made to its provider, its
+    alerts and its last check, in order."""
     entries = [
         audit_entry(audit) for audit in await repository.audit_rows(session, entity_type=entity_type, entity_id=row.id)
     ]
     entries += [webhook_entry(event) for event in await repository.webhook_events_naming(session, reference=row.id)]
+    made = await repository.provider_calls_for(session, entity_type=entity_type, entity_id=row.id)
+    entries += [provider_call_entry(call) for call in made]
     entries += [
         alert_entry(alert)
         for alert in await repository.alerts_about(session, entity_type=entity_type, entity_id=row.id)
