@@ -111,21 +111,12 @@ async def _funding_collected(request: Request, actor: Actor, key: str) -> Recove
     """The collection a funding request with this key started (a deposit from the wallet
     commits with its answer, so only a collection's phases leave a key unanswered)."""
     session = get_session(request)
-    found = await payments_service.list_collections(
-        session,
-        party_id=None,
-        wallet_id=None,
-        status=None,
-        idempotency_key=key,
-        after_seq=None,
-        limit=1,
-        actor=actor,
-    )
-    if not found:
+    collection = await payments_service.collection_started_with(session, idempotency_key=key, actor=actor)
+    if collection is None:
         return None
     view = await escrow_service.get_escrow(session, escrow_id=request.path_params["escrow_id"], actor=actor)
-    settled = found[0].status != CollectionStatus.initiated.value
-    return Recovered(body=fund_out(view, found[0]), status=200, settled=settled)
+    settled = collection.status != CollectionStatus.initiated.value
+    return Recovered(body=fund_out(view, collection), status=200, settled=settled)
 
 
 FundClaim = Annotated[

@@ -186,21 +186,12 @@ async def _payment_collected(request: Request, actor: Actor, key: str) -> Recove
     """The collection a pay request with this key started (a payment from the wallet
     commits with its answer, so only a collection's phases leave a key unanswered)."""
     session = get_session(request)
-    found = await payments_service.list_collections(
-        session,
-        party_id=None,
-        wallet_id=None,
-        status=None,
-        idempotency_key=key,
-        after_seq=None,
-        limit=1,
-        actor=actor,
-    )
-    if not found:
+    collection = await payments_service.collection_started_with(session, idempotency_key=key, actor=actor)
+    if collection is None:
         return None
     view = await instalments_service.detail(session, instalment_id=request.path_params["instalment_id"], actor=actor)
-    settled = found[0].status != CollectionStatus.initiated.value
-    return Recovered(body=pay_out(view, found[0]), status=200, settled=settled)
+    settled = collection.status != CollectionStatus.initiated.value
+    return Recovered(body=pay_out(view, collection), status=200, settled=settled)
 
 
 PayClaim = Annotated[

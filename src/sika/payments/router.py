@@ -48,20 +48,11 @@ Providers = Annotated[failover.CollectionRouter, Depends(collection_router)]
 async def _collection_made(request: Request, actor: Actor, key: str) -> Recovered | None:
     """The collection a create request with this key made: its phases are done once
     the provider's answer (or reconciliation) has moved it past ``initiated``."""
-    found = await payments_service.list_collections(
-        get_session(request),
-        party_id=None,
-        wallet_id=None,
-        status=None,
-        idempotency_key=key,
-        after_seq=None,
-        limit=1,
-        actor=actor,
-    )
-    if not found:
+    collection = await payments_service.collection_started_with(get_session(request), idempotency_key=key, actor=actor)
+    if collection is None:
         return None
-    settled = found[0].status != CollectionStatus.initiated.value
-    return Recovered(body=schemas.collection_out(found[0]), status=201, settled=settled)
+    settled = collection.status != CollectionStatus.initiated.value
+    return Recovered(body=schemas.collection_out(collection), status=201, settled=settled)
 
 
 async def _otp_submitted(request: Request, actor: Actor, key: str) -> Recovered | None:

@@ -291,6 +291,22 @@ async def list_collections(
     )
 
 
+async def collection_started_with(session: AsyncSession, *, idempotency_key: str, actor: Actor) -> Collection | None:
+    """The collection a request with this key started, if it got that far: what a
+    money route's recovery answers with when the request never got its answer."""
+    found = await list_collections(
+        session,
+        party_id=None,
+        wallet_id=None,
+        status=None,
+        idempotency_key=idempotency_key,
+        after_seq=None,
+        limit=1,
+        actor=actor,
+    )
+    return found[0] if found else None
+
+
 def collection_update_from_result(result: provider_base.CollectionResult, source: Source) -> CollectionUpdate:
     return CollectionUpdate(
         source=source,
