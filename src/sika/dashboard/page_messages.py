@@ -359,6 +359,7 @@ PAGE_MESSAGES: dict[str, tuple[str, str]] = {
     "timeline.empty": ("Nothing recorded yet.", "Rien d'enregistré pour l'instant."),
     "timeline.cause": ("By", "Par"),
     "timeline.request": ("request", "requête"),
+    "timeline.event": ("webhook event", "événement webhook"),
     "timeline.source.api": ("through the API", "par l'API"),
     "timeline.source.webhook": ("told by a webhook", "annoncé par un webhook"),
     "timeline.source.reconciliation": ("found by reconciliation", "constaté par le rapprochement"),

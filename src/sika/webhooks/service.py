@@ -21,6 +21,7 @@ payout is kept as ``unmatched`` and alerted: never dropped.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -196,6 +197,8 @@ def _read(name: provider_base.ProviderName, body: bytes, *, now: datetime) -> tu
 async def process(session: AsyncSession, *, event_id: str, now: datetime, actor: Actor) -> str:
     """Apply a stored event to what it is about; returns the event's status.
     An event already processed is left alone (its job ran twice)."""
+    # What this event changes names it as its cause, where an API call names its request.
+    actor = dataclasses.replace(actor, request_id=event_id)
     event = await repository.get_for_update(session, event_id)
     if event is None or event.status != schemas.EventStatus.received.value:
         return event.status if event is not None else "missing"

@@ -68,6 +68,12 @@ async def test_a_reversed_payout_tells_its_story_with_each_transfer_after_its_ch
     assert all(entry["cause"]["actor"] for entry in changes)
     assert changes[0]["cause"]["actor"].startswith("key:key_")
     assert changes[0]["cause"]["request_id"]
+    # The changes the webhooks brought name the very event that brought each.
+    received = {entry["details"]["event_type"]: entry["id"] for entry in entries if entry["kind"] == "webhook_received"}
+    by_webhook = {entry["state"]: entry["cause"] for entry in changes[-2:]}
+    assert by_webhook["succeeded"]["request_id"] == received["transfer.success"]
+    assert by_webhook["reversed"]["request_id"] == received["transfer.reversed"]
+    assert {cause["source"] for cause in by_webhook.values()} == {"webhook"}
 
 
 async def test_no_secret_or_webhook_body_is_in_a_payout_timeline(world: World, kofi: PartyWallet) -> None:

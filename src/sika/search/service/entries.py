@@ -45,6 +45,7 @@ class Cause:
     actor: str
     """``key:…`` (an API call), ``party:…``, ``system:<job>`` (the webhook worker, reconciliation), ``cli``."""
     request_id: str | None
+    """The API request's id, or the inbound webhook event's (``whe_…``) for a change a webhook brought."""
     source: str | None
     """Where the news came from: ``api``, ``webhook`` or ``reconciliation``, when the flow said."""
 
