@@ -67,3 +67,11 @@ def text(page: str) -> str:
     """The page's visible words, tags removed, spaces collapsed."""
     body = re.sub(r"<(script|style|title|desc)[^>]*>.*?</\1>", " ", page, flags=re.DOTALL)
     return _text(body)
+
+
+def money_figures(html: str, platform_id: str) -> dict[str, int]:
+    """The XOF row of ``platform_id`` in the overview's money table, in minor units."""
+    row = re.search(rf'<tr data-platform="{platform_id}" data-currency="XOF">(.*?)</tr>', html, re.DOTALL)
+    assert row is not None, text(html)[:2000]
+    found = dict(re.findall(r'data-figure="(\w+)" data-minor="(-?\d+)"', row.group(1)))
+    return {name: int(value) for name, value in found.items()}

@@ -45,14 +45,6 @@ async def two(app: FastAPI, sessions: async_sessionmaker[AsyncSession], live: Li
     return built
 
 
-def figures(html: str, platform_id: str) -> dict[str, int]:
-    """The XOF row of ``platform_id`` in the money table, in minor units."""
-    row = re.search(rf'<tr data-platform="{platform_id}" data-currency="XOF">(.*?)</tr>', html, re.DOTALL)
-    assert row is not None, pages.text(html)[:2000]
-    found = dict(re.findall(r'data-figure="(\w+)" data-minor="(-?\d+)"', row.group(1)))
-    return {name: int(value) for name, value in found.items()}
-
-
 async def wallet_money(sessions: async_sessionmaker[AsyncSession], tenant: Tenant) -> tuple[int, int]:
     """(available, held) as the wallet itself reports them."""
     async with sessions() as session:
@@ -68,7 +60,7 @@ async def test_each_platform_s_figures_equal_its_wallets_ledger_and_open_payment
     for tenant, held in ((two.a, HELD_MINOR), (two.b, 0)):
         available, held_by_wallet = await wallet_money(sessions, tenant)
         assert held_by_wallet == held
-        assert figures(page.text, tenant.platform_id) == {
+        assert pages.money_figures(page.text, tenant.platform_id) == {
             "available": available,
             "held": held,
             "escrow": 0,
@@ -92,7 +84,7 @@ async def test_a_platform_bound_operator_sees_its_own_figures_only(
     secret = await tenants.bound_key(sessions, Scope.support, platform_id=two.a.platform_id)
     assert (await sign_in(client, secret)).status_code == 303
     page = await client.get(f"{DASHBOARD}/?platform={two.b.platform_id}")
-    assert figures(page.text, two.a.platform_id)["held"] == HELD_MINOR
+    assert pages.money_figures(page.text, two.a.platform_id)["held"] == HELD_MINOR
     assert f'data-platform="{two.b.platform_id}"' not in page.text
 
 

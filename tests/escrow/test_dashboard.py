@@ -124,3 +124,25 @@ async def test_an_operator_resolves_a_dispute_from_the_page(
     after = (await client.get(done.headers["location"])).text
     assert _rows(after, "escrows-disputed") == []
     assert queue["busy"] in pages.text(after)
+
+
+async def test_the_overview_counts_what_escrows_hold(
+    client: httpx.AsyncClient, cast: Cast, queue: dict[str, str]
+) -> None:
+    """The overview's "in escrow" is what the escrows still hold (one funded, one completed), and
+    its wallets' figure is what the parties' wallets say: both after real deposits and a release."""
+    assert (await sign_in(client, cast.admin["Authorization"].split()[1])).status_code == 303
+    held = 0
+    for escrow_id in queue.values():
+        shown = await client.get(f"/v1/escrows/{escrow_id}", headers=cast.platform)
+        held += shown.json()["held_minor"]
+    available = 0
+    for party in (cast.client, cast.beneficiary, cast.other):
+        wallet = await client.get(f"/v1/wallets/{party.wallet_id}", headers=cast.platform)
+        available += wallet.json()["available_minor"]
+    platform_id = (await client.get(f"/v1/parties/{cast.client.party_id}", headers=cast.platform)).json()["platform_id"]
+    page = await client.get(f"{DASHBOARD}/")
+    assert page.status_code == 200, page.text
+    found = pages.money_figures(page.text, platform_id)
+    assert held == 10_000
+    assert (found["escrow"], found["available"]) == (held, available)
