@@ -4,27 +4,25 @@ escrows: the platform's, an operator's (support) and an admin's."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.auth.scopes import Scope
 from tests.conftest import make_key
 from tests.support.factories import Owner, owner, top_up
+from tests.support.reads import available as available
+from tests.support.reads import events_of as events_of
+from tests.support.reads import scalar as scalar
+from tests.support.reads import sika_check as sika_check
 from tests.support.tasks import nothing_left_running, settled  # noqa: F401 (fixtures for this folder)
 
 Sessions = async_sessionmaker[AsyncSession]
 Headers = dict[str, str]
 CLIENT_FUNDS = 100_000
-CHECK_TIMEOUT_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -88,33 +86,3 @@ async def funded(client: httpx.AsyncClient, cast: Cast, *amounts: int, **overrid
     done: dict[str, Any] = response.json()
     assert done["status"] == "funded"
     return done
-
-
-async def available(client: httpx.AsyncClient, headers: Headers, wallet_id: str) -> int:
-    wallet = (await client.get(f"/v1/wallets/{wallet_id}", headers=headers)).json()
-    return int(wallet["available_minor"])
-
-
-async def events_of(sessions: Sessions, escrow_id: str) -> list[str]:
-    async with sessions() as session:
-        rows = await session.execute(
-            sa.text("SELECT type FROM events WHERE entity_id = :id ORDER BY seq"), {"id": escrow_id}
-        )
-        return [row[0] for row in rows]
-
-
-async def scalar(sessions: Sessions, statement: str, **params: object) -> Any:
-    async with sessions() as session:
-        return await session.scalar(sa.text(statement), params)
-
-
-def sika_check(database_url: str) -> subprocess.CompletedProcess[str]:
-    """``sika check`` as an operator runs it, on the test's database."""
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "sika"), "check"],
-        env={**os.environ, "DATABASE_URL": database_url, "SIKA_ENV": "test"},
-        capture_output=True,
-        text=True,
-        timeout=CHECK_TIMEOUT_SECONDS,
-        check=False,
-    )

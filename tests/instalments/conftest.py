@@ -9,13 +9,14 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.auth.scopes import Scope
 from sika.core import clock, db, invariants
 from tests.conftest import make_key
 from tests.support.factories import Owner, owner
+from tests.support.reads import events_of as events_of
+from tests.support.reads import scalar as scalar
 
 Sessions = async_sessionmaker[AsyncSession]
 Headers = dict[str, str]
@@ -81,19 +82,6 @@ async def pay(
     return await client.post(
         f"/v1/instalments/{instalment_id}/pay", json=body or {}, headers={**headers, "Idempotency-Key": key}
     )
-
-
-async def scalar(sessions: Sessions, statement: str, **params: object) -> Any:
-    async with sessions() as session:
-        return await session.scalar(sa.text(statement), params)
-
-
-async def events_of(sessions: Sessions, entity_id: str) -> list[str]:
-    async with sessions() as session:
-        rows = await session.execute(
-            sa.text("SELECT type FROM events WHERE entity_id = :id ORDER BY seq"), {"id": entity_id}
-        )
-        return [row[0] for row in rows]
 
 
 async def assert_invariants_hold(sessions: Sessions) -> None:

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.core import clock, db
@@ -21,6 +20,7 @@ from sika.core.config import Settings
 from sika.core.tenancy import DEFAULT_PLATFORM_ID
 from sika.events import service as events_service
 from sika.outbound import service as outbound_service
+from tests.support.reads import scalar as scalar
 from tests.support.tasks import nothing_left_running, settled  # noqa: F401 (fixtures for this folder)
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -74,8 +74,3 @@ async def pump_until(
 async def _holds(done: Callable[[], bool | Awaitable[bool]]) -> bool:
     answer = done()
     return await answer if inspect.isawaitable(answer) else bool(answer)
-
-
-async def scalar(sessions: Sessions, statement: str, **params: Any) -> Any:
-    async with sessions() as session:
-        return await session.scalar(sa.text(statement), params)

@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.core import clock, db
@@ -17,6 +16,7 @@ from sika.promos import service as promos_service
 from sika.promos.models import PromoCode, PromoRedemption
 from tests.conftest import TEST_ACTOR
 from tests.support.factories import create_party
+from tests.support.reads import scalar as scalar
 from tests.support.tasks import nothing_left_running, settled  # noqa: F401 (fixtures for this folder)
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -47,8 +47,3 @@ async def reserve(sessions: Sessions, promo: PromoCode, subject_id: str, party_i
         return await promos_service.reserve(
             session, promo=promo, subject_id=subject_id, party_id=party_id, amount_off_minor=100, now=clock.now()
         )
-
-
-async def scalar(sessions: Sessions, sql: str, **params: Any) -> Any:
-    async with sessions() as session:
-        return await session.scalar(sa.text(sql), params)

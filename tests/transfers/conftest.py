@@ -18,6 +18,7 @@ from tests.conftest import make_key
 from tests.support.factories import Owner, owner, top_up
 from tests.support.ledger import snapshot
 from tests.support.operations import rows_beside_answers
+from tests.support.reads import scalar as scalar
 
 Sessions = async_sessionmaker[AsyncSession]
 Headers = dict[str, str]
@@ -102,11 +103,6 @@ async def allow(client: httpx.AsyncClient, cast: Cast, party: Owner, recipient: 
 async def available(client: httpx.AsyncClient, cast: Cast, party: Owner) -> int:
     wallet = (await client.get(f"/v1/wallets/{party.wallet_id}", headers=cast.platform)).json()
     return int(wallet["available_minor"])
-
-
-async def scalar(sessions: Sessions, statement: str, **params: object) -> Any:
-    async with sessions() as session:
-        return await session.scalar(sa.text(statement), params)
 
 
 async def alerts_of(sessions: Sessions) -> list[tuple[str, dict[str, Any]]]:

@@ -5,11 +5,7 @@ server processes never pass a daily limit."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,6 +16,7 @@ from sika.transfers import schemas
 from sika.transfers import service as transfers_service
 from tests.conftest import TEST_ACTOR
 from tests.support.factories import Owner, owner
+from tests.support.reads import sika_check
 from tests.support.server import live_api
 from tests.support.tasks import all_of
 from tests.transfers.conftest import Cast, Sessions, Still, certify, send, sent, set_settings
@@ -29,7 +26,6 @@ AMOUNT = 700
 DAILY_LIMIT = 10_000
 WORKERS = 3
 REQUEST_TIMEOUT_SECONDS = 60.0
-CHECK_TIMEOUT_SECONDS = 120
 
 
 async def test_the_per_transfer_limit_is_the_senders_level(
@@ -93,17 +89,6 @@ async def test_the_30_day_limit_forgets_the_31st_day_back(
     with pytest.raises(p2p_service.LimitExceeded, match="in 30 days"):
         await _send_at(sessions, cast, 8_000, first + timedelta(days=29))
     await _send_at(sessions, cast, 8_000, first + timedelta(days=30))
-
-
-def sika_check(database_url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "sika"), "check"],
-        env={**os.environ, "DATABASE_URL": database_url, "SIKA_ENV": "test"},
-        capture_output=True,
-        text=True,
-        timeout=CHECK_TIMEOUT_SECONDS,
-        check=False,
-    )
 
 
 async def test_fifty_parallel_transfers_never_pass_the_daily_limit(

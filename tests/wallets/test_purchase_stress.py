@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +18,7 @@ from sika.wallets.service import fee_account_id
 from tests.conftest import make_key
 from tests.support import idempotency as idempotency_hooks
 from tests.support.factories import funded_wallet, party_headers, party_with_wallet
+from tests.support.reads import sika_check
 from tests.support.server import live_api
 from tests.support.tasks import all_of
 
@@ -33,7 +30,6 @@ PRICE_MINOR = 700
 FEE_MINOR = 35
 WORKERS = 3
 REQUEST_TIMEOUT_SECONDS = 60.0
-CHECK_TIMEOUT_SECONDS = 120
 
 
 async def purchase(
@@ -66,18 +62,6 @@ async def history(api: httpx.AsyncClient, headers: dict[str, str], wallet_id: st
         cursor = page["next_cursor"]
         if cursor is None:
             return entries
-
-
-def sika_check(database_url: str) -> subprocess.CompletedProcess[str]:
-    """``sika check`` as an operator runs it, on the test's database."""
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "sika"), "check"],
-        env={**os.environ, "DATABASE_URL": database_url, "SIKA_ENV": "test"},
-        capture_output=True,
-        text=True,
-        timeout=CHECK_TIMEOUT_SECONDS,
-        check=False,
-    )
 
 
 @pytest.mark.slow
