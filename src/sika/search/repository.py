@@ -134,6 +134,18 @@ async def _read(session: AsyncSession, statement: sa.Select[*tuple[Any, ...]], l
     return rows[:limit], len(rows) > limit
 
 
+async def _newest(
+    session: AsyncSession, model: type[_Row], where: sa.ColumnElement[bool] | None, limit: int
+) -> Found[_Row]:
+    """The newest rows of ``model`` that ``where`` finds (nothing when there is no condition)."""
+    if where is None:
+        return Found()
+    columns: Any = model
+    statement = sa.select(model).where(where).order_by(columns.created_at.desc(), columns.seq.desc())
+    rows, more = await _read(session, statement, limit)
+    return Found([row[0] for row in rows], more)
+
+
 async def parties(session: AsyncSession, keys: Keys, within: Window, *, limit: int) -> Found[Party]:
     conditions = _id_is(keys, "party", Party.id) + _phone_is(keys, Party.phone)
     if keys.email is not None:
@@ -172,11 +184,7 @@ async def collections(session: AsyncSession, keys: Keys, within: Window, *, limi
         amount=Collection.amount_minor,
         currency=Collection.currency,
     )
-    if where is None:
-        return Found()
-    statement = sa.select(Collection).where(where).order_by(Collection.created_at.desc(), Collection.seq.desc())
-    rows, more = await _read(session, statement, limit)
-    return Found([row[0] for row in rows], more)
+    return await _newest(session, Collection, where, limit)
 
 
 async def payouts(session: AsyncSession, keys: Keys, within: Window, *, limit: int) -> Found[Payout]:
@@ -185,11 +193,7 @@ async def payouts(session: AsyncSession, keys: Keys, within: Window, *, limit: i
     where = _narrowed(
         conditions, within, created=Payout.created_at, amount=Payout.amount_minor, currency=Payout.currency
     )
-    if where is None:
-        return Found()
-    statement = sa.select(Payout).where(where).order_by(Payout.created_at.desc(), Payout.seq.desc())
-    rows, more = await _read(session, statement, limit)
-    return Found([row[0] for row in rows], more)
+    return await _newest(session, Payout, where, limit)
 
 
 async def escrows(session: AsyncSession, keys: Keys, within: Window, *, limit: int) -> Found[Escrow]:
@@ -199,22 +203,14 @@ async def escrows(session: AsyncSession, keys: Keys, within: Window, *, limit: i
     where = _narrowed(
         conditions, within, created=Escrow.created_at, amount=Escrow.amount_minor, currency=Escrow.currency
     )
-    if where is None:
-        return Found()
-    statement = sa.select(Escrow).where(where).order_by(Escrow.created_at.desc(), Escrow.seq.desc())
-    rows, more = await _read(session, statement, limit)
-    return Found([row[0] for row in rows], more)
+    return await _newest(session, Escrow, where, limit)
 
 
 async def proofs(session: AsyncSession, keys: Keys, within: Window, *, limit: int) -> Found[Proof]:
     """Proofs of delivery by their id, or by their escrow's id (an escrow's photos)."""
     conditions = _id_is(keys, "proof", Proof.id) + _id_is(keys, "escrow", Proof.escrow_id)
     where = _narrowed(conditions, within, created=Proof.created_at)
-    if where is None:
-        return Found()
-    statement = sa.select(Proof).where(where).order_by(Proof.created_at.desc(), Proof.seq.desc())
-    rows, more = await _read(session, statement, limit)
-    return Found([row[0] for row in rows], more)
+    return await _newest(session, Proof, where, limit)
 
 
 async def mandates(session: AsyncSession, keys: Keys, within: Window, *, limit: int) -> Found[Mandate]:
@@ -224,11 +220,7 @@ async def mandates(session: AsyncSession, keys: Keys, within: Window, *, limit: 
     where = _narrowed(
         conditions, within, created=Mandate.created_at, amount=Mandate.funded_minor, currency=Mandate.currency
     )
-    if where is None:
-        return Found()
-    statement = sa.select(Mandate).where(where).order_by(Mandate.created_at.desc(), Mandate.seq.desc())
-    rows, more = await _read(session, statement, limit)
-    return Found([row[0] for row in rows], more)
+    return await _newest(session, Mandate, where, limit)
 
 
 async def party_transfers(session: AsyncSession, keys: Keys, within: Window, *, limit: int) -> Found[PartyTransfer]:
@@ -247,13 +239,7 @@ async def party_transfers(session: AsyncSession, keys: Keys, within: Window, *, 
         amount=PartyTransfer.amount_minor,
         currency=PartyTransfer.currency,
     )
-    if where is None:
-        return Found()
-    statement = (
-        sa.select(PartyTransfer).where(where).order_by(PartyTransfer.created_at.desc(), PartyTransfer.seq.desc())
-    )
-    rows, more = await _read(session, statement, limit)
-    return Found([row[0] for row in rows], more)
+    return await _newest(session, PartyTransfer, where, limit)
 
 
 async def webhook_deliveries(session: AsyncSession, keys: Keys, within: Window, *, limit: int) -> Found[Delivery]:
@@ -263,11 +249,7 @@ async def webhook_deliveries(session: AsyncSession, keys: Keys, within: Window, 
     for kind in ("collection", "payout", "escrow"):
         conditions += _id_is(keys, kind, Delivery.entity_id)
     where = _narrowed(conditions, within, created=Delivery.created_at)
-    if where is None:
-        return Found()
-    statement = sa.select(Delivery).where(where).order_by(Delivery.created_at.desc(), Delivery.seq.desc())
-    rows, more = await _read(session, statement, limit)
-    return Found([row[0] for row in rows], more)
+    return await _newest(session, Delivery, where, limit)
 
 
 async def promo_codes(session: AsyncSession, keys: Keys, within: Window, *, limit: int) -> Found[PromoCode]:
@@ -278,11 +260,7 @@ async def promo_codes(session: AsyncSession, keys: Keys, within: Window, *, limi
     where = _narrowed(
         conditions, within, created=PromoCode.created_at, amount=PromoCode.amount_off_minor, currency=PromoCode.currency
     )
-    if where is None:
-        return Found()
-    statement = sa.select(PromoCode).where(where).order_by(PromoCode.created_at.desc(), PromoCode.seq.desc())
-    rows, more = await _read(session, statement, limit)
-    return Found([row[0] for row in rows], more)
+    return await _newest(session, PromoCode, where, limit)
 
 
 async def instalment_plans(session: AsyncSession, keys: Keys, within: Window, *, limit: int) -> Found[InstalmentPlan]:
@@ -297,24 +275,14 @@ async def instalment_plans(session: AsyncSession, keys: Keys, within: Window, *,
         amount=InstalmentPlan.total_minor,
         currency=InstalmentPlan.currency,
     )
-    if where is None:
-        return Found()
-    statement = (
-        sa.select(InstalmentPlan).where(where).order_by(InstalmentPlan.created_at.desc(), InstalmentPlan.seq.desc())
-    )
-    rows, more = await _read(session, statement, limit)
-    return Found([row[0] for row in rows], more)
+    return await _newest(session, InstalmentPlan, where, limit)
 
 
 async def instalments(session: AsyncSession, keys: Keys, within: Window, *, limit: int) -> Found[Instalment]:
     """Instalments by their id, or by their plan's id."""
     conditions = _id_is(keys, "instalment", Instalment.id) + _id_is(keys, "instalment_plan", Instalment.plan_id)
     where = _narrowed(conditions, within, created=Instalment.created_at)
-    if where is None:
-        return Found()
-    statement = sa.select(Instalment).where(where).order_by(Instalment.created_at.desc(), Instalment.seq.desc())
-    rows, more = await _read(session, statement, limit)
-    return Found([row[0] for row in rows], more)
+    return await _newest(session, Instalment, where, limit)
 
 
 async def holds(session: AsyncSession, keys: Keys, within: Window, *, limit: int) -> Found[HoldRow]:
