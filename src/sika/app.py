@@ -50,41 +50,45 @@ PROOF_UPLOAD_PATH = re.compile(rf"{API_PREFIX}/escrows/[^/]+/milestones/[^/]+/pr
 DASHBOARD_PATH = "/dashboard"
 
 
-def api_router() -> APIRouter:
-    v1 = APIRouter(prefix=API_PREFIX)
-    for module in (
-        platforms_router,
-        auth_router,
-        audit_router,
-        alerts_router,
-        ledger_router,
-        parties_router,
-        wallets_router,
-        payments_router,
-        escrow_router,
-        mandates_router,
-        proofs_router,
-        webhooks_router,
-        events_router,
-        search_router,
-        p2p_router,
-        transfers_router,
-        outbound_router,
-        instalments_router,
-        promos_router,
-    ):
-        v1.include_router(module.router)
-    # Provider-calling routes run in phases (``PhasedRoute``), on routers of their own.
-    v1.include_router(payments_router.phased_router)
-    v1.include_router(escrow_router.summary_router)
-    v1.include_router(escrow_router.phased_router)
-    v1.include_router(instalments_router.instalments_router)
-    v1.include_router(instalments_router.phased_router)
-    # Support's reading of a collection or a payout, under its path.
-    v1.include_router(search_router.timeline_router)
-    v1.include_router(search_router.payout_timeline_router)
-    v1.include_router(search_router.holdings_timeline_router)
-    return v1
+def api_routers() -> list[APIRouter]:
+    """Every domain's router, each served under ``/v1``."""
+    routers = [
+        module.router
+        for module in (
+            platforms_router,
+            auth_router,
+            audit_router,
+            alerts_router,
+            ledger_router,
+            parties_router,
+            wallets_router,
+            payments_router,
+            escrow_router,
+            mandates_router,
+            proofs_router,
+            webhooks_router,
+            events_router,
+            search_router,
+            p2p_router,
+            transfers_router,
+            outbound_router,
+            instalments_router,
+            promos_router,
+        )
+    ]
+    return [
+        *routers,
+        # Provider-calling routes run in phases (``PhasedRoute``), on routers of their own.
+        payments_router.phased_router,
+        escrow_router.summary_router,
+        escrow_router.phased_router,
+        instalments_router.instalments_router,
+        instalments_router.phased_router,
+        # Support's reading of a collection or a payout, under its path.
+        search_router.timeline_router,
+        search_router.payout_timeline_router,
+        search_router.holdings_timeline_router,
+    ]
 
 
 def _dashboard(app: FastAPI, settings: Settings) -> FastAPI:
@@ -152,7 +156,9 @@ def create_app(settings: Settings, *, database_url: str, engine: AsyncEngine | N
     if not is_production:
         docs_ui.install(app, openapi_url=app.openapi_url or "/openapi.json")
     app.include_router(system_router.router)
-    app.include_router(api_router())
+    # Each straight under the app: FastAPI walks every level of included routers on every request.
+    for router in api_routers():
+        app.include_router(router, prefix=API_PREFIX)
     # The operator pages sit under this app's middleware: request ids, body limit, security headers.
     app.mount(DASHBOARD_PATH, _dashboard(app, settings))
     # Outermost last: the request id must exist before anything can fail, and the text

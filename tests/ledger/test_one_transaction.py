@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, Self
 
 import httpx
+import psycopg
 import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.engine import Connection
@@ -80,23 +82,35 @@ async def test_a_failed_answer_write_moves_nothing_and_the_retry_moves_once(
 
 @contextmanager
 def _counted(engine: AsyncEngine) -> Iterator[list[str]]:
-    """Every statement and commit the app's engine sends while the block runs."""
+    """Every statement and commit the app's engine sends while the block runs: counted
+    on psycopg's cursors, where statements sent through SQLAlchemy and those a hot path
+    sends on the driver connection itself (``db.driver_connection``) both pass."""
     sent: list[str] = []
 
-    def on_statement(conn: Connection, cursor: object, statement: str, *args: object) -> None:
-        sent.append(" ".join(statement.split()[:3]))
+    class Counting(psycopg.AsyncCursor[Any]):
+        async def execute(self, query: Any, params: Any = None, **options: Any) -> Self:
+            sent.append(" ".join(str(query).split()[:3]))
+            return await super().execute(query, params, **options)
+
+    def counting(dbapi_connection: Any, record: object, proxy: object) -> None:
+        dbapi_connection.driver_connection.cursor_factory = Counting
+
+    def plain(dbapi_connection: Any, record: object) -> None:
+        dbapi_connection.driver_connection.cursor_factory = psycopg.AsyncCursor
 
     def on_commit(conn: Connection) -> None:
         sent.append("COMMIT")
 
-    target = engine.sync_engine
-    sa.event.listen(target, "before_cursor_execute", on_statement)
-    sa.event.listen(target, "commit", on_commit)
+    pool = engine.sync_engine.pool
+    sa.event.listen(pool, "checkout", counting)
+    sa.event.listen(pool, "checkin", plain)
+    sa.event.listen(engine.sync_engine, "commit", on_commit)
     try:
         yield sent
     finally:
-        sa.event.remove(target, "before_cursor_execute", on_statement)
-        sa.event.remove(target, "commit", on_commit)
+        sa.event.remove(pool, "checkout", counting)
+        sa.event.remove(pool, "checkin", plain)
+        sa.event.remove(engine.sync_engine, "commit", on_commit)
 
 
 async def test_a_transfer_request_commits_once_on_its_own_connection(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -24,6 +24,8 @@ from sika.core.config import Settings
 from sika.core.context import Actor
 from sika.core.phases import Phases
 from sika.parties import service as parties_service
+
+T = TypeVar("T")
 
 
 def get_session(request: Request) -> AsyncSession:
@@ -70,10 +72,22 @@ def get_phases(request: Request) -> Phases:
     return phases
 
 
-Session = Annotated[AsyncSession, Depends(get_session)]
-Engine = Annotated[AsyncEngine, Depends(get_engine)]
-CurrentSettings = Annotated[Settings, Depends(get_settings)]
-CurrentPhases = Annotated[Phases, Depends(get_phases)]
+def on_the_loop(read: Callable[[Request], T]) -> Callable[[Request], Awaitable[T]]:
+    """``read`` as a dependency that runs on the event loop: FastAPI runs a plain
+    ``def`` dependency in a worker thread, a thread hop on every request for what
+    only reads the request (tests/foundation/test_no_thread_hops.py)."""
+
+    async def dependency(request: Request) -> T:
+        return read(request)
+
+    dependency.__name__ = dependency.__qualname__ = read.__name__
+    return dependency
+
+
+Session = Annotated[AsyncSession, Depends(on_the_loop(get_session))]
+Engine = Annotated[AsyncEngine, Depends(on_the_loop(get_engine))]
+CurrentSettings = Annotated[Settings, Depends(on_the_loop(get_settings))]
+CurrentPhases = Annotated[Phases, Depends(on_the_loop(get_phases))]
 """The phases of a ``PhasedRoute`` request: its first one holds the caller's
 authentication and Idempotency-Key claim."""
 
@@ -185,7 +199,7 @@ class WebhookLimits:
         await self.limiter.hit_failed_authentication(self.address)
 
 
-def webhook_limits(request: Request) -> WebhookLimits:
+async def webhook_limits(request: Request) -> WebhookLimits:
     return WebhookLimits(limiter=_limiter(request), address=client_address(request))
 
 

@@ -89,7 +89,7 @@ class Sequenced(Protocol):
     def seq(self) -> int: ...
 
 
-def page_of(
+async def page_of(
     cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=paging.MAX_LIMIT)] = paging.DEFAULT_LIMIT
 ) -> paging.Page:
     return paging.Page(after=decode_int_cursor(cursor), limit=limit)
@@ -101,7 +101,7 @@ Page = Annotated[paging.Page, Depends(page_of)]
 Order = Literal["newest", "oldest"]
 
 
-def ordered_page_of(
+async def ordered_page_of(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=paging.MAX_LIMIT)] = paging.DEFAULT_LIMIT,
     order: Annotated[

@@ -11,7 +11,7 @@ from sika.core.config import Settings
 from sika.providers import failover, registry
 
 
-def collection_router(request: Request) -> failover.CollectionRouter:
+async def collection_router(request: Request) -> failover.CollectionRouter:
     return for_app(request.app)
 
 

@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 from limits import parse
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 
 from sika.core import clock, errors
@@ -44,7 +44,9 @@ class RateLimiter:
             storage = storage_from_string("async+" + storage_url)
         else:
             raise ValueError(f"SIKA_RATE_LIMIT_STORAGE_URL must be memory:// or redis://…, not {storage_url!r}")
-        self._limiter = MovingWindowRateLimiter(storage)
+        # Two counters a window, not the moving window's list of every hit: with memory storage
+        # that list is trimmed in a worker thread, a thread hop on nearly every request.
+        self._limiter = SlidingWindowCounterRateLimiter(storage)
         self._per_key = parse(per_key)
         self._failed_auth = parse(failed_auth_per_address)
         self._webhooks = parse(webhooks_per_provider)

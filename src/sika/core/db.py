@@ -12,7 +12,7 @@ import json
 import threading
 import time
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -102,6 +102,46 @@ def _ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Poo
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def driver_connection(session: AsyncSession) -> psycopg.AsyncConnection[Any]:
+    """The psycopg connection under ``session``, in its transaction: for the few
+    statements every money request makes (the Idempotency-Key's claim and answer,
+    the ledger call), which then skip SQLAlchemy's per-statement machinery (the
+    compiled-statement cache, execution context, result wrapping, a greenlet hop).
+    What they change is the session's to commit or roll back.
+
+    Kept on the session for the rest of its transaction (the connection it holds
+    until then), since finding it takes two hops into SQLAlchemy's greenlet."""
+    transaction = session.get_transaction()
+    kept = session.info.get(_DRIVER)
+    if transaction is not None and kept is not None and kept[0] is transaction:
+        known: psycopg.AsyncConnection[Any] = kept[1]
+        return known
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert isinstance(driver, psycopg.AsyncConnection)
+    session.info[_DRIVER] = (session.get_transaction(), driver)
+    return driver
+
+
+_DRIVER = "sika_driver_connection"
+
+
+async def execute_plain(session: AsyncSession, statement: str, params: Mapping[str, Any]) -> psycopg.AsyncCursor[Any]:
+    """``statement`` (psycopg's ``%(name)s`` style) on ``driver_connection``. A failure
+    is raised as SQLAlchemy raises it (``IntegrityError``, ``OperationalError``…), so
+    callers and the problem mapping handle one kind of error whichever way a statement went."""
+    connection = await driver_connection(session)
+    try:
+        return await connection.execute(statement, params)
+    except psycopg.Error as exc:
+        lost = connection.broken or connection.closed
+        if lost:
+            # As SQLAlchemy does for its own statements: the pool must not take this
+            # connection back, and the session's rollback must not be sent on it.
+            await (await session.connection()).invalidate(exc)
+        raise sa.exc.DBAPIError.instance(statement, params, exc, psycopg.Error, connection_invalidated=lost) from exc
 
 
 @contextlib.asynccontextmanager

@@ -15,9 +15,25 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sika.core import db
 from sika.idempotency.models import IdempotencyKey
 
 _KEYS: sa.Table = IdempotencyKey.__table__  # type: ignore[assignment]
+
+
+_CLAIM = """
+INSERT INTO idempotency_keys (owner, key, fingerprint, expires_at)
+VALUES (%(owner)s, %(key)s, %(fingerprint)s, %(expires_at)s)
+ON CONFLICT (owner, key) DO UPDATE
+   SET fingerprint = excluded.fingerprint, expires_at = excluded.expires_at, response_status = NULL,
+       response_body = NULL, response_content_type = NULL, created_at = now()
+ WHERE idempotency_keys.expires_at <= %(now)s
+RETURNING id"""
+
+_ANSWER = """
+UPDATE idempotency_keys SET response_status = %(status)s, response_body = %(body)s,
+       response_content_type = %(content_type)s
+ WHERE id = %(id)s"""
 
 
 async def insert_or_take_over_expired(
@@ -25,25 +41,11 @@ async def insert_or_take_over_expired(
 ) -> int | None:
     """Insert the key, or take over its row if it expired at ``now`` (its answer
     forgotten); the row's id, or None when a live row holds the key."""
-    statement = (
-        insert(_KEYS)
-        .values(owner=owner, key=key, fingerprint=fingerprint, expires_at=expires_at)
-        .on_conflict_do_update(
-            index_elements=["owner", "key"],
-            set_={
-                "fingerprint": fingerprint,
-                "expires_at": expires_at,
-                "response_status": None,
-                "response_body": None,
-                "response_content_type": None,
-                "created_at": sa.func.now(),
-            },
-            where=_KEYS.c.expires_at <= now,
-        )
-        .returning(_KEYS.c.id)
+    cursor = await db.execute_plain(
+        session, _CLAIM, {"owner": owner, "key": key, "fingerprint": fingerprint, "expires_at": expires_at, "now": now}
     )
-    row_id: int | None = await session.scalar(statement)
-    return row_id
+    row = await cursor.fetchone()
+    return None if row is None else int(row[0])
 
 
 async def get(session: AsyncSession, *, owner: str, key: str) -> IdempotencyKey | None:
@@ -53,10 +55,8 @@ async def get(session: AsyncSession, *, owner: str, key: str) -> IdempotencyKey 
 
 
 async def set_response(session: AsyncSession, *, row_id: int, status: int, body: bytes, content_type: str) -> None:
-    await session.execute(
-        sa.update(_KEYS)
-        .where(_KEYS.c.id == row_id)
-        .values(response_status=status, response_body=body, response_content_type=content_type)
+    await db.execute_plain(
+        session, _ANSWER, {"status": status, "body": body, "content_type": content_type, "id": row_id}
     )
 
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from sika.core import tenancy
+from sika.core import db, tenancy
 from sika.ledger.models import Account, Transfer
 
 MAX_PAGE_SIZE = 200
@@ -91,9 +91,9 @@ _APPLY_ARGUMENTS = (
 )
 
 
-def _apply_sql(placeholder: str) -> str:
+def _apply_sql() -> str:
     # Built from constants only: no caller-supplied text reaches the statement.
-    arguments = ", ".join(f"CAST({placeholder.format(name)} AS {type_})" for name, type_ in _APPLY_ARGUMENTS)
+    arguments = ", ".join(f"CAST(%({name})b AS {type_})" for name, type_ in _APPLY_ARGUMENTS)
     return (
         "SELECT r_error, r_detail, r_replayed, r_id, r_kind, r_debit, r_credit, r_amount,"  # noqa: S608
         " r_currency, r_code, r_pending, r_timeout, r_expires_at, r_journal, r_metadata,"
@@ -101,10 +101,8 @@ def _apply_sql(placeholder: str) -> str:
     )
 
 
-APPLY_SQL = _apply_sql("%({})b")
-"""The call in psycopg's parameter style (binary parameters), for the grouped path's own connections."""
-
-_APPLY_TEXT = sa.text(_apply_sql(":{}"))
+APPLY_SQL = _apply_sql()
+"""The call in psycopg's parameter style (binary parameters), sent on the driver connection."""
 
 
 IN_TRANSACTION_LOCK_RETRIES = 5
@@ -168,11 +166,10 @@ async def apply_transfers(
     session: AsyncSession, requests: Sequence[TransferRequest], *, now: datetime, atomic: bool
 ) -> list[AppliedRow]:
     """Apply ``requests`` in the session's transaction; one answer per request, in order."""
-    result = await session.execute(
-        _APPLY_TEXT,
-        apply_parameters(requests, now=now, atomic=atomic, lock_retries=IN_TRANSACTION_LOCK_RETRIES),
+    cursor = await db.execute_plain(
+        session, APPLY_SQL, apply_parameters(requests, now=now, atomic=atomic, lock_retries=IN_TRANSACTION_LOCK_RETRIES)
     )
-    return applied_rows([tuple(row) for row in result.all()])
+    return applied_rows(await cursor.fetchall())
 
 
 async def get_account(session: AsyncSession, account_id: str, *, all_platforms: bool = False) -> Account | None:
