@@ -65,7 +65,12 @@ BEGIN
         USING ERRCODE = 'integrity_constraint_violation';
 END $$;
 COMMENT ON FUNCTION wallets_guard_account() IS 'Source: sika/wallets/sql/wallets.sql';
-CREATE TRIGGER wallets_account_kind_and_flags BEFORE UPDATE ON ledger_accounts FOR EACH ROW
+-- Only a statement that sets one of these columns can change it: naming them
+-- spares every other update of the ledger's accounts the WHEN clause, which
+-- PostgreSQL prepares anew for each statement.
+CREATE TRIGGER wallets_account_kind_and_flags
+    BEFORE UPDATE OF kind, debits_must_not_exceed_credits, credits_must_not_exceed_debits ON ledger_accounts
+    FOR EACH ROW
     WHEN (OLD.kind IN ('wallet', 'wallet.holds') AND (
         NEW.kind IS DISTINCT FROM OLD.kind
         OR NEW.debits_must_not_exceed_credits IS DISTINCT FROM OLD.debits_must_not_exceed_credits
@@ -138,7 +143,9 @@ BEGIN
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION wallets_account_pending_changed() IS 'Source: sika/wallets/sql/wallets.sql';
-CREATE CONSTRAINT TRIGGER wallets_pending_totals_match_holds AFTER UPDATE ON ledger_accounts
+-- Named columns, as above: the ledger's update for one posted transfer sets no pending total.
+CREATE CONSTRAINT TRIGGER wallets_pending_totals_match_holds
+    AFTER UPDATE OF debits_pending, credits_pending ON ledger_accounts
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
     WHEN (NEW.kind IN ('wallet', 'wallet.holds') AND (
         NEW.debits_pending IS DISTINCT FROM OLD.debits_pending
