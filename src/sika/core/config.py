@@ -195,6 +195,9 @@ class Settings(BaseSettings):
     """Oldest signed webhook timestamp accepted (FedaPay, Stripe)."""
     WEBHOOK_RETRY_DELAYS_SECONDS: list[int] = [10, 30, 90, 270, 810]
     """Delays between attempts at processing a stored webhook event."""
+    WEBHOOK_EVENTS_PER_JOB: int = Field(default=50, ge=1)
+    """Most webhook events one processing job handles: its own, then events whose jobs are due,
+    each in its own transaction (fewer job round trips under a backlog)."""
     RECONCILE_AFTER_SECONDS: int = 300
     """A collection or payout not final after this long is checked with its provider."""
     RECONCILE_GIVE_UP_AFTER_SECONDS: int = 7 * 24 * 3600

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import procrastinate
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.core.config import Settings
@@ -107,6 +108,43 @@ async def defer(
         await current_app().configure_task(name=task_name, allow_unknown=False, **options).defer_async(**task_kwargs)
     )
     return job_id
+
+
+# A due job of one task, taken as procrastinate's fetch would take it (todo, due, no lock,
+# skipping rows another worker holds) and marked succeeded by procrastinate's own function, all
+# in the caller's transaction: the job is done if and only if the caller's work commits with it.
+_DUE = """
+    WITH job AS (
+        SELECT id, args FROM procrastinate_jobs
+         WHERE queue_name = :queue AND task_name = :task AND status = 'todo' AND lock IS NULL
+           AND (scheduled_at IS NULL OR scheduled_at <= now()) {only}
+         ORDER BY priority DESC, id
+         LIMIT 1
+         FOR UPDATE SKIP LOCKED
+    )
+    SELECT job.id, job.args, procrastinate_finish_job_v1(job.id, 'succeeded', false)::text FROM job
+"""
+_TAKE_DUE_JOB = sa.text(_DUE.format(only=""))
+_TAKE_JOB = sa.text(_DUE.format(only="AND id = :job_id"))
+
+
+@dataclass(frozen=True)
+class TakenJob:
+    id: int
+    kwargs: dict[str, Any]
+
+
+async def take_due_job(
+    session: AsyncSession, *, task_name: str, queue: str, job_id: int | None = None
+) -> TakenJob | None:
+    """Take the next due job of ``task_name`` (or the job ``job_id``, if it is still waiting)
+    in the session's transaction, finished there: the caller does its work in that transaction,
+    so a rollback leaves the job waiting for any worker. None when there is none to take."""
+    params: dict[str, Any] = {"queue": queue, "task": task_name}
+    if job_id is not None:
+        params["job_id"] = job_id
+    row = (await session.execute(_TAKE_DUE_JOB if job_id is None else _TAKE_JOB, params)).first()
+    return TakenJob(id=int(row.id), kwargs=dict(row.args)) if row is not None else None
 
 
 @dataclass(frozen=True)
