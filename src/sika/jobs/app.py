@@ -16,6 +16,7 @@ import procrastinate
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sika.core import db
 from sika.core.config import Settings
 from sika.core.db import libpq_url
 
@@ -93,9 +94,7 @@ async def defer(
     **task_kwargs: Any,
 ) -> int:
     """Defer ``task_name`` in the session's transaction; returns the job id."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    options: dict[str, Any] = {"connection": raw.driver_connection}
+    options: dict[str, Any] = {"connection": await db.driver_connection(session)}
     if queue is not None:
         options["queue"] = queue
     if lock is not None:

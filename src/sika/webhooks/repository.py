@@ -5,28 +5,28 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sika.core import paging
+from sika.core import db, paging
 from sika.webhooks.models import InboundEvent
+
+_EVENTS: sa.Table = InboundEvent.__table__  # type: ignore[assignment]
+_STORED = [column.key for column in _EVENTS.columns if column.key != "seq"]
+# Built from the table's own column names: no caller-supplied text reaches the statement.
+_INSERT_IF_NEW = (
+    f"INSERT INTO {_EVENTS.name} ({', '.join(_STORED)}) VALUES ({', '.join(f'%({key})s' for key in _STORED)})"  # noqa: S608
+    " ON CONFLICT ON CONSTRAINT uq_webhooks_inbound_events_provider_event DO NOTHING RETURNING id"
+)
 
 
 async def insert_if_new(session: AsyncSession, event: InboundEvent) -> bool:
     """Store the event unless (provider, event id) is already stored; True when stored now.
 
     A concurrent insert of the same event waits on the unique index until the
-    first commits, then inserts nothing. A Core statement on the table: the
-    intake's one write per webhook skips the ORM's bulk-insert machinery."""
-    table: sa.Table = InboundEvent.__table__  # type: ignore[assignment]
-    values = {c.key: getattr(event, c.key) for c in table.columns if c.key != "seq"}
-    inserted = await session.scalar(
-        insert(table)
-        .values(values)
-        .on_conflict_do_nothing(constraint="uq_webhooks_inbound_events_provider_event")
-        .returning(table.c.id)
-    )
-    return inserted is not None
+    first commits, then inserts nothing. The intake's one write per webhook goes
+    straight to the driver (``db.execute_plain``)."""
+    cursor = await db.execute_plain(session, _INSERT_IF_NEW, {key: getattr(event, key) for key in _STORED})
+    return await cursor.fetchone() is not None
 
 
 async def get(session: AsyncSession, event_id: str) -> InboundEvent | None:
