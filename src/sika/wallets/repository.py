@@ -1,13 +1,21 @@
+"""The wallets' queries. The hot paths (a hold placed, captured, released)
+read what they need in one statement each, through the session, so the
+platform filter (``sika.core.tenancy``) narrows every table they touch."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.core import paging
-from sika.ledger.models import Transfer
+from sika.ledger.models import Account, Transfer
+from sika.parties.models import Party
 from sika.wallets.models import HoldOwnerType, Wallet, WalletHold, WalletOpenHold
 
 
@@ -49,7 +57,13 @@ async def lapsed_holds(session: AsyncSession, *, account_id: str, now: datetime)
     """The wallet account's holds still open in the ledger but past their
     expiry at ``now``, with their amounts: read from its open holds, so it
     costs those, not the account's history."""
-    rows = await session.execute(
+    rows = await session.execute(_lapsed(account_id, now))
+    return {hold_id: amount for hold_id, amount in rows}
+
+
+def _lapsed(account_id: Any, now: datetime) -> sa.Select[str, int]:
+    """The open holds of this wallet account past their expiry at ``now`` (see ``lapsed_holds``)."""
+    return (
         sa.select(Transfer.id, Transfer.amount_minor)
         .join(WalletOpenHold, WalletOpenHold.transfer_id == Transfer.id)
         .where(
@@ -58,7 +72,97 @@ async def lapsed_holds(session: AsyncSession, *, account_id: str, now: datetime)
             Transfer.expires_at <= now,
         )
     )
-    return {hold_id: amount for hold_id, amount in rows}
+
+
+async def account_and_lapsed(session: AsyncSession, *, account_id: str, now: datetime) -> tuple[Account, int]:
+    """The wallet's ledger account and the sum of its holds lapsed at ``now``, in one statement."""
+    lapsed = _lapsed(account_id, now).subquery()
+    lapsed_sum = sa.select(sa.func.coalesce(sa.func.sum(lapsed.c.amount_minor), 0)).scalar_subquery()
+    row = (
+        await session.execute(
+            sa.select(Account, lapsed_sum).where(Account.id == account_id).execution_options(populate_existing=True)
+        )
+    ).one()
+    return row[0], int(row[1])
+
+
+@dataclass(frozen=True)
+class WalletToDebit:
+    wallet: Wallet
+    party_status: str
+    lapsed_hold_ids: list[str]
+    """Its holds past their expiry, still open in the ledger (``lapsed_holds``)."""
+
+
+async def wallet_to_debit(session: AsyncSession, wallet_id: str, *, now: datetime) -> WalletToDebit | None:
+    """The wallet, its party's status (the party share-locked: it cannot be
+    suspended before the transaction ends) and its lapsed holds, in one statement."""
+    lapsed = _lapsed(Wallet.account_id, now).subquery()
+    lapsed_ids = sa.select(sa.func.array_agg(lapsed.c.id)).scalar_subquery()
+    row = (
+        await session.execute(
+            sa.select(Wallet, Party.status, lapsed_ids)
+            .join(Party, Party.id == Wallet.party_id)
+            .where(Wallet.id == wallet_id)
+            .with_for_update(read=True, of=Party)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return WalletToDebit(wallet=row[0], party_status=row[1], lapsed_hold_ids=sorted(row[2] or []))
+
+
+@dataclass(frozen=True)
+class HoldRow:
+    """A hold as the flows that resolve it read it: its pending transfer, its
+    owner record, its wallet, the transfer that resolved it (if any), its
+    party's status, and the wallet its capture would pay (if one was named)."""
+
+    pending: Transfer
+    record: WalletHold
+    wallet: Wallet
+    resolution: Transfer | None
+    party_status: str
+    destination: Wallet | None
+
+
+async def hold_row(
+    session: AsyncSession, hold_id: str, *, code: str, destination_wallet_id: str | None, lock_party: bool
+) -> HoldRow | None:
+    """The hold with this id and ``code``, in one statement; with ``lock_party``
+    its wallet's party is share-locked (see ``wallet_to_debit``)."""
+    resolution = orm.aliased(Transfer)
+    destination = orm.aliased(Wallet)
+    query = (
+        sa.select(Transfer, WalletHold, Wallet, resolution, Party.status)
+        .join(WalletHold, WalletHold.id == Transfer.id)
+        .join(Wallet, Wallet.account_id == Transfer.debit_account_id)
+        .join(Party, Party.id == Wallet.party_id)
+        .outerjoin(resolution, resolution.pending_id == Transfer.id)
+        .where(Transfer.id == hold_id, Transfer.kind == "pending", Transfer.code == code)
+    )
+    if destination_wallet_id is not None:
+        query = query.add_columns(destination).outerjoin(destination, destination.id == destination_wallet_id)
+    if lock_party:
+        query = query.with_for_update(read=True, of=Party)
+    found = (await session.execute(query)).one_or_none()
+    if found is None:
+        return None
+    row: tuple[Any, ...] = tuple(found)
+    return HoldRow(
+        pending=row[0],
+        record=row[1],
+        wallet=row[2],
+        resolution=row[3],
+        party_status=row[4],
+        destination=row[5] if destination_wallet_id is not None else None,
+    )
+
+
+async def insert_hold(session: AsyncSession, record: WalletHold) -> None:
+    """Insert a hold's owner record in one statement, without the unit of work's flush."""
+    values = {column.key: getattr(record, column.key) for column in WalletHold.__table__.columns}
+    await session.execute(sa.insert(WalletHold).values(values))
 
 
 async def captured_by_owner(
