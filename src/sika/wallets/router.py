@@ -57,7 +57,7 @@ def wallet_out(view: wallets_service.WalletView) -> schemas.WalletOut:
 
 
 def hold_out(view: wallets_service.HoldView) -> schemas.HoldOut:
-    described = view.pending.metadata_
+    described = view.pending.metadata
     capture = view.capture
     return schemas.HoldOut(
         id=view.pending.id,

@@ -59,6 +59,7 @@ take an id before the domain that derives it does.
 
 from __future__ import annotations
 
+from sika.ledger.repository import AppliedRow, TransferRequest
 from sika.ledger.service.accounts import (
     close_account,
     create_account,
@@ -111,6 +112,7 @@ from sika.ledger.service.pending import (
 from sika.ledger.service.transfers import (
     MAX_JOURNAL_LEGS,
     RETRY_AFTER_SECONDS,
+    apply_in_order,
     create_journal_entry,
     create_transfer,
     submit_transfer,
@@ -158,6 +160,7 @@ __all__ = [
     "AccountNotFound",
     "AmountExceedsPending",
     "AmountOverflow",
+    "AppliedRow",
     "Balance",
     "CurrencyMismatch",
     "ExceedsDebits",
@@ -179,6 +182,8 @@ __all__ = [
     "TransferNotFound",
     "TransferNotPending",
     "TransferRecord",
+    "TransferRequest",
+    "apply_in_order",
     "balance_of",
     "check_account_id",
     "check_amount",

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from sika.core import errors, ids
 from sika.core.context import Actor
-from sika.ledger import batcher
+from sika.ledger import batcher, repository
 from sika.ledger.service import reach, writer
 from sika.ledger.service.errors import InvalidTransfer, LedgerBusy
 from sika.ledger.service.validation import check_transfer_id
@@ -179,3 +179,20 @@ async def submit_transfer(
     except psycopg.Error as exc:
         raise LedgerBusy(retry_after_seconds=RETRY_AFTER_SECONDS) from exc
     return writer.record_of(row)
+
+
+async def apply_in_order(
+    session: AsyncSession, *, requests: Sequence[repository.TransferRequest], now: datetime
+) -> list[repository.AppliedRow]:
+    """Apply requests made by ``transfer_request`` and ``resolution_request`` all or
+    nothing, in order, in the caller's transaction and one call of the database
+    function: each sees the ones before it (a pending transfer posted, then what
+    pays it on), and every account they touch is locked at once, in the ledger's
+    order, so a caller needs no ``lock_accounts`` first. The answer has one row
+    per request; at the first refusal nothing is written and the caller names it
+    (``error_of``), since only the caller knows what its requests stand for. The
+    connection lost under it is ``LedgerBusy``."""
+    try:
+        return await writer.apply(session, requests, now=now, atomic=True)
+    except sa.exc.OperationalError as exc:
+        raise LedgerBusy(retry_after_seconds=RETRY_AFTER_SECONDS) from exc

@@ -71,7 +71,7 @@ async def hold_timeline(session: AsyncSession, *, hold_id: str, actor: Actor, no
         payout = await payments_service.get_payout(session, payout_id=view.record.owner_id, actor=actor)
         entries.append(_linked("payout", payout))
     placed: list[Placement] = [
-        (("open",), [view.pending]),
+        (("open",), await repository.transfers(session, [hold_id])),
         (("captured", "released"), await repository.resolutions_of(session, hold_id)),
     ]
     balances = await balances_around(session, view.wallet.wallet.account_id, [t for _, some in placed for t in some])

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sika.ledger import models as ledger_models
+from sika.ledger import service as ledger_service
 from sika.wallets import schemas
 from sika.wallets.models import HoldOwnerType, WalletHold
 from sika.wallets.service import wallets
@@ -37,9 +39,47 @@ API_OWNER = HoldOwner(HoldOwnerType.api)
 
 
 @dataclass(frozen=True)
+class HoldTransfer:
+    """What a view reads of a hold's pending transfer or of the transfer that
+    resolved it: as the ledger stored it, or as the ledger function just wrote it."""
+
+    id: str
+    kind: str
+    amount_minor: int
+    currency: str
+    metadata: dict[str, Any]
+    expires_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of_model(cls, transfer: ledger_models.Transfer) -> HoldTransfer:
+        return cls(
+            id=transfer.id,
+            kind=transfer.kind,
+            amount_minor=transfer.amount_minor,
+            currency=transfer.currency,
+            metadata=transfer.metadata_,
+            expires_at=transfer.expires_at,
+            created_at=transfer.created_at,
+        )
+
+    @classmethod
+    def of_record(cls, transfer: ledger_service.TransferRecord) -> HoldTransfer:
+        return cls(
+            id=transfer.id,
+            kind=transfer.kind,
+            amount_minor=transfer.amount_minor,
+            currency=transfer.currency,
+            metadata=transfer.metadata,
+            expires_at=transfer.expires_at,
+            created_at=transfer.created_at,
+        )
+
+
+@dataclass(frozen=True)
 class HoldView:
-    pending: ledger_models.Transfer
-    resolution: ledger_models.Transfer | None
+    pending: HoldTransfer
+    resolution: HoldTransfer | None
     record: WalletHold
     wallet: wallets.WalletView
     now: datetime
@@ -80,7 +120,7 @@ class HoldView:
         """Where the captured money went, as the capture recorded it on the ledger (the
         metadata of its post, written since holds exist)."""
         resolution = self.resolution
-        recorded = resolution.metadata_ if resolution is not None and resolution.kind == "post_pending" else {}
+        recorded = resolution.metadata if resolution is not None and resolution.kind == "post_pending" else {}
         fee = int(recorded.get("platform_fee_minor") or 0)
         destination = recorded.get("destination_wallet_id")
         return CaptureSplit(
@@ -101,5 +141,5 @@ class CaptureSplit:
     fee_account_id: str | None
 
 
-def is_due(pending: ledger_models.Transfer, now: datetime) -> bool:
+def is_due(pending: HoldTransfer, now: datetime) -> bool:
     return pending.expires_at is not None and pending.expires_at <= now

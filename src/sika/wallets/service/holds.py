@@ -54,9 +54,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sika.audit import service as audit_service
 from sika.core import errors, ids
 from sika.core.context import Actor, system_actor
-from sika.ledger import models as ledger_models
 from sika.ledger import service as ledger_service
 from sika.parties import service as parties_service
+from sika.parties.schemas import PartyStatus
 from sika.wallets import repository
 from sika.wallets.models import HoldOwnerType, Wallet, WalletHold
 from sika.wallets.service import wallets
@@ -64,6 +64,7 @@ from sika.wallets.service.fees import FEE_ACCOUNT_KIND, FEE_CODE, capture_fee, f
 from sika.wallets.service.hold_views import (
     HOLD_STATUS_BY_RESOLUTION,
     HoldOwner,
+    HoldTransfer,
     HoldView,
 )
 from sika.wallets.service.rules import admit_to_party
@@ -130,9 +131,13 @@ async def place_hold(
     InsufficientFunds (from the ledger) when it does not have it,
     PartySuspended when its party is. The wallet's holds past their expiry
     are expired first, in this transaction, so they stand in no one's way."""
-    wallet = await wallets.owned_wallet(session, wallet_id=wallet_id, actor=actor)
-    await parties_service.lock_debitable(session, party_id=wallet.party_id)
-    await _expire_lapsed(session, wallet=wallet, actor=actor, now=now)
+    found = await repository.wallet_to_debit(session, wallet_id, now=now)
+    if found is None:
+        raise wallets.WalletNotFound()
+    wallet = found.wallet
+    parties_service.check_owner(actor, wallet.party_id)
+    _check_debitable(found.party_status)
+    await _expire(session, found.lapsed_hold_ids, actor=actor, now=now)
     try:
         pending = await ledger_service.create_transfer(
             session,
@@ -160,7 +165,7 @@ async def place_hold(
         platform_id=wallet.platform_id,
         created_at=now,
     )
-    await repository.add(session, record)
+    await repository.insert_hold(session, record)
     await audit_service.record(
         session,
         actor=actor,
@@ -176,7 +181,20 @@ async def place_hold(
             "owner_id": owner.id,
         },
     )
-    return await _hold_view(session, record, wallet=wallet, now=now)
+    return HoldView(
+        pending=HoldTransfer.of_record(pending),
+        resolution=None,
+        record=record,
+        wallet=await wallets.wallet_view(session, wallet, now=now),
+        now=now,
+    )
+
+
+def _check_debitable(party_status: str) -> None:
+    """A suspended party's wallet gives nothing (its row is share-locked by the read
+    that found this status, so the status holds until the transaction ends)."""
+    if party_status == PartyStatus.suspended.value:
+        raise parties_service.PartySuspended()
 
 
 async def _expire_lapsed(session: AsyncSession, *, wallet: Wallet, actor: Actor, now: datetime) -> None:
@@ -184,14 +202,19 @@ async def _expire_lapsed(session: AsyncSession, *, wallet: Wallet, actor: Actor,
     expiry job's next run: until then the ledger still counts them against
     the wallet, and the API already shows their money as available."""
     lapsed = await repository.lapsed_holds(session, account_id=wallet.account_id, now=now)
+    await _expire(session, sorted(lapsed), actor=actor, now=now)
+
+
+async def _expire(session: AsyncSession, lapsed: list[str], *, actor: Actor, now: datetime) -> None:
     if lapsed:
         expirer = replace(system_actor("wallets.expire_lapsed"), request_id=actor.request_id)
-        await ledger_service.expire_pending_transfers(session, pending_ids=sorted(lapsed), now=now, actor=expirer)
+        await ledger_service.expire_pending_transfers(session, pending_ids=lapsed, now=now, actor=expirer)
 
 
 async def get_hold(session: AsyncSession, *, hold_id: str, actor: Actor, now: datetime) -> HoldView:
-    _, record, wallet = await _reachable_hold(session, hold_id=hold_id, actor=actor)
-    return await _hold_view(session, record, wallet=wallet, now=now)
+    row = await _reachable_hold(session, hold_id=hold_id, actor=actor)
+    resolution = HoldTransfer.of_model(row.resolution) if row.resolution is not None else None
+    return await _hold_view(session, row, resolution=resolution, now=now)
 
 
 async def list_holds(
@@ -213,7 +236,13 @@ async def list_holds(
     records = await repository.get_holds(session, pending_ids)
     view = await wallets.wallet_view(session, wallet, now=now)
     holds = [
-        HoldView(pending=p, resolution=resolutions.get(p.id), record=records[p.id], wallet=view, now=now)
+        HoldView(
+            pending=HoldTransfer.of_model(p),
+            resolution=HoldTransfer.of_model(resolutions[p.id]) if p.id in resolutions else None,
+            record=records[p.id],
+            wallet=view,
+            now=now,
+        )
         for p in pendings
     ]
     return holds, (pendings[-1].seq if len(pendings) == limit else None)
@@ -242,51 +271,27 @@ async def capture_hold(
     wallet) and pay the captured money to the destination wallet, less the
     platform's fee (``platform_fee_minor``, or its fee policy's when None), in
     one transaction. Only for ``owner``'s own holds, and for a party token only
-    with a destination and no fee of its own."""
-    pending, record, wallet = await _resolvable_hold(session, hold_id=hold_id, owner=owner, actor=actor)
+    with a destination and no fee of its own.
+
+    The hold, its wallet, its party (share-locked) and the destination are read
+    in one statement; the post and the payments are one call of the ledger
+    function, which locks every account they touch in its own order."""
+    row = await _resolvable_hold(
+        session, hold_id=hold_id, owner=owner, actor=actor, destination_wallet_id=destination_wallet_id, lock_party=True
+    )
+    wallet = row.wallet
     if actor.is_party:
         _check_party_capture(destination_wallet_id=destination_wallet_id, platform_fee_minor=platform_fee_minor)
     captured, destination, to_platform = await _capture_split(
-        session,
-        pending,
-        wallet=wallet,
-        amount_minor=amount_minor,
-        destination_wallet_id=destination_wallet_id,
-        platform_fee_minor=platform_fee_minor,
+        session, row, amount_minor=amount_minor, destination_wallet_id=destination_wallet_id, asked=platform_fee_minor
     )
-    await parties_service.lock_debitable(session, party_id=wallet.party_id)
+    _check_debitable(row.party_status)
     if destination is not None:
         await admit_to_party(
             session, wallet, destination, movement_id=hold_id, kind="capture", amount=captured, now=now
         )
-    legs = await _capture_legs(
-        session,
-        pending,
-        wallet=wallet,
-        captured=captured,
-        destination=destination,
-        to_platform=to_platform,
-        actor=actor,
-        now=now,
-    )
-    # Every account this capture touches, locked up front in the ledger's order,
-    # so the two ledger calls below cannot deadlock with another capture.
-    await ledger_service.lock_accounts(
-        session, account_ids=[wallet.account_id, wallet.holds_account_id, *(leg.credit_account_id for leg in legs)]
-    )
-    with _as_hold_refusal(hold_id):
-        await ledger_service.post_pending(
-            session,
-            pending_id=hold_id,
-            amount_minor=captured,
-            metadata={
-                "destination_wallet_id": destination.id if destination else None,
-                "platform_fee_minor": to_platform,
-            },
-            now=now,
-            actor=actor,
-        )
-    await ledger_service.create_journal_entry(session, legs=legs, now=now, actor=actor)
+    requests = _capture_requests(row, captured=captured, destination=destination, to_platform=to_platform, actor=actor)
+    posted = await _apply_capture(session, hold_id, requests, wallet=wallet, actor=actor, now=now)
     await audit_service.record(
         session,
         actor=actor,
@@ -301,30 +306,30 @@ async def capture_hold(
             "platform_fee_minor": to_platform,
         },
     )
-    return await _hold_view(session, record, wallet=wallet, now=now)
+    return await _hold_view(session, row, resolution=HoldTransfer.of_record(posted), now=now)
 
 
 async def _capture_split(
     session: AsyncSession,
-    pending: ledger_models.Transfer,
+    row: repository.HoldRow,
     *,
-    wallet: Wallet,
     amount_minor: int | None,
     destination_wallet_id: str | None,
-    platform_fee_minor: int | None,
+    asked: int | None,
 ) -> tuple[int, Wallet | None, int]:
     """What a capture takes, where it goes, and the platform's part:
     (captured, destination wallet or None, to the platform). Without a
     destination the platform takes it all; with one, the fee asked or, if none
     was, the platform's fee policy's."""
+    pending = row.pending
     captured = pending.amount_minor if amount_minor is None else amount_minor
     if captured > pending.amount_minor:
         raise ledger_service.AmountExceedsPending(
             f"Cannot capture {captured}: hold {pending.id} holds {pending.amount_minor}."
         )
-    destination = await _destination(session, wallet=wallet, destination_wallet_id=destination_wallet_id)
-    to_platform = captured if destination is None else await capture_fee(session, wallet, captured, platform_fee_minor)
-    if destination is None and platform_fee_minor:
+    destination = _destination(row, destination_wallet_id=destination_wallet_id)
+    to_platform = captured if destination is None else await capture_fee(session, row.wallet, captured, asked)
+    if destination is None and asked:
         raise InvalidCapture(
             "Without a destination wallet the whole capture goes to the platform; leave platform_fee_minor out."
         )
@@ -333,36 +338,69 @@ async def _capture_split(
     return captured, destination, to_platform
 
 
-async def _capture_legs(
+def _capture_requests(
+    row: repository.HoldRow, *, captured: int, destination: Wallet | None, to_platform: int, actor: Actor
+) -> list[ledger_service.TransferRequest]:
+    """The hold's post into its wallet's holds account, then the journal entry
+    paying the captured money out of it: to the destination wallet, and the
+    platform's part to its fee account."""
+    wallet, pending = row.wallet, row.pending
+    post = ledger_service.resolution_request(
+        kind="post_pending",
+        pending_id=pending.id,
+        amount_minor=captured,
+        transfer_id=None,
+        code=None,
+        metadata={"destination_wallet_id": destination.id if destination else None, "platform_fee_minor": to_platform},
+        actor=actor,
+    )
+    journal_id = ids.new_id("jrn")
+    paid = {"hold_id": pending.id, "wallet_id": wallet.id}
+    legs: list[tuple[str, int, str, dict[str, Any]]] = []
+    if destination is not None and captured > to_platform:
+        described = {**paid, **{k: v for k, v in pending.metadata_.items() if k in ("reference", "reason")}}
+        legs.append((destination.account_id, captured - to_platform, CAPTURE_CODE, described))
+    if to_platform:
+        legs.append((fee_account_id(wallet.platform_id, wallet.currency), to_platform, FEE_CODE, paid))
+    return [
+        post,
+        *(
+            ledger_service.transfer_request(
+                debit_account_id=wallet.holds_account_id,
+                credit_account_id=credit_account_id,
+                amount_minor=amount,
+                currency=wallet.currency,
+                code=code,
+                pending=False,
+                timeout_seconds=None,
+                transfer_id=None,
+                metadata=metadata,
+                journal_id=journal_id,
+                actor=actor,
+            )
+            for credit_account_id, amount, code, metadata in legs
+        ),
+    ]
+
+
+async def _apply_capture(
     session: AsyncSession,
-    pending: ledger_models.Transfer,
+    hold_id: str,
+    requests: list[ledger_service.TransferRequest],
     *,
     wallet: Wallet,
-    captured: int,
-    destination: Wallet | None,
-    to_platform: int,
     actor: Actor,
     now: datetime,
-) -> list[ledger_service.Leg]:
-    """The journal entry paying the captured money out of the wallet's holds
-    account: to the destination wallet, and the platform's part to its fee account."""
-    legs: list[ledger_service.Leg] = []
-    paid = {"hold_id": pending.id, "wallet_id": wallet.id}
-    if destination is not None and captured > to_platform:
-        legs.append(
-            ledger_service.Leg(
-                debit_account_id=wallet.holds_account_id,
-                credit_account_id=destination.account_id,
-                amount_minor=captured - to_platform,
-                currency=wallet.currency,
-                code=CAPTURE_CODE,
-                metadata={**paid, **_optional(pending.metadata_, "reference", "reason")},
-            )
-        )
-    if to_platform:
-        fees = await ledger_service.ensure_account(
+) -> ledger_service.TransferRecord:
+    """The capture's post, its payments applied with it. The platform's fee account
+    is opened on first use: when the ledger finds it missing, it is opened and the
+    capture (which wrote nothing) applied again."""
+    rows = await ledger_service.apply_in_order(session, requests=requests, now=now)
+    fees = fee_account_id(wallet.platform_id, wallet.currency)
+    if any(r.error_code == ledger_service.AccountNotFound.code and r.credit_account_id == fees for r in rows):
+        await ledger_service.ensure_account(
             session,
-            account_id=fee_account_id(wallet.platform_id, wallet.currency),
+            account_id=fees,
             currency=wallet.currency,
             kind=FEE_ACCOUNT_KIND,
             debits_must_not_exceed_credits=True,
@@ -371,17 +409,22 @@ async def _capture_legs(
             now=now,
             actor=actor,
         )
-        legs.append(
-            ledger_service.Leg(
-                debit_account_id=wallet.holds_account_id,
-                credit_account_id=fees.id,
-                amount_minor=to_platform,
-                currency=wallet.currency,
-                code=FEE_CODE,
-                metadata=paid,
-            )
-        )
-    return legs
+        rows = await ledger_service.apply_in_order(session, requests=requests, now=now)
+    return _posted(hold_id, rows, legs=True)
+
+
+def _posted(hold_id: str, rows: list[ledger_service.AppliedRow], *, legs: bool) -> ledger_service.TransferRecord:
+    """The hold's post (the first row), or the first refusal: the post's as a
+    refusal about the hold, a payment's as the ledger names it (with ``legs``,
+    as a journal entry's leg, counted from 0)."""
+    for index, row in enumerate(rows):
+        if row.error_code is None:
+            continue
+        if index == 0:
+            with _as_hold_refusal(hold_id):
+                raise ledger_service.error_of(row)
+        raise ledger_service.error_of(row, leg=index - 1 if legs else None)
+    return ledger_service.record_of(rows[0])
 
 
 async def capture_hold_to_account(
@@ -402,23 +445,34 @@ async def capture_hold_to_account(
     Unlike ``capture_hold`` it does not ask whether the party may be debited:
     it records money that has already left (the provider paid it out), which
     a suspension decided meanwhile must not keep out of the books."""
-    pending, record, wallet = await _resolvable_hold(session, hold_id=hold_id, owner=owner, actor=actor)
-    await ledger_service.lock_accounts(session, account_ids=[wallet.account_id, wallet.holds_account_id, account_id])
-    with _as_hold_refusal(hold_id):
-        await ledger_service.post_pending(
-            session, pending_id=hold_id, metadata={"destination_account_id": account_id}, now=now, actor=actor
-        )
-    await ledger_service.create_transfer(
-        session,
-        debit_account_id=wallet.holds_account_id,
-        credit_account_id=account_id,
-        amount_minor=pending.amount_minor,
-        currency=wallet.currency,
-        code=code,
-        metadata={"hold_id": hold_id, "wallet_id": wallet.id, **metadata},
-        now=now,
-        actor=actor,
-    )
+    row = await _resolvable_hold(session, hold_id=hold_id, owner=owner, actor=actor)
+    wallet, pending = row.wallet, row.pending
+    requests = [
+        ledger_service.resolution_request(
+            kind="post_pending",
+            pending_id=hold_id,
+            amount_minor=None,
+            transfer_id=None,
+            code=None,
+            metadata={"destination_account_id": account_id},
+            actor=actor,
+        ),
+        ledger_service.transfer_request(
+            debit_account_id=wallet.holds_account_id,
+            credit_account_id=account_id,
+            amount_minor=pending.amount_minor,
+            currency=wallet.currency,
+            code=code,
+            pending=False,
+            timeout_seconds=None,
+            transfer_id=None,
+            metadata={"hold_id": hold_id, "wallet_id": wallet.id, **metadata},
+            journal_id=None,
+            actor=actor,
+        ),
+    ]
+    rows = await ledger_service.apply_in_order(session, requests=requests, now=now)
+    posted = _posted(hold_id, rows, legs=False)
     await audit_service.record(
         session,
         actor=actor,
@@ -428,7 +482,7 @@ async def capture_hold_to_account(
         entity_id=hold_id,
         data={"wallet_id": wallet.id, "captured_minor": pending.amount_minor, "destination_account_id": account_id},
     )
-    return await _hold_view(session, record, wallet=wallet, now=now)
+    return await _hold_view(session, row, resolution=HoldTransfer.of_record(posted), now=now)
 
 
 async def release_hold(
@@ -436,48 +490,58 @@ async def release_hold(
 ) -> HoldView:
     """Void the hold: all of it returns to the wallet's available money. Only
     for ``owner``'s own holds."""
-    pending, record, wallet = await _resolvable_hold(session, hold_id=hold_id, owner=owner, actor=actor)
+    row = await _resolvable_hold(session, hold_id=hold_id, owner=owner, actor=actor)
     with _as_hold_refusal(hold_id):
-        await ledger_service.void_pending(session, pending_id=pending.id, now=now, actor=actor)
+        voided = await ledger_service.void_pending(session, pending_id=hold_id, now=now, actor=actor)
     await audit_service.record(
         session,
         actor=actor,
-        platform_id=wallet.platform_id,
+        platform_id=row.wallet.platform_id,
         action="hold.released",
         entity_type="hold",
         entity_id=hold_id,
-        data={"wallet_id": wallet.id, "amount_minor": pending.amount_minor},
+        data={"wallet_id": row.wallet.id, "amount_minor": row.pending.amount_minor},
     )
-    return await _hold_view(session, record, wallet=wallet, now=now)
+    return await _hold_view(session, row, resolution=HoldTransfer.of_record(voided), now=now)
 
 
 async def _reachable_hold(
-    session: AsyncSession, *, hold_id: str, actor: Actor
-) -> tuple[ledger_models.Transfer, WalletHold, Wallet]:
-    """The hold, its owner record and its wallet, if ``actor`` may see the wallet."""
-    try:
-        pending = await ledger_service.get_transfer(session, transfer_id=hold_id)
-    except ledger_service.TransferNotFound:
-        raise HoldNotFound() from None
-    wallet = await repository.get_by_account(session, pending.debit_account_id)
-    record = await repository.get_hold(session, hold_id)
-    if pending.kind != "pending" or pending.code != HOLD_CODE or wallet is None or record is None:
+    session: AsyncSession,
+    *,
+    hold_id: str,
+    actor: Actor,
+    destination_wallet_id: str | None = None,
+    lock_party: bool = False,
+) -> repository.HoldRow:
+    """The hold, its owner record and its wallet, if ``actor`` may see the wallet
+    (and the destination wallet named, if ``actor`` may see it)."""
+    row = await repository.hold_row(
+        session, hold_id, code=HOLD_CODE, destination_wallet_id=destination_wallet_id, lock_party=lock_party
+    )
+    if row is None:
         raise HoldNotFound()
-    parties_service.check_owner(actor, wallet.party_id)
-    return pending, record, wallet
+    parties_service.check_owner(actor, row.wallet.party_id)
+    return row
 
 
 async def _resolvable_hold(
-    session: AsyncSession, *, hold_id: str, owner: HoldOwner, actor: Actor
-) -> tuple[ledger_models.Transfer, WalletHold, Wallet]:
+    session: AsyncSession,
+    *,
+    hold_id: str,
+    owner: HoldOwner,
+    actor: Actor,
+    destination_wallet_id: str | None = None,
+    lock_party: bool = False,
+) -> repository.HoldRow:
     """The hold, if ``owner``'s flow, run by ``actor``, may capture or release it."""
-    pending, record, wallet = await _reachable_hold(session, hold_id=hold_id, actor=actor)
-    _check_resolver(record, owner=owner, actor=actor)
-    resolution = (await ledger_service.get_resolutions(session, pending_ids=[hold_id])).get(hold_id)
-    if resolution is not None:
-        status = HOLD_STATUS_BY_RESOLUTION[resolution.kind].value
+    row = await _reachable_hold(
+        session, hold_id=hold_id, actor=actor, destination_wallet_id=destination_wallet_id, lock_party=lock_party
+    )
+    _check_resolver(row.record, owner=owner, actor=actor)
+    if row.resolution is not None:
+        status = HOLD_STATUS_BY_RESOLUTION[row.resolution.kind].value
         raise ledger_service.PendingTransferAlreadyResolved(f"Hold {hold_id} is already {status}.")
-    return pending, record, wallet
+    return row
 
 
 @contextlib.contextmanager
@@ -505,22 +569,22 @@ def _check_resolver(record: WalletHold, *, owner: HoldOwner, actor: Actor) -> No
         raise HoldNotPlacedByCaller()
 
 
-async def _hold_view(session: AsyncSession, record: WalletHold, *, wallet: Wallet, now: datetime) -> HoldView:
-    pending = await ledger_service.get_transfer(session, transfer_id=record.id)
-    resolutions = await ledger_service.get_resolutions(session, pending_ids=[record.id])
+async def _hold_view(
+    session: AsyncSession, row: repository.HoldRow, *, resolution: HoldTransfer | None, now: datetime
+) -> HoldView:
     return HoldView(
-        pending=pending,
-        resolution=resolutions.get(record.id),
-        record=record,
-        wallet=await wallets.wallet_view(session, wallet, now=now),
+        pending=HoldTransfer.of_model(row.pending),
+        resolution=resolution,
+        record=row.record,
+        wallet=await wallets.wallet_view(session, row.wallet, now=now),
         now=now,
     )
 
 
-async def _destination(session: AsyncSession, *, wallet: Wallet, destination_wallet_id: str | None) -> Wallet | None:
+def _destination(row: repository.HoldRow, *, destination_wallet_id: str | None) -> Wallet | None:
     if destination_wallet_id is None:
         return None
-    destination = await repository.get(session, destination_wallet_id)
+    destination, wallet = row.destination, row.wallet
     if destination is None:
         raise wallets.WalletNotFound(f"No destination wallet {destination_wallet_id}.")
     if destination.id == wallet.id:
@@ -533,7 +597,3 @@ async def _destination(session: AsyncSession, *, wallet: Wallet, destination_wal
             f"The hold is in {wallet.currency}; wallet {destination.id} is in {destination.currency}."
         )
     return destination
-
-
-def _optional(source: dict[str, Any], *keys: str) -> dict[str, Any]:
-    return {key: source[key] for key in keys if key in source}

@@ -64,9 +64,9 @@ def funding_account_id(currency: str) -> str:
 async def wallet_view(session: AsyncSession, wallet: Wallet, *, now: datetime) -> WalletView:
     """The wallet's money at ``now``: holds past their expiry no longer count
     as held, though the ledger keeps them pending until they are expired."""
-    balance = await ledger_service.get_balance(session, account_id=wallet.account_id)
-    lapsed = await repository.lapsed_holds(session, account_id=wallet.account_id, now=now)
-    held = balance.debits_pending - sum(lapsed.values())
+    account, lapsed = await repository.account_and_lapsed(session, account_id=wallet.account_id, now=now)
+    balance = ledger_service.balance_of(account)
+    held = balance.debits_pending - lapsed
     return WalletView(
         wallet=wallet,
         balance_minor=balance.posted_minor,
