@@ -40,16 +40,15 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import http_api
-import sqlalchemy as sa
 from fastapi import FastAPI
-from sqlalchemy.engine import Connection
 
 from sika.app import create_app
+from sika.core import db
 from sika.core import logging as sika_logging
 from sika.core.config import Settings
 
@@ -130,27 +129,6 @@ async def served(app: FastAPI) -> AsyncIterator[None]:
         yield
 
 
-@contextlib.contextmanager
-def counted(app: FastAPI) -> Iterator[list[int]]:
-    """[statements, commits] the app's engine sends while the block runs."""
-    sent = [0, 0]
-
-    def on_statement(*_: object) -> None:
-        sent[0] += 1
-
-    def on_commit(_: Connection) -> None:
-        sent[1] += 1
-
-    target = app.state.engine.sync_engine
-    sa.event.listen(target, "before_cursor_execute", on_statement)
-    sa.event.listen(target, "commit", on_commit)
-    try:
-        yield sent
-    finally:
-        sa.event.remove(target, "before_cursor_execute", on_statement)
-        sa.event.remove(target, "commit", on_commit)
-
-
 async def run(call: Call, numbers: Sequence[int], callers: int) -> None:
     queue = iter(numbers)
 
@@ -167,7 +145,7 @@ async def measure(
     """Two runs over halves of ``numbers``: the first timed, the second under cProfile."""
     half = len(numbers) // 2
     timed, profiled = numbers[:half], numbers[half:]
-    with counted(app) as sent:
+    with db.statements_sent(app.state.engine) as sent:
         cpu, wall = time.process_time(), time.perf_counter()
         await run(call, timed, callers)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
@@ -183,8 +161,8 @@ async def measure(
         "requests": len(timed),
         "cpu_ms_per_request": round(cpu * 1000 / len(timed), 3),
         "python_calls_per_request": round(stats.total_calls / len(profiled)),  # type: ignore[attr-defined]
-        "statements_per_request": round(sent[0] / len(timed), 2),
-        "commits_per_request": round(sent[1] / len(timed), 2),
+        "statements_per_request": round(sum(line != "COMMIT" for line in sent) / len(timed), 2),
+        "commits_per_request": round(sent.count("COMMIT") / len(timed), 2),
         "requests_per_second": round(len(timed) / wall, 1),
     }
 

@@ -5,15 +5,10 @@ on the request's own connection."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, Self
 
 import httpx
-import psycopg
 import sqlalchemy as sa
 from fastapi import FastAPI
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from sika.core import db
@@ -80,39 +75,6 @@ async def test_a_failed_answer_write_moves_nothing_and_the_retry_moves_once(
     assert (await balance(sessions, wallet)).credits_posted == 700
 
 
-@contextmanager
-def _counted(engine: AsyncEngine) -> Iterator[list[str]]:
-    """Every statement and commit the app's engine sends while the block runs: counted
-    on psycopg's cursors, where statements sent through SQLAlchemy and those a hot path
-    sends on the driver connection itself (``db.driver_connection``) both pass."""
-    sent: list[str] = []
-
-    class Counting(psycopg.AsyncCursor[Any]):
-        async def execute(self, query: Any, params: Any = None, **options: Any) -> Self:
-            sent.append(" ".join(str(query).split()[:3]))
-            return await super().execute(query, params, **options)
-
-    def counting(dbapi_connection: Any, record: object, proxy: object) -> None:
-        dbapi_connection.driver_connection.cursor_factory = Counting
-
-    def plain(dbapi_connection: Any, record: object) -> None:
-        dbapi_connection.driver_connection.cursor_factory = psycopg.AsyncCursor
-
-    def on_commit(conn: Connection) -> None:
-        sent.append("COMMIT")
-
-    pool = engine.sync_engine.pool
-    sa.event.listen(pool, "checkout", counting)
-    sa.event.listen(pool, "checkin", plain)
-    sa.event.listen(engine.sync_engine, "commit", on_commit)
-    try:
-        yield sent
-    finally:
-        sa.event.remove(pool, "checkout", counting)
-        sa.event.remove(pool, "checkin", plain)
-        sa.event.remove(engine.sync_engine, "commit", on_commit)
-
-
 async def test_a_transfer_request_commits_once_on_its_own_connection(
     app: FastAPI, client: httpx.AsyncClient, platform_headers: dict[str, str], sessions: Sessions, engine: AsyncEngine
 ) -> None:
@@ -125,7 +87,7 @@ async def test_a_transfer_request_commits_once_on_its_own_connection(
         first = await client.post("/v1/ledger/transfers", json=body, headers=platform_headers)
         assert first.status_code == 201, first.text
 
-        with _counted(engine) as sent:
+        with db.statements_sent(engine) as sent:
             response = await client.post("/v1/ledger/transfers", json=body, headers=platform_headers)
 
     assert response.status_code == 201, response.text

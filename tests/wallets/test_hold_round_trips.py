@@ -8,7 +8,8 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.ledger.test_one_transaction import _counted, _until_listening
+from sika.core import db
+from tests.ledger.test_one_transaction import _until_listening
 from tests.support.factories import Owner
 from tests.wallets.conftest import place_hold, wallet_state
 
@@ -30,10 +31,10 @@ async def test_a_hold_and_its_capture_send_few_statements(
         captured = await client.post(f"/v1/holds/{first.json()['id']}/capture", json=capture, headers=platform_headers)
         assert captured.status_code == 200, captured.text
 
-        with _counted(engine) as placing:
+        with db.statements_sent(engine) as placing:
             placed = await place_hold(client, platform_headers, funded.wallet_id, 300)
         assert placed.status_code == 201, placed.text
-        with _counted(engine) as capturing:
+        with db.statements_sent(engine) as capturing:
             captured = await client.post(
                 f"/v1/holds/{placed.json()['id']}/capture", json=capture, headers=platform_headers
             )

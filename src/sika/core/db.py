@@ -12,11 +12,11 @@ import json
 import threading
 import time
 import warnings
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import psutil  # pgserver depends on it and uses it the same way
 import psycopg
@@ -142,6 +142,40 @@ async def execute_plain(session: AsyncSession, statement: str, params: Mapping[s
             # connection back, and the session's rollback must not be sent on it.
             await (await session.connection()).invalidate(exc)
         raise sa.exc.DBAPIError.instance(statement, params, exc, psycopg.Error, connection_invalidated=lost) from exc
+
+
+@contextlib.contextmanager
+def statements_sent(engine: AsyncEngine) -> Iterator[list[str]]:
+    """Each statement (its first three words) and ``COMMIT`` that ``engine``'s connections
+    send while the block runs: for the tests and benchmarks that pin a request's round
+    trips. Counted at psycopg's cursors, through which SQLAlchemy's statements and
+    ``execute_plain``'s both pass."""
+    sent: list[str] = []
+
+    class Counting(psycopg.AsyncCursor[Any]):
+        async def execute(self, query: Any, params: Any = None, **options: Any) -> Self:
+            sent.append(" ".join(str(query).split()[:3]))
+            return await super().execute(query, params, **options)
+
+    def counting(dbapi_connection: Any, record: object, proxy: object) -> None:
+        dbapi_connection.driver_connection.cursor_factory = Counting
+
+    def plain(dbapi_connection: Any, record: object) -> None:
+        dbapi_connection.driver_connection.cursor_factory = psycopg.AsyncCursor
+
+    def on_commit(connection: object) -> None:
+        sent.append("COMMIT")
+
+    pool = engine.sync_engine.pool
+    sa.event.listen(pool, "checkout", counting)
+    sa.event.listen(pool, "checkin", plain)
+    sa.event.listen(engine.sync_engine, "commit", on_commit)
+    try:
+        yield sent
+    finally:
+        sa.event.remove(pool, "checkout", counting)
+        sa.event.remove(pool, "checkin", plain)
+        sa.event.remove(engine.sync_engine, "commit", on_commit)
 
 
 @contextlib.asynccontextmanager
