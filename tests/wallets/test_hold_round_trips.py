@@ -61,7 +61,7 @@ async def test_a_hold_and_its_capture_send_few_statements(
         "INSERT INTO idempotency_keys",
         "SELECT ledger_transfers.id, ledger_transfers.seq,",
         "SELECT platforms.seq, platforms.id,",
-        "SELECT pg_advisory_xact_lock(hashtextextended(%(param_1)s::VARCHAR, %(hashtextextended_1)s::INTEGER))",
+        "SELECT pg_advisory_xact_lock(hashtextextended(%(key)s, 0))",
         "SELECT p2p_certifications.seq, p2p_certifications.id,",
         "INSERT INTO p2p_usage",
         "INSERT INTO p2p_movements",

@@ -7,10 +7,15 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.audit.models import AuditEvent
-from sika.core import paging
+from sika.core import db, paging
+
+_INSERT = """
+INSERT INTO audit_events (actor, platform_id, action, entity_type, entity_id, data, request_id)
+VALUES (%(actor)s, %(platform_id)s, %(action)s, %(entity_type)s, %(entity_id)s, %(data)s, %(request_id)s)"""
 
 
 async def insert(
@@ -24,16 +29,20 @@ async def insert(
     data: dict[str, Any],
     request_id: str | None,
 ) -> None:
-    await session.execute(
-        sa.insert(AuditEvent).values(
-            actor=actor,
-            platform_id=platform_id,
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            data=data,
-            request_id=request_id,
-        )
+    """Every write writes one: a plain statement on the driver connection (``db.execute_plain``),
+    where the ORM-enabled insert went through the ORM's bulk machinery each time."""
+    await db.execute_plain(
+        session,
+        _INSERT,
+        {
+            "actor": actor,
+            "platform_id": platform_id,
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "data": Jsonb(data),
+            "request_id": request_id,
+        },
     )
 
 

@@ -111,17 +111,19 @@ async def driver_connection(session: AsyncSession) -> psycopg.AsyncConnection[An
     compiled-statement cache, execution context, result wrapping, a greenlet hop).
     What they change is the session's to commit or roll back.
 
-    Kept on the session for the rest of its transaction (the connection it holds
-    until then), since finding it takes two hops into SQLAlchemy's greenlet."""
-    transaction = session.get_transaction()
+    Kept on the session while its transaction (and savepoint, if one is open) lasts, since
+    finding it takes two hops into SQLAlchemy's greenlet. A savepoint begun since is only
+    sent by ``session.connection()``: until then the statements of a ``begin_nested`` block
+    would run outside it, and its rollback would leave the transaction aborted."""
+    current = (session.get_transaction(), session.get_nested_transaction())
     kept = session.info.get(_DRIVER)
-    if transaction is not None and kept is not None and kept[0] is transaction:
-        known: psycopg.AsyncConnection[Any] = kept[1]
+    if current[0] is not None and kept is not None and kept[0] is current[0] and kept[1] is current[1]:
+        known: psycopg.AsyncConnection[Any] = kept[2]
         return known
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection
     assert isinstance(driver, psycopg.AsyncConnection)
-    session.info[_DRIVER] = (session.get_transaction(), driver)
+    session.info[_DRIVER] = (session.get_transaction(), session.get_nested_transaction(), driver)
     return driver
 
 

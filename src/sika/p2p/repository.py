@@ -8,14 +8,27 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sika.core import paging
+from sika.core import db, paging
 from sika.p2p.models import AllowlistEntry, Certification, Movement, Usage
 
+# Every P2P movement (a capture between wallets, a transfer) sends these: plain statements on the
+# driver connection (``db.execute_plain``), built once, not statements rebuilt and compiled per call.
+_LOCK_SENDER = "SELECT pg_advisory_xact_lock(hashtextextended(%(key)s, 0))"
+_ADD_USAGE = """
+INSERT INTO p2p_usage (party_id, platform_id, currency, day, total_minor, movements)
+VALUES (%(party)s, %(platform)s, %(currency)s, %(day)s, %(amount)s, 1)
+ON CONFLICT (party_id, currency, day) DO UPDATE
+   SET total_minor = p2p_usage.total_minor + excluded.total_minor, movements = p2p_usage.movements + 1"""
+_ADD_MOVEMENT = """
+INSERT INTO p2p_movements
+       (id, kind, platform_id, sender_party_id, recipient_party_id, currency, amount_minor, created_at)
+VALUES (%(id)s, %(kind)s, %(platform_id)s, %(sender_party_id)s, %(recipient_party_id)s, %(currency)s, %(amount_minor)s,
+        %(created_at)s)"""
 
-async def add(session: AsyncSession, *rows: AllowlistEntry | Certification | Movement) -> None:
+
+async def add(session: AsyncSession, *rows: AllowlistEntry | Certification) -> None:
     session.add_all(rows)
     await session.flush()
 
@@ -59,8 +72,7 @@ async def last_certified_at(session: AsyncSession, party_ids: Sequence[str]) -> 
 
 async def lock_sender(session: AsyncSession, *, party_id: str, currency: str) -> None:
     """Until the transaction ends, no other movement of this sender in this currency is admitted."""
-    key = sa.func.hashtextextended(sa.literal(f"p2p:{party_id}:{currency}"), 0)
-    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+    await db.execute_plain(session, _LOCK_SENDER, {"key": f"p2p:{party_id}:{currency}"})
 
 
 async def sent_since(session: AsyncSession, *, party_id: str, currency: str, first_day: date) -> int:
@@ -75,14 +87,28 @@ async def sent_since(session: AsyncSession, *, party_id: str, currency: str, fir
 async def add_usage(
     session: AsyncSession, *, party_id: str, platform_id: str, currency: str, day: date, amount_minor: int
 ) -> None:
-    statement = insert(Usage).values(
-        party_id=party_id, platform_id=platform_id, currency=currency, day=day, total_minor=amount_minor, movements=1
+    await db.execute_plain(
+        session,
+        _ADD_USAGE,
+        {"party": party_id, "platform": platform_id, "currency": currency, "day": day, "amount": amount_minor},
     )
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[Usage.party_id, Usage.currency, Usage.day],
-            set_={"total_minor": Usage.total_minor + amount_minor, "movements": Usage.movements + 1},
-        )
+
+
+async def add_movement(session: AsyncSession, movement: Movement) -> None:
+    """The movement's row; not kept in the session (nothing reads it back from there)."""
+    await db.execute_plain(
+        session,
+        _ADD_MOVEMENT,
+        {
+            "id": movement.id,
+            "kind": movement.kind,
+            "platform_id": movement.platform_id,
+            "sender_party_id": movement.sender_party_id,
+            "recipient_party_id": movement.recipient_party_id,
+            "currency": movement.currency,
+            "amount_minor": movement.amount_minor,
+            "created_at": movement.created_at,
+        },
     )
 
 

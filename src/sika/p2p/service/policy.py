@@ -74,7 +74,7 @@ async def admit(session: AsyncSession, *, outgoing: Outgoing, now: datetime) -> 
         day=day,
         amount_minor=outgoing.amount_minor,
     )
-    await repository.add(session, _as_row(outgoing, now))
+    await repository.add_movement(session, _as_row(outgoing, now))
 
 
 async def _check_policy(session: AsyncSession, outgoing: Outgoing, settings: platform_schemas.PlatformSettings) -> None:
