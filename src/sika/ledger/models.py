@@ -4,8 +4,9 @@ and the timeouts of open pending transfers.
 The rules that keep money right live in the database as well as in code:
 CHECK constraints on the balance flags, a unique ``pending_id`` so a pending
 transfer is resolved once (both here), and triggers that refuse to rewrite
-transfers or to move money on a closed account (``sql/ledger.sql``, with the
-function that writes every transfer).
+transfers, to move money on a closed account or to store a malformed
+currency, kind or owner (``sql/ledger.sql``, with the function that writes
+every transfer).
 """
 
 from __future__ import annotations
@@ -51,10 +52,10 @@ class Account(PlatformOwned, Base):
             "debits_posted >= 0 AND credits_posted >= 0 AND debits_pending >= 0 AND credits_pending >= 0",
             name="totals_not_negative",
         ),
-        sa.CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_format"),
-        sa.CheckConstraint("kind ~ '^[a-z][a-z0-9_.]{0,49}$'", name="kind_format"),
-        sa.CheckConstraint("char_length(owner_type) BETWEEN 1 AND 50", name="owner_type_length"),
-        sa.CheckConstraint("(owner_type IS NULL) = (owner_id IS NULL)", name="owner_whole"),
+        # The formats of currency and kind, and owner_type with owner_id, are
+        # checked by the trigger ledger_accounts_check_values (sql/ledger.sql),
+        # only when those columns are written: PostgreSQL would prepare a CHECK
+        # for every update, each transfer's included (docs/ledger.md, "Performance").
         sa.Index("ix_ledger_accounts_owner", "owner_type", "owner_id"),
         sa.Index("ix_ledger_accounts_seq", "seq", unique=True),
         sa.Index("ix_ledger_accounts_platform", "platform_id", "seq"),

@@ -57,6 +57,40 @@ CREATE TRIGGER ledger_accounts_closed_guard BEFORE UPDATE ON ledger_accounts FOR
     WHEN (OLD.closed_at IS NOT NULL)
     EXECUTE FUNCTION ledger_accounts_guard();
 
+-- An account's currency, kind and owner are well formed. These were CHECK
+-- constraints, which PostgreSQL prepares again for every statement that
+-- updates the table, a transfer's too, though a transfer never sets these
+-- columns: a trigger on exactly them costs a transfer nothing. Each refusal
+-- is the constraint's (same SQLSTATE, constraint and table names), and a
+-- NULL passes as it passed a CHECK (the columns' NOT NULL refuses it).
+CREATE OR REPLACE FUNCTION ledger_accounts_check_values() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    broken text;
+    rule text;
+BEGIN
+    IF NEW.currency !~ '^[A-Z]{3}$' THEN
+        broken := 'currency_format';
+        rule := 'currency is three capital letters';
+    ELSIF NEW.kind !~ '^[a-z][a-z0-9_.]{0,49}$' THEN
+        broken := 'kind_format';
+        rule := 'kind is a lower-case letter then up to 49 lower-case letters, digits, "_" or "."';
+    ELSIF NOT char_length(NEW.owner_type) BETWEEN 1 AND 50 THEN
+        broken := 'owner_type_length';
+        rule := 'owner_type is 1 to 50 characters';
+    ELSIF (NEW.owner_type IS NULL) <> (NEW.owner_id IS NULL) THEN
+        broken := 'owner_whole';
+        rule := 'owner_type and owner_id are both given or both absent';
+    ELSE
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'new row for relation "%" violates check constraint "ck_ledger_accounts_%"', TG_TABLE_NAME, broken
+        USING ERRCODE = 'check_violation', CONSTRAINT = 'ck_ledger_accounts_' || broken, TABLE = TG_TABLE_NAME,
+              DETAIL = format('Ledger account %s: %s.', NEW.id, rule);
+END $$;
+COMMENT ON FUNCTION ledger_accounts_check_values() IS 'Source: sika/ledger/sql/ledger.sql';
+CREATE TRIGGER ledger_accounts_check_values BEFORE INSERT OR UPDATE OF currency, kind, owner_type, owner_id
+    ON ledger_accounts FOR EACH ROW EXECUTE FUNCTION ledger_accounts_check_values();
+
 -- Checked at commit: a resolution must match the pending transfer it resolves
 -- (same accounts and currency; a void or expiry releases the whole amount, a
 -- post at most that). The application checks the same before writing; this
