@@ -60,7 +60,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import psutil
@@ -433,11 +433,17 @@ class Api:
         return answer
 
 
+class Poster(Protocol):
+    """What opens the fixtures: this bench's client over HTTP, or bench/request_cpu.py's in-process one."""
+
+    async def post(self, path: str, body: dict[str, Any], *, expect: int = 201) -> dict[str, Any]: ...
+
+
 async def each(items: Sequence[Any], call: Callable[[Any], Awaitable[Any]]) -> list[Any]:
     return list(await asyncio.gather(*(call(item) for item in items)))
 
 
-async def open_accounts(api: Api, count: int) -> list[str]:
+async def open_accounts(api: Poster, count: int) -> list[str]:
     world = await api.post("/v1/ledger/accounts", {"currency": "XOF", "kind": "bench.world"})
 
     async def funded(number: int) -> str:
@@ -453,7 +459,7 @@ async def open_accounts(api: Api, count: int) -> list[str]:
     return await each(range(count), funded)
 
 
-async def open_wallets(api: Api, count: int) -> list[tuple[str, str]]:
+async def open_wallets(api: Poster, count: int) -> list[tuple[str, str]]:
     """(party, wallet) pairs, each wallet topped up."""
 
     async def wallet(number: int) -> tuple[str, str]:

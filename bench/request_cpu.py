@@ -167,42 +167,10 @@ async def measure(
     }
 
 
-async def open_accounts(api: Asgi, count: int) -> list[str]:
-    world = await api.post("/v1/ledger/accounts", {"currency": "XOF", "kind": "bench.world"})
-    accounts = []
-    for _ in range(count):
-        account = await api.post(
-            "/v1/ledger/accounts", {"currency": "XOF", "kind": "bench.account", "debits_must_not_exceed_credits": True}
-        )
-        body = http_api.transfer_body(world["id"], account["id"], http_api.FUNDING_MINOR, "bench.funding")
-        await api.post("/v1/ledger/transfers", body)
-        accounts.append(str(account["id"]))
-    return accounts
-
-
-async def open_wallets(api: Asgi, count: int) -> list[str]:
-    wallets = []
-    for number in range(count):
-        party = await api.post(
-            "/v1/parties",
-            {
-                "display_name": f"Bench party {number}",
-                "type": "individual",
-                "country": "CI",
-                "email": f"bench{number}@example.ci",
-                "phone": http_api.SUCCESS_PHONE,
-            },
-        )
-        wallet = await api.post(f"/v1/parties/{party['id']}/wallets", {"currency": "XOF"})
-        await api.post(f"/v1/wallets/{wallet['id']}/top-ups", {"amount_minor": http_api.FUNDING_MINOR})
-        wallets.append(str(wallet["id"]))
-    return wallets
-
-
 async def measure_all(app: FastAPI, key: str, args: argparse.Namespace) -> dict[str, Any]:
     api = Asgi(app, key)
-    accounts = await open_accounts(api, args.accounts)
-    wallets = await open_wallets(api, args.wallets)
+    accounts = await http_api.open_accounts(api, args.accounts)
+    wallets = [wallet for _, wallet in await http_api.open_wallets(api, args.wallets)]
     holds: dict[int, tuple[str, str]] = {}
 
     async def transfer(_: int) -> None:
