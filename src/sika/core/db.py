@@ -105,11 +105,11 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 async def driver_connection(session: AsyncSession) -> psycopg.AsyncConnection[Any]:
-    """The psycopg connection under ``session``, in its transaction: for the few
-    statements every money request makes (the Idempotency-Key's claim and answer,
-    the ledger call), which then skip SQLAlchemy's per-statement machinery (the
-    compiled-statement cache, execution context, result wrapping, a greenlet hop).
-    What they change is the session's to commit or roll back.
+    """The psycopg connection under ``session``, in its transaction: for the statements
+    the hot requests send every time (the Idempotency-Key's claim and answer, the ledger
+    call, the audit row, the webhook intake, the P2P rules), which then skip SQLAlchemy's
+    per-statement machinery (building and compiling the statement, its execution context,
+    result wrapping, a greenlet hop). What they change is the session's to commit or roll back.
 
     Kept on the session while its transaction (and savepoint, if one is open) lasts, since
     finding it takes two hops into SQLAlchemy's greenlet. A savepoint begun since is only
@@ -149,9 +149,9 @@ async def execute_plain(session: AsyncSession, statement: str, params: Mapping[s
 @contextlib.contextmanager
 def statements_sent(engine: AsyncEngine) -> Iterator[list[str]]:
     """Each statement (its first three words) and ``COMMIT`` that ``engine``'s connections
-    send while the block runs: for the tests and benchmarks that pin a request's round
-    trips. Counted at psycopg's cursors, through which SQLAlchemy's statements and
-    ``execute_plain``'s both pass."""
+    checked out while the block runs send: for the tests and benchmarks that pin a
+    request's round trips. Counted at psycopg's cursors, through which SQLAlchemy's
+    statements and ``execute_plain``'s both pass."""
     sent: list[str] = []
 
     class Counting(psycopg.AsyncCursor[Any]):
