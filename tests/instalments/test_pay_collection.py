@@ -29,7 +29,7 @@ from tests.instalments.conftest import (
 )
 from tests.support.payment_fixtures import client, settings, world
 from tests.support.payments import OTP, SUCCESS_PHONE, World, alerts_for, count
-from tests.support.sandbox import live, sandbox
+from tests.support.sandbox import eventually, live, sandbox
 
 __all__ = ["client", "live", "sandbox", "settings", "world"]
 
@@ -165,7 +165,8 @@ async def test_a_lost_webhook_is_made_up_for_by_reconciliation_which_pays_once(w
     plan = await create_plan(world.client, cast, 7_000)
     instalment = plan["instalments"][0]["id"]
     await started(world, instalment, NO_WEBHOOK, "pay-lost")
-    for _ in range(2):
+
+    async def reconcile() -> None:
         async with httpx.AsyncClient() as http:
             await payments_service.reconcile(
                 world.sessions,
@@ -174,6 +175,14 @@ async def test_a_lost_webhook_is_made_up_for_by_reconciliation_which_pays_once(w
                 actor=payments_tasks.ACTOR,
                 clock=clock.now,
             )
+
+    async def paid() -> bool:
+        await reconcile()
+        return bool((await shown(world, instalment))["status"] == "paid")
+
+    # The sandbox approves the phone prompt in the background: until then the provider says pending.
+    await eventually(paid, what="reconciliation to pay the instalment")
+    await reconcile()
     await assert_paid_once(world, cast, instalment, 7_000)
 
 
