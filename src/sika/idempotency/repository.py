@@ -2,10 +2,10 @@
 claimed by an ``INSERT … ON CONFLICT`` so the unique index decides between
 concurrent requests.
 
-The writes are Core statements on the table, not on the mapped class: every
-money request makes two of them (the claim, the answer), and an ORM-enabled
-``insert``/``update`` pays for the ORM's bulk machinery (synchronising a
-session that holds no such object) on each."""
+Every money request makes two writes (the claim, the answer): they are plain
+statements built once and sent on the session's driver connection
+(``db.execute_plain``), where an ORM-enabled or Core statement was built,
+compiled and wrapped by SQLAlchemy on each request."""
 
 from __future__ import annotations
 

@@ -102,7 +102,8 @@ def _apply_sql() -> str:
 
 
 APPLY_SQL = _apply_sql()
-"""The call in psycopg's parameter style (binary parameters), sent on the driver connection."""
+"""The call in psycopg's parameter style (binary parameters): on the grouped path's own
+connections, and on a request's through ``db.execute_plain``."""
 
 
 IN_TRANSACTION_LOCK_RETRIES = 5
