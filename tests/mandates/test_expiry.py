@@ -99,6 +99,11 @@ async def _many_due(sessions: Sessions) -> list[str]:
     return [wallet.id for _, wallet in senders]
 
 
+_WAITING_ON_LOCKS = (
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+)
+
+
 def _ended_by(log: Path) -> int:
     """What one worker's runs of the job ended, from its JSON log lines."""
     return sum(
@@ -117,8 +122,19 @@ async def test_two_worker_processes_return_every_remainder_once(
     workers = [start_worker(database_url, log, "--queue", "mandates", "--concurrency", "1") for log in logs]
     try:
         await until(sessions, "SELECT count(*) FROM procrastinate_workers", 2, timeout_seconds=WORKER_TIMEOUT_SECONDS)
-        async with db.transaction(sessions) as session:
-            jobs = [await jobs_app.defer(session, mandates_tasks.EXPIRE_TASK, timestamp=0) for _ in workers]
+        # The senders' accounts are held until both workers wait on them in their first batch:
+        # each has then taken mandates of its own, however fast the other would have drained them.
+        async with db.transaction(sessions) as holder:
+            await holder.execute(
+                sa.text(
+                    "SELECT 1 FROM ledger_accounts WHERE id IN (SELECT account_id FROM wallets WHERE id = ANY(:ids))"
+                    " FOR UPDATE"
+                ),
+                {"ids": sender_wallets},
+            )
+            async with db.transaction(sessions) as session:
+                jobs = [await jobs_app.defer(session, mandates_tasks.EXPIRE_TASK, timestamp=0) for _ in workers]
+            await until(sessions, _WAITING_ON_LOCKS, 2, timeout_seconds=WORKER_TIMEOUT_SECONDS)
         await until(
             sessions,
             "SELECT count(*) FROM mandates WHERE status = 'expired'",
