@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.core import db
 from sika.core.config import Settings
-from sika.core.db import libpq_url
 
 _app: procrastinate.App | None = None
 
@@ -62,7 +61,7 @@ def task(
 def build_app(database_url: str) -> procrastinate.App:
     """A fresh app on ``database_url`` with every declared task."""
     app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=libpq_url(database_url)),
+        connector=procrastinate.PsycopgConnector(conninfo=db.libpq_url(database_url)),
     )
     for spec in _SPECS.values():
         registered = app.task(name=spec.name, queue=spec.queue, pass_context=True, retry=spec.retry)(spec.func)
