@@ -1,6 +1,7 @@
 """CPU per request of the API, in-process: the real app over ASGI, on a real PostgreSQL.
 
-    .venv/bin/python bench/request_cpu.py [--requests 2000] [--callers 16] [--wallets 64] [--profile ROUTE]
+    .venv/bin/python bench/request_cpu.py [--requests 2000] [--callers 16] [--wallets 64]
+        [--routes transfers,holds,captures,webhooks] [--profile ROUTE]
 
 Starts its own PostgreSQL (pgserver, in a temporary folder), migrates it, makes
 a key with the admin and platform scopes (bound to the only platform, so the
@@ -13,7 +14,11 @@ sockets, no HTTP parsing) from ``--callers`` concurrent tasks:
 * ``holds``: ``POST /v1/wallets/{id}/holds`` of 100 to 1,000 XOF on random wallets;
 * ``captures``: ``POST /v1/holds/{id}/capture`` of each of those holds to the
   next wallet, less a platform fee (``bench/http_api.py``'s holds workload,
-  its two halves measured apart).
+  its two halves measured apart);
+* ``webhooks``: ``POST /v1/webhooks/paystack``, signed Paystack ``charge.success``
+  events, a new one each (``bench/http_api.py``'s webhook lines, about made-up
+  collections: the intake stores and queues an event without reading what it is
+  about). Only the intake: no worker runs, so the events wait.
 
 For each route it prints the process CPU milliseconds per request
 (``time.process_time``: this process runs the app and the callers, not
@@ -47,6 +52,7 @@ from typing import Any
 import http_api
 from fastapi import FastAPI
 
+from sika import worker
 from sika.app import create_app
 from sika.core import db
 from sika.core import logging as sika_logging
@@ -57,6 +63,7 @@ WARM_UP_REQUESTS = 200
 """Requests per route before it is measured: caches filled, statements compiled."""
 
 Call = Callable[[int], Awaitable[None]]
+ROUTES = ("transfers", "holds", "captures", "webhooks")
 
 
 class Asgi:
@@ -68,10 +75,19 @@ class Asgi:
         self.keys = itertools.count()
 
     async def post(self, path: str, body: dict[str, Any], *, expect: int = 201) -> dict[str, Any]:
-        raw = json.dumps(body).encode()
+        headers = [(b"authorization", self.auth), (b"idempotency-key", f"request-cpu-{next(self.keys)}".encode())]
+        return await self.send(path, json.dumps(body).encode(), headers, expect=expect)
+
+    async def webhook(self, line: str) -> None:
+        """One of ``http_api.webhook_lines``: its path, its body and its Paystack signature."""
+        path, body, signature = line.split("\t")
+        answer = await self.send(path, body.encode(), [(b"x-paystack-signature", signature.encode())], expect=200)
+        if answer != {"received": True, "duplicate": False}:
+            raise SystemExit(f"POST {path} answered {answer}")
+
+    async def send(self, path: str, raw: bytes, extra: list[tuple[bytes, bytes]], *, expect: int) -> dict[str, Any]:
         headers = [
-            (b"authorization", self.auth),
-            (b"idempotency-key", f"request-cpu-{next(self.keys)}".encode()),
+            *extra,
             (b"content-type", b"application/json"),
             (b"content-length", str(len(raw)).encode()),
             (b"host", b"bench"),
@@ -169,9 +185,16 @@ async def measure(
 
 async def measure_all(app: FastAPI, key: str, args: argparse.Namespace) -> dict[str, Any]:
     api = Asgi(app, key)
-    accounts = await http_api.open_accounts(api, args.accounts)
-    wallets = [wallet for _, wallet in await http_api.open_wallets(api, args.wallets)]
+    wanted = set(args.routes)
+    accounts = await http_api.open_accounts(api, args.accounts) if "transfers" in wanted else []
+    opened = await http_api.open_wallets(api, args.wallets) if wanted & {"holds", "captures"} else []
+    wallets = [wallet for _, wallet in opened]
     holds: dict[int, tuple[str, str]] = {}
+    warm = range(WARM_UP_REQUESTS)
+    measured = range(WARM_UP_REQUESTS, WARM_UP_REQUESTS + 2 * args.requests)
+    # Signed before the runs, so that the measured CPU is the intake's, not the signing's.
+    references = [f"col_request_cpu_{number}" for number in range(args.wallets)]
+    webhooks = dict(enumerate(http_api.webhook_lines(references, range(measured.stop)))) if "webhooks" in wanted else {}
 
     async def transfer(_: int) -> None:
         debit, credit = random.sample(accounts, 2)
@@ -188,13 +211,28 @@ async def measure_all(app: FastAPI, key: str, args: argparse.Namespace) -> dict[
         body = {"destination_wallet_id": destination, "platform_fee_minor": PLATFORM_FEE_MINOR}
         await api.post(f"/v1/holds/{hold_id}/capture", body, expect=200)
 
-    warm = range(WARM_UP_REQUESTS)
-    measured = range(WARM_UP_REQUESTS, WARM_UP_REQUESTS + 2 * args.requests)
+    async def webhook(number: int) -> None:
+        await api.webhook(webhooks[number])
+
+    calls: dict[str, Call] = {"transfers": transfer, "holds": hold, "captures": capture, "webhooks": webhook}
     results = {}
-    for name, call in (("transfers", transfer), ("holds", hold), ("captures", capture)):
-        await run(call, warm, args.callers)
-        results[name] = await measure(app, name, call, measured, callers=args.callers, profile=args.profile == name)
+    for name in (route for route in ROUTES if route in wanted):
+        await run(calls[name], warm, args.callers)
+        results[name] = await measure(
+            app, name, calls[name], measured, callers=args.callers, profile=args.profile == name
+        )
     return results
+
+
+def routes(text: str) -> list[str]:
+    """``--routes``: some of ``ROUTES``; the captures take the holds' holds, so they come with them."""
+    chosen = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(ROUTES))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown routes {unknown}; choose from {', '.join(ROUTES)}")
+    if "captures" in chosen and "holds" not in chosen:
+        raise argparse.ArgumentTypeError("the captures capture the holds' holds: name holds too")
+    return chosen
 
 
 def main() -> None:
@@ -205,7 +243,13 @@ def main() -> None:
     parser.add_argument("--callers", type=int, default=16, help="Concurrent callers.")
     parser.add_argument("--accounts", type=int, default=32, help="Ledger accounts for the transfers.")
     parser.add_argument("--wallets", type=int, default=64, help="Wallets for the holds.")
-    parser.add_argument("--profile", choices=("transfers", "holds", "captures"), help="Print this route's profile.")
+    parser.add_argument("--profile", choices=ROUTES, help="Print this route's profile.")
+    parser.add_argument(
+        "--routes",
+        type=routes,
+        default=list(ROUTES),
+        help=f"Routes to measure, comma-separated (all: {','.join(ROUTES)}).",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sika-request-cpu-"))
     embedded, url = http_api.start_database(work / "pg")
@@ -215,10 +259,14 @@ def main() -> None:
                 "SIKA_ENV": "development",
                 "SIKA_RATE_LIMIT_PER_KEY": http_api.UNLIMITED,
                 "SIKA_RATE_LIMIT_PER_ADDRESS": http_api.UNLIMITED,
+                "SIKA_RATE_LIMIT_WEBHOOKS_PER_PROVIDER": http_api.UNLIMITED,
             }
         )
         sika_logging.configure()
         key = asyncio.run(http_api.create_admin_key(url))
+
+        # As ``sika.asgi`` does: the app's jobs (the webhooks' processing) are deferred through it.
+        worker.build(url)
 
         async def measured() -> dict[str, Any]:
             app = create_app(Settings(), database_url=url)
