@@ -4,6 +4,12 @@ the caller's transaction (the money rules in docs/architecture.md).
 procrastinate can run its INSERT on a connection we hand it, so a job is
 deferred on the very psycopg connection behind our SQLAlchemy session: it
 exists if and only if the transaction that asked for it commits.
+
+A hot path that defers a job only when its own write happens (the webhook
+intake: a new event, not a duplicate) calls procrastinate's own SQL function
+from that very statement (``DEFER_ONE`` with ``to_defer``'s values): one round
+trip instead of two, and the job row, its queueing lock and the workers'
+notification stay procrastinate's.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 
 import procrastinate
 import sqlalchemy as sa
+from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.core import db
@@ -106,6 +113,33 @@ async def defer(
         await current_app().configure_task(name=task_name, allow_unknown=False, **options).defer_async(**task_kwargs)
     )
     return job_id
+
+
+DEFER_ONE = (
+    "(procrastinate_defer_jobs_v1(ARRAY[ROW(%(job_queue)s, %(job_task)s, %(job_priority)s, %(job_lock)s,"
+    " %(job_queueing_lock)s, %(job_args)s, %(job_scheduled_at)s)::procrastinate_job_to_defer_v1]))[1]"
+)
+"""An SQL expression (psycopg's ``%(name)s`` style) that defers one job with ``to_defer``'s
+values and gives its id: the function procrastinate's own ``defer`` calls (its ``defer_jobs``
+query), so the row, and the trigger that wakes the workers, are procrastinate's."""
+
+
+def to_defer(task_name: str, **task_kwargs: Any) -> dict[str, Any]:
+    """The parameters of ``DEFER_ONE`` for ``task_name`` with ``task_kwargs``: the job procrastinate's
+    ``defer`` would write (the task's queue, priority and locks), built by procrastinate itself."""
+    job = current_app().configure_task(name=task_name, allow_unknown=False).make_new_job(**task_kwargs)
+    # procrastinate turns a taken queueing lock into AlreadyEnqueued; a statement would raise a bare
+    # IntegrityError instead, so a task that has one is deferred with ``defer``.
+    assert job.queueing_lock is None, f"{task_name} has a queueing lock: defer it with defer()"
+    return {
+        "job_queue": job.queue,
+        "job_task": job.task_name,
+        "job_priority": job.priority,
+        "job_lock": job.lock,
+        "job_queueing_lock": job.queueing_lock,
+        "job_args": Jsonb(job.task_kwargs),
+        "job_scheduled_at": job.scheduled_at,
+    }
 
 
 # A due job of one task, taken as procrastinate's fetch would take it (todo, due, no lock,

@@ -1,31 +1,62 @@
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.core import db, paging
+from sika.jobs import app as jobs_app
 from sika.webhooks.models import InboundEvent
 
 _EVENTS: sa.Table = InboundEvent.__table__  # type: ignore[assignment]
-_STORED = [column.key for column in _EVENTS.columns if column.key != "seq"]
-# Built from the table's own column names: no caller-supplied text reaches the statement.
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """A webhook as the intake stores it: the row's values, with no ORM object on the hot path
+    (its platform, outcome and attempts are the table's defaults until it is processed)."""
+
+    id: str
+    provider: str
+    event_id: str
+    event_type: str
+    body: bytes
+    status: str
+    subject: str | None
+    reference: str | None
+    last_error: str | None
+    received_at: datetime
+    processed_at: datetime | None
+
+
+_STORED = [field.name for field in dataclasses.fields(NewEvent)]
+# Built from the table's and the fields' own names: no caller-supplied text reaches the statement.
 _INSERT_IF_NEW = (
     f"INSERT INTO {_EVENTS.name} ({', '.join(_STORED)}) VALUES ({', '.join(f'%({key})s' for key in _STORED)})"  # noqa: S608
     " ON CONFLICT ON CONSTRAINT uq_webhooks_inbound_events_provider_event DO NOTHING RETURNING id"
 )
+# The job is deferred once per row the insert returns: none for a duplicate.
+_INSERT_IF_NEW_THEN_DEFER = f"WITH stored AS ({_INSERT_IF_NEW}) SELECT {jobs_app.DEFER_ONE} FROM stored"  # noqa: S608
 
 
-async def insert_if_new(session: AsyncSession, event: InboundEvent) -> bool:
+async def insert_if_new(session: AsyncSession, event: NewEvent, *, then_defer: dict[str, Any] | None) -> bool:
     """Store the event unless (provider, event id) is already stored; True when stored now.
+    ``then_defer`` (``jobs_app.to_defer``'s values) is the job deferred with it, in the same
+    statement, only when it is stored now.
 
     A concurrent insert of the same event waits on the unique index until the
-    first commits, then inserts nothing. The intake's one write per webhook goes
-    straight to the driver (``db.execute_plain``)."""
-    cursor = await db.execute_plain(session, _INSERT_IF_NEW, {key: getattr(event, key) for key in _STORED})
+    first commits, then inserts nothing and defers nothing. The intake's one
+    statement per webhook goes straight to the driver (``db.execute_plain``)."""
+    params = {key: getattr(event, key) for key in _STORED}
+    if then_defer is None:
+        cursor = await db.execute_plain(session, _INSERT_IF_NEW, params)
+    else:
+        cursor = await db.execute_plain(session, _INSERT_IF_NEW_THEN_DEFER, params | then_defer)
     return await cursor.fetchone() is not None
 
 

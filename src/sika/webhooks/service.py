@@ -7,7 +7,8 @@ Intake (the HTTP request, one transaction):
    rejects the webhook; production refuses to start without one);
 2. the body is read into a ``ProviderEvent`` for its id and type;
 3. it is stored under the unique (provider, event id), and its processing job
-   is deferred in the same transaction. A duplicate stores nothing, defers
+   is deferred by the same statement (procrastinate's own SQL function, called
+   only for a row the insert returns). A duplicate stores nothing, defers
    nothing, and is answered 200 like the first.
 
 Processing (the job ``webhooks.process_event``, queue ``webhooks``) applies
@@ -117,11 +118,14 @@ async def receive(
     if admit is not None:
         await admit(name.value)
     event, problem = _read(name, body, now=now)
-    if not await repository.insert_if_new(session, event):
+    # A readable event's job is deferred in the statement that stores it; an unreadable one waits for a human.
+    job = jobs_app.to_defer(PROCESS_EVENT_TASK, event_id=event.id) if problem is None else None
+    if not await repository.insert_if_new(session, event, then_defer=job):
         log.info("webhook.duplicate", provider=name.value, event_id=event.event_id)
         return Received(
             id=await repository.id_of(session, provider=name.value, event_id=event.event_id), duplicate=True
         )
+    log.info("webhook.stored", provider=name.value, event_id=event.event_id, id=event.id, status=event.status)
     if problem is not None:
         await alerts_service.raise_alert(
             session,
@@ -133,8 +137,6 @@ async def receive(
             data={"provider": name.value},
             platform_id=None,
         )
-    else:
-        await jobs_app.defer(session, PROCESS_EVENT_TASK, event_id=event.id)
     return Received(id=event.id, duplicate=False)
 
 
@@ -160,7 +162,7 @@ async def _alert_refusal(
     )
 
 
-def _read(name: provider_base.ProviderName, body: bytes, *, now: datetime) -> tuple[InboundEvent, str | None]:
+def _read(name: provider_base.ProviderName, body: bytes, *, now: datetime) -> tuple[repository.NewEvent, str | None]:
     """The event to store for a signed body, and why it could not be read if it
     could not (then it is stored ``rejected``, under a digest of the body)."""
     status = schemas.EventStatus.received
@@ -176,7 +178,7 @@ def _read(name: provider_base.ProviderName, body: bytes, *, now: datetime) -> tu
         status, problem = schemas.EventStatus.rejected, text.storable(exc.detail)
         event_id, event_type = provider_events.digest(body), "unreadable"
         subject = reference = None
-    event = InboundEvent(
+    event = repository.NewEvent(
         id=ids.new_id("whe"),
         provider=name.value,
         event_id=event_id,
@@ -185,8 +187,6 @@ def _read(name: provider_base.ProviderName, body: bytes, *, now: datetime) -> tu
         status=status.value,
         subject=subject,
         reference=reference,
-        outcome=None,
-        attempts=0,
         last_error=problem[:MAX_ERROR_LENGTH] if problem else None,
         received_at=now,
         processed_at=now if status is schemas.EventStatus.rejected else None,
