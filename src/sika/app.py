@@ -51,22 +51,28 @@ DASHBOARD_PATH = "/dashboard"
 
 
 def api_routers() -> list[APIRouter]:
-    """Every domain's router, each served under ``/v1``."""
+    """Every domain's router, each served under ``/v1``.
+
+    FastAPI finds a request's route by walking the routers in this order, a
+    pattern match per route, so the routes platforms call most come first:
+    the ledger's transfers, providers' webhooks, wallets' holds. No two
+    routers serve a path in common (``tests/foundation/test_route_order.py``),
+    so the order changes only how soon a route is found."""
     routers = [
         module.router
         for module in (
+            ledger_router,
+            webhooks_router,
+            wallets_router,
             platforms_router,
             auth_router,
             audit_router,
             alerts_router,
-            ledger_router,
             parties_router,
-            wallets_router,
             payments_router,
             escrow_router,
             mandates_router,
             proofs_router,
-            webhooks_router,
             events_router,
             search_router,
             p2p_router,
