@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import httpx
+import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.auth.scopes import Scope
-from sika.core import clock
+from sika.core import clock, db
 from tests.conftest import make_key
 
 # (method, path, scopes that may call it)
@@ -108,6 +110,20 @@ async def test_last_used_at_is_recorded(client: httpx.AsyncClient, admin_headers
     await client.get("/v1/api-keys", headers=admin_headers)
     keys = (await client.get("/v1/api-keys", headers=admin_headers)).json()["data"]
     assert all(key["last_used_at"] is not None for key in keys)
+
+
+async def test_a_request_does_not_wait_for_another_recording_its_keys_use(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    """Once a minute a key's use is written in the request's transaction: the other
+    requests of that key then in flight must not queue behind it for the row."""
+    headers = {"Authorization": f"Bearer {await make_key(sessions, Scope.admin)}"}
+    async with await psycopg.AsyncConnection.connect(db.libpq_url(database_url)) as holder:
+        # As a request of the same key recording its use holds the row until it ends.
+        await holder.execute("SELECT id FROM auth_api_keys FOR UPDATE")
+        response = await asyncio.wait_for(client.get("/v1/api-keys", headers=headers), timeout=10)
+        assert response.status_code == 200
+        await holder.rollback()
 
 
 async def test_unknown_scope_is_a_validation_error(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:

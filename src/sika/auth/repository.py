@@ -27,13 +27,19 @@ async def get_for_update(session: AsyncSession, key_id: str) -> ApiKey | None:
 
 async def mark_used(session: AsyncSession, *, key_id: str, now: datetime, unless_used_since: datetime) -> None:
     """Set ``last_used_at`` to ``now`` unless it is already ``unless_used_since`` or later
-    (a concurrent request may have set it)."""
-    await session.execute(
-        sa.update(ApiKey)
+    (a concurrent request may have set it), or another transaction is writing the row.
+
+    The write runs in the request's transaction, which holds the row until it ends: once
+    a minute, every request of a busy key in flight at that moment found the old value and
+    queued behind the first one's whole request for the row. Skipping a locked row loses
+    nothing, since its holder is recording the same use."""
+    stale = (
+        sa.select(ApiKey.id)
         .where(ApiKey.id == key_id)
         .where(sa.or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < unless_used_since))
-        .values(last_used_at=now)
+        .with_for_update(skip_locked=True)
     )
+    await session.execute(sa.update(ApiKey).where(ApiKey.id.in_(stale.scalar_subquery())).values(last_used_at=now))
 
 
 async def announce(session: AsyncSession, payload: str) -> None:
