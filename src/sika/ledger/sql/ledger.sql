@@ -91,6 +91,60 @@ COMMENT ON FUNCTION ledger_accounts_check_values() IS 'Source: sika/ledger/sql/l
 CREATE TRIGGER ledger_accounts_check_values BEFORE INSERT OR UPDATE OF currency, kind, owner_type, owner_id
     ON ledger_accounts FOR EACH ROW EXECUTE FUNCTION ledger_accounts_check_values();
 
+-- A transfer is well formed: a positive amount between two accounts, a known
+-- kind, a pending id exactly on a resolution, a timeout only on a pending
+-- transfer, ids and code not empty, metadata of 4 KiB at most. These were
+-- CHECK constraints, which PostgreSQL parses and plans again for every
+-- statement that inserts a transfer (more than the insert itself costs);
+-- a row trigger's function is compiled once per connection. Transfers are
+-- only ever inserted (ledger_transfers_append_only), so a trigger on INSERT
+-- guards every row. Each refusal is the constraint's (same SQLSTATE,
+-- constraint and table names), in the order PostgreSQL checked them (by
+-- name), and a NULL passes as it passed a CHECK.
+CREATE OR REPLACE FUNCTION ledger_transfers_check_values() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    broken text;
+    rule text;
+BEGIN
+    IF NOT NEW.amount_minor > 0 THEN
+        broken := 'amount_positive';
+        rule := 'the amount is positive';
+    ELSIF NOT char_length(NEW.code) BETWEEN 1 AND 64 THEN
+        broken := 'code_length';
+        rule := 'code is 1 to 64 characters';
+    ELSIF NOT char_length(NEW.id) BETWEEN 1 AND 64 THEN
+        broken := 'id_length';
+        rule := 'id is 1 to 64 characters';
+    ELSIF NOT NEW.kind IN ('posted', 'pending', 'post_pending', 'void_pending', 'expire_pending') THEN
+        broken := 'kind';
+        rule := 'kind is posted, pending, post_pending, void_pending or expire_pending';
+    ELSIF NOT octet_length(NEW.metadata::text) <= 4096 THEN
+        broken := 'metadata_size';
+        rule := 'metadata is 4096 bytes at most';
+    ELSIF NOT (NEW.pending_id IS NOT NULL) = (NEW.kind IN ('post_pending', 'void_pending', 'expire_pending')) THEN
+        broken := 'pending_id_iff_resolution';
+        rule := 'pending_id is given on a post, void or expiry, and only there';
+    ELSIF NOT ((NEW.timeout_seconds IS NULL OR NEW.kind = 'pending')
+               AND (NEW.expires_at IS NULL) = (NEW.timeout_seconds IS NULL)) THEN
+        broken := 'timeout_only_pending';
+        rule := 'only a pending transfer has a timeout, and expires_at with it';
+    ELSIF NOT NEW.timeout_seconds > 0 THEN
+        broken := 'timeout_positive';
+        rule := 'the timeout is positive';
+    ELSIF NOT NEW.debit_account_id <> NEW.credit_account_id THEN
+        broken := 'two_accounts';
+        rule := 'it debits one account and credits another';
+    ELSE
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'new row for relation "%" violates check constraint "ck_ledger_transfers_%"', TG_TABLE_NAME, broken
+        USING ERRCODE = 'check_violation', CONSTRAINT = 'ck_ledger_transfers_' || broken, TABLE = TG_TABLE_NAME,
+              DETAIL = format('Ledger transfer %s: %s.', NEW.id, rule);
+END $$;
+COMMENT ON FUNCTION ledger_transfers_check_values() IS 'Source: sika/ledger/sql/ledger.sql';
+CREATE TRIGGER ledger_transfers_check_values BEFORE INSERT ON ledger_transfers
+    FOR EACH ROW EXECUTE FUNCTION ledger_transfers_check_values();
+
 -- Checked at commit: a resolution must match the pending transfer it resolves
 -- (same accounts and currency; a void or expiry releases the whole amount, a
 -- post at most that). The application checks the same before writing; this
