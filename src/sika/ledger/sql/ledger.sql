@@ -269,8 +269,15 @@ BEGIN
                       INTO fits
                       FROM (SELECT * FROM ledger_accounts WHERE id IN (p_debit[1], p_credit[1]) AND p_amount[1] > 0
                              ORDER BY id FOR NO KEY UPDATE) l;
+                    IF fits IS NOT TRUE THEN
+                        -- Refused here: the general path locks the accounts again and names
+                        -- the reason; until then this block's locks go (as step 3's do).
+                        RAISE EXCEPTION USING ERRCODE = 'SKL01';
+                    END IF;
                     EXIT;
-                EXCEPTION WHEN deadlock_detected THEN
+                EXCEPTION WHEN SQLSTATE 'SKL01' THEN
+                    EXIT;
+                WHEN deadlock_detected THEN
                     attempt := attempt + 1;
                     IF attempt > p_lock_retries THEN
                         RAISE;
@@ -423,8 +430,19 @@ BEGIN
                            array_agg(l.debits_pending), array_agg(l.credits_pending)
                       INTO acc, a_cur, a_dflag, a_cflag, a_closed, a_managed, a_dp, a_cp, a_dpe, a_cpe
                       FROM (SELECT * FROM ledger_accounts WHERE id = ANY(deb || cred) ORDER BY id FOR NO KEY UPDATE) l;
+                    IF p_atomic AND coalesce(cardinality(acc), 0) < (SELECT count(DISTINCT x) FROM unnest(deb || cred) x) THEN
+                        -- An account is missing, so the call is refused whole and writes
+                        -- nothing: this block is rolled back, and the locks it took go
+                        -- with it. A caller that opens the account and calls again (a
+                        -- platform's fee account, opened on first use) then waits for
+                        -- another opener of it holding none of its accounts: two first
+                        -- uses holding theirs waited on each other.
+                        RAISE EXCEPTION USING ERRCODE = 'SKL01';
+                    END IF;
                     EXIT;
-                EXCEPTION WHEN deadlock_detected THEN
+                EXCEPTION WHEN SQLSTATE 'SKL01' THEN
+                    EXIT;
+                WHEN deadlock_detected THEN
                     -- Our caller's earlier locks closed a cycle: rolling back this
                     -- block releases the locks it took, which may break the cycle.
                     attempt := attempt + 1;
