@@ -65,8 +65,9 @@ async def test_a_hold_and_its_capture_send_few_statements(
         "SELECT p2p_certifications.seq, p2p_certifications.id,",
         "INSERT INTO p2p_usage",
         "INSERT INTO p2p_movements",
-        "SELECT r_error, r_detail,",
+        # The audit row before the ledger call, which holds the platform's fee account until commit.
         "INSERT INTO audit_events",
+        "SELECT r_error, r_detail,",
         "SELECT ledger_accounts.id, ledger_accounts.seq,",
         "UPDATE idempotency_keys SET",
         "COMMIT",

@@ -291,7 +291,7 @@ async def capture_hold(
             session, wallet, destination, movement_id=hold_id, kind="capture", amount=captured, now=now
         )
     requests = _capture_requests(row, captured=captured, destination=destination, to_platform=to_platform, actor=actor)
-    posted = await _apply_capture(session, hold_id, requests, wallet=wallet, actor=actor, now=now)
+    # Before the ledger call, which holds every capture's fee account until commit (a refusal rolls it back).
     await audit_service.record(
         session,
         actor=actor,
@@ -306,6 +306,7 @@ async def capture_hold(
             "platform_fee_minor": to_platform,
         },
     )
+    posted = await _apply_capture(session, hold_id, requests, wallet=wallet, actor=actor, now=now)
     return await _hold_view(session, row, resolution=HoldTransfer.of_record(posted), now=now)
 
 
