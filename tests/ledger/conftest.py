@@ -63,3 +63,17 @@ async def books(sessions: async_sessionmaker[AsyncSession]) -> Books:
             actor=TEST_ACTOR,
         )
     return Books(world=world.id, alice=alice.id, bob=bob.id, receivable=receivable.id)
+
+
+async def alice_pays_bob(session: AsyncSession, books: Books, amount_minor: int) -> ledger_service.TransferRecord:
+    """A posted XOF transfer from alice to bob in ``session``'s transaction."""
+    return await ledger_service.create_transfer(
+        session,
+        debit_account_id=books.alice,
+        credit_account_id=books.bob,
+        amount_minor=amount_minor,
+        currency="XOF",
+        code="test",
+        now=clock.now(),
+        actor=TEST_ACTOR,
+    )

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sika.core import clock, db
 from sika.ledger import service as ledger_service
 from tests.conftest import TEST_ACTOR
-from tests.ledger.conftest import Books
-from tests.support.ledger import balance, snapshot
+from tests.ledger.conftest import Books, alice_pays_bob
+from tests.support.ledger import balance, counting_function_calls, function_calls, snapshot
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -25,8 +25,8 @@ INSERT = (
     " VALUES ('acct_checked', :currency, :kind, :owner_type, :owner_id)"
 )
 GOOD = {"currency": "XOF", "kind": "wallet.available", "owner_type": "party", "owner_id": "pty_checked"}
-CALLS = "SELECT coalesce(pg_stat_get_xact_function_calls('ledger_accounts_check_values()'::regprocedure), 0)"
-"""How many times the trigger's function ran in this transaction (with track_functions on)."""
+CHECK = "ledger_accounts_check_values()"
+"""The trigger's function, whose calls in a transaction are counted."""
 
 
 async def refused_as(sessions: Sessions, constraint: str, statement: str, **params: object) -> None:
@@ -96,22 +96,13 @@ async def test_a_transfer_moves_without_running_the_check(sessions: Sessions, bo
     """A transfer sets only totals, version and updated_at: the check is not
     run for it, and runs for a new account (well formed, without owner: let through)."""
     async with db.transaction(sessions) as session:
-        await session.execute(sa.text("SET LOCAL track_functions = 'pl'"))
-        await ledger_service.create_transfer(
-            session,
-            debit_account_id=books.alice,
-            credit_account_id=books.bob,
-            amount_minor=400,
-            currency="XOF",
-            code="test",
-            now=clock.now(),
-            actor=TEST_ACTOR,
-        )
-        after_transfer = await session.scalar(sa.text(CALLS))
+        await counting_function_calls(session)
+        await alice_pays_bob(session, books, 400)
+        after_transfer = await function_calls(session, CHECK)
         await ledger_service.create_account(
             session, currency="XOF", kind="sink", platform_id=None, now=clock.now(), actor=TEST_ACTOR
         )
-        after_account = await session.scalar(sa.text(CALLS))
+        after_account = await function_calls(session, CHECK)
     assert (after_transfer, after_account) == (0, 1)
     assert (await balance(sessions, books.alice)).posted_minor == 600
     assert (await balance(sessions, books.bob)).posted_minor == 400

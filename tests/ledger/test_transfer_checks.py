@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sika.core import clock, db
 from sika.ledger import service as ledger_service
 from tests.conftest import TEST_ACTOR
-from tests.ledger.conftest import Books
-from tests.support.ledger import balance, snapshot
+from tests.ledger.conftest import Books, alice_pays_bob
+from tests.support.ledger import balance, counting_function_calls, function_calls, snapshot
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -39,8 +39,8 @@ GOOD = {
     "expires": False,
     "metadata": "{}",
 }
-CALLS = "SELECT coalesce(pg_stat_get_xact_function_calls('ledger_transfers_check_values()'::regprocedure), 0)"
-"""How many times the trigger's function ran in this transaction (with track_functions on)."""
+CHECK = "ledger_transfers_check_values()"
+"""The trigger's function, whose calls in a transaction are counted."""
 
 
 @pytest.mark.parametrize(
@@ -96,18 +96,9 @@ async def test_every_transfer_the_ledger_writes_is_checked(sessions: Sessions, b
     """The short path (one posted transfer) and the general one (a journal
     entry of two) both insert through the trigger: once per transfer."""
     async with db.transaction(sessions) as session:
-        await session.execute(sa.text("SET LOCAL track_functions = 'pl'"))
-        await ledger_service.create_transfer(
-            session,
-            debit_account_id=books.alice,
-            credit_account_id=books.bob,
-            amount_minor=400,
-            currency="XOF",
-            code="test",
-            now=clock.now(),
-            actor=TEST_ACTOR,
-        )
-        after_one = await session.scalar(sa.text(CALLS))
+        await counting_function_calls(session)
+        await alice_pays_bob(session, books, 400)
+        after_one = await function_calls(session, CHECK)
         legs = [
             ledger_service.Leg(
                 debit_account_id=books.bob, credit_account_id=books.alice, amount_minor=100, currency="XOF", code="t"
@@ -117,7 +108,7 @@ async def test_every_transfer_the_ledger_writes_is_checked(sessions: Sessions, b
             ),
         ]
         await ledger_service.create_journal_entry(session, legs=legs, now=clock.now(), actor=TEST_ACTOR)
-        after_journal = await session.scalar(sa.text(CALLS))
+        after_journal = await function_calls(session, CHECK)
     assert (after_one, after_journal) == (1, 3)
     assert (await balance(sessions, books.alice)).posted_minor == 750
     assert (await balance(sessions, books.bob)).posted_minor == 250

@@ -67,6 +67,20 @@ async def balance(sessions: Sessions, account_id: str) -> ledger_service.Balance
         return await ledger_service.get_balance(session, account_id=account_id)
 
 
+async def counting_function_calls(session: AsyncSession) -> None:
+    """Have PostgreSQL count the PL/pgSQL function calls of ``session``'s transaction (``function_calls``)."""
+    await session.execute(sa.text("SET LOCAL track_functions = 'pl'"))
+
+
+async def function_calls(session: AsyncSession, signature: str) -> int:
+    """How many times the function ``signature`` ran so far in this transaction."""
+    calls = await session.scalar(
+        sa.text("SELECT coalesce(pg_stat_get_xact_function_calls(CAST(:signature AS regprocedure)), 0)"),
+        {"signature": signature},
+    )
+    return int(calls)
+
+
 async def backend_pid(session: AsyncSession) -> int:
     pid = await session.scalar(sa.text("SELECT pg_backend_pid()"))
     assert isinstance(pid, int)
