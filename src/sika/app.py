@@ -20,6 +20,7 @@ from sika.api import docs_ui, openapi, problems
 from sika.api import providers as api_providers
 from sika.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, TextGuardMiddleware
 from sika.api.ratelimit import RateLimiter
+from sika.api.request_slots import RequestSlots
 from sika.audit import router as audit_router
 from sika.auth import key_cache
 from sika.auth import router as auth_router
@@ -148,6 +149,9 @@ def create_app(settings: Settings, *, database_url: str, engine: AsyncEngine | N
     app.state.database_url = database_url
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
+    app.state.request_slots = RequestSlots(
+        settings.DB_REQUEST_SLOTS, wait_seconds=settings.DB_REQUEST_SLOT_WAIT_SECONDS
+    )
     # Answers nothing until its listener hears revocations (started with the app's lifespan).
     app.state.key_cache = key_cache.KeyCache(ttl_seconds=settings.API_KEY_CACHE_SECONDS)
     app.state.rate_limiter = RateLimiter(

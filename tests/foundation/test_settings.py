@@ -112,3 +112,10 @@ def test_provider_urls_left_unset_follow_the_sandbox() -> None:
     assert Settings(ENV=Environment.test, SANDBOX_HOST="::").FEDAPAY_BASE_URL == "http://[::1]:8100/fedapay"
     chosen = Settings(ENV=Environment.test, SANDBOX_PORT=9123, STRIPE_BASE_URL="https://api.stripe.com")
     assert chosen.STRIPE_BASE_URL == "https://api.stripe.com"
+
+
+def test_request_slots_fit_in_the_pool() -> None:
+    assert Settings(ENV=Environment.test, DB_POOL_SIZE=4, DB_REQUEST_SLOTS=4).DB_REQUEST_SLOTS == 4
+    assert Settings(ENV=Environment.test, DB_POOL_SIZE=4, DB_REQUEST_SLOTS=0).DB_REQUEST_SLOTS == 0
+    with pytest.raises(ValueError, match=r"SIKA_DB_REQUEST_SLOTS \(5\) exceeds SIKA_DB_POOL_SIZE \(4\)"):
+        Settings(ENV=Environment.test, DB_POOL_SIZE=4, DB_REQUEST_SLOTS=5)

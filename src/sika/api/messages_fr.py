@@ -126,6 +126,9 @@ DETAILS_FR: dict[str, str] = {
     "rate_limited": "Trop de requêtes ; réessayez plus tard.",
     "refused_with_record": "La requête a été refusée, et ce refus a été consigné.",
     "same_account": "Un virement a besoin de deux comptes différents.",
+    "service_busy": (
+        "Tous les créneaux de ce serveur pour la transaction d'une requête sont restés occupés ; réessayez sous peu."
+    ),
     "service_unavailable": "Le service ne peut pas répondre pour le moment.",
     "token_lifetime_too_long": "Un jeton de partie ne peut pas vivre plus longtemps que PARTY_TOKEN_MAX_SECONDS.",
     "transfer_exists": "Un virement avec cet identifiant existe déjà avec un autre contenu.",

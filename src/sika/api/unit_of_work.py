@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.api import idempotency, problems
+from sika.api.request_slots import RequestSlots
 from sika.core import errors
 from sika.core.phases import Phases
 from sika.idempotency import service as idempotency_service
@@ -62,6 +63,10 @@ class UnitOfWorkRoute(APIRoute):
         handler = super().get_route_handler()
         secret_fields = shown_once.fields_of(self.response_model)
 
+        async def in_a_slot(request: Request) -> Response:
+            slots: RequestSlots = request.app.state.request_slots
+            return await slots.run(request, unit_of_work)
+
         async def unit_of_work(request: Request) -> Response:
             sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
             try:
@@ -86,7 +91,7 @@ class UnitOfWorkRoute(APIRoute):
                 request.state.session = None
             return response
 
-        return unit_of_work
+        return in_a_slot
 
 
 async def _phased_refusal(

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     """Connections each process keeps open to PostgreSQL."""
     DB_POOL_MAX_OVERFLOW: int = 10
     """Extra connections a process may open under load."""
+    DB_REQUEST_SLOTS: int = Field(default=8, ge=0)
+    """Requests of one API process that may run their database transaction at once; the others
+    wait their turn in the process. At most DB_POOL_SIZE, so the overflow stays free for a request
+    that takes a second connection. 0: no bound."""
+    DB_REQUEST_SLOT_WAIT_SECONDS: float = Field(default=30.0, gt=0)
+    """How long a request waits for a slot before it is answered 503 `service_busy` (Retry-After)."""
 
     HOST: str = "127.0.0.1"
     """Address `sika run` serves the API on."""
@@ -291,6 +297,16 @@ class Settings(BaseSettings):
     def proof_upload_bytes(self) -> int:
         """The body size a proof upload may reach: its files and the multipart framing around them."""
         return self.PROOF_MAX_FILES * (self.PROOF_MAX_FILE_BYTES + 64 * 1024)
+
+    @model_validator(mode="after")
+    def _slots_within_the_pool(self) -> Settings:
+        if self.DB_REQUEST_SLOTS > self.DB_POOL_SIZE:
+            raise ValueError(
+                f"SIKA_DB_REQUEST_SLOTS ({self.DB_REQUEST_SLOTS}) exceeds SIKA_DB_POOL_SIZE ({self.DB_POOL_SIZE}): "
+                "each slot runs a transaction on one of the pool's connections, and the overflow is kept "
+                "for requests that take a second one. Raise the pool size or lower the slots."
+            )
+        return self
 
     @model_validator(mode="after")
     def _point_unset_providers_at_the_sandbox(self) -> Settings:
