@@ -132,6 +132,15 @@ async def test_no_more_transactions_at_once_than_slots(
     await assert_ledger_clean(sessions)
 
 
+async def metric(client: httpx.AsyncClient, name: str) -> float:
+    """The value ``/metrics`` gives for ``name`` (no labels)."""
+    page = await client.get("/metrics")
+    assert page.status_code == 200, page.text
+    values = [line.split()[1] for line in page.text.splitlines() if line.startswith(f"{name} ")]
+    assert len(values) == 1, page.text
+    return float(values[0])
+
+
 async def until_waiting_for_locks(sessions: Sessions, count: int) -> None:
     deadline = asyncio.get_running_loop().time() + LOCK_WAIT_TIMEOUT_SECONDS
     while True:
@@ -171,14 +180,23 @@ async def test_a_request_that_waits_too_long_is_told_to_retry_and_nothing_moved(
 ) -> None:
     debit, credit, other = await open_accounts(client, platform_headers, 3)
     key = {**platform_headers, "Idempotency-Key": "slots-busy-1"}
+    timed_out = await metric(client, "sika_request_slot_timeouts_total")
     async with a_transfer_stuck_on_a_lock(client, platform_headers, sessions, debit, credit, SLOTS):
         before = await snapshot(sessions)
-        busy = await client.post("/v1/ledger/transfers", json=transfer(other, credit, 11), headers=key)
+        waiting = asyncio.create_task(
+            client.post("/v1/ledger/transfers", json=transfer(other, credit, 11), headers=key)
+        )
+        while await metric(client, "sika_request_slots_waiting") != 1:
+            assert not waiting.done(), waiting.result().text
+            await asyncio.sleep(0.02)
+        busy = await waiting
         assert busy.status_code == 503, busy.text
         assert busy.headers["content-type"].startswith("application/problem+json")
         assert busy.json()["code"] == "service_busy"
         assert busy.headers["retry-after"] == "1"
         assert await snapshot(sessions) == before
+    assert await metric(client, "sika_request_slots_waiting") == 0
+    assert await metric(client, "sika_request_slot_timeouts_total") == timed_out + 1
     # Nothing was kept under the key: the retry runs.
     retried = await client.post("/v1/ledger/transfers", json=transfer(other, credit, 11), headers=key)
     assert retried.status_code == 201, retried.text

@@ -12,7 +12,9 @@ slowly holds none: ``TextGuardMiddleware`` has read a JSON or form body
 already, and a body the route reads raw (the webhooks') is read here. A slot is
 waited for at most ``SIKA_DB_REQUEST_SLOT_WAIT_SECONDS``; then the answer is
 503 ``service_busy`` with Retry-After, before anything is claimed or changed,
-so the retry with the same Idempotency-Key runs."""
+so the retry with the same Idempotency-Key runs. ``/metrics`` shows the requests
+waiting (``sika_request_slots_waiting``) and those turned away
+(``sika_request_slot_timeouts_total``): what to watch when sizing the slots."""
 
 from __future__ import annotations
 
@@ -20,10 +22,16 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request, Response
+from prometheus_client import Counter, Gauge
 
 from sika.core import errors
 
 RETRY_AFTER_SECONDS = 1
+
+WAITING = Gauge("sika_request_slots_waiting", "Requests waiting for a transaction slot")
+TIMED_OUT = Counter(
+    "sika_request_slot_timeouts_total", "Requests answered 503 service_busy: no transaction slot came free in time"
+)
 
 
 class ServiceBusy(errors.ServiceUnavailable):
@@ -57,12 +65,16 @@ class RequestSlots:
             free.release()
 
     async def _wait_for(self, free: asyncio.Semaphore) -> None:
+        WAITING.inc()
         try:
             async with asyncio.timeout(self.wait_seconds):
                 await free.acquire()
         except TimeoutError:
+            TIMED_OUT.inc()
             raise ServiceBusy(
                 f"All {self.slots} of this server's slots for a request's transaction stayed taken for "
                 f"{self.wait_seconds:g} s; retry shortly.",
                 retry_after_seconds=RETRY_AFTER_SECONDS,
             ) from None
+        finally:
+            WAITING.dec()
