@@ -149,9 +149,7 @@ def create_app(settings: Settings, *, database_url: str, engine: AsyncEngine | N
     app.state.database_url = database_url
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
-    app.state.request_slots = RequestSlots(
-        settings.DB_REQUEST_SLOTS, wait_seconds=settings.DB_REQUEST_SLOT_WAIT_SECONDS
-    )
+    app.state.request_slots = RequestSlots.of(settings)
     # Answers nothing until its listener hears revocations (started with the app's lifespan).
     app.state.key_cache = key_cache.KeyCache(ttl_seconds=settings.API_KEY_CACHE_SECONDS)
     app.state.rate_limiter = RateLimiter(

@@ -117,5 +117,8 @@ def test_provider_urls_left_unset_follow_the_sandbox() -> None:
 def test_request_slots_fit_in_the_pool() -> None:
     assert Settings(ENV=Environment.test, DB_POOL_SIZE=4, DB_REQUEST_SLOTS=4).DB_REQUEST_SLOTS == 4
     assert Settings(ENV=Environment.test, DB_POOL_SIZE=4, DB_REQUEST_SLOTS=0).DB_REQUEST_SLOTS == 0
+    # Left unset, the slots follow a pool made smaller than they are.
+    assert Settings(ENV=Environment.test, DB_POOL_SIZE=4).DB_REQUEST_SLOTS == 4
+    assert Settings(ENV=Environment.test, DB_POOL_SIZE=20).DB_REQUEST_SLOTS == 8
     with pytest.raises(ValueError, match=r"SIKA_DB_REQUEST_SLOTS \(5\) exceeds SIKA_DB_POOL_SIZE \(4\)"):
         Settings(ENV=Environment.test, DB_POOL_SIZE=4, DB_REQUEST_SLOTS=5)

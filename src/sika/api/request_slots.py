@@ -25,6 +25,7 @@ from fastapi import Request, Response
 from prometheus_client import Counter, Gauge
 
 from sika.core import errors
+from sika.core.config import Settings
 
 RETRY_AFTER_SECONDS = 1
 
@@ -47,6 +48,10 @@ class RequestSlots:
         """0: no bound (each request's transaction waits only for the pool)."""
         self.wait_seconds = wait_seconds
         self._free = asyncio.Semaphore(slots) if slots else None
+
+    @classmethod
+    def of(cls, settings: Settings) -> RequestSlots:
+        return cls(settings.DB_REQUEST_SLOTS, wait_seconds=settings.DB_REQUEST_SLOT_WAIT_SECONDS)
 
     async def run(self, request: Request, handler: Callable[[Request], Awaitable[Response]]) -> Response:
         """``handler(request)`` once a slot is free, and the slot freed when it returns."""

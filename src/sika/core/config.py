@@ -65,8 +65,8 @@ class Settings(BaseSettings):
     """Extra connections a process may open under load."""
     DB_REQUEST_SLOTS: int = Field(default=8, ge=0)
     """Requests of one API process that may run their database transaction at once; the others
-    wait their turn in the process. At most DB_POOL_SIZE, so the overflow stays free for a request
-    that takes a second connection. 0: no bound."""
+    wait their turn in the process. At most DB_POOL_SIZE (left unset, it follows a smaller pool), so
+    the overflow stays free for a request that takes a second connection. 0: no bound."""
     DB_REQUEST_SLOT_WAIT_SECONDS: float = Field(default=30.0, gt=0)
     """How long a request waits for a slot before it is answered 503 `service_busy` (Retry-After)."""
 
@@ -300,7 +300,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _slots_within_the_pool(self) -> Settings:
-        if self.DB_REQUEST_SLOTS > self.DB_POOL_SIZE:
+        if "DB_REQUEST_SLOTS" not in self.model_fields_set:
+            self.DB_REQUEST_SLOTS = min(self.DB_REQUEST_SLOTS, self.DB_POOL_SIZE)
+        elif self.DB_REQUEST_SLOTS > self.DB_POOL_SIZE:
             raise ValueError(
                 f"SIKA_DB_REQUEST_SLOTS ({self.DB_REQUEST_SLOTS}) exceeds SIKA_DB_POOL_SIZE ({self.DB_POOL_SIZE}): "
                 "each slot runs a transaction on one of the pool's connections, and the overflow is kept "
