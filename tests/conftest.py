@@ -16,8 +16,7 @@ from sika.auth.scopes import Scope
 from sika.core import clock, db
 from sika.core.config import Environment, Settings
 from sika.core.context import Actor
-from tests.support import database
-from tests.support import idempotency as idempotency_hooks
+from tests.support import asgi, database
 
 TEST_ACTOR = Actor(id="test", scopes=frozenset({"admin"}), request_id="test-request")
 
@@ -72,10 +71,7 @@ def app(settings: Settings, database_url: str, engine: AsyncEngine) -> FastAPI:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://sika.test", event_hooks=idempotency_hooks.HOOKS
-    ) as client:
+    async with asgi.client_of(app) as client:
         yield client
 
 

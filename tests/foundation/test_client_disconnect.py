@@ -10,23 +10,13 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from tests.support.asgi import http_scope
+
 
 async def call_then_leave(app: FastAPI, path: str) -> list[MutableMapping[str, Any]]:
     """POST to ``path``, send half a body, then disconnect; what the app sent back."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"sika.test"), (b"content-type", b"application/json"), (b"content-length", b"100")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("sika.test", 80),
-    }
+    headers = [(b"host", b"sika.test"), (b"content-type", b"application/json"), (b"content-length", b"100")]
+    scope = http_scope("POST", path, headers)
     incoming: list[MutableMapping[str, Any]] = [
         {"type": "http.request", "body": b'{"event": "charge.su', "more_body": True},
         {"type": "http.disconnect"},

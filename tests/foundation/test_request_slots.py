@@ -19,10 +19,11 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from sika.app import create_app
+from sika.core import db
 from sika.core.config import Environment, Settings
 from sika.sandbox import signing
-from tests.support import idempotency as idempotency_hooks
-from tests.support.ledger import LOCK_WAIT_TIMEOUT_SECONDS, snapshot
+from tests.support import asgi
+from tests.support.ledger import snapshot, until_waiting_for_locks
 from tests.support.payments import assert_ledger_clean
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -47,15 +48,6 @@ def settings() -> Settings:
     return slotted(SLOTS, wait_seconds=0.5)
 
 
-@contextlib.asynccontextmanager
-async def client_of(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://sika.test", event_hooks=idempotency_hooks.HOOKS
-    ) as client:
-        yield client
-
-
 @contextlib.contextmanager
 def most_connections_at_once(engine: AsyncEngine) -> Iterator[list[int]]:
     """The most connections of ``engine``'s pool in use at once while the block runs (in ``[0]``)."""
@@ -72,13 +64,8 @@ def most_connections_at_once(engine: AsyncEngine) -> Iterator[list[int]]:
         in_use -= 1
 
     pool = engine.sync_engine.pool
-    sa.event.listen(pool, "checkout", out)
-    sa.event.listen(pool, "checkin", back)
-    try:
+    with db.listening((pool, "checkout", out), (pool, "checkin", back)):
         yield most
-    finally:
-        sa.event.remove(pool, "checkout", out)
-        sa.event.remove(pool, "checkin", back)
 
 
 async def open_accounts(client: httpx.AsyncClient, headers: Headers, count: int) -> list[str]:
@@ -122,7 +109,7 @@ async def test_no_more_transactions_at_once_than_slots(
         await transfers_in_parallel(client, platform_headers, accounts)
     # The same load without a bound runs many transactions at once: the bound above is what held it.
     unbounded_app = create_app(slotted(0), database_url=database_url, engine=engine)
-    async with client_of(unbounded_app) as unbounded_client:
+    async with asgi.client_of(unbounded_app) as unbounded_client:
         with most_connections_at_once(engine) as unbounded:
             await transfers_in_parallel(unbounded_client, platform_headers, accounts)
     assert bounded[0] <= SLOTS < unbounded[0]
@@ -139,22 +126,6 @@ async def metric(client: httpx.AsyncClient, name: str) -> float:
     values = [line.split()[1] for line in page.text.splitlines() if line.startswith(f"{name} ")]
     assert len(values) == 1, page.text
     return float(values[0])
-
-
-async def until_waiting_for_locks(sessions: Sessions, count: int) -> None:
-    deadline = asyncio.get_running_loop().time() + LOCK_WAIT_TIMEOUT_SECONDS
-    while True:
-        async with sessions() as session:
-            waiting = await session.scalar(
-                sa.text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND wait_event_type = 'Lock'"
-                )
-            )
-        if waiting == count:
-            return
-        assert asyncio.get_running_loop().time() < deadline, f"{waiting} connections wait for a lock, not {count}"
-        await asyncio.sleep(0.01)
 
 
 @contextlib.asynccontextmanager
@@ -211,20 +182,7 @@ def sending_slowly(
     ``rest_of_body`` is set; the app's task, and what it sent back."""
     raw_headers = [(b"host", b"sika.test"), (b"content-length", str(len(body)).encode())]
     raw_headers += [(name.lower().encode(), value.encode()) for name, value in headers.items()]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": raw_headers,
-        "client": ("127.0.0.1", 50001),
-        "server": ("sika.test", 80),
-    }
+    scope = asgi.http_scope("POST", path, raw_headers, port=50001)
     parts = iter(
         [
             {"type": "http.request", "body": body[:10], "more_body": True},

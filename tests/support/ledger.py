@@ -125,20 +125,35 @@ async def terminate_waiting_batcher_backends(sessions: Sessions, times: int) -> 
             await asyncio.sleep(0.01)
 
 
+async def connections_waiting_for_a_lock(session: AsyncSession) -> list[int]:
+    """The backends of this database waiting for a lock now."""
+    pids = await session.scalars(
+        sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+    )
+    return list(pids)
+
+
 async def terminate_backend_waiting_for_a_lock(sessions: Sessions) -> None:
     """Wait until a connection waits for a lock, and end its backend, as a
     database restart or an operator would."""
     deadline = asyncio.get_running_loop().time() + LOCK_WAIT_TIMEOUT_SECONDS
     while True:
         async with sessions() as session:
-            pid = await session.scalar(
-                sa.text(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND wait_event_type = 'Lock' LIMIT 1"
-                )
-            )
-            if pid is not None:
-                await session.execute(sa.text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid})
+            waiting = await connections_waiting_for_a_lock(session)
+            if waiting:
+                await session.execute(sa.text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": waiting[0]})
                 return
         assert asyncio.get_running_loop().time() < deadline, "no connection waited for a lock"
+        await asyncio.sleep(0.01)
+
+
+async def until_waiting_for_locks(sessions: Sessions, count: int) -> None:
+    """Return once exactly ``count`` connections wait for a lock."""
+    deadline = asyncio.get_running_loop().time() + LOCK_WAIT_TIMEOUT_SECONDS
+    while True:
+        async with sessions() as session:
+            waiting = len(await connections_waiting_for_a_lock(session))
+        if waiting == count:
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"{waiting} connections wait for a lock, not {count}"
         await asyncio.sleep(0.01)

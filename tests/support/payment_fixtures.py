@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.api import providers as api_providers
 from sika.core.config import Settings
-from tests.support import idempotency as idempotency_hooks
+from tests.support import asgi
 from tests.support.factories import PartyWallet
 from tests.support.payments import World, payer
 from tests.support.sandbox import LiveSandbox
@@ -36,10 +36,7 @@ def settings(sandbox: LiveSandbox) -> Settings:
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """Over ASGI, which runs no lifespan: the providers' HTTP client is closed here."""
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://sika.test", event_hooks=idempotency_hooks.HOOKS
-    ) as client:
+    async with asgi.client_of(app) as client:
         yield client
     await api_providers.close(app)
 

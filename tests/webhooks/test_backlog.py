@@ -105,13 +105,8 @@ def statements() -> Iterator[list[str]]:
     def on_commit(conn: Connection) -> None:
         sent.append("COMMIT")
 
-    sa.event.listen(Engine, "before_cursor_execute", on_statement)
-    sa.event.listen(Engine, "commit", on_commit)
-    try:
+    with db.listening((Engine, "before_cursor_execute", on_statement), (Engine, "commit", on_commit)):
         yield sent
-    finally:
-        sa.event.remove(Engine, "before_cursor_execute", on_statement)
-        sa.event.remove(Engine, "commit", on_commit)
 
 
 async def test_a_taken_event_costs_one_statement_for_its_job_and_one_commit(world: World, kofi: PartyWallet) -> None:

@@ -12,7 +12,7 @@ import json
 import threading
 import time
 import warnings
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -169,15 +169,20 @@ def statements_sent(engine: AsyncEngine) -> Iterator[list[str]]:
         sent.append("COMMIT")
 
     pool = engine.sync_engine.pool
-    sa.event.listen(pool, "checkout", counting)
-    sa.event.listen(pool, "checkin", plain)
-    sa.event.listen(engine.sync_engine, "commit", on_commit)
-    try:
+    with listening((pool, "checkout", counting), (pool, "checkin", plain), (engine.sync_engine, "commit", on_commit)):
         yield sent
+
+
+@contextlib.contextmanager
+def listening(*listeners: tuple[Any, str, Callable[..., Any]]) -> Iterator[None]:
+    """SQLAlchemy event listeners, each ``(target, event name, function)``, for as long as the block runs."""
+    for target, name, function in listeners:
+        sa.event.listen(target, name, function)
+    try:
+        yield
     finally:
-        sa.event.remove(pool, "checkout", counting)
-        sa.event.remove(pool, "checkin", plain)
-        sa.event.remove(engine.sync_engine, "commit", on_commit)
+        for target, name, function in listeners:
+            sa.event.remove(target, name, function)
 
 
 @contextlib.asynccontextmanager
