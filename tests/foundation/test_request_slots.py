@@ -129,7 +129,7 @@ async def metric(client: httpx.AsyncClient, name: str) -> float:
 
 
 @contextlib.asynccontextmanager
-async def a_transfer_stuck_on_a_lock(
+async def transfers_stuck_on_a_lock(
     client: httpx.AsyncClient, headers: Headers, sessions: Sessions, debit: str, credit: str, slots: int
 ) -> AsyncIterator[None]:
     """``slots`` transfers from ``debit``, each holding a slot while it waits for the
@@ -152,7 +152,7 @@ async def test_a_request_that_waits_too_long_is_told_to_retry_and_nothing_moved(
     debit, credit, other = await open_accounts(client, platform_headers, 3)
     key = {**platform_headers, "Idempotency-Key": "slots-busy-1"}
     timed_out = await metric(client, "sika_request_slot_timeouts_total")
-    async with a_transfer_stuck_on_a_lock(client, platform_headers, sessions, debit, credit, SLOTS):
+    async with transfers_stuck_on_a_lock(client, platform_headers, sessions, debit, credit, SLOTS):
         before = await snapshot(sessions)
         waiting = asyncio.create_task(
             client.post("/v1/ledger/transfers", json=transfer(other, credit, 11), headers=key)
