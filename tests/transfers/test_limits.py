@@ -122,3 +122,26 @@ async def test_fifty_parallel_transfers_never_pass_the_daily_limit(
     assert sum(t["amount_minor"] for t in listed["data"]) == accepted * AMOUNT <= DAILY_LIMIT
     checked = sika_check(database_url)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+async def test_the_newest_certification_decides(client: httpx.AsyncClient, cast: Cast, sessions: Sessions) -> None:
+    """A level taken back counts from the moment it is: the sender's for its limits,
+    the recipient's for the ``certified`` policy."""
+    limits = {"0": {"per_transfer_minor": 5_000}, "2": {"per_transfer_minor": 50_000}}
+    await set_settings(client, cast, p2p_limits=limits, p2p_policy="certified", p2p_certified_level=1)
+    await certify(client, cast, cast.recipient, 1)
+    await certify(client, cast, cast.sender, 2)
+    assert (await send(client, cast.platform, cast.sender, cast.recipient, 50_000)).status_code == 201
+
+    await certify(client, cast, cast.sender, 0)
+    still = await Still.now(sessions)
+    refused = await send(client, cast.platform, cast.sender, cast.recipient, 5_001)
+    assert (refused.status_code, refused.json()["code"]) == (409, "p2p_limit_exceeded")
+    assert "5000 per transfer at level 0" in refused.json()["detail"]
+    await still.assert_nothing_moved(sessions)
+
+    await certify(client, cast, cast.recipient, 0)
+    still = await Still.now(sessions)
+    refused = await send(client, cast.platform, cast.sender, cast.recipient, 1_000)
+    assert (refused.status_code, refused.json()["code"]) == (409, "p2p_recipient_not_certified")
+    await still.assert_nothing_moved(sessions)

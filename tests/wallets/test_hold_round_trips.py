@@ -54,17 +54,16 @@ async def test_a_hold_and_its_capture_send_few_statements(
         "COMMIT",
     ], placing
     # The claim; the hold with its record, wallets, resolution and party in one
-    # read; the P2P rules (sika.p2p: the platform, the sender's lock, its level,
-    # its usage, the movement); the post and its payments in one call of the
-    # ledger function; the audit row; the wallet's money; the stored answer.
+    # read; the P2P rules (sika.p2p: the platform; the sender's lock with both
+    # parties' standing; the movement with the sender's usage); the post and its
+    # payments in one call of the ledger function; the audit row; the wallet's
+    # money; the stored answer.
     assert capturing == [
         "INSERT INTO idempotency_keys",
         "SELECT ledger_transfers.id, ledger_transfers.seq,",
         "SELECT platforms.seq, platforms.id,",
-        "SELECT pg_advisory_xact_lock(hashtextextended(%(key)s, 0))",
-        "SELECT p2p_certifications.seq, p2p_certifications.id,",
-        "INSERT INTO p2p_usage",
-        "INSERT INTO p2p_movements",
+        "SELECT pg_advisory_xact_lock(hashtextextended(%(key)s, 0)),",
+        "WITH usage AS",
         # The audit row before the ledger call, which holds the platform's fee account until commit.
         "INSERT INTO audit_events",
         "SELECT r_error, r_detail,",

@@ -5,27 +5,49 @@ change until the transaction that checked them ends."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sika.core import db, paging
-from sika.p2p.models import AllowlistEntry, Certification, Movement, Usage
+from sika.p2p.models import AllowlistEntry, Certification, Movement
 
 # Every P2P movement (a capture between wallets, a transfer) sends these: plain statements on the
 # driver connection (``db.execute_plain``), built once, not statements rebuilt and compiled per call.
-_LOCK_SENDER = "SELECT pg_advisory_xact_lock(hashtextextended(%(key)s, 0))"
-_ADD_USAGE = """
-INSERT INTO p2p_usage (party_id, platform_id, currency, day, total_minor, movements)
-VALUES (%(party)s, %(platform)s, %(currency)s, %(day)s, %(amount)s, 1)
-ON CONFLICT (party_id, currency, day) DO UPDATE
-   SET total_minor = p2p_usage.total_minor + excluded.total_minor, movements = p2p_usage.movements + 1"""
-_ADD_MOVEMENT = """
+# Party ids are unique across platforms, so reading by party needs no platform filter.
+_LOCK_AND_STANDING = """
+SELECT pg_advisory_xact_lock(hashtextextended(%(key)s, 0)),
+       (SELECT level FROM p2p_certifications WHERE party_id = %(sender)s ORDER BY seq DESC LIMIT 1),
+       (SELECT level FROM p2p_certifications WHERE party_id = %(recipient)s ORDER BY seq DESC LIMIT 1),
+       EXISTS (SELECT FROM p2p_allowlist WHERE party_id = %(sender)s AND recipient_party_id = %(recipient)s)"""
+_SENT_IN_WINDOWS = """
+SELECT coalesce(sum(total_minor) FILTER (WHERE day >= %(today)s), 0), coalesce(sum(total_minor), 0)
+  FROM p2p_usage
+ WHERE party_id = %(party)s AND currency = %(currency)s AND day >= %(first_day)s"""
+_COUNT_MOVEMENT = """
+WITH usage AS (
+    INSERT INTO p2p_usage (party_id, platform_id, currency, day, total_minor, movements)
+    VALUES (%(sender_party_id)s, %(platform_id)s, %(currency)s, %(day)s, %(amount_minor)s, 1)
+    ON CONFLICT (party_id, currency, day) DO UPDATE
+       SET total_minor = p2p_usage.total_minor + excluded.total_minor, movements = p2p_usage.movements + 1
+)
 INSERT INTO p2p_movements
        (id, kind, platform_id, sender_party_id, recipient_party_id, currency, amount_minor, created_at)
 VALUES (%(id)s, %(kind)s, %(platform_id)s, %(sender_party_id)s, %(recipient_party_id)s, %(currency)s, %(amount_minor)s,
         %(created_at)s)"""
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the policy and the limits read of a sender and its recipient."""
+
+    sender_level: int
+    """The sender's certification level (0: never certified)."""
+    recipient_level: int
+    allowlisted: bool
+    """The recipient is on the sender's allowlist."""
 
 
 async def add(session: AsyncSession, *rows: AllowlistEntry | Certification) -> None:
@@ -70,35 +92,32 @@ async def last_certified_at(session: AsyncSession, party_ids: Sequence[str]) -> 
     return found
 
 
-async def lock_sender(session: AsyncSession, *, party_id: str, currency: str) -> None:
-    """Until the transaction ends, no other movement of this sender in this currency is admitted."""
-    await db.execute_plain(session, _LOCK_SENDER, {"key": f"p2p:{party_id}:{currency}"})
+async def lock_sender(session: AsyncSession, *, party_id: str, recipient_party_id: str, currency: str) -> Standing:
+    """Until the transaction ends, no other movement of this sender in this currency is
+    admitted; in the same statement, what the rules read of the two parties. Neither
+    reading is what the lock guards (the usage is: ``sent_in_windows``, after it)."""
+    parameters = {"key": f"p2p:{party_id}:{currency}", "sender": party_id, "recipient": recipient_party_id}
+    row = await (await db.execute_plain(session, _LOCK_AND_STANDING, parameters)).fetchone()
+    assert row is not None  # one row: the statement reads no table at its top
+    return Standing(sender_level=row[1] or 0, recipient_level=row[2] or 0, allowlisted=row[3])
 
 
-async def sent_since(session: AsyncSession, *, party_id: str, currency: str, first_day: date) -> int:
-    total = await session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(Usage.total_minor), 0)).where(
-            Usage.party_id == party_id, Usage.currency == currency, Usage.day >= first_day
-        )
-    )
-    return int(total or 0)
+async def sent_in_windows(
+    session: AsyncSession, *, party_id: str, currency: str, today: date, first_day: date
+) -> tuple[int, int]:
+    """What the sender has sent in ``currency`` since ``today`` began, and since ``first_day`` began."""
+    parameters = {"party": party_id, "currency": currency, "today": today, "first_day": first_day}
+    row = await (await db.execute_plain(session, _SENT_IN_WINDOWS, parameters)).fetchone()
+    assert row is not None  # an aggregate without GROUP BY: one row
+    return int(row[0]), int(row[1])
 
 
-async def add_usage(
-    session: AsyncSession, *, party_id: str, platform_id: str, currency: str, day: date, amount_minor: int
-) -> None:
+async def count_movement(session: AsyncSession, movement: Movement, *, day: date) -> None:
+    """The movement's row, and its amount added to the sender's usage of ``day``, in one
+    statement; the row is not kept in the session (nothing reads it back from there)."""
     await db.execute_plain(
         session,
-        _ADD_USAGE,
-        {"party": party_id, "platform": platform_id, "currency": currency, "day": day, "amount": amount_minor},
-    )
-
-
-async def add_movement(session: AsyncSession, movement: Movement) -> None:
-    """The movement's row; not kept in the session (nothing reads it back from there)."""
-    await db.execute_plain(
-        session,
-        _ADD_MOVEMENT,
+        _COUNT_MOVEMENT,
         {
             "id": movement.id,
             "kind": movement.kind,
@@ -108,6 +127,7 @@ async def add_movement(session: AsyncSession, movement: Movement) -> None:
             "currency": movement.currency,
             "amount_minor": movement.amount_minor,
             "created_at": movement.created_at,
+            "day": day,
         },
     )
 

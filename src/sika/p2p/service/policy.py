@@ -20,7 +20,6 @@ from sika.core import errors
 from sika.p2p import repository
 from sika.p2p.models import Movement
 from sika.p2p.service import fraud
-from sika.p2p.service.certifications import level_of
 from sika.p2p.service.values import Outgoing
 from sika.platforms import schemas as platform_schemas
 from sika.platforms import service as platforms_service
@@ -61,62 +60,55 @@ async def admit(session: AsyncSession, *, outgoing: Outgoing, now: datetime) -> 
     """Check ``outgoing`` against its platform's rules and count it; raise the refusal if any."""
     platform = await platforms_service.get_platform(session, platform_id=outgoing.platform_id)
     settings = platforms_service.settings_of(platform)
-    await _check_policy(session, outgoing, settings)
-    await repository.lock_sender(session, party_id=outgoing.sender_party_id, currency=outgoing.currency)
-    day = platform_day(now, settings)
-    await _check_limits(session, outgoing, settings, day=day)
-    await fraud.check(session, outgoing=outgoing, rules=settings.fraud_rules, day_start=_start(day, settings), now=now)
-    await repository.add_usage(
+    standing = await repository.lock_sender(
         session,
         party_id=outgoing.sender_party_id,
-        platform_id=outgoing.platform_id,
+        recipient_party_id=outgoing.recipient_party_id,
         currency=outgoing.currency,
-        day=day,
-        amount_minor=outgoing.amount_minor,
     )
-    await repository.add_movement(session, _as_row(outgoing, now))
+    _check_policy(outgoing, settings, standing)
+    day = platform_day(now, settings)
+    await _check_limits(session, outgoing, limits_for(settings, standing.sender_level), standing.sender_level, day=day)
+    await fraud.check(session, outgoing=outgoing, rules=settings.fraud_rules, day_start=_start(day, settings), now=now)
+    await repository.count_movement(session, _as_row(outgoing, now), day=day)
 
 
-async def _check_policy(session: AsyncSession, outgoing: Outgoing, settings: platform_schemas.PlatformSettings) -> None:
+def _check_policy(
+    outgoing: Outgoing, settings: platform_schemas.PlatformSettings, standing: repository.Standing
+) -> None:
     policy = settings.p2p_policy
-    if policy is platform_schemas.P2PPolicy.allowlist:
-        entry = await repository.allowlist_entry(
-            session, party_id=outgoing.sender_party_id, recipient_party_id=outgoing.recipient_party_id
+    if policy is platform_schemas.P2PPolicy.allowlist and not standing.allowlisted:
+        raise RecipientNotAllowlisted(
+            f"Party {outgoing.recipient_party_id} is not on the allowlist of party {outgoing.sender_party_id}."
         )
-        if entry is None:
-            raise RecipientNotAllowlisted(
-                f"Party {outgoing.recipient_party_id} is not on the allowlist of party {outgoing.sender_party_id}."
-            )
-    elif policy is platform_schemas.P2PPolicy.certified:
-        level = await level_of(session, outgoing.recipient_party_id)
-        if level < settings.p2p_certified_level:
-            raise RecipientNotCertified(
-                f"Party {outgoing.recipient_party_id} is certified at level {level};"
-                f" the platform requires {settings.p2p_certified_level}."
-            )
+    if policy is platform_schemas.P2PPolicy.certified and standing.recipient_level < settings.p2p_certified_level:
+        raise RecipientNotCertified(
+            f"Party {outgoing.recipient_party_id} is certified at level {standing.recipient_level};"
+            f" the platform requires {settings.p2p_certified_level}."
+        )
 
 
 async def _check_limits(
-    session: AsyncSession, outgoing: Outgoing, settings: platform_schemas.PlatformSettings, *, day: date
+    session: AsyncSession, outgoing: Outgoing, limits: platform_schemas.P2PLimits, level: int, *, day: date
 ) -> None:
-    level = await level_of(session, outgoing.sender_party_id)
-    limits = limits_for(settings, level)
     amount, unit = outgoing.amount_minor, f"minor units of {outgoing.currency}"
     if limits.per_transfer_minor is not None and amount > limits.per_transfer_minor:
         raise LimitExceeded(
             f"{amount} exceeds the limit of {limits.per_transfer_minor} per transfer at level {level} ({unit})."
         )
-    windows = ((limits.per_day_minor, 1, "today"), (limits.per_30_days_minor, LIMIT_DAYS, "in 30 days"))
-    for limit, days, words in windows:
-        if limit is None:
-            continue
-        sent = await repository.sent_since(
-            session,
-            party_id=outgoing.sender_party_id,
-            currency=outgoing.currency,
-            first_day=day - timedelta(days=days - 1),
-        )
-        if sent + amount > limit:
+    if limits.per_day_minor is None and limits.per_30_days_minor is None:
+        return
+    # Read under the sender's lock: no other movement of it can change these before this one commits.
+    today, in_30_days = await repository.sent_in_windows(
+        session,
+        party_id=outgoing.sender_party_id,
+        currency=outgoing.currency,
+        today=day,
+        first_day=day - timedelta(days=LIMIT_DAYS - 1),
+    )
+    windows = ((limits.per_day_minor, today, "today"), (limits.per_30_days_minor, in_30_days, "in 30 days"))
+    for limit, sent, words in windows:
+        if limit is not None and sent + amount > limit:
             raise LimitExceeded(
                 f"Party {outgoing.sender_party_id} has sent {sent} {words}; {amount} more exceeds the limit"
                 f" of {limit} at level {level} ({unit})."
