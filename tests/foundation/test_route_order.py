@@ -1,15 +1,24 @@
 """The order routes are walked in. FastAPI finds a request's route by trying
 each route in turn (``sika.app.api_routers``): no path may be served by two
 routes, so that the order decides only how soon a route is found, and the
-routes platforms call most are found first."""
+routes platforms call most are found first. The middlewares find a request's
+route once for the app (``sika.api.middleware``), by the leading segments of its
+path: the route they find is the one the full walk finds."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
+import pytest
 from fastapi import FastAPI
-from starlette.routing import compile_path
+from fastapi.routing import RouteContext, iter_route_contexts
+from starlette.routing import Match, compile_path
+from starlette.types import Scope
 
+from sika.api import middleware
+from tests.support.asgi import http_scope
 from tests.support.routes import api_routes
 
 HOT_ROUTES = (
@@ -43,3 +52,52 @@ def test_the_hot_routes_are_walked_first(app: FastAPI) -> None:
     walked = [(method, route.path) for route in api_routes(app.routes) for method in sorted(route.methods)]
     for hot in HOT_ROUTES:
         assert walked.index(hot) < FOUND_WITHIN, hot
+
+
+def _walked(app: FastAPI, scope: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """What trying every route in order finds: its path template and path parameters."""
+    for context in iter_route_contexts(app.routes):
+        match, child_scope = context.matches(scope)
+        if match is Match.FULL:
+            return context.path, child_scope.get("path_params", {})
+    return None, {}
+
+
+def _found(app: FastAPI, scope: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    matched = middleware._matched_route({**scope, "app": app})
+    return (matched[0].path, matched[1].get("path_params", {})) if matched is not None else (None, {})
+
+
+def test_the_middlewares_find_the_route_the_walk_finds(app: FastAPI) -> None:
+    paths = [(method, _sample(route.path)) for route in api_routes(app.routes) for method in sorted(route.methods)]
+    # Beside the API's: its pages and mounts, a path with a parameter first, a trailing slash, unknown paths.
+    paths += [("GET", path) for path in ("/", "/health", "/health/", "/dashboard", "/dashboard/login", "/docs")]
+    paths += [("GET", "/v1"), ("GET", "/v1/"), ("GET", "/nowhere/at/all"), ("DELETE", "/v1/ledger/transfers")]
+    for method, path in paths:
+        for root_path in ("", "/behind/a/proxy"):
+            scope = {**http_scope(method, root_path + path, []), "root_path": root_path}
+            assert _found(app, scope) == _walked(app, scope), (method, root_path + path)
+    served = [_found(app, http_scope(method, path, []))[0] for method, path in paths]
+    assert served.count(None) < len(paths) // 10
+
+
+def test_a_path_with_parameters_is_found_among_few_routes(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not by trying the routes before it: a capture's path tries those under ``/v1/holds`` only, once."""
+    tried: list[int] = []
+    first_full_match = middleware._first_full_match
+
+    def counting(entries: Sequence[tuple[int, RouteContext]], scope: Scope) -> tuple[RouteContext, Scope] | None:
+        tried.append(len(entries))
+        return first_full_match(entries, scope)
+
+    monkeypatch.setattr(middleware, "_first_full_match", counting)
+    routes = api_routes(app.routes)
+    for method, path, prefix in (
+        ("POST", "/v1/holds/hold_0/capture", "/v1/holds"),
+        ("POST", "/v1/webhooks/paystack", "/v1/webhooks"),
+    ):
+        tried.clear()
+        assert _found(app, http_scope(method, path, []))[0] is not None
+        under_prefix = [route for route in routes if route.path.startswith(prefix)]
+        assert tried == [len(under_prefix)], path
+        assert len(under_prefix) < len(routes) // 4

@@ -12,7 +12,8 @@ import time
 import uuid
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 import structlog
@@ -60,14 +61,55 @@ _MATCHED = "sika.matched_route"
 """Where the request's scope keeps its match, so the middlewares walk the route table once between them."""
 
 
-_STATIC_MATCHES: weakref.WeakKeyDictionary[Any, dict[tuple[int, str, str], tuple[RouteContext, Scope]]] = (
-    weakref.WeakKeyDictionary()
-)
-"""Per app, the match of each (route count, method, path) whose route has no path
-parameters: the hot routes (``POST /v1/ledger/transfers``, the webhooks) are then
-found without walking a route table of a few hundred entries on every request."""
+Segments = tuple[str, ...]
+
+
+@dataclass
+class _RouteIndex:
+    """One app's routes, found by the leading segments of a request's path."""
+
+    route_count: int
+    """The app's routes when it was made: another count (a route added) makes it anew."""
+    by_segments: dict[Segments, list[tuple[int, RouteContext]]]
+    """The routes (with their place in the app's order) under each leading run of up to
+    two literal segments of their path; a route whose path starts with a parameter, or
+    that has no path (a host's), is under ``()``, so every request tries it."""
+    static_matches: dict[tuple[str, str], tuple[RouteContext, Scope]] = field(default_factory=dict)
+    """The match of each (method, path) whose route has no path parameters: the hot
+    routes without one (``POST /v1/ledger/transfers``) are then found without a walk."""
+
+
+_INDEXES: weakref.WeakKeyDictionary[Any, _RouteIndex] = weakref.WeakKeyDictionary()
 MAX_STATIC_MATCHES = 1024
-"""Bounds the memory above, whatever methods clients make up."""
+"""Bounds ``static_matches``, whatever methods clients make up."""
+_INDEXED_SEGMENTS = 2
+
+
+def _leading(segments: Sequence[str]) -> Segments:
+    """Up to two leading segments that a path template names literally."""
+    literal = []
+    for segment in segments[:_INDEXED_SEGMENTS]:
+        if not segment or "{" in segment:
+            break
+        literal.append(segment)
+    return tuple(literal)
+
+
+def _index_of(app: Any) -> _RouteIndex:
+    routes = getattr(app, "routes", [])
+    index = _INDEXES.get(app) if app is not None else None
+    if index is not None and index.route_count == len(routes):
+        return index
+    by_segments: dict[Segments, list[tuple[int, RouteContext]]] = {}
+    for place, context in enumerate(iter_route_contexts(routes)):
+        # A route's pattern and a mount's prefix are anchored at the start of the path:
+        # only a path that begins with the same literal segments can match them.
+        path = context.path if isinstance(context.path, str) else ""
+        by_segments.setdefault(_leading(path.split("/")[1:]), []).append((place, context))
+    index = _RouteIndex(route_count=len(routes), by_segments=by_segments)
+    if app is not None:
+        _INDEXES[app] = index
+    return index
 
 
 def _matched_route(scope: Scope) -> tuple[RouteContext, Scope] | None:
@@ -76,21 +118,37 @@ def _matched_route(scope: Scope) -> tuple[RouteContext, Scope] | None:
     if _MATCHED in scope:
         found: tuple[RouteContext, Scope] | None = scope[_MATCHED]
         return found
-    app = scope.get("app")
-    routes = getattr(app, "routes", [])
-    known = _STATIC_MATCHES.setdefault(app, {}) if app is not None else {}
-    lookup = (len(routes), scope.get("method", ""), scope.get("root_path", "") + scope.get("path", ""))
-    found = known.get(lookup)
+    index = _index_of(scope.get("app"))
+    lookup = (scope.get("method", ""), scope.get("root_path", "") + scope.get("path", ""))
+    found = index.static_matches.get(lookup)
     if found is None:
-        found = _walk(routes, scope)
-        if found is not None and not found[1].get("path_params") and len(known) < MAX_STATIC_MATCHES:
-            known[lookup] = found
+        found = _walk(index, scope)
+        if found is not None and not found[1].get("path_params") and len(index.static_matches) < MAX_STATIC_MATCHES:
+            index.static_matches[lookup] = found
     scope[_MATCHED] = found
     return found
 
 
-def _walk(routes: list[Any], scope: Scope) -> tuple[RouteContext, Scope] | None:
-    for route in iter_route_contexts(routes):
+def _walk(index: _RouteIndex, scope: Scope) -> tuple[RouteContext, Scope] | None:
+    """The first route, in the app's order, that matches fully: tried first among
+    those under the path's leading literal segments, the others being unable to;
+    a path none of them serves tries every route, as the app itself does."""
+    path, root = scope.get("path", ""), scope.get("root_path", "")
+    # Routes match the path below the root path (a proxy's prefix), as Starlette reads it.
+    below_root = path[len(root) :] if root and path.startswith(root + "/") else path
+    segments = below_root.split("/")[1 : 1 + _INDEXED_SEGMENTS]
+    candidates = [
+        entry for size in range(len(segments) + 1) for entry in index.by_segments.get(tuple(segments[:size]), ())
+    ]
+    found = _first_full_match(sorted(candidates, key=lambda entry: entry[0]), scope)
+    if found is None:
+        every = (entry for entries in index.by_segments.values() for entry in entries)
+        found = _first_full_match(sorted(every, key=lambda entry: entry[0]), scope)
+    return found
+
+
+def _first_full_match(entries: Sequence[tuple[int, RouteContext]], scope: Scope) -> tuple[RouteContext, Scope] | None:
+    for _, route in entries:
         match, child_scope = route.matches(scope)
         if match is Match.FULL:
             return (route, child_scope)
