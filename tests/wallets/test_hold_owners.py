@@ -22,7 +22,7 @@ from sika.payments import service as payments_service
 from sika.payments.models import Payout
 from sika.wallets import service as wallets_service
 from sika.wallets.models import WalletHold
-from tests.support.factories import Owner
+from tests.support.factories import Owner, top_up
 from tests.support.ledger import snapshot
 from tests.wallets.conftest import place_hold, wallet_state
 
@@ -302,6 +302,31 @@ class TestExpiryAtReadTime:
             ("hold_placed", taken.json()["id"]),
             ("hold_expired", lapsing["id"]),
         ]
+
+    async def test_a_new_hold_expires_its_own_wallets_lapsed_holds_only(
+        self,
+        client: httpx.AsyncClient,
+        admin_headers: dict[str, str],
+        platform_headers: dict[str, str],
+        funded: Owner,
+        merchant: Owner,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Placing a hold is no business of another wallet's: its lapsed holds wait for their
+        own wallet's next hold (or the expiry job), and its accounts are not locked meanwhile."""
+        await top_up(client, admin_headers, merchant.wallet_id, 1000)
+        lapsing = (await place_hold(client, platform_headers, funded.wallet_id, 2500, expires_in_seconds=60)).json()
+        theirs = (await place_hold(client, platform_headers, merchant.wallet_id, 400, expires_in_seconds=60)).json()
+        later = max(datetime.fromisoformat(hold["expires_at"]) for hold in (lapsing, theirs))
+        monkeypatch.setattr(clock, "now", lambda: later)
+
+        taken = await place_hold(client, platform_headers, merchant.wallet_id, 1000)
+        assert taken.status_code == 201, taken.text
+        merchants = (await client.get(f"/v1/wallets/{merchant.wallet_id}/history", headers=merchant.headers)).json()
+        assert ("hold_expired", theirs["id"]) in [(e["type"], e["hold_id"]) for e in merchants["data"]]
+        buyers = (await client.get(f"/v1/wallets/{funded.wallet_id}/history", headers=funded.headers)).json()
+        assert "hold_expired" not in [e["type"] for e in buyers["data"]]
+        assert await wallet_state(client, platform_headers, funded.wallet_id) == (10000, 0, 10000)
 
     async def test_a_hold_not_yet_due_still_counts(
         self,

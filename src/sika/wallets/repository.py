@@ -84,9 +84,16 @@ _ACCOUNT_AND_LAPSED = (
     .where(Account.id == sa.bindparam("account_id", type_=sa.String))
     .execution_options(populate_existing=True)
 )
-_LAPSED_OF_WALLET = _lapsed(Wallet.account_id, _NOW).subquery()
+# Correlated with the wallet read beside it: a derived table (``.subquery()``) would not be, and
+# would gather the lapsed holds of every wallet of the platform, which the new hold then expired.
+_LAPSED_IDS_OF_WALLET = (
+    _lapsed(Wallet.account_id, _NOW)
+    .with_only_columns(sa.func.array_agg(Transfer.id))
+    .correlate(Wallet)
+    .scalar_subquery()
+)
 _WALLET_TO_DEBIT = (
-    sa.select(Wallet, Party.status, sa.select(sa.func.array_agg(_LAPSED_OF_WALLET.c.id)).scalar_subquery())
+    sa.select(Wallet, Party.status, _LAPSED_IDS_OF_WALLET)
     .join(Party, Party.id == Wallet.party_id)
     .where(Wallet.id == sa.bindparam("wallet_id", type_=sa.String))
     .with_for_update(read=True, of=Party)
