@@ -183,12 +183,13 @@ class TestFailoverAndDeclines:
 
 
 async def open_transactions(world: World) -> list[str]:
-    """What other connections to the test database hold a transaction open right now."""
+    """What other clients' connections to the test database hold a transaction open right now
+    (PostgreSQL's own workers, autovacuum's, are not the app's)."""
     async with world.sessions() as session:
         rows = await session.scalars(
             sa.text(
                 "SELECT coalesce(query, '') FROM pg_stat_activity WHERE datname = current_database()"
-                " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+                " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL AND backend_type = 'client backend'"
             )
         )
         return list(rows)
