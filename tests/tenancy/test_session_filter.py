@@ -47,6 +47,22 @@ async def test_each_bound_session_sees_its_own_platform_in_turn(sessions: Sessio
                 assert (fetched is not None) == (platform_id == "plt_b")
 
 
+async def test_one_statement_built_once_is_filtered_for_each_session_in_turn(
+    sessions: Sessions, two_platforms: list[str]
+) -> None:
+    """The hot paths build their statements once; each platform's filtered copy is made once
+    too, and a session never gets the copy of another platform."""
+    parties = sa.select(Party.id).where(Party.id.in_(sa.bindparam("ids", expanding=True)))
+    for _ in range(3):
+        for platform_id in (*two_platforms, None):
+            async with db.transaction(sessions) as session:
+                tenancy.bind(session, platform_id)
+                seen = set(await session.scalars(parties, {"ids": ["pty_a", "pty_b"]}))
+            assert seen == ({"pty_a", "pty_b"} if platform_id is None else {platform_id.replace("plt_", "pty_")})
+    assert tenancy._filtered(parties, "plt_a") is tenancy._filtered(parties, "plt_a")
+    assert tenancy._filtered(parties, "plt_a") is not tenancy._filtered(parties, "plt_b")
+
+
 async def test_an_update_reaches_only_the_bound_platforms_rows(sessions: Sessions, two_platforms: list[str]) -> None:
     async with db.transaction(sessions) as session:
         tenancy.bind(session, "plt_a")

@@ -31,6 +31,7 @@ roles are split; see docs/decisions/0005-tenancy.md."""
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -106,7 +107,24 @@ def _filter_by_platform(state: orm.ORMExecuteState) -> None:
     if state.execution_options.get("sika_all_platforms", False):
         return
     if state.is_select or state.is_update or state.is_delete:
-        state.statement = state.statement.options(*_criteria_options(platform_id))
+        state.statement = _filtered(state.statement, platform_id)
+
+
+_FILTERED: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+"""Per statement, its filtered copy for each platform, for as long as the statement lives."""
+
+
+def _filtered(statement: Any, platform_id: str) -> Any:
+    """``statement`` filtered to ``platform_id``, the same copy each time for the same
+    statement: SQLAlchemy keys its compiled SQL by a statement's structure, which a
+    statement works out once (memoized) but a fresh copy works out again. The hot
+    paths' statements are built once (``sika.wallets.repository``), so they reach
+    their compiled SQL without walking their structure on every request."""
+    copies = _FILTERED.setdefault(statement, {})
+    copy = copies.get(platform_id)
+    if copy is None:
+        copy = copies[platform_id] = statement.options(*_criteria_options(platform_id))
+    return copy
 
 
 @event.listens_for(orm.Session, "before_flush")
