@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -119,11 +120,11 @@ async def test_two_worker_processes_return_every_remainder_once(
 ) -> None:
     sender_wallets = await _many_due(sessions)
     logs = [tmp_path / f"worker-{n}.log" for n in range(2)]
-    workers = [start_worker(database_url, log, "--queue", "mandates", "--concurrency", "1") for log in logs]
+    workers: list[subprocess.Popen[bytes]] = []
     try:
-        await until(sessions, "SELECT count(*) FROM procrastinate_workers", 2, timeout_seconds=WORKER_TIMEOUT_SECONDS)
-        # The senders' accounts are held until both workers wait on them in their first batch:
-        # each has then taken mandates of its own, however fast the other would have drained them.
+        # The senders' accounts are held from before the workers start until both wait on them in
+        # their first batch: each has then taken mandates of its own, however fast the other would
+        # have drained them, and the periodic run a worker may defer as it starts waits as well.
         async with db.transaction(sessions) as holder:
             await holder.execute(
                 sa.text(
@@ -131,6 +132,10 @@ async def test_two_worker_processes_return_every_remainder_once(
                     " FOR UPDATE"
                 ),
                 {"ids": sender_wallets},
+            )
+            workers.extend(start_worker(database_url, log, "--queue", "mandates", "--concurrency", "1") for log in logs)
+            await until(
+                sessions, "SELECT count(*) FROM procrastinate_workers", 2, timeout_seconds=WORKER_TIMEOUT_SECONDS
             )
             async with db.transaction(sessions) as session:
                 jobs = [await jobs_app.defer(session, mandates_tasks.EXPIRE_TASK, timestamp=0) for _ in workers]
