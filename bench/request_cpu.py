@@ -54,7 +54,7 @@ from fastapi import FastAPI
 
 from sika import worker
 from sika.app import create_app
-from sika.core import db
+from sika.core import db, serving
 from sika.core import logging as sika_logging
 from sika.core.config import Settings
 
@@ -270,6 +270,8 @@ def main() -> None:
 
         async def measured() -> dict[str, Any]:
             app = create_app(Settings(), database_url=url)
+            # As the servers do once built (``sika run``, ``sika.asgi:create``).
+            serving.freeze_startup_objects()
             async with served(app):
                 return await measure_all(app, key, args)
 

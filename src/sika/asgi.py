@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sika import worker
 from sika.app import create_app
 from sika.core import logging as sika_logging
+from sika.core import serving
 from sika.core.config import get_settings
 
 
@@ -21,4 +22,6 @@ def create() -> FastAPI:
         raise SystemExit("Set DATABASE_URL to run the API under an external server.")
     sika_logging.configure()
     worker.build(database_url)
-    return create_app(settings, database_url=database_url)
+    app = create_app(settings, database_url=database_url)
+    serving.freeze_startup_objects()
+    return app
