@@ -271,7 +271,7 @@ def main() -> None:
         async def measured() -> dict[str, Any]:
             app = create_app(Settings(), database_url=url)
             # As the servers do once built (``sika run``, ``sika.asgi:create``).
-            serving.freeze_startup_objects()
+            serving.tune_garbage_collection()
             async with served(app):
                 return await measure_all(app, key, args)
 

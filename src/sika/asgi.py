@@ -23,5 +23,5 @@ def create() -> FastAPI:
     sika_logging.configure()
     worker.build(database_url)
     app = create_app(settings, database_url=database_url)
-    serving.freeze_startup_objects()
+    serving.tune_garbage_collection()
     return app

@@ -243,7 +243,7 @@ async def _serve(
         target = settings.SANDBOX_WEBHOOK_TARGET or f"http://{host}:{port}/v1/webhooks"
         servers.append(sandbox_app.build_server(settings, webhook_target=target, embedded=True))
     worker = serving.start_worker(url, concurrency=worker_concurrency)
-    serving.freeze_startup_objects()
+    serving.tune_garbage_collection()
     # The API serves in this very coroutine: the SIGTERM its uvicorn re-raises after a
     # graceful shutdown must come out here, where the finally below stops the rest.
     beside = [
@@ -293,7 +293,7 @@ def worker(
     settings = _settings()
     sika_logging.configure()
     with _database(settings) as url:
-        serving.freeze_startup_objects()
+        serving.tune_garbage_collection()
         asyncio.run(jobs_worker.run_worker(settings, database_url=url, concurrency=concurrency, queues=queue))
 
 

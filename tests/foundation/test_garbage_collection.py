@@ -1,7 +1,8 @@
-"""A serving process leaves what start-up built out of its garbage collections
-(``serving.freeze_startup_objects``), so that a full collection walks what the
-requests made, not the whole app. Each check runs in a process of its own:
-freezing this one would keep the tests' own objects forever."""
+"""A serving process fits the garbage collector to a server
+(``serving.tune_garbage_collection``): what start-up built is left out of its
+collections, so that a full collection walks what the requests made, not the
+whole app, and young collections come less often. Each check runs in a process
+of its own: freezing this one would keep the tests' own objects forever."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import os
 import subprocess
 import sys
 import textwrap
+
+from sika.core import serving
 
 
 def run_python(code: str, **env: str) -> dict[str, int]:
@@ -26,19 +29,21 @@ def run_python(code: str, **env: str) -> dict[str, int]:
     return counts
 
 
-def test_the_uvicorn_factory_freezes_the_app_it_built(database_url: str) -> None:
+def test_the_uvicorn_factory_freezes_the_app_it_built_and_collects_the_young_less_often(database_url: str) -> None:
     counts = run_python(
         """
         import gc, json
         from sika import asgi
         app = asgi.create()
-        print(json.dumps({"frozen": gc.get_freeze_count(), "walked": len(gc.get_objects())}))
+        print(json.dumps({"frozen": gc.get_freeze_count(), "walked": len(gc.get_objects()),
+                          "young_threshold": gc.get_threshold()[0]}))
         """,
         DATABASE_URL=database_url,
     )
     # The app alone is some 260,000 objects; a collection now walks a few thousand.
     assert counts["frozen"] > 100_000
     assert counts["walked"] < counts["frozen"] / 10
+    assert counts["young_threshold"] == serving.YOUNG_COLLECTION_THRESHOLD
 
 
 def test_start_ups_own_garbage_is_collected_not_frozen() -> None:
@@ -56,7 +61,7 @@ def test_start_ups_own_garbage_is_collected_not_frozen() -> None:
         alive = Node()
         gone, kept = weakref.ref(node), weakref.ref(alive)
         del node
-        serving.freeze_startup_objects()
+        serving.tune_garbage_collection()
         print(json.dumps({"cycle_left": gone() is not None, "live_left": kept() is not None,
                           "frozen": gc.get_freeze_count()}))
         """
