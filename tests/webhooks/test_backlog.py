@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
 
 from sika.core import clock, db
 from sika.ledger import service as ledger_service
@@ -94,35 +91,25 @@ async def test_one_job_takes_the_due_events_each_with_its_own_outcome(world: Wor
     await assert_ledger_clean(world.sessions)
 
 
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    """Every statement and commit of every engine while the block runs (the worker's own engine too)."""
-    sent: list[str] = []
-
-    def on_statement(conn: Connection, cursor: object, statement: str, *args: object) -> None:
-        sent.append(" ".join(statement.split()[:2]))
-
-    def on_commit(conn: Connection) -> None:
-        sent.append("COMMIT")
-
-    with db.listening((Engine, "before_cursor_execute", on_statement), (Engine, "commit", on_commit)):
-        yield sent
-
-
 async def test_a_taken_event_costs_one_statement_for_its_job_and_one_commit(world: World, kofi: PartyWallet) -> None:
     paid = await collecting(world, kofi)
     for charge_id in range(1, 5):
         await deliver(world, paid, charge_id)
 
-    with statements() as sent:
+    with db.statements_sent() as sent:
         await run_jobs(world.database_url, world.settings)
 
     # The first event's job is fetched and finished by procrastinate, on its own connections.
     # Each event taken after it: its job taken and finished in one statement, its event and
     # collection read under lock, its status written, one commit; then a look that finds none.
-    taken = ["WITH job", "SELECT webhooks_inbound_events.seq,", "SELECT payments_collections.seq,"]
-    taken += ["UPDATE webhooks_inbound_events", "COMMIT"]
-    assert sent[-(3 * len(taken) + 2) :] == [*taken * 3, "WITH job", "COMMIT"], sent
+    taken = [
+        "WITH job AS",
+        "SELECT webhooks_inbound_events.seq, webhooks_inbound_events.id,",
+        "SELECT payments_collections.seq, payments_collections.id,",
+        "UPDATE webhooks_inbound_events SET",
+        "COMMIT",
+    ]
+    assert sent[-(3 * len(taken) + 2) :] == [*taken * 3, "WITH job AS", "COMMIT"], sent
     assert [r[1:4] for r in await outcomes(world)] == [("processed", 0, "changed")] + [
         ("processed", 0, "unchanged")
     ] * 3

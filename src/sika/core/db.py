@@ -147,11 +147,11 @@ async def execute_plain(session: AsyncSession, statement: str, params: Mapping[s
 
 
 @contextlib.contextmanager
-def statements_sent(engine: AsyncEngine) -> Iterator[list[str]]:
+def statements_sent(engine: AsyncEngine | None = None) -> Iterator[list[str]]:
     """Each statement (its first three words) and ``COMMIT`` that ``engine``'s connections
-    checked out while the block runs send: for the tests and benchmarks that pin a
-    request's round trips. Counted at psycopg's cursors, through which SQLAlchemy's
-    statements and ``execute_plain``'s both pass."""
+    (every engine's, without one: a worker's own too) checked out while the block runs
+    send: for the tests and benchmarks that pin a request's round trips. Counted at
+    psycopg's cursors, through which SQLAlchemy's statements and ``execute_plain``'s both pass."""
     sent: list[str] = []
 
     class Counting(psycopg.AsyncCursor[Any]):
@@ -168,8 +168,9 @@ def statements_sent(engine: AsyncEngine) -> Iterator[list[str]]:
     def on_commit(connection: object) -> None:
         sent.append("COMMIT")
 
-    pool = engine.sync_engine.pool
-    with listening((pool, "checkout", counting), (pool, "checkin", plain), (engine.sync_engine, "commit", on_commit)):
+    pool: sa.pool.Pool | type[sa.pool.Pool] = engine.sync_engine.pool if engine is not None else sa.pool.Pool
+    committing: sa.Engine | type[sa.Engine] = engine.sync_engine if engine is not None else sa.Engine
+    with listening((pool, "checkout", counting), (pool, "checkin", plain), (committing, "commit", on_commit)):
         yield sent
 
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import procrastinate
-import sqlalchemy as sa
 from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -148,7 +147,7 @@ def to_defer(task_name: str, **task_kwargs: Any) -> dict[str, Any]:
 _DUE = """
     WITH job AS (
         SELECT id, args FROM procrastinate_jobs
-         WHERE queue_name = :queue AND task_name = :task AND status = 'todo' AND lock IS NULL
+         WHERE queue_name = %(queue)s AND task_name = %(task)s AND status = 'todo' AND lock IS NULL
            AND (scheduled_at IS NULL OR scheduled_at <= now()) {only}
          ORDER BY priority DESC, id
          LIMIT 1
@@ -156,8 +155,8 @@ _DUE = """
     )
     SELECT job.id, job.args, procrastinate_finish_job_v1(job.id, 'succeeded', false)::text FROM job
 """
-_TAKE_DUE_JOB = sa.text(_DUE.format(only=""))
-_TAKE_JOB = sa.text(_DUE.format(only="AND id = :job_id"))
+_TAKE_DUE_JOB = _DUE.format(only="")
+_TAKE_JOB = _DUE.format(only="AND id = %(job_id)s")
 
 
 @dataclass(frozen=True)
@@ -175,8 +174,10 @@ async def take_due_job(
     params: dict[str, Any] = {"queue": queue, "task": task_name}
     if job_id is not None:
         params["job_id"] = job_id
-    row = (await session.execute(_TAKE_DUE_JOB if job_id is None else _TAKE_JOB, params)).first()
-    return TakenJob(id=int(row.id), kwargs=dict(row.args)) if row is not None else None
+    # Sent on the driver connection: under a backlog, every event a worker takes sends it.
+    cursor = await db.execute_plain(session, _TAKE_DUE_JOB if job_id is None else _TAKE_JOB, params)
+    row = await cursor.fetchone()
+    return TakenJob(id=int(row[0]), kwargs=dict(row[1])) if row is not None else None
 
 
 @dataclass(frozen=True)
