@@ -294,7 +294,7 @@ def worker(
     sika_logging.configure()
     with _database(settings) as url:
         serving.tune_garbage_collection()
-        asyncio.run(jobs_worker.run_worker(settings, database_url=url, concurrency=concurrency, queues=queue))
+        serving.run(jobs_worker.run_worker(settings, database_url=url, concurrency=concurrency, queues=queue))
 
 
 @app.command()

@@ -1,8 +1,10 @@
 """How ``sika run`` serves: HTTP on uvloop's event loop with httptools' parser,
 both in C, where asyncio's own loop and h11 spend a few hundred µs of Python
 on every request. (uvicorn picks them itself only when it makes the loop;
-``sika run`` makes it.) The job worker beside the API, as a child process. And
-what every serving process does once it is built: ``tune_garbage_collection``."""
+``sika run`` makes it.) ``sika worker`` runs on uvloop too: a job's every round
+trip to PostgreSQL waits on the loop. The job worker beside the API, as a child
+process. And what every serving process does once it is built:
+``tune_garbage_collection``."""
 
 from __future__ import annotations
 
