@@ -7,6 +7,7 @@ closed account's), and each still refuses what it refused."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,8 +26,16 @@ from tests.support.ledger import refused_by_database, snapshot
 Sessions = async_sessionmaker[AsyncSession]
 
 MAX_BIGINT = 9223372036854775807
-APPLY = sa.text(repository.APPLY_SQL.replace("%(", ":").replace(")b", ""))
-"""The grouped path's call, in SQLAlchemy's parameter style."""
+
+
+def _in_sqlalchemy_style(statement: str) -> sa.TextClause:
+    return sa.text(statement.replace("%(", ":").replace(")b", ""))
+
+
+APPLY = _in_sqlalchemy_style(repository.APPLY_SQL)
+"""The call with arrays of any length, in SQLAlchemy's parameter style."""
+APPLY_ONE = _in_sqlalchemy_style(repository.APPLY_ONE_SQL)
+"""The call for one transfer (``repository.call``), the same way."""
 
 
 @dataclass(frozen=True)
@@ -88,9 +97,13 @@ async def _apply_and_undo(
     check_existing: bool,
     lock_retries: int,
     now: datetime,
+    one: bool = False,
+    described: bool = False,
 ) -> tuple[list[Any], dict[str, Any]]:
     """The function's answer to ``case`` and what it changed, then rolled back.
-    ``check_existing`` sends the same transfer down the general path."""
+    ``check_existing`` sends the same transfer down the general path; ``one``
+    sends it as ``repository.call`` does (each array built from its one value);
+    ``described`` gives it metadata and a request id."""
     request = repository.TransferRequest(
         id="xfr_like_for_like",
         kind="posted",
@@ -101,18 +114,21 @@ async def _apply_and_undo(
         code="test",
         pending_id=None,
         timeout_seconds=None,
-        metadata=None,
+        metadata={"order": "o_42", "lines": [1, 2]} if described else None,
         journal_id=None,
         actor_id=TEST_ACTOR.id,
-        request_id=None,
+        request_id="req_like_for_like" if described else None,
         id_generated=True,
         refuse_managed=case.refuse_managed,
     )
     parameters = repository.apply_parameters(
         [request], now=now, atomic=False, lock_retries=lock_retries, check_existing=check_existing
     )
+    if one:
+        statement, parameters = repository.call(parameters)
+        assert statement == repository.APPLY_ONE_SQL
     async with sessions() as session, session.begin() as transaction:
-        rows = (await session.execute(APPLY, parameters)).all()
+        rows = (await session.execute(APPLY_ONE if one else APPLY, parameters)).all()
         changed = await session.execute(
             sa.text(
                 "SELECT (SELECT array_agg(row(id, debits_posted, credits_posted, debits_pending, credits_pending,"
@@ -150,6 +166,34 @@ async def test_the_short_path_answers_and_moves_as_the_general_path(
     }
     assert (short[0][0][0] is None) == accepted, short[0]
     assert (short[1]["transfer"] is not None) == accepted
+    assert await snapshot(sessions) == before
+
+
+@pytest.mark.parametrize("described", [False, True], ids=["bare", "described"])
+@pytest.mark.parametrize("check_existing", [False, True], ids=["short", "general"])
+@pytest.mark.parametrize("name", list(CASES))
+async def test_one_transfers_call_answers_and_moves_as_the_arrays_call(
+    sessions: Sessions, accounts: dict[str, str], name: str, check_existing: bool, described: bool
+) -> None:
+    """Its NULLs travel as arrays of one NULL, where the arrays' call sends a NULL array:
+    the function reads them alike, on either path."""
+    case = CASES[name]
+    now = clock.now()
+    before = await snapshot(sessions)
+    lock_retries = repository.IN_TRANSACTION_LOCK_RETRIES
+
+    apply = functools.partial(
+        _apply_and_undo,
+        sessions,
+        case,
+        accounts,
+        check_existing=check_existing,
+        lock_retries=lock_retries,
+        now=now,
+        described=described,
+    )
+
+    assert await apply(one=True) == await apply(one=False)
     assert await snapshot(sessions) == before
 
 

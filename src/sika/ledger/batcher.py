@@ -220,7 +220,7 @@ class TransferBatcher:
                 parameters["check_existing"] = True
             connection = await self._connection()
             try:
-                cursor = await connection.execute(repository.APPLY_SQL, parameters, binary=True)
+                cursor = await connection.execute(*repository.call(parameters), binary=True)
                 rows = await cursor.fetchall()
             except _RETRYABLE as exc:
                 self._idle.append(connection)
