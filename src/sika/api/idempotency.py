@@ -45,7 +45,7 @@ from starlette.datastructures import Headers, UploadFile
 
 from sika.api import problems
 from sika.api.deps import ScopeCheck, get_session, get_settings
-from sika.core import clock, errors
+from sika.core import clock, db, errors
 from sika.core.context import Actor
 from sika.idempotency import service as idempotency_service
 from sika.idempotency import shown_once
@@ -211,7 +211,7 @@ async def store_answer(
     answer: idempotency_service.StoredResponse,
 ) -> None:
     """Store ``answer`` on the claim in a transaction of its own (the claim is committed)."""
-    async with sessions() as session, session.begin():
+    async with db.transaction(sessions) as session:
         await idempotency_service.store(session, claimed=claim.claimed, response=answer)
 
 
@@ -222,7 +222,7 @@ async def store_refusal(
     refusal: Response,
 ) -> None:
     """Keep a refusal under the key after the transaction that claimed it rolled back."""
-    async with sessions() as session, session.begin():
+    async with db.transaction(sessions) as session:
         await idempotency_service.store_failure(
             session,
             owner=claim.owner,

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.api import idempotency, problems
 from sika.api.request_slots import RequestSlots
-from sika.core import errors
+from sika.core import db, errors
 from sika.core.phases import Phases
 from sika.idempotency import service as idempotency_service
 from sika.idempotency import shown_once
@@ -70,7 +70,7 @@ class UnitOfWorkRoute(APIRoute):
         async def unit_of_work(request: Request) -> Response:
             sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
             try:
-                async with sessions() as session, session.begin():
+                async with db.transaction(sessions) as session:
                     request.state.session = session
                     response = await handler(request)
                     await _keep_or_release(session, idempotency.claim_of(request), response, secret_fields)
@@ -79,7 +79,7 @@ class UnitOfWorkRoute(APIRoute):
             except errors.SikaError as exc:
                 # The transaction rolled back, claim included: a refusal to keep is stored anew.
                 if isinstance(exc, errors.RefusalWithRecord):
-                    async with sessions() as session, session.begin():
+                    async with db.transaction(sessions) as session:
                         await exc.record(session)
                 claim = idempotency.claim_of(request)
                 refusal = _refusal_to_keep(request, exc)
