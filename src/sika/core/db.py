@@ -196,9 +196,8 @@ async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterat
     SQLAlchemy's hops into its greenlet instead of five (the transaction's begin,
     its connection, its commit, the session's close, and ``driver_connection``'s
     lookup): each hop makes a greenlet, and Python gives each one a new frame stack
-    (an ``mmap``, then a ``munmap`` when it ends). Begin, connect and commit, close
-    measured 296–360 µs of the client's CPU against 386–453 µs, the same three round
-    trips on a bare psycopg connection 133–159 µs (docs/performance.md)."""
+    (an ``mmap``, then a ``munmap`` when it ends). docs/performance.md ("What a
+    request's transaction costs the client") has what each way costs."""
     session = sessions()
     failed = True
     try:
