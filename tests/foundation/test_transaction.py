@@ -6,6 +6,7 @@ connection is known from the start, in the transaction."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -35,6 +36,15 @@ def _checked_out(engine: AsyncEngine) -> int:
     return int(pool.checkedout())
 
 
+async def _refused_and_nothing_kept(
+    engine: AsyncEngine, sessions: Sessions, block: Callable[[], Awaitable[None]], error: type[BaseException]
+) -> None:
+    with pytest.raises(error):
+        await block()
+    assert _checked_out(engine) == 0
+    assert await _rows(sessions) == []
+
+
 async def test_what_the_block_did_commits_when_it_ends(engine: AsyncEngine, sessions: Sessions, table: str) -> None:
     async with db.transaction(sessions) as session:
         await db.execute_plain(session, "INSERT INTO transaction_rows VALUES (1)", {})
@@ -52,11 +62,7 @@ async def test_nothing_of_a_block_that_raises_is_kept(engine: AsyncEngine, sessi
             await session.execute(sa.text("INSERT INTO transaction_rows VALUES (2)"))
             raise LookupError
 
-    with pytest.raises(LookupError):
-        await block()
-
-    assert _checked_out(engine) == 0
-    assert await _rows(sessions) == []
+    await _refused_and_nothing_kept(engine, sessions, block, LookupError)
 
 
 async def test_a_commit_that_fails_is_raised_and_keeps_nothing(
@@ -74,11 +80,7 @@ async def test_a_commit_that_fails_is_raised_and_keeps_nothing(
             await db.execute_plain(session, "INSERT INTO transaction_rows VALUES (7), (8)", {})
             await db.execute_plain(session, "INSERT INTO transaction_rows VALUES (7)", {})
 
-    with pytest.raises(sa.exc.IntegrityError):
-        await block()
-
-    assert _checked_out(engine) == 0
-    assert await _rows(sessions) == []
+    await _refused_and_nothing_kept(engine, sessions, block, sa.exc.IntegrityError)
 
 
 async def test_a_cancelled_block_keeps_nothing_and_gives_its_connection_back(
@@ -98,11 +100,7 @@ async def test_a_cancelled_block_keeps_nothing_and_gives_its_connection_back(
     await inside.wait()
     await asyncio.sleep(0.05)
     task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-
-    assert _checked_out(engine) == 0
-    assert await _rows(sessions) == []
+    await _refused_and_nothing_kept(engine, sessions, lambda: task, asyncio.CancelledError)
 
 
 async def test_the_driver_connection_is_the_sessions_own_from_the_start(sessions: Sessions) -> None:
