@@ -124,11 +124,16 @@ async def driver_connection(session: AsyncSession) -> psycopg.AsyncConnection[An
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection
     assert isinstance(driver, psycopg.AsyncConnection)
-    session.info[_DRIVER] = (session.get_transaction(), session.get_nested_transaction(), driver)
+    _keep_driver(session, driver)
     return driver
 
 
 _DRIVER = "sika_driver_connection"
+
+
+def _keep_driver(session: AsyncSession, driver: psycopg.AsyncConnection[Any]) -> None:
+    """Until the session's transaction or savepoint changes (``driver_connection``)."""
+    session.info[_DRIVER] = (session.get_transaction(), session.get_nested_transaction(), driver)
 
 
 async def execute_plain(session: AsyncSession, statement: str, params: Mapping[str, Any]) -> psycopg.AsyncCursor[Any]:
@@ -201,8 +206,7 @@ async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterat
     session = sessions()
     failed = True
     try:
-        driver = await session.run_sync(_begin)
-        session.info[_DRIVER] = (session.get_transaction(), session.get_nested_transaction(), driver)
+        _keep_driver(session, await session.run_sync(_begin))
         yield session
         failed = False
     finally:
@@ -249,7 +253,8 @@ async def _to_completion(ending: Coroutine[Any, Any, None]) -> None:
 async def read_only_transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """A transaction PostgreSQL refuses to let write: for code that only shows
     (the dashboard's pages), so a write slipped into it fails instead of landing."""
-    async with sessions() as session, session.begin():
+    async with transaction(sessions) as session:
+        # The transaction's first statement: taking the connection sent nothing yet.
         await session.execute(sa.text("SET TRANSACTION READ ONLY"))
         yield session
 
