@@ -13,6 +13,7 @@ import json
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +24,7 @@ import psutil  # pgserver depends on it and uses it the same way
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 NAMING_CONVENTION = {
@@ -116,11 +117,9 @@ async def driver_connection(session: AsyncSession) -> psycopg.AsyncConnection[An
     finding it takes two hops into SQLAlchemy's greenlet. A savepoint begun since is only
     sent by ``session.connection()``: until then the statements of a ``begin_nested`` block
     would run outside it, and its rollback would leave the transaction aborted."""
-    current = (session.get_transaction(), session.get_nested_transaction())
     kept = session.info.get(_DRIVER)
-    if current[0] is not None and kept is not None and kept[0] is current[0] and kept[1] is current[1]:
-        known: psycopg.AsyncConnection[Any] = kept[2]
-        return known
+    if isinstance(kept, _KeptDriver) and kept.serves(session.sync_session):
+        return kept.driver
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection
     assert isinstance(driver, psycopg.AsyncConnection)
@@ -131,9 +130,31 @@ async def driver_connection(session: AsyncSession) -> psycopg.AsyncConnection[An
 _DRIVER = "sika_driver_connection"
 
 
+@dataclass(frozen=True, slots=True)
+class _KeptDriver:
+    """The driver connection of one transaction (and savepoint, if one is open), which it
+    names by weak references: held strongly, the session's ended transaction would stay in
+    a reference cycle (session, its ``info``, the transaction, the session) that only the
+    garbage collector frees, some forty objects a request that each of its passes walked."""
+
+    transaction: weakref.ref[SessionTransaction]
+    nested: weakref.ref[SessionTransaction] | None
+    driver: psycopg.AsyncConnection[Any]
+
+    def serves(self, session: Session) -> bool:
+        """Whether ``session`` is still in the transaction and savepoint this was kept for."""
+        transaction, nested = session.get_transaction(), session.get_nested_transaction()
+        kept_nested = self.nested() if self.nested is not None else None
+        return transaction is not None and self.transaction() is transaction and kept_nested is nested
+
+
 def _keep_driver(session: AsyncSession, driver: psycopg.AsyncConnection[Any]) -> None:
     """Until the session's transaction or savepoint changes (``driver_connection``)."""
-    session.info[_DRIVER] = (session.get_transaction(), session.get_nested_transaction(), driver)
+    transaction, nested = session.sync_session.get_transaction(), session.sync_session.get_nested_transaction()
+    assert transaction is not None, "kept for a transaction in progress"
+    session.info[_DRIVER] = _KeptDriver(
+        weakref.ref(transaction), weakref.ref(nested) if nested is not None else None, driver
+    )
 
 
 async def execute_plain(session: AsyncSession, statement: str, params: Mapping[str, Any]) -> psycopg.AsyncCursor[Any]:
