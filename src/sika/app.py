@@ -161,12 +161,13 @@ def create_app(settings: Settings, *, database_url: str, engine: AsyncEngine | N
     )
     problems.install(app)
     openapi.describe(app)
-    if not is_production:
-        docs_ui.install(app, openapi_url=app.openapi_url or "/openapi.json")
-    app.include_router(system_router.router)
-    # Each straight under the app: FastAPI walks every level of included routers on every request.
+    # Each straight under the app (FastAPI walks every level of included routers on every request),
+    # and before the probes and the reference pages, which it would otherwise try and miss first.
     for router in api_routers():
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(system_router.router)
+    if not is_production:
+        docs_ui.install(app, openapi_url=app.openapi_url or "/openapi.json")
     # The operator pages sit under this app's middleware: request ids, body limit, security headers.
     app.mount(DASHBOARD_PATH, _dashboard(app, settings))
     # Outermost last: the request id must exist before anything can fail, and the text

@@ -33,6 +33,43 @@ MoneyClaim = Annotated[IdempotencyClaim | None, Depends(idempotency_claim(writer
 Reader = Annotated[Actor, Depends(authorize(Scope.platform, Scope.support, Scope.read))]
 
 
+# The router's first route: FastAPI tries them in order, and platforms call this one most.
+@router.post(
+    "/transfers",
+    status_code=201,
+    response_model=schemas.TransferOut,
+    responses={200: {"description": "The same transfer id and content was sent before: the original."}},
+)
+async def create_transfer(
+    body: schemas.TransferCreate, response: Response, session: Session, actor: Writer, claim: MoneyClaim
+) -> schemas.TransferOut:
+    """One transfer, in the request's own transaction: the key's claim, the
+    transfer and the answer stored under the key commit together or not at
+    all. (Over HTTP the grouped path gathered about one transfer per group,
+    so it only added a second connection and a second commit.) Without an
+    ``id``, one is derived from the Idempotency-Key when there is one, so a
+    retry after a lost answer finds the transfer instead of making a second one."""
+    transfer = await ledger_service.create_transfer(
+        session,
+        debit_account_id=body.debit_account_id,
+        credit_account_id=body.credit_account_id,
+        amount_minor=body.amount_minor,
+        currency=body.currency,
+        code=body.code,
+        pending=body.pending,
+        timeout_seconds=body.timeout_seconds,
+        transfer_id=body.id
+        or (ledger_service.transfer_id_for_key(owner=claim.owner, key=claim.key) if claim else None),
+        metadata=body.metadata,
+        allow_managed=False,
+        now=clock.now(),
+        actor=actor,
+    )
+    if transfer.replayed:
+        response.status_code = 200
+    return schemas.TransferOut.model_validate(transfer)
+
+
 @router.post("/accounts", status_code=201, response_model=schemas.AccountOut)
 async def create_account(
     body: schemas.AccountCreate, session: Session, actor: Writer, claim: WriterClaim
@@ -123,42 +160,6 @@ async def list_account_transfers(
     return schemas.TransferPage(
         data=[schemas.TransferOut.model_validate(t) for t in transfers], next_cursor=next_cursor(transfers, page.limit)
     )
-
-
-@router.post(
-    "/transfers",
-    status_code=201,
-    response_model=schemas.TransferOut,
-    responses={200: {"description": "The same transfer id and content was sent before: the original."}},
-)
-async def create_transfer(
-    body: schemas.TransferCreate, response: Response, session: Session, actor: Writer, claim: MoneyClaim
-) -> schemas.TransferOut:
-    """One transfer, in the request's own transaction: the key's claim, the
-    transfer and the answer stored under the key commit together or not at
-    all. (Over HTTP the grouped path gathered about one transfer per group,
-    so it only added a second connection and a second commit.) Without an
-    ``id``, one is derived from the Idempotency-Key when there is one, so a
-    retry after a lost answer finds the transfer instead of making a second one."""
-    transfer = await ledger_service.create_transfer(
-        session,
-        debit_account_id=body.debit_account_id,
-        credit_account_id=body.credit_account_id,
-        amount_minor=body.amount_minor,
-        currency=body.currency,
-        code=body.code,
-        pending=body.pending,
-        timeout_seconds=body.timeout_seconds,
-        transfer_id=body.id
-        or (ledger_service.transfer_id_for_key(owner=claim.owner, key=claim.key) if claim else None),
-        metadata=body.metadata,
-        allow_managed=False,
-        now=clock.now(),
-        actor=actor,
-    )
-    if transfer.replayed:
-        response.status_code = 200
-    return schemas.TransferOut.model_validate(transfer)
 
 
 @router.post("/journal-entries", status_code=201, response_model=schemas.JournalEntryOut)

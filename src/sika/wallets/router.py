@@ -82,6 +82,42 @@ def hold_out(view: wallets_service.HoldView) -> schemas.HoldOut:
     )
 
 
+# The router's first routes: FastAPI tries them in order, and platforms call these most.
+@router.post("/wallets/{wallet_id}/holds", status_code=201, response_model=schemas.HoldOut)
+async def place_hold(
+    wallet_id: str, body: schemas.HoldCreate, session: Session, actor: PlatformOrParty, claim: PlatformOrPartyClaim
+) -> schemas.HoldOut:
+    view = await wallets_service.place_hold(
+        session,
+        wallet_id=wallet_id,
+        amount_minor=body.amount_minor,
+        reason=body.reason,
+        reference=body.reference,
+        expires_in_seconds=body.expires_in_seconds,
+        owner=wallets_service.API_OWNER,
+        actor=actor,
+        now=clock.now(),
+    )
+    return hold_out(view)
+
+
+@router.post("/holds/{hold_id}/capture", response_model=schemas.HoldOut)
+async def capture_hold(
+    hold_id: str, body: schemas.HoldCapture, session: Session, actor: PlatformOrParty, claim: PlatformOrPartyClaim
+) -> schemas.HoldOut:
+    view = await wallets_service.capture_hold(
+        session,
+        hold_id=hold_id,
+        amount_minor=body.amount_minor,
+        destination_wallet_id=body.destination_wallet_id,
+        platform_fee_minor=body.platform_fee_minor,
+        owner=wallets_service.API_OWNER,
+        actor=actor,
+        now=clock.now(),
+    )
+    return hold_out(view)
+
+
 @router.post("/parties/{party_id}/wallets", status_code=201, response_model=schemas.WalletOut)
 async def open_wallet(
     party_id: str, body: schemas.WalletCreate, session: Session, actor: Platform, claim: PlatformClaim
@@ -158,24 +194,6 @@ async def top_up(
     )
 
 
-@router.post("/wallets/{wallet_id}/holds", status_code=201, response_model=schemas.HoldOut)
-async def place_hold(
-    wallet_id: str, body: schemas.HoldCreate, session: Session, actor: PlatformOrParty, claim: PlatformOrPartyClaim
-) -> schemas.HoldOut:
-    view = await wallets_service.place_hold(
-        session,
-        wallet_id=wallet_id,
-        amount_minor=body.amount_minor,
-        reason=body.reason,
-        reference=body.reference,
-        expires_in_seconds=body.expires_in_seconds,
-        owner=wallets_service.API_OWNER,
-        actor=actor,
-        now=clock.now(),
-    )
-    return hold_out(view)
-
-
 @router.get("/wallets/{wallet_id}/holds", response_model=schemas.HoldPage)
 async def list_holds(
     wallet_id: str,
@@ -201,23 +219,6 @@ async def list_holds(
 @router.get("/holds/{hold_id}", response_model=schemas.HoldOut)
 async def get_hold(hold_id: str, session: Session, actor: ReaderOrParty) -> schemas.HoldOut:
     return hold_out(await wallets_service.get_hold(session, hold_id=hold_id, actor=actor, now=clock.now()))
-
-
-@router.post("/holds/{hold_id}/capture", response_model=schemas.HoldOut)
-async def capture_hold(
-    hold_id: str, body: schemas.HoldCapture, session: Session, actor: PlatformOrParty, claim: PlatformOrPartyClaim
-) -> schemas.HoldOut:
-    view = await wallets_service.capture_hold(
-        session,
-        hold_id=hold_id,
-        amount_minor=body.amount_minor,
-        destination_wallet_id=body.destination_wallet_id,
-        platform_fee_minor=body.platform_fee_minor,
-        owner=wallets_service.API_OWNER,
-        actor=actor,
-        now=clock.now(),
-    )
-    return hold_out(view)
 
 
 @router.post("/holds/{hold_id}/release", response_model=schemas.HoldOut)
