@@ -6,6 +6,7 @@ nothing is buffered twice."""
 from __future__ import annotations
 
 import email.message
+import functools
 import json
 import re
 import time
@@ -393,7 +394,13 @@ BodyKind = Literal["json", "form"]
 def _body_kind(scope: Scope) -> BodyKind | None:
     """How the app will read the body: as FastAPI reads a declared body (JSON
     when the type says so or says nothing), or as a form."""
-    content_type = Headers(scope=scope).get("content-type")
+    return _kind_of(Headers(scope=scope).get("content-type"))
+
+
+@functools.lru_cache(maxsize=64)
+def _kind_of(content_type: str | None) -> BodyKind | None:
+    """Kept for the few types clients send (``application/json`` nearly always),
+    each asked twice a request: reading one takes a parsed email header."""
     if not content_type:
         return "json"
     message = email.message.Message()
