@@ -11,6 +11,8 @@ import pytest
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Response
 from fastapi.responses import JSONResponse
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sika.api.deps import authorize
@@ -98,6 +100,16 @@ async def test_a_refusal_is_replayed_too(
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json()["code"] == "alert_not_found"
     assert await _count(sessions, AuditEvent) == audit_before
+
+
+@given(st.text(max_size=300) | st.text(st.characters(min_codepoint=0, max_codepoint=127), max_size=300))
+def test_a_key_is_1_to_255_visible_ascii_characters(key: str) -> None:
+    visible = 1 <= len(key) <= idempotency_service.MAX_KEY_LENGTH and all(33 <= ord(c) <= 126 for c in key)
+    if visible:
+        assert idempotency_service.check_key(key) == key
+    else:
+        with pytest.raises(idempotency_service.IdempotencyKeyInvalid):
+            idempotency_service.check_key(key)
 
 
 async def test_invalid_key_header_is_422(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:

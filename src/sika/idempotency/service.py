@@ -92,7 +92,9 @@ def fingerprint(*, method: str, path: str, body: bytes) -> str:
 
 
 def check_key(key: str) -> str:
-    if not 1 <= len(key) <= MAX_KEY_LENGTH or not all(33 <= ord(c) <= 126 for c in key):
+    # Visible ASCII, 33 to 126: printable ASCII but the space; asked of the string at once
+    # rather than of each character in Python, on every claim.
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or not (key.isascii() and key.isprintable()) or " " in key:
         raise IdempotencyKeyInvalid()
     return key
 
