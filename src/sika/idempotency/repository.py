@@ -21,7 +21,7 @@ from sika.idempotency.models import IdempotencyKey
 _KEYS: sa.Table = IdempotencyKey.__table__  # type: ignore[assignment]
 
 
-_CLAIM = """
+CLAIM = """
 INSERT INTO idempotency_keys (owner, key, fingerprint, expires_at)
 VALUES (%(owner)s, %(key)s, %(fingerprint)s, %(expires_at)s)
 ON CONFLICT (owner, key) DO UPDATE
@@ -30,7 +30,7 @@ ON CONFLICT (owner, key) DO UPDATE
  WHERE idempotency_keys.expires_at <= %(now)s
 RETURNING id"""
 
-_ANSWER = """
+ANSWER = """
 UPDATE idempotency_keys SET response_status = %(status)s, response_body = %(body)s,
        response_content_type = %(content_type)s
  WHERE id = %(id)s"""
@@ -42,7 +42,7 @@ async def insert_or_take_over_expired(
     """Insert the key, or take over its row if it expired at ``now`` (its answer
     forgotten); the row's id, or None when a live row holds the key."""
     cursor = await db.execute_plain(
-        session, _CLAIM, {"owner": owner, "key": key, "fingerprint": fingerprint, "expires_at": expires_at, "now": now}
+        session, CLAIM, {"owner": owner, "key": key, "fingerprint": fingerprint, "expires_at": expires_at, "now": now}
     )
     row = await cursor.fetchone()
     return None if row is None else int(row[0])
@@ -56,7 +56,7 @@ async def get(session: AsyncSession, *, owner: str, key: str) -> IdempotencyKey 
 
 async def set_response(session: AsyncSession, *, row_id: int, status: int, body: bytes, content_type: str) -> None:
     await db.execute_plain(
-        session, _ANSWER, {"status": status, "body": body, "content_type": content_type, "id": row_id}
+        session, ANSWER, {"status": status, "body": body, "content_type": content_type, "id": row_id}
     )
 
 

@@ -41,7 +41,12 @@ _INSERT_IF_NEW = (
     " ON CONFLICT ON CONSTRAINT uq_webhooks_inbound_events_provider_event DO NOTHING RETURNING id"
 )
 # The job is deferred once per row the insert returns: none for a duplicate.
-_INSERT_IF_NEW_THEN_DEFER = f"WITH stored AS ({_INSERT_IF_NEW}) SELECT {jobs_app.DEFER_ONE} FROM stored"  # noqa: S608
+INSERT_IF_NEW_THEN_DEFER = f"WITH stored AS ({_INSERT_IF_NEW}) SELECT {jobs_app.DEFER_ONE} FROM stored"  # noqa: S608
+
+
+def stored_values(event: NewEvent) -> dict[str, Any]:
+    """The insert's parameters for ``event``."""
+    return {key: getattr(event, key) for key in _STORED}
 
 
 async def insert_if_new(session: AsyncSession, event: NewEvent, *, then_defer: dict[str, Any] | None) -> bool:
@@ -52,11 +57,11 @@ async def insert_if_new(session: AsyncSession, event: NewEvent, *, then_defer: d
     A concurrent insert of the same event waits on the unique index until the
     first commits, then inserts nothing and defers nothing. The intake's one
     statement per webhook goes straight to the driver (``db.execute_plain``)."""
-    params = {key: getattr(event, key) for key in _STORED}
+    params = stored_values(event)
     if then_defer is None:
         cursor = await db.execute_plain(session, _INSERT_IF_NEW, params)
     else:
-        cursor = await db.execute_plain(session, _INSERT_IF_NEW_THEN_DEFER, params | then_defer)
+        cursor = await db.execute_plain(session, INSERT_IF_NEW_THEN_DEFER, params | then_defer)
     return await cursor.fetchone() is not None
 
 

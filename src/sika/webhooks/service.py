@@ -117,7 +117,7 @@ async def receive(
         return Refused(exc)
     if admit is not None:
         await admit(name.value)
-    event, problem = _read(name, body, now=now)
+    event, problem = read_event(name, body, now=now)
     # A readable event's job is deferred in the statement that stores it; an unreadable one waits for a human.
     job = jobs_app.to_defer(PROCESS_EVENT_TASK, event_id=event.id) if problem is None else None
     if not await repository.insert_if_new(session, event, then_defer=job):
@@ -162,7 +162,9 @@ async def _alert_refusal(
     )
 
 
-def _read(name: provider_base.ProviderName, body: bytes, *, now: datetime) -> tuple[repository.NewEvent, str | None]:
+def read_event(
+    name: provider_base.ProviderName, body: bytes, *, now: datetime
+) -> tuple[repository.NewEvent, str | None]:
     """The event to store for a signed body, and why it could not be read if it
     could not (then it is stored ``rejected``, under a digest of the body)."""
     status = schemas.EventStatus.received
