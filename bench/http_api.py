@@ -891,24 +891,40 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def main() -> None:
-    args = parse_args()
-    # A SIGTERM must still run the finally blocks that stop the servers and PostgreSQL.
+def run_in_work_dir(
+    bench: str, run: Callable[[argparse.Namespace, Path], dict[str, Any]], args: argparse.Namespace
+) -> dict[str, Any]:
+    """``run(args, work_dir)`` in a fresh temporary folder, removed afterwards; when it fails,
+    the servers' logs are kept there and named. A SIGTERM still runs the ``finally`` blocks
+    that stop the servers and PostgreSQL."""
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     ensure_wrk()
-    work_dir = Path(tempfile.mkdtemp(prefix="sika-bench-http-"))
+    work_dir = Path(tempfile.mkdtemp(prefix=f"sika-bench-{bench}-"))
     try:
         measured = run(args, work_dir)
     except BaseException:
         shutil.rmtree(work_dir / "pgdata", ignore_errors=True)
-        print(f"bench/http_api.py failed; the servers' logs are kept in {work_dir / 'logs'}", file=sys.stderr)
+        print(f"bench/{bench}.py failed; the servers' logs are kept in {work_dir / 'logs'}", file=sys.stderr)
         raise
     shutil.rmtree(work_dir, ignore_errors=True)
-    report = {
+    return measured
+
+
+def report_head(phase_seconds: float) -> dict[str, Any]:
+    """What every HTTP report starts with: when, which commit, on what."""
+    return {
         "date": datetime.now(UTC).date().isoformat(),
         "commit": git_commit(),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "phase_seconds": args.seconds,
+        "phase_seconds": phase_seconds,
+    }
+
+
+def main() -> None:
+    args = parse_args()
+    measured = run_in_work_dir("http_api", run, args)
+    report = {
+        **report_head(args.seconds),
         "connections": args.connection_counts,
         "load_generator": "wrk -t1 (one thread), a Lua script: a new Idempotency-Key per request, bodies cycled",
         "servers": {

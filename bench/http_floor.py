@@ -33,9 +33,7 @@ import asyncio
 import hashlib
 import json
 import os
-import platform
 import sys
-import tempfile
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -274,14 +272,9 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    http_api.ensure_wrk()
-    with tempfile.TemporaryDirectory(prefix="sika-http-floor-") as work:
-        measured = run(args, Path(work))
+    measured = http_api.run_in_work_dir("http_floor", run, args)
     report = {
-        "date": datetime.now(UTC).date().isoformat(),
-        "commit": http_api.git_commit(),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "phase_seconds": args.seconds,
+        **http_api.report_head(args.seconds),
         "load_generator": "wrk -t1 (one thread), bench/http_api.py's Lua script",
         "in_process": "bench/ledger.py measure_sika, uniform, same accounts, one process, callers = connections",
         **measured,
