@@ -21,6 +21,7 @@ from sika.idempotency.models import IdempotencyKey
 _KEYS: sa.Table = IdempotencyKey.__table__  # type: ignore[assignment]
 
 
+# CLAIM and ANSWER are public for bench/http_floor.py, which sends them as a request does.
 CLAIM = """
 INSERT INTO idempotency_keys (owner, key, fingerprint, expires_at)
 VALUES (%(owner)s, %(key)s, %(fingerprint)s, %(expires_at)s)
