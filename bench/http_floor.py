@@ -83,11 +83,13 @@ class Floor:
             return
         body = await read_body(receive)
         assert self.pool is not None
+        # Answered once committed, as Sika answers.
         async with self.pool.connection() as connection, connection.transaction():
             if scope["path"] == "/v1/webhooks/paystack":
-                await answer(send, *await self.webhook(connection, scope, body))
+                status, answer_body = await self.webhook(connection, scope, body)
             else:
-                await answer(send, *await self.transfer(connection, scope, body))
+                status, answer_body = await self.transfer(connection, scope, body)
+        await answer(send, status, answer_body)
 
     async def lifespan(self, receive: Receive, send: Send) -> None:
         while True:
