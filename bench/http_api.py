@@ -815,19 +815,29 @@ def drain_with_workers(
 # ---------------------------------------------------------------- main
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=10.0, help="Length of each measured phase.")
+def http_parser(description: str | None, *, seconds: float, collections: int) -> argparse.ArgumentParser:
+    """The options every HTTP bench takes (``parsed`` reads them)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=seconds, help="Length of each measured phase.")
     parser.add_argument("--connections", default="16,64", help="wrk connection counts, comma-separated.")
-    parser.add_argument("--api-processes", type=int, default=2, help="uvicorn --workers for the second server.")
-    parser.add_argument("--worker-concurrency", type=int, default=4, help="sika worker --concurrency.")
+    parser.add_argument("--api-processes", type=int, default=2, help="uvicorn --workers of the uvicorn servers.")
     parser.add_argument("--accounts", type=int, default=256, help="Ledger accounts for the transfers.")
-    parser.add_argument("--wallets", type=int, default=128, help="Wallets for the holds.")
-    parser.add_argument("--collections", type=int, default=64, help="Collections the webhooks are about.")
-    parser.add_argument("--drain-budget", type=float, default=120.0, help="Longest wait for a webhook backlog.")
+    parser.add_argument("--collections", type=int, default=collections, help="Collections the webhooks are about.")
+    return parser
+
+
+def parsed(parser: argparse.ArgumentParser) -> argparse.Namespace:
     args = parser.parse_args()
     args.connection_counts = [int(c) for c in args.connections.split(",")]
     return args
+
+
+def parse_args() -> argparse.Namespace:
+    parser = http_parser(__doc__, seconds=10.0, collections=64)
+    parser.add_argument("--worker-concurrency", type=int, default=4, help="sika worker --concurrency.")
+    parser.add_argument("--wallets", type=int, default=128, help="Wallets for the holds.")
+    parser.add_argument("--drain-budget", type=float, default=120.0, help="Longest wait for a webhook backlog.")
+    return parsed(parser)
 
 
 def run(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:

@@ -261,15 +261,7 @@ def run(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=5.0, help="Length of each wrk phase.")
-    parser.add_argument("--connections", default="16,64", help="Connection counts, comma-separated.")
-    parser.add_argument("--api-processes", type=int, default=2, help="uvicorn --workers for both servers.")
-    parser.add_argument("--accounts", type=int, default=256, help="Ledger accounts the transfers move between.")
-    parser.add_argument("--collections", type=int, default=8, help="Collections the webhooks are about.")
-    args = parser.parse_args()
-    args.connection_counts = [int(count) for count in args.connections.split(",")]
-    return args
+    return http_api.parsed(http_api.http_parser(__doc__, seconds=5.0, collections=8))
 
 
 def main() -> None:
